@@ -1,0 +1,41 @@
+# gpucredit build helpers. Python >= 3.12 is located by .ci/find-python.
+
+VENV     := .venv
+VPY      := $(VENV)/bin/python
+VBIN     := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+
+SCENARIO ?= baseline
+SEED     ?= 7
+OUT      ?= results/$(SCENARIO)
+
+.PHONY: venv demo test bench calibration clean
+
+venv: $(STAMP)
+
+# Rebuild the venv whenever pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml
+	@PY=$$(sh .ci/find-python) || exit 1; \
+	if ! $(VPY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then \
+		echo "Creating $(VENV) with $$PY"; \
+		rm -rf $(VENV) && "$$PY" -m venv $(VENV) || exit 1; \
+	fi
+	$(VPY) -m pip install --upgrade pip
+	$(VPY) -m pip install -e ".[test]"
+	touch $@
+
+demo: $(STAMP)
+	$(VBIN)/gpucredit run --scenario $(SCENARIO) --seed $(SEED) --out $(OUT)
+
+test: $(STAMP)
+	$(VPY) -m pytest
+
+bench: $(STAMP)
+	$(VBIN)/gpucredit bench
+
+calibration: $(STAMP)
+	$(VBIN)/gpucredit calibration
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

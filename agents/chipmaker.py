@@ -1,0 +1,120 @@
+"""Chipmakers: Nvidia and a rival (AMD plus the hyperscalers' custom silicon, as one agent).
+
+Each month a chipmaker produces GPUs up to its capacity, split across its generations by a ramp (a new
+generation takes over its output over ``technology.ramp_months``), sets list prices as a markup over unit
+cost that rises when orders exceed capacity and falls in a glut, allocates scarce chips pro rata (or with a
+preference for firms it invested in), expands capacity when the order book runs ahead, pays its cost of
+goods to the foundry and suppliers, and is valued at a multiple of forward earnings that rises with growth
+and sentiment. Nvidia also invests a share of its free cash flow in its customers, signs a capacity
+backstop with its lead investee and rents back GPUs from investees: the circular-financing channels.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import mesa
+import numpy as np
+
+
+class Chipmaker(mesa.Agent):
+    def __init__(self, model, name: str, vendor: str, eid: int, capacity: float):
+        super().__init__(model)
+        self.name = name
+        self.vendor = vendor
+        self.eid = eid
+        self.capacity = capacity  # GPUs per month
+        p = model.p
+        self.markup = p["nvidia.launch_markup"]
+        self.gens = [i for i, g in enumerate(model.gens) if g.vendor == vendor]
+        self.requested = 0.0  # GPUs ordered this month (all generations)
+        self.revenue_history: deque = deque([0.0] * 24, maxlen=24)
+        self.earnings_history: deque = deque([0.0] * 12, maxlen=12)
+        self.revenue = 0.0
+        self.cogs = 0.0
+        self.earnings = 0.0
+        self.free_cash_flow = 0.0
+        self.strategic_budget = 0.0
+        self.market_cap = 0.0
+        self.invested = 0.0  # cumulative equity investment, US$bn
+
+    # --- production and pricing -------------------------------------------------------------------
+    def production_mix(self, month: int) -> dict[int, float]:
+        """Share of output per generation: the newest released generation ramps up linearly over
+        ``technology.ramp_months``, taking its share from the previous ones."""
+        ramp = self.model.p["technology.ramp_months"]
+        released = [g for g in self.gens if self.model.gens[g].release <= month]
+        if not released:
+            return {}
+        released.sort(key=lambda g: self.model.gens[g].release, reverse=True)
+        mix, remaining = {}, 1.0
+        for g in released[:-1]:
+            share = remaining * min(1.0, (month - self.model.gens[g].release + 1) / ramp)
+            mix[g] = share
+            remaining -= share
+            if remaining <= 1e-9:
+                break
+        if remaining > 1e-9:
+            mix[released[-1]] = remaining if len(released) > 1 else 1.0
+        return {g: s for g, s in mix.items() if s > 1e-9}
+
+    def unit_cost(self, g: int) -> float:
+        """US$ per GPU paid to the foundry and component suppliers."""
+        return self.model.gens[g].launch_price / self.model.p["nvidia.launch_markup"]
+
+    def list_price(self, g: int) -> float:
+        return self.unit_cost(g) * self.markup
+
+    def supply(self, month: int) -> dict[int, float]:
+        return {g: self.capacity * s for g, s in self.production_mix(month).items()}
+
+    def respond_to_orders(self) -> None:
+        """Markup and capacity respond to the order book: orders above capacity raise prices and trigger
+        expansion (up to ``nvidia.capacity_growth_max`` a month); a glut brings discounts and lets
+        capacity shrink slowly."""
+        p = self.model.p
+        ratio = self.requested / max(self.capacity, 1.0)
+        ratio = min(max(ratio, 0.2), 5.0)
+        self.markup *= float(np.exp(p["nvidia.markup_speed"] * np.log(ratio)))
+        self.markup = min(max(self.markup, p["nvidia.markup_min"]), p["nvidia.markup_max"])
+        if self.vendor == "nvidia":
+            growth = min(p["nvidia.capacity_growth_max"], p["nvidia.capacity_response"] * max(0.0, ratio - 1.0))
+            if ratio < 0.7:
+                growth = -0.01
+            self.capacity *= 1.0 + growth
+
+    # --- accounts ---------------------------------------------------------------------------------
+    def close_month(self) -> None:
+        """Operating expenses, earnings, payouts and the strategic-investment budget."""
+        m, p, led = self.model, self.model.p, self.model.ledger
+        opex = p["nvidia.opex_share"] * self.revenue + (p["nvidia.fixed_opex"] if self.vendor == "nvidia" else 0.0)
+        opex = min(opex, max(led.cash[self.eid], 0.0))
+        led.pay(self.eid, led.sector("staff_and_services"), opex, "operating_expense")
+        self.earnings = led.equity[self.eid] - self._equity_start
+        self.earnings_history.append(self.earnings)
+        self.free_cash_flow = max(0.0, self.revenue - self.cogs - opex)
+        if self.vendor == "nvidia":
+            share = p["nvidia.investment_share"] * max(0.0, 1.0 + m.sentiment)
+            self.strategic_budget += share * self.free_cash_flow
+        payout = p["nvidia.payout_share"] * self.free_cash_flow
+        payout = min(payout, max(0.0, led.cash[self.eid] - self.strategic_budget))
+        led.pay(self.eid, led.sector("venture_and_public_equity"), payout, "payout")
+        self.revenue_history.append(self.revenue)
+        self.value_firm()
+
+    def open_month(self) -> None:
+        self._equity_start = self.model.ledger.equity[self.eid]
+        self.revenue = 0.0
+        self.cogs = 0.0
+        self.requested = 0.0
+
+    def value_firm(self) -> None:
+        """Market capitalisation = forward earnings x a multiple rising with growth and sentiment."""
+        p = self.model.p
+        recent = sum(list(self.revenue_history)[-3:])
+        year_ago = sum(list(self.revenue_history)[-15:-12])
+        growth = min(max(recent / year_ago - 1.0, -0.9), 3.0) if year_ago > 0 else 0.0
+        annual_earnings = 4.0 * sum(list(self.earnings_history)[-3:])
+        forward = max(annual_earnings, 0.0) * (1.0 + 0.5 * max(growth, -0.5))
+        multiple = p["nvidia.pe_base"] + p["nvidia.pe_growth"] * min(max(growth, 0.0), 1.5) + p["nvidia.pe_sentiment"] * self.model.sentiment
+        self.market_cap = max(multiple, 5.0) * forward

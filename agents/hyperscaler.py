@@ -1,0 +1,116 @@
+"""Hyperscalers: Microsoft, Google, Amazon, Meta, Oracle.
+
+Investment-grade balance sheets funded by their core businesses and bonds (never GPU-backed loans). Each
+month a hyperscaler earns its core cash flow and its share of AI-services revenue, spends an internal AI
+compute budget (growing with AI revenue and sentiment) in the compute market, builds its own fleet ahead of
+expected demand (custom silicon first, up to the rival's share, then Nvidia), contracts overflow capacity
+from neoclouds when its own fleet falls short (Microsoft and CoreWeave), sells uncommitted capacity to
+AI developers, issues bonds when cash runs short and pays out surplus cash.
+"""
+
+from __future__ import annotations
+
+import mesa
+
+
+class Hyperscaler(mesa.Agent):
+    def __init__(self, model, name: str, eid: int, weight: float):
+        super().__init__(model)
+        self.name = name
+        self.eid = eid
+        self.weight = weight  # share of the group's core cash flow and AI-services revenue
+        self.bonds = 0.0  # US$bn outstanding
+        self.budget = 0.0
+        self.capex = 0.0  # this month's GPU and data-centre capex, US$bn
+        self.planned: dict[int, float] = {}
+        self.alive = True
+        self.grade = "ig"
+
+    def capacity(self) -> float:
+        return self.model.capacity_by_owner[self.eid]
+
+    def contracted_out(self) -> float:
+        return self.model.contracted_by_provider[self.eid]
+
+    def contracted_in(self) -> float:
+        return self.model.contracted_by_customer.get(self.eid, 0.0)
+
+    def set_budget(self, ai_services_revenue: float) -> None:
+        """Internal AI compute budget, US$bn/month: a share of core cash flow scaled by sentiment, plus
+        what its AI services earn."""
+        p, m = self.model.p, self.model
+        core = p["hyperscalers.core_cash_flow"] * self.weight
+        self.budget = max(0.0, core * p["hyperscalers.ai_budget_share"] * (1.0 + p["hyperscalers.budget_sentiment"] * m.sentiment)
+                          + ai_services_revenue)
+
+    def own_demand(self, price: float) -> float:
+        """H100e its internal workloads would use at ``price``."""
+        m = self.model
+        p = m.p
+        return (self.budget * 1e9 / (p["demand.reference_price"] * 730.0)
+                * (price / p["demand.reference_price"]) ** (-p["demand.price_elasticity"]))
+
+    def overflow_demand(self) -> float:
+        """Term capacity it wants from neoclouds: a share of the gap between its demand and its fleet."""
+        m = self.model
+        gap = self.own_demand(m.spot_price) - self.capacity() - self.contracted_in()
+        return max(0.0, m.p["hyperscalers.overflow_share"] * gap)
+
+    def contract_offer(self) -> float:
+        """Uncommitted capacity it offers to AI developers on term contracts (half of what is free)."""
+        m = self.model
+        free = self.capacity() - self.contracted_out() - self.own_demand(m.spot_price)
+        return max(0.0, 0.5 * free)
+
+    def plan_orders(self) -> None:
+        """Build toward expected demand ``build_ahead_months`` ahead (budget growing at the market's expected
+        rate, at the expected price), ordering a share of the gap each month: custom silicon first."""
+        m, p = self.model, self.model.p
+        ahead = p["hyperscalers.build_ahead_months"]
+        growth = max(-0.5, m.expectations.expected_growth)
+        expected_price = float(m.expectations.price_path(m.horizons[ahead - 1:ahead] if ahead > 0 else m.horizons[:1])[0])
+        target = self.own_demand(expected_price) * (1.0 + growth) ** (ahead / 12.0) + self.contracted_out()
+        gap = target - self.capacity()
+        self.planned = {}
+        if gap <= 0:
+            return
+        want = p["hyperscalers.build_speed"] * gap
+        rival_share = m.rival_share()
+        gr = m.newest_rival_gen
+        gn = m.newest_nvidia_gen
+        if gr >= 0:
+            self.planned[gr] = want * rival_share / m.gens[gr].perf
+        self.planned[gn] = want * (1.0 - rival_share if gr >= 0 else 1.0) / m.gens[gn].perf
+
+    def take_delivery(self, chipmaker, g: int, units: float, unit_price: float) -> None:
+        m = self.model
+        cost = units * unit_price * 1e-9
+        self.ensure_cash(cost)
+        m.buy_gpus(self.eid, chipmaker, g, units, unit_price, pledged=-1)
+        self.capex += cost + m.datacentre_capex(g, units)
+
+    def ensure_cash(self, amount: float) -> None:
+        """Issue bonds when cash would fall below a month of core cash flow after paying ``amount``."""
+        m = self.model
+        floor = m.p["hyperscalers.core_cash_flow"] * self.weight
+        short = amount + floor - m.ledger.cash[self.eid]
+        if short > 0:
+            m.ledger.pay(m.ledger.sector("bond_investors"), self.eid, short, "bond_issue")
+            self.bonds += short
+
+    def close_month(self) -> None:
+        """Core cash flow in, bond interest out, surplus cash above three months of core cash flow paid out."""
+        m = self.model
+        led = m.ledger
+        core = m.p["hyperscalers.core_cash_flow"] * self.weight
+        led.pay(led.sector("hyperscaler_core_business"), self.eid, core, "core_cash_flow")
+        interest = self.bonds * (m.sofr + 0.01) / 12.0
+        self.ensure_cash(interest)
+        led.pay(self.eid, led.sector("bond_investors"), interest, "interest")
+        surplus = led.cash[self.eid] - 3.0 * core
+        if surplus > 0:
+            repay = min(surplus, self.bonds)
+            led.pay(self.eid, led.sector("bond_investors"), repay, "principal")
+            self.bonds -= repay
+            surplus -= repay
+            led.pay(self.eid, led.sector("venture_and_public_equity"), 0.5 * surplus, "payout")

@@ -1,0 +1,116 @@
+"""Lenders: private-credit funds and banks (Blackstone, Magnetar, Pimco, Carlyle, BlackRock, Macquarie,
+Upper90, Apollo, plus generic ones) that make GPU-backed delayed-draw term loans.
+
+* **Underwriting.** The origination LTV is procyclical (the leverage cycle): it rises with sentiment and
+  recent collateral gains and falls after losses, capped at ``lenders.max_ltv``. Spreads over SOFR are
+  lower for draws backed by investment-grade contracts. Exposure to one borrower is capped at a share of
+  the fund's capital. Credit investors add capital when sentiment is high.
+* **Monitoring.** Collateral is marked monthly to the secondary GPU price (plus a share of the assigned
+  contracts' remaining value). A breach (covenant or missed payment) opens a cure period; the lender may
+  waive it (forbearance) for ``lenders.waiver_months``; an uncured breach at the end of the cure period
+  is a default.
+* **Recovery.** On default the lender seizes the pledged GPUs and the assigned contracts; it keeps the GPUs
+  that serve those contracts (leasing them out) and sells the rest over ``lenders.liquidation_months``
+  to outside buyers, a fire sale that depresses the used-GPU price; losses are principal minus recoveries.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import mesa
+
+from sim.contracts import Loan
+
+
+class Lender(mesa.Agent):
+    def __init__(self, model, name: str, eid: int):
+        super().__init__(model)
+        self.name = name
+        self.eid = eid
+        self.alive = True
+        self.loss_history: deque = deque([0.0] * 12, maxlen=12)
+        self.losses = 0.0  # this month, US$bn
+        self.realised_losses = 0.0  # cumulative
+        self._ltv = None
+        self.loans: list[Loan] = []  # facilities it holds
+
+    # --- underwriting -------------------------------------------------------------------------------
+    def capital(self) -> float:
+        return max(self.model.ledger.equity[self.eid], 0.0)
+
+    def exposure_to(self, borrower: int) -> float:
+        return sum(l.principal for l in self.loans if l.borrower == borrower and l.status != "default")
+
+    def lending_room(self, borrower: int) -> float:
+        """US$bn it can still lend to ``borrower``: cash on hand, within the concentration limit."""
+        m = self.model
+        limit = m.p["lenders.concentration_limit"] * self.capital() - self.exposure_to(borrower)
+        return max(0.0, min(m.ledger.cash[self.eid], limit))
+
+    def origination_ltv(self) -> float:
+        if self._ltv is None:
+            m, p = self.model, self.model.p
+            loss_rate = sum(self.loss_history) / max(self.book() + sum(self.loss_history), 1e-9)
+            appetite = (0.85 + p["lenders.appetite_sentiment"] * m.sentiment
+                        + p["lenders.appetite_prices"] * m.collateral_return_6m
+                        - p["lenders.loss_aversion"] * loss_rate)
+            self._ltv = p["lenders.max_ltv"] * min(1.0, max(0.3, appetite))
+        return self._ltv
+
+    def new_month(self) -> None:
+        self._ltv = None
+        self.losses = 0.0
+
+    def book(self) -> float:
+        return sum(l.principal for l in self.loans if l.status != "default")
+
+    def facility_for(self, borrower) -> Loan:
+        """The borrower's open delayed-draw facility with this lender, or a new one (draws allowed for two
+        years, fully amortising by ``lenders.maturity_months`` after signing)."""
+        m = self.model
+        for lid in borrower.loan_ids:
+            loan = m.loans[lid]
+            if loan.lender == self.eid and loan.status in ("performing",) and loan.draw_until >= m.month:
+                return loan
+        covenant = min(0.98, m.p["lenders.max_ltv"] + m.p["lenders.covenant_cushion"])
+        loan = m.open_loan(self, borrower, covenant)
+        return loan
+
+    def advance(self, loan: Loan, amount: float, ig_share: float) -> None:
+        m, p = self.model, self.model.p
+        spread = ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"]
+        loan.spread_sum += spread * amount
+        loan.drawn += amount
+        loan.principal += amount
+        m.ledger.pay(self.eid, loan.borrower, amount, "loan_draw")
+
+    def raise_capital(self) -> None:
+        """Credit investors add to the fund when sentiment is positive and losses are low."""
+        m, p = self.model, self.model.p
+        loss_rate = sum(self.loss_history) / max(self.book() + 1e-9, 1e-9)
+        signal = max(0.0, m.sentiment) * max(0.0, 1.0 - 20.0 * loss_rate)
+        inflow = p["lenders.capital_growth"] * signal * self.capital()
+        m.ledger.pay(m.ledger.sector("credit_investors"), self.eid, inflow, "fund_inflow")
+        self.loss_history.append(self.losses)
+
+    # --- monitoring ---------------------------------------------------------------------------------
+    def decide_on_breach(self, loan: Loan) -> str:
+        """``waive`` (forbearance) or ``enforce``; drawn from the model's generator."""
+        m = self.model
+        if m.rng.random() < m.p["lenders.forbearance"]:
+            return "waive"
+        return "enforce"
+
+    # --- recovery -------------------------------------------------------------------------------------
+    def liquidate(self) -> None:
+        """Sell this month's tranche of seized GPUs not needed for assigned contracts (an equal share of
+        what is left over the remaining liquidation months)."""
+        m = self.model
+        fleet = m.fleet
+        for row in fleet.rows_of(self.eid):
+            months_left = int(fleet.liquidate[row])
+            if months_left <= 0:
+                continue
+            m.sell_cohort(self.eid, row, fleet.count[row] / months_left, forced=True)
+            fleet.liquidate[row] = months_left - 1

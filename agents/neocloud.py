@@ -1,0 +1,313 @@
+"""Neoclouds: GPU cloud providers (CoreWeave, Crusoe, Lambda, Nebius, Fluidstack and a population of
+small ones) that buy GPUs largely with debt secured by the GPUs and their customer contracts.
+
+Decision rules, each month:
+
+* **Contracts first.** A neocloud offers term capacity when the contract price covers the full cost of a
+  new H100e-hour at its hurdle rate: its uncommitted capacity plus what it can still add (fleet growth,
+  power and financing limits). Lenders lend cheaper against investment-grade (IG) contracts.
+* **Investment.** It orders GPUs to honour signed contracts, and speculatively when the net present value
+  of a new GPU, under its own price expectations (its weight on extrapolation is its own), beats its cost:
+  within power capacity (leased with a lead time), chip allocation and financing.
+* **Financing.** Each delivery is paid with a draw on a GPU-backed delayed-draw term loan (up to the lender's
+  current LTV of the GPUs' appraised value) and cash; equity is raised from VCs and Nvidia when sentiment
+  allows and cash is short.
+* **Distress.** It services debt monthly; a payment it cannot make, or a breach of the LTV covenant, opens a
+  cure period during which it pays down with cash or sells GPUs (adding to forced sales); the lender may
+  waive; an uncured breach is a default (handled by the lender: seizure, liquidation, write-downs).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import mesa
+import numpy as np
+
+from sim.expectations import fundamental_price
+
+
+class Neocloud(mesa.Agent):
+    def __init__(self, model, name: str, eid: int, power_mw: float, relationship_lender: int,
+                 optimism: float, size: float = 1.0, named: bool = True):
+        super().__init__(model)
+        self.name = name
+        self.eid = eid
+        self.power_mw = power_mw
+        self.pipeline: list[tuple[int, float]] = []  # (month ready, MW)
+        self.relationship_lender = relationship_lender
+        self.optimism = optimism  # own weight on the extrapolating rule
+        self.size = size
+        self.named = named
+        self.loan_ids: list[int] = []
+        self.shares: dict[str, float] = {"founders and VCs": 1.0}
+        self.valuation = 0.0
+        self.revenue = 0.0
+        self.revenue_history: deque = deque([0.0] * 12, maxlen=12)
+        self.customer_revenue: dict[int, float] = {}  # trailing 12-month revenue by customer eid
+        self.customer_history: deque = deque(maxlen=12)
+        self.planned_units = 0.0
+        self.wanted_gen = -1
+        self.last_raise = -99
+        self.alive = True
+
+    # --- capacity and costs ---------------------------------------------------------------------------
+    @property
+    def lender(self):
+        return self.model.entity.get(self.relationship_lender)
+
+    def capacity(self) -> float:
+        return self.model.capacity_by_owner[self.eid]
+
+    def contracted(self) -> float:
+        return self.model.contracted_by_provider[self.eid]
+
+    def power_used(self) -> float:
+        return self.model.power_by_owner[self.eid]
+
+    def power_headroom_mw(self) -> float:
+        return max(0.0, self.power_mw - self.power_used())
+
+    def hurdle_rate(self) -> float:
+        m = self.model
+        return m.sofr + m.p["lenders.spread_non_ig"] * 0.5 + m.p["neoclouds.equity_premium"]
+
+    def full_cost_per_h100e(self, g: int, unit_price: float, utilisation: float) -> float:
+        m = self.model
+        gen = m.gens[g]
+        return fundamental_price(unit_price / gen.perf, m.running_cost[g] / gen.perf, m.facility_cost[g] / gen.perf,
+                                 self.hurdle_rate(), m.p["technology.accounting_life_months"], utilisation)
+
+    def npv_per_gpu(self, g: int, unit_price: float) -> float:
+        """NPV of a new GPU of generation ``g`` (US$) under this firm's expected spot path, net of running
+        and data-centre costs, over its appraisal horizon at the hurdle rate, minus its price."""
+        m = self.model
+        horizon = m.p["neoclouds.horizon_months"]
+        path = m.expectations.price_path(m.horizons[:horizon], self.optimism)
+        gen = m.gens[g]
+        margin = (path * gen.perf - m.running_cost[g]) * 730.0 * m.expected_utilisation - m.facility_cost[g] * 730.0
+        discount = (1.0 + self.hurdle_rate() / 12.0) ** -m.horizons[:horizon]
+        residual = 0.25 * unit_price * discount[-1]
+        return float((margin * discount).sum() + residual - unit_price)
+
+    # --- contracts first ------------------------------------------------------------------------------
+    def growth_room(self) -> float:
+        """H100e a neocloud can add this month: fleet growth limit."""
+        p = self.model.p
+        g = self.model.newest_nvidia_gen
+        return p["neoclouds.max_growth"] * self.capacity() + p["neoclouds.min_order"] * self.size * self.model.gens[g].perf
+
+    def contract_offer(self, contract_price: float) -> float:
+        """H100e of new term capacity offered at ``contract_price``."""
+        if self.in_distress():
+            return 0.0
+        m = self.model
+        uncommitted = max(0.0, self.capacity() - self.contracted())
+        g = m.newest_nvidia_gen
+        unit_price = m.nvidia.list_price(g)
+        if contract_price < self.full_cost_per_h100e(g, unit_price, 1.0):
+            return 0.5 * uncommitted
+        return uncommitted + self.financeable_units(g, unit_price) * m.gens[g].perf
+
+    # --- investment and financing ---------------------------------------------------------------------
+    def in_distress(self) -> bool:
+        return any(self.model.loans[i].status == "breach" for i in self.loan_ids)
+
+    def financeable_units(self, g: int, unit_price: float) -> float:
+        """GPUs of generation ``g`` it can pay for: the equity slice (price minus what its lender
+        advances against the appraised value) out of cash above its buffer; also bounded by power,
+        growth and the lender's room."""
+        m = self.model
+        lender = self.lender
+        cash_free = m.ledger.cash[self.eid] - self.cash_buffer()
+        has_lender = lender is not None and lender.alive
+        advance = lender.origination_ltv() * min(unit_price, m.appraisal_per_gpu[g]) * 1e-9 if has_lender else 0.0
+        room = lender.lending_room(self.eid) if has_lender else 0.0
+        units_debt = room / advance if advance > 0 else 0.0
+        equity_slice = unit_price * 1e-9 - advance
+        if equity_slice <= 0:
+            units_cash = units_debt
+        else:
+            units_cash = max(0.0, cash_free) / equity_slice
+        units_loan_limited = min(units_debt, units_cash) + max(0.0, cash_free - min(units_debt, units_cash) * equity_slice) / (unit_price * 1e-9)
+        units_power = self.power_headroom_mw() * 1000.0 / m.facility_kw[g]
+        units_growth = self.growth_room() / m.gens[g].perf
+        return max(0.0, min(units_loan_limited, units_power, units_growth))
+
+    def cash_buffer(self) -> float:
+        m = self.model
+        debt = sum(m.loans[i].principal for i in self.loan_ids)
+        return m.p["neoclouds.cash_buffer"] * debt + 0.01 * self.size
+
+    def plan_orders(self) -> None:
+        """GPUs to order this month: enough to honour contracts, plus speculative capacity when a new GPU
+        has a positive NPV; power is leased ahead with a lead time."""
+        m = self.model
+        self.planned_units = 0.0
+        if self.in_distress():
+            return
+        g = m.newest_nvidia_gen
+        gen = m.gens[g]
+        unit_price = m.nvidia.list_price(g)
+        shortfall = max(0.0, self.contracted_next() - self.capacity()) / gen.perf
+        npv = self.npv_per_gpu(g, unit_price)
+        speculative = 0.0
+        if npv > 0:
+            speculative = self.growth_room() / gen.perf * min(1.0, 2.0 * npv / unit_price)
+        desired = shortfall + speculative
+        self.planned_units = min(desired, self.financeable_units(g, unit_price))
+        self.wanted_gen = g
+        self.plan_power(desired, g, npv > 0 or shortfall > 0)
+
+    def contracted_next(self) -> float:
+        return self.model.contracted_next_by_provider.get(self.eid, 0.0)
+
+    def plan_power(self, desired_units: float, g: int, expanding: bool) -> None:
+        m = self.model
+        pipeline = sum(mw for _, mw in self.pipeline)
+        need_mw = self.power_used() + desired_units * m.facility_kw[g] / 1000.0 * m.p["neoclouds.power_lead_months"]
+        if expanding and need_mw > self.power_mw + pipeline:
+            lease = min(need_mw - self.power_mw - pipeline, max(self.power_mw, 5.0 * self.size))
+            self.pipeline.append((m.month + m.p["neoclouds.power_lead_months"], lease))
+
+    def commission_power(self) -> None:
+        m = self.model
+        ready = [mw for t, mw in self.pipeline if t <= m.month]
+        self.power_mw += sum(ready)
+        self.pipeline = [(t, mw) for t, mw in self.pipeline if t > m.month]
+
+    def take_delivery(self, g: int, units: float, unit_price: float) -> None:
+        """Pay for delivered GPUs with a loan draw and cash; the new cohort is pledged to the loan."""
+        m = self.model
+        cost = units * unit_price * 1e-9
+        lender = self.lender
+        loan = None
+        draw = 0.0
+        if lender is not None and lender.alive:
+            advance = lender.origination_ltv() * min(cost, units * m.appraisal_per_gpu[g] * 1e-9)
+            draw = min(advance, lender.lending_room(self.eid))
+            if draw > 1e-6:
+                loan = lender.facility_for(self)
+                lender.advance(loan, draw, self.ig_share())
+        cash_needed = cost - draw
+        have = m.ledger.cash[self.eid]
+        if cash_needed > have + 1e-12:  # cannot pay in full: take fewer GPUs
+            units *= max(0.0, (have + draw) / cost)
+            cost = units * unit_price * 1e-9
+        m.buy_gpus(self.eid, m.nvidia, g, units, unit_price, pledged=loan.id if loan else -1)
+
+    def ig_share(self) -> float:
+        """Share of its contracted capacity sold to investment-grade customers."""
+        ig = self.model.ig_contracted_by_provider.get(self.eid, 0.0)
+        total = self.contracted()
+        return ig / total if total > 0 else 0.0
+
+    # --- distress ----------------------------------------------------------------------------------------
+    def service_debt(self) -> None:
+        """Interest and amortisation on every facility; what cannot be paid is capitalised and opens a breach."""
+        m = self.model
+        for lid in list(self.loan_ids):
+            loan = m.loans[lid]
+            if loan.status in ("default", "repaid") or loan.principal <= 0:
+                continue
+            interest = loan.principal * loan.monthly_rate(m.sofr)
+            amort = loan.amortisation(m.month)
+            due = interest + amort
+            cash = m.ledger.cash[self.eid]
+            if cash < due:
+                self.sell_unpledged(due - cash)
+                cash = m.ledger.cash[self.eid]
+            paid_interest = min(interest, max(cash, 0.0))
+            m.ledger.pay(self.eid, loan.lender, paid_interest, "interest")
+            cash -= paid_interest
+            paid_principal = min(amort, max(cash, 0.0))
+            m.pay_principal(loan, paid_principal)
+            missed = due - paid_interest - paid_principal
+            if missed > 1e-9:
+                # unpaid interest is capitalised (an expense now, a larger loan); unpaid principal stays due
+                unpaid_interest = interest - paid_interest
+                m.capitalise_interest(loan, unpaid_interest)
+                loan.missed += missed
+                m.open_breach(loan, "missed_payment", missed)
+
+    def sell_unpledged(self, amount: float) -> float:
+        """Sell unencumbered GPUs (oldest first) to raise ``amount`` US$bn; a forced sale."""
+        m = self.model
+        rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] < 0]
+        return m.forced_sale(self.eid, rows, amount)
+
+    def try_to_cure(self, loan) -> bool:
+        """Pay arrears and pay down to the covenant LTV with cash, then by selling pledged GPUs."""
+        m = self.model
+        cash_free = max(0.0, m.ledger.cash[self.eid] - 0.002 * self.size)
+        if loan.missed > 0:
+            pay = min(loan.missed, cash_free)
+            m.pay_principal(loan, pay)
+            loan.missed -= pay
+            cash_free -= pay
+        target = loan.covenant_ltv * 0.95 * loan.collateral_value
+        excess = loan.principal - target
+        if excess > 0:
+            pay = min(excess, cash_free)
+            m.pay_principal(loan, pay)
+            excess -= pay
+        if (excess > 1e-9 or loan.missed > 1e-9) and loan.ltv < 1.0:
+            rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] == loan.id]
+            need = max(excess / max(1e-9, 1.0 - loan.covenant_ltv * 0.95), loan.missed)
+            raised = m.forced_sale(self.eid, rows, need)
+            pay = min(raised, loan.principal, m.ledger.cash[self.eid])
+            m.pay_principal(loan, pay)
+            loan.missed = max(0.0, loan.missed - pay)
+            m.mark_loan(loan)
+        return loan.missed <= 1e-9 and loan.ltv <= loan.covenant_ltv
+
+    # --- equity ------------------------------------------------------------------------------------------
+    def value_firm(self) -> None:
+        """Private valuation: a multiple of annualised revenue plus a quarter of the contract backlog,
+        scaled by sentiment (no lower than zero)."""
+        m = self.model
+        annual = 4.0 * sum(list(self.revenue_history)[-3:])
+        backlog = m.backlog_by_provider.get(self.eid, 0.0)
+        self.valuation = max(0.0, m.p["neoclouds.valuation_multiple"] * (1.0 + 0.5 * m.sentiment) * (annual + 0.25 * backlog))
+
+    def equity_need(self) -> float:
+        """Cash it would like to raise: the equity slice of a year of planned growth, or a hole in its
+        cash buffer."""
+        m = self.model
+        g = m.newest_nvidia_gen
+        unit_price = m.nvidia.list_price(g) * 1e-9
+        ltv = self.lender.origination_ltv() if self.lender is not None else 0.0
+        slice_ = unit_price * (1.0 - ltv * 0.8)
+        growth_units = 6.0 * self.growth_room() / m.gens[g].perf
+        want = growth_units * slice_ if self.npv_per_gpu(g, unit_price * 1e9) > 0 else 0.0
+        hole = self.cash_buffer() - m.ledger.cash[self.eid]
+        return max(want - max(0.0, m.ledger.cash[self.eid] - self.cash_buffer()), hole, 0.0)
+
+    def record_revenue(self) -> None:
+        m = self.model
+        self.revenue = m.ledger.income_of(self.eid, "compute_contract", "compute_spot", "backstop", "rent_back")
+        self.revenue_history.append(self.revenue)
+        self.customer_history.append(dict(m.customer_payments.get(self.eid, {})))
+        totals: dict[int, float] = {}
+        for month in self.customer_history:
+            for c, v in month.items():
+                totals[c] = totals.get(c, 0.0) + v
+        self.customer_revenue = totals
+
+    def top_customer_share(self) -> float:
+        total = sum(self.customer_revenue.values())
+        if total <= 0:
+            return 0.0
+        named = {c: v for c, v in self.customer_revenue.items() if c >= 0}
+        return max(named.values(), default=0.0) / total
+
+    def customer_hhi(self) -> float:
+        total = sum(self.customer_revenue.values())
+        if total <= 0:
+            return 0.0
+        return float(sum((v / total) ** 2 for v in self.customer_revenue.values()))
+
+
+def optimism_draws(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Heterogeneous weights on the extrapolating rule (beta-distributed around one half)."""
+    return rng.beta(3.0, 3.0, size=n)

@@ -1,0 +1,90 @@
+"""Heterogeneous expectations with switching (Brock and Hommes 1998) and the sentiment index.
+
+Two forecasting rules for the spot price of an H100e-hour:
+
+* fundamentalists expect the price to revert to its *fundamental* level, the full cost of an H100e-hour
+  on the newest generation (capital recovery at the cost of capital over the accounting life plus running
+  and data-centre costs, at normal utilisation), closing ``1/reversion_months`` of the gap each month;
+* extrapolators expect the recent trend (mean log change over the last three months, times
+  ``trend_weight``) to continue for up to a year.
+
+Each rule's fitness is an exponentially weighted average of minus its squared one-month forecast error
+(in units of (10 x log error)^2); the population shares follow a logit with intensity of choice ``beta``.
+The same shares apply to the growth forecasts behind the sentiment index: fundamentalists expect AI
+revenue to keep growing at its realised 12-month rate, extrapolators expect the last three months'
+growth of compute spending to continue. Sentiment is ``tanh((expected growth - neutral) / scale)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class Expectations:
+    def __init__(self, params, initial_price: float):
+        self.beta = params["expectations.intensity_of_choice"]
+        self.memory = params["expectations.memory"]
+        self.trend_weight = params["expectations.trend_weight"]
+        self.reversion = 1.0 / params["expectations.reversion_months"]
+        self.scale = params["expectations.sentiment_scale"]
+        self.neutral = params["expectations.neutral_growth"]
+        self.log_prices = [math.log(initial_price)] * 4
+        self.fitness = np.zeros(2)  # [fundamentalist, extrapolator]
+        self.shares = np.array([0.5, 0.5])
+        self.fundamental = initial_price
+        self.forecasts = np.array([initial_price, initial_price])  # made last month for this month
+        self.sentiment = 0.0
+        self.expected_growth = 0.0
+
+    # --- the two rules --------------------------------------------------------------------------
+    def trend(self) -> float:
+        lp = self.log_prices
+        return self.trend_weight * (lp[-1] - lp[-4]) / 3.0
+
+    def fundamentalist_path(self, horizon: np.ndarray) -> np.ndarray:
+        p = math.exp(self.log_prices[-1])
+        return self.fundamental + (p - self.fundamental) * (1.0 - self.reversion) ** horizon
+
+    def extrapolator_path(self, horizon: np.ndarray) -> np.ndarray:
+        p = math.exp(self.log_prices[-1])
+        return p * np.exp(np.clip(self.trend(), -0.15, 0.15) * np.minimum(horizon, 12))
+
+    def price_path(self, horizon: np.ndarray, extrapolator_weight: float | None = None) -> np.ndarray:
+        """Expected spot price (US$/H100e-hour) ``horizon`` months ahead, for the market mix of rules
+        or for an agent with its own weight on extrapolation."""
+        w = self.shares[1] if extrapolator_weight is None else extrapolator_weight
+        w = min(1.0, max(0.0, w))
+        return (1.0 - w) * self.fundamentalist_path(horizon) + w * self.extrapolator_path(horizon)
+
+    # --- monthly update -------------------------------------------------------------------------------
+    def observe_price(self, price: float, fundamental: float) -> None:
+        """Score last month's forecasts against the realised price, switch, and forecast again."""
+        errors = 10.0 * (math.log(price) - np.log(self.forecasts))
+        self.fitness = self.memory * self.fitness - (1.0 - self.memory) * errors**2
+        z = self.beta * (self.fitness - self.fitness.max())
+        weights = np.exp(z)
+        self.shares = weights / weights.sum()
+        self.log_prices.append(math.log(price))
+        del self.log_prices[:-13]
+        self.fundamental = fundamental
+        one = np.array([1.0])
+        self.forecasts = np.array([self.fundamentalist_path(one)[0], self.extrapolator_path(one)[0]])
+
+    def update_sentiment(self, fundamental_growth: float, momentum_growth: float) -> float:
+        """``fundamental_growth``: realised 12-month AI revenue growth; ``momentum_growth``: annualised
+        3-month growth of compute spending. Both per year."""
+        extrapolated = self.trend_weight * momentum_growth
+        self.expected_growth = self.shares[0] * fundamental_growth + self.shares[1] * extrapolated
+        self.sentiment = math.tanh((self.expected_growth - self.neutral) / self.scale)
+        return self.sentiment
+
+
+def fundamental_price(unit_price_per_h100e: float, running_cost_per_h100e: float, facility_cost_per_h100e: float,
+                      annual_rate: float, life_months: int, utilisation: float = 0.7) -> float:
+    """Full cost of an H100e-hour on a new GPU, US$: capital recovery (annuity over the accounting life at
+    ``annual_rate``) plus running and data-centre costs, spread over hours sold at normal utilisation."""
+    r = annual_rate / 12.0
+    annuity = unit_price_per_h100e * r / (1.0 - (1.0 + r) ** -life_months)
+    return (annuity / 730.0 + running_cost_per_h100e + facility_cost_per_h100e) / utilisation

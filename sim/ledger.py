@@ -1,0 +1,138 @@
+"""Double-entry bookkeeping: every payment moves cash from one named party to another.
+
+Parties are *entities*: the model's agents and the named outside sectors (end users, foundry, utilities,
+venture and public-equity investors, credit investors, bond investors, outside buyers of used GPUs, ...).
+Each payment has a *kind* that says how each side books it:
+
+* ``pnl``: income or expense; it changes the party's book equity (revenue, interest, power, ...);
+* ``capital``: contributed capital or distributions; it changes book equity (equity raises, payouts);
+* ``swap``: an exchange of cash for another asset or liability whose stock the caller changes
+  (a GPU purchase adds GPUs at cost, a loan draw adds a liability, a prepayment a deferred revenue, ...).
+
+Non-cash items (depreciation, revaluations, write-offs, gains and losses on sales) are booked with
+:meth:`Ledger.book`. After every step the model checks, for every agent, that assets minus liabilities
+equal book equity as accumulated from these entries, that the change in agent cash equals the net flow
+with the outside sectors, and that GPUs are conserved; a violation raises :class:`AccountingError`
+naming the agent, the step and the amounts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+# kind -> (payer's treatment, payee's treatment)
+PAYMENT_KINDS: dict[str, tuple[str, str]] = {
+    "ai_revenue": ("pnl", "pnl"),
+    "core_cash_flow": ("pnl", "pnl"),
+    "chip_sale": ("swap", "pnl"),
+    "cost_of_goods": ("pnl", "pnl"),
+    "operating_expense": ("pnl", "pnl"),
+    "power_and_operations": ("pnl", "pnl"),
+    "data_centre_lease": ("pnl", "pnl"),
+    "compute_spot": ("pnl", "pnl"),
+    "compute_contract": ("pnl", "pnl"),
+    "contract_prepayment": ("swap", "swap"),
+    "backstop": ("pnl", "pnl"),
+    "rent_back": ("pnl", "pnl"),
+    "interest": ("pnl", "pnl"),
+    "principal": ("swap", "swap"),
+    "loan_draw": ("swap", "swap"),
+    "recovery": ("pnl", "pnl"),
+    "trade_credit_loss": ("pnl", "pnl"),
+    "equity_investment": ("swap", "capital"),
+    "payout": ("capital", "capital"),
+    "fund_inflow": ("capital", "capital"),
+    "fund_outflow": ("capital", "capital"),
+    "bond_issue": ("swap", "swap"),
+    "used_gpu_sale": ("swap", "swap"),
+    "funding_round": ("capital", "capital"),
+}
+
+SECTORS = (
+    "end_users",
+    "foundry_and_suppliers",
+    "staff_and_services",
+    "utilities_and_data_centres",
+    "venture_and_public_equity",
+    "credit_investors",
+    "bond_investors",
+    "used_gpu_buyers",
+    "hyperscaler_core_business",
+    "chip_production",  # where new GPUs come from (GPU conservation)
+)
+
+
+class AccountingError(RuntimeError):
+    """The accounts do not close: the run stops, naming the agent, the step and the amounts."""
+
+
+class Ledger:
+    def __init__(self):
+        self.names: list[str] = []
+        self.is_sector: list[bool] = []
+        self.cash = np.zeros(0)
+        self.equity = np.zeros(0)  # book equity accumulated from entries
+        self.sector_id: dict[str, int] = {}
+        self.sector_net_flow = 0.0  # net cash from sectors to agents during the current step
+        self.flows: list[tuple[str, int, int, float]] = []  # this step's payments
+        self.income = defaultdict(float)  # (eid, item) -> amount this step (+ income, - expense)
+        for s in SECTORS:
+            self.sector_id[s] = self.register(s, sector=True)
+
+    def register(self, name: str, sector: bool = False, cash: float = 0.0, equity: float | None = None) -> int:
+        eid = len(self.names)
+        self.names.append(name)
+        self.is_sector.append(sector)
+        self.cash = np.append(self.cash, 0.0 if sector else cash)
+        self.equity = np.append(self.equity, 0.0 if sector else (cash if equity is None else equity))
+        return eid
+
+    def sector(self, name: str) -> int:
+        return self.sector_id[name]
+
+    def pay(self, payer: int, payee: int, amount: float, kind: str) -> None:
+        """Move ``amount`` US$bn of cash from ``payer`` to ``payee`` and book both sides by ``kind``."""
+        if amount == 0.0:
+            return
+        if not np.isfinite(amount) or amount < 0:
+            raise AccountingError(f"payment '{kind}' from {self.names[payer]} to {self.names[payee]}: "
+                                  f"invalid amount {amount!r}")
+        payer_t, payee_t = PAYMENT_KINDS[kind]
+        if self.is_sector[payer]:
+            self.sector_net_flow += amount
+        else:
+            self.cash[payer] -= amount
+            if payer_t != "swap":
+                self.equity[payer] -= amount
+                self.income[(payer, kind)] -= amount
+        if self.is_sector[payee]:
+            self.sector_net_flow -= amount
+        else:
+            self.cash[payee] += amount
+            if payee_t != "swap":
+                self.equity[payee] += amount
+                self.income[(payee, kind)] += amount
+        self.flows.append((kind, payer, payee, amount))
+
+    def book(self, eid: int, amount: float, item: str) -> None:
+        """A non-cash income (+) or expense (-) item; the caller changes the matching stock."""
+        if amount == 0.0 or self.is_sector[eid]:
+            return
+        if not np.isfinite(amount):
+            raise AccountingError(f"non-cash item '{item}' for {self.names[eid]}: invalid amount {amount!r}")
+        self.equity[eid] += amount
+        self.income[(eid, item)] += amount
+
+    def start_step(self) -> None:
+        self.sector_net_flow = 0.0
+        self.flows = []
+        self.income = defaultdict(float)
+
+    def income_of(self, eid: int, *items: str) -> float:
+        return sum(self.income.get((eid, item), 0.0) for item in items)
+
+    def agent_cash_total(self) -> float:
+        mask = ~np.asarray(self.is_sector)
+        return float(self.cash[mask].sum())

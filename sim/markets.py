@@ -1,0 +1,158 @@
+"""Markets: compute spot clearing, contract pricing, primary chip allocation and the secondary GPU market.
+
+Markets are plain functions and small state objects with their own clearing and price-impact rules;
+agents only place orders and offers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .technology import BN, HOURS_PER_MONTH
+
+
+# --------------------------------------------------------------------------------------------------
+# Compute spot market
+# --------------------------------------------------------------------------------------------------
+def spot_demand(price: float, budgets: np.ndarray, contracted: np.ndarray, elasticity: float,
+                reference_price: float) -> np.ndarray:
+    """Each buyer's spot demand in H100e at ``price`` (US$/H100e-hour).
+
+    A buyer with compute budget ``b`` (US$bn/month) wants ``b / (p_ref x 730 h) x (p / p_ref)^-elasticity``
+    H100e in total; what its take-or-pay contracts already cover is not bought on spot.
+    """
+    total = budgets * BN / (reference_price * HOURS_PER_MONTH) * (price / reference_price) ** (-elasticity)
+    return np.maximum(total - contracted, 0.0)
+
+
+def spot_supply(price: float, available: np.ndarray, cost: np.ndarray) -> float:
+    """H100e offered at ``price``: uncommitted capacity whose running cost per H100e-hour is covered."""
+    return float(available[cost <= price].sum())
+
+
+def clearing_price(budgets, contracted, available, cost, elasticity, reference_price,
+                   low: float = 0.01, high: float = 500.0) -> float:
+    """Price at which spot demand equals spot supply (bisection on log price; demand falls and supply
+    rises with the price, so the excess-demand function crosses zero once)."""
+    lo, hi = math.log(low), math.log(high)
+    for _ in range(48):
+        mid = 0.5 * (lo + hi)
+        p = math.exp(mid)
+        excess = spot_demand(p, budgets, contracted, elasticity, reference_price).sum() - spot_supply(p, available, cost)
+        if excess > 0:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(0.5 * (lo + hi))
+
+
+def fill_merit_order(quantity: float, available: np.ndarray, cost: np.ndarray, price: float) -> np.ndarray:
+    """Share of each generation's uncommitted capacity sold when ``quantity`` H100e are demanded:
+    the cheapest capacity per H100e-hour is used first (merit order by efficiency); capacity whose
+    running cost exceeds the price is idle; the marginal generation is shared pro rata among owners."""
+    fill = np.zeros_like(available)
+    remaining = quantity
+    for g in np.argsort(cost, kind="stable"):
+        if cost[g] > price or remaining <= 0 or available[g] <= 0:
+            continue
+        used = min(available[g], remaining)
+        fill[g] = used / available[g]
+        remaining -= used
+    return fill
+
+
+def posted_price(previous: float, clearing: float, adjustment: float) -> float:
+    """Rental prices are posted and move part of the way to the clearing price each month."""
+    return math.exp((1.0 - adjustment) * math.log(previous) + adjustment * math.log(clearing))
+
+
+# --------------------------------------------------------------------------------------------------
+# Contract market
+# --------------------------------------------------------------------------------------------------
+def contract_price(expected_path: np.ndarray, sentiment: float, term_premium: float,
+                   term_premium_sentiment: float) -> float:
+    """Contract price per H100e-hour = expected average spot over the term x (1 + term premium), the
+    premium rising with sentiment (buyers pay up to lock in scarce capacity in a boom)."""
+    premium = term_premium + term_premium_sentiment * sentiment
+    return float(np.mean(expected_path)) * max(0.2, 1.0 + premium)
+
+
+# --------------------------------------------------------------------------------------------------
+# Primary chip market
+# --------------------------------------------------------------------------------------------------
+def allocate_chips(requested: np.ndarray, weights: np.ndarray, supply: float) -> np.ndarray:
+    """Allocate ``supply`` GPUs of one generation among orders ``requested``.
+
+    With enough supply every order is filled. Otherwise orders are filled in proportion to
+    ``requested x weight`` (weight 1 = pro rata; investees of the chipmaker can carry a preference
+    weight), capped at what each buyer asked for, re-distributing any remainder (water-filling)."""
+    requested = np.asarray(requested, dtype=float)
+    if requested.sum() <= supply:
+        return requested.copy()
+    alloc = np.zeros_like(requested)
+    open_ = requested > 0
+    left = supply
+    for _ in range(len(requested) + 1):
+        if left <= 1e-9 or not open_.any():
+            break
+        w = requested * weights * open_
+        share = left * w / w.sum()
+        take = np.minimum(share, requested - alloc)
+        alloc += take
+        left -= take.sum()
+        open_ = open_ & (requested - alloc > 1e-9)
+    return alloc
+
+
+# --------------------------------------------------------------------------------------------------
+# Secondary GPU market
+# --------------------------------------------------------------------------------------------------
+def appraise(expected_path: np.ndarray, perf: np.ndarray, running_cost: np.ndarray, remaining_life: np.ndarray,
+             utilisation: float, annual_rate: float, replacement_cost: np.ndarray) -> np.ndarray:
+    """Appraised value of one used GPU per generation, US$: the present value of its expected rental
+    margin (expected H100e price x performance - running cost, when positive) over its remaining life,
+    at the expected utilisation, capped at the replacement cost of the same performance new.
+
+    ``expected_path`` is the expected spot price for months 1..H ahead."""
+    horizon = len(expected_path)
+    months = np.arange(1, horizon + 1)
+    discount = (1.0 + annual_rate / 12.0) ** -months
+    margin = np.maximum(np.outer(perf, expected_path) - running_cost[:, None], 0.0) * HOURS_PER_MONTH * utilisation
+    alive = months[None, :] <= remaining_life[:, None]
+    value = (margin * alive * discount).sum(axis=1)
+    return np.minimum(value, replacement_cost)
+
+
+class SecondaryMarket:
+    """Used-GPU prices: appraisal less a liquidity discount, less a fire-sale discount that rises with
+    forced sales relative to market depth and decays with a half-life. Outside buyers absorb what is
+    sold at that price. The price marks every loan's collateral, so one seller's fire sale tightens
+    every other borrower's covenant."""
+
+    def __init__(self, params):
+        self.liquidity_discount = params["markets.liquidity_discount"]
+        self.impact = params["markets.price_impact"]
+        self.depth_share = params["markets.market_depth"]
+        self.decay = 0.5 ** (1.0 / params["markets.impact_half_life"])
+        self.pressure = 0.0  # log discount from forced sales
+        self.appraisal = np.zeros(0)
+        self.prices = np.zeros(0)
+
+    def discount_factor(self) -> float:
+        return (1.0 - self.liquidity_discount) * math.exp(-self.pressure)
+
+    def mark(self, appraisal: np.ndarray) -> np.ndarray:
+        self.appraisal = appraisal
+        self.prices = appraisal * self.discount_factor()
+        return self.prices
+
+    def absorb_forced_sales(self, volume_h100e: float, installed_h100e: float) -> None:
+        """Forced sales of ``volume_h100e`` push the discount up, immediately re-marking every price."""
+        depth = max(self.depth_share * installed_h100e, 1.0)
+        self.pressure += self.impact * volume_h100e / depth
+        self.prices = self.appraisal * self.discount_factor()
+
+    def decay_pressure(self) -> None:
+        self.pressure *= self.decay

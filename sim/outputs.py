@@ -1,0 +1,68 @@
+"""The data dictionary: every monthly series the model reports, with its unit and meaning.
+
+Money is in US$ billions (monthly flows as monthly amounts, stocks at month end), prices in US$ per GPU-hour
+or per H100e-hour (used-GPU prices in US$ per GPU), shares as fractions 0-1, counts as counts. This list is
+the single source of the columns of ``timeseries.parquet``/``.csv``, of ``gpucredit columns`` and of the
+table in the README.
+"""
+
+SERIES: tuple[tuple[str, str, str], ...] = (
+    ("spot_price_h100e", "US$/H100e-hour", "Posted spot price of an H100-equivalent hour (moves part-way to the clearing price each month)"),
+    ("clearing_price_h100e", "US$/H100e-hour", "Price that would clear this month's spot market"),
+    ("h100_rental_price", "US$/GPU-hour", "Spot rental price of one H100 (spot price x H100 performance)"),
+    ("a100_rental_price", "US$/GPU-hour", "Spot rental price of one A100"),
+    ("b200_rental_price", "US$/GPU-hour", "Spot rental price of one B200 (0 before its release)"),
+    ("contract_price_h100e", "US$/H100e-hour", "Price of a new term contract: expected average spot over the term x (1 + term premium)"),
+    ("fundamental_price_h100e", "US$/H100e-hour", "Full cost of an H100e-hour on the newest generation (fundamentalists' anchor)"),
+    ("secondary_price_h100", "US$/GPU", "Used-market price of an H100 (appraisal less liquidity and fire-sale discounts)"),
+    ("secondary_price_a100", "US$/GPU", "Used-market price of an A100"),
+    ("secondary_price_b200", "US$/GPU", "Used-market price of a B200 (0 before its release)"),
+    ("fire_sale_discount", "fraction", "Discount of used-GPU prices to appraisal from recent forced sales"),
+    ("installed_h100e", "H100e", "Installed GPU base in H100-equivalents (all owners)"),
+    ("installed_gpus", "GPUs", "Installed GPUs (all generations and owners)"),
+    ("utilization", "fraction", "Share of installed H100e capacity in use (contracted or sold on spot)"),
+    ("nvidia_revenue", "US$bn/month", "Nvidia data-centre revenue in the month"),
+    ("nvidia_gross_margin", "fraction", "Nvidia gross margin: 1 - cost of goods / revenue"),
+    ("nvidia_earnings", "US$bn/month", "Nvidia net income in the month (incl. stake revaluations and write-downs)"),
+    ("nvidia_market_cap", "US$bn", "Nvidia market capitalisation: forward earnings x a multiple rising with growth and sentiment"),
+    ("nvidia_stake_value", "US$bn", "Market value of Nvidia's equity stakes in customers"),
+    ("nvidia_capacity", "GPUs/month", "Nvidia output capacity"),
+    ("nvidia_markup", "price/unit cost", "Nvidia list price over unit cost"),
+    ("circular_revenue_share", "fraction", "Share of Nvidia's trailing-12-month revenue paid by customers it finances (stake, backstop or rent-back)"),
+    ("round_trip_ratio", "fraction", "Share of Nvidia's trailing-12-month financing (equity, backstop, rent-back payments) that came back as chip purchases by the same firms"),
+    ("nvidia_customer_hhi", "index 0-1", "Herfindahl index of Nvidia's trailing-12-month revenue by customer"),
+    ("neocloud_revenue", "US$bn/month", "Revenue of all neoclouds in the month"),
+    ("neocloud_debt", "US$bn", "GPU-backed debt of neoclouds outstanding"),
+    ("neocloud_avg_ltv", "fraction", "Principal-weighted loan-to-value of neocloud loans, collateral at market"),
+    ("neocloud_interest_coverage", "ratio", "Neocloud operating profit before depreciation over interest due"),
+    ("gpu_backed_lending", "US$bn", "GPU-backed loans outstanding (all lenders)"),
+    ("lender_exposure_hhi", "index 0-1", "Herfindahl index of GPU-backed lending by lender"),
+    ("origination_ltv", "fraction", "Mean origination LTV offered by lenders (procyclical)"),
+    ("defaults_count", "count/month", "Neocloud defaults in the month"),
+    ("debt_in_default", "US$bn/month", "Principal of the loans that defaulted in the month"),
+    ("gpus_seized", "GPUs/month", "GPUs seized by lenders in the month"),
+    ("fire_sale_volume", "US$bn/month", "Proceeds of forced GPU sales in the month (lender liquidations and distressed sellers)"),
+    ("lender_losses", "US$bn/month", "Lender losses booked at default in the month (principal minus recoveries at market)"),
+    ("covenant_breaches", "count/month", "LTV-covenant breaches and missed payments enforced in the month"),
+    ("covenant_waivers", "count/month", "Breaches waived by lenders in the month"),
+    ("ai_revenue", "US$bn/month", "End-user AI revenue in the month"),
+    ("ai_capex", "US$bn/month", "GPU purchases plus the data-centre construction they need, in the month"),
+    ("hyperscaler_capex", "US$bn/month", "Big-four hyperscaler capex: AI capex plus non-AI capex (Oracle excluded)"),
+    ("revenue_gap", "US$bn/year", "Sequoia's gap: 4 x annualised GPU spending (last 3 months) minus annualised AI revenue"),
+    ("sentiment", "index -1..1", "Sentiment index: tanh of the market's expected AI growth above neutral"),
+    ("extrapolator_share", "fraction", "Share of agents using the extrapolating forecast rule"),
+    ("sofr", "fraction/year", "SOFR"),
+    ("book_minus_market_gpus", "US$bn", "Book value (straight-line depreciation) minus market value of all installed GPUs"),
+    ("lead_neocloud_revenue", "US$bn/month", "Revenue of the leading named neocloud (CoreWeave by default)"),
+    ("lead_neocloud_debt", "US$bn", "GPU-backed debt of the leading named neocloud"),
+    ("lead_neocloud_valuation", "US$bn", "Valuation of the leading named neocloud"),
+    ("lead_neocloud_top_customer_share", "fraction", "Largest customer's share of the leading neocloud's trailing-12-month revenue"),
+    ("nvidia_stake_in_lead", "fraction", "Nvidia's equity share of the leading neocloud"),
+    ("backstop_paid", "US$bn/month", "Nvidia capacity-backstop payments in the month"),
+    ("neoclouds_alive", "count", "Neoclouds operating at month end"),
+    ("startups_alive", "count", "AI start-ups operating at month end"),
+    ("startup_failures", "count/month", "AI start-ups that failed in the month"),
+    ("systemic_risk", "fraction", "DebtRank: share of network equity lost when every neocloud's GPUs lose 20% of their value, propagated through loans, stakes and contracts"),
+)
+
+SERIES_NAMES = tuple(name for name, _, _ in SERIES)

@@ -1,0 +1,314 @@
+"""The parameter schema: the single declaration of every model input.
+
+Each :class:`Parameter` has a dotted ``name`` (``group.name``), a default, either a numeric range
+(``min``/``max``) or a set of ``choices``, a unit, a one-line economic description and a source
+(a row of ``CALIBRATION.md`` or "assumption"). Scenario files, ``--set name=value``, keyword
+overrides of :class:`sim.GPUEconomy`, ``gpucredit params``, the parameter table in ``docs/ODD.md``
+and (later) sweep bounds all read this one list.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ParameterError(ValueError):
+    """Bad input: an unknown parameter, a value of the wrong type or outside its declared range."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    unit: str = ""
+    description: str = ""
+    source: str = "assumption"
+    choices: tuple | None = None
+    kind: type = float
+
+    def allowed(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(str(c).lower() if isinstance(c, bool) else str(c) for c in self.choices)
+        kind = "an integer" if self.kind is int else "a number"
+        return f"{kind} in [{_fmt(self.min)}, {_fmt(self.max)}]"
+
+    def coerce(self, value: Any) -> Any:
+        """Return ``value`` converted to this parameter's type, or raise :class:`ParameterError`."""
+        if self.kind is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+                return value.strip().lower() in ("true", "1", "yes")
+            if isinstance(value, (int, float)) and value in (0, 1):
+                return bool(value)
+            raise ParameterError(f"parameter '{self.name}': {value!r} is not allowed; expected {self.allowed()}")
+        if self.choices is not None:
+            if value in self.choices:
+                return value
+            raise ParameterError(f"parameter '{self.name}': {value!r} is not allowed; expected {self.allowed()}")
+        if isinstance(value, bool):
+            raise ParameterError(f"parameter '{self.name}': {value!r} is not numeric; expected {self.allowed()}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"parameter '{self.name}': {value!r} is not numeric; expected {self.allowed()}"
+            ) from None
+        if not math.isfinite(number):
+            raise ParameterError(f"parameter '{self.name}': {value!r} is not finite; expected {self.allowed()}")
+        if self.kind is int:
+            if number != int(number):
+                raise ParameterError(
+                    f"parameter '{self.name}': {value!r} is not an integer; expected {self.allowed()}"
+                )
+            number = int(number)
+        if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
+            raise ParameterError(
+                f"parameter '{self.name}': {value!r} is out of range; expected {self.allowed()}"
+            )
+        return number
+
+    def as_dict(self) -> dict:
+        entry = {
+            "name": self.name,
+            "default": self.default,
+            "unit": self.unit,
+            "description": self.description,
+            "source": self.source,
+            "type": {float: "float", int: "int", bool: "bool", str: "str"}[self.kind],
+        }
+        if self.choices is not None:
+            entry["choices"] = list(self.choices)
+        else:
+            entry["min"] = self.min
+            entry["max"] = self.max
+        return entry
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-inf"
+    return f"{x:g}"
+
+
+def _p(name, default, lo, hi, unit, description, source="assumption", kind=float):
+    return Parameter(name, kind(default), lo, hi, unit, description, source, None, kind)
+
+
+def _flag(name, default, description, source="assumption"):
+    return Parameter(name, bool(default), None, None, "flag", description, source, (True, False), bool)
+
+
+def _choice(name, default, choices, description, source="assumption"):
+    return Parameter(name, default, None, None, "choice", description, source, tuple(choices), str)
+
+
+CAL = "CALIBRATION.md"
+
+PARAMETERS: tuple[Parameter, ...] = (
+    # --- run and populations -------------------------------------------------------------
+    _p("run.months", 120, 1, 600, "months", "Number of monthly steps from January 2023", "MODEL.md s2", int),
+    _p("run.balance_sheet_interval", 3, 1, 12, "months", "Interval between agent balance-sheet snapshots", kind=int),
+    _p("population.small_neoclouds", 20, 0, 2000, "firms", "Number of small neoclouds besides the five named ones", kind=int),
+    _p("population.startups", 2000, 0, 500000, "firms", "Number of AI start-up slots (individual firms, array-backed)", kind=int),
+    _p("population.extra_lenders", 0, 0, 500, "funds", "Number of generic bank/credit-fund lenders besides the named ones", kind=int),
+    _p("population.scale", 1.0, 0.05, 20.0, "multiplier",
+       "Scales the start-up and small-neocloud market segments (their share of AI revenue and initial fleets)"),
+    # --- technology ------------------------------------------------------------------------
+    _p("technology.cadence_months", 12, 6, 48, "months", "Months between new Nvidia generations after Rubin",
+       f"{CAL}: Nvidia yearly cadence", int),
+    _p("technology.perf_multiplier", 1.7, 1.05, 4.0, "x per generation", "Performance (H100e per GPU) growth of each new generation after Rubin"),
+    _p("technology.price_multiplier", 1.15, 0.5, 3.0, "x per generation", "Launch-price growth of each new generation after Rubin"),
+    _p("technology.power_multiplier", 1.2, 0.8, 2.5, "x per generation", "Chip power growth of each new generation after Rubin"),
+    _p("technology.ramp_months", 9, 1, 36, "months", "Months for a new generation to take over a chipmaker's output", kind=int),
+    _p("technology.physical_life_months", 96, 36, 180, "months", "Physical life of a GPU, after which it is scrapped", kind=int),
+    _p("technology.accounting_life_months", 72, 24, 120, "months", "Straight-line depreciation life",
+       f"{CAL}: CoreWeave 6 years (10-K)", int),
+    _p("technology.facility_overhead", 1.6, 1.0, 3.0, "kW per chip kW", "Facility power per unit of chip power (PUE, CPUs, networking)"),
+    _p("technology.electricity_price", 0.08, 0.01, 0.5, "US$/kWh", "Electricity price paid by GPU owners"),
+    _p("technology.maintenance_cost", 0.12, 0.0, 2.0, "US$/GPU-hour", "Staff, maintenance and networking cost per active GPU-hour"),
+    _p("technology.scrap_margin_months", 6, 1, 36, "months",
+       "A generation whose spot margin has been negative this many months in a row is scrapped", kind=int),
+    # --- Nvidia ----------------------------------------------------------------------------
+    _p("nvidia.initial_capacity", 90000, 1000, 2000000, "GPUs/month", "Nvidia data-centre GPU output capacity in January 2023",
+       f"{CAL}: FY24 DC revenue (derived)"),
+    _p("nvidia.capacity_growth_max", 0.06, 0.0, 0.3, "per month", "Maximum monthly growth of Nvidia's output capacity"),
+    _p("nvidia.capacity_response", 0.08, 0.0, 1.0, "per month", "Capacity growth per unit of excess order backlog"),
+    _p("nvidia.launch_markup", 4.0, 1.1, 10.0, "price/unit cost", "Markup at launch list price (75% gross margin)",
+       f"{CAL}: FY25 GAAP gross margin 75.0%"),
+    _p("nvidia.markup_min", 1.6, 1.0, 5.0, "price/unit cost", "Lowest markup (deep glut)"),
+    _p("nvidia.markup_max", 4.4, 1.1, 10.0, "price/unit cost", "Highest markup (deep shortage)"),
+    _p("nvidia.markup_speed", 0.05, 0.0, 1.0, "per month", "Speed at which the markup responds to orders over capacity"),
+    _p("nvidia.opex_share", 0.10, 0.0, 0.5, "share of revenue", "Operating expenses as a share of revenue"),
+    _p("nvidia.fixed_opex", 0.9, 0.0, 20.0, "US$bn/month", "Fixed operating expenses"),
+    _p("nvidia.payout_share", 0.5, 0.0, 1.0, "share of free cash flow", "Buybacks and dividends out of free cash flow"),
+    _p("nvidia.investment_share", 0.06, 0.0, 0.5, "share of free cash flow",
+       "Share of free cash flow put into equity stakes of customers (neoclouds, labs) at neutral sentiment",
+       f"{CAL}: Nvidia stakes (CoreWeave, OpenAI, Anthropic, Nebius)"),
+    _p("nvidia.investee_preference", 0.0, 0.0, 10.0, "weight",
+       "Extra allocation weight for investees when chips are scarce (0 = pro rata)", "MODEL.md s4.1"),
+    _p("nvidia.backstop_cap", 6.3, 0.0, 50.0, "US$bn", "Cap of Nvidia's commitment to buy its lead investee's unsold capacity",
+       f"{CAL}: CoreWeave 8-K Sep 2025"),
+    _p("nvidia.backstop_start_year", 2025.7, 2023.0, 2040.0, "year", "When the capacity backstop is signed", f"{CAL}: Sep 2025"),
+    _p("nvidia.backstop_end_year", 2032.9, 2023.0, 2040.0, "year", "When the capacity backstop ends", f"{CAL}: through 2032"),
+    _p("nvidia.rentback_total", 1.3, 0.0, 20.0, "US$bn per investee", "Value of each rent-back agreement",
+       f"{CAL}: The Information (~$1.3bn over 4 years)"),
+    _p("nvidia.rentback_months", 48, 1, 120, "months", "Term of each rent-back", f"{CAL}: The Information", int),
+    _p("nvidia.pe_base", 30.0, 5.0, 100.0, "x earnings", "Price-earnings multiple at zero growth and neutral sentiment"),
+    _p("nvidia.pe_growth", 20.0, 0.0, 100.0, "x per unit growth", "Extra multiple per unit of expected annual revenue growth"),
+    _p("nvidia.pe_sentiment", 10.0, 0.0, 100.0, "x per unit sentiment", "Extra multiple per unit of sentiment"),
+    # --- rival chips ------------------------------------------------------------------------
+    _p("rival.share_start", 0.10, 0.0, 0.9, "share", "Rival (AMD, custom silicon) share of new GPU capacity in 2023"),
+    _p("rival.share_end", 0.30, 0.0, 0.95, "share", "Rival share of new GPU capacity at rival.share_end_year"),
+    _p("rival.share_end_year", 2030.0, 2023.5, 2045.0, "year", "Year the rival share reaches rival.share_end"),
+    _p("rival.price_discount", 0.35, 0.0, 0.9, "share", "Rival list price per H100e below Nvidia's"),
+    # --- AI demand --------------------------------------------------------------------------
+    _p("demand.ai_revenue_max", 2000.0, 10.0, 20000.0, "US$bn/year", "Saturation level of end-user AI revenue (S-curve)"),
+    _p("demand.adoption_rate", 0.95, 0.05, 5.0, "per year", "Logistic growth rate of AI adoption"),
+    _p("demand.adoption_midpoint", 2029.0, 2023.0, 2060.0, "year", "Year adoption reaches half its saturation level"),
+    _p("demand.initial_ai_revenue", 9.0, 0.1, 1000.0, "US$bn/year", "End-user AI revenue run-rate in January 2023",
+       f"{CAL}: AI revenue vs capex (derived)"),
+    _p("demand.shock_volatility", 0.03, 0.0, 0.5, "log per month", "Volatility of persistent AI-revenue shocks"),
+    _p("demand.shock_persistence", 0.95, 0.0, 0.999, "AR(1)", "Persistence of AI-revenue shocks"),
+    _p("demand.slowdown_year", 2100.0, 2023.0, 2100.0, "year", "From this year AI adoption grows more slowly"),
+    _p("demand.slowdown_factor", 1.0, 0.0, 1.0, "multiplier", "Adoption growth multiplier after demand.slowdown_year"),
+    _p("demand.price_elasticity", 0.9, 0.1, 3.0, "elasticity", "Price elasticity of compute demand (H100e-hours)"),
+    _p("demand.reference_price", 2.0, 0.1, 20.0, "US$/H100e-hour", "Price at which budgets buy budget/price hours"),
+    _p("demand.lab_share", 0.45, 0.0, 1.0, "share", "Share of AI revenue earned by the named labs"),
+    _p("demand.startup_share", 0.20, 0.0, 1.0, "share", "Share of AI revenue earned by start-ups (rest: hyperscalers' AI services)"),
+    # --- AI developers --------------------------------------------------------------------------
+    _p("labs.compute_share", 0.55, 0.0, 3.0, "share of revenue", "Compute spending out of revenue"),
+    _p("labs.runway_months", 24, 3, 120, "months", "Cash runway labs plan to: monthly burn on compute = cash / runway", kind=int),
+    _p("labs.contract_share", 0.7, 0.0, 1.0, "share", "Share of expected compute needs labs hold under term contracts"),
+    _p("labs.funding_rate", 0.03, 0.0, 1.0, "per month", "Probability a lab raises a round in a month at neutral sentiment"),
+    _p("labs.round_size", 1.2, 0.0, 10.0, "years of burn", "Round size in years of current compute spending"),
+    _p("startups.compute_share", 0.5, 0.0, 3.0, "share of revenue", "Start-ups' compute spending out of revenue"),
+    _p("startups.runway_months", 18, 3, 120, "months", "Cash runway start-ups plan to", kind=int),
+    _p("startups.contract_share", 0.3, 0.0, 1.0, "share", "Share of expected compute needs start-ups hold under contracts"),
+    _p("startups.funding_rate", 0.04, 0.0, 1.0, "per month", "Probability a start-up raises a round in a month at neutral sentiment"),
+    _p("startups.entry_rate", 0.02, 0.0, 1.0, "per month", "Share of empty start-up slots filled per month at neutral sentiment"),
+    _p("startups.seed_funding", 0.05, 0.0, 10.0, "US$bn", "Mean seed funding of a new start-up (x population.scale / startups)"),
+    # --- hyperscalers -----------------------------------------------------------------------------
+    _p("hyperscalers.core_cash_flow", 22.0, 0.0, 500.0, "US$bn/month", "Operating cash flow of the five hyperscalers' non-AI businesses"),
+    _p("hyperscalers.ai_budget_share", 0.11, 0.0, 1.0, "share of core cash flow",
+       "Internal AI compute budget out of core cash flow at neutral sentiment"),
+    _p("hyperscalers.budget_sentiment", 0.8, 0.0, 5.0, "per unit sentiment", "Growth of the internal AI budget with sentiment"),
+    _p("hyperscalers.build_ahead_months", 15, 0, 48, "months", "How far ahead of expected demand hyperscalers build capacity", kind=int),
+    _p("hyperscalers.build_speed", 0.2, 0.01, 1.0, "per month", "Share of the capacity gap ordered per month"),
+    _p("hyperscalers.non_ai_capex", 9.0, 0.0, 200.0, "US$bn/month", "Non-AI capex of the big four (for the capex comparison)",
+       f"{CAL}: big-four capex 2022 $172bn"),
+    _p("hyperscalers.overflow_share", 0.5, 0.0, 1.0, "share", "Share of their expected capacity shortfall hyperscalers contract from neoclouds"),
+    # --- neoclouds --------------------------------------------------------------------------------
+    _p("neoclouds.equity_premium", 0.10, 0.0, 0.5, "per year", "Equity risk premium over the loan rate in the hurdle rate"),
+    _p("neoclouds.max_growth", 0.25, 0.0, 2.0, "per month", "Largest monthly fleet growth a neocloud can manage"),
+    _p("neoclouds.min_order", 500, 0, 100000, "GPUs", "Order size a small neocloud can place regardless of fleet size", kind=int),
+    _p("neoclouds.power_lead_months", 9, 0, 48, "months", "Lead time of new data-centre power capacity", kind=int),
+    _p("neoclouds.power_cost", 0.15, 0.0, 2.0, "US$m per MW-month", "Lease cost of powered data-centre capacity",
+       f"{CAL}: 1 GW all-in $20-25bn (derived)"),
+    _p("neoclouds.overhead", 0.004, 0.0, 1.0, "US$bn/month", "Fixed overhead of a named neocloud (small ones scaled by size)"),
+    _p("neoclouds.cash_buffer", 0.06, 0.0, 1.0, "share of debt", "Cash kept as a buffer against debt service"),
+    _p("neoclouds.raise_threshold", -0.2, -1.0, 1.0, "sentiment", "Sentiment above which neoclouds can raise equity"),
+    _p("neoclouds.valuation_multiple", 6.0, 0.5, 50.0, "x annual revenue", "Valuation multiple of revenue plus backlog"),
+    _p("neoclouds.horizon_months", 48, 12, 120, "months", "Horizon of the investment appraisal of a new GPU", kind=int),
+    # --- lenders ----------------------------------------------------------------------------------
+    _p("lenders.max_ltv", 0.70, 0.1, 0.95, "share", "Maximum loan-to-value at origination",
+       f"{CAL}: unattributed 60-70% advance rates (unverified)"),
+    _p("lenders.covenant_cushion", 0.10, 0.0, 0.5, "share", "LTV covenant level above the origination maximum"),
+    _p("lenders.spread_ig", 0.0625, 0.0, 0.3, "per year", "Spread over SOFR for loans backed by investment-grade contracts",
+       f"{CAL}: DDTL 2.0 SOFR+6.00-6.50%"),
+    _p("lenders.spread_non_ig", 0.13, 0.0, 0.4, "per year", "Spread over SOFR for other loans", f"{CAL}: DDTL 2.0 SOFR+13%"),
+    _p("lenders.maturity_months", 60, 12, 120, "months", "Loan maturity (fully amortising)", f"{CAL}: 4-5 year terms", int),
+    _p("lenders.cure_months", 3, 0, 12, "months", "Cure period after a covenant breach or missed payment", kind=int),
+    _p("lenders.forbearance", 0.5, 0.0, 1.0, "probability", "Probability a lender waives a breach instead of enforcing it",
+       f"{CAL}: Blackstone waiver Dec 2024"),
+    _p("lenders.waiver_months", 6, 1, 24, "months", "Months a waiver suspends enforcement", kind=int),
+    _p("lenders.concentration_limit", 0.4, 0.01, 1.0, "share of capital", "Largest exposure to one borrower as a share of the fund's capital"),
+    _p("lenders.fund_capital", 4.0, 0.1, 500.0, "US$bn", "Capital each named lender allocates to GPU lending in January 2023"),
+    _p("lenders.capital_growth", 0.06, 0.0, 0.5, "per month", "Largest monthly growth of a lender's allocation, reached at high appetite"),
+    _p("lenders.appetite_sentiment", 0.25, 0.0, 2.0, "LTV share per unit sentiment", "Procyclicality of LTV with sentiment"),
+    _p("lenders.appetite_prices", 0.5, 0.0, 5.0, "LTV share per unit return", "Procyclicality of LTV with collateral price changes"),
+    _p("lenders.loss_aversion", 3.0, 0.0, 20.0, "LTV share per unit loss rate", "LTV cut per unit of recent loss rate"),
+    _p("lenders.liquidation_months", 3, 1, 24, "months", "Months over which seized GPUs not needed for contracts are sold", kind=int),
+    # --- markets ----------------------------------------------------------------------------------
+    _p("markets.initial_spot_price", 4.7, 0.1, 50.0, "US$/H100e-hour", "Spot price in December 2022", f"{CAL}: H100 launched ~$4.70"),
+    _p("markets.price_adjustment", 0.3, 0.01, 1.0, "per month", "Share of the gap to the clearing price closed each month (posted prices)"),
+    _p("markets.term_premium", 0.05, -0.5, 1.0, "share", "Term premium of contract over expected spot at neutral sentiment"),
+    _p("markets.term_premium_sentiment", 0.15, 0.0, 2.0, "share per unit sentiment", "Term premium sensitivity to sentiment"),
+    _p("markets.liquidity_discount", 0.10, 0.0, 0.9, "share", "Discount of used-GPU prices to appraisal"),
+    _p("markets.price_impact", 1.0, 0.0, 20.0, "log-price per unit depth", "Price impact of forced sales relative to market depth"),
+    _p("markets.market_depth", 0.02, 0.0001, 1.0, "share of installed H100e", "Monthly forced-sale volume the used market absorbs at unit impact"),
+    _p("markets.impact_half_life", 3.0, 0.1, 36.0, "months", "Half-life of the fire-sale price discount"),
+    # --- contracts --------------------------------------------------------------------------------
+    _p("contracts.term_months", 48, 3, 120, "months", "Mean term of compute contracts", f"{CAL}: ~4 years, ~5 in 2025", int),
+    _p("contracts.term_spread", 12, 0, 60, "months", "Half-width of the uniform spread of contract terms", kind=int),
+    _p("contracts.prepay_share", 0.2, 0.0, 1.0, "share", "Share of a contract's value prepaid at signing", f"{CAL}: 15-25% prepaid"),
+    # --- expectations -----------------------------------------------------------------------------
+    _p("expectations.intensity_of_choice", 4.0, 0.0, 100.0, "1/error", "Brock-Hommes intensity of choice between forecasting rules"),
+    _p("expectations.memory", 0.8, 0.0, 0.99, "weight", "Weight of past fitness in the rules' performance measure"),
+    _p("expectations.trend_weight", 1.0, 0.0, 5.0, "weight", "Extrapolators' trend-following strength (0 switches extrapolation off)"),
+    _p("expectations.reversion_months", 18, 1, 120, "months", "Months over which fundamentalists expect prices to revert", kind=int),
+    _p("expectations.sentiment_scale", 0.5, 0.01, 5.0, "per year", "Expected growth (above neutral) giving sentiment tanh(1)"),
+    _p("expectations.neutral_growth", 0.25, -0.5, 2.0, "per year", "Expected AI growth at which sentiment is neutral"),
+    # --- interest rates ---------------------------------------------------------------------------
+    _p("rates.sofr_long_run", 0.036, 0.0, 0.2, "per year", "SOFR from 2026 on", f"{CAL}: effective fed funds 3.64% Mar 2026"),
+    _p("rates.shock_size", 0.0, -0.1, 0.2, "per year", "Permanent SOFR shock"),
+    _p("rates.shock_year", 2026.0, 2023.0, 2040.0, "year", "Start of the SOFR shock"),
+)
+
+BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
+
+
+def defaults() -> dict[str, Any]:
+    return {p.name: p.default for p in PARAMETERS}
+
+
+def canonical_name(name: str) -> str:
+    """Accept ``group.name`` or the identifier form ``group__name`` (usable as a Python keyword)."""
+    dotted = name.replace("__", ".")
+    if dotted not in BY_NAME:
+        raise ParameterError(f"unknown parameter '{name}'; see `gpucredit params` for the list")
+    return dotted
+
+
+def resolve(overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then ``base`` (a scenario), then ``overrides``; every value validated."""
+    values = defaults()
+    for layer in (base or {}, overrides or {}):
+        for name, value in layer.items():
+            canonical = canonical_name(name)
+            values[canonical] = BY_NAME[canonical].coerce(value)
+    for param in PARAMETERS:
+        values[param.name] = param.coerce(values[param.name])
+    if values["nvidia.markup_min"] > values["nvidia.markup_max"]:
+        raise ParameterError("parameter 'nvidia.markup_min' must not exceed 'nvidia.markup_max'")
+    return values
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse ``name=value`` from the command line (the value is validated later by :func:`resolve`)."""
+    if "=" not in text:
+        raise ParameterError(f"--set expects name=value, got '{text}'")
+    name, value = text.split("=", 1)
+    name = canonical_name(name.strip())
+    return name, BY_NAME[name].coerce(value.strip())
+
+
+@dataclass
+class ParameterView:
+    """Attribute access to a group of parameters: ``params.lenders.max_ltv``."""
+
+    values: dict[str, Any]
+    prefix: str = ""
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, item: str) -> Any:
+        key = f"{self.prefix}{item}"
+        if key in self.values:
+            return self.values[key]
+        if any(k.startswith(key + ".") for k in self.values):
+            return ParameterView(self.values, key + ".")
+        raise AttributeError(key)

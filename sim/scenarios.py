@@ -1,0 +1,63 @@
+"""Scenario files: TOML under ``experiments/scenarios/``, each differing from baseline only in the parameters
+it names.
+
+A scenario file has a ``name``, a one-line ``description``, a ``[parameters]`` table of dotted parameter
+names (validated against :mod:`sim.parameters`) and optionally a ``[roster]`` table renaming or removing
+named agents (see :mod:`sim.roster`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .parameters import ParameterError, resolve
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
+
+
+class ScenarioError(ValueError):
+    """Unknown scenario or malformed scenario file."""
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    parameters: dict = field(default_factory=dict)
+    roster: dict = field(default_factory=dict)
+    path: str = ""
+
+
+def shipped_scenarios() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """Load a shipped scenario by name, or a scenario file by path; validate every parameter."""
+    if isinstance(name_or_path, Scenario):
+        return name_or_path
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" and path.exists()):
+        path = SCENARIO_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            raise ScenarioError(f"unknown scenario '{name_or_path}'; shipped scenarios: {', '.join(shipped_scenarios())}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"scenario file {path}: malformed TOML ({exc})") from None
+    unknown = set(data) - {"name", "description", "parameters", "roster"}
+    if unknown:
+        raise ScenarioError(f"scenario file {path}: unknown key(s) {sorted(unknown)}; allowed: name, description, parameters, roster")
+    params = data.get("parameters", {})
+    if not isinstance(params, dict):
+        raise ScenarioError(f"scenario file {path}: [parameters] must be a table of name = value")
+    try:
+        resolve(params)
+    except ParameterError as exc:
+        raise ScenarioError(f"scenario file {path}: {exc}") from None
+    roster = data.get("roster", {})
+    if not isinstance(roster, dict) or set(roster) - {"remove", "rename"}:
+        raise ScenarioError(f"scenario file {path}: [roster] accepts only 'remove' (a list) and 'rename' (a table)")
+    return Scenario(str(data.get("name", path.stem)), str(data.get("description", "")), dict(params), dict(roster), str(path))

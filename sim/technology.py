@@ -1,0 +1,173 @@
+"""GPU generations and the installed fleet.
+
+A generation is a chip design with a vendor, a release month, a performance in H100-equivalents (H100e)
+per GPU, a chip power and a launch price. Its running cost per GPU-hour (power x electricity price plus
+maintenance) is what the compute market compares with the price of an H100e-hour times the chip's
+performance: obsolescence comes from that comparison, never from an exogenous value decay.
+
+The fleet is columnar (numpy arrays, one row per cohort = owner x generation x purchase month), so
+that markets, depreciation and collateral marks are vectorised and economies of 100,000+ firms remain fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+HOURS_PER_MONTH = 730.0
+BN = 1e9
+
+
+@dataclass(frozen=True)
+class Generation:
+    name: str
+    vendor: str
+    release: int  # months since January 2023 (negative = before)
+    perf: float  # H100e per GPU
+    chip_kw: float
+    launch_price: float  # US$ per GPU (list price at launch, including networking share)
+
+    def running_cost(self, facility_overhead: float, electricity_price: float, maintenance: float) -> float:
+        """Cash cost of one active GPU-hour, US$."""
+        return self.chip_kw * facility_overhead * electricity_price + maintenance
+
+
+# Default roadmap (vendor specifications, approximate); release as months since Jan 2023.
+NVIDIA_ROADMAP = (
+    Generation("A100", "nvidia", -30, 0.32, 0.40, 15_000.0),
+    Generation("H100", "nvidia", -3, 1.00, 0.70, 30_000.0),
+    Generation("H200", "nvidia", 15, 1.35, 0.70, 34_000.0),
+    Generation("B200", "nvidia", 25, 2.30, 1.00, 40_000.0),
+    Generation("B300", "nvidia", 34, 3.00, 1.20, 46_000.0),
+    Generation("Rubin", "nvidia", 45, 5.00, 1.60, 60_000.0),
+)
+RIVAL_ROADMAP = (
+    Generation("MI300X", "rival", 11, 1.20, 0.75, 0.0),
+    Generation("MI355X", "rival", 30, 2.40, 1.20, 0.0),
+)
+
+
+def build_roadmap(params, months: int) -> list[Generation]:
+    """The generations available over the run: the default roadmap, then a new Nvidia generation every
+    ``technology.cadence_months`` after Rubin (performance, price and power growing by their multipliers),
+    and rival generations on a similar cadence priced at a discount per H100e."""
+    t = params["technology.cadence_months"]
+    gens = list(NVIDIA_ROADMAP)
+    last = gens[-1]
+    k = 1
+    while last.release + t <= months:
+        last = Generation(
+            f"Post-Rubin-{k}",
+            "nvidia",
+            last.release + t,
+            last.perf * params["technology.perf_multiplier"],
+            last.chip_kw * params["technology.power_multiplier"],
+            last.launch_price * params["technology.price_multiplier"],
+        )
+        gens.append(last)
+        k += 1
+    nvidia_price_per_h100e = {g.release: g.launch_price / g.perf for g in gens}
+    discount = 1.0 - params["rival.price_discount"]
+    rivals = list(RIVAL_ROADMAP)
+    r = rivals[-1]
+    j = 1
+    while r.release + 18 <= months:
+        r = Generation(f"Rival-{j}", "rival", r.release + 18, r.perf * 1.8, r.chip_kw * 1.2, 0.0)
+        rivals.append(r)
+        j += 1
+    for rg in rivals:
+        # priced like the newest Nvidia generation available at its release, per H100e, at a discount
+        ref = max((rel for rel in nvidia_price_per_h100e if rel <= rg.release), default=min(nvidia_price_per_h100e))
+        price = nvidia_price_per_h100e[ref] * rg.perf * discount
+        gens.append(Generation(rg.name, "rival", rg.release, rg.perf, rg.chip_kw, price))
+    gens.sort(key=lambda g: (g.release, g.vendor))
+    return gens
+
+
+class Fleet:
+    """All GPUs held by agents, as cohorts in parallel arrays.
+
+    Columns: ``owner`` (entity id), ``gen`` (index into the roadmap), ``vintage`` (month bought),
+    ``count`` (GPUs), ``cost`` (historical cost, US$bn), ``book`` (net book value, US$bn) and
+    ``pledged`` (id of the loan the cohort secures, -1 if unencumbered) and ``liquidate`` (months left
+    in a lender's liquidation of seized GPUs, 0 if held).
+    """
+
+    COLUMNS = ("owner", "gen", "vintage", "count", "cost", "book", "pledged", "liquidate")
+
+    def __init__(self, capacity: int = 256):
+        self.n = 0
+        self.owner = np.zeros(capacity, dtype=np.int64)
+        self.gen = np.zeros(capacity, dtype=np.int64)
+        self.vintage = np.zeros(capacity, dtype=np.int64)
+        self.count = np.zeros(capacity)
+        self.cost = np.zeros(capacity)
+        self.book = np.zeros(capacity)
+        self.pledged = np.full(capacity, -1, dtype=np.int64)
+        self.liquidate = np.zeros(capacity, dtype=np.int64)  # months left in a lender's liquidation (0 = held)
+
+    def _grow(self, need: int) -> None:
+        cap = len(self.count)
+        if self.n + need <= cap:
+            return
+        new = max(2 * cap, self.n + need)
+        for col in self.COLUMNS:
+            arr = getattr(self, col)
+            grown = np.full(new, -1 if col == "pledged" else 0, dtype=arr.dtype)
+            grown[: self.n] = arr[: self.n]
+            setattr(self, col, grown)
+
+    def add(self, owner: int, gen: int, vintage: int, count: float, cost_bn: float, pledged: int = -1) -> int:
+        self._grow(1)
+        i = self.n
+        self.owner[i], self.gen[i], self.vintage[i] = owner, gen, vintage
+        self.count[i], self.cost[i], self.book[i], self.pledged[i] = count, cost_bn, cost_bn, pledged
+        self.liquidate[i] = 0
+        self.n += 1
+        return i
+
+    def view(self, col: str) -> np.ndarray:
+        return getattr(self, col)[: self.n]
+
+    def rows_of(self, owner: int) -> np.ndarray:
+        return np.flatnonzero((self.owner[: self.n] == owner) & (self.count[: self.n] > 0))
+
+    def split(self, i: int, count: float) -> int:
+        """Split ``count`` GPUs of cohort ``i`` into a new cohort (same owner, pledge and vintage,
+        pro-rata cost and book) and return its index."""
+        share = count / self.count[i]
+        j = self.add(self.owner[i], self.gen[i], self.vintage[i], count, self.cost[i] * share, self.pledged[i])
+        self.book[j] = self.book[i] * share
+        self.count[i] -= count
+        self.cost[i] -= self.cost[j]
+        self.book[i] -= self.book[j]
+        return j
+
+    def remove(self, i: int, count: float) -> float:
+        """Take ``count`` GPUs out of cohort ``i`` (sold outside or scrapped); return their book value."""
+        share = min(1.0, count / self.count[i]) if self.count[i] > 0 else 0.0
+        book = self.book[i] * share
+        self.cost[i] -= self.cost[i] * share
+        self.book[i] -= book
+        self.count[i] -= self.count[i] * share
+        if self.count[i] < 1e-9:
+            self.count[i] = 0.0
+            self.book[i] = 0.0
+            self.cost[i] = 0.0
+            self.pledged[i] = -1
+        return book
+
+    def compact(self) -> None:
+        """Drop empty cohorts (keeps arrays short in long runs)."""
+        keep = self.count[: self.n] > 0
+        if keep.all():
+            return
+        m = int(keep.sum())
+        for col in self.COLUMNS:
+            arr = getattr(self, col)
+            arr[:m] = arr[: self.n][keep]
+        self.n = m
+
+    def by_owner(self, values: np.ndarray, n_owners: int) -> np.ndarray:
+        return np.bincount(self.owner[: self.n], weights=values, minlength=n_owners)
