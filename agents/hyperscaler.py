@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import mesa
 
+from sim.markets import gpu_npv
+
 
 class Hyperscaler(mesa.Agent):
     def __init__(self, model, name: str, eid: int, weight: float):
@@ -23,6 +25,7 @@ class Hyperscaler(mesa.Agent):
         self.budget = 0.0
         self.capex = 0.0  # this month's GPU and data-centre capex, US$bn
         self.planned: dict[int, float] = {}
+        self.planned_h100e = 0.0
         self.alive = True
         self.grade = "ig"
 
@@ -63,21 +66,29 @@ class Hyperscaler(mesa.Agent):
         return max(0.0, 0.5 * free)
 
     def plan_orders(self) -> None:
-        """Build toward expected demand ``build_ahead_months`` ahead (budget growing at the market's expected
-        rate, at the expected price), ordering a share of the gap each month: custom silicon first."""
+        """Build toward expected own demand ``build_ahead_months`` ahead (budget growing at the market's
+        expected rate, at the expected price), ordering a share of the gap each month, plus capacity to sell
+        when a new GPU has a positive NPV at the market's expectations and its (investment-grade) cost of
+        capital: custom silicon first, up to the rival's share, then Nvidia."""
         m, p = self.model, self.model.p
         ahead = p["hyperscalers.build_ahead_months"]
         growth = max(-0.5, m.expectations.expected_growth)
-        expected_price = float(m.expectations.price_path(m.horizons[ahead - 1:ahead] if ahead > 0 else m.horizons[:1])[0])
-        target = self.own_demand(expected_price) * (1.0 + growth) ** (ahead / 12.0) + self.contracted_out()
-        gap = target - self.capacity()
+        # the AI race: capacity planned for the budget's expected growth at the reference price, not at
+        # today's rental price
+        target = self.own_demand(p["demand.reference_price"]) * (1.0 + growth) ** (ahead / 12.0) + self.contracted_out()
+        gap = max(0.0, target - self.capacity())
         self.planned = {}
-        if gap <= 0:
+        gn = m.newest_nvidia_gen
+        npv = gpu_npv(m, gn, m.nvidia.list_price(gn), m.sofr + 0.03, None)
+        to_sell = p["hyperscalers.sell_growth"] * self.capacity() * min(1.0, max(0.0, npv) / m.nvidia.list_price(gn))
+        want = p["hyperscalers.build_speed"] * gap + to_sell
+        k = p["hyperscalers.capex_persistence"]
+        want = k * self.planned_h100e + (1.0 - k) * want
+        self.planned_h100e = want
+        if want <= 0:
             return
-        want = p["hyperscalers.build_speed"] * gap
         rival_share = m.rival_share()
         gr = m.newest_rival_gen
-        gn = m.newest_nvidia_gen
         if gr >= 0:
             self.planned[gr] = want * rival_share / m.gens[gr].perf
         self.planned[gn] = want * (1.0 - rival_share if gr >= 0 else 1.0) / m.gens[gn].perf

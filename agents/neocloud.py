@@ -25,6 +25,7 @@ import mesa
 import numpy as np
 
 from sim.expectations import fundamental_price
+from sim.markets import gpu_npv
 
 
 class Neocloud(mesa.Agent):
@@ -79,16 +80,8 @@ class Neocloud(mesa.Agent):
                                  self.hurdle_rate(), m.p["technology.accounting_life_months"], utilisation)
 
     def npv_per_gpu(self, g: int, unit_price: float) -> float:
-        """NPV of a new GPU of generation ``g`` (US$) under this firm's expected spot path, net of running
-        and data-centre costs, over its appraisal horizon at the hurdle rate, minus its price."""
-        m = self.model
-        horizon = m.p["neoclouds.horizon_months"]
-        path = m.expectations.price_path(m.horizons[:horizon], self.optimism)
-        gen = m.gens[g]
-        margin = (path * gen.perf - m.running_cost[g]) * 730.0 * m.expected_utilisation - m.facility_cost[g] * 730.0
-        discount = (1.0 + self.hurdle_rate() / 12.0) ** -m.horizons[:horizon]
-        residual = 0.25 * unit_price * discount[-1]
-        return float((margin * discount).sum() + residual - unit_price)
+        """NPV of a new GPU under this firm's own expectations and hurdle rate (see :func:`sim.markets.gpu_npv`)."""
+        return gpu_npv(self.model, g, unit_price, self.hurdle_rate(), self.optimism)
 
     # --- contracts first ------------------------------------------------------------------------------
     def growth_room(self) -> float:

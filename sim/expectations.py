@@ -11,8 +11,9 @@ Two forecasting rules for the spot price of an H100e-hour:
 Each rule's fitness is an exponentially weighted average of minus its squared one-month forecast error
 (in units of (10 x log error)^2); the population shares follow a logit with intensity of choice ``beta``.
 The same shares apply to the growth forecasts behind the sentiment index: fundamentalists expect AI
-revenue to keep growing at its realised 12-month rate, extrapolators expect the last three months'
-growth of compute spending to continue. Sentiment is ``tanh((expected growth - neutral) / scale)``.
+revenue to keep growing at its realised 12-month rate, extrapolators expect the last 12 months' growth of AI
+capex (the investment boom itself) to continue. Sentiment is a persistent (exponentially weighted) average of
+``tanh((expected growth - neutral) / scale)``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Expectations:
         self.reversion = 1.0 / params["expectations.reversion_months"]
         self.scale = params["expectations.sentiment_scale"]
         self.neutral = params["expectations.neutral_growth"]
+        self.sentiment_memory = params["expectations.sentiment_memory"]
         self.log_prices = [math.log(initial_price)] * 4
         self.fitness = np.zeros(2)  # [fundamentalist, extrapolator]
         self.shares = np.array([0.5, 0.5])
@@ -49,7 +51,7 @@ class Expectations:
 
     def extrapolator_path(self, horizon: np.ndarray) -> np.ndarray:
         p = math.exp(self.log_prices[-1])
-        return p * np.exp(np.clip(self.trend(), -0.15, 0.15) * np.minimum(horizon, 12))
+        return p * np.exp(np.clip(self.trend(), -0.05, 0.05) * np.minimum(horizon, 12))
 
     def price_path(self, horizon: np.ndarray, extrapolator_weight: float | None = None) -> np.ndarray:
         """Expected spot price (US$/H100e-hour) ``horizon`` months ahead, for the market mix of rules
@@ -73,11 +75,13 @@ class Expectations:
         self.forecasts = np.array([self.fundamentalist_path(one)[0], self.extrapolator_path(one)[0]])
 
     def update_sentiment(self, fundamental_growth: float, momentum_growth: float) -> float:
-        """``fundamental_growth``: realised 12-month AI revenue growth; ``momentum_growth``: annualised
-        3-month growth of compute spending. Both per year."""
+        """``fundamental_growth``: realised 12-month AI revenue growth; ``momentum_growth``: 12-month growth
+        of AI capex. Both per year. Sentiment is persistent: an exponentially weighted average of
+        tanh((expected growth - neutral) / scale)."""
         extrapolated = self.trend_weight * momentum_growth
         self.expected_growth = self.shares[0] * fundamental_growth + self.shares[1] * extrapolated
-        self.sentiment = math.tanh((self.expected_growth - self.neutral) / self.scale)
+        mood = math.tanh((self.expected_growth - self.neutral) / self.scale)
+        self.sentiment = self.sentiment_memory * self.sentiment + (1.0 - self.sentiment_memory) * mood
         return self.sentiment
 
 

@@ -79,6 +79,22 @@ def contract_price(expected_path: np.ndarray, sentiment: float, term_premium: fl
     return float(np.mean(expected_path)) * max(0.2, 1.0 + premium)
 
 
+def gpu_npv(model, g: int, unit_price: float, hurdle_rate: float, extrapolator_weight: float | None) -> float:
+    """Net present value (US$) of buying one new GPU of generation ``g`` at ``unit_price``: the expected
+    rental margin (expected spot price x performance - running cost, at the expected utilisation, less the
+    data-centre cost) over ``neoclouds.horizon_months`` discounted at ``hurdle_rate``, plus a residual
+    value of a quarter of the price, minus the price. Expectations follow the market's mix of forecasting
+    rules, or an agent's own weight on extrapolation."""
+    m = model
+    horizon = m.p["neoclouds.horizon_months"]
+    months = m.horizons[:horizon]
+    path = m.expectations.price_path(months, extrapolator_weight)
+    gen = m.gens[g]
+    margin = ((path * gen.perf - m.running_cost[g]) * m.expected_utilisation - m.facility_cost[g]) * HOURS_PER_MONTH
+    discount = (1.0 + hurdle_rate / 12.0) ** -months
+    return float((margin * discount).sum() + 0.25 * unit_price * discount[-1] - unit_price)
+
+
 # --------------------------------------------------------------------------------------------------
 # Primary chip market
 # --------------------------------------------------------------------------------------------------

@@ -105,7 +105,8 @@ class GPUEconomy(mesa.Model):
         self.clearing_price = self.spot_price
         self.contract_price_now = self.spot_price
         self.expectations = Expectations(p, self.spot_price)
-        self.sentiment = 0.0
+        self.sentiment = 0.5
+        self.expectations.sentiment = self.sentiment
         self.secondary = markets.SecondaryMarket(p)
         self.sofr = self.sofr_at(0)
         self.expected_utilisation = 0.8
@@ -1204,16 +1205,15 @@ class GPUEconomy(mesa.Model):
         hist = self.history
         ai = self.ledger_income_total("ai_revenue")
         hist["ai_revenue"].append(ai)
-        spending = self.flow["spot_spending"] + self.flow["contract_spending"]
-        hist["compute_spending"].append(spending)
+        hist["capex"].append(self.flow["ai_capex"])
         hist["h100_secondary"].append(float(self.secondary.prices[self.gen_index("H100")]))
         ai_hist = list(hist["ai_revenue"])
         if len(ai_hist) >= 15:
             fundamental_growth = sum(ai_hist[-3:]) / max(sum(ai_hist[-15:-12]), 1e-9) - 1.0
         else:
             fundamental_growth = (ai_hist[-1] / max(ai_hist[0], 1e-9)) ** (12.0 / max(len(ai_hist) - 1, 1)) - 1.0 if len(ai_hist) > 1 else 1.0
-        sp = list(hist["compute_spending"])
-        momentum = (sp[-1] / max(sp[-4], 1e-9)) ** 4 - 1.0 if len(sp) >= 4 else fundamental_growth
+        cx = list(hist["capex"])
+        momentum = sum(cx[-3:]) / max(sum(cx[-15:-12]), 1e-9) - 1.0 if len(cx) >= 15 else fundamental_growth
         self.sentiment = self.expectations.update_sentiment(min(fundamental_growth, 5.0), min(max(momentum, -0.9), 5.0))
         marks = list(hist["h100_secondary"])
         base = self._collateral_index()
