@@ -137,7 +137,7 @@ class StartupPopulation(mesa.Agent):
         """Cash due on contracts this month, US$bn per start-up (the monthly value less the prepayment
         released)."""
         value = self.contracted() * self.price * 730.0 / 1e9
-        return np.where(self.provider >= 0, value - self.release, 0.0)
+        return np.where(self.provider >= 0, np.maximum(value - self.release, 0.0), 0.0)
 
     def contract_seekers(self, contract_price: float) -> tuple[np.ndarray, np.ndarray]:
         """Start-ups looking for a term contract this month and the H100e each wants."""

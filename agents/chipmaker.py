@@ -27,7 +27,8 @@ class Chipmaker(mesa.Agent):
         p = model.p
         self.markup = p["nvidia.launch_markup"]
         self.gens = [i for i, g in enumerate(model.gens) if g.vendor == vendor]
-        self.requested = 0.0  # GPUs ordered this month (all generations)
+        self.requested = 0.0  # H100e ordered this month (all generations)
+        self.supply_h100e = 0.0  # H100e it could deliver this month
         self.revenue_history: deque = deque([0.0] * 24, maxlen=24)
         self.earnings_history: deque = deque([0.0] * 12, maxlen=12)
         self.revenue = 0.0
@@ -73,7 +74,7 @@ class Chipmaker(mesa.Agent):
         expansion (up to ``nvidia.capacity_growth_max`` a month); a glut brings discounts and lets
         capacity shrink slowly."""
         p = self.model.p
-        ratio = self.requested / max(self.capacity, 1.0)
+        ratio = self.requested / max(self.supply_h100e, 1.0)  # both in H100e
         ratio = min(max(ratio, 0.2), 5.0)
         self.markup *= float(np.exp(p["nvidia.markup_speed"] * np.log(ratio)))
         self.markup = min(max(self.markup, p["nvidia.markup_min"]), p["nvidia.markup_max"])
@@ -107,6 +108,7 @@ class Chipmaker(mesa.Agent):
         self.revenue = 0.0
         self.cogs = 0.0
         self.requested = 0.0
+        self.supply_h100e = 0.0
 
     def value_firm(self) -> None:
         """Market capitalisation = forward earnings x a multiple rising with growth and sentiment."""

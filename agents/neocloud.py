@@ -264,17 +264,20 @@ class Neocloud(mesa.Agent):
         self.valuation = max(0.0, m.p["neoclouds.valuation_multiple"] * (1.0 + 0.5 * m.sentiment) * (annual + 0.25 * backlog))
 
     def equity_need(self) -> float:
-        """Cash it would like to raise: the equity slice of a year of planned growth, or a hole in its
-        cash buffer."""
+        """Cash it would like to raise: the equity slice of six months of its current order pace (or of
+        growth at its maximum pace when a new GPU has a positive NPV), or a hole in its cash buffer."""
         m = self.model
         g = m.newest_nvidia_gen
         unit_price = m.nvidia.list_price(g) * 1e-9
         ltv = self.lender.origination_ltv() if self.lender is not None else 0.0
         slice_ = unit_price * (1.0 - ltv * 0.8)
-        growth_units = 6.0 * self.growth_room() / m.gens[g].perf
-        want = growth_units * slice_ if self.npv_per_gpu(g, unit_price * 1e9) > 0 else 0.0
+        pace = self.planned_units
+        if self.npv_per_gpu(g, unit_price * 1e9) > 0:
+            pace = max(pace, self.growth_room() / m.gens[g].perf)
+        want = 6.0 * pace * slice_
+        cash_free = max(0.0, m.ledger.cash[self.eid] - self.cash_buffer())
         hole = self.cash_buffer() - m.ledger.cash[self.eid]
-        return max(want - max(0.0, m.ledger.cash[self.eid] - self.cash_buffer()), hole, 0.0)
+        return max(want - cash_free, hole, 0.0)
 
     def record_revenue(self) -> None:
         m = self.model

@@ -333,7 +333,7 @@ class GPUEconomy(mesa.Model):
         p = self.p
         total = self.ai_revenue_now()
         labs_total = total * p["demand.lab_share"]
-        startups_total = total * p["demand.startup_share"] * p["population.scale"]
+        startups_total = min(total * p["demand.startup_share"] * p["population.scale"], total - labs_total)
         hyperscaler_total = max(0.0, total - labs_total - startups_total)
         live_labs = [l for l in self.labs if l.alive]
         for lab in live_labs:
@@ -652,7 +652,7 @@ class GPUEconomy(mesa.Model):
             value = c.monthly_value()
             months_left = max(1, c.end - self.month)
             release = c.prepaid / months_left
-            due = value - release
+            due = max(0.0, value - release)
             cash = led.cash[c.customer]
             if isinstance(self.entity.get(c.customer), Hyperscaler):
                 self.entity[c.customer].ensure_cash(due)
@@ -674,7 +674,7 @@ class GPUEconomy(mesa.Model):
         if s.n:
             has = s.alive & (s.provider >= 0)
             value = np.where(has, s.qty * s.price * H, 0.0)
-            due = np.where(has, value - s.release, 0.0)
+            due = np.where(has, np.maximum(value - s.release, 0.0), 0.0)
             paid = np.minimum(due, np.maximum(s.cash, 0.0))
             s.cash -= paid
             release = np.where(has, s.release, 0.0)
@@ -909,8 +909,7 @@ class GPUEconomy(mesa.Model):
             led.book(new_owner, value, "gpus_seized")
             fleet.owner[r] = new_owner
             fleet.book[r] = value
-            fleet.cost[r] = value
-            fleet.vintage[r] = self.month
+            fleet.cost[r] = value  # fair value becomes the lender's cost; the physical age is unchanged
             fleet.pledged[r] = -1
             seized_units += fleet.count[r]
             seized_rows[new_owner].append(r)
@@ -1152,6 +1151,10 @@ class GPUEconomy(mesa.Model):
         for lab in self.labs:
             if lab.alive and led.cash[lab.eid] < 0:
                 self.fail_customer(lab)
+        for nc in list(self.neoclouds):  # an unlevered neocloud that cannot pay its bills exits too
+            if led.cash[nc.eid] < 0 and not any(self.loans[i].status in ("performing", "breach") and self.loans[i].principal > 0
+                                                for i in nc.loan_ids):
+                self.default(nc)
         # loans repaid
         for loan in self.loans.values():
             if loan.status == "performing" and loan.principal <= 1e-9 and self.month >= loan.draw_until:

@@ -1,0 +1,190 @@
+"""Each mechanism shows its effect."""
+
+import numpy as np
+import pytest
+
+from sim import GPUEconomy
+from sim.contracts import Backstop
+from tests.conftest import run
+
+
+def _largest_loan(model):
+    loans = [l for l in model.loans.values() if l.status == "performing" and l.principal > 0]
+    return max(loans, key=lambda l: l.principal)
+
+
+def test_a_fire_sale_lowers_other_borrowers_collateral_marks_and_can_trip_covenants(fresh_24):
+    m = fresh_24
+    loan = _largest_loan(m)
+    m.mark_all_loans()
+    before_value, before_ltv = loan.collateral_value, loan.ltv
+    # a distressed hyperscaler-sized seller dumps a third of the installed base it holds on the used market
+    seller = m.hyperscalers[0]
+    for r in m.fleet.rows_of(seller.eid):
+        m.sell_cohort(seller.eid, r, m.fleet.count[r] / 3.0, forced=True)
+    m.mark_all_loans()
+    assert loan.collateral_value < before_value
+    assert loan.ltv > before_ltv
+    assert m.flow["fire_sale_volume"] > 0
+    # large enough, the fall trips covenants of borrowers that sold nothing
+    for _ in range(6):
+        for r in m.fleet.rows_of(seller.eid):
+            m.sell_cohort(seller.eid, r, m.fleet.count[r] / 2.0, forced=True)
+    m.mark_and_enforce()
+    tripped = [e for e in m.events if e["event"] in ("covenant_breach", "covenant_waiver") and e["date"] == m.date]
+    assert tripped, "collapsing used-GPU prices should breach an LTV covenant"
+
+
+def test_a_new_generation_lowers_older_gpus_secondary_price(fresh_24):
+    m = fresh_24
+    h100 = m.gen_index("H100")
+    m._mark_secondary()
+    before = m.secondary.prices[h100]
+    # Rubin arrives early: the newest generation's cost per H100e sets both the fundamentalists' anchor
+    # (the expected compute price path) and the replacement cost of used GPUs
+    rubin = m.gen_index("Rubin")
+    gen = m.gens[rubin]
+    m._newest_nvidia = rubin
+    m.release[rubin] = m.month
+    from sim.expectations import fundamental_price
+    m.expectations.fundamental = fundamental_price(m.nvidia.list_price(rubin) / gen.perf, m.running_cost[rubin] / gen.perf,
+                                                   m.facility_cost[rubin] / gen.perf, 0.1, 72)
+    m._mark_secondary()
+    assert m.secondary.prices[h100] < before
+
+
+def test_an_expired_contract_returns_its_gpus_to_the_spot_market(fresh_24):
+    m = fresh_24
+    c = max((c for c in m.contracts if c.active and c.kind != "rent_back"), key=lambda c: c.qty)
+    provider = c.provider
+    committed_before = m.contracted_by_provider[provider]
+    c.end = m.month + 1  # the contract ends this month
+    m.age_the_economy()
+    assert not c.active
+    assert m.contracted_by_provider[provider] == pytest.approx(committed_before - c.qty)
+    assert any(e["event"] == "contract_expiry" and e["units"] == c.qty for e in m.events)
+    # next month the capacity it held is offered on spot: the provider's spot sales rise
+    free_before = m.capacity_by_owner[provider] - committed_before
+    free_after = m.capacity_by_owner[provider] - m.contracted_by_provider[provider]
+    assert free_after > free_before
+
+
+def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
+    m = fresh_24
+    nc = m.neoclouds[0]
+    m.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
+    m.open_month = lambda: None  # keep the month as it is
+    # a demand collapse: developers and hyperscalers stop buying compute on spot
+    for lab in m.labs:
+        lab.budget = 0.0
+    for h in m.hyperscalers:
+        h.budget = 0.0
+    m.startups.budget[:] = 0.0
+    m.flow.clear()
+    m.clear_compute_market()
+    low = m.flow["backstop_paid"]
+    assert low > 0
+    assert any(e["event"] == "backstop_draw" for e in m.events)
+
+
+def test_a_backstop_pays_nothing_when_all_capacity_is_used(fresh_24):
+    m = fresh_24
+    nc = m.neoclouds[0]
+    m.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
+    for h in m.hyperscalers:
+        h.budget = 1e4  # overwhelming demand: every GPU is rented
+    m.flow.clear()
+    m.clear_compute_market()
+    assert m.flow["backstop_paid"] == pytest.approx(0.0, abs=1e-12)
+
+
+def _force_breach(m):
+    loan = _largest_loan(m)
+    m.secondary.pressure = 5.0  # used-GPU prices collapse: every LTV covenant is breached
+    m.secondary.prices = m.secondary.appraisal * m.secondary.discount_factor()
+    return loan
+
+
+def _defaults_after_price_collapse(forbearance, months):
+    """Neocloud defaults in the ``months`` after used-GPU prices collapse (and stay collapsed)."""
+    m = run(24, seed=3, **{"lenders.forbearance": forbearance})
+    m.p["run.months"] = m.n_months = 60
+    m._mark_secondary = lambda: m.secondary.mark(m.secondary.appraisal)  # keep appraisals where they are
+    defaults = []
+    sector = m.ledger.sector("venture_and_public_equity")
+    for _ in range(months):
+        m.secondary.pressure = 5.0  # used-GPU prices at 1% of appraisal: LTV covenants breached
+        for nc in m.neoclouds:  # borrowers have paid out their cash: they cannot pay down to cure
+            cash = m.ledger.cash[nc.eid]
+            if cash > 0:
+                m.ledger.pay(nc.eid, sector, float(cash), "payout")
+        m.step()
+        defaults.append(m.current["defaults_count"])
+    return np.cumsum(defaults)
+
+
+def test_a_waiver_delays_a_default():
+    cure = 3
+    strict = _defaults_after_price_collapse(0.0, 8)
+    forbearing = _defaults_after_price_collapse(1.0, 8)
+    # strict lenders foreclose once the cure period has run out
+    assert strict[cure - 1] == 0 and strict[cure] > 0
+    # lenders that waive every breach suspend enforcement for the waiver period (6 months)
+    assert forbearing[cure] == 0
+    assert forbearing[cure] < strict[cure]
+
+
+def test_a_default_writes_nvidias_stake_down(fresh_24):
+    m = fresh_24
+    nc = m.neoclouds[1]
+    m.invest(m.nvidia, nc, 0.2, max(nc.valuation, 1.0))  # Nvidia joins an equity round
+    stake = next(s for s in m.stakes if s.holder == m.nvidia.eid and s.issuer == nc.eid)
+    equity_before = m.ledger.equity[m.nvidia.eid]
+    value = stake.value
+    m.default(nc)
+    assert stake not in m.stakes
+    assert m.ledger.equity[m.nvidia.eid] == pytest.approx(equity_before - value)
+    assert any(e["event"] == "stake_writedown" and nc.name in e["agents"] for e in m.events)
+    assert any(e["event"] == "default" and nc.name in e["agents"] for e in m.events)
+    m.check_accounts()  # the default itself leaves the accounts closed
+
+
+def test_a_default_hands_gpus_to_lenders_and_books_losses(fresh_24):
+    m = fresh_24
+    loan = _largest_loan(m)
+    nc = m.entity[loan.borrower]
+    gpus = m.fleet.count[m.fleet.rows_of(nc.eid)].sum()
+    m.default(nc)
+    assert m.fleet.rows_of(nc.eid).size == 0
+    assert m.flow["gpus_seized"] == pytest.approx(gpus)
+    assert m.fleet.count[m.fleet.rows_of(loan.lender)].sum() > 0
+    assert loan.status == "default"
+    m.check_accounts()
+
+
+def test_switching_off_nvidias_investments_removes_circular_revenue():
+    base = run(48, seed=4).datacollector.get_model_vars_dataframe()
+    off = run(48, seed=4, scenario="no_circular_financing").datacollector.get_model_vars_dataframe()
+    assert base["circular_revenue_share"].max() > 0
+    assert (off["circular_revenue_share"] == 0).all()
+    assert (off["nvidia_stake_value"] == 0).all()
+    assert (off["backstop_paid"] == 0).all()
+
+
+def test_investee_preference_gives_investees_more_chips_when_scarce():
+    from sim.markets import allocate_chips
+    requested = np.array([100.0, 100.0])
+    pro_rata = allocate_chips(requested, np.array([1.0, 1.0]), 100.0)
+    preferred = allocate_chips(requested, np.array([4.0, 1.0]), 100.0)
+    assert pro_rata == pytest.approx([50.0, 50.0])
+    assert preferred[0] > preferred[1] and preferred.sum() == pytest.approx(100.0)
+    assert allocate_chips(requested, np.array([4.0, 1.0]), 500.0) == pytest.approx(requested)
+
+
+def test_obsolescence_idles_old_gpus_through_the_compute_price():
+    from sim.markets import fill_merit_order
+    available = np.array([10.0, 10.0])  # H100e of an old and a new generation
+    cost = np.array([0.9, 0.2])  # running cost per H100e-hour
+    fill = fill_merit_order(8.0, available, cost, price=1.0)
+    assert fill[1] == pytest.approx(0.8) and fill[0] == 0.0  # the efficient generation is used first
+    assert fill_merit_order(20.0, available, cost, price=0.5)[0] == 0.0  # price below its cost: idle
