@@ -122,6 +122,7 @@ class GPUEconomy(mesa.Model):
         self._newest_rival = self._newest("rival")
         self.flow = defaultdict(float)
         self.nvidia_flows_to = defaultdict(float)
+        self._recorded_month = -99
         self._build_agents(spec.roster)
         self.exchange = self.ledger.register("spot exchange")
         self._refresh_books()
@@ -1334,12 +1335,14 @@ class GPUEconomy(mesa.Model):
         self.power_by_owner = np.bincount(own, weights=cnt * self.facility_kw[g] / 1000.0, minlength=n)
 
     def chip_sales_12m(self) -> dict[int, float]:
+        """Nvidia chip sales by buyer over the last 12 months, the current month included."""
+        months = list(self.history["chip_sales"])
+        if self._recorded_month != self.month:
+            months = months[-11:] + [self.chip_sales]
         totals: dict[int, float] = defaultdict(float)
-        for month in self.history["chip_sales"]:
+        for month in months[-12:]:
             for k, v in month.items():
                 totals[k] += v
-        for k, v in self.chip_sales.items():
-            totals[k] += v
         return totals
 
     # ---- events -------------------------------------------------------------------------------------
@@ -1351,6 +1354,7 @@ class GPUEconomy(mesa.Model):
     def record(self) -> None:
         self.current = network.monthly_series(self)
         self.history["chip_sales"].append(dict(self.chip_sales))
+        self._recorded_month = self.month
         self.datacollector.collect(self)
         if self.month % self.p["run.balance_sheet_interval"] == self.p["run.balance_sheet_interval"] - 1 or self.month == self.n_months - 1:
             self.snapshot_balance_sheets()

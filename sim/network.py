@@ -75,16 +75,16 @@ def build_network(model) -> nx.MultiDiGraph:
     g = nx.MultiDiGraph(date=m.date)
     bs = m.balance_sheets()
     for eid, agent in m.entity.items():
-        if getattr(agent, "alive", True) or eid == m.startups.eid:
+        if eid == m.startups.eid or getattr(agent, "alive", True):
             g.add_node(agent.name, type=type(agent).__name__, equity=float(bs["equity"][eid]), assets=float(bs["assets"][eid]))
     name = m.ledger.names
     for holder, obligor, kind, value, attrs in exposures(m):
-        g.add_edge(name[holder], name[obligor], key=f"{kind}", type=kind, weight=float(value),
+        g.add_edge(name[holder], name[obligor], type=kind, weight=float(value),
                    **{k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in attrs.items()})
     sales = m.chip_sales_12m()
     for buyer, value in sales.items():
         if value > 0:
-            g.add_edge("Nvidia", name[buyer], type="chip_sale", weight=float(value))
+            g.add_edge(m.nvidia.name, name[buyer], type="chip_sale", weight=float(value))
     return g
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from sim import GPUEconomy
 from sim.contracts import Backstop
 from tests.conftest import run
 
