@@ -62,7 +62,7 @@ SERIES: tuple[tuple[str, str, str], ...] = (
     ("neoclouds_alive", "count", "Neoclouds operating at month end"),
     ("startups_alive", "count", "AI start-ups operating at month end"),
     ("startup_failures", "count/month", "AI start-ups that failed in the month"),
-    ("systemic_risk", "fraction", "DebtRank: share of network equity lost when every neocloud's GPUs lose 20% of their value, propagated through loans, stakes and contracts"),
+    ("systemic_risk", "fraction", "DebtRank-style distress: exposure-weighted average distress (0-1) of network nodes after every neocloud's GPUs lose 20% of their value, propagated through loans, stakes, contracts and backstops (initial shock included)"),
 )
 
 SERIES_NAMES = tuple(name for name, _, _ in SERIES)
