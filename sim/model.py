@@ -47,6 +47,7 @@ from .scenarios import load_scenario
 from .technology import BN, HOURS_PER_MONTH, Fleet, build_roadmap
 
 H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
+MAX_PROVIDERS_PER_DEAL = 4  # a lab or hyperscaler signs with at most this many providers a month
 
 
 def month_label(t: int) -> str:
@@ -408,18 +409,18 @@ class GPUEconomy(mesa.Model):
             if want < 100:
                 continue
             sources = [neo_offers, hyp_offers] if from_hyperscalers_too else [neo_offers]
-            total = sum(v for src in sources for k, v in src.items() if v > 0 and k != buyer.eid)
+            # a buyer contracts with its few largest willing providers, pro rata to their offers
+            offers = sorted(((v, k, src) for src in sources for k, v in src.items() if v > 0 and k != buyer.eid),
+                            key=lambda o: (-o[0], o[1]))[:MAX_PROVIDERS_PER_DEAL]
+            total = sum(v for v, _, _ in offers)
             if total <= 0:
                 continue
             take = min(1.0, want / total)
             grade = "ig" if buyer.grade == "ig" else "non_ig"
             kind = "overflow" if isinstance(buyer, Hyperscaler) else "compute"
-            for src in sources:
-                for k, v in src.items():
-                    if v <= 0 or k == buyer.eid or v * take < 50:
-                        continue
-                    if self.sign_contract(buyer, k, v * take, price, grade, kind) is not None:
-                        src[k] -= v * take
+            for v, k, src in offers:
+                if v * take >= 50 and self.sign_contract(buyer, k, v * take, price, grade, kind) is not None:
+                    src[k] -= v * take
         self._sign_startup_contracts(price, neo_offers)
         self._refresh_books()
 
