@@ -70,7 +70,8 @@ def test_an_expired_contract_returns_its_gpus_to_the_spot_market(fresh_24):
 
 def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
     m = fresh_24
-    nc = m.neoclouds[0]
+    # the neocloud with the most capacity not committed to contracts
+    nc = max(m.neoclouds, key=lambda n: m.capacity_by_owner[n.eid] - m.contracted_by_provider[n.eid])
     m.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
     m.open_month = lambda: None  # keep the month as it is
     # a demand collapse: developers and hyperscalers stop buying compute on spot
