@@ -39,6 +39,8 @@ class Expectations:
         self.forecasts = np.array([initial_price, initial_price])  # made last month for this month
         self.sentiment = 0.0
         self.expected_growth = 0.0
+        self._months = np.arange(1, 241, dtype=float)
+        self._paths = None  # (inputs, both rules' paths for months 1..240), recomputed when the inputs change
 
     # --- the two rules --------------------------------------------------------------------------
     def trend(self) -> float:
@@ -58,6 +60,12 @@ class Expectations:
         or for an agent with its own weight on extrapolation."""
         w = self.shares[1] if extrapolator_weight is None else extrapolator_weight
         w = min(1.0, max(0.0, w))
+        k = len(horizon)
+        if 0 < k <= len(self._months) and horizon[0] == 1.0 and horizon[-1] == k:  # months 1..k: cached paths
+            key = (self.fundamental, self.log_prices[-1], self.log_prices[-4])
+            if self._paths is None or self._paths[0] != key:
+                self._paths = (key, self.fundamentalist_path(self._months), self.extrapolator_path(self._months))
+            return (1.0 - w) * self._paths[1][:k] + w * self._paths[2][:k]
         return (1.0 - w) * self.fundamentalist_path(horizon) + w * self.extrapolator_path(horizon)
 
     # --- monthly update -------------------------------------------------------------------------------

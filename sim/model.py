@@ -590,7 +590,7 @@ class GPUEconomy(mesa.Model):
             return markets.spot_demand(price, budgets, contracted, el, ref).sum() + fixed - markets.spot_supply(price, available, gen_cost)
 
         lo, hi = math.log(0.01), math.log(500.0)
-        for _ in range(48):
+        for _ in range(40):
             mid = 0.5 * (lo + hi)
             if excess(math.exp(mid)) > 0:
                 lo = mid
