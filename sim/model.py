@@ -1211,7 +1211,6 @@ class GPUEconomy(mesa.Model):
         ai = self.ledger_income_total("ai_revenue")
         hist["ai_revenue"].append(ai)
         hist["capex"].append(self.flow["ai_capex"])
-        hist["h100_secondary"].append(float(self.secondary.prices[self.gen_index("H100")]))
         ai_hist = list(hist["ai_revenue"])
         if len(ai_hist) >= 15:
             fundamental_growth = sum(ai_hist[-3:]) / max(sum(ai_hist[-15:-12]), 1e-9) - 1.0
@@ -1220,12 +1219,10 @@ class GPUEconomy(mesa.Model):
         cx = list(hist["capex"])
         momentum = sum(cx[-3:]) / max(sum(cx[-15:-12]), 1e-9) - 1.0 if len(cx) >= 15 else fundamental_growth
         self.sentiment = self.expectations.update_sentiment(min(fundamental_growth, 5.0), min(max(momentum, -0.9), 5.0))
-        marks = list(hist["h100_secondary"])
         base = self._collateral_index()
         hist["collateral_index"].append(base)
         ci = list(hist["collateral_index"])
         self.collateral_return_6m = (ci[-1] / ci[-7] - 1.0) if len(ci) >= 7 and ci[-7] > 0 else 0.0
-        del marks
 
     def _collateral_index(self) -> float:
         """Market value per H100e of the installed base (a collateral price index)."""
