@@ -641,7 +641,6 @@ class GPUEconomy(mesa.Model):
         leftover = led.cash[self.exchange]
         if abs(leftover) > 1e-9:  # no seller (all capacity committed): refund buyers pro rata is not needed,
             raise AccountingError(f"step {self.month} ({self.date}): spot exchange left with {leftover:.9f} US$bn")
-        self.flow["spot_spending"] = float(received)
         self._pay_contracts()
         self._pay_backstops()
         self._pay_running_costs(owner, gen, active, count)
@@ -666,7 +665,6 @@ class GPUEconomy(mesa.Model):
             led.book(c.customer, -release, kind)
             led.book(c.provider, release, kind)
             self.customer_payments[c.provider][c.customer] += paid + release
-            self.flow["contract_spending"] += paid + release
             if c.customer == self.nvidia.eid:
                 self.nvidia_flows_to[c.provider] += paid + release
                 self.flow["rent_back_paid"] += paid + release
@@ -689,7 +687,6 @@ class GPUEconomy(mesa.Model):
                 led.pay(s.eid, int(eid), float(by_prov[eid]), "compute_contract")
                 led.book(int(eid), float(rel_prov[eid]), "compute_contract")
                 self.customer_payments[int(eid)][s.eid] += float(by_prov[eid] + rel_prov[eid])
-            self.flow["contract_spending"] += float(paid.sum() + release.sum())
             failing = has & (due - paid > 1e-12)
             if failing.any():
                 self.fail_startups(np.flatnonzero(failing))
