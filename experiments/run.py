@@ -37,7 +37,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -74,7 +74,6 @@ class PreparedRun:
     overrides: dict[str, Any]
     network_months: list[str]
     model: GPUEconomy
-    notes: list[str] = field(default_factory=list)
 
 
 # ====================================================================================================
@@ -346,7 +345,6 @@ def build_manifest(run: PreparedRun, git: dict, started: datetime, finished: dat
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 3),
-        "notes": run.notes,
     }
 
 
