@@ -177,6 +177,222 @@ def _delegate(module: str):
 
 
 # ====================================================================================================
+# studies: replicate, sweep, compare, sensitivity, query
+# ====================================================================================================
+EXIT_INTERRUPTED = 130
+
+
+def _fixed(args: argparse.Namespace) -> dict:
+    fixed: dict = {}
+    for text in args.set or []:
+        name, value = parse_assignment(text)
+        fixed[name] = value
+    return fixed
+
+
+def _execute_study(spec, args: argparse.Namespace):
+    """Run a validated study with the command line's execution options; print the closing summary."""
+    from experiments.engine import run_study
+
+    try:
+        result = run_study(spec, args.out, workers=args.workers, executor=args.executor, scheduler=args.scheduler,
+                           progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted; finished runs are stored in {args.out}. Run the same command again to "
+              f"resume.", file=sys.stderr)
+        return None
+    for line in result.summary_lines():
+        print(line)
+    if result.failed:
+        print(f"{result.failed} run(s) failed; see: {PROG} query {args.out} "
+              f"\"SELECT run_id, error FROM runs WHERE status = 'failed'\"")
+    return result
+
+
+def _outcome_summary(runs, outcomes: list[str]) -> str:
+    ok = runs[runs["status"] == "ok"]
+    rows = []
+    for name in outcomes:
+        values = ok[name].dropna()
+        if values.empty:
+            rows.append([name, "0", "-", "-", "-", "-"])
+            continue
+        rows.append([name, str(len(values))] + [f"{v:,.4g}" for v in
+                    (values.mean(), values.quantile(0.05), values.median(), values.quantile(0.95))])
+    return _table(rows, ["outcome", "n", "mean", "p05", "median", "p95"])
+
+
+def _study_errors():
+    from experiments.study import StudyError
+    from experiments.store import StoreError
+    return (ParameterError, ScenarioError, StudyError, StoreError, ValueError)
+
+
+def cmd_replicate(args: argparse.Namespace) -> int:
+    """Monte Carlo replicates of one scenario: seeds spawned from --seed with numpy's SeedSequence."""
+    from experiments.outcomes import OUTCOME_NAMES
+    from experiments.study import StudySpec, validate
+
+    try:
+        spec = validate(StudySpec(name="replicate", scenarios=[args.scenario], design="replicate",
+                                  replicates=args.seeds, months=args.months, seed=args.seed, fixed=_fixed(args)))
+        result = _execute_study(spec, args)
+    except _study_errors() as exc:
+        return _fail(exc, EXIT_INPUT)
+    if result is None:
+        return EXIT_INTERRUPTED
+    print(_outcome_summary(result.runs, list(OUTCOME_NAMES)))
+    if (result.runs["status"] == "ok").any():
+        from experiments.study_figures import monte_carlo_bands
+        print(f"Figure: {monte_carlo_bands(args.out)}")
+    print(DISCLAIMER)
+    return 0
+
+
+def _sweep_spec(args: argparse.Namespace):
+    from experiments.study import StudyError, StudySpec, load_spec, parse_vary, validate
+
+    if args.spec:
+        given = [flag for flag, value in (("--vary", args.vary), ("--design", args.design), ("--samples", args.samples),
+                                          ("--replicates", args.replicates), ("--months", args.months),
+                                          ("--seed", args.seed), ("--set", args.set), ("--scenario", args.scenario))
+                 if value]
+        if given:
+            raise StudyError(f"--spec defines the study; do not combine it with {', '.join(given)}")
+        return load_spec(args.spec)
+    if not args.vary:
+        raise StudyError("sweep needs --spec FILE or at least one --vary NAME=LO:HI")
+    factors = [parse_vary(text) for text in args.vary]
+    return validate(StudySpec(name="sweep", scenarios=[args.scenario or "baseline"], design=args.design or "grid",
+                              factors=factors, samples=args.samples or 5, replicates=args.replicates or 1,
+                              months=args.months, seed=args.seed or 0, fixed=_fixed(args)))
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """A study over parameter ranges (grid, Latin hypercube, Sobol or Morris design)."""
+    try:
+        spec = _sweep_spec(args)
+        result = _execute_study(spec, args)
+    except _study_errors() as exc:
+        return _fail(exc, EXIT_INPUT)
+    if result is None:
+        return EXIT_INTERRUPTED
+    from experiments.simulators import get_simulator
+    print(_outcome_summary(result.runs, list(get_simulator(spec.model).outcomes)))
+    if spec.design == "grid" and len(spec.factors) == 2 and spec.model == "gpucredit" and (result.runs["status"] == "ok").any():
+        from experiments.study_figures import phase_diagram
+        for outcome in ("crisis", "max_default_share_12m", "market_cap_drawdown"):
+            print(f"Figure: {phase_diagram(args.out, outcome)}")
+    if spec.design in ("sobol", "morris"):
+        print(f"Sensitivity indices: {PROG} sensitivity {args.out}")
+    print(DISCLAIMER)
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """Sobol (S1, ST) or Morris (mu*, sigma) indices of a stored study; prints a table, writes CSV and a chart."""
+    from experiments.sensitivity import analyse, bar_chart
+    from experiments.store import StudyStore
+
+    outcomes = [o.strip() for o in args.outcomes.split(",") if o.strip()] if args.outcomes else None
+    try:
+        table, notes = analyse(args.directory, outcomes)
+    except _study_errors() as exc:
+        return _fail(exc, EXIT_INPUT)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if table.empty:
+        return _fail("no outcome could be analysed (see the notes above)", EXIT_RUN)
+    store = StudyStore(args.directory)
+    design = store.manifest()["spec"]["design"]
+    with __import__("pandas").option_context("display.width", 200, "display.max_rows", 10_000):
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    csv = store.root / f"sensitivity_{design}.csv"
+    table.to_csv(csv, index=False)
+    figure = bar_chart(table, design, store.figures_dir / f"sensitivity_{design}.png",
+                       title=f"{design.capitalize()} indices, study {store.manifest()['spec']['name']}")
+    print(f"Table: {csv}\nFigure: {figure}")
+    print(DISCLAIMER)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Scenarios side by side over the same seeds: distributions, paired differences, effect sizes, CIs."""
+    from experiments.compare import box_plots, comparison_table
+    from experiments.outcomes import OUTCOME_NAMES
+    from experiments.study import StudyError, StudySpec, load_spec, validate
+
+    try:
+        if args.spec:
+            if args.scenarios or args.seeds:
+                raise StudyError("--spec defines the study; do not combine it with --scenarios or --seeds")
+            spec = load_spec(args.spec)
+            if spec.design != "replicate":
+                raise StudyError(f"compare needs a study of scenarios (design 'replicate'), not '{spec.design}'")
+        else:
+            scenarios = [s.strip() for s in (args.scenarios or "").split(",") if s.strip()]
+            if len(scenarios) < 2:
+                raise StudyError("--scenarios needs at least two comma-separated scenario names")
+            spec = validate(StudySpec(name="compare", scenarios=scenarios, design="replicate",
+                                      replicates=args.seeds or 20, months=args.months, seed=args.seed,
+                                      fixed=_fixed(args)))
+        result = _execute_study(spec, args)
+    except _study_errors() as exc:
+        return _fail(exc, EXIT_INPUT)
+    if result is None:
+        return EXIT_INTERRUPTED
+    table = comparison_table(args.out)
+    from experiments.store import StudyStore
+    store = StudyStore(args.out)
+    csv = store.root / "comparison.csv"
+    table.to_csv(csv, index=False)
+    shown = table[["outcome", "scenario", "n", "mean", "median", "diff_mean", "diff_ci_low", "diff_ci_high",
+                   "cohens_d", "p_value"]]
+    with __import__("pandas").option_context("display.width", 200, "display.max_rows", 10_000):
+        print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""))
+    print(f"Differences are paired over seeds against '{spec.scenarios[0]}'. Table: {csv}")
+    if (result.runs["status"] == "ok").any():
+        from experiments.study_figures import monte_carlo_bands
+        print(f"Figure: {box_plots(args.out, list(OUTCOME_NAMES), store.figures_dir / 'compare.png')}")
+        print(f"Figure: {monte_carlo_bands(args.out)}")
+    print(DISCLAIMER)
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """SQL (DuckDB) over a stored study: views runs, timeseries and plan."""
+    import duckdb
+
+    from experiments.store import query
+
+    try:
+        frame = query(args.directory, args.sql)
+    except duckdb.Error as exc:
+        return _fail(f"SQL error: {exc}", EXIT_INPUT)
+    except _study_errors() as exc:
+        return _fail(exc, EXIT_INPUT)
+    if args.format == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        print(frame.to_json(orient="records", indent=1, date_format="iso"))
+    else:
+        with __import__("pandas").option_context("display.width", 250, "display.max_rows", 500,
+                                                 "display.max_columns", 50):
+            print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    return 0
+
+
+def _execution_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="study directory (created, or resumed if it holds this study)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--executor", choices=("process", "dask"), default="process",
+                        help="process pool (default) or Dask distributed")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="join a running Dask cluster (e.g. tcp://host:8786) instead of starting a LocalCluster")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+# ====================================================================================================
 # the parser
 # ====================================================================================================
 def build_parser() -> argparse.ArgumentParser:
@@ -214,8 +430,60 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--months", type=int, default=None, help="months to simulate")
     ca.set_defaults(func=_delegate("calibration"))
 
-    be = sub.add_parser("bench", help="time the model")
+    be = sub.add_parser("bench", help="time the model and the study engine")
+    be.add_argument("--engine", action="store_true", help="also time the study engine (1 and 2 workers, overhead)")
+    be.add_argument("--study-runs", type=int, default=0, metavar="N",
+                    help="also time an N-run baseline study (e.g. 1000) with all cores")
     be.set_defaults(func=_delegate("bench"))
+
+    rp = sub.add_parser("replicate", help="Monte Carlo replicates of one scenario",
+                        description="Run --seeds replicates of a scenario (seeds spawned from --seed with numpy's "
+                                    "SeedSequence) into a study directory. " + DISCLAIMER)
+    rp.add_argument("--scenario", default="baseline")
+    rp.add_argument("--seeds", type=int, required=True, help="number of replicates")
+    rp.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    rp.add_argument("--months", type=int, default=None)
+    rp.add_argument("--set", action="extend", nargs="+", metavar="NAME=VALUE", default=[])
+    _execution_options(rp)
+    rp.set_defaults(func=cmd_replicate)
+
+    sw = sub.add_parser("sweep", help="a study over parameter ranges (grid, lhs, sobol, morris)",
+                        description="Run a study defined by --spec FILE or by --vary options. " + DISCLAIMER)
+    sw.add_argument("--spec", default=None, help="study specification (TOML); see experiments/studies/")
+    sw.add_argument("--scenario", default=None, help="scenario (default baseline)")
+    sw.add_argument("--vary", action="append", default=[], metavar="NAME=LO:HI", help="a varied parameter; repeatable")
+    sw.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"), default=None, help="default grid")
+    sw.add_argument("--samples", type=int, default=None,
+                    help="grid: levels per parameter; lhs: points; sobol: N (a power of 2) for N(d+2) points; "
+                         "morris: trajectories (default 5)")
+    sw.add_argument("--replicates", type=int, default=None, help="seeds per design point (default 1)")
+    sw.add_argument("--months", type=int, default=None)
+    sw.add_argument("--seed", type=int, default=None, help="root seed (default 0)")
+    sw.add_argument("--set", action="extend", nargs="+", metavar="NAME=VALUE", default=[])
+    _execution_options(sw)
+    sw.set_defaults(func=cmd_sweep)
+
+    se = sub.add_parser("sensitivity", help="Sobol or Morris indices of a stored study (SALib)")
+    se.add_argument("directory")
+    se.add_argument("--outcomes", default=None, help="comma-separated outcomes (default: all)")
+    se.set_defaults(func=cmd_sensitivity)
+
+    cp = sub.add_parser("compare", help="scenarios side by side over the same seeds",
+                        description="Run scenarios over the same seeds and compare their outcomes. " + DISCLAIMER)
+    cp.add_argument("--scenarios", default=None, help="comma-separated scenario names; the first is the reference")
+    cp.add_argument("--spec", default=None, help="a study file listing scenarios (e.g. experiments/studies/counterfactuals.toml)")
+    cp.add_argument("--seeds", type=int, default=None, help="replicates per scenario (default 20)")
+    cp.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    cp.add_argument("--months", type=int, default=None)
+    cp.add_argument("--set", action="extend", nargs="+", metavar="NAME=VALUE", default=[])
+    _execution_options(cp)
+    cp.set_defaults(func=cmd_compare)
+
+    qu = sub.add_parser("query", help="SQL over a stored study (DuckDB views runs, timeseries, plan)")
+    qu.add_argument("directory")
+    qu.add_argument("sql")
+    qu.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    qu.set_defaults(func=cmd_query)
     return parser
 
 

@@ -1,0 +1,116 @@
+"""Scalar outcomes of one run: what a study records about each simulated economy.
+
+Every outcome is computed from the run's monthly series (:data:`sim.outputs.SERIES`) alone, so it can be
+recomputed from a stored ``timeseries/<run_id>.parquet``. :data:`OUTCOMES` is the data dictionary (name, unit,
+definition); the columns of a study's ``runs`` table follow it, and docs/ODD.md quotes it.
+
+The crisis flag
+---------------
+A run has a **credit crisis** when, in some window of 12 consecutive months, GPU-backed loans whose principal
+is at least :data:`CRISIS_DEFAULT_SHARE` (10%) of the GPU-backed debt outstanding at the start of the window
+defaulted (``debt_in_default`` summed over the window over ``gpu_backed_lending`` the month before it starts).
+This is MODEL.md section 9's "share of GPU-backed debt defaulting within 12 months", turned into a flag. The
+continuous version is ``max_default_share_12m``, better suited to sensitivity analysis than the 0/1 flag.
+
+gpucredit is a stylized research model: not a forecast or investment advice.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+CRISIS_DEFAULT_SHARE = 0.10
+CRISIS_WINDOW_MONTHS = 12
+MIN_DEBT_BN = 0.05  # windows starting with less GPU-backed debt than this (US$bn) do not count as credit markets
+
+OUTCOMES: tuple[tuple[str, str, str], ...] = (
+    ("peak_spot_price", "US$/H100e-hour", "Highest posted spot price of an H100e-hour over the run"),
+    ("trough_spot_price", "US$/H100e-hour", "Lowest posted spot price after the peak month"),
+    ("spot_price_drawdown", "fraction", "Largest peak-to-trough fall of the spot price: max over t of 1 - p_t / max(p_s, s <= t)"),
+    ("secondary_price_drawdown", "fraction", "Largest peak-to-trough fall of the used-market H100 price (same definition)"),
+    ("market_cap_drawdown", "fraction", "Largest peak-to-trough fall of Nvidia's market capitalisation (same definition)"),
+    ("peak_gpu_backed_lending", "US$bn", "Highest GPU-backed debt outstanding"),
+    ("defaulted_debt_share", "fraction", "Principal of all loans that defaulted over the run / peak GPU-backed debt outstanding"),
+    ("max_default_share_12m", "fraction",
+     f"Largest 12-month sum of defaulted principal over the GPU-backed debt outstanding the month before the window "
+     f"(windows starting with less than US${MIN_DEBT_BN}bn of debt are skipped)"),
+    ("first_default_month", "months since 2023-01", "Month of the first neocloud default (0 = January 2023); empty (NaN) if none"),
+    ("defaults_total", "count", "Neocloud defaults over the run"),
+    ("lender_loss_rate", "fraction", "Lender losses booked at default over the run / peak GPU-backed debt outstanding"),
+    ("fire_sale_total", "US$bn", "Proceeds of forced GPU sales over the run"),
+    ("peak_circular_revenue_share", "fraction", "Highest share of Nvidia's trailing-12-month revenue paid by customers it finances"),
+    ("peak_nvidia_revenue_12m", "US$bn/year", "Highest trailing-12-month Nvidia data-centre revenue"),
+    ("crisis", "0/1",
+     f"1 if max_default_share_12m >= {CRISIS_DEFAULT_SHARE:g}: in some {CRISIS_WINDOW_MONTHS}-month window, loans worth at "
+     f"least {CRISIS_DEFAULT_SHARE:.0%} of the GPU-backed debt outstanding at its start defaulted"),
+)
+OUTCOME_NAMES = tuple(name for name, _, _ in OUTCOMES)
+
+
+def drawdown(series: np.ndarray) -> float:
+    """Largest peak-to-trough fall, as a fraction of the running peak (0 when the series never falls)."""
+    x = np.asarray(series, dtype=float)
+    if x.size == 0:
+        return math.nan
+    peak = np.maximum.accumulate(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fall = np.where(peak > 0, 1.0 - x / peak, 0.0)
+    return float(max(0.0, fall.max()))
+
+
+def max_window_default_share(defaulted: np.ndarray, outstanding: np.ndarray,
+                             window: int = CRISIS_WINDOW_MONTHS, min_debt: float = MIN_DEBT_BN) -> float:
+    """Largest share of the debt outstanding before a ``window``-month window that defaulted within it.
+
+    ``defaulted[t]`` is principal defaulting in month t, ``outstanding[t]`` debt at the end of month t. The window
+    starting in month t is measured against ``outstanding[t - 1]`` (the first month against its own end stock).
+    """
+    d = np.asarray(defaulted, dtype=float)
+    debt = np.asarray(outstanding, dtype=float)
+    n = d.size
+    if n == 0:
+        return 0.0
+    before = np.concatenate(([debt[0] + d[0]], debt[:-1]))  # debt the month before each window starts
+    sums = np.convolve(d, np.ones(window), mode="full")[window - 1:window - 1 + n]  # sum of d[t : t + window]
+    valid = before >= min_debt
+    if not valid.any():
+        return 0.0
+    return float(np.max(sums[valid] / before[valid]))
+
+
+def run_outcomes(df: pd.DataFrame) -> dict[str, float]:
+    """Every outcome of :data:`OUTCOMES` for one run's monthly series (a DataFrame in month order)."""
+    spot = df["spot_price_h100e"].to_numpy(float)
+    lending = df["gpu_backed_lending"].to_numpy(float)
+    defaulted = df["debt_in_default"].to_numpy(float)
+    defaults = df["defaults_count"].to_numpy(float)
+    peak_lending = float(lending.max()) if lending.size else 0.0
+    peak_month = int(spot.argmax()) if spot.size else 0
+    default_months = np.flatnonzero(defaults > 0)
+    revenue_12m = np.convolve(df["nvidia_revenue"].to_numpy(float), np.ones(12), mode="full")[:len(df)]
+    share_12m = max_window_default_share(defaulted, lending)
+
+    def per_peak_debt(total: float) -> float:
+        return total / peak_lending if peak_lending > 0 else 0.0
+
+    values = {
+        "peak_spot_price": float(spot.max()) if spot.size else math.nan,
+        "trough_spot_price": float(spot[peak_month:].min()) if spot.size else math.nan,
+        "spot_price_drawdown": drawdown(spot),
+        "secondary_price_drawdown": drawdown(df["secondary_price_h100"].to_numpy(float)),
+        "market_cap_drawdown": drawdown(df["nvidia_market_cap"].to_numpy(float)),
+        "peak_gpu_backed_lending": peak_lending,
+        "defaulted_debt_share": per_peak_debt(float(defaulted.sum())),
+        "max_default_share_12m": share_12m,
+        "first_default_month": float(default_months[0]) if default_months.size else math.nan,
+        "defaults_total": float(defaults.sum()),
+        "lender_loss_rate": per_peak_debt(float(df["lender_losses"].sum())),
+        "fire_sale_total": float(df["fire_sale_volume"].sum()),
+        "peak_circular_revenue_share": float(df["circular_revenue_share"].max()) if len(df) else math.nan,
+        "peak_nvidia_revenue_12m": float(revenue_12m.max()) if len(df) else math.nan,
+        "crisis": float(share_12m >= CRISIS_DEFAULT_SHARE),
+    }
+    return {name: values[name] for name in OUTCOME_NAMES}

@@ -1,0 +1,243 @@
+"""The result store of a study: one directory, readable with SQL.
+
+::
+
+    DIR/
+        study.json              manifest: the study specification, code version, git state, package versions,
+                                root seed, design seed and replicate seeds, the SALib problem, the outcome dictionary
+        plan.parquet            every planned run: run_id, scenario, point, replicate, seed, varied parameters
+        runs.jsonl              journal: one JSON record per finished run, appended as runs finish
+        runs.parquet            the run table, rebuilt from the journal at the end of every execution
+        timeseries/<run_id>.parquet
+                                one file per successful run (run_id, date, every series), written atomically;
+                                its Parquet metadata also carries the run's record, so a run whose journal line
+                                was lost (the process killed between the two writes) is recovered, not re-run
+
+The two views :func:`connect` creates (DuckDB):
+
+* ``runs``       -- one row per run of the plan: ``run_id``, ``status`` (``ok``/``failed``), ``scenario``, ``seed``,
+  one column per varied parameter (dotted names: quote them, ``"lenders.max_ltv"``), one per outcome
+  (:data:`experiments.outcomes.OUTCOMES`), ``duration_s`` and ``error`` (the traceback of a failed run).
+  ``duration_s`` is the only column that can change from one execution to the next.
+* ``timeseries`` -- ``run_id``, ``date`` and every series of ``gpucredit columns``, for every stored run of the plan.
+* ``plan``       -- the design: which run_id each (scenario, point, replicate) uses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+RECORD_KEY = b"gpucredit.run"
+STATUS_OK, STATUS_FAILED = "ok", "failed"
+
+
+class StoreError(ValueError):
+    """A directory that is not a study, or a study whose files are damaged."""
+
+
+def _clean(value):
+    """JSON-safe value (NaN -> None)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def table_bytes(table: pd.DataFrame, record: dict) -> bytes:
+    """A run's per-period table as Parquet bytes, with the run's record in the file's metadata."""
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    meta = dict(arrow.schema.metadata or {})
+    meta[RECORD_KEY] = json.dumps({k: _clean(v) for k, v in record.items()}).encode()
+    arrow = arrow.replace_schema_metadata(meta)
+    sink = pa.BufferOutputStream()
+    pq.write_table(arrow, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+class StudyStore:
+    """Reads and writes one study directory."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.manifest_path = self.root / "study.json"
+        self.plan_path = self.root / "plan.parquet"
+        self.journal_path = self.root / "runs.jsonl"
+        self.runs_path = self.root / "runs.parquet"
+        self.series_dir = self.root / "timeseries"
+        self.figures_dir = self.root / "figures"
+
+    # ------------------------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def manifest(self) -> dict:
+        if not self.exists():
+            raise StoreError(f"'{self.root}' is not a gpucredit study directory (no study.json)")
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StoreError(f"{self.manifest_path}: damaged manifest ({exc})") from None
+
+    def plan(self) -> pd.DataFrame:
+        if not self.plan_path.is_file():
+            raise StoreError(f"'{self.root}' has no plan.parquet; run the study first")
+        return pd.read_parquet(self.plan_path)
+
+    def series_path(self, run_id: str) -> Path:
+        return self.series_dir / f"{run_id}.parquet"
+
+    def prepare(self) -> None:
+        """Create the folders; remove temporary files left by an execution that was killed."""
+        self.series_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, self.series_dir):
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+        # a killed execution may leave the journal's last line unfinished: start the next record on a new line
+        if self.journal_path.is_file() and self.journal_path.stat().st_size:
+            with open(self.journal_path, "rb+") as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")
+
+    # ------------------------------------------------------------------------------------------------
+    def journal_records(self) -> Iterable[dict]:
+        """Records of the journal in order; unfinished or damaged lines (a killed write) are skipped."""
+        if not self.journal_path.is_file():
+            return
+        with open(self.journal_path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and "run_id" in record and "status" in record:
+                    yield record
+
+    def stored_status(self, wanted: set[str]) -> dict[str, str]:
+        """Status of every run of ``wanted`` already stored; runs whose series file exists but whose journal
+        line is missing are recovered from the file's metadata and journalled again."""
+        status: dict[str, str] = {}
+        for record in self.journal_records():
+            if record["run_id"] in wanted:
+                status.setdefault(record["run_id"], record["status"])
+        if self.series_dir.is_dir():
+            for path in self.series_dir.glob("*.parquet"):
+                run_id = path.stem
+                if run_id in wanted and run_id not in status:
+                    record = self.read_record(path)
+                    if record is not None:
+                        self.append_journal(record)
+                        status[run_id] = record["status"]
+        return status
+
+    @staticmethod
+    def read_record(path: Path) -> dict | None:
+        try:
+            meta = pq.read_schema(path).metadata or {}
+            return json.loads(meta[RECORD_KEY])
+        except Exception:  # damaged file: treat as not stored (it will be re-run and replaced)
+            return None
+
+    def append_journal(self, record: dict) -> None:
+        line = json.dumps({k: _clean(v) for k, v in record.items()}) + "\n"
+        with open(self.journal_path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+
+    def save(self, record: dict, payload: bytes | None) -> None:
+        """Store one finished run: its series file first (atomically), then its journal line."""
+        if payload is not None:
+            atomic_write_bytes(self.series_path(record["run_id"]), payload)
+        self.append_journal(record)
+
+    # ------------------------------------------------------------------------------------------------
+    def run_table(self, plan: pd.DataFrame | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+        """One row per stored run of the plan, in plan order (the first record of a run wins)."""
+        plan = self.plan() if plan is None else plan
+        order = {run_id: k for k, run_id in enumerate(dict.fromkeys(plan["run_id"]))}
+        records: dict[str, dict] = {}
+        for record in self.journal_records():
+            if record["run_id"] in order and record["run_id"] not in records:
+                records[record["run_id"]] = record
+        rows = sorted(records.values(), key=lambda r: order[r["run_id"]])
+        table = pd.DataFrame(rows, columns=columns) if columns else pd.DataFrame(rows)
+        for column in table.columns:
+            if column not in ("run_id", "status", "scenario", "error", "seed"):
+                table[column] = pd.to_numeric(table[column], errors="coerce")
+        if "seed" in table:
+            table["seed"] = table["seed"].astype("int64")
+        if "error" in table:
+            table["error"] = table["error"].astype("string")
+        return table.reset_index(drop=True)
+
+    def write_run_table(self, table: pd.DataFrame) -> None:
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pandas(table, preserve_index=False), sink)
+        atomic_write_bytes(self.runs_path, sink.getvalue().to_pybytes())
+
+    def runs(self) -> pd.DataFrame:
+        """The run table: runs.parquet, or rebuilt from the journal while a study is still running."""
+        manifest = self.manifest()
+        columns = manifest.get("run_columns")
+        if self.runs_path.is_file() and self.runs_path.stat().st_mtime >= self._journal_mtime():
+            return pd.read_parquet(self.runs_path)
+        return self.run_table(columns=columns)
+
+    def _journal_mtime(self) -> float:
+        return self.journal_path.stat().st_mtime if self.journal_path.is_file() else 0.0
+
+
+# ====================================================================================================
+# SQL
+# ====================================================================================================
+def connect(root: str | Path):
+    """A DuckDB connection with the views ``runs``, ``timeseries`` and ``plan`` of the study in ``root``."""
+    import duckdb
+
+    store = StudyStore(root)
+    runs = store.runs()
+    plan = store.plan()
+    con = duckdb.connect()
+    con.register("runs_frame", runs)
+    con.register("plan_frame", plan)
+    con.execute("CREATE VIEW runs AS SELECT * FROM runs_frame")
+    con.execute("CREATE VIEW plan AS SELECT * FROM plan_frame")
+    if store.series_dir.is_dir() and any(store.series_dir.glob("*.parquet")):
+        pattern = str(store.series_dir.resolve() / "*.parquet").replace("'", "''")
+        con.execute(f"CREATE VIEW timeseries AS SELECT t.* FROM read_parquet('{pattern}', union_by_name = true) AS t "
+                    "WHERE t.run_id IN (SELECT run_id FROM runs_frame)")
+    else:
+        con.execute("CREATE VIEW timeseries AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS date WHERE false")
+    return con
+
+
+def query(root: str | Path, sql: str) -> pd.DataFrame:
+    """Run SQL over the study in ``root`` (views ``runs``, ``timeseries``, ``plan``) and return a DataFrame."""
+    con = connect(root)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def load_runs(root: str | Path) -> pd.DataFrame:
+    """The ``runs`` view as a DataFrame."""
+    return StudyStore(root).runs()
