@@ -133,7 +133,10 @@ class ExecutorHandle:
 
     def close(self, cancel: bool = False) -> None:
         if self.executor is not None:
-            self.executor.shutdown(wait=not cancel, cancel_futures=cancel)
+            if self.kind == "process":
+                self.executor.shutdown(wait=not cancel, cancel_futures=cancel)
+            else:  # Dask's ClientExecutor cancels its futures when not waiting
+                self.executor.shutdown(wait=not cancel)
         if self.client is not None:
             self.client.close()
         if self.cluster is not None:
