@@ -8,7 +8,14 @@
     gpucredit params [--format table|json]   # every parameter: default, range, unit, meaning, source
     gpucredit columns [--format table|json]  # the data dictionary of timeseries.parquet/.csv
     gpucredit calibration [--seeds N] [--months M]
-    gpucredit bench
+    gpucredit bench [--engine] [--study-runs N]
+
+    gpucredit replicate --scenario baseline --seeds 20 --out DIR          # Monte Carlo replicates
+    gpucredit sweep --spec experiments/studies/phase_ltv_cadence.toml --out DIR
+    gpucredit sweep --vary lenders.max_ltv=0.5:0.9 --design sobol --samples 64 --out DIR
+    gpucredit sensitivity DIR                                              # Sobol / Morris indices
+    gpucredit compare --scenarios baseline,no_circular_financing --seeds 20 --out DIR
+    gpucredit query DIR "SELECT avg(crisis) FROM runs"                     # DuckDB: runs, timeseries, plan
 
 Bad input (unknown scenario or parameter, a value out of range, a malformed scenario file, ...) prints one line
 ``gpucredit: error: ...`` to stderr and exits with status 2 without creating anything; a run whose accounts do
