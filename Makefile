@@ -31,7 +31,7 @@ test: $(STAMP)
 	$(VPY) -m pytest
 
 bench: $(STAMP)
-	$(VBIN)/gpucredit bench
+	$(VBIN)/gpucredit bench --engine
 
 calibration: $(STAMP)
 	$(VBIN)/gpucredit calibration

@@ -55,9 +55,9 @@ def phase_diagram(directory: str | Path, outcome: str, label: str | None = None)
     ax.set_ylabel(table.index.name)
     ax.set_xlabel(table.columns.name)
     for (i, j), value in np.ndenumerate(table.to_numpy(float)):
-        if np.isfinite(value):
+        if np.isfinite(value):  # light text on the dark end of the colour map
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if (vmax is not None and value > 0.6) else "black")
+                    color="white" if mesh.norm(value) > 0.6 else "black")
     name = label or ("crisis probability" if outcome == "crisis" else outcome)
     fig.colorbar(mesh, ax=ax, label=name)
     ax.set_title(f"{name}: mean over {spec.replicates} seeds per cell\n{NOTE}", fontsize=9)
