@@ -284,7 +284,8 @@ def run_study(spec: StudySpec, out_dir: str | Path, workers: int | None = None, 
         result.executed, result.retried = _execute(todo, task, store, ExecutorHandle(executor, workers, scheduler),
                                                    progress, len(planned_ids), len(stored), failed_before, spec.name)
 
-    table = store.run_table(plan, columns=run_columns(spec))
+    table = store.run_table(plan, columns=run_columns(spec),
+                            integer_columns=[f.name for f in spec.factors if f.integer])
     store.write_run_table(table)
     result.runs = table
     result.failed = int((table["status"] == STATUS_FAILED).sum()) if len(table) else 0

@@ -31,12 +31,14 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 RECORD_KEY = b"gpucredit.run"
 STATUS_OK, STATUS_FAILED = "ok", "failed"
+TEXT_COLUMNS = ("run_id", "status", "scenario", "error")
 
 
 class StoreError(ValueError):
@@ -169,24 +171,38 @@ class StudyStore:
         self.append_journal(record)
 
     # ------------------------------------------------------------------------------------------------
-    def run_table(self, plan: pd.DataFrame | None = None, columns: list[str] | None = None) -> pd.DataFrame:
-        """One row per stored run of the plan, in plan order (the first record of a run wins)."""
+    def run_table(self, plan: pd.DataFrame | None = None, columns: list[str] | None = None,
+                  integer_columns: Iterable[str] = ()) -> pd.DataFrame:
+        """One row per stored run of the plan, in plan order (the first record of a run wins).
+
+        Built column by column into preallocated arrays while the journal is streamed, so memory grows by a few
+        bytes per run, not by a Python record per run."""
         plan = self.plan() if plan is None else plan
-        order = {run_id: k for k, run_id in enumerate(dict.fromkeys(plan["run_id"]))}
-        records: dict[str, dict] = {}
+        manifest = self.manifest() if (columns is None and self.exists()) else {}
+        columns = list(columns or manifest.get("run_columns") or ["run_id", "status"])
+        ids = list(dict.fromkeys(plan["run_id"]))
+        order = {run_id: k for k, run_id in enumerate(ids)}
+        n = len(ids)
+        data = {c: (np.full(n, None, dtype=object) if c in TEXT_COLUMNS else
+                    np.zeros(n, dtype=np.int64) if c == "seed" else np.full(n, np.nan)) for c in columns}
+        seen = np.zeros(n, dtype=bool)
         for record in self.journal_records():
-            if record["run_id"] in order and record["run_id"] not in records:
-                records[record["run_id"]] = record
-        rows = sorted(records.values(), key=lambda r: order[r["run_id"]])
-        table = pd.DataFrame(rows, columns=columns) if columns else pd.DataFrame(rows)
-        for column in table.columns:
-            if column not in ("run_id", "status", "scenario", "error", "seed"):
-                table[column] = pd.to_numeric(table[column], errors="coerce")
-        if "seed" in table:
-            table["seed"] = table["seed"].astype("int64")
-        if "error" in table:
-            table["error"] = table["error"].astype("string")
-        return table.reset_index(drop=True)
+            k = order.get(record["run_id"])
+            if k is None or seen[k]:
+                continue
+            seen[k] = True
+            for c in columns:
+                value = record.get(c)
+                if value is not None:
+                    data[c][k] = value
+        table = pd.DataFrame({c: data[c][seen] for c in columns})
+        for c in columns:
+            if c in TEXT_COLUMNS:
+                table[c] = table[c].astype("string" if c == "error" else object)
+        for c in integer_columns:
+            if c in table and table[c].notna().all():
+                table[c] = table[c].astype("int64")
+        return table
 
     def write_run_table(self, table: pd.DataFrame) -> None:
         sink = pa.BufferOutputStream()
@@ -199,7 +215,8 @@ class StudyStore:
         columns = manifest.get("run_columns")
         if self.runs_path.is_file() and self.runs_path.stat().st_mtime >= self._journal_mtime():
             return pd.read_parquet(self.runs_path)
-        return self.run_table(columns=columns)
+        integers = [f["name"] for f in manifest.get("spec", {}).get("factors", []) if f.get("integer")]
+        return self.run_table(columns=columns, integer_columns=integers)
 
     def _journal_mtime(self) -> float:
         return self.journal_path.stat().st_mtime if self.journal_path.is_file() else 0.0
