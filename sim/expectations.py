@@ -11,8 +11,8 @@ Two forecasting rules for the spot price of an H100e-hour:
 Each rule's fitness is an exponentially weighted average of minus its squared one-month forecast error
 (in units of (10 x log error)^2); the population shares follow a logit with intensity of choice ``beta``.
 The same shares apply to the growth forecasts behind the sentiment index: fundamentalists expect AI
-revenue to keep growing at its realised 12-month rate, extrapolators expect the last 12 months' growth of AI
-capex (the investment boom itself) to continue. Sentiment is a persistent (exponentially weighted) average of
+revenue to keep growing at its realised 12-month rate, extrapolators expect the latest quarter's growth of AI
+revenue (annualised) to continue. Sentiment is a persistent (exponentially weighted) average of
 ``tanh((expected growth - neutral) / scale)``.
 """
 
@@ -83,8 +83,8 @@ class Expectations:
         self.forecasts = np.array([self.fundamentalist_path(one)[0], self.extrapolator_path(one)[0]])
 
     def update_sentiment(self, fundamental_growth: float, momentum_growth: float) -> float:
-        """``fundamental_growth``: realised 12-month AI revenue growth; ``momentum_growth``: 12-month growth
-        of AI capex. Both per year. Sentiment is persistent: an exponentially weighted average of
+        """``fundamental_growth``: realised 12-month AI revenue growth; ``momentum_growth``: the latest
+        quarter's AI revenue growth, annualised. Both per year. Sentiment is persistent: an exponentially weighted average of
         tanh((expected growth - neutral) / scale)."""
         extrapolated = self.trend_weight * momentum_growth
         self.expected_growth = self.shares[0] * fundamental_growth + self.shares[1] * extrapolated

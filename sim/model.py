@@ -105,6 +105,7 @@ class GPUEconomy(mesa.Model):
         self.spot_price = p["markets.initial_spot_price"]
         self.clearing_price = self.spot_price
         self.contract_price_now = self.spot_price
+        self.fundamental_price = self.spot_price
         self.expectations = Expectations(p, self.spot_price)
         self.sentiment = 0.5
         self.expectations.sentiment = self.sentiment
@@ -572,10 +573,16 @@ class GPUEconomy(mesa.Model):
         used_contract[order] = used_sorted
         free = h100e - used_contract
         shortfall = np.maximum(committed - np.bincount(owner, weights=h100e, minlength=len(committed)), 0.0)
-        # spot supply by generation
+        # spot supply by generation, in two tiers: other owners offer uncommitted capacity at its running cost;
+        # hyperscalers rent out theirs only at or above their reservation price (below it they keep the
+        # capacity for internal training and R&D, because every hour rented out must be replaced at full cost)
         n_gen = len(self.gens)
-        available = np.bincount(gen, weights=free, minlength=n_gen)
+        hyp_row = np.isin(owner, [h.eid for h in self.hyperscalers])
         gen_cost = self.running_cost / self.perf
+        reservation = p["hyperscalers.reservation_markup"] * self.fundamental_price
+        available = np.concatenate([np.bincount(gen, weights=free * ~hyp_row, minlength=n_gen),
+                                    np.bincount(gen, weights=free * hyp_row, minlength=n_gen)])
+        tier_cost = np.concatenate([gen_cost, np.maximum(gen_cost, reservation)])
         # buyers
         labs = [l for l in self.labs if l.alive]
         s = self.startups
@@ -587,7 +594,7 @@ class GPUEconomy(mesa.Model):
         el, ref = p["demand.price_elasticity"], p["demand.reference_price"]
 
         def excess(price):
-            return markets.spot_demand(price, budgets, contracted, el, ref).sum() + fixed - markets.spot_supply(price, available, gen_cost)
+            return markets.spot_demand(price, budgets, contracted, el, ref).sum() + fixed - markets.spot_supply(price, available, tier_cost)
 
         lo, hi = math.log(0.01), math.log(500.0)
         for _ in range(40):
@@ -601,12 +608,13 @@ class GPUEconomy(mesa.Model):
         self.spot_price = price
         demand_each = markets.spot_demand(price, budgets, contracted, el, ref)
         demand = demand_each.sum() + fixed
-        supply = markets.spot_supply(price, available, gen_cost)
+        supply = markets.spot_supply(price, available, tier_cost)
         traded = min(demand, supply)
         fill_buyers = traded / demand if demand > 0 else 0.0
-        gen_fill = markets.fill_merit_order(traded, available, gen_cost, price)
-        sold = free * gen_fill[gen]
-        active = used_contract + sold
+        tier_fill = markets.fill_merit_order(traded, available, tier_cost, price)
+        sold = free * np.where(hyp_row, tier_fill[n_gen + gen], tier_fill[gen])
+        internal = free * hyp_row * (self.running_cost[gen] / self.perf[gen] <= reservation) - sold * hyp_row
+        active = used_contract + sold + np.maximum(internal, 0.0)  # hyperscalers run withheld capacity internally
         self.utilisation = float(active.sum() / max(h100e.sum(), 1e-9))
         self.utilisation_by_gen = np.divide(np.bincount(gen, weights=active, minlength=n_gen),
                                             np.maximum(np.bincount(gen, weights=h100e, minlength=n_gen), 1e-9))
@@ -1207,14 +1215,13 @@ class GPUEconomy(mesa.Model):
         hist = self.history
         ai = self.ledger_income_total("ai_revenue")
         hist["ai_revenue"].append(ai)
-        hist["capex"].append(self.flow["ai_capex"])
         ai_hist = list(hist["ai_revenue"])
         if len(ai_hist) >= 15:
             fundamental_growth = sum(ai_hist[-3:]) / max(sum(ai_hist[-15:-12]), 1e-9) - 1.0
         else:
             fundamental_growth = (ai_hist[-1] / max(ai_hist[0], 1e-9)) ** (12.0 / max(len(ai_hist) - 1, 1)) - 1.0 if len(ai_hist) > 1 else 1.0
-        cx = list(hist["capex"])
-        momentum = sum(cx[-3:]) / max(sum(cx[-15:-12]), 1e-9) - 1.0 if len(cx) >= 15 else fundamental_growth
+        # extrapolators read the latest quarter's AI-revenue growth, annualised (news of the boom, not its capex)
+        momentum = (sum(ai_hist[-3:]) / max(sum(ai_hist[-6:-3]), 1e-9)) ** 4 - 1.0 if len(ai_hist) >= 6 else fundamental_growth
         self.sentiment = self.expectations.update_sentiment(min(fundamental_growth, 5.0), min(max(momentum, -0.9), 5.0))
         base = self._collateral_index()
         hist["collateral_index"].append(base)
