@@ -100,7 +100,10 @@ class Neocloud(mesa.Agent):
         unit_price = m.nvidia.list_price(g)
         if contract_price < self.full_cost_per_h100e(g, unit_price, 1.0):
             return 0.5 * uncommitted
-        return uncommitted + self.financeable_units(g, unit_price) * m.gens[g].perf
+        # what it can add this month, less what it already sold but has not yet built (no double selling)
+        unbuilt = max(0.0, self.contracted() - self.capacity())
+        addable = self.financeable_units(g, unit_price) * m.gens[g].perf
+        return uncommitted + max(0.0, addable - unbuilt)
 
     # --- investment and financing ---------------------------------------------------------------------
     def in_distress(self) -> bool:

@@ -6,7 +6,7 @@ Two forecasting rules for the spot price of an H100e-hour:
   on the newest generation (capital recovery at the cost of capital over the accounting life plus running
   and data-centre costs, at normal utilisation), closing ``1/reversion_months`` of the gap each month;
 * extrapolators expect the recent trend (mean log change over the last three months, times
-  ``trend_weight``) to continue for up to a year.
+  ``trend_weight``) to continue for up to a year, and the price reached to revert to the fundamental after that.
 
 Each rule's fitness is an exponentially weighted average of minus its squared one-month forecast error
 (in units of (10 x log error)^2); the population shares follow a logit with intensity of choice ``beta``.
@@ -52,8 +52,12 @@ class Expectations:
         return self.fundamental + (p - self.fundamental) * (1.0 - self.reversion) ** horizon
 
     def extrapolator_path(self, horizon: np.ndarray) -> np.ndarray:
+        """The trend continues for a year; beyond it extrapolators share the fundamentalists' anchor and expect
+        the price reached to revert to the fundamental at the same speed."""
         p = math.exp(self.log_prices[-1])
-        return p * np.exp(np.clip(self.trend(), -0.05, 0.05) * np.minimum(horizon, 12))
+        trended = p * np.exp(np.clip(self.trend(), -0.05, 0.05) * np.minimum(horizon, 12))
+        beyond = np.maximum(horizon - 12, 0)
+        return self.fundamental + (trended - self.fundamental) * (1.0 - self.reversion) ** beyond
 
     def price_path(self, horizon: np.ndarray, extrapolator_weight: float | None = None) -> np.ndarray:
         """Expected spot price (US$/H100e-hour) ``horizon`` months ahead, for the market mix of rules

@@ -210,6 +210,10 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Hyperscalers rent out uncommitted capacity only at or above this multiple of the full cost of a new H100e-hour "
        "(below it they use it internally); 0 = they offer it at running cost like everyone else",
        f"{CAL}: hyperscaler list prices 2-3x neocloud prices, held flat while neoclouds cut (FT Alphaville)"),
+    _p("hyperscalers.max_build_growth", 0.16, 0.0, 1.0, "per month",
+       "Largest monthly growth of a hyperscaler's own fleet its data-centre power allows; planned capacity beyond it "
+       "is sought from neoclouds under overflow contracts",
+       f"{CAL}: Microsoft ~62% of CoreWeave 2024 revenue; Microsoft contracts ~$10bn (2023-30)"),
     _p("hyperscalers.overflow_share", 0.5, 0.0, 1.0, "share", "Share of their expected capacity shortfall hyperscalers contract from neoclouds"),
     # --- neoclouds --------------------------------------------------------------------------------
     _p("neoclouds.equity_premium", 0.10, 0.0, 0.5, "per year", "Equity risk premium over the loan rate in the hurdle rate"),
