@@ -1205,10 +1205,13 @@ class GPUEconomy(mesa.Model):
     # ---- 11 -----------------------------------------------------------------------------------------
     def form_expectations(self) -> None:
         p = self.p
-        g = self.newest_nvidia_gen
-        gen = self.gens[g]
-        fundamental = fundamental_price(self.nvidia.list_price(g) / gen.perf, self.running_cost[g] / gen.perf,
-                                        self.facility_cost[g] / gen.perf, self.sofr + p["lenders.spread_ig"],
+        # the full cost of an H100e-hour on the chips Nvidia is shipping now (its production mix: a new
+        # generation sets the price only as its output ramps up)
+        mix = self.nvidia.production_mix(self.month)
+        h100e = sum(share * self.gens[g].perf for g, share in mix.items())
+        per_h100e = lambda cost: sum(share * cost(g) for g, share in mix.items()) / h100e
+        fundamental = fundamental_price(per_h100e(self.nvidia.list_price), per_h100e(lambda g: self.running_cost[g]),
+                                        per_h100e(lambda g: self.facility_cost[g]), self.sofr + p["lenders.spread_ig"],
                                         p["technology.accounting_life_months"])
         self.fundamental_price = fundamental
         self.expectations.observe_price(self.spot_price, fundamental)

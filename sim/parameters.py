@@ -206,7 +206,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("hyperscalers.capex_persistence", 0.6, 0.0, 0.99, "weight", "Weight of last month's order plan in this month's (capex plans are sticky)"),
     _p("hyperscalers.non_ai_capex", 9.0, 0.0, 200.0, "US$bn/month", "Non-AI capex of the big four (for the capex comparison)",
        f"{CAL}: big-four capex 2022 $172bn"),
-    _p("hyperscalers.reservation_markup", 1.0, 0.0, 5.0, "x full cost of new capacity",
+    _p("hyperscalers.reservation_markup", 1.4, 0.0, 5.0, "x full cost of new capacity",
        "Hyperscalers rent out uncommitted capacity only at or above this multiple of the full cost of a new H100e-hour "
        "(below it they use it internally); 0 = they offer it at running cost like everyone else",
        f"{CAL}: hyperscaler list prices 2-3x neocloud prices, held flat while neoclouds cut (FT Alphaville)"),
