@@ -107,7 +107,7 @@ class GPUEconomy(mesa.Model):
         self.contract_price_now = self.spot_price
         self.fundamental_price = self.spot_price
         self.expectations = Expectations(p, self.spot_price)
-        self.sentiment = 0.5
+        self.sentiment = p["expectations.initial_sentiment"]
         self.expectations.sentiment = self.sentiment
         self.secondary = markets.SecondaryMarket(p)
         self.sofr = self.sofr_at(0)
@@ -1019,10 +1019,11 @@ class GPUEconomy(mesa.Model):
         for nc in self.neoclouds:
             if self.sentiment < p["neoclouds.raise_threshold"] or self.month - nc.last_raise < 6 or nc.valuation <= 0:
                 continue
-            need = nc.equity_need()
+            need = max(nc.equity_need(), nc.growth_round())
             if need <= 1e-4:
                 continue
             amount = min(need, 0.3 * nc.valuation)
+            nc.last_round_valuation = nc.valuation
             nvidia_part = 0.0
             if nc.eid in customers and self.nvidia.strategic_budget > 0:
                 nvidia_part = min(0.4 * amount, self.nvidia.strategic_budget)

@@ -161,6 +161,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("nvidia.pe_base", 30.0, 5.0, 100.0, "x earnings", "Price-earnings multiple at zero growth and neutral sentiment"),
     _p("nvidia.pe_growth", 20.0, 0.0, 100.0, "x per unit growth", "Extra multiple per unit of expected annual revenue growth"),
     _p("nvidia.pe_sentiment", 10.0, 0.0, 100.0, "x per unit sentiment", "Extra multiple per unit of sentiment"),
+    _p("nvidia.price_to_sales_floor", 3.0, 0.0, 50.0, "x annual revenue",
+       "Floor of the market capitalisation as a multiple of annualised revenue (binds when earnings are negative)"),
     # --- rival chips ------------------------------------------------------------------------
     _p("rival.share_start", 0.10, 0.0, 0.9, "share", "Rival (AMD, custom silicon) share of new GPU capacity in 2023"),
     _p("rival.share_end", 0.30, 0.0, 0.95, "share", "Rival share of new GPU capacity at rival.share_end_year"),
@@ -225,6 +227,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("neoclouds.overhead", 0.004, 0.0, 1.0, "US$bn/month", "Fixed overhead of a named neocloud (small ones scaled by size)"),
     _p("neoclouds.cash_buffer", 0.06, 0.0, 1.0, "share of debt", "Cash kept as a buffer against debt service"),
     _p("neoclouds.raise_threshold", -0.2, -1.0, 1.0, "sentiment", "Sentiment above which neoclouds can raise equity"),
+    _p("neoclouds.growth_round_share", 0.05, 0.0, 0.5, "share of valuation",
+       "Share of the firm a neocloud sells in a growth round, held once its valuation has doubled since its last round",
+       f"{CAL}: CoreWeave valuation $2bn -> $19bn to May 2024; Nvidia stake ~6-7%"),
     _p("neoclouds.valuation_multiple", 6.0, 0.5, 50.0, "x annual revenue", "Valuation multiple of revenue plus backlog"),
     _p("neoclouds.horizon_months", 48, 12, 120, "months", "Horizon of the investment appraisal of a new GPU", kind=int),
     # --- lenders ----------------------------------------------------------------------------------
@@ -266,6 +271,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("expectations.reversion_months", 18, 1, 120, "months", "Months over which fundamentalists expect prices to revert", kind=int),
     _p("expectations.sentiment_scale", 0.5, 0.01, 5.0, "per year", "Expected growth (above neutral) giving sentiment tanh(1)"),
     _p("expectations.sentiment_memory", 0.85, 0.0, 0.99, "weight", "Weight of last month's sentiment in this month's (sentiment is persistent)"),
+    _p("expectations.initial_sentiment", 0.5, -1.0, 1.0, "index", "Sentiment in January 2023 (after ChatGPT's launch)"),
     _p("expectations.neutral_growth", 0.25, -0.5, 2.0, "per year", "Expected AI growth at which sentiment is neutral"),
     # --- interest rates ---------------------------------------------------------------------------
     _p("rates.sofr_long_run", 0.036, 0.0, 0.2, "per year", "SOFR from 2026 on", f"{CAL}: effective fed funds 3.64% Mar 2026"),
