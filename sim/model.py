@@ -654,30 +654,39 @@ class GPUEconomy(mesa.Model):
         self._pay_running_costs(owner, gen, active, count)
 
     def _pay_contracts(self) -> None:
+        """Each take-or-pay contract's monthly value is due, less the prepayment released this month. A customer
+        that can pay all its contracts pays them in one transfer per provider; one that cannot pays them in
+        turn and fails on the first it cannot meet."""
         led = self.ledger
+        by_customer: dict[int, list] = defaultdict(list)
         for c in self.contracts:
-            if not c.active:
+            if c.active:
+                release = c.prepaid / max(1, c.end - self.month)
+                by_customer[c.customer].append((c, max(0.0, c.monthly_value() - release), release))
+        for customer, items in by_customer.items():
+            total_due = sum(due for _, due, _ in items)
+            agent = self.entity.get(customer)
+            if isinstance(agent, Hyperscaler):
+                agent.ensure_cash(total_due)
+            if led.cash[customer] >= total_due:
+                paid_to: dict[tuple, list] = defaultdict(lambda: [0.0, 0.0])
+                for c, due, release in items:
+                    c.prepaid -= release
+                    entry = paid_to[(c.provider, "rent_back" if c.kind == "rent_back" else "compute_contract")]
+                    entry[0] += due
+                    entry[1] += release
+                for (provider, kind), (paid, release) in paid_to.items():
+                    self._settle_contract_payment(customer, provider, kind, paid, release)
                 continue
-            value = c.monthly_value()
-            months_left = max(1, c.end - self.month)
-            release = c.prepaid / months_left
-            due = max(0.0, value - release)
-            cash = led.cash[c.customer]
-            if isinstance(self.entity.get(c.customer), Hyperscaler):
-                self.entity[c.customer].ensure_cash(due)
-                cash = led.cash[c.customer]
-            kind = "rent_back" if c.kind == "rent_back" else "compute_contract"
-            paid = min(due, max(cash, 0.0))
-            led.pay(c.customer, c.provider, paid, kind)
-            c.prepaid -= release
-            led.book(c.customer, -release, kind)
-            led.book(c.provider, release, kind)
-            self.customer_payments[c.provider][c.customer] += paid + release
-            if c.customer == self.nvidia.eid:
-                self.nvidia_flows_to[c.provider] += paid + release
-                self.flow["rent_back_paid"] += paid + release
-            if due - paid > 1e-9:
-                self.fail_customer(self.entity[c.customer])
+            for c, due, release in items:  # short of cash: contract by contract
+                if not c.active:
+                    continue
+                kind = "rent_back" if c.kind == "rent_back" else "compute_contract"
+                paid = min(due, max(led.cash[customer], 0.0))
+                c.prepaid -= release
+                self._settle_contract_payment(customer, c.provider, kind, paid, release)
+                if due - paid > 1e-9:
+                    self.fail_customer(agent)
         s = self.startups
         if s.n:
             has = s.alive & (s.provider >= 0)
@@ -698,6 +707,16 @@ class GPUEconomy(mesa.Model):
             failing = has & (due - paid > 1e-12)
             if failing.any():
                 self.fail_startups(np.flatnonzero(failing))
+
+    def _settle_contract_payment(self, customer: int, provider: int, kind: str, paid: float, release: float) -> None:
+        led = self.ledger
+        led.pay(customer, provider, paid, kind)
+        led.book(customer, -release, kind)
+        led.book(provider, release, kind)
+        self.customer_payments[provider][customer] += paid + release
+        if customer == self.nvidia.eid:
+            self.nvidia_flows_to[provider] += paid + release
+            self.flow["rent_back_paid"] += paid + release
 
     def _pay_backstops(self) -> None:
         """Nvidia buys its beneficiary's unsold capacity at the spot price, up to the monthly cap."""
@@ -797,9 +816,10 @@ class GPUEconomy(mesa.Model):
         for lid, v in zip(pledged[mask].tolist(), value.tolist()):
             by_loan[lid] += v
         contract_value = defaultdict(float)
+        month = self.month
         for c in self.contracts:
-            if c.active and c.loan >= 0:
-                contract_value[c.loan] += c.remaining_value(self.month)
+            if c.active and c.loan >= 0 and c.end > month:
+                contract_value[c.loan] += c.qty * c.price * H * (c.end - month)  # remaining value, US$bn
         for loan in self.loans.values():
             if loan.status in ("default", "repaid"):
                 continue
@@ -1064,6 +1084,7 @@ class GPUEconomy(mesa.Model):
                 self.backstops.append(Backstop(nv.eid, target.eid, p["nvidia.backstop_cap"], self.month, end))
                 self.log("backstop_signed", ["Nvidia", target.name], p["nvidia.backstop_cap"])
         if p["nvidia.rentback_total"] > 0:
+            signed = False
             have = {c.provider for c in self.contracts if c.kind == "rent_back"}
             for st in held[:2]:
                 if st.issuer in have or len(have) >= 2:
@@ -1073,8 +1094,10 @@ class GPUEconomy(mesa.Model):
                 c = self.sign_contract(nv, st.issuer, qty, self.contract_price_now, "ig", "rent_back", term=months, prepay_share=0.0)
                 if c is not None:
                     have.add(st.issuer)
+                    signed = True
                     self.log("rent_back_signed", ["Nvidia", alive[st.issuer].name], p["nvidia.rentback_total"])
-            self._refresh_books()
+            if signed:
+                self._refresh_books()
 
     # ---- 10 -----------------------------------------------------------------------------------------
     def _terminate_contract(self, c: ComputeContract, reason: str) -> None:
@@ -1315,6 +1338,7 @@ class GPUEconomy(mesa.Model):
         self.ig_contracted_by_provider: dict[int, float] = defaultdict(float)
         self.backlog_by_provider: dict[int, float] = defaultdict(float)
         self.contract_payments_by_customer: dict[int, float] = defaultdict(float)
+        month = self.month
         for c in self.contracts:
             if not c.active:
                 continue
@@ -1322,8 +1346,9 @@ class GPUEconomy(mesa.Model):
             self.contracted_by_customer[c.customer] += c.qty
             if c.grade == "ig":
                 self.ig_contracted_by_provider[c.provider] += c.qty
-            self.backlog_by_provider[c.provider] += c.remaining_value(self.month)
-            self.contract_payments_by_customer[c.customer] += c.monthly_value()
+            monthly = c.qty * c.price * H  # c.monthly_value(), US$bn
+            self.backlog_by_provider[c.provider] += monthly * max(0, c.end - month)
+            self.contract_payments_by_customer[c.customer] += monthly
         s = self.startups
         if s.n:
             has = s.alive & (s.provider >= 0)
