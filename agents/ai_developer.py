@@ -48,22 +48,36 @@ class Lab(mesa.Agent):
         return 12.0 * self.model.contract_payments_by_customer.get(self.eid, 0.0)
 
     def contract_demand(self, contract_price: float) -> float:
+        """H100e of new term capacity it wants at ``contract_price``: ``labs.contract_share`` of its expected
+        needs, less what it already holds, and no more than it can pay for: total monthly contract payments
+        stay within ``labs.contract_share`` of its compute budget (a lab does not sign take-or-pay commitments
+        it could not honour out of its budget, however cheap or dear the contract)."""
         m, p = self.model, self.model.p
         total = (self.budget * 1e9 / (p["demand.reference_price"] * 730.0)
                  * (contract_price / p["demand.reference_price"]) ** (-p["demand.price_elasticity"]))
-        return max(0.0, p["labs.contract_share"] * total - m.contracted_by_customer.get(self.eid, 0.0))
+        wanted = p["labs.contract_share"] * total - m.contracted_by_customer.get(self.eid, 0.0)
+        room = p["labs.contract_share"] * self.budget - m.contract_payments_by_customer.get(self.eid, 0.0)
+        affordable = max(0.0, room) * 1e9 / (max(contract_price, 1e-9) * 730.0)
+        return max(0.0, min(wanted, affordable))
 
     def value_firm(self) -> None:
         s = self.model.sentiment
         self.valuation = max(0.0, 25.0 * 12.0 * self.revenue * (1.0 + s))
 
     def wants_round(self) -> float:
-        """Size of the round it raises this month (0 if none)."""
+        """Size of the round it raises this month (0 if none): opportunistic rounds arrive at a rate that
+        rises with sentiment; a lab whose cash covers less than ``labs.raise_runway_months`` of its contract
+        payments and compute budget goes to investors for a round, which they grant unless sentiment is below
+        ``neoclouds.raise_threshold`` (the same window for all private AI equity)."""
         m, p = self.model, self.model.p
+        burn = self.budget + m.contract_payments_by_customer.get(self.eid, 0.0)
+        short_of_cash = m.ledger.cash[self.eid] < p["labs.raise_runway_months"] * burn
         prob = p["labs.funding_rate"] * max(0.0, 1.0 + 2.0 * m.sentiment)
+        if short_of_cash and m.sentiment >= p["neoclouds.raise_threshold"]:
+            prob = 1.0
         if m.rng.random() >= prob:
             return 0.0
-        return p["labs.round_size"] * 12.0 * max(self.budget, 0.05 * self.weight)
+        return p["labs.round_size"] * 12.0 * max(burn, 0.05 * self.weight)
 
 
 class StartupPopulation(mesa.Agent):

@@ -111,7 +111,8 @@ class Chipmaker(mesa.Agent):
         self.supply_h100e = 0.0
 
     def value_firm(self) -> None:
-        """Market capitalisation = forward earnings x a multiple rising with growth and sentiment."""
+        """Market capitalisation = forward earnings x a multiple rising with growth and sentiment, and no less
+        than ``nvidia.price_to_sales_floor`` x annualised recent revenue."""
         p = self.model.p
         recent = sum(list(self.revenue_history)[-3:])
         year_ago = sum(list(self.revenue_history)[-15:-12])
@@ -119,4 +120,6 @@ class Chipmaker(mesa.Agent):
         annual_earnings = 4.0 * sum(list(self.earnings_history)[-3:])
         forward = max(annual_earnings, 0.0) * (1.0 + 0.5 * max(growth, -0.5))
         multiple = p["nvidia.pe_base"] + p["nvidia.pe_growth"] * min(max(growth, 0.0), 1.5) + p["nvidia.pe_sentiment"] * self.model.sentiment
-        self.market_cap = max(multiple, 5.0) * forward
+        # when earnings are negative or thin the market values the franchise on sales instead
+        sales_floor = p["nvidia.price_to_sales_floor"] * 4.0 * recent
+        self.market_cap = max(max(multiple, 5.0) * forward, sales_floor)

@@ -3,8 +3,9 @@
 Investment-grade balance sheets funded by their core businesses and bonds (never GPU-backed loans). Each
 month a hyperscaler earns its core cash flow and its share of AI-services revenue, spends an internal AI
 compute budget (growing with AI revenue and sentiment) in the compute market, builds its own fleet ahead of
-expected demand (custom silicon first, up to the rival's share, then Nvidia), contracts overflow capacity
-from neoclouds when its own fleet falls short (Microsoft and CoreWeave), sells uncommitted capacity to
+expected demand (custom silicon first, up to the rival's share, then Nvidia) as fast as its data-centre power
+allows (``hyperscalers.max_build_growth``), contracts overflow capacity from neoclouds when its own fleet falls
+short or its build-out outruns its power (Microsoft and CoreWeave), sells uncommitted capacity to
 AI developers, issues bonds when cash runs short and pays out surplus cash.
 """
 
@@ -26,6 +27,7 @@ class Hyperscaler(mesa.Agent):
         self.capex = 0.0  # this month's GPU and data-centre capex, US$bn
         self.planned: dict[int, float] = {}
         self.planned_h100e = 0.0
+        self.unhoused = 0.0  # H100e of last month's plan it had no data-centre power for
         self.alive = True
         self.grade = "ig"
 
@@ -54,10 +56,12 @@ class Hyperscaler(mesa.Agent):
                 * (price / p["demand.reference_price"]) ** (-p["demand.price_elasticity"]))
 
     def overflow_demand(self) -> float:
-        """Term capacity it wants from neoclouds: a share of the gap between its demand and its fleet."""
+        """Term capacity it wants from neoclouds: a share of the gap between its demand and its fleet, and of
+        the capacity it planned last month but could not house (data-centre power is its bottleneck, so the
+        build-out it cannot house is contracted from neoclouds, as Microsoft did with CoreWeave)."""
         m = self.model
         gap = self.own_demand(m.spot_price) - self.capacity() - self.contracted_in()
-        return max(0.0, m.p["hyperscalers.overflow_share"] * gap)
+        return max(0.0, m.p["hyperscalers.overflow_share"] * max(gap, self.unhoused))
 
     def contract_offer(self) -> float:
         """Uncommitted capacity it offers to AI developers on term contracts (half of what is free)."""
@@ -85,6 +89,9 @@ class Hyperscaler(mesa.Agent):
         k = p["hyperscalers.capex_persistence"]
         want = k * self.planned_h100e + (1.0 - k) * want
         self.planned_h100e = want
+        housed = p["hyperscalers.max_build_growth"] * self.capacity()
+        self.unhoused = max(0.0, want - housed)
+        want = min(want, housed)
         if want <= 0:
             return
         rival_share = m.rival_share()

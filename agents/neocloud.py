@@ -11,7 +11,7 @@ Decision rules, each month:
   within power capacity (leased with a lead time), chip allocation and financing.
 * **Financing.** Each delivery is paid with a draw on a GPU-backed delayed-draw term loan (up to the lender's
   current LTV of the GPUs' appraised value) and cash; equity is raised from VCs and Nvidia when sentiment
-  allows and cash is short.
+  allows and cash is short, or in a growth round once its valuation has doubled since its last round.
 * **Distress.** It services debt monthly; a payment it cannot make, or a breach of the LTV covenant, opens a
   cure period during which it pays down with cash or sells GPUs (adding to forced sales); the lender may
   waive; an uncured breach is a default (handled by the lender: seizure, liquidation, write-downs).
@@ -50,6 +50,7 @@ class Neocloud(mesa.Agent):
         self.planned_units = 0.0
         self.wanted_gen = -1
         self.last_raise = -99
+        self.last_round_valuation = 0.0  # pre-money valuation of its last equity round, US$bn
         self.alive = True
 
     # --- capacity and costs ---------------------------------------------------------------------------
@@ -100,7 +101,10 @@ class Neocloud(mesa.Agent):
         unit_price = m.nvidia.list_price(g)
         if contract_price < self.full_cost_per_h100e(g, unit_price, 1.0):
             return 0.5 * uncommitted
-        return uncommitted + self.financeable_units(g, unit_price) * m.gens[g].perf
+        # what it can add this month, less what it already sold but has not yet built (no double selling)
+        unbuilt = max(0.0, self.contracted() - self.capacity())
+        addable = self.financeable_units(g, unit_price) * m.gens[g].perf
+        return uncommitted + max(0.0, addable - unbuilt)
 
     # --- investment and financing ---------------------------------------------------------------------
     def in_distress(self) -> bool:
@@ -278,6 +282,13 @@ class Neocloud(mesa.Agent):
         cash_free = max(0.0, m.ledger.cash[self.eid] - self.cash_buffer())
         hole = self.cash_buffer() - m.ledger.cash[self.eid]
         return max(want - cash_free, hole, 0.0)
+
+    def growth_round(self) -> float:
+        """A growth round: once its valuation has doubled since its last round (or it has never raised),
+        investors, Nvidia among them, bid to buy in; it sells ``neoclouds.growth_round_share`` of the firm."""
+        if self.valuation < 2.0 * self.last_round_valuation:
+            return 0.0
+        return self.model.p["neoclouds.growth_round_share"] * self.valuation
 
     def record_revenue(self) -> None:
         m = self.model

@@ -6,13 +6,13 @@ Two forecasting rules for the spot price of an H100e-hour:
   on the newest generation (capital recovery at the cost of capital over the accounting life plus running
   and data-centre costs, at normal utilisation), closing ``1/reversion_months`` of the gap each month;
 * extrapolators expect the recent trend (mean log change over the last three months, times
-  ``trend_weight``) to continue for up to a year.
+  ``trend_weight``) to continue for up to a year, and the price reached to revert to the fundamental after that.
 
 Each rule's fitness is an exponentially weighted average of minus its squared one-month forecast error
 (in units of (10 x log error)^2); the population shares follow a logit with intensity of choice ``beta``.
 The same shares apply to the growth forecasts behind the sentiment index: fundamentalists expect AI
-revenue to keep growing at its realised 12-month rate, extrapolators expect the last 12 months' growth of AI
-capex (the investment boom itself) to continue. Sentiment is a persistent (exponentially weighted) average of
+revenue to keep growing at its realised 12-month rate, extrapolators expect the latest quarter's growth of AI
+revenue (annualised) to continue. Sentiment is a persistent (exponentially weighted) average of
 ``tanh((expected growth - neutral) / scale)``.
 """
 
@@ -52,8 +52,12 @@ class Expectations:
         return self.fundamental + (p - self.fundamental) * (1.0 - self.reversion) ** horizon
 
     def extrapolator_path(self, horizon: np.ndarray) -> np.ndarray:
+        """The trend continues for a year; beyond it extrapolators share the fundamentalists' anchor and expect
+        the price reached to revert to the fundamental at the same speed."""
         p = math.exp(self.log_prices[-1])
-        return p * np.exp(np.clip(self.trend(), -0.05, 0.05) * np.minimum(horizon, 12))
+        trended = p * np.exp(np.clip(self.trend(), -0.05, 0.05) * np.minimum(horizon, 12))
+        beyond = np.maximum(horizon - 12, 0)
+        return self.fundamental + (trended - self.fundamental) * (1.0 - self.reversion) ** beyond
 
     def price_path(self, horizon: np.ndarray, extrapolator_weight: float | None = None) -> np.ndarray:
         """Expected spot price (US$/H100e-hour) ``horizon`` months ahead, for the market mix of rules
@@ -83,8 +87,8 @@ class Expectations:
         self.forecasts = np.array([self.fundamentalist_path(one)[0], self.extrapolator_path(one)[0]])
 
     def update_sentiment(self, fundamental_growth: float, momentum_growth: float) -> float:
-        """``fundamental_growth``: realised 12-month AI revenue growth; ``momentum_growth``: 12-month growth
-        of AI capex. Both per year. Sentiment is persistent: an exponentially weighted average of
+        """``fundamental_growth``: realised 12-month AI revenue growth; ``momentum_growth``: the latest
+        quarter's AI revenue growth, annualised. Both per year. Sentiment is persistent: an exponentially weighted average of
         tanh((expected growth - neutral) / scale)."""
         extrapolated = self.trend_weight * momentum_growth
         self.expected_growth = self.shares[0] * fundamental_growth + self.shares[1] * extrapolated

@@ -105,8 +105,9 @@ class GPUEconomy(mesa.Model):
         self.spot_price = p["markets.initial_spot_price"]
         self.clearing_price = self.spot_price
         self.contract_price_now = self.spot_price
+        self.fundamental_price = self.spot_price
         self.expectations = Expectations(p, self.spot_price)
-        self.sentiment = 0.5
+        self.sentiment = p["expectations.initial_sentiment"]
         self.expectations.sentiment = self.sentiment
         self.secondary = markets.SecondaryMarket(p)
         self.sofr = self.sofr_at(0)
@@ -572,10 +573,16 @@ class GPUEconomy(mesa.Model):
         used_contract[order] = used_sorted
         free = h100e - used_contract
         shortfall = np.maximum(committed - np.bincount(owner, weights=h100e, minlength=len(committed)), 0.0)
-        # spot supply by generation
+        # spot supply by generation, in two tiers: other owners offer uncommitted capacity at its running cost;
+        # hyperscalers rent out theirs only at or above their reservation price (below it they keep the
+        # capacity for internal training and R&D, because every hour rented out must be replaced at full cost)
         n_gen = len(self.gens)
-        available = np.bincount(gen, weights=free, minlength=n_gen)
+        hyp_row = np.isin(owner, [h.eid for h in self.hyperscalers])
         gen_cost = self.running_cost / self.perf
+        reservation = p["hyperscalers.reservation_markup"] * self.fundamental_price
+        available = np.concatenate([np.bincount(gen, weights=free * ~hyp_row, minlength=n_gen),
+                                    np.bincount(gen, weights=free * hyp_row, minlength=n_gen)])
+        tier_cost = np.concatenate([gen_cost, np.maximum(gen_cost, reservation)])
         # buyers
         labs = [l for l in self.labs if l.alive]
         s = self.startups
@@ -587,7 +594,7 @@ class GPUEconomy(mesa.Model):
         el, ref = p["demand.price_elasticity"], p["demand.reference_price"]
 
         def excess(price):
-            return markets.spot_demand(price, budgets, contracted, el, ref).sum() + fixed - markets.spot_supply(price, available, gen_cost)
+            return markets.spot_demand(price, budgets, contracted, el, ref).sum() + fixed - markets.spot_supply(price, available, tier_cost)
 
         lo, hi = math.log(0.01), math.log(500.0)
         for _ in range(40):
@@ -601,12 +608,13 @@ class GPUEconomy(mesa.Model):
         self.spot_price = price
         demand_each = markets.spot_demand(price, budgets, contracted, el, ref)
         demand = demand_each.sum() + fixed
-        supply = markets.spot_supply(price, available, gen_cost)
+        supply = markets.spot_supply(price, available, tier_cost)
         traded = min(demand, supply)
         fill_buyers = traded / demand if demand > 0 else 0.0
-        gen_fill = markets.fill_merit_order(traded, available, gen_cost, price)
-        sold = free * gen_fill[gen]
-        active = used_contract + sold
+        tier_fill = markets.fill_merit_order(traded, available, tier_cost, price)
+        sold = free * np.where(hyp_row, tier_fill[n_gen + gen], tier_fill[gen])
+        internal = free * hyp_row * (self.running_cost[gen] / self.perf[gen] <= reservation) - sold * hyp_row
+        active = used_contract + sold + np.maximum(internal, 0.0)  # hyperscalers run withheld capacity internally
         self.utilisation = float(active.sum() / max(h100e.sum(), 1e-9))
         self.utilisation_by_gen = np.divide(np.bincount(gen, weights=active, minlength=n_gen),
                                             np.maximum(np.bincount(gen, weights=h100e, minlength=n_gen), 1e-9))
@@ -646,30 +654,39 @@ class GPUEconomy(mesa.Model):
         self._pay_running_costs(owner, gen, active, count)
 
     def _pay_contracts(self) -> None:
+        """Each take-or-pay contract's monthly value is due, less the prepayment released this month. A customer
+        that can pay all its contracts pays them in one transfer per provider; one that cannot pays them in
+        turn and fails on the first it cannot meet."""
         led = self.ledger
+        by_customer: dict[int, list] = defaultdict(list)
         for c in self.contracts:
-            if not c.active:
+            if c.active:
+                release = c.prepaid / max(1, c.end - self.month)
+                by_customer[c.customer].append((c, max(0.0, c.monthly_value() - release), release))
+        for customer, items in by_customer.items():
+            total_due = sum(due for _, due, _ in items)
+            agent = self.entity.get(customer)
+            if isinstance(agent, Hyperscaler):
+                agent.ensure_cash(total_due)
+            if led.cash[customer] >= total_due:
+                paid_to: dict[tuple, list] = defaultdict(lambda: [0.0, 0.0])
+                for c, due, release in items:
+                    c.prepaid -= release
+                    entry = paid_to[(c.provider, "rent_back" if c.kind == "rent_back" else "compute_contract")]
+                    entry[0] += due
+                    entry[1] += release
+                for (provider, kind), (paid, release) in paid_to.items():
+                    self._settle_contract_payment(customer, provider, kind, paid, release)
                 continue
-            value = c.monthly_value()
-            months_left = max(1, c.end - self.month)
-            release = c.prepaid / months_left
-            due = max(0.0, value - release)
-            cash = led.cash[c.customer]
-            if isinstance(self.entity.get(c.customer), Hyperscaler):
-                self.entity[c.customer].ensure_cash(due)
-                cash = led.cash[c.customer]
-            kind = "rent_back" if c.kind == "rent_back" else "compute_contract"
-            paid = min(due, max(cash, 0.0))
-            led.pay(c.customer, c.provider, paid, kind)
-            c.prepaid -= release
-            led.book(c.customer, -release, kind)
-            led.book(c.provider, release, kind)
-            self.customer_payments[c.provider][c.customer] += paid + release
-            if c.customer == self.nvidia.eid:
-                self.nvidia_flows_to[c.provider] += paid + release
-                self.flow["rent_back_paid"] += paid + release
-            if due - paid > 1e-9:
-                self.fail_customer(self.entity[c.customer])
+            for c, due, release in items:  # short of cash: contract by contract
+                if not c.active:
+                    continue
+                kind = "rent_back" if c.kind == "rent_back" else "compute_contract"
+                paid = min(due, max(led.cash[customer], 0.0))
+                c.prepaid -= release
+                self._settle_contract_payment(customer, c.provider, kind, paid, release)
+                if due - paid > 1e-9:
+                    self.fail_customer(agent)
         s = self.startups
         if s.n:
             has = s.alive & (s.provider >= 0)
@@ -690,6 +707,16 @@ class GPUEconomy(mesa.Model):
             failing = has & (due - paid > 1e-12)
             if failing.any():
                 self.fail_startups(np.flatnonzero(failing))
+
+    def _settle_contract_payment(self, customer: int, provider: int, kind: str, paid: float, release: float) -> None:
+        led = self.ledger
+        led.pay(customer, provider, paid, kind)
+        led.book(customer, -release, kind)
+        led.book(provider, release, kind)
+        self.customer_payments[provider][customer] += paid + release
+        if customer == self.nvidia.eid:
+            self.nvidia_flows_to[provider] += paid + release
+            self.flow["rent_back_paid"] += paid + release
 
     def _pay_backstops(self) -> None:
         """Nvidia buys its beneficiary's unsold capacity at the spot price, up to the monthly cap."""
@@ -789,9 +816,10 @@ class GPUEconomy(mesa.Model):
         for lid, v in zip(pledged[mask].tolist(), value.tolist()):
             by_loan[lid] += v
         contract_value = defaultdict(float)
+        month = self.month
         for c in self.contracts:
-            if c.active and c.loan >= 0:
-                contract_value[c.loan] += c.remaining_value(self.month)
+            if c.active and c.loan >= 0 and c.end > month:
+                contract_value[c.loan] += c.qty * c.price * H * (c.end - month)  # remaining value, US$bn
         for loan in self.loans.values():
             if loan.status in ("default", "repaid"):
                 continue
@@ -1011,10 +1039,11 @@ class GPUEconomy(mesa.Model):
         for nc in self.neoclouds:
             if self.sentiment < p["neoclouds.raise_threshold"] or self.month - nc.last_raise < 6 or nc.valuation <= 0:
                 continue
-            need = nc.equity_need()
+            need = max(nc.equity_need(), nc.growth_round())
             if need <= 1e-4:
                 continue
             amount = min(need, 0.3 * nc.valuation)
+            nc.last_round_valuation = nc.valuation
             nvidia_part = 0.0
             if nc.eid in customers and self.nvidia.strategic_budget > 0:
                 nvidia_part = min(0.4 * amount, self.nvidia.strategic_budget)
@@ -1055,6 +1084,7 @@ class GPUEconomy(mesa.Model):
                 self.backstops.append(Backstop(nv.eid, target.eid, p["nvidia.backstop_cap"], self.month, end))
                 self.log("backstop_signed", ["Nvidia", target.name], p["nvidia.backstop_cap"])
         if p["nvidia.rentback_total"] > 0:
+            signed = False
             have = {c.provider for c in self.contracts if c.kind == "rent_back"}
             for st in held[:2]:
                 if st.issuer in have or len(have) >= 2:
@@ -1064,8 +1094,10 @@ class GPUEconomy(mesa.Model):
                 c = self.sign_contract(nv, st.issuer, qty, self.contract_price_now, "ig", "rent_back", term=months, prepay_share=0.0)
                 if c is not None:
                     have.add(st.issuer)
+                    signed = True
                     self.log("rent_back_signed", ["Nvidia", alive[st.issuer].name], p["nvidia.rentback_total"])
-            self._refresh_books()
+            if signed:
+                self._refresh_books()
 
     # ---- 10 -----------------------------------------------------------------------------------------
     def _terminate_contract(self, c: ComputeContract, reason: str) -> None:
@@ -1197,24 +1229,26 @@ class GPUEconomy(mesa.Model):
     # ---- 11 -----------------------------------------------------------------------------------------
     def form_expectations(self) -> None:
         p = self.p
-        g = self.newest_nvidia_gen
-        gen = self.gens[g]
-        fundamental = fundamental_price(self.nvidia.list_price(g) / gen.perf, self.running_cost[g] / gen.perf,
-                                        self.facility_cost[g] / gen.perf, self.sofr + p["lenders.spread_ig"],
+        # the full cost of an H100e-hour on the chips Nvidia is shipping now (its production mix: a new
+        # generation sets the price only as its output ramps up)
+        mix = self.nvidia.production_mix(self.month)
+        h100e = sum(share * self.gens[g].perf for g, share in mix.items())
+        per_h100e = lambda cost: sum(share * cost(g) for g, share in mix.items()) / h100e
+        fundamental = fundamental_price(per_h100e(self.nvidia.list_price), per_h100e(lambda g: self.running_cost[g]),
+                                        per_h100e(lambda g: self.facility_cost[g]), self.sofr + p["lenders.spread_ig"],
                                         p["technology.accounting_life_months"])
         self.fundamental_price = fundamental
         self.expectations.observe_price(self.spot_price, fundamental)
         hist = self.history
         ai = self.ledger_income_total("ai_revenue")
         hist["ai_revenue"].append(ai)
-        hist["capex"].append(self.flow["ai_capex"])
         ai_hist = list(hist["ai_revenue"])
         if len(ai_hist) >= 15:
             fundamental_growth = sum(ai_hist[-3:]) / max(sum(ai_hist[-15:-12]), 1e-9) - 1.0
         else:
             fundamental_growth = (ai_hist[-1] / max(ai_hist[0], 1e-9)) ** (12.0 / max(len(ai_hist) - 1, 1)) - 1.0 if len(ai_hist) > 1 else 1.0
-        cx = list(hist["capex"])
-        momentum = sum(cx[-3:]) / max(sum(cx[-15:-12]), 1e-9) - 1.0 if len(cx) >= 15 else fundamental_growth
+        # extrapolators read the latest quarter's AI-revenue growth, annualised (news of the boom, not its capex)
+        momentum = (sum(ai_hist[-3:]) / max(sum(ai_hist[-6:-3]), 1e-9)) ** 4 - 1.0 if len(ai_hist) >= 6 else fundamental_growth
         self.sentiment = self.expectations.update_sentiment(min(fundamental_growth, 5.0), min(max(momentum, -0.9), 5.0))
         base = self._collateral_index()
         hist["collateral_index"].append(base)
@@ -1304,6 +1338,7 @@ class GPUEconomy(mesa.Model):
         self.ig_contracted_by_provider: dict[int, float] = defaultdict(float)
         self.backlog_by_provider: dict[int, float] = defaultdict(float)
         self.contract_payments_by_customer: dict[int, float] = defaultdict(float)
+        month = self.month
         for c in self.contracts:
             if not c.active:
                 continue
@@ -1311,8 +1346,9 @@ class GPUEconomy(mesa.Model):
             self.contracted_by_customer[c.customer] += c.qty
             if c.grade == "ig":
                 self.ig_contracted_by_provider[c.provider] += c.qty
-            self.backlog_by_provider[c.provider] += c.remaining_value(self.month)
-            self.contract_payments_by_customer[c.customer] += c.monthly_value()
+            monthly = c.qty * c.price * H  # c.monthly_value(), US$bn
+            self.backlog_by_provider[c.provider] += monthly * max(0, c.end - month)
+            self.contract_payments_by_customer[c.customer] += monthly
         s = self.startups
         if s.n:
             has = s.alive & (s.provider >= 0)

@@ -161,6 +161,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("nvidia.pe_base", 30.0, 5.0, 100.0, "x earnings", "Price-earnings multiple at zero growth and neutral sentiment"),
     _p("nvidia.pe_growth", 20.0, 0.0, 100.0, "x per unit growth", "Extra multiple per unit of expected annual revenue growth"),
     _p("nvidia.pe_sentiment", 10.0, 0.0, 100.0, "x per unit sentiment", "Extra multiple per unit of sentiment"),
+    _p("nvidia.price_to_sales_floor", 3.0, 0.0, 50.0, "x annual revenue",
+       "Floor of the market capitalisation as a multiple of annualised revenue (binds when earnings are negative)"),
     # --- rival chips ------------------------------------------------------------------------
     _p("rival.share_start", 0.10, 0.0, 0.9, "share", "Rival (AMD, custom silicon) share of new GPU capacity in 2023"),
     _p("rival.share_end", 0.30, 0.0, 0.95, "share", "Rival share of new GPU capacity at rival.share_end_year"),
@@ -185,6 +187,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("labs.runway_months", 24, 3, 120, "months", "Cash runway labs plan to: monthly burn on compute = cash / runway", kind=int),
     _p("labs.contract_share", 0.7, 0.0, 1.0, "share", "Share of expected compute needs labs hold under term contracts"),
     _p("labs.funding_rate", 0.03, 0.0, 1.0, "per month", "Probability a lab raises a round in a month at neutral sentiment"),
+    _p("labs.raise_runway_months", 9, 0, 60, "months",
+       "A lab whose cash covers fewer months of contract payments and compute budget raises a round (if sentiment allows)",
+       f"{CAL}: OpenAI, Anthropic rounds (OpenAI ~$115bn cash burn projected through 2029)", int),
     _p("labs.round_size", 1.2, 0.0, 10.0, "years of burn", "Round size in years of current compute spending"),
     _p("startups.compute_share", 0.5, 0.0, 3.0, "share of revenue", "Start-ups' compute spending out of revenue"),
     _p("startups.runway_months", 18, 3, 120, "months", "Cash runway start-ups plan to", kind=int),
@@ -203,6 +208,14 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("hyperscalers.capex_persistence", 0.6, 0.0, 0.99, "weight", "Weight of last month's order plan in this month's (capex plans are sticky)"),
     _p("hyperscalers.non_ai_capex", 9.0, 0.0, 200.0, "US$bn/month", "Non-AI capex of the big four (for the capex comparison)",
        f"{CAL}: big-four capex 2022 $172bn"),
+    _p("hyperscalers.reservation_markup", 1.4, 0.0, 5.0, "x full cost of new capacity",
+       "Hyperscalers rent out uncommitted capacity only at or above this multiple of the full cost of a new H100e-hour "
+       "(below it they use it internally); 0 = they offer it at running cost like everyone else",
+       f"{CAL}: hyperscaler list prices 2-3x neocloud prices, held flat while neoclouds cut (FT Alphaville)"),
+    _p("hyperscalers.max_build_growth", 0.16, 0.0, 1.0, "per month",
+       "Largest monthly growth of a hyperscaler's own fleet its data-centre power allows; planned capacity beyond it "
+       "is sought from neoclouds under overflow contracts",
+       f"{CAL}: Microsoft ~62% of CoreWeave 2024 revenue; Microsoft contracts ~$10bn (2023-30)"),
     _p("hyperscalers.overflow_share", 0.5, 0.0, 1.0, "share", "Share of their expected capacity shortfall hyperscalers contract from neoclouds"),
     # --- neoclouds --------------------------------------------------------------------------------
     _p("neoclouds.equity_premium", 0.10, 0.0, 0.5, "per year", "Equity risk premium over the loan rate in the hurdle rate"),
@@ -214,6 +227,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("neoclouds.overhead", 0.004, 0.0, 1.0, "US$bn/month", "Fixed overhead of a named neocloud (small ones scaled by size)"),
     _p("neoclouds.cash_buffer", 0.06, 0.0, 1.0, "share of debt", "Cash kept as a buffer against debt service"),
     _p("neoclouds.raise_threshold", -0.2, -1.0, 1.0, "sentiment", "Sentiment above which neoclouds can raise equity"),
+    _p("neoclouds.growth_round_share", 0.05, 0.0, 0.5, "share of valuation",
+       "Share of the firm a neocloud sells in a growth round, held once its valuation has doubled since its last round",
+       f"{CAL}: CoreWeave valuation $2bn -> $19bn to May 2024; Nvidia stake ~6-7%"),
     _p("neoclouds.valuation_multiple", 6.0, 0.5, 50.0, "x annual revenue", "Valuation multiple of revenue plus backlog"),
     _p("neoclouds.horizon_months", 48, 12, 120, "months", "Horizon of the investment appraisal of a new GPU", kind=int),
     # --- lenders ----------------------------------------------------------------------------------
@@ -255,6 +271,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("expectations.reversion_months", 18, 1, 120, "months", "Months over which fundamentalists expect prices to revert", kind=int),
     _p("expectations.sentiment_scale", 0.5, 0.01, 5.0, "per year", "Expected growth (above neutral) giving sentiment tanh(1)"),
     _p("expectations.sentiment_memory", 0.85, 0.0, 0.99, "weight", "Weight of last month's sentiment in this month's (sentiment is persistent)"),
+    _p("expectations.initial_sentiment", 0.5, -1.0, 1.0, "index", "Sentiment in January 2023 (after ChatGPT's launch)"),
     _p("expectations.neutral_growth", 0.25, -0.5, 2.0, "per year", "Expected AI growth at which sentiment is neutral"),
     # --- interest rates ---------------------------------------------------------------------------
     _p("rates.sofr_long_run", 0.036, 0.0, 0.2, "per year", "SOFR from 2026 on", f"{CAL}: effective fed funds 3.64% Mar 2026"),
