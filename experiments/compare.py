@@ -95,7 +95,7 @@ def box_plots(directory: str | Path, outcomes: list[str], path: Path) -> Path:
                              squeeze=False)
     for ax, outcome in zip(axes.flat, outcomes):
         series = [ok.loc[ok["scenario"] == s, outcome].dropna().to_numpy(float) for s in spec.scenarios]
-        ax.boxplot(series, vert=False, widths=0.6, showmeans=True)
+        ax.boxplot(series, orientation="horizontal", widths=0.6, showmeans=True)
         ax.set_yticks(range(1, len(spec.scenarios) + 1), spec.scenarios, fontsize=8)
         ax.invert_yaxis()
         ax.set_title(outcome, fontsize=10)

@@ -262,31 +262,32 @@ def run_study(spec: StudySpec, out_dir: str | Path, workers: int | None = None, 
     for note in notes:
         (on_note or (lambda text: print(f"note: {text}", file=sys.stderr)))(note)
 
-    started = time.perf_counter()
-    planned_ids = list(dict.fromkeys(plan["run_id"]))
-    stored = store.stored_status(set(planned_ids))
-    result = StudyResult(store.root, planned=len(planned_ids), stored_before=len(stored))
-    todo = [run_id for run_id in planned_ids if run_id not in stored]
+    with store.lock():  # one process per study at a time
+        started = time.perf_counter()
+        planned_ids = list(dict.fromkeys(plan["run_id"]))
+        stored = store.stored_status(set(planned_ids))
+        result = StudyResult(store.root, planned=len(planned_ids), stored_before=len(stored))
+        todo = [run_id for run_id in planned_ids if run_id not in stored]
 
-    if todo:
-        first_rows = plan.drop_duplicates("run_id").set_index("run_id")
-        factor_names = spec.factor_names
+        if todo:
+            first_rows = plan.drop_duplicates("run_id").set_index("run_id")
+            factor_names = spec.factor_names
 
-        def task(run_id: str) -> dict:
-            row = first_rows.loc[run_id]
-            values = {name: (int(row[name]) if f.integer else float(row[name]))
-                      for name, f in zip(factor_names, spec.factors)}
-            return {"run_id": run_id, "model": spec.model, "scenario": row["scenario"], "seed": int(row["seed"]),
-                    "overrides": {**spec.fixed, **values}, "values": values, "months": spec.months,
-                    "code": code_version()}
+            def task(run_id: str) -> dict:
+                row = first_rows.loc[run_id]
+                values = {name: (int(row[name]) if f.integer else float(row[name]))
+                          for name, f in zip(factor_names, spec.factors)}
+                return {"run_id": run_id, "model": spec.model, "scenario": row["scenario"], "seed": int(row["seed"]),
+                        "overrides": {**spec.fixed, **values}, "values": values, "months": spec.months,
+                        "code": code_version()}
 
-        failed_before = sum(1 for s in stored.values() if s == STATUS_FAILED)
-        result.executed, result.retried = _execute(todo, task, store, ExecutorHandle(executor, workers, scheduler),
-                                                   progress, len(planned_ids), len(stored), failed_before, spec.name)
+            failed_before = sum(1 for s in stored.values() if s == STATUS_FAILED)
+            result.executed, result.retried = _execute(todo, task, store, ExecutorHandle(executor, workers, scheduler),
+                                                       progress, len(planned_ids), len(stored), failed_before, spec.name)
 
-    table = store.run_table(plan, columns=run_columns(spec),
-                            integer_columns=[f.name for f in spec.factors if f.integer])
-    store.write_run_table(table)
+        table = store.run_table(plan, columns=run_columns(spec),
+                                integer_columns=[f.name for f in spec.factors if f.integer])
+        store.write_run_table(table)
     result.runs = table
     result.failed = int((table["status"] == STATUS_FAILED).sum()) if len(table) else 0
     result.wall_s = time.perf_counter() - started

@@ -119,6 +119,30 @@ class StudyStore:
                 if fh.read(1) != b"\n":
                     fh.write(b"\n")
 
+    def lock(self):
+        """Hold an exclusive lock on the study while executing it (released by the OS if the process dies), so
+        two processes never run the same study at once. Raises :class:`StoreError` if another one holds it."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def held():
+            try:
+                import fcntl
+            except ImportError:  # not POSIX: no lock
+                yield
+                return
+            with open(self.root / ".lock", "a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise StoreError(f"another process is running the study in '{self.root}'; wait for it or stop "
+                                     f"it first") from None
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        return held()
+
     # ------------------------------------------------------------------------------------------------
     def journal_records(self) -> Iterable[dict]:
         """Records of the journal in order; unfinished or damaged lines (a killed write) are skipped."""

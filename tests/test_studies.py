@@ -313,3 +313,34 @@ def test_run_outcomes_flag_a_crisis_only_above_the_threshold(baseline_24):
     out = run_outcomes(stressed)
     assert out["crisis"] == 1.0 and out["first_default_month"] == 18.0 and out["max_default_share_12m"] >= 0.2
     assert calm["crisis"] == (calm["max_default_share_12m"] >= 0.10)
+
+
+def test_a_study_directory_is_run_by_one_process_at_a_time(reference):
+    import fcntl
+
+    from experiments.store import StoreError
+
+    with open(reference / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another gpucredit process would
+        with pytest.raises(StoreError, match="another process"):
+            run_study(small_study(), reference, workers=1, progress=False)
+        fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def test_compare_pairs_scenarios_over_the_same_seeds(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert cli(["compare", "--scenarios", "baseline,no_circular_financing", "--seeds", "3", "--months", "24",
+                "--set", "population.startups=300", "--out", str(out), "--no-progress"]) == 0
+    assert "paired over seeds against 'baseline'" in capsys.readouterr().out
+    table = pd.read_csv(out / "comparison.csv").set_index(["outcome", "scenario"])
+    runs = load_runs(out)
+    # both scenarios ran with the same three seeds
+    seeds_by = runs.groupby("scenario")["seed"].apply(sorted)
+    assert seeds_by["baseline"] == seeds_by["no_circular_financing"] and len(seeds_by["baseline"]) == 3
+    # without Nvidia's stakes, backstops and rent-backs there is no circular revenue
+    row = table.loc[("peak_circular_revenue_share", "no_circular_financing")]
+    assert row["mean"] == 0 and row["n_pairs"] == 3
+    base = runs[runs["scenario"] == "baseline"]["peak_circular_revenue_share"].mean()
+    assert row["diff_mean"] == pytest.approx(-base)
+    assert row["diff_ci_low"] <= row["diff_mean"] <= row["diff_ci_high"]
+    assert (out / "figures" / "compare.png").exists() and (out / "figures" / "bands.png").exists()
