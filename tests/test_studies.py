@@ -344,3 +344,28 @@ def test_compare_pairs_scenarios_over_the_same_seeds(tmp_path, capsys):
     assert row["diff_mean"] == pytest.approx(-base)
     assert row["diff_ci_low"] <= row["diff_mean"] <= row["diff_ci_high"]
     assert (out / "figures" / "compare.png").exists() and (out / "figures" / "bands.png").exists()
+
+
+def test_a_killed_pool_worker_is_replaced_and_its_runs_resubmitted(reference, tmp_path):
+    import psutil
+
+    spec = small_study(months=36, samples=5, replicates=3, name="pool_kill")
+    out = tmp_path / "pool_kill"
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(result=run_study(spec, out, workers=2, progress=False)))
+    thread.start()
+    deadline = time.time() + 120
+    while _journal_lines(out) < 3 and time.time() < deadline:
+        time.sleep(0.02)
+    done_at_kill = _journal_lines(out)
+    # pool workers are forked by the forkserver process (not the resource tracker, not the forkserver itself)
+    forkservers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
+    workers = [w for server in forkservers for w in server.children()]
+    assert workers
+    workers[0].kill()
+    thread.join(timeout=300)
+    assert done_at_kill < 15, "the worker must be killed before the study ends"
+    result = box["result"]
+    assert result.retried >= 1 and result.failed == 0 and result.planned == 15
+    runs = load_runs(out)
+    assert len(runs) == 15 and runs["run_id"].is_unique and (runs["status"] == "ok").all()
