@@ -1276,7 +1276,7 @@ class GPUEconomy(mesa.Model):
         out["cash"][:] = led.cash
         cnt, g, own = fleet.view("count"), fleet.view("gen"), fleet.view("owner")
         out["gpus_book"] += np.bincount(own, weights=fleet.view("book"), minlength=n)
-        out["gpus_market"] += np.bincount(own, weights=cnt * self.secondary.prices[g] / BN, minlength=n)
+        out["gpus_market"] += self.gpus_market_value()
         out["gpu_count"] += np.bincount(own, weights=cnt, minlength=n)
         for loan in self.loans.values():
             if loan.status != "default":
@@ -1299,6 +1299,12 @@ class GPUEconomy(mesa.Model):
         out["liabilities"] = out["loans_payable"] + out["deferred_revenue"] + out["bonds"]
         out["equity"] = led.equity.copy()
         return out
+
+    def gpus_market_value(self) -> np.ndarray:
+        """Market value of every entity's GPUs at used-GPU prices, US$bn."""
+        fleet = self.fleet
+        value = fleet.view("count") * self.secondary.prices[fleet.view("gen")] / BN
+        return np.bincount(fleet.view("owner"), weights=value, minlength=len(self.ledger.names))
 
     def check_accounts(self) -> None:
         """Stop the run if any balance sheet does not balance, agent cash does not reconcile with the
