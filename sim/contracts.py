@@ -107,6 +107,23 @@ def active_columns(contracts: list[ComputeContract], *fields: str) -> list[np.nd
             for f in fields]
 
 
+def numpy_scalar(contracts: list[ComputeContract], *fields: str) -> np.ndarray:
+    """Whether any of the named fields of each active contract holds a numpy scalar rather than a Python float.
+
+    The totals by party were once summed contract by contract, and a total touched by a numpy scalar stays one;
+    builtin ``sum`` adds numpy scalars without its float compensation, so totals keep that type to keep every
+    later result bit-for-bit."""
+    return np.fromiter((any(type(getattr(c, f)) is not float for f in fields) for c in contracts if c.active), dtype=bool)
+
+
+def totals_by_party(parties: np.ndarray, values: np.ndarray, as_numpy: np.ndarray, n: int) -> dict[int, float]:
+    """Sum of ``values`` by party (in list order), for the parties that appear, each total a numpy scalar when a
+    numpy scalar went into it (see :func:`numpy_scalar`)."""
+    totals = np.bincount(parties, weights=values, minlength=n)
+    numpy_total = np.bincount(parties, weights=as_numpy, minlength=n) > 0
+    return {k: totals[k] if numpy_total[k] else float(totals[k]) for k in np.unique(parties).tolist()}
+
+
 @dataclass(slots=True)
 class EquityStake:
     holder: int

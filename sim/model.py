@@ -37,7 +37,7 @@ from agents.hyperscaler import Hyperscaler
 from agents.lender import Lender
 from agents.neocloud import Neocloud, optimism_draws
 from . import markets, network
-from .contracts import Backstop, ComputeContract, EquityStake, Loan, active_columns
+from .contracts import Backstop, ComputeContract, EquityStake, Loan, active_columns, numpy_scalar, totals_by_party
 from .expectations import Expectations, fundamental_price
 from .ledger import AccountingError, Ledger
 from .outputs import SERIES
@@ -819,12 +819,12 @@ class GPUEconomy(mesa.Model):
         loan, qty, price, end = active_columns(self.contracts, "loan", "qty", "price", "end")
         assigned = (loan >= 0) & (end > month)
         remaining = qty[assigned] * price[assigned] * H * (end[assigned] - month)  # remaining value, US$bn
-        contracts_by_loan = np.bincount(loan[assigned], weights=remaining).tolist()
+        contracts_by_loan = totals_by_party(loan[assigned], remaining, numpy_scalar(self.contracts, "qty", "price")[assigned], 0)
         for loan in self.loans.values():
             if loan.status in ("default", "repaid"):
                 continue
             loan.gpu_value = gpus_by_loan[loan.id] if loan.id < len(gpus_by_loan) else 0.0
-            contracts = contracts_by_loan[loan.id] if loan.id < len(contracts_by_loan) else 0.0
+            contracts = contracts_by_loan.get(loan.id, 0.0)
             loan.collateral_value = loan.gpu_value + 0.25 * contracts
 
     def open_breach(self, loan: Loan, reason: str, amount: float) -> None:
@@ -1346,18 +1346,19 @@ class GPUEconomy(mesa.Model):
                                                                     "end", "grade")
         ig = grade == "ig"
         monthly = qty * price * H  # c.monthly_value(), US$bn
+        numpy_qty, numpy_value = numpy_scalar(self.contracts, "qty"), numpy_scalar(self.contracts, "qty", "price")
         self.contracted_by_provider = np.bincount(provider, weights=qty, minlength=n)
-        self.contracted_by_customer = dict(enumerate(np.bincount(customer, weights=qty, minlength=n).tolist()))
-        self.ig_contracted_by_provider = dict(enumerate(np.bincount(provider[ig], weights=qty[ig], minlength=n).tolist()))
-        backlog = np.bincount(provider, weights=monthly * np.maximum(0, end - month), minlength=n)
-        self.contract_payments_by_customer = dict(enumerate(np.bincount(customer, weights=monthly, minlength=n).tolist()))
+        self.contracted_by_customer = totals_by_party(customer, qty, numpy_qty, n)
+        self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], numpy_qty[ig], n)
+        self.contract_payments_by_customer = totals_by_party(customer, monthly, numpy_value, n)
+        self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - month), numpy_value, n)
         s = self.startups
         if s.n:
             has = s.alive & (s.provider >= 0)
             self.contracted_by_provider += np.bincount(s.provider[has], weights=s.qty[has], minlength=n)[:n]
-            backlog = backlog + np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * H * np.maximum(s.end[has] - self.month, 0),
-                                            minlength=n)
-        self.backlog_by_provider = dict(enumerate(backlog.tolist()))
+            backlog = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * H * np.maximum(s.end[has] - self.month, 0), minlength=n)
+            for eid in np.flatnonzero(backlog > 0):
+                self.backlog_by_provider[int(eid)] = self.backlog_by_provider.get(int(eid), 0.0) + float(backlog[eid])
         self.contracted_next_by_provider = {i: float(v) for i, v in enumerate(self.contracted_by_provider) if v > 0}
 
     def _refresh_capacity(self) -> None:
