@@ -113,15 +113,19 @@ def numpy_scalar(contracts: list[ComputeContract], *fields: str) -> np.ndarray:
     The totals by party were once summed contract by contract, and a total touched by a numpy scalar stays one;
     builtin ``sum`` adds numpy scalars without its float compensation, so totals keep that type to keep every
     later result bit-for-bit."""
-    return np.fromiter((any(type(getattr(c, f)) is not float for f in fields) for c in contracts if c.active), dtype=bool)
+    live = [c for c in contracts if c.active]
+    flags = np.zeros(len(live), dtype=bool)
+    for f in fields:
+        flags |= np.fromiter((type(v) is not float for v in map(attrgetter(f), live)), dtype=bool, count=len(live))
+    return flags
 
 
 def totals_by_party(parties: np.ndarray, values: np.ndarray, as_numpy: np.ndarray, n: int) -> dict[int, float]:
     """Sum of ``values`` by party (in list order), for the parties that appear, each total a numpy scalar when a
     numpy scalar went into it (see :func:`numpy_scalar`)."""
-    totals = np.bincount(parties, weights=values, minlength=n)
-    numpy_total = np.bincount(parties, weights=as_numpy, minlength=n) > 0
-    return {k: totals[k] if numpy_total[k] else float(totals[k]) for k in np.unique(parties).tolist()}
+    totals = np.bincount(parties, weights=values, minlength=n).tolist()
+    numpy_total = (np.bincount(parties, weights=as_numpy, minlength=n) > 0).tolist()
+    return {k: np.float64(totals[k]) if numpy_total[k] else totals[k] for k in np.unique(parties).tolist()}
 
 
 @dataclass(slots=True)

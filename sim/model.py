@@ -1346,7 +1346,8 @@ class GPUEconomy(mesa.Model):
                                                                     "end", "grade")
         ig = grade == "ig"
         monthly = qty * price * H  # c.monthly_value(), US$bn
-        numpy_qty, numpy_value = numpy_scalar(self.contracts, "qty"), numpy_scalar(self.contracts, "qty", "price")
+        numpy_qty = numpy_scalar(self.contracts, "qty")
+        numpy_value = numpy_qty | numpy_scalar(self.contracts, "price")
         self.contracted_by_provider = np.bincount(provider, weights=qty, minlength=n)
         self.contracted_by_customer = totals_by_party(customer, qty, numpy_qty, n)
         self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], numpy_qty[ig], n)
