@@ -18,6 +18,9 @@ Contracts with start-ups are stored as arrays in the start-up population (one pe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
+
+import numpy as np
 
 
 @dataclass(slots=True)
@@ -90,6 +93,39 @@ class ComputeContract:
 
     def remaining_value(self, month: int) -> float:
         return self.monthly_value() * max(0, self.end - month)
+
+
+_INTEGER_FIELDS = {"id", "customer", "provider", "start", "end", "loan"}
+
+
+def active_columns(contracts: list[ComputeContract], *fields: str) -> list[np.ndarray]:
+    """The named fields of the active contracts as arrays, in the order of ``contracts`` (for sums by
+    party with ``np.bincount``, which adds in that order: the same totals as a loop over the contracts)."""
+    live = [c for c in contracts if c.active]
+    return [np.fromiter(map(attrgetter(f), live), dtype=int if f in _INTEGER_FIELDS else float, count=len(live))
+            if f != "grade" and f != "kind" else np.array([getattr(c, f) for c in live], dtype=object)
+            for f in fields]
+
+
+def numpy_scalar(contracts: list[ComputeContract], *fields: str) -> np.ndarray:
+    """Whether any of the named fields of each active contract holds a numpy scalar rather than a Python float.
+
+    The totals by party were once summed contract by contract, and a total touched by a numpy scalar stays one;
+    builtin ``sum`` adds numpy scalars without its float compensation, so totals keep that type to keep every
+    later result bit-for-bit."""
+    live = [c for c in contracts if c.active]
+    flags = np.zeros(len(live), dtype=bool)
+    for f in fields:
+        flags |= np.fromiter((type(v) is not float for v in map(attrgetter(f), live)), dtype=bool, count=len(live))
+    return flags
+
+
+def totals_by_party(parties: np.ndarray, values: np.ndarray, as_numpy: np.ndarray, n: int) -> dict[int, float]:
+    """Sum of ``values`` by party (in list order), for the parties that appear, each total a numpy scalar when a
+    numpy scalar went into it (see :func:`numpy_scalar`)."""
+    totals = np.bincount(parties, weights=values, minlength=n).tolist()
+    numpy_total = (np.bincount(parties, weights=as_numpy, minlength=n) > 0).tolist()
+    return {k: np.float64(totals[k]) if numpy_total[k] else totals[k] for k in np.unique(parties).tolist()}
 
 
 @dataclass(slots=True)

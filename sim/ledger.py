@@ -18,6 +18,7 @@ naming the agent, the step and the amounts.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -96,7 +97,7 @@ class Ledger:
         """Move ``amount`` US$bn of cash from ``payer`` to ``payee`` and book both sides by ``kind``."""
         if amount == 0.0:
             return
-        if not np.isfinite(amount) or amount < 0:
+        if not math.isfinite(amount) or amount < 0:
             raise AccountingError(f"payment '{kind}' from {self.names[payer]} to {self.names[payee]}: "
                                   f"invalid amount {amount!r}")
         payer_t, payee_t = PAYMENT_KINDS[kind]
@@ -120,7 +121,7 @@ class Ledger:
         """A non-cash income (+) or expense (-) item; the caller changes the matching stock."""
         if amount == 0.0 or self.is_sector[eid]:
             return
-        if not np.isfinite(amount):
+        if not math.isfinite(amount):
             raise AccountingError(f"non-cash item '{item}' for {self.names[eid]}: invalid amount {amount!r}")
         self.equity[eid] += amount
         self.income[(eid, item)] += amount

@@ -37,7 +37,7 @@ from agents.hyperscaler import Hyperscaler
 from agents.lender import Lender
 from agents.neocloud import Neocloud, optimism_draws
 from . import markets, network
-from .contracts import Backstop, ComputeContract, EquityStake, Loan
+from .contracts import Backstop, ComputeContract, EquityStake, Loan, active_columns, numpy_scalar, totals_by_party
 from .expectations import Expectations, fundamental_price
 from .ledger import AccountingError, Ledger
 from .outputs import SERIES
@@ -809,22 +809,23 @@ class GPUEconomy(mesa.Model):
         loan.collateral_value = gpu_value + 0.25 * contracts
 
     def mark_all_loans(self) -> None:
-        pledged = self.fleet.view("pledged")
+        """Every open loan's collateral at market: its pledged GPUs plus a quarter of the remaining value of the
+        contracts assigned to it."""
+        fleet, month = self.fleet, self.month
+        pledged = fleet.view("pledged")
         mask = pledged >= 0
-        value = self.fleet.view("count")[mask] * self.secondary.prices[self.fleet.view("gen")[mask]] / BN
-        by_loan = defaultdict(float)
-        for lid, v in zip(pledged[mask].tolist(), value.tolist()):
-            by_loan[lid] += v
-        contract_value = defaultdict(float)
-        month = self.month
-        for c in self.contracts:
-            if c.active and c.loan >= 0 and c.end > month:
-                contract_value[c.loan] += c.qty * c.price * H * (c.end - month)  # remaining value, US$bn
+        value = fleet.view("count")[mask] * self.secondary.prices[fleet.view("gen")[mask]] / BN
+        gpus_by_loan = np.bincount(pledged[mask], weights=value).tolist()
+        loan, qty, price, end = active_columns(self.contracts, "loan", "qty", "price", "end")
+        assigned = (loan >= 0) & (end > month)
+        remaining = qty[assigned] * price[assigned] * H * (end[assigned] - month)  # remaining value, US$bn
+        contracts_by_loan = totals_by_party(loan[assigned], remaining, numpy_scalar(self.contracts, "qty", "price")[assigned], 0)
         for loan in self.loans.values():
             if loan.status in ("default", "repaid"):
                 continue
-            loan.gpu_value = by_loan.get(loan.id, 0.0)
-            loan.collateral_value = loan.gpu_value + 0.25 * contract_value.get(loan.id, 0.0)
+            loan.gpu_value = gpus_by_loan[loan.id] if loan.id < len(gpus_by_loan) else 0.0
+            contracts = contracts_by_loan.get(loan.id, 0.0)
+            loan.collateral_value = loan.gpu_value + 0.25 * contracts
 
     def open_breach(self, loan: Loan, reason: str, amount: float) -> None:
         """A covenant breach or missed payment: the lender waives it or a cure period starts."""
@@ -1276,7 +1277,7 @@ class GPUEconomy(mesa.Model):
         out["cash"][:] = led.cash
         cnt, g, own = fleet.view("count"), fleet.view("gen"), fleet.view("owner")
         out["gpus_book"] += np.bincount(own, weights=fleet.view("book"), minlength=n)
-        out["gpus_market"] += np.bincount(own, weights=cnt * self.secondary.prices[g] / BN, minlength=n)
+        out["gpus_market"] += self.gpus_market_value()
         out["gpu_count"] += np.bincount(own, weights=cnt, minlength=n)
         for loan in self.loans.values():
             if loan.status != "default":
@@ -1299,6 +1300,12 @@ class GPUEconomy(mesa.Model):
         out["liabilities"] = out["loans_payable"] + out["deferred_revenue"] + out["bonds"]
         out["equity"] = led.equity.copy()
         return out
+
+    def gpus_market_value(self) -> np.ndarray:
+        """Market value of every entity's GPUs at used-GPU prices, US$bn."""
+        fleet = self.fleet
+        value = fleet.view("count") * self.secondary.prices[fleet.view("gen")] / BN
+        return np.bincount(fleet.view("owner"), weights=value, minlength=len(self.ledger.names))
 
     def check_accounts(self) -> None:
         """Stop the run if any balance sheet does not balance, agent cash does not reconcile with the
@@ -1332,30 +1339,27 @@ class GPUEconomy(mesa.Model):
 
     # ---- caches -------------------------------------------------------------------------------------
     def _refresh_books(self) -> None:
+        """Each party's contracted H100e, backlog and monthly contract payments, from the active contracts."""
         n = len(self.ledger.names) + 1
-        self.contracted_by_provider = np.zeros(n)
-        self.contracted_by_customer: dict[int, float] = defaultdict(float)
-        self.ig_contracted_by_provider: dict[int, float] = defaultdict(float)
-        self.backlog_by_provider: dict[int, float] = defaultdict(float)
-        self.contract_payments_by_customer: dict[int, float] = defaultdict(float)
         month = self.month
-        for c in self.contracts:
-            if not c.active:
-                continue
-            self.contracted_by_provider[c.provider] += c.qty
-            self.contracted_by_customer[c.customer] += c.qty
-            if c.grade == "ig":
-                self.ig_contracted_by_provider[c.provider] += c.qty
-            monthly = c.qty * c.price * H  # c.monthly_value(), US$bn
-            self.backlog_by_provider[c.provider] += monthly * max(0, c.end - month)
-            self.contract_payments_by_customer[c.customer] += monthly
+        provider, customer, qty, price, end, grade = active_columns(self.contracts, "provider", "customer", "qty", "price",
+                                                                    "end", "grade")
+        ig = grade == "ig"
+        monthly = qty * price * H  # c.monthly_value(), US$bn
+        numpy_qty = numpy_scalar(self.contracts, "qty")
+        numpy_value = numpy_qty | numpy_scalar(self.contracts, "price")
+        self.contracted_by_provider = np.bincount(provider, weights=qty, minlength=n)
+        self.contracted_by_customer = totals_by_party(customer, qty, numpy_qty, n)
+        self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], numpy_qty[ig], n)
+        self.contract_payments_by_customer = totals_by_party(customer, monthly, numpy_value, n)
+        self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - month), numpy_value, n)
         s = self.startups
         if s.n:
             has = s.alive & (s.provider >= 0)
             self.contracted_by_provider += np.bincount(s.provider[has], weights=s.qty[has], minlength=n)[:n]
             backlog = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * H * np.maximum(s.end[has] - self.month, 0), minlength=n)
             for eid in np.flatnonzero(backlog > 0):
-                self.backlog_by_provider[int(eid)] += float(backlog[eid])
+                self.backlog_by_provider[int(eid)] = self.backlog_by_provider.get(int(eid), 0.0) + float(backlog[eid])
         self.contracted_next_by_provider = {i: float(v) for i, v in enumerate(self.contracted_by_provider) if v > 0}
 
     def _refresh_capacity(self) -> None:

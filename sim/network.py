@@ -105,24 +105,56 @@ def financed_by_nvidia(model) -> set[int]:
     return firms
 
 
+def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The claims of :func:`exposures` as arrays (holder, obligor, US$bn), in the same order."""
+    m = model
+    month = m.month
+    loans = [(l.lender, l.borrower, l.principal) for l in m.loans.values()
+             if l.status not in ("default", "repaid") and l.principal > 0]
+    stakes = [(st.holder, st.issuer, st.value) for st in m.stakes]
+    live = [(c.provider, c.customer, c.qty, c.price, c.end) for c in m.contracts if c.active]
+    holder = [h for h, _, _ in loans] + [h for h, _, _ in stakes]
+    obligor = [o for _, o, _ in loans] + [o for _, o, _ in stakes]
+    value = [v for _, _, v in loans] + [v for _, _, v in stakes]
+    parts_h, parts_o, parts_v = [np.array(holder, dtype=int)], [np.array(obligor, dtype=int)], [np.array(value, dtype=float)]
+    if live:
+        provider, customer, qty, price, end = (np.array(col) for col in zip(*live))
+        parts_h.append(provider.astype(int))
+        parts_o.append(customer.astype(int))
+        parts_v.append(qty * price * 730.0 / 1e9 * np.maximum(0, end - month))  # remaining value
+    s = m.startups
+    if s.n:
+        has = s.alive & (s.provider >= 0)
+        startup_value = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * 730 / BN * np.maximum(s.end[has] - month, 0),
+                                    minlength=len(m.ledger.names))
+        providers = np.flatnonzero(startup_value > 0)
+        parts_h.append(providers)
+        parts_o.append(np.full(len(providers), s.eid))
+        parts_v.append(startup_value[providers])
+    backstops = [(b.beneficiary, b.guarantor, b.cap - b.paid) for b in m.backstops if b.start <= month < b.end and b.cap > b.paid]
+    if backstops:
+        parts_h.append(np.array([b for b, _, _ in backstops], dtype=int))
+        parts_o.append(np.array([g for _, g, _ in backstops], dtype=int))
+        parts_v.append(np.array([v for _, _, v in backstops], dtype=float))
+    return np.concatenate(parts_h), np.concatenate(parts_o), np.concatenate(parts_v)
+
+
 def debtrank(model, shock: float = SHOCK) -> float:
     m = model
-    claims = exposures(m)
-    if not claims:
+    holder, obligor, value = claims(m)
+    if not len(value):
         return 0.0
-    bs = m.balance_sheets()
-    nodes = sorted({h for h, *_ in claims} | {o for _, o, *_ in claims} | {nc.eid for nc in m.neoclouds})
-    index = {e: k for k, e in enumerate(nodes)}
+    nodes = np.unique(np.concatenate([holder, obligor, [nc.eid for nc in m.neoclouds]]).astype(int))
     n = len(nodes)
     exposure = np.zeros((n, n))
-    for holder, obligor, _kind, value, _ in claims:
-        exposure[index[holder], index[obligor]] += value
-    equity = np.maximum(np.array([bs["equity"][e] for e in nodes]), 1e-6)
+    np.add.at(exposure, (np.searchsorted(nodes, holder), np.searchsorted(nodes, obligor)), value)
+    equity = np.maximum(m.ledger.equity[nodes], 1e-6)
     w = np.minimum(1.0, exposure / equity[:, None])
     h = np.zeros(n)
+    gpus_market = m.gpus_market_value()
     for nc in m.neoclouds:
-        k = index[nc.eid]
-        h[k] = min(1.0, shock * bs["gpus_market"][nc.eid] / equity[k])
+        k = int(np.searchsorted(nodes, nc.eid))
+        h[k] = min(1.0, shock * gpus_market[nc.eid] / equity[k])
     delta = h.copy()
     for _ in range(100):
         new = np.minimum(1.0, h + w @ delta)
