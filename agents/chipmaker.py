@@ -118,8 +118,11 @@ class Chipmaker(mesa.Agent):
         year_ago = sum(list(self.revenue_history)[-15:-12])
         growth = min(max(recent / year_ago - 1.0, -0.9), 3.0) if year_ago > 0 else 0.0
         annual_earnings = 4.0 * sum(list(self.earnings_history)[-3:])
-        forward = max(annual_earnings, 0.0) * (1.0 + 0.5 * max(growth, -0.5))
-        multiple = p["nvidia.pe_base"] + p["nvidia.pe_growth"] * min(max(growth, 0.0), 1.5) + p["nvidia.pe_sentiment"] * self.model.sentiment
+        # analysts project half the recent growth one year forward, and pay a higher multiple for growth up to
+        # a doubling a year (growth beyond that is not believed to last)
+        believable = min(max(growth, -0.5), 1.0)
+        forward = max(annual_earnings, 0.0) * (1.0 + 0.5 * believable)
+        multiple = p["nvidia.pe_base"] + p["nvidia.pe_growth"] * max(believable, 0.0) + p["nvidia.pe_sentiment"] * self.model.sentiment
         # when earnings are negative or thin the market values the franchise on sales instead
         sales_floor = p["nvidia.price_to_sales_floor"] * 4.0 * recent
         self.market_cap = max(max(multiple, 5.0) * forward, sales_floor)

@@ -4,7 +4,8 @@ Upper90, Apollo, plus generic ones) that make GPU-backed delayed-draw term loans
 * **Underwriting.** The origination LTV is procyclical (the leverage cycle): it rises with sentiment and
   recent collateral gains and falls after losses, capped at ``lenders.max_ltv``. Spreads over SOFR are
   lower for draws backed by investment-grade contracts. Exposure to one borrower is capped at a share of
-  the fund's capital. Credit investors add capital when sentiment is high.
+  the fund's capital. Credit investors add capital when sentiment and collateral values rise, within
+  their total allocation to GPU lending, and redeem idle cash after losses and collateral declines.
 * **Monitoring.** Collateral is marked monthly to the secondary GPU price (plus a share of the assigned
   contracts' remaining value). A breach (covenant or missed payment) opens a cure period; the lender may
   waive it (forbearance) for ``lenders.waiver_months``; an uncured breach at the end of the cure period
@@ -86,12 +87,23 @@ class Lender(mesa.Agent):
         m.ledger.pay(self.eid, loan.borrower, amount, "loan_draw")
 
     def raise_capital(self) -> None:
-        """Credit investors add to the fund when sentiment is positive and losses are low."""
+        """Credit investors move money into or out of the fund. Their appetite rises with sentiment and
+        recent collateral gains and falls with the fund's recent loss rate; inflows are bounded by what
+        credit investors allocate to GPU lending in all (``lenders.credit_allocation``, shared by the funds):
+        the closer the funds' combined capital is to that allocation, the smaller the inflow. When appetite
+        turns negative (falling collateral values, losses, gloom) investors redeem the fund's idle cash."""
         m, p = self.model, self.model.p
         loss_rate = sum(self.loss_history) / max(self.book() + 1e-9, 1e-9)
-        signal = max(0.0, m.sentiment) * max(0.0, 1.0 - 20.0 * loss_rate)
-        inflow = p["lenders.capital_growth"] * signal * self.capital()
-        m.ledger.pay(m.ledger.sector("credit_investors"), self.eid, inflow, "fund_inflow")
+        appetite = (max(0.0, m.sentiment) + p["lenders.appetite_prices"] * m.collateral_return_6m) * max(0.0, 1.0 - 20.0 * loss_rate)
+        appetite -= 20.0 * loss_rate
+        if appetite > 0:
+            room = max(0.0, 1.0 - m.lender_capital_total / p["lenders.credit_allocation"])
+            inflow = p["lenders.capital_growth"] * min(1.0, appetite) * room * self.capital()
+            m.ledger.pay(m.ledger.sector("credit_investors"), self.eid, inflow, "fund_inflow")
+        elif appetite < 0:
+            idle = max(0.0, min(m.ledger.cash[self.eid], self.capital() - self.book()))
+            outflow = p["lenders.capital_growth"] * min(1.0, -appetite) * idle
+            m.ledger.pay(self.eid, m.ledger.sector("credit_investors"), outflow, "fund_outflow")
         self.loss_history.append(self.losses)
 
     # --- monitoring ---------------------------------------------------------------------------------

@@ -4,7 +4,11 @@ Two forecasting rules for the spot price of an H100e-hour:
 
 * fundamentalists expect the price to revert to its *fundamental* level, the full cost of an H100e-hour
   on the newest generation (capital recovery at the cost of capital over the accounting life plus running
-  and data-centre costs, at normal utilisation), closing ``1/reversion_months`` of the gap each month;
+  and data-centre costs, at normal utilisation), closing ``1/reversion_months`` of the gap each month; they
+  know that the fundamental itself keeps falling with technical progress (each generation is cheaper per
+  H100e) and project its realised rate of decline over the last ``cost_trend_months`` forward, weighted by
+  ``cost_trend_weight`` (0 = a constant anchor, 1 = the full trend): the anchor of a GPU bought today is
+  the cost of the GPUs that will compete with it tomorrow;
 * extrapolators expect the recent trend (mean log change over the last three months, times
   ``trend_weight``) to continue for up to a year, and the price reached to revert to the fundamental after that.
 
@@ -32,6 +36,10 @@ class Expectations:
         self.scale = params["expectations.sentiment_scale"]
         self.neutral = params["expectations.neutral_growth"]
         self.sentiment_memory = params["expectations.sentiment_memory"]
+        self.cost_trend_weight = params["expectations.cost_trend_weight"]
+        self.cost_trend_months = params["expectations.cost_trend_months"]
+        self.log_fundamentals = [math.log(initial_price)]
+        self.cost_decline = 0.0  # expected monthly log decline of the fundamental (technical progress)
         self.log_prices = [math.log(initial_price)] * 4
         self.fitness = np.zeros(2)  # [fundamentalist, extrapolator]
         self.shares = np.array([0.5, 0.5])
@@ -47,9 +55,15 @@ class Expectations:
         lp = self.log_prices
         return self.trend_weight * (lp[-1] - lp[-4]) / 3.0
 
+    def fundamental_path(self, horizon: np.ndarray) -> np.ndarray:
+        """The expected fundamental ``horizon`` months ahead: today's, falling at the projected rate of
+        technical progress."""
+        return self.fundamental * np.exp(-self.cost_decline * horizon)
+
     def fundamentalist_path(self, horizon: np.ndarray) -> np.ndarray:
         p = math.exp(self.log_prices[-1])
-        return self.fundamental + (p - self.fundamental) * (1.0 - self.reversion) ** horizon
+        anchor = self.fundamental_path(horizon)
+        return anchor + (p - self.fundamental) * (1.0 - self.reversion) ** horizon
 
     def extrapolator_path(self, horizon: np.ndarray) -> np.ndarray:
         """The trend continues for a year; beyond it extrapolators share the fundamentalists' anchor and expect
@@ -57,7 +71,9 @@ class Expectations:
         p = math.exp(self.log_prices[-1])
         trended = p * np.exp(np.clip(self.trend(), -0.05, 0.05) * np.minimum(horizon, 12))
         beyond = np.maximum(horizon - 12, 0)
-        return self.fundamental + (trended - self.fundamental) * (1.0 - self.reversion) ** beyond
+        anchor = self.fundamental_path(horizon)
+        reached = self.fundamental_path(np.minimum(horizon, 12))
+        return anchor + (trended - reached) * (1.0 - self.reversion) ** beyond
 
     def price_path(self, horizon: np.ndarray, extrapolator_weight: float | None = None) -> np.ndarray:
         """Expected spot price (US$/H100e-hour) ``horizon`` months ahead, for the market mix of rules
@@ -66,7 +82,7 @@ class Expectations:
         w = min(1.0, max(0.0, w))
         k = len(horizon)
         if 0 < k <= len(self._months) and horizon[0] == 1.0 and horizon[-1] == k:  # months 1..k: cached paths
-            key = (self.fundamental, self.log_prices[-1], self.log_prices[-4])
+            key = (self.fundamental, self.cost_decline, self.log_prices[-1], self.log_prices[-4])
             if self._paths is None or self._paths[0] != key:
                 self._paths = (key, self.fundamentalist_path(self._months), self.extrapolator_path(self._months))
             return (1.0 - w) * self._paths[1][:k] + w * self._paths[2][:k]
@@ -83,6 +99,11 @@ class Expectations:
         self.log_prices.append(math.log(price))
         del self.log_prices[:-13]
         self.fundamental = fundamental
+        self.log_fundamentals.append(math.log(fundamental))
+        del self.log_fundamentals[:-(self.cost_trend_months + 1)]
+        lf = self.log_fundamentals
+        trend = (lf[0] - lf[-1]) / max(len(lf) - 1, 1)
+        self.cost_decline = self.cost_trend_weight * max(0.0, trend)
         one = np.array([1.0])
         self.forecasts = np.array([self.fundamentalist_path(one)[0], self.extrapolator_path(one)[0]])
 

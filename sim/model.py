@@ -1217,6 +1217,7 @@ class GPUEconomy(mesa.Model):
             self.log("scrapping", sorted({self.entity[int(fleet.owner[r])].name for r in scrap_rows}), 0.0,
                      units=float(self.flow["gpus_scrapped"]))
         fleet.compact()
+        self.lender_capital_total = sum(l.capital() for l in self.lenders)
         for lender in self.lenders:
             lender.raise_capital()
         for chip in (self.nvidia, self.rival):

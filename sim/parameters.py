@@ -246,6 +246,10 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("lenders.waiver_months", 6, 1, 24, "months", "Months a waiver suspends enforcement", kind=int),
     _p("lenders.concentration_limit", 0.4, 0.01, 1.0, "share of capital", "Largest exposure to one borrower as a share of the fund's capital"),
     _p("lenders.fund_capital", 4.0, 0.1, 500.0, "US$bn", "Capital each named lender allocates to GPU lending in January 2023"),
+    _p("lenders.credit_allocation", 150.0, 1.0, 5000.0, "US$bn",
+       "Capital credit investors are willing to allocate to GPU-backed lending in all (fund inflows shrink as the "
+       "lenders' combined capital approaches it)",
+       "assumption (private credit AUM ~US$1.7tn; GPU-backed loans > US$20bn by mid-2025)"),
     _p("lenders.capital_growth", 0.06, 0.0, 0.5, "per month", "Largest monthly growth of a lender's allocation, reached at high appetite"),
     _p("lenders.appetite_sentiment", 0.25, 0.0, 2.0, "LTV share per unit sentiment", "Procyclicality of LTV with sentiment"),
     _p("lenders.appetite_prices", 0.5, 0.0, 5.0, "LTV share per unit return", "Procyclicality of LTV with collateral price changes"),
@@ -269,6 +273,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("expectations.memory", 0.8, 0.0, 0.99, "weight", "Weight of past fitness in the rules' performance measure"),
     _p("expectations.trend_weight", 1.0, 0.0, 5.0, "weight", "Extrapolators' trend-following strength (0 switches extrapolation off)"),
     _p("expectations.reversion_months", 18, 1, 120, "months", "Months over which fundamentalists expect prices to revert", kind=int),
+    _p("expectations.cost_trend_weight", 0.5, 0.0, 1.0, "weight",
+       "How much of the realised decline of the fundamental (full cost of new H100e capacity, falling with each "
+       "generation) forecasters project forward (0 = they expect today's cost to last)",
+       "assumption (rational anchor given the roadmap in technology.*)"),
+    _p("expectations.cost_trend_months", 24, 1, 120, "months", "Window over which the fundamental's rate of decline is measured", kind=int),
     _p("expectations.sentiment_scale", 0.5, 0.01, 5.0, "per year", "Expected growth (above neutral) giving sentiment tanh(1)"),
     _p("expectations.sentiment_memory", 0.85, 0.0, 0.99, "weight", "Weight of last month's sentiment in this month's (sentiment is persistent)"),
     _p("expectations.initial_sentiment", 0.5, -1.0, 1.0, "index", "Sentiment in January 2023 (after ChatGPT's launch)"),
