@@ -92,6 +92,14 @@ def _process_context():
     return multiprocessing.get_context("spawn")
 
 
+def _ignore_interrupts() -> None:
+    """Pool workers leave Ctrl-C to the driver, which stops submitting and lets running runs finish: a worker
+    interrupted while holding the pool's task-queue lock would otherwise deadlock the pool's shutdown."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @dataclass
 class ExecutorHandle:
     """An executor plus what it takes to rebuild or close it."""
@@ -105,7 +113,8 @@ class ExecutorHandle:
 
     def start(self) -> "ExecutorHandle":
         if self.kind == "process":
-            self.executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context())
+            self.executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context(),
+                                                initializer=_ignore_interrupts)
         else:
             import logging
 
