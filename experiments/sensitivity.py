@@ -109,7 +109,10 @@ def bar_chart(table: pd.DataFrame, design: str, path: Path, title: str = "") -> 
         if design == "sobol":
             ax.barh(y - 0.2, sub["S1"], 0.4, xerr=sub["S1_conf"], label="S1 (first order)", color="#4c72b0")
             ax.barh(y + 0.2, sub["ST"], 0.4, xerr=sub["ST_conf"], label="ST (total)", color="#dd8452")
-            ax.set_xlim(left=min(0.0, float(np.nanmin(sub["S1"].to_numpy(float))) - 0.05))
+            # indices lie in [0, 1]; estimates or intervals beyond it mean the sample is too small for this outcome
+            ax.set_xlim(-0.1, 1.1)
+            if (sub[["S1", "ST"]].to_numpy(float) > 1.1).any() or (sub["ST_conf"].to_numpy(float) > 0.5).any():
+                ax.set_title(f"{outcome}\n(not converged: increase N)", fontsize=9, color="#a33")
             ax.set_xlabel("Sobol index")
         else:
             ax.barh(y, sub["mu_star"], 0.6, xerr=sub["mu_star_conf"], label="mu*", color="#4c72b0")
@@ -117,14 +120,15 @@ def bar_chart(table: pd.DataFrame, design: str, path: Path, title: str = "") -> 
             ax.set_xlabel("elementary effect (outcome units)")
         ax.set_yticks(y, params, fontsize=8)
         ax.invert_yaxis()
-        ax.set_title(outcome, fontsize=10)
+        if not ax.get_title():
+            ax.set_title(outcome, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
     for ax in list(axes.flat)[len(outcomes):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle((title + "\n" if title else "") + "Stylized research model: not a forecast or investment advice.",
+    fig.suptitle((title + ". " if title else "") + "Stylized research model: not a forecast or investment advice.",
                  fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
     plt.close(fig)
