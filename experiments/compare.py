@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .store import STATUS_OK, StudyStore
-from .study import StudyError, StudySpec
+from .study import StudySpec
 
 
 def comparison_table(directory: str | Path, outcomes: list[str] | None = None, conf_level: float = 0.95
