@@ -1276,7 +1276,7 @@ class GPUEconomy(mesa.Model):
         out = {k: np.zeros(n) for k in ("cash", "gpus_book", "gpus_market", "gpu_count", "loans_receivable", "equity_stakes",
                                         "prepaid_compute", "loans_payable", "deferred_revenue", "bonds")}
         out["cash"][:] = led.cash
-        cnt, g, own = fleet.view("count"), fleet.view("gen"), fleet.view("owner")
+        cnt, own = fleet.view("count"), fleet.view("owner")
         out["gpus_book"] += np.bincount(own, weights=fleet.view("book"), minlength=n)
         out["gpus_market"] += self.gpus_market_value()
         out["gpu_count"] += np.bincount(own, weights=cnt, minlength=n)
