@@ -37,7 +37,8 @@ import pandas as pd
 
 from .outcomes import OUTCOMES
 from .simulators import get_simulator, simulate
-from .store import STATUS_FAILED, STATUS_OK, StoreError, StudyStore, atomic_write_text, table_bytes
+from .store import (STATUS_FAILED, STATUS_OK, StoreError, StudyStore, atomic_write_bytes, atomic_write_text,
+                    table_bytes)
 from .study import StudyError, StudySpec, build_plan, code_version, problem_json, seeds
 
 MAX_ATTEMPTS = 3
@@ -53,9 +54,7 @@ def simulate_run(task: dict) -> tuple[dict, bytes | None]:
     Never raises for a failing model: the record then has ``status = 'failed'`` and the traceback in ``error``.
     """
     started = time.perf_counter()
-    record: dict[str, Any] = {"run_id": task["run_id"], "status": STATUS_OK, "scenario": task["scenario"],
-                              "seed": task["seed"], **task["values"]}
-    record.update({name: None for name in get_simulator(task["model"]).outcomes})
+    record = _base_record(task, STATUS_OK)
     payload = None
     try:
         if task["code"] != code_version():
@@ -232,19 +231,14 @@ def open_study(spec: StudySpec, out_dir: str | Path) -> tuple[StudyStore, pd.Dat
                          f"{code_version()}): runs stored by the old version stay on disk but are not part of the study")
             manifest = _manifest(spec, plan)
             manifest["created"] = old.get("created", manifest["created"])
-            store.prepare()
             atomic_write_text(store.manifest_path, _json(manifest))
     else:
         if root.exists() and any(root.iterdir()):
             raise StudyError(f"--out '{out_dir}' exists, is not empty and holds no gpucredit study; choose an empty "
                              f"or new directory")
         root.mkdir(parents=True, exist_ok=True)
-        store.prepare()
         atomic_write_text(store.manifest_path, _json(_manifest(spec, plan)))
-    store.prepare()
-    buf = plan.to_parquet(index=False)
-    from .store import atomic_write_bytes
-    atomic_write_bytes(store.plan_path, buf)
+    atomic_write_bytes(store.plan_path, plan.to_parquet(index=False))
     return store, plan, notes
 
 
@@ -272,6 +266,7 @@ def run_study(spec: StudySpec, out_dir: str | Path, workers: int | None = None, 
         (on_note or (lambda text: print(f"note: {text}", file=sys.stderr)))(note)
 
     with store.lock():  # one process per study at a time
+        store.prepare()  # only under the lock: it removes temporary files a running execution may still own
         started = time.perf_counter()
         planned_ids = list(dict.fromkeys(plan["run_id"]))
         stored = store.stored_status(set(planned_ids))
@@ -370,10 +365,16 @@ def _execute(todo: list[str], make_task: Callable[[str], dict], store: StudyStor
     return counts["executed"], retried
 
 
-def _infrastructure_failure(task: dict, exc: BaseException) -> dict:
-    record = {"run_id": task["run_id"], "status": STATUS_FAILED, "scenario": task["scenario"], "seed": task["seed"],
-              **task["values"]}
+def _base_record(task: dict, status: str) -> dict[str, Any]:
+    """A run's record before it has outcomes: identity, status, scenario, seed and varied parameter values."""
+    record: dict[str, Any] = {"run_id": task["run_id"], "status": status, "scenario": task["scenario"],
+                              "seed": task["seed"], **task["values"]}
     record.update({name: None for name in get_simulator(task["model"]).outcomes})
+    return record
+
+
+def _infrastructure_failure(task: dict, exc: BaseException) -> dict:
+    record = _base_record(task, STATUS_FAILED)
     record["duration_s"] = None
     record["error"] = "".join(traceback.format_exception(exc)).strip() or repr(exc)
     return record

@@ -23,7 +23,7 @@ from .store import STATUS_OK, StudyStore
 from .study import StudyError, StudySpec, design_matrix
 
 
-def point_outcomes(store: StudyStore, spec: StudySpec, outcomes: list[str]) -> pd.DataFrame:
+def point_outcomes(store: StudyStore, outcomes: list[str]) -> pd.DataFrame:
     """Mean outcome over replicates of each design point (index: point), from the run table."""
     plan = store.plan()
     runs = store.runs()
@@ -52,7 +52,7 @@ def analyse(directory: str | Path, outcomes: list[str] | None = None, conf_level
     unknown = [o for o in outcomes if o not in available]
     if unknown:
         raise StudyError(f"unknown outcome(s) {unknown}; expected some of {', '.join(available)}")
-    Y = point_outcomes(store, spec, outcomes)
+    Y = point_outcomes(store, outcomes)
     missing = Y.index[Y.isna().all(axis=1)]
     if len(Y) and Y.notna().any(axis=1).sum() == 0:
         raise StudyError(f"'{directory}' has no successful run yet; run or resume the study first")

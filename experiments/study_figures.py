@@ -70,17 +70,14 @@ def phase_diagram(directory: str | Path, outcome: str, label: str | None = None)
     return path
 
 
-def band_table(directory: str | Path, series: str, scenario: str | None = None) -> pd.DataFrame:
-    """Per month: 5th, 25th, 50th, 75th and 95th percentiles of ``series`` over a study's runs (via DuckDB)."""
-    con = connect(directory)
-    try:
-        where = "WHERE r.scenario = ?" if scenario else ""
-        params = [scenario] if scenario else []
-        return con.execute(
-            f"SELECT t.date, quantile_cont(t.{series}, [0.05, 0.25, 0.5, 0.75, 0.95]) AS q "
-            f"FROM timeseries t JOIN runs r USING (run_id) {where} GROUP BY t.date ORDER BY t.date", params).df()
-    finally:
-        con.close()
+def band_table(con, series: str, scenario: str | None = None) -> pd.DataFrame:
+    """Per month: 5th, 25th, 50th, 75th and 95th percentiles of ``series`` over a study's runs, from a connection
+    made by :func:`experiments.store.connect`."""
+    where = "WHERE r.scenario = ?" if scenario else ""
+    params = [scenario] if scenario else []
+    return con.execute(
+        f"SELECT t.date, quantile_cont(t.{series}, [0.05, 0.25, 0.5, 0.75, 0.95]) AS q "
+        f"FROM timeseries t JOIN runs r USING (run_id) {where} GROUP BY t.date ORDER BY t.date", params).df()
 
 
 def monte_carlo_bands(directory: str | Path) -> Path:
@@ -90,9 +87,10 @@ def monte_carlo_bands(directory: str | Path) -> Path:
     spec = StudySpec.from_dict(store.manifest()["spec"])
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    con = connect(directory)  # one connection for every series and scenario
     for ax, (series, title) in zip(axes.flat, BAND_SERIES):
         for k, scenario in enumerate(spec.scenarios):
-            table = band_table(directory, series, scenario)
+            table = band_table(con, series, scenario)
             if table.empty:
                 continue
             q = np.vstack(table["q"].to_numpy())
@@ -103,6 +101,7 @@ def monte_carlo_bands(directory: str | Path) -> Path:
             ax.plot(x, q[:, 2], color=colour, lw=1.5, label=scenario)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
+    con.close()
     axes.flat[0].legend(fontsize=8)
     fig.suptitle(f"Median, 50% and 90% bands over {spec.replicates} seeds. {NOTE}", fontsize=9)
     fig.tight_layout()
