@@ -31,6 +31,7 @@ class Lab(mesa.Agent):
         self.valuation = 0.0
         self.alive = True
         self.raised = 0.0
+        self.last_round = -99
 
     def earn(self, lab_revenue: float) -> None:
         m = self.model
@@ -61,15 +62,19 @@ class Lab(mesa.Agent):
         return max(0.0, min(wanted, affordable))
 
     def value_firm(self) -> None:
-        s = self.model.sentiment
-        self.valuation = max(0.0, 25.0 * 12.0 * self.revenue * (1.0 + s))
+        m = self.model
+        self.valuation = max(0.0, m.p["labs.valuation_multiple"] * 12.0 * self.revenue * (1.0 + m.sentiment))
 
     def wants_round(self) -> float:
         """Size of the round it raises this month (0 if none): opportunistic rounds arrive at a rate that
         rises with sentiment; a lab whose cash covers less than ``labs.raise_runway_months`` of its contract
         payments and compute budget goes to investors for a round, which they grant unless sentiment is below
-        ``neoclouds.raise_threshold`` (the same window for all private AI equity)."""
+        ``neoclouds.raise_threshold`` (the same window for all private AI equity). A round comes at most every
+        ``labs.round_interval_months`` and sells at most ``labs.max_round_share`` of the firm: investors fund labs in
+        proportion to their revenue-based valuation, so a lab whose burn outruns its revenue runs out of cash."""
         m, p = self.model, self.model.p
+        if m.month - self.last_round < p["labs.round_interval_months"]:
+            return 0.0
         burn = self.budget + m.contract_payments_by_customer.get(self.eid, 0.0)
         short_of_cash = m.ledger.cash[self.eid] < p["labs.raise_runway_months"] * burn
         prob = p["labs.funding_rate"] * max(0.0, 1.0 + 2.0 * m.sentiment)
@@ -77,7 +82,7 @@ class Lab(mesa.Agent):
             prob = 1.0
         if m.rng.random() >= prob:
             return 0.0
-        return p["labs.round_size"] * 12.0 * max(burn, 0.05 * self.weight)
+        return min(p["labs.round_size"] * 12.0 * max(burn, 0.05 * self.weight), p["labs.max_round_share"] * self.valuation)
 
 
 class StartupPopulation(mesa.Agent):
@@ -96,6 +101,8 @@ class StartupPopulation(mesa.Agent):
         self.cash = np.zeros(n)
         self.revenue = np.zeros(n)
         self.budget = np.zeros(n)
+        self.team_cost = np.zeros(n)  # fixed monthly cost of the team hired with the money raised, US$bn
+        self.unpaid = np.zeros(n, dtype=bool)  # could not meet this month's team cost: out of cash
         # one term contract per start-up at most
         self.provider = np.full(n, -1, dtype=np.int64)
         self.qty = np.zeros(n)
@@ -120,8 +127,15 @@ class StartupPopulation(mesa.Agent):
         self.shock[idx] = 0.0
         seed = m.p["startups.seed_funding"] * self.scale * rng.lognormal(0.0, 0.8, size=len(idx)) * 2000.0 / max(self.n, 1)
         self.cash[idx] += seed
+        self.team_cost[idx] = self.hiring(seed)
         m.ledger.pay(m.ledger.sector("venture_and_public_equity"), self.eid, float(seed.sum()), "funding_round")
         self.entries += len(idx)
+
+    def hiring(self, raised: np.ndarray) -> np.ndarray:
+        """Monthly team cost a start-up takes on with ``raised`` US$bn: ``startups.team_share`` of it spent
+        over its planned runway (the fixed burn that makes a start-up fail when the next round does not come)."""
+        p = self.model.p
+        return p["startups.team_share"] * raised / p["startups.runway_months"]
 
     def earn(self, total_revenue: float) -> None:
         m = self.model
@@ -134,7 +148,10 @@ class StartupPopulation(mesa.Agent):
         paid = float(self.revenue.sum())
         self.cash += self.revenue
         m.ledger.pay(m.ledger.sector("end_users"), self.eid, paid, "ai_revenue")
-        staff = 0.25 * self.revenue
+        # staff: a quarter of revenue plus the fixed team cost, paid while the cash lasts
+        due = 0.25 * self.revenue + self.team_cost * live
+        staff = np.minimum(due, np.maximum(self.cash, 0.0))
+        self.unpaid = live & (due - staff > 1e-12)
         self.cash -= staff
         m.ledger.pay(self.eid, m.ledger.sector("staff_and_services"), float(staff.sum()), "operating_expense")
 
@@ -166,7 +183,9 @@ class StartupPopulation(mesa.Agent):
         m, p = self.model, self.model.p
         prob = p["startups.funding_rate"] * max(0.0, 1.0 + 2.0 * m.sentiment)
         lucky = self.alive & (m.rng.random(self.n) < prob)
-        size = 12.0 * np.maximum(self.budget, 1e-4 * self.scale) * lucky
+        traction = p["startups.compute_share"] * self.revenue  # compute spending its revenue pays for, US$bn/month
+        size = p["startups.round_years"] * 12.0 * np.maximum(traction, 1e-4 * self.scale) * lucky
+        self.team_cost += self.hiring(size)
         self.cash += size
         m.ledger.pay(m.ledger.sector("venture_and_public_equity"), self.eid, float(size.sum()), "funding_round")
         empty = np.flatnonzero(~self.alive)

@@ -31,6 +31,7 @@ class Chipmaker(mesa.Agent):
         self.supply_h100e = 0.0  # H100e it could deliver this month
         self.revenue_history: deque = deque([0.0] * 24, maxlen=24)
         self.earnings_history: deque = deque([0.0] * 12, maxlen=12)
+        self.operating_history: deque = deque([0.0] * 12, maxlen=12)  # operating earnings, US$bn/month
         self.revenue = 0.0
         self.cogs = 0.0
         self.earnings = 0.0
@@ -93,6 +94,7 @@ class Chipmaker(mesa.Agent):
         led.pay(self.eid, led.sector("staff_and_services"), opex, "operating_expense")
         self.earnings = led.equity[self.eid] - self._equity_start
         self.earnings_history.append(self.earnings)
+        self.operating_history.append(self.revenue - self.cogs - opex)
         self.free_cash_flow = max(0.0, self.revenue - self.cogs - opex)
         if self.vendor == "nvidia":
             share = p["nvidia.investment_share"] * max(0.0, 1.0 + m.sentiment)
@@ -111,13 +113,15 @@ class Chipmaker(mesa.Agent):
         self.supply_h100e = 0.0
 
     def value_firm(self) -> None:
-        """Market capitalisation = forward earnings x a multiple rising with growth and sentiment, and no less
-        than ``nvidia.price_to_sales_floor`` x annualised recent revenue."""
+        """Market capitalisation = forward operating earnings x a multiple rising with growth and sentiment,
+        and no less than ``nvidia.price_to_sales_floor`` x annualised recent revenue. Forward earnings are the
+        last 12 months' operating earnings (revenue less cost of goods and operating expenses; marks on
+        equity stakes are not capitalised) grown by half the recent revenue growth."""
         p = self.model.p
         recent = sum(list(self.revenue_history)[-3:])
         year_ago = sum(list(self.revenue_history)[-15:-12])
         growth = min(max(recent / year_ago - 1.0, -0.9), 3.0) if year_ago > 0 else 0.0
-        annual_earnings = 4.0 * sum(list(self.earnings_history)[-3:])
+        annual_earnings = sum(self.operating_history)
         # analysts project half the recent growth one year forward, and pay a higher multiple for growth up to
         # a doubling a year (growth beyond that is not believed to last)
         believable = min(max(growth, -0.5), 1.0)

@@ -48,6 +48,7 @@ class Neocloud(mesa.Agent):
         self.customer_revenue: dict[int, float] = {}  # trailing 12-month revenue by customer eid
         self.customer_history: deque = deque(maxlen=12)
         self.planned_units = 0.0
+        self.speculative_h100e = 0.0  # smoothed speculative order, H100e/month
         self.wanted_gen = -1
         self.last_raise = -99
         self.last_round_valuation = 0.0  # pre-money valuation of its last equity round, US$bn
@@ -148,9 +149,13 @@ class Neocloud(mesa.Agent):
         unit_price = m.nvidia.list_price(g)
         shortfall = max(0.0, self.contracted_next() - self.capacity()) / gen.perf
         npv = self.npv_per_gpu(g, unit_price)
-        speculative = 0.0
-        if npv > 0:
-            speculative = self.growth_room() / gen.perf * min(1.0, 2.0 * npv / unit_price)
+        # Tobin's q: speculative growth rises with q - 1 = NPV / price, up to the fastest growth it can manage,
+        # and build-out plans are sticky (a partial adjustment of last month's speculative order, in H100e)
+        q_gap = max(0.0, npv / unit_price)
+        target = self.growth_room() * min(1.0, q_gap / m.p["neoclouds.q_sensitivity"])
+        k = m.p["neoclouds.order_persistence"]
+        self.speculative_h100e = k * self.speculative_h100e + (1.0 - k) * target
+        speculative = self.speculative_h100e / gen.perf
         desired = shortfall + speculative
         self.planned_units = min(desired, self.financeable_units(g, unit_price))
         self.wanted_gen = g
@@ -257,6 +262,19 @@ class Neocloud(mesa.Agent):
             loan.missed = max(0.0, loan.missed - pay)
             m.mark_loan(loan)
         return loan.missed <= 1e-9 and loan.ltv <= loan.covenant_ltv
+
+    def pay_out_surplus(self) -> None:
+        """Cash above twice its buffer and the equity slice of six months of its current order pace goes back to
+        its shareholders, ``neoclouds.payout_rate`` of it a month (sponsors want their money back when it is not
+        building): neoclouds stay lean, so a downturn bites."""
+        m = self.model
+        g = m.newest_nvidia_gen
+        ltv = self.lender.origination_ltv() if self.lender is not None else 0.0
+        slice_ = m.nvidia.list_price(g) * 1e-9 * (1.0 - ltv)
+        keep = 2.0 * self.cash_buffer() + 6.0 * self.planned_units * slice_
+        surplus = m.ledger.cash[self.eid] - keep
+        if surplus > 0:
+            m.ledger.pay(self.eid, m.ledger.sector("venture_and_public_equity"), m.p["neoclouds.payout_rate"] * surplus, "payout")
 
     # --- equity ------------------------------------------------------------------------------------------
     def value_firm(self) -> None:

@@ -361,6 +361,7 @@ class GPUEconomy(mesa.Model):
             size = lab.wants_round()
             if size <= 0:
                 continue
+            lab.last_round = self.month
             nvidia_part = min(0.1 * size, self.nvidia.strategic_budget)
             vc_part = size - nvidia_part
             led.pay(led.sector("venture_and_public_equity"), lab.eid, vc_part, "funding_round")
@@ -416,7 +417,7 @@ class GPUEconomy(mesa.Model):
             total = sum(v for v, _, _ in offers)
             if total <= 0:
                 continue
-            take = min(1.0, want / total)
+            take = 1.0 if want >= total else want / total
             grade = "ig" if buyer.grade == "ig" else "non_ig"
             kind = "overflow" if isinstance(buyer, Hyperscaler) else "compute"
             for v, k, src in offers:
@@ -1060,6 +1061,8 @@ class GPUEconomy(mesa.Model):
                 led.pay(led.sector("venture_and_public_equity"), nc.eid, vc, "funding_round")
             nc.last_raise = self.month
             self.log("equity_raise", [nc.name] + (["Nvidia"] if nvidia_part > 1e-6 else []), amount)
+        for nc in self.neoclouds:
+            nc.pay_out_surplus()
         self._sign_nvidia_agreements()
         for st in self.stakes:  # marks
             issuer = self.entity[st.issuer]
@@ -1177,7 +1180,7 @@ class GPUEconomy(mesa.Model):
                 s.qty[ending] = 0.0
                 s.prepaid[ending] = 0.0
                 s.release[ending] = 0.0
-            broke = s.alive & (s.cash <= 0) & (s.revenue * (1 - 0.25) < 1e-6)
+            broke = s.alive & (s.unpaid | ((s.cash <= 0) & (s.revenue * (1 - 0.25) < 1e-6)))
             if broke.any():
                 self.fail_startups(np.flatnonzero(broke))
         for lab in self.labs:

@@ -24,7 +24,7 @@ SERIES: tuple[tuple[str, str, str], ...] = (
     ("nvidia_revenue", "US$bn/month", "Nvidia data-centre revenue in the month"),
     ("nvidia_gross_margin", "fraction", "Nvidia gross margin: 1 - cost of goods / revenue"),
     ("nvidia_earnings", "US$bn/month", "Nvidia net income in the month (incl. stake revaluations and write-downs)"),
-    ("nvidia_market_cap", "US$bn", "Nvidia market capitalisation: forward earnings x a multiple rising with growth and sentiment"),
+    ("nvidia_market_cap", "US$bn", "Nvidia market capitalisation: forward operating earnings x a multiple rising with growth and sentiment"),
     ("nvidia_stake_value", "US$bn", "Market value of Nvidia's equity stakes in customers"),
     ("nvidia_capacity", "GPUs/month", "Nvidia output capacity"),
     ("nvidia_markup", "price/unit cost", "Nvidia list price over unit cost"),

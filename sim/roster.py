@@ -20,7 +20,7 @@ HYPERSCALERS = (  # name, weight in core cash flow and AI-services revenue, A100
 )
 
 NEOCLOUDS = (  # name, A100s, H100s, power MW, cash, relationship lender, entry month
-    ("CoreWeave", 16_000, 4_000, 45.0, 0.25, "Blackstone", 0),
+    ("CoreWeave", 6_000, 1_000, 45.0, 0.25, "Blackstone", 0),
     ("Lambda", 8_000, 1_000, 15.0, 0.10, "Macquarie", 0),
     ("Crusoe", 5_000, 500, 25.0, 0.10, "Upper90", 0),
     ("Nebius", 3_000, 0, 12.0, 0.50, "Pimco", 0),

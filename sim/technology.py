@@ -35,12 +35,12 @@ class Generation:
 
 # Default roadmap (vendor specifications, approximate); release as months since Jan 2023.
 NVIDIA_ROADMAP = (
-    Generation("A100", "nvidia", -30, 0.32, 0.40, 15_000.0),
-    Generation("H100", "nvidia", -3, 1.00, 0.70, 30_000.0),
-    Generation("H200", "nvidia", 15, 1.35, 0.70, 34_000.0),
-    Generation("B200", "nvidia", 25, 2.30, 1.00, 40_000.0),
-    Generation("B300", "nvidia", 34, 3.00, 1.20, 46_000.0),
-    Generation("Rubin", "nvidia", 45, 5.00, 1.60, 60_000.0),
+    Generation("A100", "nvidia", -30, 0.32, 0.40, 20_000.0),
+    Generation("H100", "nvidia", -3, 1.00, 0.70, 40_000.0),
+    Generation("H200", "nvidia", 15, 1.35, 0.70, 46_000.0),
+    Generation("B200", "nvidia", 25, 2.30, 1.00, 54_000.0),
+    Generation("B300", "nvidia", 34, 3.00, 1.20, 62_000.0),
+    Generation("Rubin", "nvidia", 45, 5.00, 1.60, 80_000.0),
 )
 RIVAL_ROADMAP = (
     Generation("MI300X", "rival", 11, 1.20, 0.75, 0.0),
