@@ -33,7 +33,9 @@ class Generation:
         return self.chip_kw * facility_overhead * electricity_price + maintenance
 
 
-# Default roadmap (vendor specifications, approximate); release as months since Jan 2023.
+# Default roadmap (vendor specifications, approximate); release as months since Jan 2023. Launch prices are
+# what Nvidia bills per GPU including its networking share (CALIBRATION.md: H100 $25-40k new, ~$50k all-in
+# with networking; B200 $30-50k).
 NVIDIA_ROADMAP = (
     Generation("A100", "nvidia", -30, 0.32, 0.40, 20_000.0),
     Generation("H100", "nvidia", -3, 1.00, 0.70, 40_000.0),
