@@ -194,3 +194,68 @@ def test_obsolescence_idles_old_gpus_through_the_compute_price():
     fill = fill_merit_order(8.0, available, cost, price=1.0)
     assert fill[1] == pytest.approx(0.8) and fill[0] == 0.0  # the efficient generation is used first
     assert fill_merit_order(20.0, available, cost, price=0.5)[0] == 0.0  # price below its cost: idle
+
+
+def test_a_funding_drought_makes_start_ups_fail_and_default_on_their_contracts():
+    """Start-ups hire teams with the money they raise; when the rounds stop, the fixed costs run their cash down."""
+    kw = {"startups.entry_rate": 0.0}
+    funded = run(36, seed=5, **kw)
+    drought = run(36, seed=5, **kw, **{"startups.funding_rate": 0.0})
+    assert drought.startups.failures > funded.startups.failures + 50
+    assert drought.startups.alive.sum() < funded.startups.alive.sum()
+    defaults = [e for e in drought.events if e["event"] == "contract_default" and e["agents"].startswith("AI start-ups")]
+    assert defaults, "failing start-ups should default on their compute contracts"
+
+
+def test_investors_cap_a_lab_round_at_a_share_of_its_revenue_based_valuation(fresh_24):
+    m = fresh_24
+    lab = max(m.labs, key=lambda l: l.weight)
+    m.sentiment = 0.9
+    lab.last_round = -99
+    m.ledger.cash[lab.eid] = 0.0  # short of cash: it goes to investors this month
+    lab.value_firm()
+    size = lab.wants_round()
+    assert 0 < size <= m.p["labs.max_round_share"] * lab.valuation + 1e-12
+    valuation = lab.valuation
+    lab.revenue *= 0.01  # the same lab, burning as much, with a hundredth of the revenue
+    lab.value_firm()
+    lab.last_round = -99
+    small = lab.wants_round()
+    assert 0 < small <= m.p["labs.max_round_share"] * valuation / 100 + 1e-12
+    assert small < size
+    lab.last_round = m.month  # and no second round within the interval
+    assert lab.wants_round() == 0.0
+
+
+def test_speculative_orders_rise_with_tobins_q(fresh_24, monkeypatch):
+    m = fresh_24
+    nc = max(m.neoclouds, key=lambda n: n.capacity())
+    m.p["neoclouds.order_persistence"] = 0.0
+    price = m.nvidia.list_price(m.newest_nvidia_gen)
+    planned = []
+    for npv_share in (-0.2, 0.1, 0.4, 2.0):
+        monkeypatch.setattr(type(nc), "npv_per_gpu", lambda self, g, p, s=npv_share: s * price)
+        monkeypatch.setattr(type(nc), "contracted_next", lambda self: 0.0)
+        monkeypatch.setattr(type(nc), "financeable_units", lambda self, g, p: 1e12)
+        nc.speculative_h100e = 0.0
+        nc.plan_orders()
+        planned.append(nc.planned_units)
+    assert planned[0] == 0.0
+    assert planned[0] < planned[1] < planned[2] <= planned[3]
+    assert planned[3] == pytest.approx(nc.growth_room() / m.gens[m.newest_nvidia_gen].perf)
+
+
+def test_a_neocloud_that_stops_building_pays_out_its_surplus_cash(fresh_24):
+    m = fresh_24
+    nc = max(m.neoclouds, key=lambda n: n.capacity())
+    nc.planned_units = 0.0
+    m.ledger.cash[nc.eid] += 5.0
+    before = m.ledger.cash[nc.eid]
+    surplus = before - 2.0 * nc.cash_buffer()
+    nc.pay_out_surplus()
+    assert m.ledger.cash[nc.eid] == pytest.approx(before - m.p["neoclouds.payout_rate"] * surplus)
+    # while it is ordering, the equity slices of six months of orders are kept
+    m.ledger.cash[nc.eid] = before
+    nc.planned_units = 1e5
+    nc.pay_out_surplus()
+    assert m.ledger.cash[nc.eid] > before - m.p["neoclouds.payout_rate"] * surplus
