@@ -592,9 +592,11 @@ class GPUEconomy(mesa.Model):
                                      s.contracted()])
         fixed = float(shortfall.sum())
         el, ref = p["demand.price_elasticity"], p["demand.reference_price"]
+        at_reference = markets.reference_demand(budgets, ref)
 
         def excess(price):
-            return markets.spot_demand(price, budgets, contracted, el, ref).sum() + fixed - markets.spot_supply(price, available, tier_cost)
+            return (markets.spot_demand(price, budgets, contracted, el, ref, at_reference).sum() + fixed
+                    - markets.spot_supply(price, available, tier_cost))
 
         lo, hi = math.log(0.01), math.log(500.0)
         for _ in range(40):
@@ -606,7 +608,7 @@ class GPUEconomy(mesa.Model):
         self.clearing_price = math.exp(0.5 * (lo + hi))
         price = markets.posted_price(self.spot_price, self.clearing_price, p["markets.price_adjustment"])
         self.spot_price = price
-        demand_each = markets.spot_demand(price, budgets, contracted, el, ref)
+        demand_each = markets.spot_demand(price, budgets, contracted, el, ref, at_reference)
         demand = demand_each.sum() + fixed
         supply = markets.spot_supply(price, available, tier_cost)
         traded = min(demand, supply)
