@@ -853,6 +853,7 @@ class GPUEconomy(mesa.Model):
             lender.liquidate()
         for _round in range(4):
             self.mark_all_loans()
+            marks_current = True  # until a cure or a default sells or seizes collateral
             defaults_before = self.flow["defaults_count"]
             breaches_before = self.flow["covenant_breaches"]
             for loan in list(self.loans.values()):
@@ -864,6 +865,7 @@ class GPUEconomy(mesa.Model):
                     if loan.status != "breach" or not nc.alive or loan.cure_tried == self.month:
                         continue
                     loan.cure_tried = self.month
+                    marks_current = False
                     if nc.try_to_cure(loan):
                         loan.status = "performing"
                         self.log("breach_cured", [self.entity[loan.lender].name, nc.name], loan.principal)
@@ -872,7 +874,8 @@ class GPUEconomy(mesa.Model):
                         break
             if self.flow["defaults_count"] == defaults_before and self.flow["covenant_breaches"] == breaches_before:
                 break
-        self.mark_all_loans()
+        if not marks_current:  # cures and defaults since the last marks sold or seized collateral
+            self.mark_all_loans()
         self.secondary.decay_pressure()
 
     def forced_sale(self, seller: int, rows, amount: float) -> float:
