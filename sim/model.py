@@ -37,7 +37,7 @@ from agents.hyperscaler import Hyperscaler
 from agents.lender import Lender
 from agents.neocloud import Neocloud, optimism_draws
 from . import markets, network
-from .contracts import Backstop, ComputeContract, EquityStake, Loan, active_columns, numpy_scalar, totals_by_party
+from .contracts import ActiveContracts, Backstop, ComputeContract, EquityStake, Loan, totals_by_party
 from .expectations import Expectations, fundamental_price
 from .ledger import AccountingError, Ledger
 from .outputs import SERIES
@@ -96,6 +96,7 @@ class GPUEconomy(mesa.Model):
         self.entity: dict[int, mesa.Agent] = {}
         self.loans: dict[int, Loan] = {}
         self.contracts: list[ComputeContract] = []
+        self.active_contracts = ActiveContracts()  # their columns: ``self.active_contracts.of(self.contracts).columns(...)``
         self.stakes: list[EquityStake] = []
         self.backstops: list[Backstop] = []
         self.events: list[dict] = []
@@ -818,10 +819,11 @@ class GPUEconomy(mesa.Model):
         mask = pledged >= 0
         value = fleet.view("count")[mask] * self.secondary.prices[fleet.view("gen")[mask]] / BN
         gpus_by_loan = np.bincount(pledged[mask], weights=value).tolist()
-        loan, qty, price, end = active_columns(self.contracts, "loan", "qty", "price", "end")
+        active = self.active_contracts.of(self.contracts)
+        loan, qty, price, end = active.columns("loan", "qty", "price", "end")
         assigned = (loan >= 0) & (end > month)
         remaining = qty[assigned] * price[assigned] * H * (end[assigned] - month)  # remaining value, US$bn
-        contracts_by_loan = totals_by_party(loan[assigned], remaining, numpy_scalar(self.contracts, "qty", "price")[assigned], 0)
+        contracts_by_loan = totals_by_party(loan[assigned], remaining, active.numpy_scalar("qty", "price")[assigned], 0)
         for loan in self.loans.values():
             if loan.status in ("default", "repaid"):
                 continue
@@ -1292,7 +1294,7 @@ class GPUEconomy(mesa.Model):
         out["loans_payable"] = np.bincount(np.array([loan.borrower for loan in loans], dtype=int), weights=principal, minlength=n)
         out["equity_stakes"] = np.bincount(np.array([st.holder for st in self.stakes], dtype=int),
                                            weights=np.array([st.value for st in self.stakes], dtype=float), minlength=n)
-        customer, provider, prepaid = active_columns(self.contracts, "customer", "provider", "prepaid")
+        customer, provider, prepaid = self.active_contracts.of(self.contracts).columns("customer", "provider", "prepaid")
         out["prepaid_compute"] = np.bincount(customer, weights=prepaid, minlength=n)
         out["deferred_revenue"] = np.bincount(provider, weights=prepaid, minlength=n)
         s = self.startups
@@ -1348,12 +1350,12 @@ class GPUEconomy(mesa.Model):
         """Each party's contracted H100e, backlog and monthly contract payments, from the active contracts."""
         n = len(self.ledger.names) + 1
         month = self.month
-        provider, customer, qty, price, end, grade = active_columns(self.contracts, "provider", "customer", "qty", "price",
-                                                                    "end", "grade")
+        active = self.active_contracts.of(self.contracts)
+        provider, customer, qty, price, end, grade = active.columns("provider", "customer", "qty", "price", "end", "grade")
         ig = grade == "ig"
         monthly = qty * price * H  # c.monthly_value(), US$bn
-        numpy_qty = numpy_scalar(self.contracts, "qty")
-        numpy_value = numpy_qty | numpy_scalar(self.contracts, "price")
+        numpy_qty = active.numpy_scalar("qty")
+        numpy_value = active.numpy_scalar("qty", "price")
         self.contracted_by_provider = np.bincount(provider, weights=qty, minlength=n)
         self.contracted_by_customer = totals_by_party(customer, qty, numpy_qty, n)
         self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], numpy_qty[ig], n)

@@ -37,7 +37,6 @@ from collections import defaultdict
 import networkx as nx
 import numpy as np
 
-from .contracts import active_columns
 from .technology import BN
 
 SHOCK = 0.2
@@ -116,7 +115,7 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     obligor = [l.borrower for l in loans] + [st.issuer for st in m.stakes]
     value = [l.principal for l in loans] + [st.value for st in m.stakes]
     parts_h, parts_o, parts_v = [np.array(holder, dtype=int)], [np.array(obligor, dtype=int)], [np.array(value, dtype=float)]
-    provider, customer, qty, price, end = active_columns(m.contracts, "provider", "customer", "qty", "price", "end")
+    provider, customer, qty, price, end = m.active_contracts.of(m.contracts).columns("provider", "customer", "qty", "price", "end")
     if len(provider):
         parts_h.append(provider)
         parts_o.append(customer)
