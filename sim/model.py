@@ -560,12 +560,14 @@ class GPUEconomy(mesa.Model):
         cap_sorted = h100e[order]
         own_sorted = owner[order]
         cum = np.cumsum(cap_sorted)
-        starts = np.r_[0, np.flatnonzero(np.diff(own_sorted)) + 1] if n else np.array([], dtype=int)
         group_start_cum = np.zeros(n)
         if n:
-            before = np.r_[0.0, cum[:-1]]
+            starts = np.concatenate(([0], np.flatnonzero(np.diff(own_sorted)) + 1))  # each owner's first row
+            before = np.concatenate(([0.0], cum[:-1]))
             group_offsets = before[starts]
-            group_id = np.cumsum(np.isin(np.arange(n), starts)) - 1
+            is_start = np.zeros(n, dtype=bool)
+            is_start[starts] = True
+            group_id = np.cumsum(is_start) - 1
             group_start_cum = group_offsets[group_id]
         within = cum - group_start_cum
         need = committed[own_sorted] if n else np.zeros(0)
@@ -578,7 +580,9 @@ class GPUEconomy(mesa.Model):
         # hyperscalers rent out theirs only at or above their reservation price (below it they keep the
         # capacity for internal training and R&D, because every hour rented out must be replaced at full cost)
         n_gen = len(self.gens)
-        hyp_row = np.isin(owner, [h.eid for h in self.hyperscalers])
+        is_hyperscaler = np.zeros(len(self.ledger.names), dtype=bool)
+        is_hyperscaler[[h.eid for h in self.hyperscalers]] = True
+        hyp_row = is_hyperscaler[owner]
         gen_cost = self.running_cost / self.perf
         reservation = p["hyperscalers.reservation_markup"] * self.fundamental_price
         available = np.concatenate([np.bincount(gen, weights=free * ~hyp_row, minlength=n_gen),
