@@ -45,8 +45,7 @@ class Neocloud(mesa.Agent):
         self.valuation = 0.0
         self.revenue = 0.0
         self.revenue_history: deque = deque([0.0] * 12, maxlen=12)
-        self.customer_revenue: dict[int, float] = {}  # trailing 12-month revenue by customer eid
-        self.customer_history: deque = deque(maxlen=12)
+        self.customer_history: deque = deque(maxlen=12)  # revenue by customer eid, month by month
         self.planned_units = 0.0
         self.speculative_h100e = 0.0  # smoothed speculative order, H100e/month
         self.wanted_gen = -1
@@ -313,24 +312,30 @@ class Neocloud(mesa.Agent):
         self.revenue = m.ledger.income_of(self.eid, "compute_contract", "compute_spot", "backstop", "rent_back")
         self.revenue_history.append(self.revenue)
         self.customer_history.append(dict(m.customer_payments.get(self.eid, {})))
+
+    @property
+    def customer_revenue(self) -> dict[int, float]:
+        """Trailing 12-month revenue by customer eid (added up when asked for)."""
         totals: dict[int, float] = {}
         for month in self.customer_history:
             for c, v in month.items():
                 totals[c] = totals.get(c, 0.0) + v
-        self.customer_revenue = totals
+        return totals
 
     def top_customer_share(self) -> float:
-        total = sum(self.customer_revenue.values())
+        revenue = self.customer_revenue
+        total = sum(revenue.values())
         if total <= 0:
             return 0.0
-        named = {c: v for c, v in self.customer_revenue.items() if c >= 0}
+        named = {c: v for c, v in revenue.items() if c >= 0}
         return max(named.values(), default=0.0) / total
 
     def customer_hhi(self) -> float:
-        total = sum(self.customer_revenue.values())
+        revenue = self.customer_revenue
+        total = sum(revenue.values())
         if total <= 0:
             return 0.0
-        return float(sum((v / total) ** 2 for v in self.customer_revenue.values()))
+        return float(sum((v / total) ** 2 for v in revenue.values()))
 
 
 def optimism_draws(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -18,7 +18,7 @@ Contracts with start-ups are stored as arrays in the start-up population (one pe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, is_
 
 import numpy as np
 
@@ -74,6 +74,9 @@ class Loan:
 
 @dataclass(slots=True)
 class ComputeContract:
+    """Its terms (:data:`SIGNED_TERMS`) are fixed once it is signed; the provider, the loan it is assigned to, the
+    unreleased prepayment and whether it is active change during its life."""
+
     id: int
     customer: int
     provider: int
@@ -96,15 +99,20 @@ class ComputeContract:
 
 
 _INTEGER_FIELDS = {"id", "customer", "provider", "start", "end", "loan"}
+SIGNED_TERMS = frozenset({"id", "customer", "qty", "price", "start", "end", "grade", "kind"})
 
 
 def active_columns(contracts: list[ComputeContract], *fields: str) -> list[np.ndarray]:
     """The named fields of the active contracts as arrays, in the order of ``contracts`` (for sums by
     party with ``np.bincount``, which adds in that order: the same totals as a loop over the contracts)."""
     live = [c for c in contracts if c.active]
-    return [np.fromiter(map(attrgetter(f), live), dtype=int if f in _INTEGER_FIELDS else float, count=len(live))
-            if f != "grade" and f != "kind" else np.array([getattr(c, f) for c in live], dtype=object)
-            for f in fields]
+    return [_column(live, f) for f in fields]
+
+
+def _column(contracts: list[ComputeContract], f: str) -> np.ndarray:
+    if f == "grade" or f == "kind":
+        return np.array([getattr(c, f) for c in contracts], dtype=object)
+    return np.fromiter(map(attrgetter(f), contracts), dtype=int if f in _INTEGER_FIELDS else float, count=len(contracts))
 
 
 def numpy_scalar(contracts: list[ComputeContract], *fields: str) -> np.ndarray:
@@ -116,8 +124,63 @@ def numpy_scalar(contracts: list[ComputeContract], *fields: str) -> np.ndarray:
     live = [c for c in contracts if c.active]
     flags = np.zeros(len(live), dtype=bool)
     for f in fields:
-        flags |= np.fromiter((type(v) is not float for v in map(attrgetter(f), live)), dtype=bool, count=len(live))
+        flags |= _numpy_flags(live, f)
     return flags
+
+
+def _numpy_flags(contracts: list[ComputeContract], f: str) -> np.ndarray:
+    return np.fromiter((type(v) is not float for v in map(attrgetter(f), contracts)), dtype=bool, count=len(contracts))
+
+
+class ActiveContracts:
+    """The active contracts of a model as columns: ``active.of(contracts).columns(*fields)`` is
+    ``active_columns(contracts, *fields)`` and ``.numpy_scalar(*fields)`` is ``numpy_scalar(contracts, *fields)``.
+
+    What is found for the signed terms (:data:`SIGNED_TERMS`) is kept from one call to the next: the rows of
+    contracts still active are kept and rows for newly signed contracts are added. The provider, the loan, the
+    prepayment and any other field are read on every call."""
+
+    def __init__(self) -> None:
+        self._live: list[ComputeContract] = []
+        self._kept: dict[tuple[str, str], np.ndarray] = {}  # ("column" or "numpy_scalar", field) -> one row per contract
+
+    @staticmethod
+    def _find(what: str, f: str, contracts: list[ComputeContract]) -> np.ndarray:
+        return _column(contracts, f) if what == "column" else _numpy_flags(contracts, f)
+
+    def of(self, contracts: list[ComputeContract]) -> ActiveContracts:
+        """Bring the kept rows up to date with ``contracts`` (the model's list, in order)."""
+        live = [c for c in contracts if c.active]
+        old = self._live
+        if len(live) == len(old) and all(map(is_, live, old)):
+            return self
+        still = np.fromiter(map(attrgetter("active"), old), dtype=bool, count=len(old))
+        kept = [c for c in old if c.active]
+        if len(kept) <= len(live) and all(map(is_, kept, live)):  # ended contracts dropped, new ones appended
+            signed = live[len(kept):]
+            self._kept = {key: np.concatenate([rows[still], self._find(*key, signed)]) for key, rows in self._kept.items()}
+            for rows in self._kept.values():
+                rows.flags.writeable = False
+        else:
+            self._kept = {}
+        self._live = live
+        return self
+
+    def _rows(self, what: str, f: str) -> np.ndarray:
+        if (what, f) not in self._kept:
+            rows = self._find(what, f, self._live)
+            rows.flags.writeable = False  # shared by later calls
+            self._kept[(what, f)] = rows
+        return self._kept[(what, f)]
+
+    def columns(self, *fields: str) -> list[np.ndarray]:
+        return [self._rows("column", f) if f in SIGNED_TERMS else _column(self._live, f) for f in fields]
+
+    def numpy_scalar(self, *fields: str) -> np.ndarray:
+        flags = np.zeros(len(self._live), dtype=bool)
+        for f in fields:
+            flags |= self._rows("numpy_scalar", f) if f in SIGNED_TERMS else _numpy_flags(self._live, f)
+        return flags
 
 
 def totals_by_party(parties: np.ndarray, values: np.ndarray, as_numpy: np.ndarray, n: int) -> dict[int, float]:

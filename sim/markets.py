@@ -16,14 +16,23 @@ from .technology import BN, HOURS_PER_MONTH
 # --------------------------------------------------------------------------------------------------
 # Compute spot market
 # --------------------------------------------------------------------------------------------------
+def reference_demand(budgets: np.ndarray, reference_price: float) -> np.ndarray:
+    """H100e each buyer wants in total at the reference price: ``b / (p_ref x 730 h)`` for a compute budget
+    ``b`` (US$bn/month). It does not depend on the price, so a clearing search computes it once."""
+    return budgets * BN / (reference_price * HOURS_PER_MONTH)
+
+
 def spot_demand(price: float, budgets: np.ndarray, contracted: np.ndarray, elasticity: float,
-                reference_price: float) -> np.ndarray:
+                reference_price: float, at_reference: np.ndarray | None = None) -> np.ndarray:
     """Each buyer's spot demand in H100e at ``price`` (US$/H100e-hour).
 
     A buyer with compute budget ``b`` (US$bn/month) wants ``b / (p_ref x 730 h) x (p / p_ref)^-elasticity``
-    H100e in total; what its take-or-pay contracts already cover is not bought on spot.
+    H100e in total; what its take-or-pay contracts already cover is not bought on spot. ``at_reference`` is
+    :func:`reference_demand` of ``budgets``, when already computed.
     """
-    total = budgets * BN / (reference_price * HOURS_PER_MONTH) * (price / reference_price) ** (-elasticity)
+    if at_reference is None:
+        at_reference = reference_demand(budgets, reference_price)
+    total = at_reference * (price / reference_price) ** (-elasticity)
     return np.maximum(total - contracted, 0.0)
 
 
@@ -36,11 +45,13 @@ def clearing_price(budgets, contracted, available, cost, elasticity, reference_p
                    low: float = 0.01, high: float = 500.0) -> float:
     """Price at which spot demand equals spot supply (bisection on log price; demand falls and supply
     rises with the price, so the excess-demand function crosses zero once)."""
+    at_reference = reference_demand(budgets, reference_price)
     lo, hi = math.log(low), math.log(high)
     for _ in range(48):
         mid = 0.5 * (lo + hi)
         p = math.exp(mid)
-        excess = spot_demand(p, budgets, contracted, elasticity, reference_price).sum() - spot_supply(p, available, cost)
+        excess = (spot_demand(p, budgets, contracted, elasticity, reference_price, at_reference).sum()
+                  - spot_supply(p, available, cost))
         if excess > 0:
             lo = mid
         else:

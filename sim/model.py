@@ -37,7 +37,7 @@ from agents.hyperscaler import Hyperscaler
 from agents.lender import Lender
 from agents.neocloud import Neocloud, optimism_draws
 from . import markets, network
-from .contracts import Backstop, ComputeContract, EquityStake, Loan, active_columns, numpy_scalar, totals_by_party
+from .contracts import ActiveContracts, Backstop, ComputeContract, EquityStake, Loan, totals_by_party
 from .expectations import Expectations, fundamental_price
 from .ledger import AccountingError, Ledger
 from .outputs import SERIES
@@ -96,6 +96,7 @@ class GPUEconomy(mesa.Model):
         self.entity: dict[int, mesa.Agent] = {}
         self.loans: dict[int, Loan] = {}
         self.contracts: list[ComputeContract] = []
+        self.active_contracts = ActiveContracts()  # their columns: ``self.active_contracts.of(self.contracts).columns(...)``
         self.stakes: list[EquityStake] = []
         self.backstops: list[Backstop] = []
         self.events: list[dict] = []
@@ -560,12 +561,14 @@ class GPUEconomy(mesa.Model):
         cap_sorted = h100e[order]
         own_sorted = owner[order]
         cum = np.cumsum(cap_sorted)
-        starts = np.r_[0, np.flatnonzero(np.diff(own_sorted)) + 1] if n else np.array([], dtype=int)
         group_start_cum = np.zeros(n)
         if n:
-            before = np.r_[0.0, cum[:-1]]
+            starts = np.concatenate(([0], np.flatnonzero(np.diff(own_sorted)) + 1))  # each owner's first row
+            before = np.concatenate(([0.0], cum[:-1]))
             group_offsets = before[starts]
-            group_id = np.cumsum(np.isin(np.arange(n), starts)) - 1
+            is_start = np.zeros(n, dtype=bool)
+            is_start[starts] = True
+            group_id = np.cumsum(is_start) - 1
             group_start_cum = group_offsets[group_id]
         within = cum - group_start_cum
         need = committed[own_sorted] if n else np.zeros(0)
@@ -578,7 +581,9 @@ class GPUEconomy(mesa.Model):
         # hyperscalers rent out theirs only at or above their reservation price (below it they keep the
         # capacity for internal training and R&D, because every hour rented out must be replaced at full cost)
         n_gen = len(self.gens)
-        hyp_row = np.isin(owner, [h.eid for h in self.hyperscalers])
+        is_hyperscaler = np.zeros(len(self.ledger.names), dtype=bool)
+        is_hyperscaler[[h.eid for h in self.hyperscalers]] = True
+        hyp_row = is_hyperscaler[owner]
         gen_cost = self.running_cost / self.perf
         reservation = p["hyperscalers.reservation_markup"] * self.fundamental_price
         available = np.concatenate([np.bincount(gen, weights=free * ~hyp_row, minlength=n_gen),
@@ -593,9 +598,11 @@ class GPUEconomy(mesa.Model):
                                      s.contracted()])
         fixed = float(shortfall.sum())
         el, ref = p["demand.price_elasticity"], p["demand.reference_price"]
+        at_reference = markets.reference_demand(budgets, ref)
 
         def excess(price):
-            return markets.spot_demand(price, budgets, contracted, el, ref).sum() + fixed - markets.spot_supply(price, available, tier_cost)
+            return (markets.spot_demand(price, budgets, contracted, el, ref, at_reference).sum() + fixed
+                    - markets.spot_supply(price, available, tier_cost))
 
         lo, hi = math.log(0.01), math.log(500.0)
         for _ in range(40):
@@ -607,7 +614,7 @@ class GPUEconomy(mesa.Model):
         self.clearing_price = math.exp(0.5 * (lo + hi))
         price = markets.posted_price(self.spot_price, self.clearing_price, p["markets.price_adjustment"])
         self.spot_price = price
-        demand_each = markets.spot_demand(price, budgets, contracted, el, ref)
+        demand_each = markets.spot_demand(price, budgets, contracted, el, ref, at_reference)
         demand = demand_each.sum() + fixed
         supply = markets.spot_supply(price, available, tier_cost)
         traded = min(demand, supply)
@@ -817,10 +824,11 @@ class GPUEconomy(mesa.Model):
         mask = pledged >= 0
         value = fleet.view("count")[mask] * self.secondary.prices[fleet.view("gen")[mask]] / BN
         gpus_by_loan = np.bincount(pledged[mask], weights=value).tolist()
-        loan, qty, price, end = active_columns(self.contracts, "loan", "qty", "price", "end")
+        active = self.active_contracts.of(self.contracts)
+        loan, qty, price, end = active.columns("loan", "qty", "price", "end")
         assigned = (loan >= 0) & (end > month)
         remaining = qty[assigned] * price[assigned] * H * (end[assigned] - month)  # remaining value, US$bn
-        contracts_by_loan = totals_by_party(loan[assigned], remaining, numpy_scalar(self.contracts, "qty", "price")[assigned], 0)
+        contracts_by_loan = totals_by_party(loan[assigned], remaining, active.numpy_scalar("qty", "price")[assigned], 0)
         for loan in self.loans.values():
             if loan.status in ("default", "repaid"):
                 continue
@@ -852,6 +860,7 @@ class GPUEconomy(mesa.Model):
             lender.liquidate()
         for _round in range(4):
             self.mark_all_loans()
+            marks_current = True  # until a cure or a default sells or seizes collateral
             defaults_before = self.flow["defaults_count"]
             breaches_before = self.flow["covenant_breaches"]
             for loan in list(self.loans.values()):
@@ -863,6 +872,7 @@ class GPUEconomy(mesa.Model):
                     if loan.status != "breach" or not nc.alive or loan.cure_tried == self.month:
                         continue
                     loan.cure_tried = self.month
+                    marks_current = False
                     if nc.try_to_cure(loan):
                         loan.status = "performing"
                         self.log("breach_cured", [self.entity[loan.lender].name, nc.name], loan.principal)
@@ -871,7 +881,8 @@ class GPUEconomy(mesa.Model):
                         break
             if self.flow["defaults_count"] == defaults_before and self.flow["covenant_breaches"] == breaches_before:
                 break
-        self.mark_all_loans()
+        if not marks_current:  # cures and defaults since the last marks sold or seized collateral
+            self.mark_all_loans()
         self.secondary.decay_pressure()
 
     def forced_sale(self, seller: int, rows, amount: float) -> float:
@@ -1283,16 +1294,16 @@ class GPUEconomy(mesa.Model):
         out["gpus_book"] += np.bincount(own, weights=fleet.view("book"), minlength=n)
         out["gpus_market"] += self.gpus_market_value()
         out["gpu_count"] += np.bincount(own, weights=cnt, minlength=n)
-        for loan in self.loans.values():
-            if loan.status != "default":
-                out["loans_receivable"][loan.lender] += loan.principal
-                out["loans_payable"][loan.borrower] += loan.principal
-        for st in self.stakes:
-            out["equity_stakes"][st.holder] += st.value
-        for c in self.contracts:
-            if c.active:
-                out["prepaid_compute"][c.customer] += c.prepaid
-                out["deferred_revenue"][c.provider] += c.prepaid
+        # claims summed by party with np.bincount, in list order (the same totals as a loop over them)
+        loans = [loan for loan in self.loans.values() if loan.status != "default"]
+        principal = np.array([loan.principal for loan in loans], dtype=float)
+        out["loans_receivable"] = np.bincount(np.array([loan.lender for loan in loans], dtype=int), weights=principal, minlength=n)
+        out["loans_payable"] = np.bincount(np.array([loan.borrower for loan in loans], dtype=int), weights=principal, minlength=n)
+        out["equity_stakes"] = np.bincount(np.array([st.holder for st in self.stakes], dtype=int),
+                                           weights=np.array([st.value for st in self.stakes], dtype=float), minlength=n)
+        customer, provider, prepaid = self.active_contracts.of(self.contracts).columns("customer", "provider", "prepaid")
+        out["prepaid_compute"] = np.bincount(customer, weights=prepaid, minlength=n)
+        out["deferred_revenue"] = np.bincount(provider, weights=prepaid, minlength=n)
         s = self.startups
         if s.n:
             has = s.provider >= 0
@@ -1346,12 +1357,12 @@ class GPUEconomy(mesa.Model):
         """Each party's contracted H100e, backlog and monthly contract payments, from the active contracts."""
         n = len(self.ledger.names) + 1
         month = self.month
-        provider, customer, qty, price, end, grade = active_columns(self.contracts, "provider", "customer", "qty", "price",
-                                                                    "end", "grade")
+        active = self.active_contracts.of(self.contracts)
+        provider, customer, qty, price, end, grade = active.columns("provider", "customer", "qty", "price", "end", "grade")
         ig = grade == "ig"
         monthly = qty * price * H  # c.monthly_value(), US$bn
-        numpy_qty = numpy_scalar(self.contracts, "qty")
-        numpy_value = numpy_qty | numpy_scalar(self.contracts, "price")
+        numpy_qty = active.numpy_scalar("qty")
+        numpy_value = active.numpy_scalar("qty", "price")
         self.contracted_by_provider = np.bincount(provider, weights=qty, minlength=n)
         self.contracted_by_customer = totals_by_party(customer, qty, numpy_qty, n)
         self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], numpy_qty[ig], n)

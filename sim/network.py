@@ -31,6 +31,7 @@ Metrics (precise definitions; also in ``docs/ODD.md``):
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import networkx as nx
@@ -109,18 +110,15 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The claims of :func:`exposures` as arrays (holder, obligor, US$bn), in the same order."""
     m = model
     month = m.month
-    loans = [(l.lender, l.borrower, l.principal) for l in m.loans.values()
-             if l.status not in ("default", "repaid") and l.principal > 0]
-    stakes = [(st.holder, st.issuer, st.value) for st in m.stakes]
-    live = [(c.provider, c.customer, c.qty, c.price, c.end) for c in m.contracts if c.active]
-    holder = [h for h, _, _ in loans] + [h for h, _, _ in stakes]
-    obligor = [o for _, o, _ in loans] + [o for _, o, _ in stakes]
-    value = [v for _, _, v in loans] + [v for _, _, v in stakes]
+    loans = [l for l in m.loans.values() if l.status not in ("default", "repaid") and l.principal > 0]
+    holder = [l.lender for l in loans] + [st.holder for st in m.stakes]
+    obligor = [l.borrower for l in loans] + [st.issuer for st in m.stakes]
+    value = [l.principal for l in loans] + [st.value for st in m.stakes]
     parts_h, parts_o, parts_v = [np.array(holder, dtype=int)], [np.array(obligor, dtype=int)], [np.array(value, dtype=float)]
-    if live:
-        provider, customer, qty, price, end = (np.array(col) for col in zip(*live))
-        parts_h.append(provider.astype(int))
-        parts_o.append(customer.astype(int))
+    provider, customer, qty, price, end = m.active_contracts.of(m.contracts).columns("provider", "customer", "qty", "price", "end")
+    if len(provider):
+        parts_h.append(provider)
+        parts_o.append(customer)
         parts_v.append(qty * price * 730.0 / 1e9 * np.maximum(0, end - month))  # remaining value
     s = m.startups
     if s.n:
@@ -151,10 +149,9 @@ def debtrank(model, shock: float = SHOCK) -> float:
     equity = np.maximum(m.ledger.equity[nodes], 1e-6)
     w = np.minimum(1.0, exposure / equity[:, None])
     h = np.zeros(n)
-    gpus_market = m.gpus_market_value()
-    for nc in m.neoclouds:
-        k = int(np.searchsorted(nodes, nc.eid))
-        h[k] = min(1.0, shock * gpus_market[nc.eid] / equity[k])
+    neoclouds = np.array([nc.eid for nc in m.neoclouds], dtype=int)
+    k = np.searchsorted(nodes, neoclouds)
+    h[k] = np.minimum(1.0, shock * m.gpus_market_value()[neoclouds] / equity[k])
     delta = h.copy()
     for _ in range(100):
         new = np.minimum(1.0, h + w @ delta)
@@ -211,13 +208,10 @@ def monthly_series(model) -> dict[str, float]:
     for month in list(hist["nvidia_flows_to"])[-12:]:
         for k, v in month.items():
             money[k] += v
-    purchases = defaultdict(float)
-    for month in list(hist["chip_sales"])[-11:] + [m.chip_sales]:
-        for k, v in month.items():
-            purchases[k] += v
+    purchases = m.chip_sales_12m()
     total_money = sum(money.values())
     out["round_trip_ratio"] = sum(min(purchases.get(k, 0.0), v) for k, v in money.items()) / total_money if total_money > 0 else 0.0
-    out["nvidia_customer_hhi"] = hhi(m.chip_sales_12m().values())
+    out["nvidia_customer_hhi"] = hhi(purchases.values())
 
     # neoclouds and credit
     neo = m.neoclouds
@@ -281,7 +275,7 @@ def monthly_series(model) -> dict[str, float]:
     out["startup_failures"] = flow["startup_failures"]
     out["systemic_risk"] = debtrank(m)
     for k, v in out.items():
-        if not np.isfinite(v):
+        if not math.isfinite(v):
             raise FloatingPointError(f"step {m.month} ({m.date}): series '{k}' is not finite ({v})")
         out[k] = float(v)
     return out
