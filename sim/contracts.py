@@ -188,7 +188,8 @@ def totals_by_party(parties: np.ndarray, values: np.ndarray, as_numpy: np.ndarra
     numpy scalar went into it (see :func:`numpy_scalar`)."""
     totals = np.bincount(parties, weights=values, minlength=n).tolist()
     numpy_total = (np.bincount(parties, weights=as_numpy, minlength=n) > 0).tolist()
-    return {k: np.float64(totals[k]) if numpy_total[k] else totals[k] for k in np.unique(parties).tolist()}
+    appear = np.flatnonzero(np.bincount(parties, minlength=n)).tolist()  # the parties that appear, in increasing order
+    return {k: np.float64(totals[k]) if numpy_total[k] else totals[k] for k in appear}
 
 
 @dataclass(slots=True)

@@ -65,11 +65,12 @@ def fill_merit_order(quantity: float, available: np.ndarray, cost: np.ndarray, p
     running cost exceeds the price is idle; the marginal generation is shared pro rata among owners."""
     fill = np.zeros_like(available)
     remaining = quantity
-    for g in np.argsort(cost, kind="stable"):
-        if cost[g] > price or remaining <= 0 or available[g] <= 0:
+    capacity, unit_cost = available.tolist(), cost.tolist()
+    for g in np.argsort(cost, kind="stable").tolist():
+        if unit_cost[g] > price or remaining <= 0 or capacity[g] <= 0:
             continue
-        used = min(available[g], remaining)
-        fill[g] = used / available[g]
+        used = min(capacity[g], remaining)
+        fill[g] = used / capacity[g]
         remaining -= used
     return fill
 

@@ -432,6 +432,15 @@ class GPUEconomy(mesa.Model):
         spread = p["contracts.term_spread"]
         return max(1, p["contracts.term_months"] + (int(self.rng.integers(-spread, spread + 1)) if spread else 0))
 
+    def contract_terms(self, k: int) -> np.ndarray:
+        """``k`` terms drawn as by ``k`` calls of :meth:`contract_term` (the generator yields the same numbers
+        for one draw of ``k`` integers as for ``k`` draws of one)."""
+        p = self.p
+        spread = p["contracts.term_spread"]
+        if not spread:
+            return np.full(k, p["contracts.term_months"])
+        return np.maximum(1, p["contracts.term_months"] + self.rng.integers(-spread, spread + 1, size=k))
+
     def sign_contract(self, customer, provider_eid: int, qty: float, price: float, grade: str, kind: str,
                       term: int | None = None, prepay_share: float | None = None) -> ComputeContract | None:
         p = self.p
@@ -468,8 +477,7 @@ class GPUEconomy(mesa.Model):
         providers = np.array(list(pool.keys()))
         weights = np.array(list(pool.values()))
         chosen = providers[self.rng.choice(len(providers), size=len(idx), p=weights / weights.sum())]
-        term = np.array([self.contract_term() for _ in range(len(idx))]) if self.p["contracts.term_spread"] else \
-            np.full(len(idx), self.p["contracts.term_months"])
+        term = self.contract_terms(len(idx))
         qty = want * fill
         monthly = qty * price * H
         prepay = self.p["contracts.prepay_share"] * monthly * term

@@ -142,14 +142,14 @@ def debtrank(model, shock: float = SHOCK) -> float:
     holder, obligor, value = claims(m)
     if not len(value):
         return 0.0
-    nodes = np.unique(np.concatenate([holder, obligor, [nc.eid for nc in m.neoclouds]]).astype(int))
+    neoclouds = np.array([nc.eid for nc in m.neoclouds], dtype=int)
+    nodes = np.flatnonzero(np.bincount(np.concatenate([holder, obligor, neoclouds]).astype(int)))  # in increasing order
     n = len(nodes)
     exposure = np.zeros((n, n))
     np.add.at(exposure, (np.searchsorted(nodes, holder), np.searchsorted(nodes, obligor)), value)
     equity = np.maximum(m.ledger.equity[nodes], 1e-6)
     w = np.minimum(1.0, exposure / equity[:, None])
     h = np.zeros(n)
-    neoclouds = np.array([nc.eid for nc in m.neoclouds], dtype=int)
     k = np.searchsorted(nodes, neoclouds)
     h[k] = np.minimum(1.0, shock * m.gpus_market_value()[neoclouds] / equity[k])
     delta = h.copy()
