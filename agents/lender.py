@@ -41,7 +41,9 @@ class Lender(mesa.Agent):
         return max(self.model.ledger.equity[self.eid], 0.0)
 
     def exposure_to(self, borrower: int) -> float:
-        return sum(l.principal for l in self.loans if l.borrower == borrower and l.status != "default")
+        m = self.model
+        facilities = (m.loans[i] for i in m.entity[borrower].loan_ids)  # the borrower's, oldest first (as in self.loans)
+        return sum(l.principal for l in facilities if l.lender == self.eid and l.status != "default")
 
     def lending_room(self, borrower: int) -> float:
         """US$bn it can still lend to ``borrower``: cash on hand, within the concentration limit."""

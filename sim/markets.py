@@ -6,6 +6,7 @@ agents only place orders and offers.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -103,8 +104,17 @@ def gpu_npv(model, g: int, unit_price: float, hurdle_rate: float, extrapolator_w
     path = m.expectations.price_path(months, extrapolator_weight)
     gen = m.gens[g]
     margin = ((path * gen.perf - m.running_cost[g]) * m.expected_utilisation - m.facility_cost[g]) * HOURS_PER_MONTH
-    discount = (1.0 + hurdle_rate / 12.0) ** -months
+    discount = discount_factors(hurdle_rate, len(months))
     return float((margin * discount).sum() + 0.25 * unit_price * discount[-1] - unit_price)
+
+
+@functools.lru_cache(maxsize=64)
+def discount_factors(annual_rate: float, horizon: int) -> np.ndarray:
+    """Discount factors ``(1 + r/12)^-t`` for months t = 1..horizon (read-only: the same array is returned for
+    the same rate, as all neoclouds discount at the same hurdle rate in a month)."""
+    factors = (1.0 + annual_rate / 12.0) ** -np.arange(1, horizon + 1, dtype=float)
+    factors.flags.writeable = False
+    return factors
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1305,13 +1305,13 @@ class GPUEconomy(mesa.Model):
         # claims summed by party with np.bincount, in list order (the same totals as a loop over them)
         loans = [loan for loan in self.loans.values() if loan.status != "default"]
         principal = np.array([loan.principal for loan in loans], dtype=float)
-        out["loans_receivable"] = np.bincount(np.array([loan.lender for loan in loans], dtype=int), weights=principal, minlength=n)
-        out["loans_payable"] = np.bincount(np.array([loan.borrower for loan in loans], dtype=int), weights=principal, minlength=n)
-        out["equity_stakes"] = np.bincount(np.array([st.holder for st in self.stakes], dtype=int),
-                                           weights=np.array([st.value for st in self.stakes], dtype=float), minlength=n)
+        out["loans_receivable"] += np.bincount(np.array([loan.lender for loan in loans], dtype=int), weights=principal, minlength=n)
+        out["loans_payable"] += np.bincount(np.array([loan.borrower for loan in loans], dtype=int), weights=principal, minlength=n)
+        out["equity_stakes"] += np.bincount(np.array([st.holder for st in self.stakes], dtype=int),
+                                            weights=np.array([st.value for st in self.stakes], dtype=float), minlength=n)
         customer, provider, prepaid = self.active_contracts.of(self.contracts).columns("customer", "provider", "prepaid")
-        out["prepaid_compute"] = np.bincount(customer, weights=prepaid, minlength=n)
-        out["deferred_revenue"] = np.bincount(provider, weights=prepaid, minlength=n)
+        out["prepaid_compute"] += np.bincount(customer, weights=prepaid, minlength=n)
+        out["deferred_revenue"] += np.bincount(provider, weights=prepaid, minlength=n)
         s = self.startups
         if s.n:
             has = s.provider >= 0
@@ -1418,7 +1418,7 @@ class GPUEconomy(mesa.Model):
             self.snapshot_balance_sheets()
 
     def snapshot_balance_sheets(self) -> None:
-        bs = self.balance_sheets()
+        bs = {k: v.tolist() for k, v in self.balance_sheets().items()}  # Python floats
         for eid, name in enumerate(self.ledger.names):
             if self.ledger.is_sector[eid] or eid == self.exchange:
                 continue
@@ -1427,6 +1427,6 @@ class GPUEconomy(mesa.Model):
                    "alive": agent is self.startups or bool(getattr(agent, "alive", True))}
             for k in ("cash", "gpus_book", "gpus_market", "gpu_count", "loans_receivable", "equity_stakes", "prepaid_compute",
                       "assets", "loans_payable", "deferred_revenue", "bonds", "liabilities", "equity"):
-                row[k] = float(bs[k][eid])
+                row[k] = bs[k][eid]
             self.balance_sheet_rows.append(row)
 
