@@ -56,7 +56,7 @@ class Lab(mesa.Agent):
         m, p = self.model, self.model.p
         total = (self.budget * 1e9 / (p["demand.reference_price"] * 730.0)
                  * (contract_price / p["demand.reference_price"]) ** (-p["demand.price_elasticity"]))
-        wanted = p["labs.contract_share"] * total - m.contracted_by_customer.get(self.eid, 0.0)
+        wanted = p["labs.contract_share"] * total - m.signed_by_customer.get(self.eid, 0.0)
         room = p["labs.contract_share"] * self.budget - m.contract_payments_by_customer.get(self.eid, 0.0)
         affordable = max(0.0, room) * 1e9 / (max(contract_price, 1e-9) * 730.0)
         return max(0.0, min(wanted, affordable))

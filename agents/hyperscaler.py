@@ -38,7 +38,7 @@ class Hyperscaler(mesa.Agent):
         return self.model.contracted_by_provider[self.eid]
 
     def contracted_in(self) -> float:
-        return self.model.contracted_by_customer.get(self.eid, 0.0)
+        return self.model.signed_by_customer.get(self.eid, 0.0)
 
     def set_budget(self, ai_services_revenue: float) -> None:
         """Internal AI compute budget, US$bn/month: a share of core cash flow scaled by sentiment, plus

@@ -62,13 +62,16 @@ class Neocloud(mesa.Agent):
         return self.model.capacity_by_owner[self.eid]
 
     def contracted(self) -> float:
-        return self.model.contracted_by_provider[self.eid]
+        """H100e it has sold on term contracts, including forward contracts that have not started."""
+        return self.model.signed_by_provider[self.eid]
 
     def power_used(self) -> float:
         return self.model.power_by_owner[self.eid]
 
-    def power_headroom_mw(self) -> float:
-        return max(0.0, self.power_mw - self.power_used())
+    def power_headroom_mw(self, by_month: int | None = None) -> float:
+        """MW free now, or by ``by_month`` counting the power under construction that will be ready by then."""
+        coming = 0.0 if by_month is None else sum(mw for t, mw in self.pipeline if t <= by_month)
+        return max(0.0, self.power_mw + coming - self.power_used())
 
     def hurdle_rate(self) -> float:
         m = self.model
@@ -101,34 +104,50 @@ class Neocloud(mesa.Agent):
         unit_price = m.nvidia.list_price(g)
         if contract_price < self.full_cost_per_h100e(g, unit_price, 1.0):
             return 0.5 * uncommitted
-        # what it can add this month, less what it already sold but has not yet built (no double selling)
+        # what it can add by the start of a forward contract (growth, power and financing, the customer's
+        # prepayment paying part of the equity slice), less what it already sold but has not yet built
+        lead = m.p["contracts.lead_months"]
+        prepaid = m.p["contracts.prepay_share"] * contract_price * 730.0 * m.p["contracts.term_months"] * m.gens[g].perf * 1e-9
         unbuilt = max(0.0, self.contracted() - self.capacity())
-        addable = self.financeable_units(g, unit_price) * m.gens[g].perf
+        addable = self.financeable_units(g, unit_price, by_month=m.month + lead, months=max(1, lead), prepaid=prepaid) * m.gens[g].perf
         return uncommitted + max(0.0, addable - unbuilt)
 
     # --- investment and financing ---------------------------------------------------------------------
     def in_distress(self) -> bool:
         return any(self.model.loans[i].status == "breach" for i in self.loan_ids)
 
-    def financeable_units(self, g: int, unit_price: float) -> float:
-        """GPUs of generation ``g`` it can pay for: the equity slice (price minus what its lender
-        advances against the appraised value) out of cash above its buffer; also bounded by power,
-        growth and the lender's room."""
-        m = self.model
+    def syndicate(self) -> list:
+        """The lenders of its facility, in the order it draws on them: its relationship lender (the arranger,
+        who sets the advance rate), then the ``lenders.syndicate_size`` - 1 other funds with the most capital.
+        No relationship lender, no borrowing."""
         lender = self.lender
+        if lender is None or not lender.alive:
+            return []
+        size = self.model.p["lenders.syndicate_size"]
+        if size <= 1:
+            return [lender]
+        return [lender] + [l for l in self.model.lenders_by_capital() if l is not lender][:size - 1]
+
+    def financeable_units(self, g: int, unit_price: float, by_month: int | None = None, months: int = 1,
+                          prepaid: float = 0.0) -> float:
+        """GPUs of generation ``g`` it can pay for: the equity slice (price minus what the arranger
+        advances against the appraised value) out of cash above its buffer; also bounded by power,
+        growth and the syndicate's room. For capacity sold forward: power counted as of ``by_month`` (see
+        :meth:`power_headroom_mw`), ``months`` of growth, and ``prepaid`` US$bn per GPU from the customer."""
+        m = self.model
+        syndicate = self.syndicate()
         cash_free = m.ledger.cash[self.eid] - self.cash_buffer()
-        has_lender = lender is not None and lender.alive
-        advance = lender.origination_ltv() * min(unit_price, m.appraisal_per_gpu[g]) * 1e-9 if has_lender else 0.0
-        room = lender.lending_room(self.eid) if has_lender else 0.0
+        advance = syndicate[0].origination_ltv() * min(unit_price, m.appraisal_per_gpu[g]) * 1e-9 if syndicate else 0.0
+        room = sum(l.lending_room(self.eid) for l in syndicate)
         units_debt = room / advance if advance > 0 else 0.0
-        equity_slice = unit_price * 1e-9 - advance
+        equity_slice = unit_price * 1e-9 - advance - prepaid
         if equity_slice <= 0:
             units_cash = units_debt
         else:
             units_cash = max(0.0, cash_free) / equity_slice
         units_loan_limited = min(units_debt, units_cash) + max(0.0, cash_free - min(units_debt, units_cash) * equity_slice) / (unit_price * 1e-9)
-        units_power = self.power_headroom_mw() * 1000.0 / m.facility_kw[g]
-        units_growth = self.growth_room() / m.gens[g].perf
+        units_power = self.power_headroom_mw(by_month) * 1000.0 / m.facility_kw[g]
+        units_growth = months * self.growth_room() / m.gens[g].perf
         return max(0.0, min(units_loan_limited, units_power, units_growth))
 
     def cash_buffer(self) -> float:
@@ -158,7 +177,8 @@ class Neocloud(mesa.Agent):
         desired = shortfall + speculative
         self.planned_units = min(desired, self.financeable_units(g, unit_price))
         self.wanted_gen = g
-        self.plan_power(desired, g, npv > 0 or shortfall > 0)
+        unbuilt = max(0.0, self.contracted() - self.capacity()) / gen.perf  # forward contracts need power too
+        self.plan_power(unbuilt + speculative, g, npv > 0 or unbuilt > 0)
 
     def contracted_next(self) -> float:
         return self.model.contracted_next_by_provider.get(self.eid, 0.0)
@@ -178,24 +198,34 @@ class Neocloud(mesa.Agent):
         self.pipeline = [(t, mw) for t, mw in self.pipeline if t > m.month]
 
     def take_delivery(self, g: int, units: float, unit_price: float) -> None:
-        """Pay for delivered GPUs with a loan draw and cash; the new cohort is pledged to the loan."""
+        """Pay for delivered GPUs with draws on its facility and cash. The arranger's advance against the
+        GPUs is drawn from the syndicate in turn (each lender up to its room); each lender's tranche is
+        secured by its share of the new GPUs."""
         m = self.model
         cost = units * unit_price * 1e-9
-        lender = self.lender
-        loan = None
-        draw = 0.0
-        if lender is not None and lender.alive:
-            advance = lender.origination_ltv() * min(cost, units * m.appraisal_per_gpu[g] * 1e-9)
-            draw = min(advance, lender.lending_room(self.eid))
-            if draw > 1e-6:
-                loan = lender.facility_for(self)
-                lender.advance(loan, draw, self.ig_share())
-        cash_needed = cost - draw
+        syndicate = self.syndicate()
+        draws = []
+        if syndicate:
+            remaining = syndicate[0].origination_ltv() * min(cost, units * m.appraisal_per_gpu[g] * 1e-9)
+            ig = self.ig_share()
+            for lender in syndicate:
+                draw = min(remaining, lender.lending_room(self.eid))
+                if draw > 1e-6:
+                    loan = lender.facility_for(self)
+                    lender.advance(loan, draw, ig)
+                    draws.append((loan, draw))
+                    remaining -= draw
+                if remaining <= 1e-6:
+                    break
+        drawn = sum(d for _, d in draws)
         have = m.ledger.cash[self.eid]
-        if cash_needed > have + 1e-12:  # cannot pay in full: take fewer GPUs
-            units *= max(0.0, (have + draw) / cost)
-            cost = units * unit_price * 1e-9
-        m.buy_gpus(self.eid, m.nvidia, g, units, unit_price, pledged=loan.id if loan else -1)
+        if cost - drawn > have + 1e-12:  # cannot pay in full: take fewer GPUs
+            units *= max(0.0, (have + drawn) / cost)
+        if not draws:
+            m.buy_gpus(self.eid, m.nvidia, g, units, unit_price)
+            return
+        for loan, draw in draws:
+            m.buy_gpus(self.eid, m.nvidia, g, units * draw / drawn, unit_price, pledged=loan.id)
 
     def ig_share(self) -> float:
         """Share of its contracted capacity sold to investment-grade customers."""
@@ -263,14 +293,16 @@ class Neocloud(mesa.Agent):
         return loan.missed <= 1e-9 and loan.ltv <= loan.covenant_ltv
 
     def pay_out_surplus(self) -> None:
-        """Cash above twice its buffer and the equity slice of six months of its current order pace goes back to
+        """Cash above twice its buffer and the equity slice of its planned build-out goes back to
         its shareholders, ``neoclouds.payout_rate`` of it a month (sponsors want their money back when it is not
         building): neoclouds stay lean, so a downturn bites."""
         m = self.model
+        if m.month - self.last_raise < 12:  # a firm raising equity does not hand it back
+            return
         g = m.newest_nvidia_gen
         ltv = self.lender.origination_ltv() if self.lender is not None else 0.0
         slice_ = m.nvidia.list_price(g) * 1e-9 * (1.0 - ltv)
-        keep = 2.0 * self.cash_buffer() + 6.0 * self.planned_units * slice_
+        keep = 2.0 * self.cash_buffer() + self.build_commitment(g) * slice_
         surplus = m.ledger.cash[self.eid] - keep
         if surplus > 0:
             m.ledger.pay(self.eid, m.ledger.sector("venture_and_public_equity"), m.p["neoclouds.payout_rate"] * surplus, "payout")
@@ -285,25 +317,31 @@ class Neocloud(mesa.Agent):
         self.valuation = max(0.0, m.p["neoclouds.valuation_multiple"] * (1.0 + 0.5 * m.sentiment) * (annual + 0.25 * backlog))
 
     def equity_need(self) -> float:
-        """Cash it would like to raise: the equity slice of six months of its current order pace (or of
-        growth at its maximum pace when a new GPU has a positive NPV), or a hole in its cash buffer."""
+        """Cash it would like to raise: the equity slice of its planned build-out (see :meth:`build_commitment`),
+        or a hole in its cash buffer."""
         m = self.model
         g = m.newest_nvidia_gen
         unit_price = m.nvidia.list_price(g) * 1e-9
         ltv = self.lender.origination_ltv() if self.lender is not None else 0.0
         slice_ = unit_price * (1.0 - ltv * 0.8)
-        pace = self.planned_units
-        if self.npv_per_gpu(g, unit_price * 1e9) > 0:
-            pace = max(pace, self.growth_room() / m.gens[g].perf)
-        want = 6.0 * pace * slice_
+        want = self.build_commitment(g) * slice_
         cash_free = max(0.0, m.ledger.cash[self.eid] - self.cash_buffer())
         hole = self.cash_buffer() - m.ledger.cash[self.eid]
         return max(want - cash_free, hole, 0.0)
 
+    def build_commitment(self, g: int) -> float:
+        """GPUs of generation ``g`` it plans to buy: those its signed contracts need beyond its fleet (forward
+        contracts included) and six months of its smoothed speculative order, whether or not it could finance
+        them this month."""
+        unbuilt = max(0.0, self.contracted() - self.capacity())
+        return max(6.0 * self.planned_units, (unbuilt + 6.0 * self.speculative_h100e) / self.model.gens[g].perf)
+
     def growth_round(self) -> float:
         """A growth round: once its valuation has doubled since its last round (or it has never raised),
-        investors, Nvidia among them, bid to buy in; it sells ``neoclouds.growth_round_share`` of the firm."""
-        if self.valuation < 2.0 * self.last_round_valuation:
+        investors, Nvidia among them, bid to buy in; a firm that is building out then sells
+        ``neoclouds.growth_round_share`` of itself, more than it needs right now (a firm with nothing to
+        build does not sell shares it would only pay back out)."""
+        if self.valuation < 2.0 * self.last_round_valuation or self.equity_need() <= 1e-4:
             return 0.0
         return self.model.p["neoclouds.growth_round_share"] * self.valuation
 

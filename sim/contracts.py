@@ -95,7 +95,8 @@ class ComputeContract:
         return self.qty * self.price * 730.0 / 1e9
 
     def remaining_value(self, month: int) -> float:
-        return self.monthly_value() * max(0, self.end - month)
+        """US$bn still to be paid (all of it for a forward contract that has not started)."""
+        return self.monthly_value() * max(0, self.end - max(self.start, month))
 
 
 _INTEGER_FIELDS = {"id", "customer", "provider", "start", "end", "loan"}

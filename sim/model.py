@@ -156,6 +156,8 @@ class GPUEconomy(mesa.Model):
             self.entity[c.eid] = c
 
         self.lenders: list[Lender] = []
+        self._lenders_ranked: list[Lender] = []
+        self._lenders_ranked_month = -1
         for name, size in lenders:
             self._add_lender(name, p["lenders.fund_capital"] * size)
         for k in range(p["population.extra_lenders"]):
@@ -223,6 +225,13 @@ class GPUEconomy(mesa.Model):
         self.fleet.book[i] = book
         self.ledger.equity[eid] += book
         self.produced += count
+
+    def lenders_by_capital(self) -> list[Lender]:
+        """Live lenders, largest capital first (ties by entity id), as at the first call this month."""
+        if self._lenders_ranked_month != self.month:
+            self._lenders_ranked = sorted((l for l in self.lenders if l.alive), key=lambda l: (-l.capital(), l.eid))
+            self._lenders_ranked_month = self.month
+        return self._lenders_ranked
 
     def gen_index(self, name: str) -> int:
         return next(i for i, g in enumerate(self.gens) if g.name == name)
@@ -422,10 +431,31 @@ class GPUEconomy(mesa.Model):
             grade = "ig" if buyer.grade == "ig" else "non_ig"
             kind = "overflow" if isinstance(buyer, Hyperscaler) else "compute"
             for v, k, src in offers:
-                if v * take >= 50 and self.sign_contract(buyer, k, v * take, price, grade, kind) is not None:
+                if v * take >= 50 and self._sign_with_lead(buyer, k, v * take, price, grade, kind, src is neo_offers):
                     src[k] -= v * take
         self._sign_startup_contracts(price, neo_offers)
         self._refresh_books()
+
+    def _sign_with_lead(self, buyer, provider_eid: int, qty: float, price: float, grade: str, kind: str,
+                        from_neocloud: bool) -> bool:
+        """A neocloud sells what it has idle from this month and the rest forward, starting
+        ``contracts.lead_months`` from now (the time to build the capacity): it buys the GPUs ahead of the start
+        and is paid once the capacity is live. Hyperscalers serve from their fleets at once."""
+        lead = self.p["contracts.lead_months"]
+        if not from_neocloud or lead == 0:
+            return self.sign_contract(buyer, provider_eid, qty, price, grade, kind) is not None
+        idle = max(0.0, self.capacity_by_owner[provider_eid] - self.signed_by_provider[provider_eid])
+        now = min(qty, idle)
+        signed = False
+        if now >= 50:
+            term = self.contract_term()
+            signed = self.sign_contract(buyer, provider_eid, now, price, grade, kind, term=term) is not None
+            self.signed_by_provider[provider_eid] += now
+        else:
+            now = 0.0
+        if qty - now >= 50:
+            signed |= self.sign_contract(buyer, provider_eid, qty - now, price, grade, kind, start=self.month + lead) is not None
+        return signed
 
     def contract_term(self) -> int:
         p = self.p
@@ -442,11 +472,14 @@ class GPUEconomy(mesa.Model):
         return np.maximum(1, p["contracts.term_months"] + self.rng.integers(-spread, spread + 1, size=k))
 
     def sign_contract(self, customer, provider_eid: int, qty: float, price: float, grade: str, kind: str,
-                      term: int | None = None, prepay_share: float | None = None) -> ComputeContract | None:
+                      term: int | None = None, prepay_share: float | None = None, start: int | None = None) -> ComputeContract | None:
+        """Sign a take-or-pay contract for ``term`` months from ``start`` (this month unless it is a forward
+        contract for capacity still to be built); the prepayment is paid at signing."""
         p = self.p
         term = term or self.contract_term()
+        start = self.month if start is None else start
         prepay_share = p["contracts.prepay_share"] if prepay_share is None else prepay_share
-        c = ComputeContract(self.new_id(), customer.eid, provider_eid, qty, price, self.month, self.month + term, grade, kind)
+        c = ComputeContract(self.new_id(), customer.eid, provider_eid, qty, price, start, start + term, grade, kind)
         prepay = prepay_share * c.monthly_value() * term
         cash = self.ledger.cash[customer.eid]
         if prepay > 0.5 * max(cash, 0.0):  # cannot afford the prepayment: smaller contract
@@ -676,7 +709,7 @@ class GPUEconomy(mesa.Model):
         led = self.ledger
         by_customer: dict[int, list] = defaultdict(list)
         for c in self.contracts:
-            if c.active:
+            if c.active and c.start <= self.month:  # a forward contract is neither served nor paid before it starts
                 release = c.prepaid / max(1, c.end - self.month)
                 by_customer[c.customer].append((c, max(0.0, c.monthly_value() - release), release))
         for customer, items in by_customer.items():
@@ -833,9 +866,9 @@ class GPUEconomy(mesa.Model):
         value = fleet.view("count")[mask] * self.secondary.prices[fleet.view("gen")[mask]] / BN
         gpus_by_loan = np.bincount(pledged[mask], weights=value).tolist()
         active = self.active_contracts.of(self.contracts)
-        loan, qty, price, end = active.columns("loan", "qty", "price", "end")
+        loan, qty, price, start, end = active.columns("loan", "qty", "price", "start", "end")
         assigned = (loan >= 0) & (end > month)
-        remaining = qty[assigned] * price[assigned] * H * (end[assigned] - month)  # remaining value, US$bn
+        remaining = qty[assigned] * price[assigned] * H * (end[assigned] - np.maximum(start[assigned], month))  # remaining value, US$bn
         contracts_by_loan = totals_by_party(loan[assigned], remaining, active.numpy_scalar("qty", "price")[assigned], 0)
         for loan in self.loans.values():
             if loan.status in ("default", "repaid"):
@@ -1131,7 +1164,7 @@ class GPUEconomy(mesa.Model):
             c.prepaid = 0.0
         c.active = False
         self.log("contract_default" if reason != "expiry" else "contract_expiry",
-                 [self.entity[c.customer].name, self.entity[c.provider].name], c.monthly_value() * max(0, c.end - self.month),
+                 [self.entity[c.customer].name, self.entity[c.provider].name], c.remaining_value(self.month),
                  units=c.qty, detail=reason)
 
     def fail_customer(self, customer) -> None:
@@ -1366,24 +1399,33 @@ class GPUEconomy(mesa.Model):
         n = len(self.ledger.names) + 1
         month = self.month
         active = self.active_contracts.of(self.contracts)
-        provider, customer, qty, price, end, grade = active.columns("provider", "customer", "qty", "price", "end", "grade")
+        provider, customer, qty, price, start, end, grade = active.columns("provider", "customer", "qty", "price", "start", "end", "grade")
         ig = grade == "ig"
+        started = start <= month
         monthly = qty * price * H  # c.monthly_value(), US$bn
         numpy_qty = active.numpy_scalar("qty")
         numpy_value = active.numpy_scalar("qty", "price")
-        self.contracted_by_provider = np.bincount(provider, weights=qty, minlength=n)
-        self.contracted_by_customer = totals_by_party(customer, qty, numpy_qty, n)
+        # capacity served and used now (started contracts) and capacity signed (including forward starts)
+        self.contracted_by_provider = np.bincount(provider[started], weights=qty[started], minlength=n)
+        self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n)
+        self.contracted_by_customer = totals_by_party(customer[started], qty[started], numpy_qty[started], n)
+        self.signed_by_customer = totals_by_party(customer, qty, numpy_qty, n)
         self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], numpy_qty[ig], n)
         self.contract_payments_by_customer = totals_by_party(customer, monthly, numpy_value, n)
-        self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - month), numpy_value, n)
+        self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - np.maximum(start, month)), numpy_value, n)
+        soon = start <= month + self.p["neoclouds.install_months"]
+        due_soon = np.bincount(provider[soon], weights=qty[soon], minlength=n)
         s = self.startups
         if s.n:
             has = s.alive & (s.provider >= 0)
-            self.contracted_by_provider += np.bincount(s.provider[has], weights=s.qty[has], minlength=n)[:n]
+            by_provider = np.bincount(s.provider[has], weights=s.qty[has], minlength=n)[:n]
+            self.contracted_by_provider += by_provider
+            self.signed_by_provider += by_provider
+            due_soon += by_provider
             backlog = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * H * np.maximum(s.end[has] - self.month, 0), minlength=n)
             for eid in np.flatnonzero(backlog > 0):
                 self.backlog_by_provider[int(eid)] = self.backlog_by_provider.get(int(eid), 0.0) + float(backlog[eid])
-        self.contracted_next_by_provider = {i: float(v) for i, v in enumerate(self.contracted_by_provider) if v > 0}
+        self.contracted_next_by_provider = {i: float(v) for i, v in enumerate(due_soon) if v > 0}
 
     def _refresh_capacity(self) -> None:
         n = len(self.ledger.names) + 1

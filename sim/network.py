@@ -115,11 +115,11 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     obligor = [l.borrower for l in loans] + [st.issuer for st in m.stakes]
     value = [l.principal for l in loans] + [st.value for st in m.stakes]
     parts_h, parts_o, parts_v = [np.array(holder, dtype=int)], [np.array(obligor, dtype=int)], [np.array(value, dtype=float)]
-    provider, customer, qty, price, end = m.active_contracts.of(m.contracts).columns("provider", "customer", "qty", "price", "end")
+    provider, customer, qty, price, start, end = m.active_contracts.of(m.contracts).columns("provider", "customer", "qty", "price", "start", "end")
     if len(provider):
         parts_h.append(provider)
         parts_o.append(customer)
-        parts_v.append(qty * price * 730.0 / 1e9 * np.maximum(0, end - month))  # remaining value
+        parts_v.append(qty * price * 730.0 / 1e9 * np.maximum(0, end - np.maximum(start, month)))  # remaining value
     s = m.startups
     if s.n:
         has = s.alive & (s.provider >= 0)

@@ -249,13 +249,74 @@ def test_a_neocloud_that_stops_building_pays_out_its_surplus_cash(fresh_24):
     m = fresh_24
     nc = max(m.neoclouds, key=lambda n: n.capacity())
     nc.planned_units = 0.0
+    nc.speculative_h100e = 0.0
+    nc.last_raise = m.month - 12
+    m.signed_by_provider[nc.eid] = 0.0  # nothing sold forward: nothing left to build
     m.ledger.cash[nc.eid] += 5.0
     before = m.ledger.cash[nc.eid]
     surplus = before - 2.0 * nc.cash_buffer()
     nc.pay_out_surplus()
     assert m.ledger.cash[nc.eid] == pytest.approx(before - m.p["neoclouds.payout_rate"] * surplus)
-    # while it is ordering, the equity slices of six months of orders are kept
+    # while it is ordering, the equity slices of its planned build-out are kept
     m.ledger.cash[nc.eid] = before
     nc.planned_units = 1e5
     nc.pay_out_surplus()
-    assert m.ledger.cash[nc.eid] > before - m.p["neoclouds.payout_rate"] * surplus
+    assert before - m.p["neoclouds.payout_rate"] * surplus < m.ledger.cash[nc.eid] <= before
+    # and a firm that raised equity in the last year hands nothing back
+    m.ledger.cash[nc.eid] = before
+    nc.last_raise = m.month - 3
+    nc.pay_out_surplus()
+    assert m.ledger.cash[nc.eid] == before
+
+def test_a_delivery_beyond_the_arrangers_room_is_syndicated_to_other_lenders(fresh_24):
+    m = fresh_24
+    nc = max(m.neoclouds, key=lambda n: n.capacity())
+    arranger = nc.lender
+    g = m.newest_nvidia_gen
+    unit_price = m.nvidia.list_price(g)
+    room = arranger.lending_room(nc.eid)
+    # a delivery whose advance is three times what the arranger can still lend
+    units = 3.0 * room / (arranger.origination_ltv() * min(unit_price, m.appraisal_per_gpu[g]) * 1e-9)
+    m.ledger.cash[nc.eid] += units * unit_price * 1e-9  # it can pay the equity slice
+    exposure = {l.eid: l.exposure_to(nc.eid) for l in m.lenders}
+    rows_before = set(m.fleet.rows_of(nc.eid))
+    nc.take_delivery(g, units, unit_price)
+    lent = {l.eid: l.exposure_to(nc.eid) - exposure[l.eid] for l in m.lenders}
+    joined = [eid for eid, v in lent.items() if v > 1e-9]
+    assert arranger.eid in joined and len(joined) >= 2, "other lenders should join the facility"
+    assert lent[arranger.eid] == pytest.approx(room)
+    # each tranche is secured by its own share of the new GPUs, pro rata to what it lent
+    new_rows = [r for r in m.fleet.rows_of(nc.eid) if r not in rows_before]
+    pledged_units = {}
+    for r in new_rows:
+        pledged_units[m.loans[m.fleet.pledged[r]].lender] = pledged_units.get(m.loans[m.fleet.pledged[r]].lender, 0.0) + m.fleet.count[r]
+    assert sum(pledged_units.values()) == pytest.approx(units)
+    for eid in joined:
+        assert pledged_units[eid] / units == pytest.approx(lent[eid] / sum(lent.values()))
+    # with a syndicate of one the arranger's room caps the debt
+    m2 = run(24, seed=3, **{"lenders.syndicate_size": 1})
+    nc2 = max(m2.neoclouds, key=lambda n: n.capacity())
+    assert all(m2.loans[i].lender == nc2.relationship_lender for i in nc2.loan_ids)
+
+
+def test_capacity_sold_forward_is_built_ahead_and_paid_only_once_it_starts():
+    m = run(6, seed=2)
+    lead = m.p["contracts.lead_months"]
+    forward = [c for c in m.contracts if c.active and c.start > m.month]
+    assert forward, "neoclouds should sell capacity they have yet to build forward"
+    c = min(forward, key=lambda c: c.start)
+    assert c.start - m.month <= lead
+    provider = m.entity[c.provider]
+    # it is in the provider's backlog and its signed capacity, but not yet served or paid
+    assert m.signed_by_provider[c.provider] > m.contracted_by_provider[c.provider]
+    paid_before = c.prepaid
+    assert provider.contracted() >= c.qty
+    while m.month + 1 < c.start:
+        m.step()
+        assert c.prepaid == paid_before, "no prepayment is released before the start"
+    # within neoclouds.install_months of the start, the provider plans GPUs for it
+    assert m.contracted_next_by_provider[c.provider] >= m.contracted_by_provider[c.provider] + c.qty - 1e-6
+    m.step()  # the start month: it is served and paid
+    assert c.start == m.month
+    assert c.prepaid < paid_before
+    assert m.customer_payments[c.provider][c.customer] > 0
