@@ -336,12 +336,12 @@ class Neocloud(mesa.Agent):
         unbuilt = max(0.0, self.contracted() - self.capacity())
         return max(6.0 * self.planned_units, (unbuilt + 6.0 * self.speculative_h100e) / self.model.gens[g].perf)
 
-    def growth_round(self) -> float:
+    def growth_round(self, need: float) -> float:
         """A growth round: once its valuation has doubled since its last round (or it has never raised),
         investors, Nvidia among them, bid to buy in; a firm that is building out then sells
         ``neoclouds.growth_round_share`` of itself, more than it needs right now (a firm with nothing to
-        build does not sell shares it would only pay back out)."""
-        if self.valuation < 2.0 * self.last_round_valuation or self.equity_need() <= 1e-4:
+        build does not sell shares it would only pay back out). ``need`` is its :meth:`equity_need`."""
+        if self.valuation < 2.0 * self.last_round_valuation or need <= 1e-4:
             return 0.0
         return self.model.p["neoclouds.growth_round_share"] * self.valuation
 

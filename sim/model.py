@@ -448,9 +448,8 @@ class GPUEconomy(mesa.Model):
         now = min(qty, idle)
         signed = False
         if now >= 50:
-            term = self.contract_term()
-            signed = self.sign_contract(buyer, provider_eid, now, price, grade, kind, term=term) is not None
-            self.signed_by_provider[provider_eid] += now
+            signed = self.sign_contract(buyer, provider_eid, now, price, grade, kind) is not None
+            self.signed_by_provider[provider_eid] += now  # this month's later deals see it taken (rebuilt by _refresh_books)
         else:
             now = 0.0
         if qty - now >= 50:
@@ -1093,7 +1092,8 @@ class GPUEconomy(mesa.Model):
         for nc in self.neoclouds:
             if self.sentiment < p["neoclouds.raise_threshold"] or self.month - nc.last_raise < 6 or nc.valuation <= 0:
                 continue
-            need = max(nc.equity_need(), nc.growth_round())
+            need = nc.equity_need()
+            need = max(need, nc.growth_round(need))
             if need <= 1e-4:
                 continue
             amount = min(need, 0.3 * nc.valuation)
