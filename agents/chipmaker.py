@@ -27,7 +27,8 @@ class Chipmaker(mesa.Agent):
         p = model.p
         self.markup = p["nvidia.launch_markup"]
         self.gens = [i for i, g in enumerate(model.gens) if g.vendor == vendor]
-        self.requested = 0.0  # H100e ordered this month (all generations)
+        self.requested = 0.0  # H100e of orders due for delivery this month (all generations)
+        self.backlog_h100e = 0.0  # H100e on order, due or not
         self.supply_h100e = 0.0  # H100e it could deliver this month
         self.revenue_history: deque = deque([0.0] * 24, maxlen=24)
         self.earnings_history: deque = deque([0.0] * 12, maxlen=12)

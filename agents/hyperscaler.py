@@ -80,7 +80,7 @@ class Hyperscaler(mesa.Agent):
         # the AI race: capacity planned for the budget's expected growth at the full cost of new capacity (what
         # an hour of its own fleet costs it), not at today's rental price
         target = self.own_demand(m.fundamental_price) * (1.0 + growth) ** (ahead / 12.0) + self.contracted_out()
-        gap = max(0.0, target - self.capacity())
+        gap = max(0.0, target - self.capacity() - m.on_order[self.eid])
         self.planned = {}
         gn = m.newest_nvidia_gen
         npv = gpu_npv(m, gn, m.nvidia.list_price(gn), m.sofr + 0.03, None)
@@ -100,12 +100,14 @@ class Hyperscaler(mesa.Agent):
             self.planned[gr] = want * rival_share / m.gens[gr].perf
         self.planned[gn] = want * (1.0 - rival_share if gr >= 0 else 1.0) / m.gens[gn].perf
 
-    def take_delivery(self, chipmaker, g: int, units: float, unit_price: float) -> None:
+    def take_delivery(self, chipmaker, g: int, units: float, unit_price: float, prepaid: float = 0.0) -> float:
+        """Pay for delivered GPUs (less the deposit ``prepaid``), issuing bonds if need be; it always can."""
         m = self.model
         cost = units * unit_price * 1e-9
-        self.ensure_cash(cost)
-        m.buy_gpus(self.eid, chipmaker, g, units, unit_price, pledged=-1)
+        self.ensure_cash(cost - prepaid)
+        m.buy_gpus(self.eid, chipmaker, g, units, unit_price, pledged=-1, prepaid=prepaid)
         self.capex += cost + m.datacentre_capex(g, units)
+        return units
 
     def ensure_cash(self, amount: float) -> None:
         """Issue bonds when cash would fall below a month of core cash flow after paying ``amount``."""

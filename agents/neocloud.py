@@ -89,10 +89,11 @@ class Neocloud(mesa.Agent):
 
     # --- contracts first ------------------------------------------------------------------------------
     def growth_room(self) -> float:
-        """H100e a neocloud can add this month: fleet growth limit."""
-        p = self.model.p
-        g = self.model.newest_nvidia_gen
-        return p["neoclouds.max_growth"] * self.capacity() + p["neoclouds.min_order"] * self.size * self.model.gens[g].perf
+        """H100e a neocloud can add this month: fleet growth limit, on its fleet including what it has on order."""
+        m = self.model
+        p = m.p
+        g = m.newest_nvidia_gen
+        return p["neoclouds.max_growth"] * (self.capacity() + m.on_order[self.eid]) + p["neoclouds.min_order"] * self.size * m.gens[g].perf
 
     def contract_offer(self, contract_price: float) -> float:
         """H100e of new term capacity offered at ``contract_price``."""
@@ -108,7 +109,7 @@ class Neocloud(mesa.Agent):
         # prepayment paying part of the equity slice), less what it already sold but has not yet built
         lead = m.p["contracts.lead_months"]
         prepaid = m.p["contracts.prepay_share"] * contract_price * 730.0 * m.p["contracts.term_months"] * m.gens[g].perf * 1e-9
-        unbuilt = max(0.0, self.contracted() - self.capacity())
+        unbuilt = max(0.0, self.contracted() - self.capacity() - m.on_order[self.eid])  # not yet on order either
         addable = self.financeable_units(g, unit_price, by_month=m.month + lead, months=max(1, lead), prepaid=prepaid) * m.gens[g].perf
         return uncommitted + max(0.0, addable - unbuilt)
 
@@ -136,9 +137,11 @@ class Neocloud(mesa.Agent):
         :meth:`power_headroom_mw`), ``months`` of growth, and ``prepaid`` US$bn per GPU from the customer."""
         m = self.model
         syndicate = self.syndicate()
-        cash_free = m.ledger.cash[self.eid] - self.cash_buffer()
         advance = syndicate[0].origination_ltv() * min(unit_price, m.appraisal_per_gpu[g]) * 1e-9 if syndicate else 0.0
-        room = sum(l.lending_room(self.eid) for l in syndicate)
+        # what it already has on order is paid for first: its loan advances and equity slices are spoken for
+        on_order = m.on_order[self.eid] / m.gens[g].perf
+        room = max(0.0, sum(l.lending_room(self.eid) for l in syndicate) - on_order * advance)
+        cash_free = m.ledger.cash[self.eid] - self.cash_buffer() - max(0.0, m.on_order_cost(self.eid) - on_order * advance)
         units_debt = room / advance if advance > 0 else 0.0
         equity_slice = unit_price * 1e-9 - advance - prepaid
         if equity_slice <= 0:
@@ -146,7 +149,7 @@ class Neocloud(mesa.Agent):
         else:
             units_cash = max(0.0, cash_free) / equity_slice
         units_loan_limited = min(units_debt, units_cash) + max(0.0, cash_free - min(units_debt, units_cash) * equity_slice) / (unit_price * 1e-9)
-        units_power = self.power_headroom_mw(by_month) * 1000.0 / m.facility_kw[g]
+        units_power = self.power_headroom_mw(by_month) * 1000.0 / m.facility_kw[g] - on_order
         units_growth = months * self.growth_room() / m.gens[g].perf
         return max(0.0, min(units_loan_limited, units_power, units_growth))
 
@@ -165,7 +168,7 @@ class Neocloud(mesa.Agent):
         g = m.newest_nvidia_gen
         gen = m.gens[g]
         unit_price = m.nvidia.list_price(g)
-        shortfall = max(0.0, self.contracted_next() - self.capacity()) / gen.perf
+        shortfall = max(0.0, self.contracted_next() - self.capacity() - m.on_order[self.eid]) / gen.perf
         npv = self.npv_per_gpu(g, unit_price)
         # Tobin's q: speculative growth rises with q - 1 = NPV / price, up to the fastest growth it can manage,
         # and build-out plans are sticky (a partial adjustment of last month's speculative order, in H100e)
@@ -177,7 +180,8 @@ class Neocloud(mesa.Agent):
         desired = shortfall + speculative
         self.planned_units = min(desired, self.financeable_units(g, unit_price))
         self.wanted_gen = g
-        unbuilt = max(0.0, self.contracted() - self.capacity()) / gen.perf  # forward contracts need power too
+        # forward contracts and GPUs on order need power too
+        unbuilt = max(0.0, self.contracted() - self.capacity(), m.on_order[self.eid]) / gen.perf
         self.plan_power(unbuilt + speculative, g, npv > 0 or unbuilt > 0)
 
     def contracted_next(self) -> float:
@@ -197,35 +201,44 @@ class Neocloud(mesa.Agent):
         self.power_mw += sum(ready)
         self.pipeline = [(t, mw) for t, mw in self.pipeline if t > m.month]
 
-    def take_delivery(self, g: int, units: float, unit_price: float) -> None:
-        """Pay for delivered GPUs with draws on its facility and cash. The arranger's advance against the
-        GPUs is drawn from the syndicate in turn (each lender up to its room); each lender's tranche is
-        secured by its share of the new GPUs."""
+    def take_delivery(self, g: int, units: float, unit_price: float, prepaid: float = 0.0) -> float:
+        """Pay for delivered GPUs with draws on its facility, its deposit ``prepaid`` (US$bn) and cash. The
+        arranger's advance against the GPUs is drawn from the syndicate in turn (each lender up to its room);
+        each lender's tranche is secured by its share of the new GPUs. If it cannot pay for all of them it
+        takes as many as its cash, deposit and advances cover. Returns the GPUs taken."""
         m = self.model
-        cost = units * unit_price * 1e-9
+        price = unit_price * 1e-9
         syndicate = self.syndicate()
+        advance = syndicate[0].origination_ltv() * min(price, m.appraisal_per_gpu[g] * 1e-9) if syndicate else 0.0
+        room = sum(l.lending_room(self.eid) for l in syndicate)
+        have = max(0.0, m.ledger.cash[self.eid])
+        deposit_per_gpu = prepaid / units if units > 0 else 0.0
+        net = price - deposit_per_gpu  # still to pay per GPU
+        if units * net - min(units * advance, room) > have + 1e-12:  # cannot pay in full: take fewer GPUs
+            full_advance = have / (net - advance) if net > advance else units
+            units = min(units, full_advance if full_advance * advance <= room else (have + room) / net)
+        if units <= 1e-9:
+            return 0.0
+        prepaid = deposit_per_gpu * units
+        remaining = min(units * advance, room)
         draws = []
-        if syndicate:
-            remaining = syndicate[0].origination_ltv() * min(cost, units * m.appraisal_per_gpu[g] * 1e-9)
-            ig = self.ig_share()
-            for lender in syndicate:
-                draw = min(remaining, lender.lending_room(self.eid))
-                if draw > 1e-6:
-                    loan = lender.facility_for(self)
-                    lender.advance(loan, draw, ig)
-                    draws.append((loan, draw))
-                    remaining -= draw
-                if remaining <= 1e-6:
-                    break
+        ig = self.ig_share()
+        for lender in syndicate:
+            draw = min(remaining, lender.lending_room(self.eid))
+            if draw > 1e-6:
+                loan = lender.facility_for(self)
+                lender.advance(loan, draw, ig)
+                draws.append((loan, draw))
+                remaining -= draw
+            if remaining <= 1e-6:
+                break
         drawn = sum(d for _, d in draws)
-        have = m.ledger.cash[self.eid]
-        if cost - drawn > have + 1e-12:  # cannot pay in full: take fewer GPUs
-            units *= max(0.0, (have + drawn) / cost)
         if not draws:
-            m.buy_gpus(self.eid, m.nvidia, g, units, unit_price)
-            return
+            m.buy_gpus(self.eid, m.nvidia, g, units, unit_price, prepaid=prepaid)
+            return units
         for loan, draw in draws:
-            m.buy_gpus(self.eid, m.nvidia, g, units * draw / drawn, unit_price, pledged=loan.id)
+            m.buy_gpus(self.eid, m.nvidia, g, units * draw / drawn, unit_price, pledged=loan.id, prepaid=prepaid * draw / drawn)
+        return units
 
     def ig_share(self) -> float:
         """Share of its contracted capacity sold to investment-grade customers."""

@@ -1,7 +1,9 @@
 """Two-sided contracts: each one names the party that holds it as an asset and the party that owes it,
 so it appears on two balance sheets by construction.
 
-* :class:`ChipOrder`: a chipmaker owes GPUs, the buyer owes the list price (settled on delivery).
+* :class:`ChipOrder`: a chipmaker owes H100e of its output, the buyer owes the list price at delivery; the
+  buyer's deposit is its asset (chip deposits) and the chipmaker's liability (customer advances) until it is
+  applied to the deliveries or forfeited.
 * :class:`Loan`: a GPU-backed delayed-draw term loan facility (lender holds, borrower owes), secured by the
   fleet cohorts pledged to it and the compute contracts assigned to it, with an LTV covenant, a cure
   period and possible waivers.
@@ -25,12 +27,23 @@ import numpy as np
 
 @dataclass(slots=True)
 class ChipOrder:
+    """An order for ``h100e`` of a chipmaker's output, placed in ``month``. It is filled from the chipmaker's
+    production (its generation mix at the time) once ``nvidia.order_lead_months`` have passed, in allocations
+    over one or more months, at the list price of the delivery month. The ``deposit`` paid at the order is
+    applied to the deliveries pro rata; orders are non-cancellable, so a buyer that cannot pay for its
+    allocation, or defaults, forfeits that part of its deposit."""
+    id: int
     buyer: int
     seller: int
-    gen: int
-    units: float
-    unit_price: float  # US$ per GPU
-    month: int
+    h100e: float  # still to deliver
+    month: int  # placed
+    deposit: float = 0.0  # US$bn still held by the seller
+
+    def apply_deposit(self, h100e: float) -> float:
+        """The deposit (US$bn) that goes with ``h100e`` of this order, delivered or cancelled."""
+        if self.h100e <= 0:
+            return 0.0
+        return self.deposit * min(1.0, h100e / self.h100e)
 
 
 @dataclass(slots=True)

@@ -50,6 +50,11 @@ class Expectations:
         self._months = np.arange(1, 241, dtype=float)
         self._paths = None  # (inputs, both rules' paths for months 1..240), recomputed when the inputs change
 
+    def anchor(self, fundamental: float) -> None:
+        """Set the fundamental the forecasters start from (before any price has been observed)."""
+        self.fundamental = fundamental
+        self.log_fundamentals = [math.log(fundamental)]
+
     # --- the two rules --------------------------------------------------------------------------
     def trend(self) -> float:
         lp = self.log_prices

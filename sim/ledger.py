@@ -28,6 +28,7 @@ PAYMENT_KINDS: dict[str, tuple[str, str]] = {
     "ai_revenue": ("pnl", "pnl"),
     "core_cash_flow": ("pnl", "pnl"),
     "chip_sale": ("swap", "pnl"),
+    "chip_deposit": ("swap", "swap"),
     "cost_of_goods": ("pnl", "pnl"),
     "operating_expense": ("pnl", "pnl"),
     "power_and_operations": ("pnl", "pnl"),

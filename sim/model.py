@@ -37,7 +37,7 @@ from agents.hyperscaler import Hyperscaler
 from agents.lender import Lender
 from agents.neocloud import Neocloud, optimism_draws
 from . import markets, network
-from .contracts import ActiveContracts, Backstop, ComputeContract, EquityStake, Loan, totals_by_party
+from .contracts import ActiveContracts, Backstop, ChipOrder, ComputeContract, EquityStake, Loan, totals_by_party
 from .expectations import Expectations, fundamental_price
 from .ledger import AccountingError, Ledger
 from .outputs import SERIES
@@ -130,6 +130,12 @@ class GPUEconomy(mesa.Model):
         self.exchange = self.ledger.register("spot exchange")
         self._refresh_books()
         self._refresh_capacity()
+        # forecasters start out anchored to the full cost of new capacity, not to the opening spot price
+        self.fundamental_price = self.full_cost_of_new_capacity(0)
+        self.expectations.anchor(self.fundamental_price)
+        self.order_book: dict[int, list[ChipOrder]] = {self.nvidia.eid: [], self.rival.eid: []}
+        self.on_order: dict[int, float] = defaultdict(float)
+        self.seed_order_book()
         self.appraisal_per_gpu = np.zeros(len(self.gens))
         self._mark_secondary()
         for loan in self.loans.values():
@@ -527,56 +533,163 @@ class GPUEconomy(mesa.Model):
 
     # ---- 5 ------------------------------------------------------------------------------------------
     def trade_chips(self) -> None:
-        """Orders in H100e, allocated against each chipmaker's output (pro rata, or with the investee
-        preference), delivered as the chipmaker's current generation mix and paid on delivery."""
+        """The primary chip market. Buyers plan and place orders (in H100e, a deposit paid with each) net of
+        what they already have on order; each chipmaker then allocates this month's output among the orders
+        due (placed at least ``nvidia.order_lead_months`` ago), pro rata to what is still owed (or with the
+        investee preference), and ships its current generation mix, paid at the delivery month's list price
+        less the deposit. Output that no order claims is not produced."""
         self._mark_secondary()
+        self._tally_order_book()
         for nc in self.neoclouds:
             nc.plan_orders()
         for h in self.hyperscalers:
             h.plan_orders()
+        gens = self.gens
+        for nc in self.neoclouds:
+            if nc.planned_units > 0:
+                self.place_order(nc.eid, self.nvidia, nc.planned_units * gens[nc.wanted_gen].perf)
+        for h in self.hyperscalers:
+            for chip in (self.nvidia, self.rival):
+                want = sum(u * gens[g].perf for g, u in h.planned.items() if gens[g].vendor == chip.vendor)
+                if want > 0:
+                    self.place_order(h.eid, chip, want)
+        lead = self.p["nvidia.order_lead_months"]
+        invested = {s.issuer for s in self.stakes if s.holder == self.nvidia.eid}
         for chip in (self.nvidia, self.rival):
             supply = chip.supply(self.month)
-            if not supply:
-                continue
-            supply_h100e = sum(units * self.gens[g].perf for g, units in supply.items())
-            buyers, requested = [], []
-            if chip is self.nvidia:
-                for nc in self.neoclouds:
-                    if nc.planned_units > 0:
-                        buyers.append(nc)
-                        requested.append(nc.planned_units * self.gens[nc.wanted_gen].perf)
-            for h in self.hyperscalers:
-                want = sum(u * self.gens[g].perf for g, u in h.planned.items() if self.gens[g].vendor == chip.vendor)
-                if want > 0:
-                    buyers.append(h)
-                    requested.append(want)
-            requested = np.array(requested)
-            chip.requested = requested.sum() if len(requested) else 0.0
+            book = self.order_book[chip.eid]
+            chip.backlog_h100e = sum(o.h100e for o in book)
+            due = [o for o in book if o.month + lead <= self.month]
+            requested = np.array([o.h100e for o in due])
+            supply_h100e = sum(units * gens[g].perf for g, units in supply.items())
+            chip.requested = float(requested.sum()) if len(due) else 0.0
             chip.supply_h100e = supply_h100e
-            if not buyers:
+            if not due or not supply:
                 continue
-            invested = {s.issuer for s in self.stakes if s.holder == self.nvidia.eid}
             pref = self.p["nvidia.investee_preference"] if chip is self.nvidia else 0.0
-            weights = np.array([1.0 + pref * (b.eid in invested) for b in buyers])
+            weights = np.array([1.0 + pref * (o.buyer in invested) for o in due])
             alloc = markets.allocate_chips(requested, weights, supply_h100e)
-            mix = {g: units * self.gens[g].perf / supply_h100e for g, units in supply.items()}
-            for b, got in zip(buyers, alloc):
-                if got <= 0:
-                    continue
-                for g, share in mix.items():
-                    units = got * share / self.gens[g].perf
-                    if units > 1e-6:
-                        b.take_delivery(g, units, chip.list_price(g)) if isinstance(b, Neocloud) else \
-                            b.take_delivery(chip, g, units, chip.list_price(g))
-            self.flow[f"{chip.vendor}_allocation_ratio"] = float(alloc.sum() / max(requested.sum(), 1e-9))
+            mix = {g: units * gens[g].perf / supply_h100e for g, units in supply.items()}
+            shipped = 0.0
+            for order, got in zip(due, alloc):
+                if got > 1e-9:
+                    shipped += self.deliver(order, chip, got, mix)
+            self.order_book[chip.eid] = [o for o in book if o.h100e > 1e-9]
+            self.flow[f"{chip.vendor}_allocation_ratio"] = float(shipped / max(chip.requested, 1e-9))
         self._refresh_capacity()
 
-    def buy_gpus(self, owner: int, chip: Chipmaker, g: int, units: float, unit_price: float, pledged: int = -1) -> None:
+    def _tally_order_book(self) -> None:
+        """What each buyer has on order (H100e) and its deposits, before this month's planning."""
+        self.on_order: dict[int, float] = defaultdict(float)
+        for book in self.order_book.values():
+            for o in book:
+                self.on_order[o.buyer] += o.h100e
+
+    def place_order(self, buyer: int, chip: Chipmaker, h100e: float, deposit_share: float | None = None) -> ChipOrder:
+        """An order for ``h100e`` of ``chip``'s output, with a deposit of ``nvidia.deposit_share`` of its value
+        at today's list price (a hyperscaler issues bonds for it if need be)."""
+        share = self.p["nvidia.deposit_share"] if deposit_share is None else deposit_share
+        g = self.newest_nvidia_gen if chip is self.nvidia else self.newest_rival_gen
+        deposit = share * h100e / self.gens[g].perf * chip.list_price(g) / BN
+        buyer_agent = self.entity[buyer]
+        if deposit > 0:
+            if isinstance(buyer_agent, Hyperscaler):
+                buyer_agent.ensure_cash(deposit)
+            deposit = min(deposit, max(0.0, self.ledger.cash[buyer]))
+            self.ledger.pay(buyer, chip.eid, deposit, "chip_deposit")
+        order = ChipOrder(self.new_id(), buyer, chip.eid, h100e, self.month, deposit)
+        self.order_book[chip.eid].append(order)
+        self.on_order[buyer] += h100e
+        self.flow["chip_orders"] += h100e * chip.list_price(g) / self.gens[g].perf / BN
+        return order
+
+    def deliver(self, order: ChipOrder, chip: Chipmaker, h100e: float, mix: dict[int, float]) -> float:
+        """Ship ``h100e`` of ``order`` as the chipmaker's generation mix; the buyer pays what it can (a neocloud
+        with loan draws and cash). The part it cannot pay for is cancelled and that share of its deposit
+        forfeited to the chipmaker. Returns the H100e shipped."""
+        buyer = self.entity[order.buyer]
+        value = sum(h100e * share / self.gens[g].perf * chip.list_price(g) for g, share in mix.items()) / BN
+        # the deposit's share of this allocation, never more than it costs (prices per H100e fall)
+        deposit = min(order.apply_deposit(h100e), value)
+        shipped = applied = 0.0
+        for g, share in mix.items():
+            units = h100e * share / self.gens[g].perf
+            if units <= 1e-6:
+                continue
+            price = chip.list_price(g)
+            prepaid = deposit * units * price / BN / value if value > 0 else 0.0
+            if isinstance(buyer, Neocloud):
+                took = buyer.take_delivery(g, units, price, prepaid)
+            else:
+                took = buyer.take_delivery(chip, g, units, price, prepaid)
+            shipped += took * self.gens[g].perf
+            applied += prepaid * took / units
+        order.deposit -= deposit
+        order.h100e -= h100e
+        if shipped < h100e * (1.0 - 1e-9):
+            self.cancel_order(order, chip, h100e - shipped, forfeit=deposit - applied, reason="unpaid_allocation")
+        if order.h100e <= 1e-9 and order.deposit > 0:  # filled with deposit to spare: the rest is refunded
+            self.ledger.pay(chip.eid, order.buyer, order.deposit, "chip_deposit")
+            order.deposit = 0.0
+        return shipped
+
+    def cancel_order(self, order: ChipOrder, chip: Chipmaker, h100e: float, forfeit: float | None = None,
+                     reason: str = "buyer_default") -> None:
+        """Cancel ``h100e`` of an order; the buyer forfeits the deposit that goes with it (by default its share
+        of what is still open), booked as a loss to the buyer and income to the chipmaker."""
+        if forfeit is None:
+            forfeit = order.apply_deposit(h100e)
+            order.deposit -= forfeit
+            order.h100e -= min(h100e, order.h100e)
+        if forfeit > 0:
+            self.ledger.book(order.buyer, -forfeit, "forfeited_deposit")
+            self.ledger.book(chip.eid, forfeit, "forfeited_deposit")
+        self.flow["chip_orders_cancelled"] += h100e
+        self.log("chip_order_cancelled", [self.entity[order.buyer].name, chip.name], forfeit, units=h100e, detail=reason)
+
+    def seed_order_book(self) -> None:
+        """The backlog at the start: ``nvidia.order_lead_months`` months of each chipmaker's output on order,
+        placed before January 2023 (without deposits), split among its buyers in proportion to their fleets
+        of its chips (the rival's among the hyperscalers)."""
+        lead = self.p["nvidia.order_lead_months"]
+        month = self.month
+        for chip in (self.nvidia, self.rival):
+            buyers = [h.eid for h in self.hyperscalers] + ([nc.eid for nc in self.neoclouds] if chip is self.nvidia else [])
+            weights = np.array([self.capacity_by_owner[b] for b in buyers]) if chip is self.nvidia else \
+                np.array([h.weight for h in self.hyperscalers])
+            if not buyers or weights.sum() <= 0:
+                continue
+            supply = sum(units * self.gens[g].perf for g, units in chip.supply(0).items())
+            for k in range(lead, 0, -1):
+                self.month = -k
+                for b, w in zip(buyers, weights / weights.sum()):
+                    if w * supply > 1e-6:
+                        self.place_order(b, chip, w * supply, deposit_share=0.0)
+        self.month = month
+        self.flow = defaultdict(float)
+
+    def on_order_cost(self, buyer: int) -> float:
+        """Value of what ``buyer`` has on order at today's list prices, less its deposits, US$bn."""
+        total = 0.0
+        for book in self.order_book.values():
+            for o in book:
+                if o.buyer == buyer:
+                    chip = self.entity[o.seller]
+                    g = self.newest_nvidia_gen if chip is self.nvidia else self.newest_rival_gen
+                    total += o.h100e / self.gens[g].perf * chip.list_price(g) / BN - o.deposit
+        return total
+
+    def buy_gpus(self, owner: int, chip: Chipmaker, g: int, units: float, unit_price: float, pledged: int = -1,
+                 prepaid: float = 0.0) -> None:
+        """A delivery: the buyer pays the list price less ``prepaid`` (its deposit, US$bn, now applied: an asset
+        of the buyer and a liability of the chipmaker turned into GPUs and revenue)."""
         if units <= 0:
             return
         cost = units * unit_price / BN
         led = self.ledger
-        led.pay(owner, chip.eid, cost, "chip_sale")
+        prepaid = min(prepaid, cost)
+        led.pay(owner, chip.eid, cost - prepaid, "chip_sale")
+        led.book(chip.eid, prepaid, "chip_sale")
         cogs = units * chip.unit_cost(g) / BN
         led.pay(chip.eid, led.sector("foundry_and_suppliers"), cogs, "cost_of_goods")
         self.fleet.add(owner, g, self.month, units, cost, pledged)
@@ -1056,6 +1169,12 @@ class GPUEconomy(mesa.Model):
                     r = fleet.split(r, fleet.count[r] - keep_units)
                     needed = 0.0
                 fleet.liquidate[r] = self.p["lenders.liquidation_months"]
+        # its open chip orders are cancelled and the deposits forfeited
+        for chip in (self.nvidia, self.rival):
+            for o in self.order_book[chip.eid]:
+                if o.buyer == nc.eid:
+                    self.cancel_order(o, chip, o.h100e)
+            self.order_book[chip.eid] = [o for o in self.order_book[chip.eid] if o.h100e > 1e-9]
         # shareholders are wiped out
         for st in [s_ for s_ in self.stakes if s_.issuer == nc.eid]:
             led.book(st.holder, -st.value, "stake_writedown")
@@ -1284,16 +1403,20 @@ class GPUEconomy(mesa.Model):
         self._refresh_capacity()
 
     # ---- 11 -----------------------------------------------------------------------------------------
-    def form_expectations(self) -> None:
+    def full_cost_of_new_capacity(self, month: int) -> float:
+        """The full cost of an H100e-hour on the chips Nvidia is shipping in ``month`` (its production mix: a
+        new generation sets the price only as its output ramps up), at the investment-grade cost of capital:
+        the fundamental price."""
         p = self.p
-        # the full cost of an H100e-hour on the chips Nvidia is shipping now (its production mix: a new
-        # generation sets the price only as its output ramps up)
-        mix = self.nvidia.production_mix(self.month)
+        mix = self.nvidia.production_mix(month)
         h100e = sum(share * self.gens[g].perf for g, share in mix.items())
         per_h100e = lambda cost: sum(share * cost(g) for g, share in mix.items()) / h100e
-        fundamental = fundamental_price(per_h100e(self.nvidia.list_price), per_h100e(lambda g: self.running_cost[g]),
-                                        per_h100e(lambda g: self.facility_cost[g]), self.sofr + p["lenders.spread_ig"],
-                                        p["technology.accounting_life_months"])
+        return fundamental_price(per_h100e(self.nvidia.list_price), per_h100e(lambda g: self.running_cost[g]),
+                                 per_h100e(lambda g: self.facility_cost[g]), self.sofr + p["lenders.spread_ig"],
+                                 p["technology.accounting_life_months"])
+
+    def form_expectations(self) -> None:
+        fundamental = self.full_cost_of_new_capacity(self.month)
         self.fundamental_price = fundamental
         self.expectations.observe_price(self.spot_price, fundamental)
         hist = self.history
@@ -1329,7 +1452,8 @@ class GPUEconomy(mesa.Model):
         led, fleet = self.ledger, self.fleet
         n = len(led.names)
         out = {k: np.zeros(n) for k in ("cash", "gpus_book", "gpus_market", "gpu_count", "loans_receivable", "equity_stakes",
-                                        "prepaid_compute", "loans_payable", "deferred_revenue", "bonds")}
+                                        "prepaid_compute", "chip_deposits", "loans_payable", "deferred_revenue",
+                                        "customer_advances", "bonds")}
         out["cash"][:] = led.cash
         cnt, own = fleet.view("count"), fleet.view("owner")
         out["gpus_book"] += np.bincount(own, weights=fleet.view("book"), minlength=n)
@@ -1350,10 +1474,15 @@ class GPUEconomy(mesa.Model):
             has = s.provider >= 0
             out["prepaid_compute"][s.eid] += float(s.prepaid[has].sum())
             out["deferred_revenue"] += np.bincount(s.provider[has], weights=s.prepaid[has], minlength=n)
+        for book in self.order_book.values():
+            for o in book:
+                out["chip_deposits"][o.buyer] += o.deposit
+                out["customer_advances"][o.seller] += o.deposit
         for h in self.hyperscalers:
             out["bonds"][h.eid] = h.bonds
-        out["assets"] = out["cash"] + out["gpus_book"] + out["loans_receivable"] + out["equity_stakes"] + out["prepaid_compute"]
-        out["liabilities"] = out["loans_payable"] + out["deferred_revenue"] + out["bonds"]
+        out["assets"] = (out["cash"] + out["gpus_book"] + out["loans_receivable"] + out["equity_stakes"] + out["prepaid_compute"]
+                         + out["chip_deposits"])
+        out["liabilities"] = out["loans_payable"] + out["deferred_revenue"] + out["customer_advances"] + out["bonds"]
         out["equity"] = led.equity.copy()
         return out
 
@@ -1468,7 +1597,8 @@ class GPUEconomy(mesa.Model):
             row = {"date": self.date, "agent": name, "type": type(agent).__name__ if agent else "Entity",
                    "alive": agent is self.startups or bool(getattr(agent, "alive", True))}
             for k in ("cash", "gpus_book", "gpus_market", "gpu_count", "loans_receivable", "equity_stakes", "prepaid_compute",
-                      "assets", "loans_payable", "deferred_revenue", "bonds", "liabilities", "equity"):
+                      "chip_deposits", "assets", "loans_payable", "deferred_revenue", "customer_advances", "bonds", "liabilities",
+                      "equity"):
                 row[k] = bs[k][eid]
             self.balance_sheet_rows.append(row)
 

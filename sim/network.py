@@ -13,6 +13,7 @@ type               direction                          weight
 ``rent_back``      neocloud -> Nvidia                 remaining contract value
 ``backstop``       beneficiary -> guarantor           remaining cap
 ``chip_sale``      chipmaker -> buyer                 purchases over the last 12 months
+``chip_order``     buyer -> chipmaker                 open orders at today's list price (``deposit``: US$bn paid)
 =================  =================================  ======================================================
 
 Metrics (precise definitions; also in ``docs/ODD.md``):
@@ -86,6 +87,17 @@ def build_network(model) -> nx.MultiDiGraph:
     for buyer, value in sales.items():
         if value > 0:
             g.add_edge(m.nvidia.name, name[buyer], type="chip_sale", weight=float(value))
+    for chip in (m.nvidia, m.rival):
+        gen = m.newest_nvidia_gen if chip is m.nvidia else m.newest_rival_gen
+        unit = chip.list_price(gen) / m.gens[gen].perf / BN if gen >= 0 else 0.0
+        open_orders: dict[int, list[float]] = {}
+        for o in m.order_book[chip.eid]:
+            h100e, deposit = open_orders.setdefault(o.buyer, [0.0, 0.0])
+            open_orders[o.buyer] = [h100e + o.h100e, deposit + o.deposit]
+        for buyer, (h100e, deposit) in open_orders.items():
+            if name[buyer] in g:
+                g.add_edge(name[buyer], chip.name, type="chip_order", weight=float(h100e * unit), h100e=float(h100e),
+                           deposit=float(deposit))
     return g
 
 
@@ -196,6 +208,11 @@ def monthly_series(model) -> dict[str, float]:
     out["nvidia_stake_value"] = sum(s.value for s in m.stakes if s.holder == nv.eid)
     out["nvidia_capacity"] = nv.capacity
     out["nvidia_markup"] = nv.markup
+    out["nvidia_order_backlog"] = sum(o.h100e for o in m.order_book[nv.eid])
+    out["nvidia_order_wait"] = out["nvidia_order_backlog"] / nv.supply_h100e if nv.supply_h100e > 0 else 0.0
+    out["chip_orders"] = flow["chip_orders"]
+    out["chip_orders_cancelled"] = flow["chip_orders_cancelled"]
+    out["chip_deposits"] = sum(o.deposit for book in m.order_book.values() for o in book)
 
     # circularity
     financed = financed_by_nvidia(m)

@@ -141,6 +141,12 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("nvidia.capacity_response", 0.08, 0.0, 1.0, "per month", "Capacity growth per unit of excess order backlog"),
     _p("nvidia.launch_markup", 4.0, 1.1, 10.0, "price/unit cost", "Markup at launch list price (75% gross margin)",
        f"{CAL}: FY25 GAAP gross margin 75.0%"),
+    _p("nvidia.order_lead_months", 3, 0, 18, "months",
+       "Months from a chip order to the earliest delivery (every chipmaker); scarce output adds a queue on top",
+       "assumption; trade press reported H100 lead times of 8-11 months in 2023, 3-4 months by early 2024", int),
+    _p("nvidia.deposit_share", 0.1, 0.0, 1.0, "share of order value",
+       "Deposit paid with a chip order, applied to the deliveries; orders are non-cancellable and a buyer that cannot take its "
+       "allocation forfeits its share", "assumption"),
     _p("nvidia.markup_min", 1.6, 1.0, 5.0, "price/unit cost", "Lowest markup (deep glut)"),
     _p("nvidia.markup_max", 4.4, 1.1, 10.0, "price/unit cost", "Highest markup (deep shortage)"),
     _p("nvidia.markup_speed", 0.05, 0.0, 1.0, "per month", "Speed at which the markup responds to orders over capacity"),
@@ -229,7 +235,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("hyperscalers.overflow_share", 0.5, 0.0, 1.0, "share", "Share of their expected capacity shortfall hyperscalers contract from neoclouds"),
     # --- neoclouds --------------------------------------------------------------------------------
     _p("neoclouds.equity_premium", 0.10, 0.0, 0.5, "per year", "Equity risk premium over the loan rate in the hurdle rate"),
-    _p("neoclouds.max_growth", 0.25, 0.0, 2.0, "per month", "Largest monthly fleet growth a neocloud can manage"),
+    _p("neoclouds.max_growth", 0.16, 0.0, 2.0, "per month", "Largest monthly fleet growth a neocloud can manage"),
     _p("neoclouds.min_order", 500, 0, 100000, "GPUs", "Order size a small neocloud can place regardless of fleet size", kind=int),
     _p("neoclouds.install_months", 3, 0, 24, "months",
        "How far ahead of a forward contract's start a neocloud buys and installs its GPUs", "stylized", int),

@@ -147,9 +147,11 @@ def test_a_default_writes_nvidias_stake_down(fresh_24):
     stake = next(s for s in m.stakes if s.holder == m.nvidia.eid and s.issuer == nc.eid)
     equity_before = m.ledger.equity[m.nvidia.eid]
     value = stake.value
+    forfeited_before = m.ledger.income_of(m.nvidia.eid, "forfeited_deposit")
     m.default(nc)
     assert stake not in m.stakes
-    assert m.ledger.equity[m.nvidia.eid] == pytest.approx(equity_before - value)
+    forfeited = m.ledger.income_of(m.nvidia.eid, "forfeited_deposit") - forfeited_before  # its chip deposits
+    assert m.ledger.equity[m.nvidia.eid] == pytest.approx(equity_before - value + forfeited)
     assert any(e["event"] == "stake_writedown" and nc.name in e["agents"] for e in m.events)
     assert any(e["event"] == "default" and nc.name in e["agents"] for e in m.events)
     m.check_accounts()  # the default itself leaves the accounts closed
@@ -320,3 +322,80 @@ def test_capacity_sold_forward_is_built_ahead_and_paid_only_once_it_starts():
     assert c.start == m.month
     assert c.prepaid < paid_before
     assert m.customer_payments[c.provider][c.customer] > 0
+
+
+def test_a_chip_order_is_filled_after_the_lead_time_with_its_deposit_applied():
+    m = run(6, seed=2)
+    lead = m.p["nvidia.order_lead_months"]
+    h, nv = m.hyperscalers[0], m.nvidia
+    before = m.balance_sheets()
+    order = m.place_order(h.eid, nv, 50_000.0)
+    after = m.balance_sheets()
+    # the deposit is the buyer's asset and Nvidia's liability until the chips arrive
+    assert order.deposit == pytest.approx(m.p["nvidia.deposit_share"] * 50_000.0 / m.gens[m.newest_nvidia_gen].perf
+                                          * nv.list_price(m.newest_nvidia_gen) * 1e-9)
+    assert after["chip_deposits"][h.eid] - before["chip_deposits"][h.eid] == pytest.approx(order.deposit)
+    assert after["customer_advances"][nv.eid] - before["customer_advances"][nv.eid] == pytest.approx(order.deposit)
+    ratio = order.deposit / order.h100e
+    for _ in range(lead - 1):
+        m.step()
+        assert order.h100e == 50_000.0, "nothing is shipped before the lead time"
+    m.step()  # due: it shares this month's output with the other orders due
+    assert order.h100e < 50_000.0
+    assert order.h100e == 0 or order.deposit / order.h100e == pytest.approx(ratio), "the deposit is applied pro rata"
+    assert m.flow["nvidia_allocation_ratio"] > 0
+
+
+def test_buyers_count_what_they_have_on_order():
+    m = run(6, seed=2)
+    h = m.hyperscalers[0]
+    m._tally_order_book()
+    prior = h.planned_h100e
+    h.plan_orders()
+    without = h.planned_h100e
+    h.planned_h100e = prior
+    m.on_order[h.eid] += 1e7  # a large order outstanding: the gap to its target is covered
+    h.plan_orders()
+    assert h.planned_h100e < without
+    nc = max(m.neoclouds, key=lambda n: n.capacity())
+    g = m.newest_nvidia_gen
+    free = nc.financeable_units(g, m.nvidia.list_price(g))
+    m.on_order[nc.eid] += 0.5 * free * m.gens[g].perf  # half its room is spoken for by GPUs it has on order
+    assert nc.financeable_units(g, m.nvidia.list_price(g)) < free
+
+
+def test_a_buyer_that_cannot_pay_for_its_allocation_forfeits_that_part_of_its_deposit():
+    m = run(6, seed=2)
+    nv = m.nvidia
+    nc = max(m.neoclouds, key=lambda n: n.capacity())
+    order = m.place_order(nc.eid, nv, 20_000.0, deposit_share=0.1)
+    deposit = order.deposit
+    assert deposit > 0
+    # its cash covers only part of the equity slice (the test sets it; the ledger check is not run)
+    m.ledger.cash[nc.eid] = deposit
+    mix = {g: s * m.gens[g].perf for g, s in nv.production_mix(m.month).items()}
+    total = sum(mix.values())
+    mix = {g: v / total for g, v in mix.items()}
+    shipped = m.deliver(order, nv, 20_000.0, mix)
+    assert 0 < shipped < 20_000.0  # only what its cash, deposit and loan advances pay for
+    assert order.h100e == pytest.approx(0.0) and order.deposit == pytest.approx(0.0)
+    cancelled = [e for e in m.events if e["event"] == "chip_order_cancelled"]
+    assert cancelled and cancelled[-1]["units"] == pytest.approx(20_000.0 - shipped)
+    forfeit = cancelled[-1]["amount_bn"]
+    assert 0 < forfeit < deposit
+    assert m.ledger.income_of(nc.eid, "forfeited_deposit") == pytest.approx(-forfeit)
+    assert m.ledger.income_of(nv.eid, "forfeited_deposit") == pytest.approx(forfeit)
+
+
+def test_a_defaulting_neocloud_forfeits_its_open_chip_orders(fresh_24):
+    m = fresh_24
+    nv = m.nvidia
+    nc = max(m.neoclouds, key=lambda n: n.capacity())
+    order = m.place_order(nc.eid, nv, 10_000.0, deposit_share=0.1)
+    open_before = sum(o.h100e for o in m.order_book[nv.eid] if o.buyer == nc.eid)
+    assert open_before >= 10_000.0
+    m.default(nc)
+    assert not [o for o in m.order_book[nv.eid] if o.buyer == nc.eid]
+    assert m.ledger.income_of(nv.eid, "forfeited_deposit") >= order.deposit - 1e-12 or order.deposit == 0
+    assert m.balance_sheets()["chip_deposits"][nc.eid] == 0.0
+    assert sum(e["units"] for e in m.events if e["event"] == "chip_order_cancelled" and e["date"] == m.date) == pytest.approx(open_before)
