@@ -210,7 +210,8 @@ class Neocloud(mesa.Agent):
         price = unit_price * 1e-9
         syndicate = self.syndicate()
         advance = syndicate[0].origination_ltv() * min(price, m.appraisal_per_gpu[g] * 1e-9) if syndicate else 0.0
-        room = sum(l.lending_room(self.eid) for l in syndicate)
+        rooms = [l.lending_room(self.eid) for l in syndicate]
+        room = sum(rooms)
         have = max(0.0, m.ledger.cash[self.eid])
         deposit_per_gpu = prepaid / units if units > 0 else 0.0
         net = price - deposit_per_gpu  # still to pay per GPU
@@ -223,8 +224,8 @@ class Neocloud(mesa.Agent):
         remaining = min(units * advance, room)
         draws = []
         ig = self.ig_share()
-        for lender in syndicate:
-            draw = min(remaining, lender.lending_room(self.eid))
+        for lender, lender_room in zip(syndicate, rooms):  # one lender's draw leaves the others' room as it was
+            draw = min(remaining, lender_room)
             if draw > 1e-6:
                 loan = lender.facility_for(self)
                 lender.advance(loan, draw, ig)

@@ -95,6 +95,7 @@ class GPUEconomy(mesa.Model):
         self.fleet = Fleet()
         self.entity: dict[int, mesa.Agent] = {}
         self.loans: dict[int, Loan] = {}
+        self.loan_book_version = 0  # bumped by every change of a principal or a default (exposure caches)
         self.contracts: list[ComputeContract] = []
         self.active_contracts = ActiveContracts()  # their columns: ``self.active_contracts.of(self.contracts).columns(...)``
         self.stakes: list[EquityStake] = []
@@ -119,6 +120,7 @@ class GPUEconomy(mesa.Model):
         self.produced = 0.0
         self.scrapped = 0.0
         self.sold_outside = 0.0
+        self._installed_h100e = 0.0  # running total of the installed base, kept by every addition and removal
         self.history: dict[str, deque] = defaultdict(lambda: deque(maxlen=24))
 
         self._newest_nvidia = self._newest("nvidia")
@@ -134,7 +136,7 @@ class GPUEconomy(mesa.Model):
         self.fundamental_price = self.full_cost_of_new_capacity(0)
         self.expectations.anchor(self.fundamental_price)
         self.order_book: dict[int, list[ChipOrder]] = {self.nvidia.eid: [], self.rival.eid: []}
-        self.on_order: dict[int, float] = defaultdict(float)
+        self._tally_order_book()
         self.seed_order_book()
         self.appraisal_per_gpu = np.zeros(len(self.gens))
         self._mark_secondary()
@@ -231,6 +233,7 @@ class GPUEconomy(mesa.Model):
         self.fleet.book[i] = book
         self.ledger.equity[eid] += book
         self.produced += count
+        self._installed_h100e += count * gen.perf
 
     def lenders_by_capital(self) -> list[Lender]:
         """Live lenders, largest capital first (ties by entity id), as at the first call this month."""
@@ -559,31 +562,43 @@ class GPUEconomy(mesa.Model):
             supply = chip.supply(self.month)
             book = self.order_book[chip.eid]
             chip.backlog_h100e = sum(o.h100e for o in book)
-            due = [o for o in book if o.month + lead <= self.month]
-            requested = np.array([o.h100e for o in due])
+            due: dict[int, list[ChipOrder]] = {}  # each buyer's orders due, oldest first
+            for o in book:
+                if o.month + lead <= self.month and o.h100e > 0:
+                    due.setdefault(o.buyer, []).append(o)
+            buyers = list(due)
+            requested = np.array([sum(o.h100e for o in due[b]) for b in buyers])
             supply_h100e = sum(units * gens[g].perf for g, units in supply.items())
-            chip.requested = float(requested.sum()) if len(due) else 0.0
+            chip.requested = float(requested.sum()) if buyers else 0.0
             chip.supply_h100e = supply_h100e
-            if not due or not supply:
+            if not buyers or not supply:
                 continue
             pref = self.p["nvidia.investee_preference"] if chip is self.nvidia else 0.0
-            weights = np.array([1.0 + pref * (o.buyer in invested) for o in due])
+            weights = np.array([1.0 + pref * (b in invested) for b in buyers])
             alloc = markets.allocate_chips(requested, weights, supply_h100e)
             mix = {g: units * gens[g].perf / supply_h100e for g, units in supply.items()}
             shipped = 0.0
-            for order, got in zip(due, alloc):
+            for b, got in zip(buyers, alloc):
                 if got > 1e-9:
-                    shipped += self.deliver(order, chip, got, mix)
+                    shipped += self.deliver(due[b], chip, float(got), mix)
             self.order_book[chip.eid] = [o for o in book if o.h100e > 1e-9]
             self.flow[f"{chip.vendor}_allocation_ratio"] = float(shipped / max(chip.requested, 1e-9))
         self._refresh_capacity()
 
     def _tally_order_book(self) -> None:
-        """What each buyer has on order (H100e) and its deposits, before this month's planning."""
+        """What each buyer has on order (H100e, in all and by chipmaker) and its deposits, recounted from the
+        order book each month and kept current by every order, delivery and cancellation."""
         self.on_order: dict[int, float] = defaultdict(float)
+        self.on_order_from: dict[tuple[int, int], float] = defaultdict(float)
+        self.deposits_paid: dict[int, float] = defaultdict(float)
         for book in self.order_book.values():
             for o in book:
-                self.on_order[o.buyer] += o.h100e
+                self._order_changed(o, o.h100e, o.deposit)
+
+    def _order_changed(self, order: ChipOrder, h100e: float, deposit: float) -> None:
+        self.on_order[order.buyer] += h100e
+        self.on_order_from[(order.buyer, order.seller)] += h100e
+        self.deposits_paid[order.buyer] += deposit
 
     def place_order(self, buyer: int, chip: Chipmaker, h100e: float, deposit_share: float | None = None) -> ChipOrder:
         """An order for ``h100e`` of ``chip``'s output, with a deposit of ``nvidia.deposit_share`` of its value
@@ -599,23 +614,36 @@ class GPUEconomy(mesa.Model):
             self.ledger.pay(buyer, chip.eid, deposit, "chip_deposit")
         order = ChipOrder(self.new_id(), buyer, chip.eid, h100e, self.month, deposit)
         self.order_book[chip.eid].append(order)
-        self.on_order[buyer] += h100e
+        self._order_changed(order, h100e, deposit)
         self.flow["chip_orders"] += h100e * chip.list_price(g) / self.gens[g].perf / BN
         return order
 
-    def deliver(self, order: ChipOrder, chip: Chipmaker, h100e: float, mix: dict[int, float]) -> float:
-        """Ship ``h100e`` of ``order`` as the chipmaker's generation mix; the buyer pays what it can (a neocloud
-        with loan draws and cash). The part it cannot pay for is cancelled and that share of its deposit
-        forfeited to the chipmaker. Returns the H100e shipped."""
-        buyer = self.entity[order.buyer]
-        value = sum(h100e * share / self.gens[g].perf * chip.list_price(g) for g, share in mix.items()) / BN
-        # the deposit's share of this allocation, never more than it costs (prices per H100e fall)
-        deposit = min(order.apply_deposit(h100e), value)
+    def deliver(self, orders: list[ChipOrder], chip: Chipmaker, h100e: float, mix: dict[int, float]) -> float:
+        """Ship one buyer ``h100e`` of its due ``orders`` (oldest first) as the chipmaker's generation mix; the
+        buyer pays what it can (a neocloud with loan draws, its deposits and cash). The part it cannot pay for is
+        cancelled and that share of its deposits forfeited to the chipmaker; an order filled with deposit to
+        spare (prices per H100e fall) gets the rest back. Returns the H100e shipped."""
+        buyer_id = orders[0].buyer
+        buyer = self.entity[buyer_id]
+        lots = [(g, h100e * share / self.gens[g].perf) for g, share in mix.items() if h100e * share / self.gens[g].perf > 1e-6]
+        h100e = sum(units * self.gens[g].perf for g, units in lots)
+        value = sum(units * chip.list_price(g) for g, units in lots) / BN
+        if h100e <= 0:
+            return 0.0
+        deposit, left, filled = 0.0, h100e, []
+        for o in orders:
+            if left <= 1e-12:
+                break
+            x = min(o.h100e, left)
+            d = min(o.apply_deposit(x), value * x / h100e)  # never more than the GPUs it pays for
+            o.h100e -= x
+            o.deposit -= d
+            self._order_changed(o, -x, -d)
+            deposit += d
+            left -= x
+            filled.append(o)
         shipped = applied = 0.0
-        for g, share in mix.items():
-            units = h100e * share / self.gens[g].perf
-            if units <= 1e-6:
-                continue
+        for g, units in lots:
             price = chip.list_price(g)
             prepaid = deposit * units * price / BN / value if value > 0 else 0.0
             if isinstance(buyer, Neocloud):
@@ -624,13 +652,13 @@ class GPUEconomy(mesa.Model):
                 took = buyer.take_delivery(chip, g, units, price, prepaid)
             shipped += took * self.gens[g].perf
             applied += prepaid * took / units
-        order.deposit -= deposit
-        order.h100e -= h100e
         if shipped < h100e * (1.0 - 1e-9):
-            self.cancel_order(order, chip, h100e - shipped, forfeit=deposit - applied, reason="unpaid_allocation")
-        if order.h100e <= 1e-9 and order.deposit > 0:  # filled with deposit to spare: the rest is refunded
-            self.ledger.pay(chip.eid, order.buyer, order.deposit, "chip_deposit")
-            order.deposit = 0.0
+            self.cancel_order(filled[-1], chip, h100e - shipped, forfeit=deposit - applied, reason="unpaid_allocation")
+        for o in filled:
+            if o.h100e <= 1e-9 and o.deposit > 0:
+                self.ledger.pay(chip.eid, buyer_id, o.deposit, "chip_deposit")
+                self._order_changed(o, 0.0, -o.deposit)
+                o.deposit = 0.0
         return shipped
 
     def cancel_order(self, order: ChipOrder, chip: Chipmaker, h100e: float, forfeit: float | None = None,
@@ -639,8 +667,10 @@ class GPUEconomy(mesa.Model):
         of what is still open), booked as a loss to the buyer and income to the chipmaker."""
         if forfeit is None:
             forfeit = order.apply_deposit(h100e)
+            h100e = min(h100e, order.h100e)
             order.deposit -= forfeit
-            order.h100e -= min(h100e, order.h100e)
+            order.h100e -= h100e
+            self._order_changed(order, -h100e, -forfeit)
         if forfeit > 0:
             self.ledger.book(order.buyer, -forfeit, "forfeited_deposit")
             self.ledger.book(chip.eid, forfeit, "forfeited_deposit")
@@ -670,13 +700,11 @@ class GPUEconomy(mesa.Model):
 
     def on_order_cost(self, buyer: int) -> float:
         """Value of what ``buyer`` has on order at today's list prices, less its deposits, US$bn."""
-        total = 0.0
-        for book in self.order_book.values():
-            for o in book:
-                if o.buyer == buyer:
-                    chip = self.entity[o.seller]
-                    g = self.newest_nvidia_gen if chip is self.nvidia else self.newest_rival_gen
-                    total += o.h100e / self.gens[g].perf * chip.list_price(g) / BN - o.deposit
+        total = -self.deposits_paid[buyer]
+        for chip, g in ((self.nvidia, self.newest_nvidia_gen), (self.rival, self.newest_rival_gen)):
+            h100e = self.on_order_from.get((buyer, chip.eid), 0.0)
+            if h100e > 0:
+                total += h100e / self.gens[g].perf * chip.list_price(g) / BN
         return total
 
     def buy_gpus(self, owner: int, chip: Chipmaker, g: int, units: float, unit_price: float, pledged: int = -1,
@@ -694,6 +722,7 @@ class GPUEconomy(mesa.Model):
         led.pay(chip.eid, led.sector("foundry_and_suppliers"), cogs, "cost_of_goods")
         self.fleet.add(owner, g, self.month, units, cost, pledged)
         self.produced += units
+        self._installed_h100e += units * self.perf[g]
         chip.revenue += cost
         chip.cogs += cogs
         self.flow["gpu_purchases"] += cost
@@ -925,12 +954,14 @@ class GPUEconomy(mesa.Model):
         amount = min(amount, loan.principal)
         self.ledger.pay(loan.borrower, loan.lender, amount, "principal")
         loan.principal -= amount
+        self.loan_book_version += 1
 
     def capitalise_interest(self, loan: Loan, amount: float) -> None:
         """Unpaid interest is added to the loan: an expense of the borrower, income of the lender."""
         if amount <= 0:
             return
         loan.principal += amount
+        self.loan_book_version += 1
         self.ledger.book(loan.borrower, -amount, "interest")
         self.ledger.book(loan.lender, amount, "interest")
 
@@ -1062,6 +1093,7 @@ class GPUEconomy(mesa.Model):
         led.pay(led.sector("used_gpu_buyers"), seller, proceeds, "used_gpu_sale")
         led.book(seller, proceeds - book, "gain_on_gpu_sales")
         self.sold_outside += units
+        self._installed_h100e -= units * self.perf[g]
         if forced:
             self.flow["fire_sale_volume"] += proceeds
             self.flow["fire_sale_units"] += units
@@ -1070,7 +1102,8 @@ class GPUEconomy(mesa.Model):
         return proceeds
 
     def installed_h100e(self) -> float:
-        return float((self.fleet.view("count") * self.perf[self.fleet.view("gen")]).sum())
+        """The installed base in H100e (all owners): a running total (the ledger check recounts the GPUs)."""
+        return self._installed_h100e
 
     def default(self, nc: Neocloud) -> None:
         """Default: lenders seize the GPUs (pledged ones by their own lender, the rest and any cash pro rata
@@ -1150,6 +1183,7 @@ class GPUEconomy(mesa.Model):
             led.book(nc.eid, l.principal, "debt_extinguished")
             led.book(l.lender, -l.principal, "loan_default")
             l.status = "default"
+        self.loan_book_version += 1
         for lender_eid, share in lenders_share.items():
             loss = principal * share - recovery[lender_eid]
             lender = self.entity[lender_eid]
@@ -1383,6 +1417,7 @@ class GPUEconomy(mesa.Model):
         for r in scrap_rows:
             units = fleet.count[r]
             owner = int(fleet.owner[r])
+            self._installed_h100e -= units * self.perf[fleet.gen[r]]
             book = fleet.remove(r, units)
             led.book(owner, -book, "scrapping")
             self.scrapped += units
@@ -1519,6 +1554,11 @@ class GPUEconomy(mesa.Model):
         if abs(self.produced - held - self.scrapped - self.sold_outside) > 1e-6 * max(1.0, self.produced):
             raise AccountingError(f"step {self.month} ({self.date}): GPUs not conserved: produced {self.produced:.3f} != held "
                                   f"{held:.3f} + scrapped {self.scrapped:.3f} + sold to outside buyers {self.sold_outside:.3f}")
+        installed = float((self.fleet.view("count") * self.perf[self.fleet.view("gen")]).sum())
+        if abs(installed - self._installed_h100e) > 1e-6 * max(1.0, installed):
+            raise AccountingError(f"step {self.month} ({self.date}): installed base {installed:.3f} H100e differs from its running "
+                                  f"total {self._installed_h100e:.3f}")
+        self._installed_h100e = installed  # no drift from rounding
         if not np.all(np.isfinite(led.cash)) or not np.all(np.isfinite(led.equity)):
             raise AccountingError(f"step {self.month} ({self.date}): non-finite cash or equity")
 

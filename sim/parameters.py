@@ -235,7 +235,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("hyperscalers.overflow_share", 0.5, 0.0, 1.0, "share", "Share of their expected capacity shortfall hyperscalers contract from neoclouds"),
     # --- neoclouds --------------------------------------------------------------------------------
     _p("neoclouds.equity_premium", 0.10, 0.0, 0.5, "per year", "Equity risk premium over the loan rate in the hurdle rate"),
-    _p("neoclouds.max_growth", 0.16, 0.0, 2.0, "per month", "Largest monthly fleet growth a neocloud can manage"),
+    _p("neoclouds.max_growth", 0.19, 0.0, 2.0, "per month", "Largest monthly fleet growth a neocloud can manage"),
     _p("neoclouds.min_order", 500, 0, 100000, "GPUs", "Order size a small neocloud can place regardless of fleet size", kind=int),
     _p("neoclouds.install_months", 3, 0, 24, "months",
        "How far ahead of a forward contract's start a neocloud buys and installs its GPUs", "stylized", int),

@@ -201,10 +201,16 @@ def test_obsolescence_idles_old_gpus_through_the_compute_price():
 def test_a_funding_drought_makes_start_ups_fail_and_default_on_their_contracts():
     """Start-ups hire teams with the money they raise; when the rounds stop, the fixed costs run their cash down."""
     kw = {"startups.entry_rate": 0.0}
-    funded = run(36, seed=5, **kw)
-    drought = run(36, seed=5, **kw, **{"startups.funding_rate": 0.0})
-    assert drought.startups.failures > funded.startups.failures + 50
-    assert drought.startups.alive.sum() < funded.startups.alive.sum()
+    failures = {"funded": 0, "drought": 0}
+    alive = {"funded": 0, "drought": 0}
+    for seed in (5, 6):  # two economies, so that the comparison is not one path's luck
+        funded = run(36, seed=seed, **kw)
+        drought = run(36, seed=seed, **kw, **{"startups.funding_rate": 0.0})
+        for name, m in (("funded", funded), ("drought", drought)):
+            failures[name] += m.startups.failures
+            alive[name] += int(m.startups.alive.sum())
+    assert failures["drought"] > 1.05 * failures["funded"]
+    assert alive["drought"] < alive["funded"]
     defaults = [e for e in drought.events if e["event"] == "contract_default" and e["agents"].startswith("AI start-ups")]
     assert defaults, "failing start-ups should default on their compute contracts"
 
@@ -340,8 +346,14 @@ def test_a_chip_order_is_filled_after_the_lead_time_with_its_deposit_applied():
     for _ in range(lead - 1):
         m.step()
         assert order.h100e == 50_000.0, "nothing is shipped before the lead time"
-    m.step()  # due: it shares this month's output with the other orders due
+    # due: the buyer shares each month's output with the other buyers, and its own orders fill oldest first
+    for _ in range(12):
+        m.step()
+        if order.h100e < 50_000.0:
+            break
     assert order.h100e < 50_000.0
+    older = [o for o in m.order_book[nv.eid] if o.buyer == h.eid and o.month < order.month]
+    assert not older, "a buyer's older orders are filled first"
     assert order.h100e == 0 or order.deposit / order.h100e == pytest.approx(ratio), "the deposit is applied pro rata"
     assert m.flow["nvidia_allocation_ratio"] > 0
 
@@ -376,7 +388,7 @@ def test_a_buyer_that_cannot_pay_for_its_allocation_forfeits_that_part_of_its_de
     mix = {g: s * m.gens[g].perf for g, s in nv.production_mix(m.month).items()}
     total = sum(mix.values())
     mix = {g: v / total for g, v in mix.items()}
-    shipped = m.deliver(order, nv, 20_000.0, mix)
+    shipped = m.deliver([order], nv, 20_000.0, mix)
     assert 0 < shipped < 20_000.0  # only what its cash, deposit and loan advances pay for
     assert order.h100e == pytest.approx(0.0) and order.deposit == pytest.approx(0.0)
     cancelled = [e for e in m.events if e["event"] == "chip_order_cancelled"]
