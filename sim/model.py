@@ -600,22 +600,28 @@ class GPUEconomy(mesa.Model):
         self.on_order_from[(order.buyer, order.seller)] += h100e
         self.deposits_paid[order.buyer] += deposit
 
-    def place_order(self, buyer: int, chip: Chipmaker, h100e: float, deposit_share: float | None = None) -> ChipOrder:
-        """An order for ``h100e`` of ``chip``'s output, with a deposit of ``nvidia.deposit_share`` of its value
-        at today's list price (a hyperscaler issues bonds for it if need be)."""
-        share = self.p["nvidia.deposit_share"] if deposit_share is None else deposit_share
+    def order_value(self, chip: Chipmaker, h100e: float) -> float:
+        """US$bn that ``h100e`` of ``chip``'s output costs at today's list price of its newest generation."""
         g = self.newest_nvidia_gen if chip is self.nvidia else self.newest_rival_gen
-        deposit = share * h100e / self.gens[g].perf * chip.list_price(g) / BN
+        return h100e / self.gens[g].perf * chip.list_price(g) / BN if g >= 0 else 0.0
+
+    def place_order(self, buyer: int, chip: Chipmaker, h100e: float, deposit_share: float | None = None,
+                    month: int | None = None) -> ChipOrder:
+        """An order for ``h100e`` of ``chip``'s output placed in ``month`` (default: this month), with a deposit
+        of ``nvidia.deposit_share`` of its value at today's list price (a hyperscaler issues bonds for it if need be)."""
+        share = self.p["nvidia.deposit_share"] if deposit_share is None else deposit_share
+        value = self.order_value(chip, h100e)
+        deposit = share * value
         buyer_agent = self.entity[buyer]
         if deposit > 0:
             if isinstance(buyer_agent, Hyperscaler):
                 buyer_agent.ensure_cash(deposit)
             deposit = min(deposit, max(0.0, self.ledger.cash[buyer]))
             self.ledger.pay(buyer, chip.eid, deposit, "chip_deposit")
-        order = ChipOrder(self.new_id(), buyer, chip.eid, h100e, self.month, deposit)
+        order = ChipOrder(self.new_id(), buyer, chip.eid, h100e, self.month if month is None else month, deposit)
         self.order_book[chip.eid].append(order)
         self._order_changed(order, h100e, deposit)
-        self.flow["chip_orders"] += h100e * chip.list_price(g) / self.gens[g].perf / BN
+        self.flow["chip_orders"] += value
         return order
 
     def deliver(self, orders: list[ChipOrder], chip: Chipmaker, h100e: float, mix: dict[int, float]) -> float:
@@ -682,7 +688,6 @@ class GPUEconomy(mesa.Model):
         placed before January 2023 (without deposits), split among its buyers in proportion to their fleets
         of its chips (the rival's among the hyperscalers)."""
         lead = self.p["nvidia.order_lead_months"]
-        month = self.month
         for chip in (self.nvidia, self.rival):
             buyers = [h.eid for h in self.hyperscalers] + ([nc.eid for nc in self.neoclouds] if chip is self.nvidia else [])
             weights = np.array([self.capacity_by_owner[b] for b in buyers]) if chip is self.nvidia else \
@@ -691,21 +696,15 @@ class GPUEconomy(mesa.Model):
                 continue
             supply = sum(units * self.gens[g].perf for g, units in chip.supply(0).items())
             for k in range(lead, 0, -1):
-                self.month = -k
                 for b, w in zip(buyers, weights / weights.sum()):
                     if w * supply > 1e-6:
-                        self.place_order(b, chip, w * supply, deposit_share=0.0)
-        self.month = month
-        self.flow = defaultdict(float)
+                        self.place_order(b, chip, w * supply, deposit_share=0.0, month=-k)
+        self.flow = defaultdict(float)  # pre-history orders are not this month's
 
     def on_order_cost(self, buyer: int) -> float:
         """Value of what ``buyer`` has on order at today's list prices, less its deposits, US$bn."""
-        total = -self.deposits_paid[buyer]
-        for chip, g in ((self.nvidia, self.newest_nvidia_gen), (self.rival, self.newest_rival_gen)):
-            h100e = self.on_order_from.get((buyer, chip.eid), 0.0)
-            if h100e > 0:
-                total += h100e / self.gens[g].perf * chip.list_price(g) / BN
-        return total
+        return sum(self.order_value(chip, self.on_order_from.get((buyer, chip.eid), 0.0))
+                   for chip in (self.nvidia, self.rival)) - self.deposits_paid[buyer]
 
     def buy_gpus(self, owner: int, chip: Chipmaker, g: int, units: float, unit_price: float, pledged: int = -1,
                  prepaid: float = 0.0) -> None:

@@ -88,16 +88,15 @@ def build_network(model) -> nx.MultiDiGraph:
         if value > 0:
             g.add_edge(m.nvidia.name, name[buyer], type="chip_sale", weight=float(value))
     for chip in (m.nvidia, m.rival):
-        gen = m.newest_nvidia_gen if chip is m.nvidia else m.newest_rival_gen
-        unit = chip.list_price(gen) / m.gens[gen].perf / BN if gen >= 0 else 0.0
-        open_orders: dict[int, list[float]] = {}
+        open_h100e: dict[int, float] = defaultdict(float)
+        deposits: dict[int, float] = defaultdict(float)
         for o in m.order_book[chip.eid]:
-            h100e, deposit = open_orders.setdefault(o.buyer, [0.0, 0.0])
-            open_orders[o.buyer] = [h100e + o.h100e, deposit + o.deposit]
-        for buyer, (h100e, deposit) in open_orders.items():
+            open_h100e[o.buyer] += o.h100e
+            deposits[o.buyer] += o.deposit
+        for buyer, h100e in open_h100e.items():
             if name[buyer] in g:
-                g.add_edge(name[buyer], chip.name, type="chip_order", weight=float(h100e * unit), h100e=float(h100e),
-                           deposit=float(deposit))
+                g.add_edge(name[buyer], chip.name, type="chip_order", weight=float(m.order_value(chip, h100e)),
+                           h100e=float(h100e), deposit=float(deposits[buyer]))
     return g
 
 
