@@ -100,14 +100,16 @@ class Hyperscaler(mesa.Agent):
             self.planned[gr] = want * rival_share / m.gens[gr].perf
         self.planned[gn] = want * (1.0 - rival_share if gr >= 0 else 1.0) / m.gens[gn].perf
 
-    def take_delivery(self, chipmaker, g: int, units: float, unit_price: float, prepaid: float = 0.0) -> float:
-        """Pay for delivered GPUs (less the deposit ``prepaid``), issuing bonds if need be; it always can."""
+    def take_delivery(self, chipmaker, lots: list[tuple[int, float, float, float]]) -> float:
+        """Pay for one delivery, ``lots`` of (generation, GPUs, list price per GPU, deposit applied in US$bn),
+        issuing bonds if need be; it always can, so it takes all of it (returns the share taken, 1)."""
         m = self.model
-        cost = units * unit_price * 1e-9
-        self.ensure_cash(cost - prepaid)
-        m.buy_gpus(self.eid, chipmaker, g, units, unit_price, pledged=-1, prepaid=prepaid)
-        self.capex += cost + m.datacentre_capex(g, units)
-        return units
+        cost = sum(units * price for _, units, price, _ in lots) * 1e-9
+        self.ensure_cash(cost - sum(prepaid for *_, prepaid in lots))
+        for g, units, price, prepaid in lots:
+            m.buy_gpus(self.eid, chipmaker, g, units, price, pledged=-1, prepaid=prepaid)
+            self.capex += units * price * 1e-9 + m.datacentre_capex(g, units)
+        return 1.0
 
     def ensure_cash(self, amount: float) -> None:
         """Issue bonds when cash would fall below a month of core cash flow after paying ``amount``."""

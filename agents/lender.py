@@ -35,23 +35,20 @@ class Lender(mesa.Agent):
         self.realised_losses = 0.0  # cumulative
         self._ltv = None
         self.loans: list[Loan] = []  # facilities it holds
-        self._exposures: tuple[int, dict[int, float]] = (-1, {})
 
     # --- underwriting -------------------------------------------------------------------------------
     def capital(self) -> float:
         return max(self.model.ledger.equity[self.eid], 0.0)
 
     def exposure_to(self, borrower: int) -> float:
-        """Principal it has outstanding to ``borrower`` (cached until the loan book next changes)."""
+        """Principal it has outstanding to ``borrower`` (cached until one of their facilities changes)."""
         m = self.model
-        version, cache = self._exposures
-        if version != m.loan_book_version:
-            cache = {}
-            self._exposures = (m.loan_book_version, cache)
-        if borrower not in cache:
+        key = (self.eid, borrower)
+        exposure = m.exposures.get(key)
+        if exposure is None:
             facilities = (m.loans[i] for i in m.entity[borrower].loan_ids)  # the borrower's, oldest first (as in self.loans)
-            cache[borrower] = sum(l.principal for l in facilities if l.lender == self.eid and l.status != "default")
-        return cache[borrower]
+            exposure = m.exposures[key] = sum(l.principal for l in facilities if l.lender == self.eid and l.status != "default")
+        return exposure
 
     def lending_room(self, borrower: int) -> float:
         """US$bn it can still lend to ``borrower``: cash on hand, within the concentration limit."""
@@ -94,7 +91,7 @@ class Lender(mesa.Agent):
         loan.spread_sum += spread * amount
         loan.drawn += amount
         loan.principal += amount
-        m.loan_book_version += 1
+        m.loan_changed(loan)
         m.ledger.pay(self.eid, loan.borrower, amount, "loan_draw")
 
     def raise_capital(self) -> None:

@@ -201,27 +201,28 @@ class Neocloud(mesa.Agent):
         self.power_mw += sum(ready)
         self.pipeline = [(t, mw) for t, mw in self.pipeline if t > m.month]
 
-    def take_delivery(self, g: int, units: float, unit_price: float, prepaid: float = 0.0) -> float:
-        """Pay for delivered GPUs with draws on its facility, its deposit ``prepaid`` (US$bn) and cash. The
-        arranger's advance against the GPUs is drawn from the syndicate in turn (each lender up to its room);
-        each lender's tranche is secured by its share of the new GPUs. If it cannot pay for all of them it
-        takes as many as its cash, deposit and advances cover. Returns the GPUs taken."""
+    def take_delivery(self, chipmaker, lots: list[tuple[int, float, float, float]]) -> float:
+        """Pay for one delivery, ``lots`` of (generation, GPUs, list price per GPU, deposit applied in US$bn),
+        with draws on its facility, the deposits and cash. The arranger's advance against the GPUs is drawn
+        from the syndicate in turn (each lender up to its room); each lender's tranche is secured by its share
+        of every lot. If it cannot pay for all of them it takes the same share of every lot, as much as its
+        cash, deposits and advances cover. Returns that share (0-1)."""
         m = self.model
-        price = unit_price * 1e-9
         syndicate = self.syndicate()
-        advance = syndicate[0].origination_ltv() * min(price, m.appraisal_per_gpu[g] * 1e-9) if syndicate else 0.0
+        ltv = syndicate[0].origination_ltv() if syndicate else 0.0
         rooms = [l.lending_room(self.eid) for l in syndicate]
         room = sum(rooms)
         have = max(0.0, m.ledger.cash[self.eid])
-        deposit_per_gpu = prepaid / units if units > 0 else 0.0
-        net = price - deposit_per_gpu  # still to pay per GPU
-        if units * net - min(units * advance, room) > have + 1e-12:  # cannot pay in full: take fewer GPUs
-            full_advance = have / (net - advance) if net > advance else units
-            units = min(units, full_advance if full_advance * advance <= room else (have + room) / net)
-        if units <= 1e-9:
+        cost = sum(units * price for _, units, price, _ in lots) * 1e-9
+        net = cost - sum(prepaid for *_, prepaid in lots)  # still to pay
+        advance = ltv * sum(units * min(price, m.appraisal_per_gpu[g]) for g, units, price, _ in lots) * 1e-9
+        share = 1.0
+        if net - min(advance, room) > have + 1e-12:  # cannot pay in full: take fewer GPUs
+            full_advance = have / (net - advance) if net > advance else 1.0
+            share = min(1.0, full_advance if full_advance * advance <= room else (have + room) / net)
+        if share * sum(units for _, units, _, _ in lots) <= 1e-9:
             return 0.0
-        prepaid = deposit_per_gpu * units
-        remaining = min(units * advance, room)
+        remaining = min(share * advance, room)
         draws = []
         ig = self.ig_share()
         for lender, lender_room in zip(syndicate, rooms):  # one lender's draw leaves the others' room as it was
@@ -229,17 +230,16 @@ class Neocloud(mesa.Agent):
             if draw > 1e-6:
                 loan = lender.facility_for(self)
                 lender.advance(loan, draw, ig)
-                draws.append((loan, draw))
+                draws.append((loan.id, draw))
                 remaining -= draw
             if remaining <= 1e-6:
                 break
         drawn = sum(d for _, d in draws)
-        if not draws:
-            m.buy_gpus(self.eid, m.nvidia, g, units, unit_price, prepaid=prepaid)
-            return units
-        for loan, draw in draws:
-            m.buy_gpus(self.eid, m.nvidia, g, units * draw / drawn, unit_price, pledged=loan.id, prepaid=prepaid * draw / drawn)
-        return units
+        tranches = [(loan_id, draw / drawn) for loan_id, draw in draws] if draws else [(-1, 1.0)]
+        for g, units, price, prepaid in lots:
+            for loan_id, part in tranches:
+                m.buy_gpus(self.eid, chipmaker, g, share * units * part, price, pledged=loan_id, prepaid=share * prepaid * part)
+        return share
 
     def ig_share(self) -> float:
         """Share of its contracted capacity sold to investment-grade customers."""

@@ -116,51 +116,23 @@ _INTEGER_FIELDS = {"id", "customer", "provider", "start", "end", "loan"}
 SIGNED_TERMS = frozenset({"id", "customer", "qty", "price", "start", "end", "grade", "kind"})
 
 
-def active_columns(contracts: list[ComputeContract], *fields: str) -> list[np.ndarray]:
-    """The named fields of the active contracts as arrays, in the order of ``contracts`` (for sums by
-    party with ``np.bincount``, which adds in that order: the same totals as a loop over the contracts)."""
-    live = [c for c in contracts if c.active]
-    return [_column(live, f) for f in fields]
-
-
 def _column(contracts: list[ComputeContract], f: str) -> np.ndarray:
     if f == "grade" or f == "kind":
         return np.array([getattr(c, f) for c in contracts], dtype=object)
     return np.fromiter(map(attrgetter(f), contracts), dtype=int if f in _INTEGER_FIELDS else float, count=len(contracts))
 
 
-def numpy_scalar(contracts: list[ComputeContract], *fields: str) -> np.ndarray:
-    """Whether any of the named fields of each active contract holds a numpy scalar rather than a Python float.
-
-    The totals by party were once summed contract by contract, and a total touched by a numpy scalar stays one;
-    builtin ``sum`` adds numpy scalars without its float compensation, so totals keep that type to keep every
-    later result bit-for-bit."""
-    live = [c for c in contracts if c.active]
-    flags = np.zeros(len(live), dtype=bool)
-    for f in fields:
-        flags |= _numpy_flags(live, f)
-    return flags
-
-
-def _numpy_flags(contracts: list[ComputeContract], f: str) -> np.ndarray:
-    return np.fromiter((type(v) is not float for v in map(attrgetter(f), contracts)), dtype=bool, count=len(contracts))
-
-
 class ActiveContracts:
-    """The active contracts of a model as columns: ``active.of(contracts).columns(*fields)`` is
-    ``active_columns(contracts, *fields)`` and ``.numpy_scalar(*fields)`` is ``numpy_scalar(contracts, *fields)``.
+    """The active contracts of a model as columns, in the model's order: ``active.of(contracts).columns(*fields)``
+    (for sums by party with ``np.bincount``).
 
-    What is found for the signed terms (:data:`SIGNED_TERMS`) is kept from one call to the next: the rows of
+    The columns of the signed terms (:data:`SIGNED_TERMS`) are kept from one call to the next: the rows of
     contracts still active are kept and rows for newly signed contracts are added. The provider, the loan, the
     prepayment and any other field are read on every call."""
 
     def __init__(self) -> None:
         self._live: list[ComputeContract] = []
-        self._kept: dict[tuple[str, str], np.ndarray] = {}  # ("column" or "numpy_scalar", field) -> one row per contract
-
-    @staticmethod
-    def _find(what: str, f: str, contracts: list[ComputeContract]) -> np.ndarray:
-        return _column(contracts, f) if what == "column" else _numpy_flags(contracts, f)
+        self._kept: dict[str, np.ndarray] = {}  # field -> one row per active contract
 
     def of(self, contracts: list[ComputeContract]) -> ActiveContracts:
         """Bring the kept rows up to date with ``contracts`` (the model's list, in order)."""
@@ -172,7 +144,7 @@ class ActiveContracts:
         kept = [c for c in old if c.active]
         if len(kept) <= len(live) and all(map(is_, kept, live)):  # ended contracts dropped, new ones appended
             signed = live[len(kept):]
-            self._kept = {key: np.concatenate([rows[still], self._find(*key, signed)]) for key, rows in self._kept.items()}
+            self._kept = {f: np.concatenate([rows[still], _column(signed, f)]) for f, rows in self._kept.items()}
             for rows in self._kept.values():
                 rows.flags.writeable = False
         else:
@@ -180,30 +152,26 @@ class ActiveContracts:
         self._live = live
         return self
 
-    def _rows(self, what: str, f: str) -> np.ndarray:
-        if (what, f) not in self._kept:
-            rows = self._find(what, f, self._live)
+    @property
+    def live(self) -> list[ComputeContract]:
+        """The active contracts, in the model's order (the rows of the columns)."""
+        return self._live
+
+    def _rows(self, f: str) -> np.ndarray:
+        if f not in self._kept:
+            rows = _column(self._live, f)
             rows.flags.writeable = False  # shared by later calls
-            self._kept[(what, f)] = rows
-        return self._kept[(what, f)]
+            self._kept[f] = rows
+        return self._kept[f]
 
     def columns(self, *fields: str) -> list[np.ndarray]:
-        return [self._rows("column", f) if f in SIGNED_TERMS else _column(self._live, f) for f in fields]
-
-    def numpy_scalar(self, *fields: str) -> np.ndarray:
-        flags = np.zeros(len(self._live), dtype=bool)
-        for f in fields:
-            flags |= self._rows("numpy_scalar", f) if f in SIGNED_TERMS else _numpy_flags(self._live, f)
-        return flags
+        return [self._rows(f) if f in SIGNED_TERMS else _column(self._live, f) for f in fields]
 
 
-def totals_by_party(parties: np.ndarray, values: np.ndarray, as_numpy: np.ndarray, n: int) -> dict[int, float]:
-    """Sum of ``values`` by party (in list order), for the parties that appear, each total a numpy scalar when a
-    numpy scalar went into it (see :func:`numpy_scalar`)."""
+def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int) -> dict[int, float]:
+    """Sum of ``values`` by party, for the parties that appear."""
     totals = np.bincount(parties, weights=values, minlength=n).tolist()
-    numpy_total = (np.bincount(parties, weights=as_numpy, minlength=n) > 0).tolist()
-    appear = np.flatnonzero(np.bincount(parties, minlength=n)).tolist()  # the parties that appear, in increasing order
-    return {k: np.float64(totals[k]) if numpy_total[k] else totals[k] for k in appear}
+    return {k: totals[k] for k in np.unique(parties).tolist()}
 
 
 @dataclass(slots=True)

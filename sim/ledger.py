@@ -74,8 +74,9 @@ class Ledger:
     def __init__(self):
         self.names: list[str] = []
         self.is_sector: list[bool] = []
-        self.cash = np.zeros(0)
-        self.equity = np.zeros(0)  # book equity accumulated from entries
+        # per entity, as Python lists: payments update them one scalar at a time (numpy scalar indexing is slower)
+        self.cash: list[float] = []
+        self.equity: list[float] = []  # book equity accumulated from entries
         self.sector_id: dict[str, int] = {}
         self.sector_net_flow = 0.0  # net cash from sectors to agents during the current step
         self.flows: list[tuple[str, int, int, float]] = []  # this step's payments
@@ -87,8 +88,8 @@ class Ledger:
         eid = len(self.names)
         self.names.append(name)
         self.is_sector.append(sector)
-        self.cash = np.append(self.cash, 0.0 if sector else cash)
-        self.equity = np.append(self.equity, 0.0 if sector else (cash if equity is None else equity))
+        self.cash.append(0.0 if sector else float(cash))
+        self.equity.append(0.0 if sector else float(cash if equity is None else equity))
         return eid
 
     def sector(self, name: str) -> int:
@@ -136,5 +137,4 @@ class Ledger:
         return sum(self.income.get((eid, item), 0.0) for item in items)
 
     def agent_cash_total(self) -> float:
-        mask = ~np.asarray(self.is_sector)
-        return float(self.cash[mask].sum())
+        return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)

@@ -95,7 +95,7 @@ class GPUEconomy(mesa.Model):
         self.fleet = Fleet()
         self.entity: dict[int, mesa.Agent] = {}
         self.loans: dict[int, Loan] = {}
-        self.loan_book_version = 0  # bumped by every change of a principal or a default (exposure caches)
+        self.exposures: dict[tuple[int, int], float] = {}  # (lender, borrower) -> principal outstanding, cached
         self.contracts: list[ComputeContract] = []
         self.active_contracts = ActiveContracts()  # their columns: ``self.active_contracts.of(self.contracts).columns(...)``
         self.stakes: list[EquityStake] = []
@@ -628,12 +628,14 @@ class GPUEconomy(mesa.Model):
         """Ship one buyer ``h100e`` of its due ``orders`` (oldest first) as the chipmaker's generation mix; the
         buyer pays what it can (a neocloud with loan draws, its deposits and cash). The part it cannot pay for is
         cancelled and that share of its deposits forfeited to the chipmaker; an order filled with deposit to
-        spare (prices per H100e fall) gets the rest back. Returns the H100e shipped."""
+        spare (prices per H100e fall) gets the rest back. A buyer takes the same share of every generation's lot.
+        Returns the H100e shipped."""
         buyer_id = orders[0].buyer
         buyer = self.entity[buyer_id]
-        lots = [(g, h100e * share / self.gens[g].perf) for g, share in mix.items() if h100e * share / self.gens[g].perf > 1e-6]
-        h100e = sum(units * self.gens[g].perf for g, units in lots)
-        value = sum(units * chip.list_price(g) for g, units in lots) / BN
+        lots = [(g, h100e * share / self.gens[g].perf, chip.list_price(g)) for g, share in mix.items()
+                if h100e * share / self.gens[g].perf > 1e-6]  # (generation, GPUs, list price)
+        h100e = sum(units * self.gens[g].perf for g, units, _ in lots)
+        value = sum(units * price for _, units, price in lots) / BN
         if h100e <= 0:
             return 0.0
         deposit, left, filled = 0.0, h100e, []
@@ -648,16 +650,9 @@ class GPUEconomy(mesa.Model):
             deposit += d
             left -= x
             filled.append(o)
-        shipped = applied = 0.0
-        for g, units in lots:
-            price = chip.list_price(g)
-            prepaid = deposit * units * price / BN / value if value > 0 else 0.0
-            if isinstance(buyer, Neocloud):
-                took = buyer.take_delivery(g, units, price, prepaid)
-            else:
-                took = buyer.take_delivery(chip, g, units, price, prepaid)
-            shipped += took * self.gens[g].perf
-            applied += prepaid * took / units
+        taken = buyer.take_delivery(chip, [(g, units, price, deposit * units * price / BN / value if value > 0 else 0.0)
+                                           for g, units, price in lots])  # the deposit applied pro rata to value
+        shipped, applied = taken * h100e, taken * deposit
         if shipped < h100e * (1.0 - 1e-9):
             self.cancel_order(filled[-1], chip, h100e - shipped, forfeit=deposit - applied, reason="unpaid_allocation")
         for o in filled:
@@ -847,35 +842,49 @@ class GPUEconomy(mesa.Model):
         that can pay all its contracts pays them in one transfer per provider; one that cannot pays them in
         turn and fails on the first it cannot meet."""
         led = self.ledger
-        by_customer: dict[int, list] = defaultdict(list)
-        for c in self.contracts:
-            if c.active and c.start <= self.month:  # a forward contract is neither served nor paid before it starts
-                release = c.prepaid / max(1, c.end - self.month)
-                by_customer[c.customer].append((c, max(0.0, c.monthly_value() - release), release))
-        for customer, items in by_customer.items():
-            total_due = sum(due for _, due, _ in items)
-            agent = self.entity.get(customer)
-            if isinstance(agent, Hyperscaler):
-                agent.ensure_cash(total_due)
-            if led.cash[customer] >= total_due:
-                paid_to: dict[tuple, list] = defaultdict(lambda: [0.0, 0.0])
-                for c, due, release in items:
-                    c.prepaid -= release
-                    entry = paid_to[(c.provider, "rent_back" if c.kind == "rent_back" else "compute_contract")]
-                    entry[0] += due
-                    entry[1] += release
-                for (provider, kind), (paid, release) in paid_to.items():
-                    self._settle_contract_payment(customer, provider, kind, paid, release)
-                continue
-            for c, due, release in items:  # short of cash: contract by contract
-                if not c.active:
-                    continue
-                kind = "rent_back" if c.kind == "rent_back" else "compute_contract"
-                paid = min(due, max(led.cash[customer], 0.0))
-                c.prepaid -= release
-                self._settle_contract_payment(customer, c.provider, kind, paid, release)
-                if due - paid > 1e-9:
-                    self.fail_customer(agent)
+        active = self.active_contracts.of(self.contracts)
+        live = active.live
+        if live:
+            customer, provider, qty, price, start, end, kind = active.columns(
+                "customer", "provider", "qty", "price", "start", "end", "kind")
+            prepaid, = active.columns("prepaid")
+            serving = start <= self.month  # a forward contract is neither served nor paid before it starts
+            release = np.where(serving, prepaid / np.maximum(1, end - self.month), 0.0)
+            due = np.where(serving, np.maximum(0.0, qty * price * H - release), 0.0)
+            n = len(led.names)
+            total_due = np.bincount(customer, weights=due, minlength=n)
+            short = []
+            for eid in np.unique(customer[serving]).tolist():
+                agent = self.entity.get(eid)
+                if isinstance(agent, Hyperscaler):
+                    agent.ensure_cash(float(total_due[eid]))
+                if led.cash[eid] < total_due[eid]:
+                    short.append(eid)
+            paying = serving & ~np.isin(customer, short)
+            for c, r in zip(live, np.where(paying, release, 0.0).tolist()):
+                c.prepaid -= r
+            # one transfer per customer, provider and kind of contract
+            rent_back = kind == "rent_back"
+            key = (customer * n + provider) * 2 + rent_back
+            keys, which = np.unique(key[paying], return_inverse=True)
+            paid = np.bincount(which, weights=due[paying], minlength=len(keys)).tolist()
+            released = np.bincount(which, weights=release[paying], minlength=len(keys)).tolist()
+            for k, amount, rel in zip(keys.tolist(), paid, released):
+                pair, is_rent_back = divmod(k, 2)
+                self._settle_contract_payment(pair // n, pair % n, "rent_back" if is_rent_back else "compute_contract",
+                                              amount, rel)
+            for eid in short:  # short of cash: contract by contract, failing on the first it cannot meet
+                agent = self.entity.get(eid)
+                for i in np.flatnonzero(serving & (customer == eid)).tolist():
+                    c = live[i]
+                    if not c.active:
+                        continue
+                    paid_now = min(float(due[i]), max(led.cash[eid], 0.0))
+                    c.prepaid -= float(release[i])
+                    self._settle_contract_payment(eid, c.provider, "rent_back" if c.kind == "rent_back" else "compute_contract",
+                                                  paid_now, float(release[i]))
+                    if due[i] - paid_now > 1e-9:
+                        self.fail_customer(agent)
         s = self.startups
         if s.n:
             has = s.alive & (s.provider >= 0)
@@ -947,20 +956,24 @@ class GPUEconomy(mesa.Model):
         for nc in list(self.neoclouds):
             nc.service_debt()
 
+    def loan_changed(self, loan: Loan) -> None:
+        """A facility's principal or status changed: its lender's cached exposure to the borrower is stale."""
+        self.exposures.pop((loan.lender, loan.borrower), None)
+
     def pay_principal(self, loan: Loan, amount: float) -> None:
         if amount <= 0:
             return
         amount = min(amount, loan.principal)
         self.ledger.pay(loan.borrower, loan.lender, amount, "principal")
         loan.principal -= amount
-        self.loan_book_version += 1
+        self.loan_changed(loan)
 
     def capitalise_interest(self, loan: Loan, amount: float) -> None:
         """Unpaid interest is added to the loan: an expense of the borrower, income of the lender."""
         if amount <= 0:
             return
         loan.principal += amount
-        self.loan_book_version += 1
+        self.loan_changed(loan)
         self.ledger.book(loan.borrower, -amount, "interest")
         self.ledger.book(loan.lender, amount, "interest")
 
@@ -1011,7 +1024,7 @@ class GPUEconomy(mesa.Model):
         loan, qty, price, start, end = active.columns("loan", "qty", "price", "start", "end")
         assigned = (loan >= 0) & (end > month)
         remaining = qty[assigned] * price[assigned] * H * (end[assigned] - np.maximum(start[assigned], month))  # remaining value, US$bn
-        contracts_by_loan = totals_by_party(loan[assigned], remaining, active.numpy_scalar("qty", "price")[assigned], 0)
+        contracts_by_loan = totals_by_party(loan[assigned], remaining, 0)
         for loan in self.loans.values():
             if loan.status in ("default", "repaid"):
                 continue
@@ -1182,7 +1195,7 @@ class GPUEconomy(mesa.Model):
             led.book(nc.eid, l.principal, "debt_extinguished")
             led.book(l.lender, -l.principal, "loan_default")
             l.status = "default"
-        self.loan_book_version += 1
+            self.loan_changed(l)
         for lender_eid, share in lenders_share.items():
             loss = principal * share - recovery[lender_eid]
             lender = self.entity[lender_eid]
@@ -1517,7 +1530,7 @@ class GPUEconomy(mesa.Model):
         out["assets"] = (out["cash"] + out["gpus_book"] + out["loans_receivable"] + out["equity_stakes"] + out["prepaid_compute"]
                          + out["chip_deposits"])
         out["liabilities"] = out["loans_payable"] + out["deferred_revenue"] + out["customer_advances"] + out["bonds"]
-        out["equity"] = led.equity.copy()
+        out["equity"] = np.array(led.equity)
         return out
 
     def gpus_market_value(self) -> np.ndarray:
@@ -1571,16 +1584,14 @@ class GPUEconomy(mesa.Model):
         ig = grade == "ig"
         started = start <= month
         monthly = qty * price * H  # c.monthly_value(), US$bn
-        numpy_qty = active.numpy_scalar("qty")
-        numpy_value = active.numpy_scalar("qty", "price")
         # capacity served and used now (started contracts) and capacity signed (including forward starts)
         self.contracted_by_provider = np.bincount(provider[started], weights=qty[started], minlength=n)
         self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n)
-        self.contracted_by_customer = totals_by_party(customer[started], qty[started], numpy_qty[started], n)
-        self.signed_by_customer = totals_by_party(customer, qty, numpy_qty, n)
-        self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], numpy_qty[ig], n)
-        self.contract_payments_by_customer = totals_by_party(customer, monthly, numpy_value, n)
-        self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - np.maximum(start, month)), numpy_value, n)
+        self.contracted_by_customer = totals_by_party(customer[started], qty[started], n)
+        self.signed_by_customer = totals_by_party(customer, qty, n)
+        self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], n)
+        self.contract_payments_by_customer = totals_by_party(customer, monthly, n)
+        self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - np.maximum(start, month)), n)
         soon = start <= month + self.p["neoclouds.install_months"]
         due_soon = np.bincount(provider[soon], weights=qty[soon], minlength=n)
         s = self.startups

@@ -158,7 +158,7 @@ def debtrank(model, shock: float = SHOCK) -> float:
     n = len(nodes)
     exposure = np.zeros((n, n))
     np.add.at(exposure, (np.searchsorted(nodes, holder), np.searchsorted(nodes, obligor)), value)
-    equity = np.maximum(m.ledger.equity[nodes], 1e-6)
+    equity = np.maximum(np.asarray(m.ledger.equity)[nodes], 1e-6)
     w = np.minimum(1.0, exposure / equity[:, None])
     h = np.zeros(n)
     k = np.searchsorted(nodes, neoclouds)

@@ -288,7 +288,7 @@ def test_a_delivery_beyond_the_arrangers_room_is_syndicated_to_other_lenders(fre
     m.ledger.cash[nc.eid] += units * unit_price * 1e-9  # it can pay the equity slice
     exposure = {l.eid: l.exposure_to(nc.eid) for l in m.lenders}
     rows_before = set(m.fleet.rows_of(nc.eid))
-    nc.take_delivery(g, units, unit_price)
+    nc.take_delivery(m.nvidia, [(g, units, unit_price, 0.0)])
     lent = {l.eid: l.exposure_to(nc.eid) - exposure[l.eid] for l in m.lenders}
     joined = [eid for eid, v in lent.items() if v > 1e-9]
     assert arranger.eid in joined and len(joined) >= 2, "other lenders should join the facility"
