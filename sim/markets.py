@@ -85,11 +85,12 @@ def posted_price(previous: float, clearing: float, adjustment: float) -> float:
 # Contract market
 # --------------------------------------------------------------------------------------------------
 def contract_price(expected_path: np.ndarray, sentiment: float, term_premium: float,
-                   term_premium_sentiment: float) -> float:
+                   term_premium_sentiment: float, fundamental: float = math.inf, cap: float = math.inf) -> float:
     """Contract price per H100e-hour = expected average spot over the term x (1 + term premium), the
-    premium rising with sentiment (buyers pay up to lock in scarce capacity in a boom)."""
+    premium rising with sentiment (buyers pay up to lock in scarce capacity in a boom), but at most ``cap``
+    x the ``fundamental`` price: no term buyer pays more than capacity built for it would cost."""
     premium = term_premium + term_premium_sentiment * sentiment
-    return float(np.mean(expected_path)) * max(0.2, 1.0 + premium)
+    return min(float(np.mean(expected_path)) * max(0.2, 1.0 + premium), cap * fundamental)
 
 
 def gpu_npv(model, g: int, unit_price: float, hurdle_rate: float, extrapolator_weight: float | None) -> float:

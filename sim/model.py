@@ -416,7 +416,8 @@ class GPUEconomy(mesa.Model):
         p = self.p
         term = p["contracts.term_months"]
         path = self.expectations.price_path(self.horizons[:term])
-        price = markets.contract_price(path, self.sentiment, p["markets.term_premium"], p["markets.term_premium_sentiment"])
+        price = markets.contract_price(path, self.sentiment, p["markets.term_premium"], p["markets.term_premium_sentiment"],
+                                       self.fundamental_price, p["markets.contract_price_cap"])
         self.contract_price_now = price
         neo_offers = {nc.eid: nc.contract_offer(price) for nc in self.neoclouds}
         hyp_offers = {h.eid: h.contract_offer() for h in self.hyperscalers}

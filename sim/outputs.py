@@ -12,7 +12,7 @@ SERIES: tuple[tuple[str, str, str], ...] = (
     ("h100_rental_price", "US$/GPU-hour", "Spot rental price of one H100 (spot price x H100 performance)"),
     ("a100_rental_price", "US$/GPU-hour", "Spot rental price of one A100"),
     ("b200_rental_price", "US$/GPU-hour", "Spot rental price of one B200 (0 before its release)"),
-    ("contract_price_h100e", "US$/H100e-hour", "Price of a new term contract: expected average spot over the term x (1 + term premium)"),
+    ("contract_price_h100e", "US$/H100e-hour", "Price of a new term contract: expected average spot over the term x (1 + term premium), at most markets.contract_price_cap x the fundamental price"),
     ("fundamental_price_h100e", "US$/H100e-hour", "Full cost of an H100e-hour on the newest generation (fundamentalists' anchor)"),
     ("secondary_price_h100", "US$/GPU", "Used-market price of an H100 (appraisal less liquidity and fire-sale discounts)"),
     ("secondary_price_a100", "US$/GPU", "Used-market price of an A100"),

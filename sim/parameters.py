@@ -137,7 +137,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     # --- Nvidia ----------------------------------------------------------------------------
     _p("nvidia.initial_capacity", 90000, 1000, 2000000, "GPUs/month", "Nvidia data-centre GPU output capacity in January 2023",
        f"{CAL}: FY24 DC revenue (derived)"),
-    _p("nvidia.capacity_growth_max", 0.06, 0.0, 0.3, "per month", "Maximum monthly growth of Nvidia's output capacity"),
+    _p("nvidia.capacity_growth_max", 0.07, 0.0, 0.3, "per month", "Maximum monthly growth of Nvidia's output capacity"),
     _p("nvidia.capacity_response", 0.08, 0.0, 1.0, "per month", "Capacity growth per unit of excess order backlog"),
     _p("nvidia.launch_markup", 4.0, 1.1, 10.0, "price/unit cost", "Markup at launch list price (75% gross margin)",
        f"{CAL}: FY25 GAAP gross margin 75.0%"),
@@ -185,7 +185,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("demand.shock_persistence", 0.95, 0.0, 0.999, "AR(1)", "Persistence of AI-revenue shocks"),
     _p("demand.slowdown_year", 2100.0, 2023.0, 2100.0, "year", "From this year AI adoption grows more slowly"),
     _p("demand.slowdown_factor", 1.0, 0.0, 1.0, "multiplier", "Adoption growth multiplier after demand.slowdown_year"),
-    _p("demand.price_elasticity", 0.6, 0.1, 3.0, "elasticity", "Price elasticity of compute demand (H100e-hours)"),
+    _p("demand.price_elasticity", 0.8, 0.1, 3.0, "elasticity", "Price elasticity of compute demand (H100e-hours)"),
     _p("demand.reference_price", 2.0, 0.1, 20.0, "US$/H100e-hour", "Price at which budgets buy budget/price hours"),
     _p("demand.lab_share", 0.45, 0.0, 1.0, "share", "Share of AI revenue earned by the named labs"),
     _p("demand.startup_share", 0.20, 0.0, 1.0, "share", "Share of AI revenue earned by start-ups (rest: hyperscalers' AI services)"),
@@ -224,7 +224,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("hyperscalers.capex_persistence", 0.6, 0.0, 0.99, "weight", "Weight of last month's order plan in this month's (capex plans are sticky)"),
     _p("hyperscalers.non_ai_capex", 9.0, 0.0, 200.0, "US$bn/month", "Non-AI capex of the big four (for the capex comparison)",
        f"{CAL}: big-four capex 2022 $172bn"),
-    _p("hyperscalers.reservation_markup", 1.4, 0.0, 5.0, "x full cost of new capacity",
+    _p("hyperscalers.reservation_markup", 1.2, 0.0, 5.0, "x full cost of new capacity",
        "Hyperscalers rent out uncommitted capacity only at or above this multiple of the full cost of a new H100e-hour "
        "(below it they use it internally); 0 = they offer it at running cost like everyone else",
        f"{CAL}: hyperscaler list prices 2-3x neocloud prices, held flat while neoclouds cut (FT Alphaville)"),
@@ -235,7 +235,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("hyperscalers.overflow_share", 0.5, 0.0, 1.0, "share", "Share of their expected capacity shortfall hyperscalers contract from neoclouds"),
     # --- neoclouds --------------------------------------------------------------------------------
     _p("neoclouds.equity_premium", 0.10, 0.0, 0.5, "per year", "Equity risk premium over the loan rate in the hurdle rate"),
-    _p("neoclouds.max_growth", 0.19, 0.0, 2.0, "per month", "Largest monthly fleet growth a neocloud can manage"),
+    _p("neoclouds.max_growth", 0.22, 0.0, 2.0, "per month", "Largest monthly fleet growth a neocloud can manage"),
     _p("neoclouds.min_order", 500, 0, 100000, "GPUs", "Order size a small neocloud can place regardless of fleet size", kind=int),
     _p("neoclouds.install_months", 3, 0, 24, "months",
        "How far ahead of a forward contract's start a neocloud buys and installs its GPUs", "stylized", int),
@@ -292,6 +292,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("markets.price_adjustment", 0.3, 0.01, 1.0, "per month", "Share of the gap to the clearing price closed each month (posted prices)"),
     _p("markets.term_premium", 0.05, -0.5, 1.0, "share", "Term premium of contract over expected spot at neutral sentiment"),
     _p("markets.term_premium_sentiment", 0.15, 0.0, 2.0, "share per unit sentiment", "Term premium sensitivity to sentiment"),
+    _p("markets.contract_price_cap", 1.3, 1.0, 10.0, "x fundamental price",
+       "Most a term buyer pays per H100e-hour, as a multiple of the full cost of new capacity (its alternative: "
+       "capacity built for it at a cost that earns an equity return)", f"{CAL}: H100 rent above ~$2.85 beats equity returns, Latent Space"),
     _p("markets.liquidity_discount", 0.10, 0.0, 0.9, "share", "Discount of used-GPU prices to appraisal"),
     _p("markets.price_impact", 1.0, 0.0, 20.0, "log-price per unit depth", "Price impact of forced sales relative to market depth"),
     _p("markets.market_depth", 0.02, 0.0001, 1.0, "share of installed H100e", "Monthly forced-sale volume the used market absorbs at unit impact"),

@@ -54,7 +54,8 @@ def test_a_new_generation_lowers_older_gpus_secondary_price(fresh_24):
 
 def test_an_expired_contract_returns_its_gpus_to_the_spot_market(fresh_24):
     m = fresh_24
-    c = max((c for c in m.contracts if c.active and c.kind != "rent_back"), key=lambda c: c.qty)
+    # the largest contract being served (a forward contract that has not started holds no capacity yet)
+    c = max((c for c in m.contracts if c.active and c.kind != "rent_back" and c.start <= m.month), key=lambda c: c.qty)
     provider = c.provider
     committed_before = m.contracted_by_provider[provider]
     c.end = m.month + 1  # the contract ends this month
@@ -413,3 +414,16 @@ def test_a_defaulting_neocloud_forfeits_its_open_chip_orders(fresh_24):
     assert m.ledger.income_of(nv.eid, "forfeited_deposit") >= order.deposit - 1e-12 or order.deposit == 0
     assert m.balance_sheets()["chip_deposits"][nc.eid] == 0.0
     assert sum(e["units"] for e in m.events if e["event"] == "chip_order_cancelled" and e["date"] == m.date) == pytest.approx(open_before)
+
+
+def test_term_buyers_pay_no_more_than_the_capped_multiple_of_the_full_cost_of_new_capacity():
+    capped = run(12, seed=4).datacollector.get_model_vars_dataframe()
+    uncapped = run(12, seed=4, **{"markets.contract_price_cap": 10.0}).datacollector.get_model_vars_dataframe()
+    cap = 1.3  # the default
+    # contracts are signed on last month's fundamental (the full cost of new capacity)
+    bound = cap * capped["fundamental_price_h100e"].shift(1).iloc[1:]
+    assert (capped["contract_price_h100e"].iloc[1:] <= bound * (1 + 1e-9)).all()
+    # in the 2023 boom, extrapolated spot prices would have priced term contracts above it
+    loose = uncapped["contract_price_h100e"].iloc[1:] > cap * uncapped["fundamental_price_h100e"].shift(1).iloc[1:]
+    assert loose.sum() >= 3
+    assert uncapped["contract_price_h100e"].max() > 1.5 * capped["contract_price_h100e"].max()
