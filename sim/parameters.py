@@ -252,7 +252,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("neoclouds.growth_round_share", 0.05, 0.0, 0.5, "share of valuation",
        "Share of the firm a neocloud sells in a growth round, held once its valuation has doubled since its last round",
        f"{CAL}: CoreWeave valuation $2bn -> $19bn to May 2024; Nvidia stake ~6-7%"),
-    _p("neoclouds.valuation_multiple", 4.0, 0.5, 50.0, "x annual revenue",
+    _p("neoclouds.valuation_multiple", 2.5, 0.5, 50.0, "x annual revenue",
        "Valuation multiple of annualised revenue plus a quarter of the contract backlog",
        f"{CAL}: lead neocloud valued at US$19bn in May 2024"),
     _p("neoclouds.horizon_months", 48, 12, 120, "months", "Horizon of the investment appraisal of a new GPU", kind=int),
