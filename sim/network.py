@@ -266,7 +266,8 @@ def monthly_series(model) -> dict[str, float]:
     hist["gpu_spending"].append(flow["gpu_purchases"])
     gpu3 = sum(list(hist["gpu_spending"])[-3:]) / min(3, len(hist["gpu_spending"]))
     ai3 = sum(list(hist["ai_revenue"])[-3:]) / min(3, len(hist["ai_revenue"]))
-    out["revenue_gap"] = 4.0 * 12.0 * gpu3 - 12.0 * ai3
+    out["revenue_required"] = 4.0 * 12.0 * gpu3
+    out["revenue_gap"] = out["revenue_required"] - 12.0 * ai3
     out["sentiment"] = m.sentiment
     out["extrapolator_share"] = float(m.expectations.shares[1])
     out["sofr"] = m.sofr
