@@ -1136,7 +1136,10 @@ class GPUEconomy(mesa.Model):
         prices = self.secondary.prices
         seized_units = 0.0
         seized_rows = defaultdict(list)
-        recovery = defaultdict(float)
+        recovery = defaultdict(float)  # seized GPUs at market and cash, by lender
+        # prepaid compute the lenders must now serve: booked against their equity, but not a credit loss (they take
+        # the contracts' remaining payments too, and earn the prepayments back as they serve them)
+        assumed = defaultdict(float)
         for r in fleet.rows_of(nc.eid):
             lid = fleet.pledged[r]
             new_owner = self.loans[lid].lender if lid >= 0 and lid in self.loans and self.loans[lid].lender in lenders_share else lead
@@ -1162,7 +1165,7 @@ class GPUEconomy(mesa.Model):
                     continue
                 led.book(nc.eid, c.prepaid, "contracts_assigned")
                 led.book(new_provider, -c.prepaid, "contracts_assigned")
-                recovery[new_provider] -= c.prepaid
+                assumed[new_provider] += c.prepaid
                 c.provider = new_provider
                 c.loan = -1
         s = self.startups
@@ -1180,7 +1183,7 @@ class GPUEconomy(mesa.Model):
                 s.provider[moved] = lead
                 led.book(nc.eid, pre, "contracts_assigned")
                 led.book(lead, -pre, "contracts_assigned")
-                recovery[lead] -= pre
+                assumed[lead] += pre
         cash = led.cash[nc.eid]
         if cash < 0:  # unpaid bills: suppliers absorb the loss
             led.pay(led.sector("utilities_and_data_centres"), nc.eid, -cash, "trade_credit_loss")
@@ -1239,7 +1242,8 @@ class GPUEconomy(mesa.Model):
         self.flow["gpus_seized"] += seized_units
         self.flow["lender_losses"] += total_loss
         lender_names = [self.entity[k].name for k in lenders_share]
-        self.log("default", [nc.name] + lender_names, principal, detail=f"loss {total_loss:.3f}")
+        self.log("default", [nc.name] + lender_names, principal,
+                 detail=f"loss {total_loss:.3f}; prepaid compute assumed {sum(assumed.values()):.3f}")
         if seized_units:
             self.log("seizure", lender_names + [nc.name], sum(recovery.values()), units=seized_units)
         self._refresh_books()

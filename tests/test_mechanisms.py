@@ -163,11 +163,18 @@ def test_a_default_hands_gpus_to_lenders_and_books_losses(fresh_24):
     loan = _largest_loan(m)
     nc = m.entity[loan.borrower]
     gpus = m.fleet.count[m.fleet.rows_of(nc.eid)].sum()
+    principal = sum(m.loans[i].principal for i in nc.loan_ids if m.loans[i].status not in ("default", "repaid"))
     m.default(nc)
     assert m.fleet.rows_of(nc.eid).size == 0
     assert m.flow["gpus_seized"] == pytest.approx(gpus)
     assert m.fleet.count[m.fleet.rows_of(loan.lender)].sum() > 0
     assert loan.status == "default"
+    # the credit loss is the principal less what the lenders recover (seized GPUs at market and cash), never more
+    # than the principal; the prepaid compute they take on with the contracts is reported, not counted as a loss
+    recovered = [e for e in m.events if e["event"] == "seizure"][-1]["amount_bn"]
+    assert m.flow["lender_losses"] == pytest.approx(principal - recovered)
+    assert m.flow["lender_losses"] <= principal
+    assert "prepaid compute assumed" in [e for e in m.events if e["event"] == "default"][-1]["detail"]
     m.check_accounts()
 
 
