@@ -106,11 +106,14 @@ class Neocloud(mesa.Agent):
         if contract_price < self.full_cost_per_h100e(g, unit_price, 1.0):
             return 0.5 * uncommitted
         # what it can add by the start of a forward contract (growth, power and financing, the customer's
-        # prepayment paying part of the equity slice), less what it already sold but has not yet built
+        # prepayment paying part of the equity slice), less what it already sold but has not yet built. Growth
+        # counts only the months in which an order still arrives by the start (orders take
+        # nvidia.order_lead_months): capacity it could not order in time would have to be bought on spot.
         lead = m.p["contracts.lead_months"]
+        order_months = max(1, lead - m.p["nvidia.order_lead_months"] + 1)
         prepaid = m.p["contracts.prepay_share"] * contract_price * 730.0 * m.p["contracts.term_months"] * m.gens[g].perf * 1e-9
         unbuilt = max(0.0, self.contracted() - self.capacity() - m.on_order[self.eid])  # not yet on order either
-        addable = self.financeable_units(g, unit_price, by_month=m.month + lead, months=max(1, lead), prepaid=prepaid) * m.gens[g].perf
+        addable = self.financeable_units(g, unit_price, by_month=m.month + lead, months=order_months, prepaid=prepaid) * m.gens[g].perf
         return uncommitted + max(0.0, addable - unbuilt)
 
     # --- investment and financing ---------------------------------------------------------------------
