@@ -1114,6 +1114,34 @@ class GPUEconomy(mesa.Model):
             self.log("fire_sale", [self.entity[seller].name], proceeds, units=units, detail=self.gens[g].name)
         return proceeds
 
+    def _apply_absolute_priority(self, nc: Neocloud, owed: dict[int, float], recovery: dict[int, float]) -> None:
+        """No lender keeps more than it is owed. A lender whose seizure (its pledged GPUs, or the unencumbered ones
+        and cash that went to it) is worth more than its claim pays the excess over, in cash: first to the other
+        lenders, pro rata to what they are still short, then to the shareholders of the defaulted firm, pro rata
+        to their stakes (the unheld rest to outside equity). ``recovery`` is updated in place."""
+        led = self.ledger
+        surplus = {k: min(recovery[k] - owed[k], max(led.cash[k], 0.0)) for k in owed if recovery[k] > owed[k]}
+        short = {k: owed[k] - recovery[k] for k in owed if recovery[k] < owed[k]}
+        total_surplus, total_short = sum(surplus.values()), sum(short.values())
+        if total_surplus <= 1e-12:
+            return
+        to_lenders = min(total_surplus, total_short)
+        to_owners = total_surplus - to_lenders
+        owners = [(st.holder, st.share) for st in self.stakes if st.issuer == nc.eid]
+        outside = max(0.0, 1.0 - sum(share for _, share in owners))
+        for k, x in surplus.items():
+            part = x / total_surplus
+            for j, gap in short.items():
+                amount = part * to_lenders * gap / total_short
+                led.pay(k, j, amount, "recovery")
+                recovery[j] += amount
+            for holder, share in owners:
+                led.pay(k, holder, part * to_owners * share, "recovery")
+            led.pay(k, led.sector("venture_and_public_equity"), part * to_owners * outside, "recovery")
+            recovery[k] -= x
+        if to_owners > 1e-9:
+            self.log("default_surplus", [nc.name] + [self.entity[h].name for h, _ in owners], to_owners)
+
     def installed_h100e(self) -> float:
         """The installed base in H100e (all owners): a running total (the ledger check recounts the GPUs)."""
         return self._installed_h100e
@@ -1200,6 +1228,7 @@ class GPUEconomy(mesa.Model):
             led.book(l.lender, -l.principal, "loan_default")
             l.status = "default"
             self.loan_changed(l)
+        self._apply_absolute_priority(nc, {k: principal * v for k, v in lenders_share.items()}, recovery)
         for lender_eid, share in lenders_share.items():
             loss = principal * share - recovery[lender_eid]
             lender = self.entity[lender_eid]

@@ -149,10 +149,14 @@ def test_a_default_writes_nvidias_stake_down(fresh_24):
     equity_before = m.ledger.equity[m.nvidia.eid]
     value = stake.value
     forfeited_before = m.ledger.income_of(m.nvidia.eid, "forfeited_deposit")
+    surplus_before = m.ledger.income_of(m.nvidia.eid, "recovery")
     m.default(nc)
     assert stake not in m.stakes
     forfeited = m.ledger.income_of(m.nvidia.eid, "forfeited_deposit") - forfeited_before  # its chip deposits
-    assert m.ledger.equity[m.nvidia.eid] == pytest.approx(equity_before - value + forfeited)
+    # as a shareholder it gets its share of whatever the lenders seized beyond their claims (absolute priority)
+    surplus = m.ledger.income_of(m.nvidia.eid, "recovery") - surplus_before
+    assert 0 <= surplus < value
+    assert m.ledger.equity[m.nvidia.eid] == pytest.approx(equity_before - value + forfeited + surplus)
     assert any(e["event"] == "stake_writedown" and nc.name in e["agents"] for e in m.events)
     assert any(e["event"] == "default" and nc.name in e["agents"] for e in m.events)
     m.check_accounts()  # the default itself leaves the accounts closed
@@ -164,6 +168,9 @@ def test_a_default_hands_gpus_to_lenders_and_books_losses(fresh_24):
     nc = m.entity[loan.borrower]
     gpus = m.fleet.count[m.fleet.rows_of(nc.eid)].sum()
     principal = sum(m.loans[i].principal for i in nc.loan_ids if m.loans[i].status not in ("default", "repaid"))
+    rows = m.fleet.rows_of(nc.eid)
+    assets = float((m.fleet.count[rows] * m.secondary.prices[m.fleet.gen[rows]]).sum()) / 1e9 + max(m.ledger.cash[nc.eid], 0.0)
+    assert assets > principal  # this borrower's GPUs and cash are worth more than its debt
     m.default(nc)
     assert m.fleet.rows_of(nc.eid).size == 0
     assert m.flow["gpus_seized"] == pytest.approx(gpus)
@@ -173,8 +180,11 @@ def test_a_default_hands_gpus_to_lenders_and_books_losses(fresh_24):
     # than the principal; the prepaid compute they take on with the contracts is reported, not counted as a loss
     recovered = [e for e in m.events if e["event"] == "seizure"][-1]["amount_bn"]
     assert m.flow["lender_losses"] == pytest.approx(principal - recovered)
-    assert m.flow["lender_losses"] <= principal
+    assert 0 <= m.flow["lender_losses"] <= principal  # absolute priority: no lender keeps more than it is owed
     assert "prepaid compute assumed" in [e for e in m.events if e["event"] == "default"][-1]["detail"]
+    # the lenders keep what they are owed; the rest goes to the shareholders
+    surplus = [e for e in m.events if e["event"] == "default_surplus" and nc.name in e["agents"]]
+    assert surplus and surplus[-1]["amount_bn"] == pytest.approx(assets - principal, rel=0.05)
     m.check_accounts()
 
 
