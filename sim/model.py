@@ -1017,21 +1017,27 @@ class GPUEconomy(mesa.Model):
         """Every open loan's collateral at market: its pledged GPUs plus a quarter of the remaining value of the
         contracts assigned to it."""
         fleet, month = self.fleet, self.month
+        open_loans = [loan for loan in self.loans.values() if loan.status not in ("default", "repaid")]
+        ids = np.fromiter((loan.id for loan in open_loans), dtype=np.int64, count=len(open_loans))  # increasing (issue order)
+
+        def sum_by_loan(loan_ids: np.ndarray, values: np.ndarray) -> list[float]:
+            """``values`` summed by the open loan they belong to (in the order given), one total per open loan."""
+            k = np.minimum(np.searchsorted(ids, loan_ids), max(len(ids) - 1, 0))
+            mine = ids[k] == loan_ids if len(ids) else np.zeros(len(loan_ids), dtype=bool)
+            return np.bincount(k[mine], weights=values[mine], minlength=len(ids)).tolist()
+
         pledged = fleet.view("pledged")
         mask = pledged >= 0
         value = fleet.view("count")[mask] * self.secondary.prices[fleet.view("gen")[mask]] / BN
-        gpus_by_loan = np.bincount(pledged[mask], weights=value).tolist()
+        gpus_by_loan = sum_by_loan(pledged[mask], value)
         active = self.active_contracts.of(self.contracts)
         loan, qty, price, start, end = active.columns("loan", "qty", "price", "start", "end")
         assigned = (loan >= 0) & (end > month)
         remaining = qty[assigned] * price[assigned] * H * (end[assigned] - np.maximum(start[assigned], month))  # remaining value, US$bn
-        contracts_by_loan = totals_by_party(loan[assigned], remaining, 0)
-        for loan in self.loans.values():
-            if loan.status in ("default", "repaid"):
-                continue
-            loan.gpu_value = gpus_by_loan[loan.id] if loan.id < len(gpus_by_loan) else 0.0
-            contracts = contracts_by_loan.get(loan.id, 0.0)
-            loan.collateral_value = loan.gpu_value + 0.25 * contracts
+        contracts_by_loan = sum_by_loan(loan[assigned], remaining)
+        for loan, gpu_value, contracts in zip(open_loans, gpus_by_loan, contracts_by_loan):
+            loan.gpu_value = gpu_value
+            loan.collateral_value = gpu_value + 0.25 * contracts
 
     def open_breach(self, loan: Loan, reason: str, amount: float) -> None:
         """A covenant breach or missed payment: the lender waives it or a cure period starts."""
