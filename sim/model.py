@@ -855,21 +855,22 @@ class GPUEconomy(mesa.Model):
             n = len(led.names)
             total_due = np.bincount(customer, weights=due, minlength=n)
             short = []
-            for eid in np.unique(customer[serving]).tolist():
+            for eid in np.flatnonzero(np.bincount(customer[serving], minlength=n)).tolist():  # customers being served
                 agent = self.entity.get(eid)
                 if isinstance(agent, Hyperscaler):
                     agent.ensure_cash(float(total_due[eid]))
                 if led.cash[eid] < total_due[eid]:
                     short.append(eid)
-            paying = serving & ~np.isin(customer, short)
-            for c, r in zip(live, np.where(paying, release, 0.0).tolist()):
-                c.prepaid -= r
-            # one transfer per customer, provider and kind of contract
+            paying = serving & ~np.isin(customer, short) if short else serving
+            releasing = np.flatnonzero(paying & (release != 0.0))
+            for i, r in zip(releasing.tolist(), release[releasing].tolist()):
+                live[i].prepaid -= r
+            # one transfer per customer, provider and kind of contract (in increasing order of the key)
             rent_back = kind == "rent_back"
             key = (customer * n + provider) * 2 + rent_back
-            keys, which = np.unique(key[paying], return_inverse=True)
-            paid = np.bincount(which, weights=due[paying], minlength=len(keys)).tolist()
-            released = np.bincount(which, weights=release[paying], minlength=len(keys)).tolist()
+            keys = np.flatnonzero(np.bincount(key[paying]))
+            paid = np.bincount(key[paying], weights=due[paying])[keys].tolist()
+            released = np.bincount(key[paying], weights=release[paying])[keys].tolist()
             for k, amount, rel in zip(keys.tolist(), paid, released):
                 pair, is_rent_back = divmod(k, 2)
                 self._settle_contract_payment(pair // n, pair % n, "rent_back" if is_rent_back else "compute_contract",
@@ -1378,15 +1379,16 @@ class GPUEconomy(mesa.Model):
     def age_the_economy(self) -> None:
         p, led, fleet = self.p, self.ledger, self.fleet
         # contract expiries: the capacity returns to the spot market
-        for c in self.contracts:
-            if c.active and c.end <= self.month + 1:
-                if c.prepaid:
-                    led.book(c.customer, -c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
-                    led.book(c.provider, c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
-                    c.prepaid = 0.0
-                c.active = False
-                self.flow["contracts_expired_h100e"] += c.qty
-                self.log("contract_expiry", [self.entity[c.customer].name, self.entity[c.provider].name], 0.0, units=c.qty)
+        active = self.active_contracts.of(self.contracts)
+        end, = active.columns("end")
+        for c in [active.live[i] for i in np.flatnonzero(end <= self.month + 1).tolist()]:  # in the model's order
+            if c.prepaid:
+                led.book(c.customer, -c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
+                led.book(c.provider, c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
+                c.prepaid = 0.0
+            c.active = False
+            self.flow["contracts_expired_h100e"] += c.qty
+            self.log("contract_expiry", [self.entity[c.customer].name, self.entity[c.provider].name], 0.0, units=c.qty)
         self.contracts = [c for c in self.contracts if c.active]
         s = self.startups
         if s.n:
