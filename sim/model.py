@@ -777,9 +777,16 @@ class GPUEconomy(mesa.Model):
         el, ref = p["demand.price_elasticity"], p["demand.reference_price"]
         at_reference = markets.reference_demand(budgets, ref)
 
+        curve = markets.SpotDemandCurve(at_reference, contracted, el, ref)
+
         def excess(price):
-            return (markets.spot_demand(price, budgets, contracted, el, ref, at_reference).sum() + fixed
-                    - markets.spot_supply(price, available, tier_cost))
+            """Excess demand at ``price``; where it is so close to zero that rounding could decide its sign,
+            summed buyer by buyer (so the search takes the same path as with that sum throughout)."""
+            supply = markets.spot_supply(price, available, tier_cost)
+            demand, error = curve.total(price)
+            if abs(demand + fixed - supply) > error:
+                return demand + fixed - supply
+            return markets.spot_demand(price, budgets, contracted, el, ref, at_reference).sum() + fixed - supply
 
         lo, hi = math.log(0.01), math.log(500.0)
         for _ in range(40):
