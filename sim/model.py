@@ -1386,9 +1386,8 @@ class GPUEconomy(mesa.Model):
     def age_the_economy(self) -> None:
         p, led, fleet = self.p, self.ledger, self.fleet
         # contract expiries: the capacity returns to the spot market
-        active = self.active_contracts.of(self.contracts)
-        end, = active.columns("end")
-        for c in [active.live[i] for i in np.flatnonzero(end <= self.month + 1).tolist()]:  # in the model's order
+        month = self.month
+        for c in [c for c in self.contracts if c.active and c.end <= month + 1]:
             if c.prepaid:
                 led.book(c.customer, -c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
                 led.book(c.provider, c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
