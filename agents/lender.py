@@ -72,7 +72,7 @@ class Lender(mesa.Agent):
         self.losses = 0.0
 
     def book(self) -> float:
-        return sum(l.principal for l in self.loans if l.status != "default")
+        return sum([l.principal for l in self.loans if l.status != "default"])
 
     def facility_for(self, borrower) -> Loan:
         """The borrower's open delayed-draw facility with this lender, or a new one (draws allowed for two

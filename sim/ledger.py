@@ -136,7 +136,7 @@ class Ledger:
         self.income = defaultdict(float)
 
     def income_of(self, eid: int, *items: str) -> float:
-        return sum(self.income.get((eid, item), 0.0) for item in items)
+        return sum([self.income.get((eid, item), 0.0) for item in items])
 
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)

@@ -699,8 +699,9 @@ class GPUEconomy(mesa.Model):
 
     def on_order_cost(self, buyer: int) -> float:
         """Value of what ``buyer`` has on order at today's list prices, less its deposits, US$bn."""
-        return sum(self.order_value(chip, self.on_order_from.get((buyer, chip.eid), 0.0))
-                   for chip in (self.nvidia, self.rival)) - self.deposits_paid[buyer]
+        nvidia, rival = self.nvidia, self.rival
+        return (self.order_value(nvidia, self.on_order_from.get((buyer, nvidia.eid), 0.0))
+                + self.order_value(rival, self.on_order_from.get((buyer, rival.eid), 0.0))) - self.deposits_paid[buyer]
 
     def buy_gpus(self, owner: int, chip: Chipmaker, g: int, units: float, unit_price: float, pledged: int = -1,
                  prepaid: float = 0.0) -> None:
@@ -1617,9 +1618,10 @@ class GPUEconomy(mesa.Model):
             self.signed_by_provider += by_provider
             due_soon += by_provider
             backlog = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * H * np.maximum(s.end[has] - self.month, 0), minlength=n)
-            for eid in np.flatnonzero(backlog > 0):
-                self.backlog_by_provider[int(eid)] = self.backlog_by_provider.get(int(eid), 0.0) + float(backlog[eid])
-        self.contracted_next_by_provider = {i: float(v) for i, v in enumerate(due_soon) if v > 0}
+            backlog_by_eid = backlog.tolist()
+            for eid in np.flatnonzero(backlog > 0).tolist():
+                self.backlog_by_provider[eid] = self.backlog_by_provider.get(eid, 0.0) + backlog_by_eid[eid]
+        self.contracted_next_by_provider = {i: v for i, v in enumerate(due_soon.tolist()) if v > 0}
 
     def _refresh_capacity(self) -> None:
         n = len(self.ledger.names) + 1
