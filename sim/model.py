@@ -732,10 +732,12 @@ class GPUEconomy(mesa.Model):
         n = fleet.n
         owner, gen, count = fleet.view("owner"), fleet.view("gen"), fleet.view("count")
         h100e = count * self.perf[gen]
-        cost_per_h100e = self.running_cost[gen] / self.perf[gen]
-        # contracts are served first, by each provider's most efficient GPUs
+        # contracts are served first, by each provider's most efficient GPUs: rows by owner, then by running cost
+        # per H100e (ties in their fleet order), sorted on one small-integer key (the rank of the generation's cost)
         committed = self.contracted_by_provider
-        order = np.lexsort((cost_per_h100e, owner))
+        cost_rank = np.unique(self.running_cost / self.perf, return_inverse=True)[1]
+        key = owner * len(cost_rank) + cost_rank[gen]
+        order = np.argsort(key.astype(np.uint16) if n and key.max() < 2**16 else key, kind="stable")  # 16 bits: radix sort
         cap_sorted = h100e[order]
         own_sorted = owner[order]
         cum = np.cumsum(cap_sorted)
