@@ -1539,10 +1539,10 @@ class GPUEconomy(mesa.Model):
             has = s.provider >= 0
             out["prepaid_compute"][s.eid] += float(s.prepaid[has].sum())
             out["deferred_revenue"] += np.bincount(s.provider[has], weights=s.prepaid[has], minlength=n)
-        for book in self.order_book.values():
-            for o in book:
-                out["chip_deposits"][o.buyer] += o.deposit
-                out["customer_advances"][o.seller] += o.deposit
+        orders = [o for book in self.order_book.values() for o in book]
+        deposits = np.array([o.deposit for o in orders], dtype=float)
+        out["chip_deposits"] += np.bincount(np.array([o.buyer for o in orders], dtype=int), weights=deposits, minlength=n)
+        out["customer_advances"] += np.bincount(np.array([o.seller for o in orders], dtype=int), weights=deposits, minlength=n)
         for h in self.hyperscalers:
             out["bonds"][h.eid] = h.bonds
         out["assets"] = (out["cash"] + out["gpus_book"] + out["loans_receivable"] + out["equity_stakes"] + out["prepaid_compute"]
