@@ -1615,11 +1615,12 @@ class GPUEconomy(mesa.Model):
         s = self.startups
         if s.n:
             has = s.alive & (s.provider >= 0)
-            by_provider = np.bincount(s.provider[has], weights=s.qty[has], minlength=n)[:n]
+            provider_of, qty_of = s.provider[has], s.qty[has]
+            by_provider = np.bincount(provider_of, weights=qty_of, minlength=n)[:n]
             self.contracted_by_provider += by_provider
             self.signed_by_provider += by_provider
             due_soon += by_provider
-            backlog = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * H * np.maximum(s.end[has] - self.month, 0), minlength=n)
+            backlog = np.bincount(provider_of, weights=qty_of * s.price[has] * H * np.maximum(s.end[has] - self.month, 0), minlength=n)
             backlog_by_eid = backlog.tolist()
             for eid in np.flatnonzero(backlog > 0).tolist():
                 self.backlog_by_provider[eid] = self.backlog_by_provider.get(eid, 0.0) + backlog_by_eid[eid]
