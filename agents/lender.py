@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 
 import mesa
+import numpy as np
 
 from sim.contracts import Loan
 
@@ -71,7 +72,7 @@ class Lender(mesa.Agent):
         self.losses = 0.0
 
     def book(self) -> float:
-        return sum(l.principal for l in self.loans if l.status != "default")
+        return sum([l.principal for l in self.loans if l.status != "default"])
 
     def facility_for(self, borrower) -> Loan:
         """The borrower's open delayed-draw facility with this lender, or a new one (draws allowed for two
@@ -128,9 +129,8 @@ class Lender(mesa.Agent):
         what is left over the remaining liquidation months)."""
         m = self.model
         fleet = m.fleet
-        for row in fleet.rows_of(self.eid):
-            months_left = int(fleet.liquidate[row])
-            if months_left <= 0:
-                continue
+        n = fleet.n
+        selling = np.flatnonzero((fleet.owner[:n] == self.eid) & (fleet.count[:n] > 0) & (fleet.liquidate[:n] > 0))
+        for row, months_left in zip(selling.tolist(), fleet.liquidate[selling].tolist()):
             m.sell_cohort(self.eid, row, fleet.count[row] / months_left, forced=True)
             fleet.liquidate[row] = months_left - 1

@@ -143,7 +143,7 @@ class Neocloud(mesa.Agent):
         advance = syndicate[0].origination_ltv() * min(unit_price, m.appraisal_per_gpu[g]) * 1e-9 if syndicate else 0.0
         # what it already has on order is paid for first: its loan advances and equity slices are spoken for
         on_order = m.on_order[self.eid] / m.gens[g].perf
-        room = max(0.0, sum(l.lending_room(self.eid) for l in syndicate) - on_order * advance)
+        room = max(0.0, sum([l.lending_room(self.eid) for l in syndicate]) - on_order * advance)
         cash_free = m.ledger.cash[self.eid] - self.cash_buffer() - max(0.0, m.on_order_cost(self.eid) - on_order * advance)
         units_debt = room / advance if advance > 0 else 0.0
         equity_slice = unit_price * 1e-9 - advance - prepaid
@@ -158,7 +158,7 @@ class Neocloud(mesa.Agent):
 
     def cash_buffer(self) -> float:
         m = self.model
-        debt = sum(m.loans[i].principal for i in self.loan_ids)
+        debt = sum([m.loans[i].principal for i in self.loan_ids])
         return m.p["neoclouds.cash_buffer"] * debt + 0.01 * self.size
 
     def plan_orders(self) -> None:
@@ -216,14 +216,14 @@ class Neocloud(mesa.Agent):
         rooms = [l.lending_room(self.eid) for l in syndicate]
         room = sum(rooms)
         have = max(0.0, m.ledger.cash[self.eid])
-        cost = sum(units * price for _, units, price, _ in lots) * 1e-9
-        net = cost - sum(prepaid for *_, prepaid in lots)  # still to pay
-        advance = ltv * sum(units * min(price, m.appraisal_per_gpu[g]) for g, units, price, _ in lots) * 1e-9
+        cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
+        net = cost - sum([prepaid for *_, prepaid in lots])  # still to pay
+        advance = ltv * sum([units * min(price, m.appraisal_per_gpu[g]) for g, units, price, _ in lots]) * 1e-9
         share = 1.0
         if net - min(advance, room) > have + 1e-12:  # cannot pay in full: take fewer GPUs
             full_advance = have / (net - advance) if net > advance else 1.0
             share = min(1.0, full_advance if full_advance * advance <= room else (have + room) / net)
-        if share * sum(units for _, units, _, _ in lots) <= 1e-9:
+        if share * sum([units for _, units, _, _ in lots]) <= 1e-9:
             return 0.0
         remaining = min(share * advance, room)
         draws = []
@@ -237,7 +237,7 @@ class Neocloud(mesa.Agent):
                 remaining -= draw
             if remaining <= 1e-6:
                 break
-        drawn = sum(d for _, d in draws)
+        drawn = sum([d for _, d in draws])
         tranches = [(loan_id, draw / drawn) for loan_id, draw in draws] if draws else [(-1, 1.0)]
         for g, units, price, prepaid in lots:
             for loan_id, part in tranches:

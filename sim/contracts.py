@@ -138,7 +138,7 @@ class ActiveContracts:
         """Bring the kept rows up to date with ``contracts`` (the model's list, in order)."""
         live = [c for c in contracts if c.active]
         old = self._live
-        if len(live) == len(old) and all(map(is_, live, old)):
+        if live == old:  # the same contracts (list equality tries identity first; distinct contracts have distinct ids)
             return self
         still = np.fromiter(map(attrgetter("active"), old), dtype=bool, count=len(old))
         kept = [c for c in old if c.active]
@@ -170,8 +170,9 @@ class ActiveContracts:
 
 def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int) -> dict[int, float]:
     """Sum of ``values`` by party, for the parties that appear."""
+    appear = np.flatnonzero(np.bincount(parties, minlength=n)).tolist()
     totals = np.bincount(parties, weights=values, minlength=n).tolist()
-    return {k: totals[k] for k in np.unique(parties).tolist()}
+    return {k: totals[k] for k in appear}
 
 
 @dataclass(slots=True)

@@ -102,6 +102,7 @@ class Ledger:
         if not math.isfinite(amount) or amount < 0:
             raise AccountingError(f"payment '{kind}' from {self.names[payer]} to {self.names[payee]}: "
                                   f"invalid amount {amount!r}")
+        amount = float(amount)  # a numpy scalar would make every later sum of these balances slower (same value)
         payer_t, payee_t = PAYMENT_KINDS[kind]
         if self.is_sector[payer]:
             self.sector_net_flow += amount
@@ -125,6 +126,7 @@ class Ledger:
             return
         if not math.isfinite(amount):
             raise AccountingError(f"non-cash item '{item}' for {self.names[eid]}: invalid amount {amount!r}")
+        amount = float(amount)  # as in pay()
         self.equity[eid] += amount
         self.income[(eid, item)] += amount
 
@@ -134,7 +136,7 @@ class Ledger:
         self.income = defaultdict(float)
 
     def income_of(self, eid: int, *items: str) -> float:
-        return sum(self.income.get((eid, item), 0.0) for item in items)
+        return sum([self.income.get((eid, item), 0.0) for item in items])
 
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)

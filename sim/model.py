@@ -699,8 +699,9 @@ class GPUEconomy(mesa.Model):
 
     def on_order_cost(self, buyer: int) -> float:
         """Value of what ``buyer`` has on order at today's list prices, less its deposits, US$bn."""
-        return sum(self.order_value(chip, self.on_order_from.get((buyer, chip.eid), 0.0))
-                   for chip in (self.nvidia, self.rival)) - self.deposits_paid[buyer]
+        nvidia, rival = self.nvidia, self.rival
+        return (self.order_value(nvidia, self.on_order_from.get((buyer, nvidia.eid), 0.0))
+                + self.order_value(rival, self.on_order_from.get((buyer, rival.eid), 0.0))) - self.deposits_paid[buyer]
 
     def buy_gpus(self, owner: int, chip: Chipmaker, g: int, units: float, unit_price: float, pledged: int = -1,
                  prepaid: float = 0.0) -> None:
@@ -731,10 +732,12 @@ class GPUEconomy(mesa.Model):
         n = fleet.n
         owner, gen, count = fleet.view("owner"), fleet.view("gen"), fleet.view("count")
         h100e = count * self.perf[gen]
-        cost_per_h100e = self.running_cost[gen] / self.perf[gen]
-        # contracts are served first, by each provider's most efficient GPUs
+        # contracts are served first, by each provider's most efficient GPUs: rows by owner, then by running cost
+        # per H100e (ties in their fleet order), sorted on one small-integer key (the rank of the generation's cost)
         committed = self.contracted_by_provider
-        order = np.lexsort((cost_per_h100e, owner))
+        cost_rank = np.unique(self.running_cost / self.perf, return_inverse=True)[1]
+        key = owner * len(cost_rank) + cost_rank[gen]
+        order = np.argsort(key.astype(np.uint16) if n and key.max() < 2**16 else key, kind="stable")  # 16 bits: radix sort
         cap_sorted = h100e[order]
         own_sorted = owner[order]
         cum = np.cumsum(cap_sorted)
@@ -777,9 +780,16 @@ class GPUEconomy(mesa.Model):
         el, ref = p["demand.price_elasticity"], p["demand.reference_price"]
         at_reference = markets.reference_demand(budgets, ref)
 
+        curve = markets.SpotDemandCurve(at_reference, contracted, el, ref)
+
         def excess(price):
-            return (markets.spot_demand(price, budgets, contracted, el, ref, at_reference).sum() + fixed
-                    - markets.spot_supply(price, available, tier_cost))
+            """Excess demand at ``price``; where it is so close to zero that rounding could decide its sign,
+            summed buyer by buyer (so the search takes the same path as with that sum throughout)."""
+            supply = markets.spot_supply(price, available, tier_cost)
+            demand, error = curve.total(price)
+            if abs(demand + fixed - supply) > error:
+                return demand + fixed - supply
+            return markets.spot_demand(price, budgets, contracted, el, ref, at_reference).sum() + fixed - supply
 
         lo, hi = math.log(0.01), math.log(500.0)
         for _ in range(40):
@@ -855,21 +865,22 @@ class GPUEconomy(mesa.Model):
             n = len(led.names)
             total_due = np.bincount(customer, weights=due, minlength=n)
             short = []
-            for eid in np.unique(customer[serving]).tolist():
+            for eid in np.flatnonzero(np.bincount(customer[serving], minlength=n)).tolist():  # customers being served
                 agent = self.entity.get(eid)
                 if isinstance(agent, Hyperscaler):
                     agent.ensure_cash(float(total_due[eid]))
                 if led.cash[eid] < total_due[eid]:
                     short.append(eid)
-            paying = serving & ~np.isin(customer, short)
-            for c, r in zip(live, np.where(paying, release, 0.0).tolist()):
-                c.prepaid -= r
-            # one transfer per customer, provider and kind of contract
+            paying = serving & ~np.isin(customer, short) if short else serving
+            releasing = np.flatnonzero(paying & (release != 0.0))
+            for i, r in zip(releasing.tolist(), release[releasing].tolist()):
+                live[i].prepaid -= r
+            # one transfer per customer, provider and kind of contract (in increasing order of the key)
             rent_back = kind == "rent_back"
             key = (customer * n + provider) * 2 + rent_back
-            keys, which = np.unique(key[paying], return_inverse=True)
-            paid = np.bincount(which, weights=due[paying], minlength=len(keys)).tolist()
-            released = np.bincount(which, weights=release[paying], minlength=len(keys)).tolist()
+            keys = np.flatnonzero(np.bincount(key[paying]))
+            paid = np.bincount(key[paying], weights=due[paying])[keys].tolist()
+            released = np.bincount(key[paying], weights=release[paying])[keys].tolist()
             for k, amount, rel in zip(keys.tolist(), paid, released):
                 pair, is_rent_back = divmod(k, 2)
                 self._settle_contract_payment(pair // n, pair % n, "rent_back" if is_rent_back else "compute_contract",
@@ -1017,21 +1028,27 @@ class GPUEconomy(mesa.Model):
         """Every open loan's collateral at market: its pledged GPUs plus a quarter of the remaining value of the
         contracts assigned to it."""
         fleet, month = self.fleet, self.month
+        open_loans = [loan for loan in self.loans.values() if loan.status not in ("default", "repaid")]
+        ids = np.fromiter((loan.id for loan in open_loans), dtype=np.int64, count=len(open_loans))  # increasing (issue order)
+
+        def sum_by_loan(loan_ids: np.ndarray, values: np.ndarray) -> list[float]:
+            """``values`` summed by the open loan they belong to (in the order given), one total per open loan."""
+            k = np.minimum(np.searchsorted(ids, loan_ids), max(len(ids) - 1, 0))
+            mine = ids[k] == loan_ids if len(ids) else np.zeros(len(loan_ids), dtype=bool)
+            return np.bincount(k[mine], weights=values[mine], minlength=len(ids)).tolist()
+
         pledged = fleet.view("pledged")
         mask = pledged >= 0
         value = fleet.view("count")[mask] * self.secondary.prices[fleet.view("gen")[mask]] / BN
-        gpus_by_loan = np.bincount(pledged[mask], weights=value).tolist()
+        gpus_by_loan = sum_by_loan(pledged[mask], value)
         active = self.active_contracts.of(self.contracts)
         loan, qty, price, start, end = active.columns("loan", "qty", "price", "start", "end")
         assigned = (loan >= 0) & (end > month)
         remaining = qty[assigned] * price[assigned] * H * (end[assigned] - np.maximum(start[assigned], month))  # remaining value, US$bn
-        contracts_by_loan = totals_by_party(loan[assigned], remaining, 0)
-        for loan in self.loans.values():
-            if loan.status in ("default", "repaid"):
-                continue
-            loan.gpu_value = gpus_by_loan[loan.id] if loan.id < len(gpus_by_loan) else 0.0
-            contracts = contracts_by_loan.get(loan.id, 0.0)
-            loan.collateral_value = loan.gpu_value + 0.25 * contracts
+        contracts_by_loan = sum_by_loan(loan[assigned], remaining)
+        for loan, gpu_value, contracts in zip(open_loans, gpus_by_loan, contracts_by_loan):
+            loan.gpu_value = gpu_value
+            loan.collateral_value = gpu_value + 0.25 * contracts
 
     def open_breach(self, loan: Loan, reason: str, amount: float) -> None:
         """A covenant breach or missed payment: the lender waives it or a cure period starts."""
@@ -1405,15 +1422,15 @@ class GPUEconomy(mesa.Model):
     def age_the_economy(self) -> None:
         p, led, fleet = self.p, self.ledger, self.fleet
         # contract expiries: the capacity returns to the spot market
-        for c in self.contracts:
-            if c.active and c.end <= self.month + 1:
-                if c.prepaid:
-                    led.book(c.customer, -c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
-                    led.book(c.provider, c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
-                    c.prepaid = 0.0
-                c.active = False
-                self.flow["contracts_expired_h100e"] += c.qty
-                self.log("contract_expiry", [self.entity[c.customer].name, self.entity[c.provider].name], 0.0, units=c.qty)
+        month = self.month
+        for c in [c for c in self.contracts if c.active and c.end <= month + 1]:
+            if c.prepaid:
+                led.book(c.customer, -c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
+                led.book(c.provider, c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
+                c.prepaid = 0.0
+            c.active = False
+            self.flow["contracts_expired_h100e"] += c.qty
+            self.log("contract_expiry", [self.entity[c.customer].name, self.entity[c.provider].name], 0.0, units=c.qty)
         self.contracts = [c for c in self.contracts if c.active]
         s = self.startups
         if s.n:
@@ -1555,10 +1572,10 @@ class GPUEconomy(mesa.Model):
             has = s.provider >= 0
             out["prepaid_compute"][s.eid] += float(s.prepaid[has].sum())
             out["deferred_revenue"] += np.bincount(s.provider[has], weights=s.prepaid[has], minlength=n)
-        for book in self.order_book.values():
-            for o in book:
-                out["chip_deposits"][o.buyer] += o.deposit
-                out["customer_advances"][o.seller] += o.deposit
+        orders = [o for book in self.order_book.values() for o in book]
+        deposits = np.array([o.deposit for o in orders], dtype=float)
+        out["chip_deposits"] += np.bincount(np.array([o.buyer for o in orders], dtype=int), weights=deposits, minlength=n)
+        out["customer_advances"] += np.bincount(np.array([o.seller for o in orders], dtype=int), weights=deposits, minlength=n)
         for h in self.hyperscalers:
             out["bonds"][h.eid] = h.bonds
         out["assets"] = (out["cash"] + out["gpus_book"] + out["loans_receivable"] + out["equity_stakes"] + out["prepaid_compute"]
@@ -1631,14 +1648,16 @@ class GPUEconomy(mesa.Model):
         s = self.startups
         if s.n:
             has = s.alive & (s.provider >= 0)
-            by_provider = np.bincount(s.provider[has], weights=s.qty[has], minlength=n)[:n]
+            provider_of, qty_of = s.provider[has], s.qty[has]
+            by_provider = np.bincount(provider_of, weights=qty_of, minlength=n)[:n]
             self.contracted_by_provider += by_provider
             self.signed_by_provider += by_provider
             due_soon += by_provider
-            backlog = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * H * np.maximum(s.end[has] - self.month, 0), minlength=n)
-            for eid in np.flatnonzero(backlog > 0):
-                self.backlog_by_provider[int(eid)] = self.backlog_by_provider.get(int(eid), 0.0) + float(backlog[eid])
-        self.contracted_next_by_provider = {i: float(v) for i, v in enumerate(due_soon) if v > 0}
+            backlog = np.bincount(provider_of, weights=qty_of * s.price[has] * H * np.maximum(s.end[has] - self.month, 0), minlength=n)
+            backlog_by_eid = backlog.tolist()
+            for eid in np.flatnonzero(backlog > 0).tolist():
+                self.backlog_by_provider[eid] = self.backlog_by_provider.get(eid, 0.0) + backlog_by_eid[eid]
+        self.contracted_next_by_provider = {i: v for i, v in enumerate(due_soon.tolist()) if v > 0}
 
     def _refresh_capacity(self) -> None:
         n = len(self.ledger.names) + 1
