@@ -32,7 +32,12 @@ class Hyperscaler(mesa.Agent):
         self.grade = "ig"
 
     def capacity(self) -> float:
+        """H100e serving compute."""
         return self.model.capacity_by_owner[self.eid]
+
+    def fleet(self) -> float:
+        """H100e it owns: serving compute or being installed."""
+        return self.capacity() + self.model.installing_by_owner[self.eid]
 
     def contracted_out(self) -> float:
         return self.model.contracted_by_provider[self.eid]
@@ -60,7 +65,7 @@ class Hyperscaler(mesa.Agent):
         the capacity it planned last month but could not house (data-centre power is its bottleneck, so the
         build-out it cannot house is contracted from neoclouds, as Microsoft did with CoreWeave)."""
         m = self.model
-        gap = self.own_demand(m.spot_price) - self.capacity() - self.contracted_in()
+        gap = self.own_demand(m.spot_price) - self.fleet() - self.contracted_in()
         return max(0.0, m.p["hyperscalers.overflow_share"] * max(gap, self.unhoused))
 
     def contract_offer(self) -> float:
@@ -80,16 +85,16 @@ class Hyperscaler(mesa.Agent):
         # the AI race: capacity planned for the budget's expected growth at the full cost of new capacity (what
         # an hour of its own fleet costs it), not at today's rental price
         target = self.own_demand(m.fundamental_price) * (1.0 + growth) ** (ahead / 12.0) + self.contracted_out()
-        gap = max(0.0, target - self.capacity() - m.on_order[self.eid])
+        gap = max(0.0, target - self.fleet() - m.on_order[self.eid])
         self.planned = {}
         gn = m.newest_nvidia_gen
         npv = gpu_npv(m, gn, m.nvidia.list_price(gn), m.sofr + 0.03, None)
-        to_sell = p["hyperscalers.sell_growth"] * self.capacity() * min(1.0, max(0.0, npv) / m.nvidia.list_price(gn))
+        to_sell = p["hyperscalers.sell_growth"] * self.fleet() * min(1.0, max(0.0, npv) / m.nvidia.list_price(gn))
         want = p["hyperscalers.build_speed"] * gap + to_sell
         k = p["hyperscalers.capex_persistence"]
         want = k * self.planned_h100e + (1.0 - k) * want
         self.planned_h100e = want
-        housed = p["hyperscalers.max_build_growth"] * self.capacity()
+        housed = p["hyperscalers.max_build_growth"] * self.fleet()
         self.unhoused = max(0.0, want - housed)
         want = min(want, housed)
         if want <= 0:

@@ -61,6 +61,14 @@ class Neocloud(mesa.Agent):
     def capacity(self) -> float:
         return self.model.capacity_by_owner[self.eid]
 
+    def installing(self) -> float:
+        """H100e delivered but not yet serving compute (``technology.deploy_months``)."""
+        return self.model.installing_by_owner[self.eid]
+
+    def coming(self) -> float:
+        """H100e on its way: being installed or still on order."""
+        return self.installing() + self.model.on_order[self.eid]
+
     def contracted(self) -> float:
         """H100e it has sold on term contracts, including forward contracts that have not started."""
         return self.model.signed_by_provider[self.eid]
@@ -89,11 +97,11 @@ class Neocloud(mesa.Agent):
 
     # --- contracts first ------------------------------------------------------------------------------
     def growth_room(self) -> float:
-        """H100e a neocloud can add this month: fleet growth limit, on its fleet including what it has on order."""
+        """H100e a neocloud can add this month: fleet growth limit, on its fleet including what is on its way."""
         m = self.model
         p = m.p
         g = m.newest_nvidia_gen
-        return p["neoclouds.max_growth"] * (self.capacity() + m.on_order[self.eid]) + p["neoclouds.min_order"] * self.size * m.gens[g].perf
+        return p["neoclouds.max_growth"] * (self.capacity() + self.coming()) + p["neoclouds.min_order"] * self.size * m.gens[g].perf
 
     def contract_offer(self, contract_price: float) -> float:
         """H100e of new term capacity offered at ``contract_price``."""
@@ -107,12 +115,13 @@ class Neocloud(mesa.Agent):
             return 0.5 * uncommitted
         # what it can add by the start of a forward contract (growth, power and financing, the customer's
         # prepayment paying part of the equity slice), less what it already sold but has not yet built. Growth
-        # counts only the months in which an order still arrives by the start (orders take
-        # nvidia.order_lead_months): capacity it could not order in time would have to be bought on spot.
+        # counts only the months in which an order still serves compute by the start (orders take
+        # nvidia.order_lead_months, installation technology.deploy_months): capacity it could not order in time
+        # would have to be bought on spot.
         lead = m.p["contracts.lead_months"]
-        order_months = max(1, lead - m.p["nvidia.order_lead_months"] + 1)
+        order_months = max(1, lead - m.p["nvidia.order_lead_months"] - m.p["technology.deploy_months"] + 1)
         prepaid = m.p["contracts.prepay_share"] * contract_price * 730.0 * m.p["contracts.term_months"] * m.gens[g].perf * 1e-9
-        unbuilt = max(0.0, self.contracted() - self.capacity() - m.on_order[self.eid])  # not yet on order either
+        unbuilt = max(0.0, self.contracted() - self.capacity() - self.coming())  # not yet on its way either
         addable = self.financeable_units(g, unit_price, by_month=m.month + lead, months=order_months, prepaid=prepaid) * m.gens[g].perf
         return uncommitted + max(0.0, addable - unbuilt)
 
@@ -171,7 +180,7 @@ class Neocloud(mesa.Agent):
         g = m.newest_nvidia_gen
         gen = m.gens[g]
         unit_price = m.nvidia.list_price(g)
-        shortfall = max(0.0, self.contracted_next() - self.capacity() - m.on_order[self.eid]) / gen.perf
+        shortfall = max(0.0, self.contracted_next() - self.capacity() - self.coming()) / gen.perf
         npv = self.npv_per_gpu(g, unit_price)
         # Tobin's q: speculative growth rises with q - 1 = NPV / price, up to the fastest growth it can manage,
         # and build-out plans are sticky (a partial adjustment of last month's speculative order, in H100e)
@@ -183,8 +192,8 @@ class Neocloud(mesa.Agent):
         desired = shortfall + speculative
         self.planned_units = min(desired, self.financeable_units(g, unit_price))
         self.wanted_gen = g
-        # forward contracts and GPUs on order need power too
-        unbuilt = max(0.0, self.contracted() - self.capacity(), m.on_order[self.eid]) / gen.perf
+        # forward contracts and GPUs on order need power too (GPUs being installed already draw theirs)
+        unbuilt = max(0.0, self.contracted() - self.capacity() - self.installing(), m.on_order[self.eid]) / gen.perf
         self.plan_power(unbuilt + speculative, g, npv > 0 or unbuilt > 0)
 
     def contracted_next(self) -> float:
@@ -350,7 +359,7 @@ class Neocloud(mesa.Agent):
         """GPUs of generation ``g`` it plans to buy: those its signed contracts need beyond its fleet (forward
         contracts included) and six months of its smoothed speculative order, whether or not it could finance
         them this month."""
-        unbuilt = max(0.0, self.contracted() - self.capacity())
+        unbuilt = max(0.0, self.contracted() - self.capacity() - self.installing())
         return max(6.0 * self.planned_units, (unbuilt + 6.0 * self.speculative_h100e) / self.model.gens[g].perf)
 
     def growth_round(self, need: float) -> float:

@@ -331,6 +331,7 @@ class GPUEconomy(mesa.Model):
             h.capex = 0.0
         for nc in self.neoclouds:
             nc.commission_power()
+        self._refresh_capacity()  # GPUs whose installation is done serve compute from this month
         self.rival.capacity = self.nvidia.capacity * self.rival_share() / max(1e-9, 1.0 - self.rival_share())
 
     # ---- 2 ------------------------------------------------------------------------------------------
@@ -449,8 +450,8 @@ class GPUEconomy(mesa.Model):
     def _sign_with_lead(self, buyer, provider_eid: int, qty: float, price: float, grade: str, kind: str,
                         from_neocloud: bool) -> bool:
         """A neocloud sells what it has idle from this month and the rest forward, starting
-        ``contracts.lead_months`` from now (the time to build the capacity): it buys the GPUs ahead of the start
-        and is paid once the capacity is live. Hyperscalers serve from their fleets at once."""
+        ``contracts.lead_months`` from now (the time to build the capacity): it orders the GPUs ahead of the
+        start and is paid once the capacity is live. Hyperscalers serve from their fleets at once."""
         lead = self.p["contracts.lead_months"]
         if not from_neocloud or lead == 0:
             return self.sign_contract(buyer, provider_eid, qty, price, grade, kind) is not None
@@ -716,7 +717,7 @@ class GPUEconomy(mesa.Model):
         led.book(chip.eid, prepaid, "chip_sale")
         cogs = units * chip.unit_cost(g) / BN
         led.pay(chip.eid, led.sector("foundry_and_suppliers"), cogs, "cost_of_goods")
-        self.fleet.add(owner, g, self.month, units, cost, pledged)
+        self.fleet.add(owner, g, self.month, units, cost, pledged, live_from=self.month + self.p["technology.deploy_months"])
         self.produced += units
         self._installed_h100e += units * self.perf[g]
         chip.revenue += cost
@@ -731,7 +732,7 @@ class GPUEconomy(mesa.Model):
         p, led, fleet = self.p, self.ledger, self.fleet
         n = fleet.n
         owner, gen, count = fleet.view("owner"), fleet.view("gen"), fleet.view("count")
-        h100e = count * self.perf[gen]
+        h100e = count * self.perf[gen] * self.live_rows()  # GPUs still being installed serve nothing
         # contracts are served first, by each provider's most efficient GPUs: rows by owner, then by running cost
         # per H100e (ties in their fleet order), sorted on one small-integer key (the rank of the generation's cost)
         committed = self.contracted_by_provider
@@ -935,7 +936,8 @@ class GPUEconomy(mesa.Model):
             if not (b.start <= self.month < b.end) or b.paid >= b.cap:
                 continue
             rows = self.fleet.rows_of(b.beneficiary)
-            idle = float((self.fleet.count[rows] * self.perf[self.fleet.gen[rows]] - self.cohort_active[rows]).sum())
+            live = self.fleet.live_from[rows] <= self.month
+            idle = float(((self.fleet.count[rows] * self.perf[self.fleet.gen[rows]] - self.cohort_active[rows]) * live).sum())
             value = min(max(idle, 0.0) * self.spot_price * H, b.monthly_cap(self.month), max(led.cash[b.guarantor], 0.0))
             if value > 1e-9:
                 led.pay(b.guarantor, b.beneficiary, value, "backstop")
@@ -1659,11 +1661,20 @@ class GPUEconomy(mesa.Model):
                 self.backlog_by_provider[eid] = self.backlog_by_provider.get(eid, 0.0) + backlog_by_eid[eid]
         self.contracted_next_by_provider = {i: v for i, v in enumerate(due_soon.tolist()) if v > 0}
 
+    def live_rows(self) -> np.ndarray:
+        """Which cohorts serve compute this month (delivered ``technology.deploy_months`` ago or more)."""
+        return self.fleet.view("live_from") <= self.month
+
     def _refresh_capacity(self) -> None:
+        """Each owner's capacity serving compute (H100e), capacity still being installed, and power drawn (MW: GPUs
+        being installed occupy their racks too)."""
         n = len(self.ledger.names) + 1
         fleet = self.fleet
         own, g, cnt = fleet.view("owner"), fleet.view("gen"), fleet.view("count")
-        self.capacity_by_owner = np.bincount(own, weights=cnt * self.perf[g], minlength=n)
+        h100e = cnt * self.perf[g]
+        live = self.live_rows()
+        self.capacity_by_owner = np.bincount(own, weights=h100e * live, minlength=n)
+        self.installing_by_owner = np.bincount(own, weights=h100e * ~live, minlength=n)
         self.power_by_owner = np.bincount(own, weights=cnt * self.facility_kw[g] / 1000.0, minlength=n)
 
     def chip_sales_12m(self) -> dict[int, float]:

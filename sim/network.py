@@ -198,6 +198,7 @@ def monthly_series(model) -> dict[str, float]:
     out["fire_sale_discount"] = 1.0 - float(np.exp(-m.secondary.pressure))
     cnt, gen = fleet.view("count"), fleet.view("gen")
     out["installed_h100e"] = float((cnt * m.perf[gen]).sum())
+    out["installing_h100e"] = float((cnt * m.perf[gen] * ~m.live_rows()).sum())
     out["installed_gpus"] = float(cnt.sum())
     out["utilization"] = m.utilisation
     out["nvidia_revenue"] = nv.revenue

@@ -92,11 +92,12 @@ class Fleet:
 
     Columns: ``owner`` (entity id), ``gen`` (index into the roadmap), ``vintage`` (month bought),
     ``count`` (GPUs), ``cost`` (historical cost, US$bn), ``book`` (net book value, US$bn) and
-    ``pledged`` (id of the loan the cohort secures, -1 if unencumbered) and ``liquidate`` (months left
-    in a lender's liquidation of seized GPUs, 0 if held).
+    ``pledged`` (id of the loan the cohort secures, -1 if unencumbered), ``liquidate`` (months left
+    in a lender's liquidation of seized GPUs, 0 if held) and ``live_from`` (first month the GPUs serve compute:
+    delivered GPUs are installed, networked and burnt in first).
     """
 
-    COLUMNS = ("owner", "gen", "vintage", "count", "cost", "book", "pledged", "liquidate")
+    COLUMNS = ("owner", "gen", "vintage", "count", "cost", "book", "pledged", "liquidate", "live_from")
 
     def __init__(self, capacity: int = 256):
         self.n = 0
@@ -108,6 +109,7 @@ class Fleet:
         self.book = np.zeros(capacity)
         self.pledged = np.full(capacity, -1, dtype=np.int64)
         self.liquidate = np.zeros(capacity, dtype=np.int64)  # months left in a lender's liquidation (0 = held)
+        self.live_from = np.zeros(capacity, dtype=np.int64)  # first month it serves compute
 
     def _grow(self, need: int) -> None:
         cap = len(self.count)
@@ -120,12 +122,15 @@ class Fleet:
             grown[: self.n] = arr[: self.n]
             setattr(self, col, grown)
 
-    def add(self, owner: int, gen: int, vintage: int, count: float, cost_bn: float, pledged: int = -1) -> int:
+    def add(self, owner: int, gen: int, vintage: int, count: float, cost_bn: float, pledged: int = -1,
+            live_from: int | None = None) -> int:
+        """A new cohort, serving compute from ``live_from`` (default: its vintage)."""
         self._grow(1)
         i = self.n
         self.owner[i], self.gen[i], self.vintage[i] = owner, gen, vintage
         self.count[i], self.cost[i], self.book[i], self.pledged[i] = count, cost_bn, cost_bn, pledged
         self.liquidate[i] = 0
+        self.live_from[i] = vintage if live_from is None else live_from
         self.n += 1
         return i
 
@@ -139,7 +144,8 @@ class Fleet:
         """Split ``count`` GPUs of cohort ``i`` into a new cohort (same owner, pledge and vintage,
         pro-rata cost and book) and return its index."""
         share = count / self.count[i]
-        j = self.add(self.owner[i], self.gen[i], self.vintage[i], count, self.cost[i] * share, self.pledged[i])
+        j = self.add(self.owner[i], self.gen[i], self.vintage[i], count, self.cost[i] * share, self.pledged[i],
+                     self.live_from[i])
         self.book[j] = self.book[i] * share
         self.count[i] -= count
         self.cost[i] -= self.cost[j]

@@ -444,3 +444,27 @@ def test_term_buyers_pay_no_more_than_the_capped_multiple_of_the_full_cost_of_ne
     loose = uncapped["contract_price_h100e"].iloc[1:] > cap * uncapped["fundamental_price_h100e"].shift(1).iloc[1:]
     assert loose.sum() >= 3
     assert uncapped["contract_price_h100e"].max() > 1.5 * capped["contract_price_h100e"].max()
+
+
+def test_delivered_gpus_serve_compute_only_once_installed(fresh_24):
+    m = fresh_24
+    deploy = m.p["technology.deploy_months"]
+    assert deploy > 0
+    nc = max(m.neoclouds, key=lambda n: n.capacity())
+    g = m.newest_nvidia_gen
+    live_before, power_before, installing_before = m.capacity_by_owner[nc.eid], m.power_by_owner[nc.eid], nc.installing()
+    m.buy_gpus(nc.eid, m.nvidia, g, 10_000.0, m.nvidia.list_price(g))
+    row = m.fleet.n - 1
+    m._refresh_capacity()
+    # owned and drawing power, but not serving compute: not in the capacity that sells or serves contracts
+    assert m.capacity_by_owner[nc.eid] == pytest.approx(live_before)
+    assert nc.installing() == pytest.approx(installing_before + 10_000.0 * m.perf[g])
+    assert m.power_by_owner[nc.eid] > power_before
+    m.clear_compute_market()
+    assert m.cohort_active[row] == 0.0
+    # once installed it serves compute like the rest of the fleet
+    m.month += deploy
+    m._refresh_capacity()
+    assert m.capacity_by_owner[nc.eid] == pytest.approx(live_before + installing_before + 10_000.0 * m.perf[g])
+    m.clear_compute_market()
+    assert m.cohort_active[row] > 0.0
