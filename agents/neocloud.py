@@ -59,6 +59,7 @@ class Neocloud(mesa.Agent):
         return self.model.entity.get(self.relationship_lender)
 
     def capacity(self) -> float:
+        """H100e serving compute (its live fleet)."""
         return self.model.capacity_by_owner[self.eid]
 
     def installing(self) -> float:
