@@ -116,11 +116,12 @@ class Neocloud(mesa.Agent):
             return 0.5 * uncommitted
         # what it can add by the start of a forward contract (growth, power and financing, the customer's
         # prepayment paying part of the equity slice), less what it already sold but has not yet built. Growth
-        # counts only the months in which an order still serves compute by the start (orders take
-        # nvidia.order_lead_months, installation technology.deploy_months): capacity it could not order in time
-        # would have to be bought on spot.
+        # counts only the months in which it orders for the contract (from neoclouds.install_months before the
+        # start) and an order still serves compute by the start (orders take nvidia.order_lead_months, installation
+        # technology.deploy_months): capacity it could not order in time would have to be bought on spot.
         lead = m.p["contracts.lead_months"]
-        order_months = max(1, lead - m.p["nvidia.order_lead_months"] - m.p["technology.deploy_months"] + 1)
+        ordering_from = min(lead, m.p["neoclouds.install_months"])  # it orders for a contract this close to the start
+        order_months = max(1, ordering_from - m.p["nvidia.order_lead_months"] - m.p["technology.deploy_months"] + 1)
         prepaid = m.p["contracts.prepay_share"] * contract_price * 730.0 * m.p["contracts.term_months"] * m.gens[g].perf * 1e-9
         unbuilt = max(0.0, self.contracted() - self.capacity() - self.coming())  # not yet on its way either
         addable = self.financeable_units(g, unit_price, by_month=m.month + lead, months=order_months, prepaid=prepaid) * m.gens[g].perf

@@ -130,14 +130,16 @@ def gpu_npv(model, g: int, unit_price: float, hurdle_rate: float, extrapolator_w
     """Net present value (US$) of buying one new GPU of generation ``g`` at ``unit_price``: the expected
     rental margin (expected spot price x performance - running cost, at the expected utilisation, less the
     data-centre cost) over ``neoclouds.horizon_months`` discounted at ``hurdle_rate``, plus a residual
-    value of a quarter of the price, minus the price. Expectations follow the market's mix of forecasting
+    value of a quarter of the price, minus the price. While it is being installed (``technology.deploy_months``)
+    it earns nothing but its data centre is paid. Expectations follow the market's mix of forecasting
     rules, or an agent's own weight on extrapolation."""
     m = model
     horizon = m.p["neoclouds.horizon_months"]
     months = m.horizons[:horizon]
     path = m.expectations.price_path(months, extrapolator_weight)
     gen = m.gens[g]
-    margin = ((path * gen.perf - m.running_cost[g]) * m.expected_utilisation - m.facility_cost[g]) * HOURS_PER_MONTH
+    serving = (path * gen.perf - m.running_cost[g]) * m.expected_utilisation
+    margin = (np.where(months > m.p["technology.deploy_months"], serving, 0.0) - m.facility_cost[g]) * HOURS_PER_MONTH
     discount = discount_factors(hurdle_rate, len(months))
     return float((margin * discount).sum() + 0.25 * unit_price * discount[-1] - unit_price)
 

@@ -1133,11 +1133,14 @@ class GPUEconomy(mesa.Model):
             self.log("fire_sale", [self.entity[seller].name], proceeds, units=units, detail=self.gens[g].name)
         return proceeds
 
-    def _apply_absolute_priority(self, nc: Neocloud, owed: dict[int, float], recovery: dict[int, float]) -> None:
+    def _apply_absolute_priority(self, nc: Neocloud, owed: dict[int, float], recovery: dict[int, float],
+                                 unpaid_bills: float) -> None:
         """No lender keeps more than it is owed. A lender whose seizure (its pledged GPUs, or the unencumbered ones
         and cash that went to it) is worth more than its claim pays the excess over, in cash: first to the other
-        lenders, pro rata to what they are still short, then to the shareholders of the defaulted firm, pro rata
-        to their stakes (the unheld rest to outside equity). ``recovery`` is updated in place."""
+        lenders, pro rata to what they are still short, then to the suppliers whose ``unpaid_bills`` (US$bn) they
+        absorbed, then to the shareholders of the defaulted firm, pro rata to their stakes (the unheld rest to
+        outside equity). The contracts a lender takes over count as worth the prepaid compute it assumes with them
+        (their remaining payments against the hours still owed). ``recovery`` is updated in place."""
         led = self.ledger
         surplus = {k: min(recovery[k] - owed[k], max(led.cash[k], 0.0)) for k in owed if recovery[k] > owed[k]}
         short = {k: owed[k] - recovery[k] for k in owed if recovery[k] < owed[k]}
@@ -1145,7 +1148,8 @@ class GPUEconomy(mesa.Model):
         if total_surplus <= 1e-12:
             return
         to_lenders = min(total_surplus, total_short)
-        to_owners = total_surplus - to_lenders
+        to_suppliers = min(total_surplus - to_lenders, unpaid_bills)
+        to_owners = total_surplus - to_lenders - to_suppliers
         owners = [(st.holder, st.share) for st in self.stakes if st.issuer == nc.eid]
         outside = max(0.0, 1.0 - sum(share for _, share in owners))
         for k, x in surplus.items():
@@ -1154,6 +1158,7 @@ class GPUEconomy(mesa.Model):
                 amount = part * to_lenders * gap / total_short
                 led.pay(k, j, amount, "recovery")
                 recovery[j] += amount
+            led.pay(k, led.sector("utilities_and_data_centres"), part * to_suppliers, "recovery")
             for holder, share in owners:
                 led.pay(k, holder, part * to_owners * share, "recovery")
             led.pay(k, led.sector("venture_and_public_equity"), part * to_owners * outside, "recovery")
@@ -1232,6 +1237,7 @@ class GPUEconomy(mesa.Model):
                 led.book(lead, -pre, "contracts_assigned")
                 assumed[lead] += pre
         cash = led.cash[nc.eid]
+        unpaid_bills = max(0.0, -cash)
         if cash < 0:  # unpaid bills: suppliers absorb the loss
             led.pay(led.sector("utilities_and_data_centres"), nc.eid, -cash, "trade_credit_loss")
         elif cash > 0:
@@ -1247,7 +1253,7 @@ class GPUEconomy(mesa.Model):
             led.book(l.lender, -l.principal, "loan_default")
             l.status = "default"
             self.loan_changed(l)
-        self._apply_absolute_priority(nc, {k: principal * v for k, v in lenders_share.items()}, recovery)
+        self._apply_absolute_priority(nc, {k: principal * v for k, v in lenders_share.items()}, recovery, unpaid_bills)
         for lender_eid, share in lenders_share.items():
             loss = principal * share - recovery[lender_eid]
             lender = self.entity[lender_eid]
@@ -1256,7 +1262,8 @@ class GPUEconomy(mesa.Model):
             total_loss += loss
             needed = sum(c.qty for c in self.contracts if c.active and c.provider == lender_eid)
             needed += float(s.qty[s.alive & (s.provider == lender_eid)].sum()) if s.n else 0.0
-            rows = sorted(seized_rows.get(lender_eid, []), key=lambda r: -self.perf[fleet.gen[r]])
+            # it keeps GPUs already serving compute first, the most efficient first
+            rows = sorted(seized_rows.get(lender_eid, []), key=lambda r: (fleet.live_from[r] > self.month, -self.perf[fleet.gen[r]]))
             for r in rows:
                 cap = fleet.count[r] * self.perf[fleet.gen[r]]
                 if needed >= cap:

@@ -240,9 +240,10 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("neoclouds.equity_premium", 0.10, 0.0, 0.5, "per year", "Equity risk premium over the loan rate in the hurdle rate"),
     _p("neoclouds.max_growth", 0.22, 0.0, 2.0, "per month", "Largest monthly fleet growth a neocloud can manage"),
     _p("neoclouds.min_order", 500, 0, 100000, "GPUs", "Order size a small neocloud can place regardless of fleet size", kind=int),
-    _p("neoclouds.install_months", 5, 0, 24, "months",
-       "How far ahead of a forward contract's start a neocloud orders its GPUs (nvidia.order_lead_months to delivery "
-       "plus technology.deploy_months to install them)", "stylized", int),
+    _p("neoclouds.install_months", 6, 0, 24, "months",
+       "How far ahead of a forward contract's start a neocloud orders its GPUs (at least nvidia.order_lead_months "
+       "plus technology.deploy_months for them to serve from the start; 6 = as soon as a six-month forward contract "
+       "is signed)", "stylized", int),
     _p("neoclouds.power_lead_months", 9, 0, 48, "months", "Lead time of new data-centre power capacity", kind=int),
     _p("neoclouds.power_cost", 0.15, 0.0, 2.0, "US$m per MW-month", "Lease cost of powered data-centre capacity",
        f"{CAL}: 1 GW all-in $20-25bn (derived)"),
