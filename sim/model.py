@@ -1134,15 +1134,21 @@ class GPUEconomy(mesa.Model):
         return proceeds
 
     def _apply_absolute_priority(self, nc: Neocloud, owed: dict[int, float], recovery: dict[int, float],
-                                 unpaid_bills: float) -> None:
+                                 unpaid_bills: float, seized_rows: dict[int, list[int]]) -> None:
         """No lender keeps more than it is owed. A lender whose seizure (its pledged GPUs, or the unencumbered ones
         and cash that went to it) is worth more than its claim pays the excess over, in cash: first to the other
         lenders, pro rata to what they are still short, then to the suppliers whose ``unpaid_bills`` (US$bn) they
         absorbed, then to the shareholders of the defaulted firm, pro rata to their stakes (the unheld rest to
         outside equity). The contracts a lender takes over count as worth the prepaid compute it assumes with them
-        (their remaining payments against the hours still owed). ``recovery`` is updated in place."""
+        (their remaining payments against the hours still owed). A lender without the cash sells seized GPUs
+        (the least efficient first) to raise it. ``recovery`` is updated in place."""
         led = self.ledger
-        surplus = {k: min(recovery[k] - owed[k], max(led.cash[k], 0.0)) for k in owed if recovery[k] > owed[k]}
+        surplus = {}
+        for k in owed:
+            if recovery[k] > owed[k]:
+                if led.cash[k] < recovery[k] - owed[k]:
+                    self._sell_seized(k, seized_rows.get(k, []), recovery[k] - owed[k] - max(led.cash[k], 0.0))
+                surplus[k] = min(recovery[k] - owed[k], max(led.cash[k], 0.0))
         short = {k: owed[k] - recovery[k] for k in owed if recovery[k] < owed[k]}
         total_surplus, total_short = sum(surplus.values()), sum(short.values())
         if total_surplus <= 1e-12:
@@ -1165,6 +1171,20 @@ class GPUEconomy(mesa.Model):
             recovery[k] -= x
         if to_owners > 1e-9:
             self.log("default_surplus", [nc.name] + [self.entity[h].name for h, _ in owners], to_owners)
+
+    def _sell_seized(self, lender: int, rows: list[int], amount: float) -> float:
+        """A lender sells seized GPUs to outside buyers (least efficient first) until ``amount`` US$bn is raised or
+        they run out; returns what was raised. These are sales of the owners' surplus, not of the lender's claim, so
+        they are not fire sales: the price does not move."""
+        fleet, raised = self.fleet, 0.0
+        for r in sorted(rows, key=lambda r: self.perf[fleet.gen[r]]):
+            price = self.secondary.prices[fleet.gen[r]] / BN
+            if raised >= amount - 1e-12:
+                break
+            if fleet.count[r] <= 0 or price <= 0:
+                continue
+            raised += self.sell_cohort(lender, r, min(fleet.count[r], (amount - raised) / price), forced=False)
+        return raised
 
     def installed_h100e(self) -> float:
         """The installed base in H100e (all owners): a running total (the ledger check recounts the GPUs)."""
@@ -1253,7 +1273,8 @@ class GPUEconomy(mesa.Model):
             led.book(l.lender, -l.principal, "loan_default")
             l.status = "default"
             self.loan_changed(l)
-        self._apply_absolute_priority(nc, {k: principal * v for k, v in lenders_share.items()}, recovery, unpaid_bills)
+        self._apply_absolute_priority(nc, {k: principal * v for k, v in lenders_share.items()}, recovery, unpaid_bills,
+                                      seized_rows)
         for lender_eid, share in lenders_share.items():
             loss = principal * share - recovery[lender_eid]
             lender = self.entity[lender_eid]
