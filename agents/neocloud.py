@@ -143,6 +143,13 @@ class Neocloud(mesa.Agent):
             return [lender]
         return [lender] + [l for l in self.model.lenders_by_capital() if l is not lender][:size - 1]
 
+    def advance_per_gpu(self, syndicate: list, g: int, unit_price: float) -> float:
+        """US$bn its ``syndicate`` lends per new GPU of generation ``g``: the arranger's origination LTV times the
+        lower of the price and the GPU's appraised value (nothing without a syndicate)."""
+        if not syndicate:
+            return 0.0
+        return syndicate[0].origination_ltv() * min(unit_price, self.model.appraisal_per_gpu[g]) * 1e-9
+
     def financeable_units(self, g: int, unit_price: float, by_month: int | None = None, months: int = 1,
                           prepaid: float = 0.0) -> float:
         """GPUs of generation ``g`` it can pay for: the equity slice (price minus what the arranger
@@ -151,7 +158,7 @@ class Neocloud(mesa.Agent):
         :meth:`power_headroom_mw`), ``months`` of growth, and ``prepaid`` US$bn per GPU from the customer."""
         m = self.model
         syndicate = self.syndicate()
-        advance = syndicate[0].origination_ltv() * min(unit_price, m.appraisal_per_gpu[g]) * 1e-9 if syndicate else 0.0
+        advance = self.advance_per_gpu(syndicate, g, unit_price)
         # what it already has on order is paid for first: its loan advances and equity slices are spoken for
         on_order = m.on_order[self.eid] / m.gens[g].perf
         room = max(0.0, sum([l.lending_room(self.eid) for l in syndicate]) - on_order * advance)
@@ -223,13 +230,12 @@ class Neocloud(mesa.Agent):
         cash, deposits and advances cover. Returns that share (0-1)."""
         m = self.model
         syndicate = self.syndicate()
-        ltv = syndicate[0].origination_ltv() if syndicate else 0.0
         rooms = [l.lending_room(self.eid) for l in syndicate]
         room = sum(rooms)
         have = max(0.0, m.ledger.cash[self.eid])
         cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
         net = cost - sum([prepaid for *_, prepaid in lots])  # still to pay
-        advance = ltv * sum([units * min(price, m.appraisal_per_gpu[g]) for g, units, price, _ in lots]) * 1e-9
+        advance = sum([units * self.advance_per_gpu(syndicate, g, price) for g, units, price, _ in lots])
         share = 1.0
         if net - min(advance, room) > have + 1e-12:  # cannot pay in full: take fewer GPUs
             full_advance = have / (net - advance) if net > advance else 1.0
@@ -293,7 +299,7 @@ class Neocloud(mesa.Agent):
         """Sell unencumbered GPUs (oldest first) to raise ``amount`` US$bn; a forced sale."""
         m = self.model
         rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] < 0]
-        return m.forced_sale(self.eid, rows, amount)
+        return m.sell_gpus_for_cash(self.eid, rows, amount)
 
     def try_to_cure(self, loan) -> bool:
         """Pay arrears and pay down to the covenant LTV with cash, then by selling pledged GPUs."""
@@ -313,7 +319,7 @@ class Neocloud(mesa.Agent):
         if (excess > 1e-9 or loan.missed > 1e-9) and loan.ltv < 1.0:
             rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] == loan.id]
             need = max(excess / max(1e-9, 1.0 - loan.covenant_ltv * 0.95), loan.missed)
-            raised = m.forced_sale(self.eid, rows, need)
+            raised = m.sell_gpus_for_cash(self.eid, rows, need)
             pay = min(raised, loan.principal, m.ledger.cash[self.eid])
             m.pay_principal(loan, pay)
             loan.missed = max(0.0, loan.missed - pay)

@@ -936,7 +936,7 @@ class GPUEconomy(mesa.Model):
             if not (b.start <= self.month < b.end) or b.paid >= b.cap:
                 continue
             rows = self.fleet.rows_of(b.beneficiary)
-            live = self.fleet.live_from[rows] <= self.month
+            live = self.live_rows()[rows]
             idle = float(((self.fleet.count[rows] * self.perf[self.fleet.gen[rows]] - self.cohort_active[rows]) * live).sum())
             value = min(max(idle, 0.0) * self.spot_price * H, b.monthly_cap(self.month), max(led.cash[b.guarantor], 0.0))
             if value > 1e-9:
@@ -1101,8 +1101,9 @@ class GPUEconomy(mesa.Model):
             self.mark_all_loans()
         self.secondary.decay_pressure()
 
-    def forced_sale(self, seller: int, rows, amount: float) -> float:
-        """Sell GPUs from ``rows`` (least efficient first) until ``amount`` US$bn is raised; a forced sale."""
+    def sell_gpus_for_cash(self, seller: int, rows, amount: float, forced: bool = True) -> float:
+        """Sell GPUs from ``rows`` to outside buyers (least efficient first) until ``amount`` US$bn is raised or they
+        run out; returns what was raised. ``forced`` sales move the used-GPU price (:meth:`sell_cohort`)."""
         raised = 0.0
         rows = sorted(rows, key=lambda r: self.perf[self.fleet.gen[r]])
         for r in rows:
@@ -1112,7 +1113,7 @@ class GPUEconomy(mesa.Model):
             if price <= 0 or self.fleet.count[r] <= 0:
                 continue
             units = min(self.fleet.count[r], (amount - raised) * BN / price)
-            raised += self.sell_cohort(seller, r, units, forced=True)
+            raised += self.sell_cohort(seller, r, units, forced=forced)
         return raised
 
     def sell_cohort(self, seller: int, row: int, units: float, forced: bool) -> float:
@@ -1146,8 +1147,9 @@ class GPUEconomy(mesa.Model):
         surplus = {}
         for k in owed:
             if recovery[k] > owed[k]:
-                if led.cash[k] < recovery[k] - owed[k]:
-                    self._sell_seized(k, seized_rows.get(k, []), recovery[k] - owed[k] - max(led.cash[k], 0.0))
+                if led.cash[k] < recovery[k] - owed[k]:  # the owners' surplus, not the lender's claim: not a fire sale
+                    self.sell_gpus_for_cash(k, seized_rows.get(k, []), recovery[k] - owed[k] - max(led.cash[k], 0.0),
+                                            forced=False)
                 surplus[k] = min(recovery[k] - owed[k], max(led.cash[k], 0.0))
         short = {k: owed[k] - recovery[k] for k in owed if recovery[k] < owed[k]}
         total_surplus, total_short = sum(surplus.values()), sum(short.values())
@@ -1171,20 +1173,6 @@ class GPUEconomy(mesa.Model):
             recovery[k] -= x
         if to_owners > 1e-9:
             self.log("default_surplus", [nc.name] + [self.entity[h].name for h, _ in owners], to_owners)
-
-    def _sell_seized(self, lender: int, rows: list[int], amount: float) -> float:
-        """A lender sells seized GPUs to outside buyers (least efficient first) until ``amount`` US$bn is raised or
-        they run out; returns what was raised. These are sales of the owners' surplus, not of the lender's claim, so
-        they are not fire sales: the price does not move."""
-        fleet, raised = self.fleet, 0.0
-        for r in sorted(rows, key=lambda r: self.perf[fleet.gen[r]]):
-            price = self.secondary.prices[fleet.gen[r]] / BN
-            if raised >= amount - 1e-12:
-                break
-            if fleet.count[r] <= 0 or price <= 0:
-                continue
-            raised += self.sell_cohort(lender, r, min(fleet.count[r], (amount - raised) / price), forced=False)
-        return raised
 
     def installed_h100e(self) -> float:
         """The installed base in H100e (all owners): a running total (the ledger check recounts the GPUs)."""
