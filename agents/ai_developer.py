@@ -54,12 +54,23 @@ class Lab(mesa.Agent):
         stay within ``labs.contract_share`` of its compute budget (a lab does not sign take-or-pay commitments
         it could not honour out of its budget, however cheap or dear the contract)."""
         m, p = self.model, self.model.p
-        total = (self.budget * 1e9 / (p["demand.reference_price"] * 730.0)
+        budget = self.budget * self.expected_budget_growth()
+        total = (budget * 1e9 / (p["demand.reference_price"] * 730.0)
                  * (contract_price / p["demand.reference_price"]) ** (-p["demand.price_elasticity"]))
         wanted = p["labs.contract_share"] * total - m.signed_by_customer.get(self.eid, 0.0)
-        room = p["labs.contract_share"] * self.budget - m.contract_payments_by_customer.get(self.eid, 0.0)
+        room = p["labs.contract_share"] * budget - m.contract_payments_by_customer.get(self.eid, 0.0)
         affordable = max(0.0, room) * 1e9 / (max(contract_price, 1e-9) * 730.0)
         return max(0.0, min(wanted, affordable))
+
+    def expected_budget_growth(self) -> float:
+        """Factor by which it expects its compute budget to grow over ``labs.planning_months``: the market's
+        expected AI-revenue growth (fundamentalists and extrapolators, see :mod:`sim.expectations`). A lab plans
+        its term compute for that budget, so in a boom it signs for capacity its revenue does not yet pay for,
+        and a disappointment leaves it holding take-or-pay commitments its revenue cannot meet."""
+        months = self.model.p["labs.planning_months"]
+        if months == 0:
+            return 1.0
+        return (1.0 + max(-0.5, self.model.expectations.expected_growth)) ** (months / 12.0)
 
     def value_firm(self) -> None:
         m = self.model

@@ -196,6 +196,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("labs.compute_share", 0.55, 0.0, 3.0, "share of revenue", "Compute spending out of revenue"),
     _p("labs.runway_months", 24, 3, 120, "months", "Cash runway labs plan to: monthly burn on compute = cash / runway", kind=int),
     _p("labs.contract_share", 0.7, 0.0, 1.0, "share", "Share of expected compute needs labs hold under term contracts"),
+    _p("labs.planning_months", 6, 0, 48, "months",
+       "Labs size term contracts for the compute they expect to need this many months ahead: current needs grown at the "
+       "market's expected AI-revenue growth (0 = current needs only; default = contracts.lead_months, when capacity "
+       "sold forward starts)",
+       f"{CAL}: OpenAI's and Meta's multi-year CoreWeave contracts (US$22.4bn, US$14.2bn) signed in 2025 ahead of revenue", int),
     _p("labs.funding_rate", 0.03, 0.0, 1.0, "per month", "Probability a lab raises a round in a month at neutral sentiment"),
     _p("labs.raise_runway_months", 9, 0, 60, "months",
        "A lab whose cash covers fewer months of contract payments and compute budget raises a round (if sentiment allows)",
@@ -235,7 +240,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Largest monthly growth of a hyperscaler's own fleet its data-centre power allows; planned capacity beyond it "
        "is sought from neoclouds under overflow contracts",
        f"{CAL}: Microsoft ~62% of CoreWeave 2024 revenue; Microsoft contracts ~$10bn (2023-30)"),
-    _p("hyperscalers.overflow_share", 0.5, 0.0, 1.0, "share", "Share of their expected capacity shortfall hyperscalers contract from neoclouds"),
+    _p("hyperscalers.overflow_share", 0.4, 0.0, 1.0, "share", "Share of their expected capacity shortfall hyperscalers contract from neoclouds"),
     # --- neoclouds --------------------------------------------------------------------------------
     _p("neoclouds.equity_premium", 0.10, 0.0, 0.5, "per year", "Equity risk premium over the loan rate in the hurdle rate"),
     _p("neoclouds.max_growth", 0.22, 0.0, 2.0, "per month", "Largest monthly fleet growth a neocloud can manage"),
@@ -311,7 +316,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Months between signing a compute contract with a neocloud and its start, for the part the neocloud must build "
        "(idle capacity is sold from the signing month); the prepayment comes at signing, payments once it is live",
        f"stylized; {CAL}: CoreWeave's backlog far exceeds its current revenue", int),
-    _p("contracts.prepay_share", 0.2, 0.0, 1.0, "share", "Share of a contract's value prepaid at signing", f"{CAL}: 15-25% prepaid"),
+    _p("contracts.prepay_share", 0.15, 0.0, 1.0, "share", "Share of a contract's value prepaid at signing", f"{CAL}: 15-25% prepaid"),
     # --- expectations -----------------------------------------------------------------------------
     _p("expectations.intensity_of_choice", 4.0, 0.0, 100.0, "1/error", "Brock-Hommes intensity of choice between forecasting rules"),
     _p("expectations.memory", 0.8, 0.0, 0.99, "weight", "Weight of past fitness in the rules' performance measure"),

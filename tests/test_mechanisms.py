@@ -486,3 +486,29 @@ def test_delivered_gpus_serve_compute_only_once_installed(fresh_24):
     assert m.capacity_by_owner[nc.eid] == pytest.approx(live_before + installing_before + 10_000.0 * m.perf[g])
     m.clear_compute_market()
     assert m.cohort_active[row] > 0.0
+
+
+def test_labs_that_plan_for_expected_growth_sign_more_forward_capacity_and_neoclouds_borrow_for_it():
+    # one lab's demand at a given price: with no expected growth the planning horizon changes nothing; with
+    # expected growth it asks for its budget grown over the horizon
+    m = run(12, seed=3)
+    lab = max(m.labs, key=lambda l: l.budget)
+    price = m.contract_price_now
+    m.p["labs.planning_months"] = 0
+    now = lab.contract_demand(price)
+    m.p["labs.planning_months"] = 12
+    m.expectations.expected_growth = 0.0
+    assert lab.contract_demand(price) == pytest.approx(now)
+    m.expectations.expected_growth = 1.0  # the market expects AI revenue to double in a year
+    assert lab.contract_demand(price) > now
+    # in the economy: labs that size contracts for the needs they expect sign more of them, and the
+    # neoclouds borrow against the GPUs they buy to serve them
+    def labs_signed_and_neocloud_debt(months_ahead):
+        e = run(24, seed=3, **{"labs.planning_months": months_ahead})
+        signed = sum(e.signed_by_customer.get(l.eid, 0.0) for l in e.labs)
+        debt = sum(e.loans[i].principal for n in e.neoclouds for i in n.loan_ids)
+        return signed, debt
+    signed_0, debt_0 = labs_signed_and_neocloud_debt(0)
+    signed_12, debt_12 = labs_signed_and_neocloud_debt(12)
+    assert signed_12 > 1.2 * signed_0
+    assert debt_12 > debt_0
