@@ -380,6 +380,8 @@ class Neocloud(mesa.Agent):
         return self.model.p["neoclouds.growth_round_share"] * self.valuation
 
     def record_revenue(self) -> None:
+        """Revenue is what it bills: contracts, spot sales, backstop and rent-back payments; spot capacity it buys to
+        serve its contracts (``compute_cover``) is a cost of revenue, not netted from it."""
         m = self.model
         self.revenue = m.ledger.income_of(self.eid, "compute_contract", "compute_spot", "backstop", "rent_back")
         self.revenue_history.append(self.revenue)

@@ -34,6 +34,7 @@ PAYMENT_KINDS: dict[str, tuple[str, str]] = {
     "power_and_operations": ("pnl", "pnl"),
     "data_centre_lease": ("pnl", "pnl"),
     "compute_spot": ("pnl", "pnl"),
+    "compute_cover": ("pnl", "pnl"),  # spot capacity a provider buys to serve contracts its own fleet cannot (cost of revenue)
     "compute_contract": ("pnl", "pnl"),
     "contract_prepayment": ("swap", "swap"),
     "backstop": ("pnl", "pnl"),

@@ -833,7 +833,7 @@ class GPUEconomy(mesa.Model):
         for eid, short in enumerate(shortfall):
             if short > 0:
                 amount = short * fill_buyers * price * H
-                led.pay(eid, self.exchange, amount, "compute_spot")
+                led.pay(eid, self.exchange, amount, "compute_cover")
         received = led.cash[self.exchange]
         seller_units = np.bincount(owner, weights=sold, minlength=len(led.names))
         total_units = seller_units.sum()

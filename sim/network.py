@@ -240,8 +240,8 @@ def monthly_series(model) -> dict[str, float]:
     out["neocloud_debt"] = debt
     out["neocloud_avg_ltv"] = sum(l.principal * min(l.ltv, 5.0) for l in neo_loans) / debt if debt > 0 else 0.0
     interest = sum(l.principal * l.monthly_rate(m.sofr) for l in neo_loans)
-    ebitda = sum(led.income_of(nc.eid, "compute_contract", "compute_spot", "backstop", "rent_back", "power_and_operations",
-                               "data_centre_lease", "operating_expense") for nc in neo)
+    ebitda = sum(led.income_of(nc.eid, "compute_contract", "compute_spot", "backstop", "rent_back", "compute_cover",
+                               "power_and_operations", "data_centre_lease", "operating_expense") for nc in neo)
     out["neocloud_interest_coverage"] = min(ebitda / interest, 100.0) if interest > 0 else 0.0
     out["gpu_backed_lending"] = sum(l.principal for l in loans)
     by_lender = defaultdict(float)

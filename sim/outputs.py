@@ -60,7 +60,7 @@ SERIES: tuple[tuple[str, str, str], ...] = (
     ("extrapolator_share", "fraction", "Share of agents using the extrapolating forecast rule"),
     ("sofr", "fraction/year", "SOFR"),
     ("book_minus_market_gpus", "US$bn", "Book value (straight-line depreciation) minus market value of all installed GPUs"),
-    ("lead_neocloud_revenue", "US$bn/month", "Revenue of the leading named neocloud (CoreWeave by default)"),
+    ("lead_neocloud_revenue", "US$bn/month", "Revenue of the leading named neocloud (CoreWeave by default): contract, spot, backstop and rent-back income, gross of spot capacity it buys to serve contracts"),
     ("lead_neocloud_debt", "US$bn", "GPU-backed debt of the leading named neocloud"),
     ("lead_neocloud_valuation", "US$bn", "Valuation of the leading named neocloud"),
     ("lead_neocloud_top_customer_share", "fraction", "Largest customer's share of the leading neocloud's trailing-12-month revenue"),
