@@ -74,6 +74,10 @@ class Neocloud(mesa.Agent):
         """H100e it has sold on term contracts, including forward contracts that have not started."""
         return self.model.signed_by_provider[self.eid]
 
+    def unbuilt(self) -> float:
+        """H100e it has sold on term contracts but not yet been delivered (some may be on order)."""
+        return max(0.0, self.contracted() - self.capacity() - self.installing())
+
     def power_used(self) -> float:
         return self.model.power_by_owner[self.eid]
 
@@ -202,7 +206,7 @@ class Neocloud(mesa.Agent):
         self.planned_units = min(desired, self.financeable_units(g, unit_price))
         self.wanted_gen = g
         # forward contracts and GPUs on order need power too (GPUs being installed already draw theirs)
-        unbuilt = max(0.0, self.contracted() - self.capacity() - self.installing(), m.on_order[self.eid]) / gen.perf
+        unbuilt = max(self.unbuilt(), m.on_order[self.eid]) / gen.perf
         self.plan_power(unbuilt + speculative, g, npv > 0 or unbuilt > 0)
 
     def contracted_next(self) -> float:
@@ -367,8 +371,7 @@ class Neocloud(mesa.Agent):
         """GPUs of generation ``g`` it plans to buy: those its signed contracts need beyond its fleet (forward
         contracts included) and six months of its smoothed speculative order, whether or not it could finance
         them this month."""
-        unbuilt = max(0.0, self.contracted() - self.capacity() - self.installing())
-        return max(6.0 * self.planned_units, (unbuilt + 6.0 * self.speculative_h100e) / self.model.gens[g].perf)
+        return max(6.0 * self.planned_units, (self.unbuilt() + 6.0 * self.speculative_h100e) / self.model.gens[g].perf)
 
     def growth_round(self, need: float) -> float:
         """A growth round: once its valuation has doubled since its last round (or it has never raised),

@@ -103,6 +103,11 @@ class ComputeContract:
     loan: int = -1  # loan the contract is assigned to as collateral
     active: bool = True
 
+    @property
+    def payment_kind(self) -> str:
+        """Ledger item its payments and released prepayments are booked under."""
+        return "rent_back" if self.kind == "rent_back" else "compute_contract"
+
     def monthly_value(self) -> float:
         """US$bn per month."""
         return self.qty * self.price * 730.0 / 1e9

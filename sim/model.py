@@ -894,7 +894,7 @@ class GPUEconomy(mesa.Model):
                         continue
                     paid_now = min(float(due[i]), max(led.cash[eid], 0.0))
                     c.prepaid -= float(release[i])
-                    self._settle_contract_payment(eid, c.provider, "rent_back" if c.kind == "rent_back" else "compute_contract",
+                    self._settle_contract_payment(eid, c.provider, c.payment_kind,
                                                   paid_now, float(release[i]))
                     if due[i] - paid_now > 1e-9:
                         self.fail_customer(agent)
@@ -1443,8 +1443,8 @@ class GPUEconomy(mesa.Model):
         month = self.month
         for c in [c for c in self.contracts if c.active and c.end <= month + 1]:
             if c.prepaid:
-                led.book(c.customer, -c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
-                led.book(c.provider, c.prepaid, c.kind if c.kind == "rent_back" else "compute_contract")
+                led.book(c.customer, -c.prepaid, c.payment_kind)
+                led.book(c.provider, c.prepaid, c.payment_kind)
                 c.prepaid = 0.0
             c.active = False
             self.flow["contracts_expired_h100e"] += c.qty
