@@ -1,6 +1,6 @@
 """AI developers: the named labs (OpenAI, Anthropic, xAI, Mistral) and a population of start-ups.
 
-Revenue follows AI adoption (an S-curve with persistent shocks, in :mod:`sim.model`), split among labs by
+Revenue follows AI adoption (an S-curve with persistent shocks, in :mod:`gpucredit.sim.model`), split among labs by
 weight and among start-ups by heterogeneous, persistent firm draws. A developer's monthly compute budget is
 a share of its revenue plus its cash spread over a planned runway, turned into H100e-hours at the market
 price (price elastic); it holds part of its needs under term contracts (4-5 years, part prepaid) and buys
@@ -64,7 +64,7 @@ class Lab(mesa.Agent):
 
     def expected_budget_growth(self) -> float:
         """Factor by which it expects its compute budget to grow over ``labs.planning_months``: the market's
-        expected AI-revenue growth (fundamentalists and extrapolators, see :mod:`sim.expectations`). A lab plans
+        expected AI-revenue growth (fundamentalists and extrapolators, see :mod:`gpucredit.sim.expectations`). A lab plans
         its term compute for that budget, so in a boom it signs for capacity its revenue does not yet pay for,
         and a disappointment leaves it holding take-or-pay commitments its revenue cannot meet."""
         months = self.model.p["labs.planning_months"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import mesa
 
-from sim.markets import gpu_npv
+from gpucredit.sim.markets import gpu_npv
 
 
 class Hyperscaler(mesa.Agent):

@@ -22,7 +22,7 @@ from collections import deque
 import mesa
 import numpy as np
 
-from sim.contracts import Loan
+from gpucredit.sim.contracts import Loan
 
 
 class Lender(mesa.Agent):

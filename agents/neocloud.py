@@ -24,8 +24,8 @@ from collections import deque
 import mesa
 import numpy as np
 
-from sim.expectations import fundamental_price
-from sim.markets import gpu_npv
+from gpucredit.sim.expectations import fundamental_price
+from gpucredit.sim.markets import gpu_npv
 
 
 class Neocloud(mesa.Agent):
@@ -97,7 +97,7 @@ class Neocloud(mesa.Agent):
                                  self.hurdle_rate(), m.p["technology.accounting_life_months"], utilisation)
 
     def npv_per_gpu(self, g: int, unit_price: float) -> float:
-        """NPV of a new GPU under this firm's own expectations and hurdle rate (see :func:`sim.markets.gpu_npv`)."""
+        """NPV of a new GPU under this firm's own expectations and hurdle rate (see :func:`gpucredit.sim.markets.gpu_npv`)."""
         return gpu_npv(self.model, g, unit_price, self.hurdle_rate(), self.optimism)
 
     # --- contracts first ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim import GPUEconomy
+from gpucredit.sim import GPUEconomy
 
 
 def time_run(repeats: int = 3, **kwargs) -> tuple[float, int]:
@@ -74,8 +74,8 @@ def engine_figures(runs: int = 16) -> None:
 
     for n in (100, 10_000):
         code = ("import math, resource, tempfile, pathlib\n"
-                "from experiments.study import StudySpec, validate, make_factor\n"
-                "from experiments.engine import run_study\n"
+                "from gpucredit.experiments.study import StudySpec, validate, make_factor\n"
+                "from gpucredit.experiments.engine import run_study\n"
                 "if __name__ == '__main__':\n"
                 f"    spec = validate(StudySpec(name='mem', model='ishigami', design='lhs', samples={n}, seed=1,\n"
                 "        factors=[make_factor('ishigami', f'x{i}', -math.pi, math.pi) for i in (1, 2, 3)]))\n"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim import GPUEconomy
-from sim.model import month_label
+from gpucredit.sim import GPUEconomy
+from gpucredit.sim.model import month_label
 
 CAL = "CALIBRATION.md"
 

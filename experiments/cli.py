@@ -32,10 +32,10 @@ import sys
 import textwrap
 from typing import Sequence
 
-from sim.ledger import AccountingError
-from sim.outputs import SERIES
-from sim.parameters import PARAMETERS, ParameterError, parse_assignment
-from sim.scenarios import ScenarioError, load_scenario, shipped_scenarios
+from gpucredit.sim.ledger import AccountingError
+from gpucredit.sim.outputs import SERIES
+from gpucredit.sim.parameters import PARAMETERS, ParameterError, parse_assignment
+from gpucredit.sim.scenarios import ScenarioError, load_scenario, shipped_scenarios
 
 PROG = "gpucredit"
 DISCLAIMER = "Stylized research model: not a forecast or investment advice."
@@ -65,7 +65,7 @@ def _fail(message: str, status: int) -> int:
 # ====================================================================================================
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate everything, run the model, write the results directory and print a short summary."""
-    from experiments.run import execute_run, prepare_run, summarize, timeseries  # matplotlib etc. only when needed
+    from gpucredit.experiments.run import execute_run, prepare_run, summarize, timeseries  # matplotlib etc. only when needed
 
     try:
         overrides: dict = {}
@@ -173,7 +173,7 @@ def cmd_columns(args: argparse.Namespace) -> int:
 def _delegate(module: str):
     def command(args: argparse.Namespace) -> int:
         try:
-            target = __import__(f"experiments.{module}", fromlist=["main"]).main
+            target = __import__(f"gpucredit.experiments.{module}", fromlist=["main"]).main
         except (ImportError, AttributeError) as exc:
             return _fail(f"'{module}' is not available: experiments.{module}.main cannot be imported ({exc})", EXIT_INPUT)
         status = target(args)
@@ -199,7 +199,7 @@ def _fixed(args: argparse.Namespace) -> dict:
 
 def _execute_study(spec, args: argparse.Namespace):
     """Run a validated study with the command line's execution options; print the closing summary."""
-    from experiments.engine import run_study
+    from gpucredit.experiments.engine import run_study
 
     try:
         result = run_study(spec, args.out, workers=args.workers, executor=args.executor, scheduler=args.scheduler,
@@ -230,15 +230,15 @@ def _outcome_summary(runs, outcomes: list[str]) -> str:
 
 
 def _study_errors():
-    from experiments.study import StudyError
-    from experiments.store import StoreError
+    from gpucredit.experiments.study import StudyError
+    from gpucredit.experiments.store import StoreError
     return (ParameterError, ScenarioError, StudyError, StoreError, ValueError)
 
 
 def cmd_replicate(args: argparse.Namespace) -> int:
     """Monte Carlo replicates of one scenario: seeds spawned from --seed with numpy's SeedSequence."""
-    from experiments.outcomes import OUTCOME_NAMES
-    from experiments.study import StudySpec, validate
+    from gpucredit.experiments.outcomes import OUTCOME_NAMES
+    from gpucredit.experiments.study import StudySpec, validate
 
     try:
         spec = validate(StudySpec(name="replicate", scenarios=[args.scenario], design="replicate",
@@ -250,14 +250,14 @@ def cmd_replicate(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(_outcome_summary(result.runs, list(OUTCOME_NAMES)))
     if (result.runs["status"] == "ok").any():
-        from experiments.study_figures import monte_carlo_bands
+        from gpucredit.experiments.study_figures import monte_carlo_bands
         print(f"Figure: {monte_carlo_bands(args.out)}")
     print(DISCLAIMER)
     return 0
 
 
 def _sweep_spec(args: argparse.Namespace):
-    from experiments.study import StudyError, StudySpec, load_spec, parse_vary, validate
+    from gpucredit.experiments.study import StudyError, StudySpec, load_spec, parse_vary, validate
 
     if args.spec:
         given = [flag for flag, value in (("--vary", args.vary), ("--design", args.design), ("--samples", args.samples),
@@ -284,10 +284,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return _fail(exc, EXIT_INPUT)
     if result is None:
         return EXIT_INTERRUPTED
-    from experiments.simulators import get_simulator
+    from gpucredit.experiments.simulators import get_simulator
     print(_outcome_summary(result.runs, list(get_simulator(spec.model).outcomes)))
     if spec.design == "grid" and len(spec.factors) == 2 and spec.model == "gpucredit" and (result.runs["status"] == "ok").any():
-        from experiments.study_figures import phase_diagram
+        from gpucredit.experiments.study_figures import phase_diagram
         for outcome in ("crisis", "max_default_share_12m", "market_cap_drawdown"):
             print(f"Figure: {phase_diagram(args.out, outcome)}")
     if spec.design in ("sobol", "morris"):
@@ -298,8 +298,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """Sobol (S1, ST) or Morris (mu*, sigma) indices of a stored study; prints a table, writes CSV and a chart."""
-    from experiments.sensitivity import analyse, bar_chart
-    from experiments.store import StudyStore
+    from gpucredit.experiments.sensitivity import analyse, bar_chart
+    from gpucredit.experiments.store import StudyStore
 
     outcomes = [o.strip() for o in args.outcomes.split(",") if o.strip()] if args.outcomes else None
     try:
@@ -325,9 +325,9 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Scenarios side by side over the same seeds: distributions, paired differences, effect sizes, CIs."""
-    from experiments.compare import box_plots, comparison_table
-    from experiments.outcomes import OUTCOME_NAMES
-    from experiments.study import StudyError, StudySpec, load_spec, validate
+    from gpucredit.experiments.compare import box_plots, comparison_table
+    from gpucredit.experiments.outcomes import OUTCOME_NAMES
+    from gpucredit.experiments.study import StudyError, StudySpec, load_spec, validate
 
     try:
         if args.spec:
@@ -349,7 +349,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if result is None:
         return EXIT_INTERRUPTED
     table = comparison_table(args.out)
-    from experiments.store import StudyStore
+    from gpucredit.experiments.store import StudyStore
     store = StudyStore(args.out)
     csv = store.root / "comparison.csv"
     table.to_csv(csv, index=False)
@@ -359,7 +359,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""))
     print(f"Differences are paired over seeds against '{spec.scenarios[0]}'. Table: {csv}")
     if (result.runs["status"] == "ok").any():
-        from experiments.study_figures import monte_carlo_bands
+        from gpucredit.experiments.study_figures import monte_carlo_bands
         print(f"Figure: {box_plots(args.out, list(OUTCOME_NAMES), store.figures_dir / 'compare.png')}")
         print(f"Figure: {monte_carlo_bands(args.out)}")
     print(DISCLAIMER)
@@ -370,7 +370,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     """SQL (DuckDB) over a stored study: views runs, timeseries and plan."""
     import duckdb
 
-    from experiments.store import query
+    from gpucredit.experiments.store import query
 
     try:
         frame = query(args.directory, args.sql)

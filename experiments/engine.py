@@ -4,7 +4,7 @@
   for clusters (``executor="dask"`` starts a LocalCluster of ``workers`` single-threaded worker processes;
   ``scheduler="tcp://host:8786"`` joins a running cluster, whose workers must have gpucredit installed).
   Both are used only through ``submit`` and the futures it returns.
-* **Identity and resume.** Each run is named by :func:`experiments.study.run_identity`. Runs already stored in
+* **Identity and resume.** Each run is named by :func:`gpucredit.experiments.study.run_identity`. Runs already stored in
   the directory are skipped, so a study that was interrupted (Ctrl-C, ``kill -9``, a lost node) completes when
   the same command is run again, with no run lost or duplicated.
 * **Failures.** A run that raises is stored with ``status = 'failed'`` and its traceback; the study goes on.
@@ -86,7 +86,7 @@ def default_workers() -> int:
 def _process_context():
     if sys.platform.startswith("linux"):
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["experiments.engine", "sim.model"])
+        ctx.set_forkserver_preload(["gpucredit.experiments.engine", "gpucredit.sim.model"])
         return ctx
     return multiprocessing.get_context("spawn")
 

@@ -1,6 +1,6 @@
 """One reproducible run of gpucredit, written to a results directory.
 
-:func:`run_scenario` builds :class:`sim.GPUEconomy` for a scenario, seed and parameter overrides, simulates
+:func:`run_scenario` builds :class:`gpucredit.sim.GPUEconomy` for a scenario, seed and parameter overrides, simulates
 every month and writes the results directory::
 
     out_dir/
@@ -8,10 +8,10 @@ every month and writes the results directory::
         timeseries.csv          the same table as CSV
         events.csv              the event log: date, event, agents (``;``-separated), amount_bn, units, detail
         balance_sheets.parquet  agent balance sheets every ``run.balance_sheet_interval`` months and at the end
-        network_YYYY-MM.graphml the financial network (:func:`sim.network.build_network`) at chosen month ends
+        network_YYYY-MM.graphml the financial network (:func:`gpucredit.sim.network.build_network`) at chosen month ends
         manifest.json           what was run: scenario, seed, every parameter value used, overrides, package
                                 versions, git commit, timing
-        figures/                the standard figures (:func:`experiments.figures.standard_panel`)
+        figures/                the standard figures (:func:`gpucredit.experiments.figures.standard_panel`)
 
 The directory appears atomically: everything is written into a hidden temporary directory next to
 ``out_dir`` (``.<name>.tmp-XXXX``) that is renamed to ``out_dir`` only once the run has succeeded; an existing
@@ -20,7 +20,7 @@ behind.
 
 All inputs are validated before anything touches the disk (:func:`prepare_run`), so a caller can tell bad input
 (:class:`sim.ParameterError`, :class:`sim.ScenarioError`, :class:`ValueError`) from a failure of the run itself
-(:class:`sim.AccountingError`). This module never prints; :mod:`experiments.cli` does.
+(:class:`sim.AccountingError`). This module never prints; :mod:`gpucredit.experiments.cli` does.
 
 gpucredit is a stylized research model: not a forecast or investment advice.
 """
@@ -47,11 +47,11 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from sim.model import GPUEconomy, month_label
-from sim.network import build_network
-from sim.outputs import SERIES_NAMES
-from sim.parameters import BY_NAME, canonical_name, resolve
-from sim.scenarios import Scenario, load_scenario
+from gpucredit.sim.model import GPUEconomy, month_label
+from gpucredit.sim.network import build_network
+from gpucredit.sim.outputs import SERIES_NAMES
+from gpucredit.sim.parameters import BY_NAME, canonical_name, resolve
+from gpucredit.sim.scenarios import Scenario, load_scenario
 
 from .figures import standard_panel
 
@@ -208,7 +208,7 @@ def execute_run(run: PreparedRun) -> Path:
 
 
 def timeseries(model: GPUEconomy) -> pd.DataFrame:
-    """The monthly series of a run: ``date`` (YYYY-MM) then every :data:`sim.outputs.SERIES` column."""
+    """The monthly series of a run: ``date`` (YYYY-MM) then every :data:`gpucredit.sim.outputs.SERIES` column."""
     df = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     df = df[list(SERIES_NAMES)].astype(float)
     df.insert(0, "date", [month_label(t) for t in range(len(df))])
@@ -243,7 +243,7 @@ def summarize(df: pd.DataFrame) -> list[str]:
 # the network
 # ====================================================================================================
 def network_snapshot(model: GPUEconomy, run: PreparedRun | None = None) -> nx.MultiDiGraph:
-    """The financial network now (:func:`sim.network.build_network`), with GraphML-safe attribute values."""
+    """The financial network now (:func:`gpucredit.sim.network.build_network`), with GraphML-safe attribute values."""
     graph = build_network(model)
     graph.graph["scenario"] = model.scenario_name
     graph.graph["seed"] = -1 if model.seed is None else int(model.seed)

@@ -1,12 +1,12 @@
 """What a study can run: the gpucredit economy, and analytic test functions for checking the analysis.
 
 A simulator maps (scenario, parameter values, seed, months) to a table with one row per period and, from it,
-the scalar outcomes of :mod:`experiments.outcomes`. The study engine (:mod:`experiments.engine`) only ever calls
+the scalar outcomes of :mod:`gpucredit.experiments.outcomes`. The study engine (:mod:`gpucredit.experiments.engine`) only ever calls
 :func:`simulate`, so a study of the Ishigami function goes through exactly the same sampling, execution, storage
 and analysis path as a study of the economy: that is how the test suite checks Sobol indices against their
 analytic values.
 
-* ``gpucredit`` -- :class:`sim.GPUEconomy`; parameters are those of ``gpucredit params``.
+* ``gpucredit`` -- :class:`gpucredit.sim.GPUEconomy`; parameters are those of ``gpucredit params``.
 * ``ishigami``  -- y = sin x1 + a sin^2 x2 + b x3^4 sin x1 (a = 7, b = 0.1), x_i in [-pi, pi]; analytic
   first-order indices (0.3139, 0.4424, 0) and total-order indices (0.5576, 0.4424, 0.2437)
   (Ishigami and Homma 1990; Saltelli et al. 2008, *Global Sensitivity Analysis: The Primer*, p. 179).
@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from sim.parameters import BY_NAME, Parameter, ParameterError, canonical_name
+from gpucredit.sim.parameters import BY_NAME, Parameter, ParameterError, canonical_name
 
 from .outcomes import OUTCOME_NAMES, run_outcomes
 
@@ -46,8 +46,8 @@ def _gpucredit_parameter(name: str) -> Parameter:
 
 
 def _gpucredit_resolve(scenario: str, overrides: dict) -> dict:
-    from sim.parameters import resolve
-    from sim.scenarios import load_scenario
+    from gpucredit.sim.parameters import resolve
+    from gpucredit.sim.scenarios import load_scenario
 
     spec = load_scenario(scenario)
     values = resolve(overrides, spec.parameters)
@@ -55,7 +55,7 @@ def _gpucredit_resolve(scenario: str, overrides: dict) -> dict:
 
 
 def _gpucredit_run(scenario: str, overrides: dict, seed: int, months: int | None) -> pd.DataFrame:
-    from sim.model import GPUEconomy
+    from gpucredit.sim.model import GPUEconomy
 
     from .run import timeseries
 
@@ -70,7 +70,7 @@ def _gpucredit_run(scenario: str, overrides: dict, seed: int, months: int | None
 
 GPUCREDIT = Simulator(
     name="gpucredit",
-    description="The AI-chip credit economy (sim.GPUEconomy)",
+    description="The AI-chip credit economy (gpucredit.sim.GPUEconomy)",
     outcomes=OUTCOME_NAMES,
     parameter=_gpucredit_parameter,
     resolve=_gpucredit_resolve,

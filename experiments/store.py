@@ -17,7 +17,7 @@ The two views :func:`connect` creates (DuckDB):
 
 * ``runs``       -- one row per run of the plan: ``run_id``, ``status`` (``ok``/``failed``), ``scenario``, ``seed``,
   one column per varied parameter (dotted names: quote them, ``"lenders.max_ltv"``), one per outcome
-  (:data:`experiments.outcomes.OUTCOMES`), ``duration_s`` and ``error`` (the traceback of a failed run).
+  (:data:`gpucredit.experiments.outcomes.OUTCOMES`), ``duration_s`` and ``error`` (the traceback of a failed run).
   ``duration_s`` is the only column that can change from one execution to the next.
 * ``timeseries`` -- ``run_id``, ``date`` and every series of ``gpucredit columns``, for every stored run of the plan.
 * ``plan``       -- the design: which run_id each (scenario, point, replicate) uses.

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.parameters import ParameterError
+from gpucredit.sim.parameters import ParameterError
 
 from .simulators import get_simulator
 
@@ -178,7 +178,7 @@ def validate(spec: StudySpec) -> StudySpec:
     if len(set(spec.scenarios)) != len(spec.scenarios):
         raise StudyError(f"study field 'scenarios': {spec.scenarios} lists a scenario twice")
     if simulator.uses_scenarios:
-        from sim.scenarios import ScenarioError, load_scenario
+        from gpucredit.sim.scenarios import ScenarioError, load_scenario
         for scenario in spec.scenarios:
             try:
                 load_scenario(scenario)
@@ -369,7 +369,7 @@ def code_version() -> str:
 def _scenario_fingerprint(model: str, scenario: str) -> str:
     if not get_simulator(model).uses_scenarios:
         return ""
-    from sim.scenarios import load_scenario
+    from gpucredit.sim.scenarios import load_scenario
 
     path = Path(load_scenario(scenario).path)
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]

@@ -1,6 +1,6 @@
 """Figures of a stored study: phase diagrams of a two-parameter grid and Monte Carlo bands of replicates.
 
-Both read the store through SQL aggregates (:func:`experiments.store.connect`), so a study of any size is drawn
+Both read the store through SQL aggregates (:func:`gpucredit.experiments.store.connect`), so a study of any size is drawn
 without loading its runs into memory.
 """
 
@@ -72,7 +72,7 @@ def phase_diagram(directory: str | Path, outcome: str, label: str | None = None)
 
 def band_table(con, series: str, scenario: str | None = None) -> pd.DataFrame:
     """Per month: 5th, 25th, 50th, 75th and 95th percentiles of ``series`` over a study's runs, from a connection
-    made by :func:`experiments.store.connect`."""
+    made by :func:`gpucredit.experiments.store.connect`."""
     where = "WHERE r.scenario = ?" if scenario else ""
     params = [scenario] if scenario else []
     return con.execute(

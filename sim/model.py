@@ -31,11 +31,11 @@ from collections import defaultdict, deque
 import mesa
 import numpy as np
 
-from agents.ai_developer import Lab, StartupPopulation
-from agents.chipmaker import Chipmaker
-from agents.hyperscaler import Hyperscaler
-from agents.lender import Lender
-from agents.neocloud import Neocloud, optimism_draws
+from gpucredit.agents.ai_developer import Lab, StartupPopulation
+from gpucredit.agents.chipmaker import Chipmaker
+from gpucredit.agents.hyperscaler import Hyperscaler
+from gpucredit.agents.lender import Lender
+from gpucredit.agents.neocloud import Neocloud, optimism_draws
 from . import markets, network
 from .contracts import ActiveContracts, Backstop, ChipOrder, ComputeContract, EquityStake, Loan, totals_by_party
 from .expectations import Expectations, fundamental_price

@@ -177,7 +177,7 @@ def debtrank(model, shock: float = SHOCK) -> float:
 
 
 def monthly_series(model) -> dict[str, float]:
-    """Every column of the data dictionary (:mod:`sim.outputs`) for the current month."""
+    """Every column of the data dictionary (:mod:`gpucredit.sim.outputs`) for the current month."""
     m = model
     led, fleet, hist, flow = m.ledger, m.fleet, m.history, m.flow
     nv = m.nvidia

@@ -3,7 +3,7 @@
 Each :class:`Parameter` has a dotted ``name`` (``group.name``), a default, either a numeric range
 (``min``/``max``) or a set of ``choices``, a unit, a one-line economic description and a source
 (a row of ``CALIBRATION.md`` or "assumption"). Scenario files, ``--set name=value``, keyword
-overrides of :class:`sim.GPUEconomy`, ``gpucredit params``, the parameter table in ``docs/ODD.md``
+overrides of :class:`gpucredit.sim.GPUEconomy`, ``gpucredit params``, the parameter table in ``docs/ODD.md``
 and (later) sweep bounds all read this one list.
 """
 

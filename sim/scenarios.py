@@ -2,8 +2,8 @@
 it names.
 
 A scenario file has a ``name``, a one-line ``description``, a ``[parameters]`` table of dotted parameter
-names (validated against :mod:`sim.parameters`) and optionally a ``[roster]`` table renaming or removing
-named agents (see :mod:`sim.roster`).
+names (validated against :mod:`gpucredit.sim.parameters`) and optionally a ``[roster]`` table renaming or removing
+named agents (see :mod:`gpucredit.sim.roster`).
 """
 
 from __future__ import annotations

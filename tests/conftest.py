@@ -1,6 +1,6 @@
 import pytest
 
-from sim import GPUEconomy
+from gpucredit.sim import GPUEconomy
 
 
 def run(months=24, seed=1, **kw):

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import AccountingError, GPUEconomy, PARAMETERS, shipped_scenarios
-from sim.outputs import SERIES_NAMES
+from gpucredit.sim import AccountingError, GPUEconomy, PARAMETERS, shipped_scenarios
+from gpucredit.sim.outputs import SERIES_NAMES
 from tests.conftest import run
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.outputs import SERIES_NAMES
+from gpucredit.sim.outputs import SERIES_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def gpucredit(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gpucredit.experiments.cli", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
 
 

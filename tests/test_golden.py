@@ -35,7 +35,7 @@ def _canonical(obj) -> bytes:
 
 def outputs(scenario: str, seed: int, overrides: dict) -> dict:
     """The outputs of one run: series (column -> values by month), events and balance-sheet rows."""
-    from sim import GPUEconomy
+    from gpucredit.sim import GPUEconomy
 
     model = GPUEconomy(scenario, rng=seed, **overrides)
     while model.running:

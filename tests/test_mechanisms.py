@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.contracts import Backstop
+from gpucredit.sim.contracts import Backstop
 from tests.conftest import run
 
 
@@ -45,7 +45,7 @@ def test_a_new_generation_lowers_older_gpus_secondary_price(fresh_24):
     gen = m.gens[rubin]
     m._newest_nvidia = rubin
     m.release[rubin] = m.month
-    from sim.expectations import fundamental_price
+    from gpucredit.sim.expectations import fundamental_price
     m.expectations.fundamental = fundamental_price(m.nvidia.list_price(rubin) / gen.perf, m.running_cost[rubin] / gen.perf,
                                                    m.facility_cost[rubin] / gen.perf, 0.1, 72)
     m._mark_secondary()
@@ -214,7 +214,7 @@ def test_switching_off_nvidias_investments_removes_circular_revenue():
 
 
 def test_investee_preference_gives_investees_more_chips_when_scarce():
-    from sim.markets import allocate_chips
+    from gpucredit.sim.markets import allocate_chips
     requested = np.array([100.0, 100.0])
     pro_rata = allocate_chips(requested, np.array([1.0, 1.0]), 100.0)
     preferred = allocate_chips(requested, np.array([4.0, 1.0]), 100.0)
@@ -224,7 +224,7 @@ def test_investee_preference_gives_investees_more_chips_when_scarce():
 
 
 def test_obsolescence_idles_old_gpus_through_the_compute_price():
-    from sim.markets import fill_merit_order
+    from gpucredit.sim.markets import fill_merit_order
     available = np.array([10.0, 10.0])  # H100e of an old and a new generation
     cost = np.array([0.9, 0.2])  # running cost per H100e-hour
     fill = fill_merit_order(8.0, available, cost, price=1.0)

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.cli import main as cli
-from experiments.engine import run_study
-from experiments.outcomes import OUTCOME_NAMES, drawdown, max_window_default_share, run_outcomes
-from experiments.simulators import ishigami_indices
-from experiments.store import StudyStore, load_runs, query
-from experiments.study import StudyError, StudySpec, build_plan, load_spec, make_factor, parse_vary, seeds, validate
+from gpucredit.experiments.cli import main as cli
+from gpucredit.experiments.engine import run_study
+from gpucredit.experiments.outcomes import OUTCOME_NAMES, drawdown, max_window_default_share, run_outcomes
+from gpucredit.experiments.simulators import ishigami_indices
+from gpucredit.experiments.store import StudyStore, load_runs, query
+from gpucredit.experiments.study import StudyError, StudySpec, build_plan, load_spec, make_factor, parse_vary, seeds, validate
 
 REPO = Path(__file__).resolve().parent.parent
 PI = math.pi
@@ -94,7 +94,7 @@ def test_study_killed_with_sigkill_resumes_with_no_run_lost_or_duplicated(tmp_pa
     spec_file.write_text('name = "kill"\ndesign = "grid"\nsamples = 4\nreplicates = 2\nmonths = 24\nseed = 3\n'
                          '[vary]\n"lenders.max_ltv" = [0.5, 0.8]\n"markets.price_impact" = [0.5, 3.0]\n'
                          '[set]\n"population.startups" = 300\n')
-    command = [sys.executable, "-m", "experiments.cli", "sweep", "--spec", str(spec_file), "--out", str(out),
+    command = [sys.executable, "-m", "gpucredit.experiments.cli", "sweep", "--spec", str(spec_file), "--out", str(out),
                "--workers", "2", "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True,
@@ -225,7 +225,7 @@ def test_sobol_indices_of_the_ishigami_function_match_the_analytic_values(tmp_pa
 
 
 def test_morris_screening_ranks_the_ishigami_inputs(tmp_path):
-    from experiments.sensitivity import analyse
+    from gpucredit.experiments.sensitivity import analyse
 
     out = tmp_path / "morris"
     run_study(_ishigami_spec("morris", 40), out, workers=1, progress=False)
@@ -302,7 +302,7 @@ def test_drawdown_and_twelve_month_default_share():
 
 
 def test_run_outcomes_flag_a_crisis_only_above_the_threshold(baseline_24):
-    from experiments.run import timeseries
+    from gpucredit.experiments.run import timeseries
 
     df = timeseries(baseline_24)
     calm = run_outcomes(df)
@@ -318,7 +318,7 @@ def test_run_outcomes_flag_a_crisis_only_above_the_threshold(baseline_24):
 def test_a_study_directory_is_run_by_one_process_at_a_time(reference):
     import fcntl
 
-    from experiments.store import StoreError
+    from gpucredit.experiments.store import StoreError
 
     with open(reference / ".lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another gpucredit process would
