@@ -437,7 +437,23 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--months", type=int, default=None, help="months to simulate")
     ca.set_defaults(func=_delegate("calibration"))
 
-    be = sub.add_parser("bench", help="time the model and the study engine")
+    be = sub.add_parser("bench", help="time the model and the study engine",
+                        description="Print speed figures: [1] the baseline on the previous code against the current "
+                                    "code, side by side; [2] the model against a trivial Mesa model per agent-step; "
+                                    "[3] time and memory from 1x to 100x population, with fitted exponents.")
+    be.add_argument("--vs", default=None, metavar="REF",
+                    help="previous code for [1]: a git ref (checked out in a temporary worktree, removed afterwards) "
+                         "or a directory with sim/ in it (default: 8f8512b)")
+    be.add_argument("--no-vs", action="store_true", help="skip the comparison with previous code")
+    be.add_argument("--repeats", type=int, default=None, metavar="N",
+                    help="[1]: repeats, each a fresh interpreter per side, sides interleaved (1-100; default 5)")
+    be.add_argument("--seeds", type=int, default=None, metavar="N",
+                    help="[1]: seeds per repeat; [2]: runs of each model (1-100; default 3)")
+    be.add_argument("--months", type=int, default=None, metavar="M",
+                    help="months of every model run (default 120 for [1] and [2], 60 for [3])")
+    be.add_argument("--sizes", default=None, metavar="K[,K...]",
+                    help="[3]: population multipliers (default 1,3,10,30,100)")
+    be.add_argument("--scaling-previous", action="store_true", help="[3]: also run the sizes on the previous code")
     be.add_argument("--engine", action="store_true", help="also time the study engine (1 and 2 workers, overhead)")
     be.add_argument("--study-runs", type=int, default=0, metavar="N",
                     help="also time an N-run baseline study (e.g. 1000) with all cores")
