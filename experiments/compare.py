@@ -79,11 +79,11 @@ def _stat(fn, values: np.ndarray, minimum: int = 1) -> float:
 
 
 def box_plots(directory: str | Path, outcomes: list[str], path: Path) -> Path:
-    """One panel per outcome: the distribution over seeds under each scenario."""
+    """One panel per outcome: the distribution over seeds under each scenario (drawn off-screen, see
+    :func:`gpucredit.experiments.figures.new_figure`; the caller's matplotlib backend is left alone)."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import FONT_RC, new_figure
 
     store = StudyStore(directory)
     spec = StudySpec.from_dict(store.manifest()["spec"])
@@ -91,10 +91,20 @@ def box_plots(directory: str | Path, outcomes: list[str], path: Path) -> Path:
     ok = runs[runs["status"] == STATUS_OK]
     ncols = min(3, len(outcomes))
     nrows = math.ceil(len(outcomes) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 0.35 * len(spec.scenarios) * nrows + 1.8 * nrows),
-                             squeeze=False)
+    with matplotlib.rc_context(FONT_RC):
+        fig = new_figure(figsize=(4.8 * ncols, 0.35 * len(spec.scenarios) * nrows + 1.8 * nrows))
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        _draw_boxes(fig, axes, ok, spec, outcomes)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=130)
+    return path
+
+
+def _draw_boxes(fig, axes, ok: pd.DataFrame, spec: StudySpec, outcomes: list[str]) -> None:
     for ax, outcome in zip(axes.flat, outcomes):
         series = [ok.loc[ok["scenario"] == s, outcome].dropna().to_numpy(float) for s in spec.scenarios]
+        # (matplotlib's boxplot reads every rcParam; if no backend has been chosen at all, that makes matplotlib
+        # resolve its default backend, as importing pyplot would; a backend already chosen, e.g. inline, is kept)
         ax.boxplot(series, orientation="horizontal", widths=0.6, showmeans=True)
         ax.set_yticks(range(1, len(spec.scenarios) + 1), spec.scenarios, fontsize=8)
         ax.invert_yaxis()
@@ -105,7 +115,3 @@ def box_plots(directory: str | Path, outcomes: list[str], path: Path) -> Path:
     fig.suptitle(f"Outcomes by scenario ({spec.replicates} seeds each). "
                  "Stylized research model: not a forecast or investment advice.", fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path

@@ -19,8 +19,13 @@ file                   content
                        (US$bn/year)
 =====================  ==========================================================================================
 
-Every figure carries a footer saying that gpucredit is a stylized research model, not a forecast. Figures
-are drawn with matplotlib's non-interactive Agg backend, so this module works without a display.
+Every figure carries a footer saying that gpucredit is a stylized research model, not a forecast.
+
+Figures are drawn with matplotlib's object-oriented API only (:func:`new_figure`: a :class:`~matplotlib.figure.Figure`
+on its own Agg canvas, written with ``fig.savefig``), never through pyplot or ``matplotlib.use``: this module works
+without a display, and importing or calling it (or :mod:`gpucredit.experiments.run`, the command line, the study
+figures) leaves the caller's backend alone, so a Jupyter notebook keeps its inline plots. PDFs embed TrueType
+(Type 42) fonts (:data:`FONT_RC`, set locally with ``matplotlib.rc_context``), not Type 3 fonts.
 """
 
 from __future__ import annotations
@@ -28,14 +33,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+import matplotlib.dates as mdates
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 FOOTER = "gpucredit \u2014 stylized research model, not a forecast"
 DPI = 150
@@ -47,6 +50,20 @@ C = {
 }
 
 PANELS = ("prices", "credit", "nvidia", "defaults", "ai_revenue_capex")
+
+#: rcParams of every figure gpucredit writes, applied with ``matplotlib.rc_context`` around drawing and saving (never
+#: globally): PDF and PostScript files embed TrueType (Type 42) fonts, which journals and vector editors accept, rather
+#: than Type 3 fonts
+FONT_RC = {"pdf.fonttype": 42, "ps.fonttype": 42}
+
+
+def new_figure(**kwargs) -> Figure:
+    """A :class:`~matplotlib.figure.Figure` (``kwargs`` as for its constructor: ``figsize``, ``layout``, ...) on its
+    own Agg canvas, outside pyplot: creating, drawing and saving it neither selects a backend nor registers the
+    figure with pyplot (nothing to close; it is freed with its last reference)."""
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _dates(df: pd.DataFrame) -> pd.DatetimeIndex:
@@ -216,7 +233,6 @@ def _save(fig, out_dir: Path, stem: str) -> list[Path]:
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
     fig.savefig(paths[0], dpi=DPI)
     fig.savefig(paths[1])
-    plt.close(fig)
     return paths
 
 
@@ -232,15 +248,17 @@ def standard_panel(df: pd.DataFrame, out_dir, title: str | None = None) -> list[
     out_dir.mkdir(parents=True, exist_ok=True)
     df = df.reset_index(drop=True)
     written: list[Path] = []
-    with plt.rc_context({"font.size": 8.5, "axes.titleweight": "bold"}):
+    with matplotlib.rc_context({"font.size": 8.5, "axes.titleweight": "bold", **FONT_RC}):
         for stem in PANELS:
-            fig, ax = plt.subplots(figsize=(8.0, 4.6), layout="constrained")
+            fig = new_figure(figsize=(8.0, 4.6), layout="constrained")
+            ax = fig.subplots()
             fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))  # room for the footer
             _draw(ax, stem, df)
             _footer(fig, title)
             written += _save(fig, out_dir, stem)
 
-        fig, axes = plt.subplots(3, 2, figsize=(15.0, 13.5), layout="constrained")
+        fig = new_figure(figsize=(15.0, 13.5), layout="constrained")
+        axes = fig.subplots(3, 2)
         fig.get_layout_engine().set(h_pad=0.1, w_pad=0.1, rect=(0, 0.015, 1, 0.985))
         for ax, stem in zip(axes.flat, PANELS):
             _draw(ax, stem, df)

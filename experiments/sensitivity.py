@@ -91,18 +91,27 @@ def analyse(directory: str | Path, outcomes: list[str] | None = None, conf_level
 
 
 def bar_chart(table: pd.DataFrame, design: str, path: Path, title: str = "") -> Path:
-    """One panel per outcome: S1 and ST (Sobol) or mu* (Morris) per parameter, with confidence intervals."""
+    """One panel per outcome: S1 and ST (Sobol) or mu* (Morris) per parameter, with confidence intervals (drawn
+    off-screen, see :func:`gpucredit.experiments.figures.new_figure`; the caller's matplotlib backend is left alone)."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import FONT_RC, new_figure
 
     outcomes = list(dict.fromkeys(table["outcome"]))
     params = list(dict.fromkeys(table["parameter"]))
     ncols = min(3, len(outcomes))
     nrows = math.ceil(len(outcomes) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 0.32 * len(params) * nrows + 1.6 * nrows + 0.6),
-                             squeeze=False)
+    with matplotlib.rc_context(FONT_RC):
+        fig = new_figure(figsize=(4.6 * ncols, 0.32 * len(params) * nrows + 1.6 * nrows + 0.6))
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        _draw_bars(fig, axes, table, design, outcomes, params, title)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=130)
+    return path
+
+
+def _draw_bars(fig, axes, table: pd.DataFrame, design: str, outcomes: list[str], params: list[str], title: str
+               ) -> None:
     y = np.arange(len(params))
     for ax, outcome in zip(axes.flat, outcomes):
         sub = table[table["outcome"] == outcome].set_index("parameter").reindex(params)
@@ -129,7 +138,3 @@ def bar_chart(table: pd.DataFrame, design: str, path: Path, title: str = "") -> 
     fig.suptitle((title + ". " if title else "") + "Stylized research model: not a forecast or investment advice.",
                  fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.985))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path

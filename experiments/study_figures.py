@@ -1,7 +1,8 @@
 """Figures of a stored study: phase diagrams of a two-parameter grid and Monte Carlo bands of replicates.
 
 Both read the store through SQL aggregates (:func:`gpucredit.experiments.store.connect`), so a study of any size is drawn
-without loading its runs into memory.
+without loading its runs into memory. Both draw off-screen (:func:`gpucredit.experiments.figures.new_figure`), so the
+caller's matplotlib backend is left alone, and write PDFs with TrueType fonts.
 """
 
 from __future__ import annotations
@@ -21,14 +22,6 @@ BAND_SERIES = (("h100_rental_price", "H100 rental price (US$/GPU-hour)"),
                ("debt_in_default", "Debt in default (US$bn/month)"))
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def phase_table(directory: str | Path, outcome: str) -> pd.DataFrame:
     """Mean of ``outcome`` over replicates for each cell of a two-parameter grid (rows: first parameter)."""
     store = StudyStore(directory)
@@ -43,11 +36,24 @@ def phase_table(directory: str | Path, outcome: str) -> pd.DataFrame:
 
 def phase_diagram(directory: str | Path, outcome: str, label: str | None = None) -> Path:
     """Heat map of ``outcome`` (mean over replicates) over a two-parameter grid; saved under figures/."""
-    plt = _pyplot()
+    import matplotlib
+
+    from .figures import FONT_RC, new_figure
+
     store = StudyStore(directory)
     spec = StudySpec.from_dict(store.manifest()["spec"])
     table = phase_table(directory, outcome)
-    fig, ax = plt.subplots(figsize=(6.4, 5.0))
+    path = store.figures_dir / f"phase_{outcome}.png"
+    with matplotlib.rc_context(FONT_RC):
+        fig = new_figure(figsize=(6.4, 5.0))
+        _draw_phase(fig, fig.subplots(), table, outcome, label, spec.replicates)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=130)
+        fig.savefig(path.with_suffix(".pdf"))
+    return path
+
+
+def _draw_phase(fig, ax, table: pd.DataFrame, outcome: str, label: str | None, replicates: int) -> None:
     vmin, vmax = (0.0, 1.0) if outcome == "crisis" else (None, None)
     mesh = ax.imshow(table.to_numpy(float), origin="lower", aspect="auto", cmap="magma_r", vmin=vmin, vmax=vmax)
     ax.set_yticks(range(len(table.index)), [f"{v:g}" for v in table.index], fontsize=8)
@@ -60,14 +66,8 @@ def phase_diagram(directory: str | Path, outcome: str, label: str | None = None)
                     color="white" if mesh.norm(value) > 0.6 else "black")
     name = label or ("crisis probability" if outcome == "crisis" else outcome)
     fig.colorbar(mesh, ax=ax, label=name)
-    ax.set_title(f"{name}: mean over {spec.replicates} seeds per cell\n{NOTE}", fontsize=9)
+    ax.set_title(f"{name}: mean over {replicates} seeds per cell\n{NOTE}", fontsize=9)
     fig.tight_layout()
-    path = store.figures_dir / f"phase_{outcome}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    fig.savefig(path.with_suffix(".pdf"))
-    plt.close(fig)
-    return path
 
 
 def band_table(con, series: str, scenario: str | None = None) -> pd.DataFrame:
@@ -82,12 +82,30 @@ def band_table(con, series: str, scenario: str | None = None) -> pd.DataFrame:
 
 def monte_carlo_bands(directory: str | Path) -> Path:
     """Median and 50%/90% bands over the runs of each scenario for a few key series; saved under figures/."""
-    plt = _pyplot()
+    import matplotlib
+
+    from .figures import FONT_RC, new_figure
+
     store = StudyStore(directory)
     spec = StudySpec.from_dict(store.manifest()["spec"])
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    path = store.figures_dir / "bands.png"
     con = connect(directory)  # one connection for every series and scenario
+    try:
+        with matplotlib.rc_context(FONT_RC):
+            fig = new_figure(figsize=(11, 7))
+            _draw_bands(fig, fig.subplots(2, 2, squeeze=False), con, spec)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=130)
+            fig.savefig(path.with_suffix(".pdf"))
+    finally:
+        con.close()
+    return path
+
+
+def _draw_bands(fig, axes, con, spec: StudySpec) -> None:
+    import matplotlib
+
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (series, title) in zip(axes.flat, BAND_SERIES):
         for k, scenario in enumerate(spec.scenarios):
             table = band_table(con, series, scenario)
@@ -101,13 +119,6 @@ def monte_carlo_bands(directory: str | Path) -> Path:
             ax.plot(x, q[:, 2], color=colour, lw=1.5, label=scenario)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-    con.close()
     axes.flat[0].legend(fontsize=8)
     fig.suptitle(f"Median, 50% and 90% bands over {spec.replicates} seeds. {NOTE}", fontsize=9)
     fig.tight_layout()
-    path = store.figures_dir / "bands.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    fig.savefig(path.with_suffix(".pdf"))
-    plt.close(fig)
-    return path
