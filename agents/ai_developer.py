@@ -46,7 +46,7 @@ class Lab(mesa.Agent):
 
     def committed_payments(self) -> float:
         """Contract payments due over the next year, US$bn (kept aside before spot spending)."""
-        return 12.0 * self.model.contract_payments_by_customer.get(self.eid, 0.0)
+        return 12.0 * self.model.contracts.contract_payments_by_customer.get(self.eid, 0.0)
 
     def contract_demand(self, contract_price: float) -> float:
         """H100e of new term capacity it wants at ``contract_price``: ``labs.contract_share`` of its expected
@@ -57,8 +57,8 @@ class Lab(mesa.Agent):
         budget = self.budget * self.expected_budget_growth()
         total = (budget * 1e9 / (p["demand.reference_price"] * 730.0)
                  * (contract_price / p["demand.reference_price"]) ** (-p["demand.price_elasticity"]))
-        wanted = p["labs.contract_share"] * total - m.signed_by_customer.get(self.eid, 0.0)
-        room = p["labs.contract_share"] * budget - m.contract_payments_by_customer.get(self.eid, 0.0)
+        wanted = p["labs.contract_share"] * total - m.contracts.signed_by_customer.get(self.eid, 0.0)
+        room = p["labs.contract_share"] * budget - m.contracts.contract_payments_by_customer.get(self.eid, 0.0)
         affordable = max(0.0, room) * 1e9 / (max(contract_price, 1e-9) * 730.0)
         return max(0.0, min(wanted, affordable))
 
@@ -86,7 +86,7 @@ class Lab(mesa.Agent):
         m, p = self.model, self.model.p
         if m.month - self.last_round < p["labs.round_interval_months"]:
             return 0.0
-        burn = self.budget + m.contract_payments_by_customer.get(self.eid, 0.0)
+        burn = self.budget + m.contracts.contract_payments_by_customer.get(self.eid, 0.0)
         short_of_cash = m.ledger.cash[self.eid] < p["labs.raise_runway_months"] * burn
         prob = p["labs.funding_rate"] * max(0.0, 1.0 + 2.0 * m.sentiment)
         if short_of_cash and m.sentiment >= p["neoclouds.raise_threshold"]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import mesa
 
-from gpucredit.sim.markets import gpu_npv
+from .investment import gpu_npv
 
 
 class Hyperscaler(mesa.Agent):
@@ -31,19 +31,22 @@ class Hyperscaler(mesa.Agent):
         self.alive = True
         self.grade = "ig"
 
+    def open_month(self) -> None:
+        self.capex = 0.0
+
     def capacity(self) -> float:
         """H100e serving compute."""
-        return self.model.capacity_by_owner[self.eid]
+        return self.model.fleet.capacity_by_owner[self.eid]
 
     def fleet(self) -> float:
         """H100e it owns: serving compute or being installed."""
-        return self.capacity() + self.model.installing_by_owner[self.eid]
+        return self.capacity() + self.model.fleet.installing_by_owner[self.eid]
 
     def contracted_out(self) -> float:
-        return self.model.contracted_by_provider[self.eid]
+        return self.model.contracts.contracted_by_provider[self.eid]
 
     def contracted_in(self) -> float:
-        return self.model.signed_by_customer.get(self.eid, 0.0)
+        return self.model.contracts.signed_by_customer.get(self.eid, 0.0)
 
     def set_budget(self, ai_services_revenue: float) -> None:
         """Internal AI compute budget, US$bn/month: a share of core cash flow scaled by sentiment, plus
@@ -85,7 +88,7 @@ class Hyperscaler(mesa.Agent):
         # the AI race: capacity planned for the budget's expected growth at the full cost of new capacity (what
         # an hour of its own fleet costs it), not at today's rental price
         target = self.own_demand(m.fundamental_price) * (1.0 + growth) ** (ahead / 12.0) + self.contracted_out()
-        gap = max(0.0, target - self.fleet() - m.on_order[self.eid])
+        gap = max(0.0, target - self.fleet() - m.chips.on_order[self.eid])
         self.planned = {}
         gn = m.newest_nvidia_gen
         npv = gpu_npv(m, gn, m.nvidia.list_price(gn), m.sofr + 0.03, None)
@@ -112,7 +115,7 @@ class Hyperscaler(mesa.Agent):
         cost = sum(units * price for _, units, price, _ in lots) * 1e-9
         self.ensure_cash(cost - sum(prepaid for *_, prepaid in lots))
         for g, units, price, prepaid in lots:
-            m.buy_gpus(self.eid, chipmaker, g, units, price, pledged=-1, prepaid=prepaid)
+            m.chips.ship(self.eid, chipmaker, g, units, price, pledged=-1, prepaid=prepaid)
             self.capex += units * price * 1e-9 + m.datacentre_capex(g, units)
         return 1.0
 

@@ -22,7 +22,10 @@ from collections import deque
 import mesa
 import numpy as np
 
-from gpucredit.sim.contracts import Loan
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..sim.contracts.claims import Loan
 
 
 class Lender(mesa.Agent):
@@ -42,14 +45,8 @@ class Lender(mesa.Agent):
         return max(self.model.ledger.equity[self.eid], 0.0)
 
     def exposure_to(self, borrower: int) -> float:
-        """Principal it has outstanding to ``borrower`` (cached until one of their facilities changes)."""
-        m = self.model
-        key = (self.eid, borrower)
-        exposure = m.exposures.get(key)
-        if exposure is None:
-            facilities = (m.loans[i] for i in m.entity[borrower].loan_ids)  # the borrower's, oldest first (as in self.loans)
-            exposure = m.exposures[key] = sum(l.principal for l in facilities if l.lender == self.eid and l.status != "default")
-        return exposure
+        """Principal it has outstanding to ``borrower``."""
+        return self.model.loans.exposure(self.eid, borrower)
 
     def lending_room(self, borrower: int) -> float:
         """US$bn it can still lend to ``borrower``: cash on hand, within the concentration limit."""
@@ -62,12 +59,12 @@ class Lender(mesa.Agent):
             m, p = self.model, self.model.p
             loss_rate = sum(self.loss_history) / max(self.book() + sum(self.loss_history), 1e-9)
             appetite = (0.85 + p["lenders.appetite_sentiment"] * m.sentiment
-                        + p["lenders.appetite_prices"] * m.collateral_return_6m
+                        + p["lenders.appetite_prices"] * m.expectations.collateral_return_6m
                         - p["lenders.loss_aversion"] * loss_rate)
             self._ltv = p["lenders.max_ltv"] * min(1.0, max(0.3, appetite))
         return self._ltv
 
-    def new_month(self) -> None:
+    def open_month(self) -> None:
         self._ltv = None
         self.losses = 0.0
 
@@ -78,22 +75,16 @@ class Lender(mesa.Agent):
         """The borrower's open delayed-draw facility with this lender, or a new one (draws allowed for two
         years, fully amortising by ``lenders.maturity_months`` after signing)."""
         m = self.model
-        for lid in borrower.loan_ids:
-            loan = m.loans[lid]
+        for loan in m.loans.of_borrower(borrower.eid):
             if loan.lender == self.eid and loan.status in ("performing",) and loan.draw_until >= m.month:
                 return loan
         covenant = min(0.98, m.p["lenders.max_ltv"] + m.p["lenders.covenant_cushion"])
-        loan = m.open_loan(self, borrower, covenant)
-        return loan
+        return m.loans.open(self, borrower, covenant)
 
-    def advance(self, loan: Loan, amount: float, ig_share: float) -> None:
-        m, p = self.model, self.model.p
-        spread = ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"]
-        loan.spread_sum += spread * amount
-        loan.drawn += amount
-        loan.principal += amount
-        m.loan_changed(loan)
-        m.ledger.pay(self.eid, loan.borrower, amount, "loan_draw")
+    def spread(self, ig_share: float) -> float:
+        """Spread over SOFR it charges on a draw: lower for the share backed by investment-grade contracts."""
+        p = self.model.p
+        return ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"]
 
     def raise_capital(self) -> None:
         """Credit investors move money into or out of the fund. Their appetite rises with sentiment and
@@ -103,7 +94,7 @@ class Lender(mesa.Agent):
         turns negative (falling collateral values, losses, gloom) investors redeem the fund's idle cash."""
         m, p = self.model, self.model.p
         loss_rate = sum(self.loss_history) / max(self.book() + 1e-9, 1e-9)
-        appetite = (max(0.0, m.sentiment) + p["lenders.appetite_prices"] * m.collateral_return_6m) * max(0.0, 1.0 - 20.0 * loss_rate)
+        appetite = (max(0.0, m.sentiment) + p["lenders.appetite_prices"] * m.expectations.collateral_return_6m) * max(0.0, 1.0 - 20.0 * loss_rate)
         appetite -= 20.0 * loss_rate
         if appetite > 0:
             room = max(0.0, 1.0 - m.lender_capital_total / p["lenders.credit_allocation"])
@@ -132,5 +123,5 @@ class Lender(mesa.Agent):
         n = fleet.n
         selling = np.flatnonzero((fleet.owner[:n] == self.eid) & (fleet.count[:n] > 0) & (fleet.liquidate[:n] > 0))
         for row, months_left in zip(selling.tolist(), fleet.liquidate[selling].tolist()):
-            m.sell_cohort(self.eid, row, fleet.count[row] / months_left, forced=True)
+            m.used_gpus.sell_cohort(self.eid, row, fleet.count[row] / months_left, forced=True)
             fleet.liquidate[row] = months_left - 1

@@ -24,8 +24,7 @@ from collections import deque
 import mesa
 import numpy as np
 
-from gpucredit.sim.expectations import fundamental_price
-from gpucredit.sim.markets import gpu_npv
+from .investment import fundamental_price, gpu_npv
 
 
 class Neocloud(mesa.Agent):
@@ -40,7 +39,6 @@ class Neocloud(mesa.Agent):
         self.optimism = optimism  # own weight on the extrapolating rule
         self.size = size
         self.named = named
-        self.loan_ids: list[int] = []
         self.shares: dict[str, float] = {"founders and VCs": 1.0}
         self.valuation = 0.0
         self.revenue = 0.0
@@ -53,6 +51,9 @@ class Neocloud(mesa.Agent):
         self.last_round_valuation = 0.0  # pre-money valuation of its last equity round, US$bn
         self.alive = True
 
+    def open_month(self) -> None:
+        self.commission_power()
+
     # --- capacity and costs ---------------------------------------------------------------------------
     @property
     def lender(self):
@@ -60,26 +61,26 @@ class Neocloud(mesa.Agent):
 
     def capacity(self) -> float:
         """H100e serving compute (its live fleet)."""
-        return self.model.capacity_by_owner[self.eid]
+        return self.model.fleet.capacity_by_owner[self.eid]
 
     def installing(self) -> float:
         """H100e delivered but not yet serving compute (``technology.deploy_months``)."""
-        return self.model.installing_by_owner[self.eid]
+        return self.model.fleet.installing_by_owner[self.eid]
 
     def coming(self) -> float:
         """H100e on its way: being installed or still on order."""
-        return self.installing() + self.model.on_order[self.eid]
+        return self.installing() + self.model.chips.on_order[self.eid]
 
     def contracted(self) -> float:
         """H100e it has sold on term contracts, including forward contracts that have not started."""
-        return self.model.signed_by_provider[self.eid]
+        return self.model.contracts.signed_by_provider[self.eid]
 
     def unbuilt(self) -> float:
         """H100e it has sold on term contracts but not yet been delivered (some may be on order)."""
         return max(0.0, self.contracted() - self.capacity() - self.installing())
 
     def power_used(self) -> float:
-        return self.model.power_by_owner[self.eid]
+        return self.model.fleet.power_by_owner[self.eid]
 
     def power_headroom_mw(self, by_month: int | None = None) -> float:
         """MW free now, or by ``by_month`` counting the power under construction that will be ready by then."""
@@ -97,7 +98,7 @@ class Neocloud(mesa.Agent):
                                  self.hurdle_rate(), m.p["technology.accounting_life_months"], utilisation)
 
     def npv_per_gpu(self, g: int, unit_price: float) -> float:
-        """NPV of a new GPU under this firm's own expectations and hurdle rate (see :func:`gpucredit.sim.markets.gpu_npv`)."""
+        """NPV of a new GPU under this firm's own expectations and hurdle rate (see :func:`gpucredit.agents.investment.gpu_npv`)."""
         return gpu_npv(self.model, g, unit_price, self.hurdle_rate(), self.optimism)
 
     # --- contracts first ------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ class Neocloud(mesa.Agent):
 
     # --- investment and financing ---------------------------------------------------------------------
     def in_distress(self) -> bool:
-        return any(self.model.loans[i].status == "breach" for i in self.loan_ids)
+        return any(l.status == "breach" for l in self.model.loans.of_borrower(self.eid))
 
     def syndicate(self) -> list:
         """The lenders of its facility, in the order it draws on them: its relationship lender (the arranger,
@@ -152,7 +153,7 @@ class Neocloud(mesa.Agent):
         lower of the price and the GPU's appraised value (nothing without a syndicate)."""
         if not syndicate:
             return 0.0
-        return syndicate[0].origination_ltv() * min(unit_price, self.model.appraisal_per_gpu[g]) * 1e-9
+        return syndicate[0].origination_ltv() * min(unit_price, self.model.used_gpus.appraisal_per_gpu[g]) * 1e-9
 
     def financeable_units(self, g: int, unit_price: float, by_month: int | None = None, months: int = 1,
                           prepaid: float = 0.0) -> float:
@@ -164,9 +165,9 @@ class Neocloud(mesa.Agent):
         syndicate = self.syndicate()
         advance = self.advance_per_gpu(syndicate, g, unit_price)
         # what it already has on order is paid for first: its loan advances and equity slices are spoken for
-        on_order = m.on_order[self.eid] / m.gens[g].perf
+        on_order = m.chips.on_order[self.eid] / m.gens[g].perf
         room = max(0.0, sum([l.lending_room(self.eid) for l in syndicate]) - on_order * advance)
-        cash_free = m.ledger.cash[self.eid] - self.cash_buffer() - max(0.0, m.on_order_cost(self.eid) - on_order * advance)
+        cash_free = m.ledger.cash[self.eid] - self.cash_buffer() - max(0.0, m.chips.on_order_cost(self.eid) - on_order * advance)
         units_debt = room / advance if advance > 0 else 0.0
         equity_slice = unit_price * 1e-9 - advance - prepaid
         if equity_slice <= 0:
@@ -180,7 +181,7 @@ class Neocloud(mesa.Agent):
 
     def cash_buffer(self) -> float:
         m = self.model
-        debt = sum([m.loans[i].principal for i in self.loan_ids])
+        debt = m.loans.debt_of(self.eid)
         return m.p["neoclouds.cash_buffer"] * debt + 0.01 * self.size
 
     def plan_orders(self) -> None:
@@ -206,11 +207,11 @@ class Neocloud(mesa.Agent):
         self.planned_units = min(desired, self.financeable_units(g, unit_price))
         self.wanted_gen = g
         # forward contracts and GPUs on order need power too (GPUs being installed already draw theirs)
-        unbuilt = max(self.unbuilt(), m.on_order[self.eid]) / gen.perf
+        unbuilt = max(self.unbuilt(), m.chips.on_order[self.eid]) / gen.perf
         self.plan_power(unbuilt + speculative, g, npv > 0 or unbuilt > 0)
 
     def contracted_next(self) -> float:
-        return self.model.contracted_next_by_provider.get(self.eid, 0.0)
+        return self.model.contracts.contracted_next_by_provider.get(self.eid, 0.0)
 
     def plan_power(self, desired_units: float, g: int, expanding: bool) -> None:
         m = self.model
@@ -253,7 +254,7 @@ class Neocloud(mesa.Agent):
             draw = min(remaining, lender_room)
             if draw > 1e-6:
                 loan = lender.facility_for(self)
-                lender.advance(loan, draw, ig)
+                m.loans.draw(loan, draw, lender.spread(ig))
                 draws.append((loan.id, draw))
                 remaining -= draw
             if remaining <= 1e-6:
@@ -262,12 +263,12 @@ class Neocloud(mesa.Agent):
         tranches = [(loan_id, draw / drawn) for loan_id, draw in draws] if draws else [(-1, 1.0)]
         for g, units, price, prepaid in lots:
             for loan_id, part in tranches:
-                m.buy_gpus(self.eid, chipmaker, g, share * units * part, price, pledged=loan_id, prepaid=share * prepaid * part)
+                m.chips.ship(self.eid, chipmaker, g, share * units * part, price, pledged=loan_id, prepaid=share * prepaid * part)
         return share
 
     def ig_share(self) -> float:
         """Share of its contracted capacity sold to investment-grade customers."""
-        ig = self.model.ig_contracted_by_provider.get(self.eid, 0.0)
+        ig = self.model.contracts.ig_contracted_by_provider.get(self.eid, 0.0)
         total = self.contracted()
         return ig / total if total > 0 else 0.0
 
@@ -275,8 +276,7 @@ class Neocloud(mesa.Agent):
     def service_debt(self) -> None:
         """Interest and amortisation on every facility; what cannot be paid is capitalised and opens a breach."""
         m = self.model
-        for lid in list(self.loan_ids):
-            loan = m.loans[lid]
+        for loan in m.loans.of_borrower(self.eid):
             if loan.status in ("default", "repaid") or loan.principal <= 0:
                 continue
             interest = loan.principal * loan.monthly_rate(m.sofr)
@@ -287,23 +287,23 @@ class Neocloud(mesa.Agent):
                 self.sell_unpledged(due - cash)
                 cash = m.ledger.cash[self.eid]
             paid_interest = min(interest, max(cash, 0.0))
-            m.ledger.pay(self.eid, loan.lender, paid_interest, "interest")
+            m.loans.pay_interest(loan, paid_interest)
             cash -= paid_interest
             paid_principal = min(amort, max(cash, 0.0))
-            m.pay_principal(loan, paid_principal)
+            m.loans.repay(loan, paid_principal)
             missed = due - paid_interest - paid_principal
             if missed > 1e-9:
                 # unpaid interest is capitalised (an expense now, a larger loan); unpaid principal stays due
                 unpaid_interest = interest - paid_interest
-                m.capitalise_interest(loan, unpaid_interest)
+                m.loans.capitalise_interest(loan, unpaid_interest)
                 loan.missed += missed
-                m.open_breach(loan, "missed_payment", missed)
+                m.covenants.open_breach(loan, "missed_payment", missed)
 
     def sell_unpledged(self, amount: float) -> float:
         """Sell unencumbered GPUs (oldest first) to raise ``amount`` US$bn; a forced sale."""
         m = self.model
         rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] < 0]
-        return m.sell_gpus_for_cash(self.eid, rows, amount)
+        return m.used_gpus.sell_for_cash(self.eid, rows, amount)
 
     def try_to_cure(self, loan) -> bool:
         """Pay arrears and pay down to the covenant LTV with cash, then by selling pledged GPUs."""
@@ -311,23 +311,23 @@ class Neocloud(mesa.Agent):
         cash_free = max(0.0, m.ledger.cash[self.eid] - 0.002 * self.size)
         if loan.missed > 0:
             pay = min(loan.missed, cash_free)
-            m.pay_principal(loan, pay)
+            m.loans.repay(loan, pay)
             loan.missed -= pay
             cash_free -= pay
         target = loan.covenant_ltv * 0.95 * loan.collateral_value
         excess = loan.principal - target
         if excess > 0:
             pay = min(excess, cash_free)
-            m.pay_principal(loan, pay)
+            m.loans.repay(loan, pay)
             excess -= pay
         if (excess > 1e-9 or loan.missed > 1e-9) and loan.ltv < 1.0:
             rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] == loan.id]
             need = max(excess / max(1e-9, 1.0 - loan.covenant_ltv * 0.95), loan.missed)
-            raised = m.sell_gpus_for_cash(self.eid, rows, need)
+            raised = m.used_gpus.sell_for_cash(self.eid, rows, need)
             pay = min(raised, loan.principal, m.ledger.cash[self.eid])
-            m.pay_principal(loan, pay)
+            m.loans.repay(loan, pay)
             loan.missed = max(0.0, loan.missed - pay)
-            m.mark_loan(loan)
+            m.loans.mark(loan)
         return loan.missed <= 1e-9 and loan.ltv <= loan.covenant_ltv
 
     def pay_out_surplus(self) -> None:
@@ -351,7 +351,7 @@ class Neocloud(mesa.Agent):
         scaled by sentiment (no lower than zero)."""
         m = self.model
         annual = 4.0 * sum(list(self.revenue_history)[-3:])
-        backlog = m.backlog_by_provider.get(self.eid, 0.0)
+        backlog = m.contracts.backlog_by_provider.get(self.eid, 0.0)
         self.valuation = max(0.0, m.p["neoclouds.valuation_multiple"] * (1.0 + 0.5 * m.sentiment) * (annual + 0.25 * backlog))
 
     def equity_need(self) -> float:

@@ -2,14 +2,14 @@
 
 The tables are written between the markers ``<!-- PARAMETERS:BEGIN -->`` / ``<!-- PARAMETERS:END -->`` and
 ``<!-- COLUMNS:BEGIN -->`` / ``<!-- COLUMNS:END -->`` and ``<!-- OUTCOMES:BEGIN -->`` / ``<!-- OUTCOMES:END -->``
-from the single declarations in the code: :data:`gpucredit.sim.parameters.PARAMETERS`, :data:`gpucredit.sim.outputs.SERIES` and
+from the single declarations in the code: :data:`gpucredit.sim.parameters.PARAMETERS`, :data:`gpucredit.sim.reporting.columns.SERIES` and
 :data:`gpucredit.experiments.outcomes.OUTCOMES`. Nothing else in the file is touched, so the
 documentation never lists parameters or output columns by hand.
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. python docs/generate_tables.py            # rewrite docs/ODD.md in place
-    PYTHONPATH=. python docs/generate_tables.py --check    # exit 1 if docs/ODD.md is out of date
+    python docs/generate_tables.py                        # rewrite docs/ODD.md in place
+    python docs/generate_tables.py --check    # exit 1 if docs/ODD.md is out of date
 
 Exit codes: 0 up to date (or rewritten), 1 out of date (``--check``), 2 the file or a marker is missing.
 """
@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:  # allow running without PYTHONPATH
     sys.path.insert(0, str(ROOT))
 
 from gpucredit.experiments.outcomes import OUTCOMES  # noqa: E402
-from gpucredit.sim.outputs import SERIES  # noqa: E402
+from gpucredit.sim.reporting.columns import SERIES  # noqa: E402
 from gpucredit.sim.parameters import PARAMETERS  # noqa: E402
 
 ODD = ROOT / "docs" / "ODD.md"
@@ -109,7 +109,7 @@ def _dictionary(source: str, header: str, rows, intro: list[str]) -> str:
 
 
 def column_table() -> str:
-    return _dictionary("gpucredit.sim.outputs.SERIES", "column", SERIES,
+    return _dictionary("gpucredit.sim.reporting.columns.SERIES", "column", SERIES,
                        [f"{len(SERIES)} monthly columns (plus the calendar month `date`, `YYYY-MM`).", ""])
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gpucredit.sim import GPUEconomy
-from gpucredit.sim.model import month_label
+from gpucredit.sim.calendar import month_label
 
 CAL = "CALIBRATION.md"
 

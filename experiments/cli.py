@@ -33,7 +33,7 @@ import textwrap
 from typing import Sequence
 
 from gpucredit.sim.ledger import AccountingError
-from gpucredit.sim.outputs import SERIES
+from gpucredit.sim.reporting.columns import SERIES
 from gpucredit.sim.parameters import PARAMETERS, ParameterError, parse_assignment
 from gpucredit.sim.scenarios import ScenarioError, load_scenario, shipped_scenarios
 

@@ -1,7 +1,7 @@
 """The standard figures of a gpucredit run.
 
 :func:`standard_panel` turns a run's monthly time series (``timeseries.parquet``: a ``date`` column
-``YYYY-MM`` and the columns of :data:`gpucredit.sim.outputs.SERIES`) into five figures, each saved as PNG (150 dpi) and
+``YYYY-MM`` and the columns of :data:`gpucredit.sim.reporting.columns.SERIES`) into five figures, each saved as PNG (150 dpi) and
 PDF, plus a combined ``panel.png``/``panel.pdf`` holding all five:
 
 =====================  ==========================================================================================
@@ -239,7 +239,7 @@ def _save(fig, out_dir: Path, stem: str) -> list[Path]:
 def standard_panel(df: pd.DataFrame, out_dir, title: str | None = None) -> list[Path]:
     """Draw the five standard figures of a run into ``out_dir`` (created if needed).
 
-    ``df`` is a run's time series: a ``date`` column (``YYYY-MM``) and the :data:`gpucredit.sim.outputs.SERIES` columns,
+    ``df`` is a run's time series: a ``date`` column (``YYYY-MM``) and the :data:`gpucredit.sim.reporting.columns.SERIES` columns,
     one row per month. Writes ``prices``, ``credit``, ``nvidia``, ``defaults`` and ``ai_revenue_capex`` as
     ``.png`` (150 dpi) and ``.pdf``, and ``panel.png``/``panel.pdf`` with all five. ``title`` (e.g. the scenario
     and seed) is printed small in the bottom-left corner. Returns the written paths.

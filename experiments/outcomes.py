@@ -1,6 +1,6 @@
 """Scalar outcomes of one run: what a study records about each simulated economy.
 
-Every outcome is computed from the run's monthly series (:data:`gpucredit.sim.outputs.SERIES`) alone, so it can be
+Every outcome is computed from the run's monthly series (:data:`gpucredit.sim.reporting.columns.SERIES`) alone, so it can be
 recomputed from a stored ``timeseries/<run_id>.parquet``. :data:`OUTCOMES` is the data dictionary (name, unit,
 definition); the columns of a study's ``runs`` table follow it, and docs/ODD.md quotes it.
 

@@ -8,7 +8,7 @@ every month and writes the results directory::
         timeseries.csv          the same table as CSV
         events.csv              the event log: date, event, agents (``;``-separated), amount_bn, units, detail
         balance_sheets.parquet  agent balance sheets every ``run.balance_sheet_interval`` months and at the end
-        network_YYYY-MM.graphml the financial network (:func:`gpucredit.sim.network.build_network`) at chosen month ends
+        network_YYYY-MM.graphml the financial network (:func:`gpucredit.sim.reporting.network.build_network`) at chosen month ends
         manifest.json           what was run: scenario, seed, every parameter value used, overrides, package
                                 versions, git commit, timing
         figures/                the standard figures (:func:`gpucredit.experiments.figures.standard_panel`)
@@ -47,9 +47,11 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from gpucredit.sim.model import GPUEconomy, month_label
-from gpucredit.sim.network import build_network
-from gpucredit.sim.outputs import SERIES_NAMES
+from gpucredit.sim.calendar import month_label
+from gpucredit.sim.events import EVENT_COLUMNS
+from gpucredit.sim.model import GPUEconomy
+from gpucredit.sim.reporting.network import build_network
+from gpucredit.sim.reporting.columns import SERIES_NAMES
 from gpucredit.sim.parameters import BY_NAME, canonical_name, resolve
 from gpucredit.sim.scenarios import Scenario, load_scenario
 
@@ -57,7 +59,6 @@ from .figures import standard_panel
 
 DISCLAIMER = "Stylized research model: not a forecast or investment advice."
 REPO = Path(__file__).resolve().parent.parent
-EVENT_COLUMNS = ("date", "event", "agents", "amount_bn", "units", "detail")
 PACKAGES = ("mesa", "numpy", "networkx", "pandas", "pyarrow", "matplotlib")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -208,7 +209,7 @@ def execute_run(run: PreparedRun) -> Path:
 
 
 def timeseries(model: GPUEconomy) -> pd.DataFrame:
-    """The monthly series of a run: ``date`` (YYYY-MM) then every :data:`gpucredit.sim.outputs.SERIES` column."""
+    """The monthly series of a run: ``date`` (YYYY-MM) then every :data:`gpucredit.sim.reporting.columns.SERIES` column."""
     df = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     df = df[list(SERIES_NAMES)].astype(float)
     df.insert(0, "date", [month_label(t) for t in range(len(df))])
@@ -243,7 +244,7 @@ def summarize(df: pd.DataFrame) -> list[str]:
 # the network
 # ====================================================================================================
 def network_snapshot(model: GPUEconomy, run: PreparedRun | None = None) -> nx.MultiDiGraph:
-    """The financial network now (:func:`gpucredit.sim.network.build_network`), with GraphML-safe attribute values."""
+    """The financial network now (:func:`gpucredit.sim.reporting.network.build_network`), with GraphML-safe attribute values."""
     graph = build_network(model)
     graph.graph["scenario"] = model.scenario_name
     graph.graph["seed"] = -1 if model.seed is None else int(model.seed)

@@ -23,8 +23,11 @@ revenue (annualised) to continue. Sentiment is a persistent (exponentially weigh
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
+
+from ..agents.investment import fundamental_price
 
 
 class Expectations:
@@ -49,6 +52,11 @@ class Expectations:
         self.expected_growth = 0.0
         self._months = np.arange(1, 241, dtype=float)
         self._paths = None  # (inputs, both rules' paths for months 1..240), recomputed when the inputs change
+        # what the market observes, month by month (the last 24 months)
+        self.fundamental_price = initial_price  # the full cost of new capacity this month (the market's anchor)
+        self.ai_revenue_history: deque = deque(maxlen=24)  # end-user AI revenue, US$bn/month
+        self.collateral_index_history: deque = deque(maxlen=24)  # market value per installed H100e, US$
+        self.collateral_return_6m = 0.0  # 6-month return of that index
 
     def anchor(self, fundamental: float) -> None:
         """Set the fundamental the forecasters start from (before any price has been observed)."""
@@ -123,10 +131,38 @@ class Expectations:
         return self.sentiment
 
 
-def fundamental_price(unit_price_per_h100e: float, running_cost_per_h100e: float, facility_cost_per_h100e: float,
-                      annual_rate: float, life_months: int, utilisation: float = 0.7) -> float:
-    """Full cost of an H100e-hour on a new GPU, US$: capital recovery (annuity over the accounting life at
-    ``annual_rate``) plus running and data-centre costs, spread over hours sold at normal utilisation."""
-    r = annual_rate / 12.0
-    annuity = unit_price_per_h100e * r / (1.0 - (1.0 + r) ** -life_months)
-    return (annuity / 730.0 + running_cost_per_h100e + facility_cost_per_h100e) / utilisation
+def full_cost_of_new_capacity(economy, month: int) -> float:
+    """The full cost of an H100e-hour on the chips Nvidia is shipping in ``month`` (its production mix: a new
+    generation sets the price only as its output ramps up), at the investment-grade cost of capital: the
+    fundamental price."""
+    m = economy
+    p = m.p
+    mix = m.nvidia.production_mix(month)
+    h100e = sum(share * m.gens[g].perf for g, share in mix.items())
+    per_h100e = lambda cost: sum(share * cost(g) for g, share in mix.items()) / h100e
+    return fundamental_price(per_h100e(m.nvidia.list_price), per_h100e(lambda g: m.running_cost[g]),
+                             per_h100e(lambda g: m.facility_cost[g]), m.sofr + p["lenders.spread_ig"],
+                             p["technology.accounting_life_months"])
+
+
+def form_expectations(economy) -> None:
+    """The market observes this month's spot price, fundamental, AI revenue and collateral prices: the forecasting
+    rules are scored and their shares switch; sentiment follows expected AI-revenue growth (fundamentalists: its
+    realised 12-month growth; extrapolators: the latest quarter's, annualised)."""
+    m = economy
+    ex = m.expectations
+    fundamental = full_cost_of_new_capacity(m, m.month)
+    ex.fundamental_price = fundamental
+    ex.observe_price(m.spot.price, fundamental)
+    ex.ai_revenue_history.append(m.ledger.income_total("ai_revenue"))
+    ai_hist = list(ex.ai_revenue_history)
+    if len(ai_hist) >= 15:
+        fundamental_growth = sum(ai_hist[-3:]) / max(sum(ai_hist[-15:-12]), 1e-9) - 1.0
+    else:
+        fundamental_growth = (ai_hist[-1] / max(ai_hist[0], 1e-9)) ** (12.0 / max(len(ai_hist) - 1, 1)) - 1.0 if len(ai_hist) > 1 else 1.0
+    # extrapolators read the latest quarter's AI-revenue growth, annualised (news of the boom, not its capex)
+    momentum = (sum(ai_hist[-3:]) / max(sum(ai_hist[-6:-3]), 1e-9)) ** 4 - 1.0 if len(ai_hist) >= 6 else fundamental_growth
+    ex.update_sentiment(min(fundamental_growth, 5.0), min(max(momentum, -0.9), 5.0))
+    ex.collateral_index_history.append(m.used_gpus.collateral_index())
+    ci = list(ex.collateral_index_history)
+    ex.collateral_return_6m = (ci[-1] / ci[-7] - 1.0) if len(ci) >= 7 and ci[-7] > 0 else 0.0

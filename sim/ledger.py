@@ -139,5 +139,9 @@ class Ledger:
     def income_of(self, eid: int, *items: str) -> float:
         return sum([self.income.get((eid, item), 0.0) for item in items])
 
+    def income_total(self, item: str) -> float:
+        """This month's ``item`` income of all parties (positive entries only), US$bn."""
+        return sum(v for (eid, it), v in self.income.items() if it == item and v > 0)
+
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)

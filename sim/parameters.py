@@ -159,6 +159,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("nvidia.investment_share", 0.06, 0.0, 0.5, "share of free cash flow",
        "Share of free cash flow put into equity stakes of customers (neoclouds, labs) at neutral sentiment",
        f"{CAL}: Nvidia stakes (CoreWeave, OpenAI, Anthropic, Nebius)"),
+    _p("nvidia.neocloud_round_share", 0.4, 0.0, 1.0, "share of a round",
+       "Largest share of a neocloud customer's equity round Nvidia takes (within its strategic budget)"),
+    _p("nvidia.lab_round_share", 0.1, 0.0, 1.0, "share of a round", "Largest share of a lab's equity round Nvidia takes (within its strategic budget)"),
     _p("nvidia.investee_preference", 0.0, 0.0, 10.0, "weight",
        "Extra allocation weight for investees when chips are scarce (0 = pro rata)", "MODEL.md s4.1"),
     _p("nvidia.backstop_cap", 6.3, 0.0, 50.0, "US$bn", "Cap of Nvidia's commitment to buy its lead investee's unsold capacity",
@@ -259,6 +262,8 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Share of its surplus cash (above twice its buffer and the equity slices of its planned build-out) a neocloud that "
        "has not raised equity in the last 12 months pays to its shareholders each month"),
     _p("neoclouds.raise_threshold", -0.2, -1.0, 1.0, "sentiment", "Sentiment above which neoclouds can raise equity"),
+    _p("neoclouds.max_round_share", 0.3, 0.01, 1.0, "share of valuation", "Largest round a neocloud raises, as a share of its valuation"),
+    _p("neoclouds.round_interval_months", 6, 1, 36, "months", "Fewest months between two equity rounds of one neocloud", kind=int),
     _p("neoclouds.growth_round_share", 0.05, 0.0, 0.5, "share of valuation",
        "Share of the firm a neocloud sells in a growth round, held once its valuation has doubled since its last round",
        f"{CAL}: CoreWeave valuation $2bn -> $19bn to May 2024; Nvidia stake ~6-7%"),
@@ -297,6 +302,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("lenders.appetite_prices", 0.5, 0.0, 5.0, "LTV share per unit return", "Procyclicality of LTV with collateral price changes"),
     _p("lenders.loss_aversion", 3.0, 0.0, 20.0, "LTV share per unit loss rate", "LTV cut per unit of recent loss rate"),
     _p("lenders.liquidation_months", 3, 1, 24, "months", "Months over which seized GPUs not needed for contracts are sold", kind=int),
+    _p("lenders.contract_collateral_share", 0.25, 0.0, 1.0, "share of remaining value",
+       "Share of the remaining value of the compute contracts assigned to a loan that counts as its collateral"),
     # --- markets ----------------------------------------------------------------------------------
     _p("markets.initial_spot_price", 4.7, 0.1, 50.0, "US$/H100e-hour", "Spot price in December 2022", f"{CAL}: H100 launched ~$4.70"),
     _p("markets.price_adjustment", 0.3, 0.01, 1.0, "per month", "Share of the gap to the clearing price closed each month (posted prices)"),
@@ -317,6 +324,14 @@ PARAMETERS: tuple[Parameter, ...] = (
        "(idle capacity is sold from the signing month); the prepayment comes at signing, payments once it is live",
        f"stylized; {CAL}: CoreWeave's backlog far exceeds its current revenue", int),
     _p("contracts.prepay_share", 0.15, 0.0, 1.0, "share", "Share of a contract's value prepaid at signing", f"{CAL}: 15-25% prepaid"),
+    _p("contracts.max_prepay_cash_share", 0.5, 0.01, 1.0, "share of cash",
+       "Largest share of its cash a customer pays as a prepayment; a contract whose prepayment would take more is signed "
+       "smaller"),
+    _p("contracts.min_deal_h100e", 50.0, 0.0, 100000.0, "H100e", "Smallest contract (or forward part of one) a provider signs"),
+    _p("contracts.min_request_h100e", 100.0, 0.0, 100000.0, "H100e",
+       "Smallest term capacity a lab or hyperscaler brings to the contract market in a month"),
+    _p("contracts.max_providers", 4, 1, 50, "providers", "Most providers a lab or hyperscaler signs with in a month (its "
+       "largest willing ones, pro rata to their offers)", kind=int),
     # --- expectations -----------------------------------------------------------------------------
     _p("expectations.intensity_of_choice", 4.0, 0.0, 100.0, "1/error", "Brock-Hommes intensity of choice between forecasting rules"),
     _p("expectations.memory", 0.8, 0.0, 0.99, "weight", "Weight of past fitness in the rules' performance measure"),

@@ -99,7 +99,18 @@ class Fleet:
 
     COLUMNS = ("owner", "gen", "vintage", "count", "cost", "book", "pledged", "liquidate", "live_from")
 
-    def __init__(self, capacity: int = 256):
+    def __init__(self, perf: np.ndarray | None = None, facility_kw: np.ndarray | None = None, capacity: int = 256):
+        self.perf = perf  # H100e per GPU, by generation
+        self.facility_kw = facility_kw  # kW per GPU with the facility overhead, by generation
+        # GPU conservation: every GPU produced is held, scrapped or sold to outside buyers
+        self.produced = 0.0
+        self.scrapped = 0.0
+        self.sold_outside = 0.0
+        self.installed_h100e = 0.0  # running total of the installed base, kept by every addition and removal
+        # by owner (entity id), as of the last :meth:`refresh`
+        self.capacity_by_owner = np.zeros(0)  # H100e serving compute
+        self.installing_by_owner = np.zeros(0)  # H100e delivered, still being installed
+        self.power_by_owner = np.zeros(0)  # MW drawn (GPUs being installed occupy their racks too)
         self.n = 0
         self.owner = np.zeros(capacity, dtype=np.int64)
         self.gen = np.zeros(capacity, dtype=np.int64)
@@ -179,3 +190,38 @@ class Fleet:
 
     def by_owner(self, values: np.ndarray, n_owners: int) -> np.ndarray:
         return np.bincount(self.owner[: self.n], weights=values, minlength=n_owners)
+
+    # --- GPUs entering and leaving the economy (GPU conservation) ---------------------------------------
+    def produce(self, owner: int, gen: int, vintage: int, count: float, cost_bn: float, pledged: int = -1,
+                live_from: int | None = None) -> int:
+        """New GPUs from a chipmaker: a new cohort, counted as produced and in the installed base."""
+        i = self.add(owner, gen, vintage, count, cost_bn, pledged, live_from)
+        self.produced += count
+        self.installed_h100e += count * self.perf[gen]
+        return i
+
+    def take_out(self, i: int, count: float, scrapped: bool) -> float:
+        """``count`` GPUs of cohort ``i`` leave the economy, scrapped or sold to outside buyers; returns their book
+        value."""
+        self.installed_h100e -= count * self.perf[self.gen[i]]
+        book = self.remove(i, count)
+        if scrapped:
+            self.scrapped += count
+        else:
+            self.sold_outside += count
+        return book
+
+    # --- queries ----------------------------------------------------------------------------------------
+    def live_rows(self, month: int) -> np.ndarray:
+        """Which cohorts serve compute in ``month`` (delivered ``technology.deploy_months`` ago or more)."""
+        return self.view("live_from") <= month
+
+    def refresh(self, month: int, n_owners: int) -> None:
+        """Each owner's capacity serving compute (H100e), capacity still being installed, and power drawn (MW:
+        GPUs being installed occupy their racks too)."""
+        own, g, cnt = self.view("owner"), self.view("gen"), self.view("count")
+        h100e = cnt * self.perf[g]
+        live = self.live_rows(month)
+        self.capacity_by_owner = np.bincount(own, weights=h100e * live, minlength=n_owners)
+        self.installing_by_owner = np.bincount(own, weights=h100e * ~live, minlength=n_owners)
+        self.power_by_owner = np.bincount(own, weights=cnt * self.facility_kw[g] / 1000.0, minlength=n_owners)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gpucredit.sim import AccountingError, GPUEconomy, PARAMETERS, shipped_scenarios
-from gpucredit.sim.outputs import SERIES_NAMES
+from gpucredit.sim.reporting.columns import SERIES_NAMES
 from tests.conftest import run
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gpucredit.sim.outputs import SERIES_NAMES
+from gpucredit.sim.reporting.columns import SERIES_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from gpucredit.sim.contracts import Backstop
+from gpucredit.sim.contracts.claims import Backstop
+from gpucredit.sim.accounts import balance_sheets
+from gpucredit.sim.credit.default import resolve_default
 from tests.conftest import run
 
 
@@ -15,20 +17,20 @@ def _largest_loan(model):
 def test_a_fire_sale_lowers_other_borrowers_collateral_marks_and_can_trip_covenants(fresh_24):
     m = fresh_24
     loan = _largest_loan(m)
-    m.mark_all_loans()
+    m.loans.mark_all()
     before_value, before_ltv = loan.collateral_value, loan.ltv
     # a distressed hyperscaler-sized seller dumps a third of the installed base it holds on the used market
     seller = m.hyperscalers[0]
     for r in m.fleet.rows_of(seller.eid):
-        m.sell_cohort(seller.eid, r, m.fleet.count[r] / 3.0, forced=True)
-    m.mark_all_loans()
+        m.used_gpus.sell_cohort(seller.eid, r, m.fleet.count[r] / 3.0, forced=True)
+    m.loans.mark_all()
     assert loan.collateral_value < before_value
     assert loan.ltv > before_ltv
     assert m.flow["fire_sale_volume"] > 0
     # large enough, the fall trips covenants of borrowers that sold nothing
     for _ in range(6):
         for r in m.fleet.rows_of(seller.eid):
-            m.sell_cohort(seller.eid, r, m.fleet.count[r] / 2.0, forced=True)
+            m.used_gpus.sell_cohort(seller.eid, r, m.fleet.count[r] / 2.0, forced=True)
     m.mark_and_enforce()
     tripped = [e for e in m.events if e["event"] in ("covenant_breach", "covenant_waiver") and e["date"] == m.date]
     assert tripped, "collapsing used-GPU prices should breach an LTV covenant"
@@ -37,19 +39,19 @@ def test_a_fire_sale_lowers_other_borrowers_collateral_marks_and_can_trip_covena
 def test_a_new_generation_lowers_older_gpus_secondary_price(fresh_24):
     m = fresh_24
     h100 = m.gen_index("H100")
-    m._mark_secondary()
-    before = m.secondary.prices[h100]
+    m.used_gpus.reappraise()
+    before = m.used_gpus.prices[h100]
     # Rubin arrives early: the newest generation's cost per H100e sets both the fundamentalists' anchor
     # (the expected compute price path) and the replacement cost of used GPUs
     rubin = m.gen_index("Rubin")
     gen = m.gens[rubin]
-    m._newest_nvidia = rubin
+    m.newest_nvidia_gen = rubin
     m.release[rubin] = m.month
     from gpucredit.sim.expectations import fundamental_price
     m.expectations.fundamental = fundamental_price(m.nvidia.list_price(rubin) / gen.perf, m.running_cost[rubin] / gen.perf,
                                                    m.facility_cost[rubin] / gen.perf, 0.1, 72)
-    m._mark_secondary()
-    assert m.secondary.prices[h100] < before
+    m.used_gpus.reappraise()
+    assert m.used_gpus.prices[h100] < before
 
 
 def test_an_expired_contract_returns_its_gpus_to_the_spot_market(fresh_24):
@@ -57,23 +59,23 @@ def test_an_expired_contract_returns_its_gpus_to_the_spot_market(fresh_24):
     # the largest contract being served (a forward contract that has not started holds no capacity yet)
     c = max((c for c in m.contracts if c.active and c.kind != "rent_back" and c.start <= m.month), key=lambda c: c.qty)
     provider = c.provider
-    committed_before = m.contracted_by_provider[provider]
+    committed_before = m.contracts.contracted_by_provider[provider]
     c.end = m.month + 1  # the contract ends this month
     m.age_the_economy()
     assert not c.active
-    assert m.contracted_by_provider[provider] == pytest.approx(committed_before - c.qty)
+    assert m.contracts.contracted_by_provider[provider] == pytest.approx(committed_before - c.qty)
     assert any(e["event"] == "contract_expiry" and e["units"] == c.qty for e in m.events)
     # next month the capacity it held is offered on spot: the provider's spot sales rise
-    free_before = m.capacity_by_owner[provider] - committed_before
-    free_after = m.capacity_by_owner[provider] - m.contracted_by_provider[provider]
+    free_before = m.fleet.capacity_by_owner[provider] - committed_before
+    free_after = m.fleet.capacity_by_owner[provider] - m.contracts.contracted_by_provider[provider]
     assert free_after > free_before
 
 
 def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
     m = fresh_24
     # the neocloud with the most capacity not committed to contracts
-    nc = max(m.neoclouds, key=lambda n: m.capacity_by_owner[n.eid] - m.contracted_by_provider[n.eid])
-    m.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
+    nc = max(m.neoclouds, key=lambda n: m.fleet.capacity_by_owner[n.eid] - m.contracts.contracted_by_provider[n.eid])
+    m.circular.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
     m.open_month = lambda: None  # keep the month as it is
     # a demand collapse: developers and hyperscalers stop buying compute on spot
     for lab in m.labs:
@@ -86,7 +88,7 @@ def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
     for c in m.contracts:
         c.active = False
     m.startups.provider[:] = -1
-    m._refresh_books()
+    m.contracts.refresh_books()
     m.flow.clear()
     m.clear_compute_market()
     low = m.flow["backstop_paid"]
@@ -97,7 +99,7 @@ def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
 def test_a_backstop_pays_nothing_when_all_capacity_is_used(fresh_24):
     m = fresh_24
     nc = m.neoclouds[0]
-    m.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
+    m.circular.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
     for h in m.hyperscalers:
         h.budget = 1e4  # overwhelming demand: every GPU is rented
     m.flow.clear()
@@ -107,8 +109,8 @@ def test_a_backstop_pays_nothing_when_all_capacity_is_used(fresh_24):
 
 def _force_breach(m):
     loan = _largest_loan(m)
-    m.secondary.pressure = 5.0  # used-GPU prices collapse: every LTV covenant is breached
-    m.secondary.prices = m.secondary.appraisal * m.secondary.discount_factor()
+    m.used_gpus.pressure = 5.0  # used-GPU prices collapse: every LTV covenant is breached
+    m.used_gpus.prices = m.used_gpus.appraisal * m.used_gpus.discount_factor()
     return loan
 
 
@@ -116,11 +118,11 @@ def _defaults_after_price_collapse(forbearance, months):
     """Neocloud defaults in the ``months`` after used-GPU prices collapse (and stay collapsed)."""
     m = run(24, seed=3, **{"lenders.forbearance": forbearance})
     m.p["run.months"] = m.n_months = 60
-    m._mark_secondary = lambda: m.secondary.mark(m.secondary.appraisal)  # keep appraisals where they are
+    m._mark_secondary = lambda: m.used_gpus.mark(m.used_gpus.appraisal)  # keep appraisals where they are
     defaults = []
     sector = m.ledger.sector("venture_and_public_equity")
     for _ in range(months):
-        m.secondary.pressure = 5.0  # used-GPU prices at 1% of appraisal: LTV covenants breached
+        m.used_gpus.pressure = 5.0  # used-GPU prices at 1% of appraisal: LTV covenants breached
         for nc in m.neoclouds:  # borrowers have paid out their cash: they cannot pay down to cure
             cash = m.ledger.cash[nc.eid]
             if cash > 0:
@@ -144,14 +146,14 @@ def test_a_waiver_delays_a_default():
 def test_a_default_writes_nvidias_stake_down(fresh_24):
     m = fresh_24
     nc = m.neoclouds[1]
-    m.invest(m.nvidia, nc, 0.2, max(nc.valuation, 1.0))  # Nvidia joins an equity round
-    stake = next(s for s in m.stakes if s.holder == m.nvidia.eid and s.issuer == nc.eid)
+    m.equity.invest(m.nvidia, nc, 0.2, max(nc.valuation, 1.0))  # Nvidia joins an equity round
+    stake = next(s for s in m.equity.stakes if s.holder == m.nvidia.eid and s.issuer == nc.eid)
     equity_before = m.ledger.equity[m.nvidia.eid]
     value = stake.value
     forfeited_before = m.ledger.income_of(m.nvidia.eid, "forfeited_deposit")
     surplus_before = m.ledger.income_of(m.nvidia.eid, "recovery")
-    m.default(nc)
-    assert stake not in m.stakes
+    resolve_default(m, nc)
+    assert stake not in m.equity.stakes
     forfeited = m.ledger.income_of(m.nvidia.eid, "forfeited_deposit") - forfeited_before  # its chip deposits
     # as a shareholder it gets its share of whatever the lenders seized beyond their claims (absolute priority)
     surplus = m.ledger.income_of(m.nvidia.eid, "recovery") - surplus_before
@@ -167,11 +169,11 @@ def test_a_default_hands_gpus_to_lenders_and_books_losses(fresh_24):
     loan = _largest_loan(m)
     nc = m.entity[loan.borrower]
     gpus = m.fleet.count[m.fleet.rows_of(nc.eid)].sum()
-    principal = sum(m.loans[i].principal for i in nc.loan_ids if m.loans[i].status not in ("default", "repaid"))
+    principal = sum(l.principal for l in m.loans.of_borrower(nc.eid) if l.status not in ("default", "repaid"))
     rows = m.fleet.rows_of(nc.eid)
-    assets = float((m.fleet.count[rows] * m.secondary.prices[m.fleet.gen[rows]]).sum()) / 1e9 + max(m.ledger.cash[nc.eid], 0.0)
+    assets = float((m.fleet.count[rows] * m.used_gpus.prices[m.fleet.gen[rows]]).sum()) / 1e9 + max(m.ledger.cash[nc.eid], 0.0)
     assert assets > principal  # this borrower's GPUs and cash are worth more than its debt
-    m.default(nc)
+    resolve_default(m, nc)
     assert m.fleet.rows_of(nc.eid).size == 0
     assert m.flow["gpus_seized"] == pytest.approx(gpus)
     assert m.fleet.count[m.fleet.rows_of(loan.lender)].sum() > 0
@@ -192,15 +194,15 @@ def test_a_lender_short_of_cash_sells_seized_gpus_to_pass_the_surplus_on(fresh_2
     m = fresh_24
     loan = _largest_loan(m)
     nc = m.entity[loan.borrower]
-    principal = sum(m.loans[i].principal for i in nc.loan_ids if m.loans[i].status not in ("default", "repaid"))
-    lenders = {m.loans[i].lender for i in nc.loan_ids if m.loans[i].status not in ("default", "repaid")}
+    principal = sum(l.principal for l in m.loans.of_borrower(nc.eid) if l.status not in ("default", "repaid"))
+    lenders = {l.lender for l in m.loans.of_borrower(nc.eid) if l.status not in ("default", "repaid")}
     for k in lenders:  # the lenders have lent out all their cash (the test sets it; the ledger check is not run)
         m.ledger.cash[k] = 0.0
-    sold_before = m.sold_outside
-    m.default(nc)
+    sold_before = m.fleet.sold_outside
+    resolve_default(m, nc)
     surplus = [e for e in m.events if e["event"] == "default_surplus" and nc.name in e["agents"]]
     assert surplus and surplus[-1]["amount_bn"] > 0
-    assert m.sold_outside > sold_before  # seized GPUs sold to raise the cash
+    assert m.fleet.sold_outside > sold_before  # seized GPUs sold to raise the cash
     assert -1e-9 <= m.flow["lender_losses"] <= principal
 
 
@@ -214,7 +216,7 @@ def test_switching_off_nvidias_investments_removes_circular_revenue():
 
 
 def test_investee_preference_gives_investees_more_chips_when_scarce():
-    from gpucredit.sim.markets import allocate_chips
+    from gpucredit.sim.markets.chips import allocate_chips
     requested = np.array([100.0, 100.0])
     pro_rata = allocate_chips(requested, np.array([1.0, 1.0]), 100.0)
     preferred = allocate_chips(requested, np.array([4.0, 1.0]), 100.0)
@@ -224,7 +226,7 @@ def test_investee_preference_gives_investees_more_chips_when_scarce():
 
 
 def test_obsolescence_idles_old_gpus_through_the_compute_price():
-    from gpucredit.sim.markets import fill_merit_order
+    from gpucredit.sim.markets.compute import fill_merit_order
     available = np.array([10.0, 10.0])  # H100e of an old and a new generation
     cost = np.array([0.9, 0.2])  # running cost per H100e-hour
     fill = fill_merit_order(8.0, available, cost, price=1.0)
@@ -252,7 +254,7 @@ def test_a_funding_drought_makes_start_ups_fail_and_default_on_their_contracts()
 def test_investors_cap_a_lab_round_at_a_share_of_its_revenue_based_valuation(fresh_24):
     m = fresh_24
     lab = max(m.labs, key=lambda l: l.weight)
-    m.sentiment = 0.9
+    m.expectations.sentiment = 0.9
     lab.last_round = -99
     m.ledger.cash[lab.eid] = 0.0  # short of cash: it goes to investors this month
     lab.value_firm()
@@ -293,7 +295,7 @@ def test_a_neocloud_that_stops_building_pays_out_its_surplus_cash(fresh_24):
     nc.planned_units = 0.0
     nc.speculative_h100e = 0.0
     nc.last_raise = m.month - 12
-    m.signed_by_provider[nc.eid] = 0.0  # nothing sold forward: nothing left to build
+    m.contracts.signed_by_provider[nc.eid] = 0.0  # nothing sold forward: nothing left to build
     m.ledger.cash[nc.eid] += 5.0
     before = m.ledger.cash[nc.eid]
     surplus = before - 2.0 * nc.cash_buffer()
@@ -318,7 +320,7 @@ def test_a_delivery_beyond_the_arrangers_room_is_syndicated_to_other_lenders(fre
     unit_price = m.nvidia.list_price(g)
     room = arranger.lending_room(nc.eid)
     # a delivery whose advance is three times what the arranger can still lend
-    units = 3.0 * room / (arranger.origination_ltv() * min(unit_price, m.appraisal_per_gpu[g]) * 1e-9)
+    units = 3.0 * room / (arranger.origination_ltv() * min(unit_price, m.used_gpus.appraisal_per_gpu[g]) * 1e-9)
     m.ledger.cash[nc.eid] += units * unit_price * 1e-9  # it can pay the equity slice
     exposure = {l.eid: l.exposure_to(nc.eid) for l in m.lenders}
     rows_before = set(m.fleet.rows_of(nc.eid))
@@ -338,7 +340,7 @@ def test_a_delivery_beyond_the_arrangers_room_is_syndicated_to_other_lenders(fre
     # with a syndicate of one the arranger's room caps the debt
     m2 = run(24, seed=3, **{"lenders.syndicate_size": 1})
     nc2 = max(m2.neoclouds, key=lambda n: n.capacity())
-    assert all(m2.loans[i].lender == nc2.relationship_lender for i in nc2.loan_ids)
+    assert all(l.lender == nc2.relationship_lender for l in m2.loans.of_borrower(nc2.eid))
 
 
 def test_capacity_sold_forward_is_built_ahead_and_paid_only_once_it_starts():
@@ -350,14 +352,14 @@ def test_capacity_sold_forward_is_built_ahead_and_paid_only_once_it_starts():
     assert c.start - m.month <= lead
     provider = m.entity[c.provider]
     # it is in the provider's backlog and its signed capacity, but not yet served or paid
-    assert m.signed_by_provider[c.provider] > m.contracted_by_provider[c.provider]
+    assert m.contracts.signed_by_provider[c.provider] > m.contracts.contracted_by_provider[c.provider]
     paid_before = c.prepaid
     assert provider.contracted() >= c.qty
     while m.month + 1 < c.start:
         m.step()
         assert c.prepaid == paid_before, "no prepayment is released before the start"
     # within neoclouds.install_months of the start, the provider plans GPUs for it
-    assert m.contracted_next_by_provider[c.provider] >= m.contracted_by_provider[c.provider] + c.qty - 1e-6
+    assert m.contracts.contracted_next_by_provider[c.provider] >= m.contracts.contracted_by_provider[c.provider] + c.qty - 1e-6
     m.step()  # the start month: it is served and paid
     assert c.start == m.month
     assert c.prepaid < paid_before
@@ -368,9 +370,9 @@ def test_a_chip_order_is_filled_after_the_lead_time_with_its_deposit_applied():
     m = run(6, seed=2)
     lead = m.p["nvidia.order_lead_months"]
     h, nv = m.hyperscalers[0], m.nvidia
-    before = m.balance_sheets()
-    order = m.place_order(h.eid, nv, 50_000.0)
-    after = m.balance_sheets()
+    before = balance_sheets(m)
+    order = m.chips.place(h.eid, nv, 50_000.0)
+    after = balance_sheets(m)
     # the deposit is the buyer's asset and Nvidia's liability until the chips arrive
     assert order.deposit == pytest.approx(m.p["nvidia.deposit_share"] * 50_000.0 / m.gens[m.newest_nvidia_gen].perf
                                           * nv.list_price(m.newest_nvidia_gen) * 1e-9)
@@ -386,7 +388,7 @@ def test_a_chip_order_is_filled_after_the_lead_time_with_its_deposit_applied():
         if order.h100e < 50_000.0:
             break
     assert order.h100e < 50_000.0
-    older = [o for o in m.order_book[nv.eid] if o.buyer == h.eid and o.month < order.month]
+    older = [o for o in m.chips.order_book[nv.eid] if o.buyer == h.eid and o.month < order.month]
     assert not older, "a buyer's older orders are filled first"
     assert order.h100e == 0 or order.deposit / order.h100e == pytest.approx(ratio), "the deposit is applied pro rata"
     assert m.flow["nvidia_allocation_ratio"] > 0
@@ -395,12 +397,12 @@ def test_a_chip_order_is_filled_after_the_lead_time_with_its_deposit_applied():
 def test_buyers_count_what_they_have_on_order():
     m = run(6, seed=2)
     h = m.hyperscalers[0]
-    m._tally_order_book()
+    m.chips.tally()
     prior = h.planned_h100e
     h.plan_orders()
     without = h.planned_h100e
     h.planned_h100e = prior
-    m.on_order[h.eid] += 1e7  # a large order outstanding: the gap to its target is covered
+    m.chips.on_order[h.eid] += 1e7  # a large order outstanding: the gap to its target is covered
     h.plan_orders()
     assert h.planned_h100e < without
     g = m.newest_nvidia_gen
@@ -408,7 +410,7 @@ def test_buyers_count_what_they_have_on_order():
     nc = max(m.neoclouds, key=lambda n: n.financeable_units(g, m.nvidia.list_price(g)))
     free = nc.financeable_units(g, m.nvidia.list_price(g))
     assert free > 0
-    m.on_order[nc.eid] += 0.5 * free * m.gens[g].perf  # half its room is spoken for by GPUs it has on order
+    m.chips.on_order[nc.eid] += 0.5 * free * m.gens[g].perf  # half its room is spoken for by GPUs it has on order
     assert nc.financeable_units(g, m.nvidia.list_price(g)) < free
 
 
@@ -416,7 +418,7 @@ def test_a_buyer_that_cannot_pay_for_its_allocation_forfeits_that_part_of_its_de
     m = run(6, seed=2)
     nv = m.nvidia
     nc = max(m.neoclouds, key=lambda n: n.capacity())
-    order = m.place_order(nc.eid, nv, 20_000.0, deposit_share=0.1)
+    order = m.chips.place(nc.eid, nv, 20_000.0, deposit_share=0.1)
     deposit = order.deposit
     assert deposit > 0
     # its cash covers only part of the equity slice (the test sets it; the ledger check is not run)
@@ -426,7 +428,7 @@ def test_a_buyer_that_cannot_pay_for_its_allocation_forfeits_that_part_of_its_de
     mix = {g: v / total for g, v in mix.items()}
     nvidia_forfeits_before = m.ledger.income_of(nv.eid, "forfeited_deposit")  # other buyers' this month
     buyer_forfeits_before = m.ledger.income_of(nc.eid, "forfeited_deposit")
-    shipped = m.deliver([order], nv, 20_000.0, mix)
+    shipped = m.chips.deliver([order], nv, 20_000.0, mix)
     assert 0 < shipped < 20_000.0  # only what its cash, deposit and loan advances pay for
     assert order.h100e == pytest.approx(0.0) and order.deposit == pytest.approx(0.0)
     cancelled = [e for e in m.events if e["event"] == "chip_order_cancelled"]
@@ -441,13 +443,13 @@ def test_a_defaulting_neocloud_forfeits_its_open_chip_orders(fresh_24):
     m = fresh_24
     nv = m.nvidia
     nc = max(m.neoclouds, key=lambda n: n.capacity())
-    order = m.place_order(nc.eid, nv, 10_000.0, deposit_share=0.1)
-    open_before = sum(o.h100e for o in m.order_book[nv.eid] if o.buyer == nc.eid)
+    order = m.chips.place(nc.eid, nv, 10_000.0, deposit_share=0.1)
+    open_before = sum(o.h100e for o in m.chips.order_book[nv.eid] if o.buyer == nc.eid)
     assert open_before >= 10_000.0
-    m.default(nc)
-    assert not [o for o in m.order_book[nv.eid] if o.buyer == nc.eid]
+    resolve_default(m, nc)
+    assert not [o for o in m.chips.order_book[nv.eid] if o.buyer == nc.eid]
     assert m.ledger.income_of(nv.eid, "forfeited_deposit") >= order.deposit - 1e-12 or order.deposit == 0
-    assert m.balance_sheets()["chip_deposits"][nc.eid] == 0.0
+    assert balance_sheets(m)["chip_deposits"][nc.eid] == 0.0
     assert sum(e["units"] for e in m.events if e["event"] == "chip_order_cancelled" and e["date"] == m.date) == pytest.approx(open_before)
 
 
@@ -470,22 +472,22 @@ def test_delivered_gpus_serve_compute_only_once_installed(fresh_24):
     assert deploy > 0
     nc = max(m.neoclouds, key=lambda n: n.capacity())
     g = m.newest_nvidia_gen
-    live_before, power_before, installing_before = m.capacity_by_owner[nc.eid], m.power_by_owner[nc.eid], nc.installing()
-    m.buy_gpus(nc.eid, m.nvidia, g, 10_000.0, m.nvidia.list_price(g))
+    live_before, power_before, installing_before = m.fleet.capacity_by_owner[nc.eid], m.fleet.power_by_owner[nc.eid], nc.installing()
+    m.chips.ship(nc.eid, m.nvidia, g, 10_000.0, m.nvidia.list_price(g))
     row = m.fleet.n - 1
-    m._refresh_capacity()
+    m.refresh_capacity()
     # owned and drawing power, but not serving compute: not in the capacity that sells or serves contracts
-    assert m.capacity_by_owner[nc.eid] == pytest.approx(live_before)
+    assert m.fleet.capacity_by_owner[nc.eid] == pytest.approx(live_before)
     assert nc.installing() == pytest.approx(installing_before + 10_000.0 * m.perf[g])
-    assert m.power_by_owner[nc.eid] > power_before
+    assert m.fleet.power_by_owner[nc.eid] > power_before
     m.clear_compute_market()
-    assert m.cohort_active[row] == 0.0
+    assert m.spot.cohort_active[row] == 0.0
     # once installed it serves compute like the rest of the fleet
     m.month += deploy
-    m._refresh_capacity()
-    assert m.capacity_by_owner[nc.eid] == pytest.approx(live_before + installing_before + 10_000.0 * m.perf[g])
+    m.refresh_capacity()
+    assert m.fleet.capacity_by_owner[nc.eid] == pytest.approx(live_before + installing_before + 10_000.0 * m.perf[g])
     m.clear_compute_market()
-    assert m.cohort_active[row] > 0.0
+    assert m.spot.cohort_active[row] > 0.0
 
 
 def test_labs_that_plan_for_expected_growth_sign_more_forward_capacity_and_neoclouds_borrow_for_it():
@@ -493,7 +495,7 @@ def test_labs_that_plan_for_expected_growth_sign_more_forward_capacity_and_neocl
     # expected growth it asks for its budget grown over the horizon
     m = run(12, seed=3)
     lab = max(m.labs, key=lambda l: l.budget)
-    price = m.contract_price_now
+    price = m.term.price
     m.p["labs.planning_months"] = 0
     now = lab.contract_demand(price)
     m.p["labs.planning_months"] = 12
@@ -505,8 +507,8 @@ def test_labs_that_plan_for_expected_growth_sign_more_forward_capacity_and_neocl
     # neoclouds borrow against the GPUs they buy to serve them
     def labs_signed_and_neocloud_debt(months_ahead):
         e = run(24, seed=3, **{"labs.planning_months": months_ahead})
-        signed = sum(e.signed_by_customer.get(l.eid, 0.0) for l in e.labs)
-        debt = sum(e.loans[i].principal for n in e.neoclouds for i in n.loan_ids)
+        signed = sum(e.contracts.signed_by_customer.get(l.eid, 0.0) for l in e.labs)
+        debt = sum(e.loans.debt_of(n.eid) for n in e.neoclouds)
         return signed, debt
     signed_0, debt_0 = labs_signed_and_neocloud_debt(0)
     signed_12, debt_12 = labs_signed_and_neocloud_debt(12)

@@ -3,7 +3,7 @@
 Money is in US$ billions (monthly flows as monthly amounts, stocks at month end), prices in US$ per GPU-hour
 or per H100e-hour (used-GPU prices in US$ per GPU), shares as fractions 0-1, counts as counts. This list is
 the single source of the columns of ``timeseries.parquet``/``.csv``, of ``gpucredit columns`` and of the
-table in the README.
+table in the README; :class:`gpucredit.sim.reporting.series.SeriesRecorder` computes them.
 """
 
 SERIES: tuple[tuple[str, str, str], ...] = (

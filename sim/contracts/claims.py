@@ -14,15 +14,15 @@ so it appears on two balance sheets by construction.
 * :class:`EquityStake`: a holder's share of an issuer's equity, marked to the issuer's valuation.
 * :class:`Backstop`: a guarantor's commitment to buy the beneficiary's unsold capacity up to a cap.
 
-Contracts with start-ups are stored as arrays in the start-up population (one per start-up at most).
+Contracts with start-ups are stored as arrays in the start-up population (one per start-up at most). The
+registers that hold these claims and settle them are :mod:`gpucredit.sim.contracts.register` (compute contracts),
+:mod:`gpucredit.sim.credit.loans` (loans), :mod:`gpucredit.sim.markets.chips` (chip orders),
+:mod:`gpucredit.sim.finance.equity` (stakes) and :mod:`gpucredit.sim.finance.circular` (backstops).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from operator import attrgetter, is_
-
-import numpy as np
 
 
 @dataclass(slots=True)
@@ -115,69 +115,6 @@ class ComputeContract:
     def remaining_value(self, month: int) -> float:
         """US$bn still to be paid (all of it for a forward contract that has not started)."""
         return self.monthly_value() * max(0, self.end - max(self.start, month))
-
-
-_INTEGER_FIELDS = {"id", "customer", "provider", "start", "end", "loan"}
-SIGNED_TERMS = frozenset({"id", "customer", "qty", "price", "start", "end", "grade", "kind"})
-
-
-def _column(contracts: list[ComputeContract], f: str) -> np.ndarray:
-    if f == "grade" or f == "kind":
-        return np.array([getattr(c, f) for c in contracts], dtype=object)
-    return np.fromiter(map(attrgetter(f), contracts), dtype=int if f in _INTEGER_FIELDS else float, count=len(contracts))
-
-
-class ActiveContracts:
-    """The active contracts of a model as columns, in the model's order: ``active.of(contracts).columns(*fields)``
-    (for sums by party with ``np.bincount``).
-
-    The columns of the signed terms (:data:`SIGNED_TERMS`) are kept from one call to the next: the rows of
-    contracts still active are kept and rows for newly signed contracts are added. The provider, the loan, the
-    prepayment and any other field are read on every call."""
-
-    def __init__(self) -> None:
-        self._live: list[ComputeContract] = []
-        self._kept: dict[str, np.ndarray] = {}  # field -> one row per active contract
-
-    def of(self, contracts: list[ComputeContract]) -> ActiveContracts:
-        """Bring the kept rows up to date with ``contracts`` (the model's list, in order)."""
-        live = [c for c in contracts if c.active]
-        old = self._live
-        if live == old:  # the same contracts (list equality tries identity first; distinct contracts have distinct ids)
-            return self
-        still = np.fromiter(map(attrgetter("active"), old), dtype=bool, count=len(old))
-        kept = [c for c in old if c.active]
-        if len(kept) <= len(live) and all(map(is_, kept, live)):  # ended contracts dropped, new ones appended
-            signed = live[len(kept):]
-            self._kept = {f: np.concatenate([rows[still], _column(signed, f)]) for f, rows in self._kept.items()}
-            for rows in self._kept.values():
-                rows.flags.writeable = False
-        else:
-            self._kept = {}
-        self._live = live
-        return self
-
-    @property
-    def live(self) -> list[ComputeContract]:
-        """The active contracts, in the model's order (the rows of the columns)."""
-        return self._live
-
-    def _rows(self, f: str) -> np.ndarray:
-        if f not in self._kept:
-            rows = _column(self._live, f)
-            rows.flags.writeable = False  # shared by later calls
-            self._kept[f] = rows
-        return self._kept[f]
-
-    def columns(self, *fields: str) -> list[np.ndarray]:
-        return [self._rows(f) if f in SIGNED_TERMS else _column(self._live, f) for f in fields]
-
-
-def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int) -> dict[int, float]:
-    """Sum of ``values`` by party, for the parties that appear."""
-    appear = np.flatnonzero(np.bincount(parties, minlength=n)).tolist()
-    totals = np.bincount(parties, weights=values, minlength=n).tolist()
-    return {k: totals[k] for k in appear}
 
 
 @dataclass(slots=True)

@@ -1,0 +1,48 @@
+"""How an investor values new GPU capacity: the full cost of an H100e-hour on a new GPU (the fundamental price the
+forecasters anchor to) and the net present value of buying one GPU under a set of price expectations. Neoclouds and
+hyperscalers decide their orders with these."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+HOURS_PER_MONTH = 730.0
+RESIDUAL_VALUE_SHARE = 0.25  # a new GPU is worth this share of its price at the end of the appraisal horizon
+
+
+def fundamental_price(unit_price_per_h100e: float, running_cost_per_h100e: float, facility_cost_per_h100e: float,
+                      annual_rate: float, life_months: int, utilisation: float = 0.7) -> float:
+    """Full cost of an H100e-hour on a new GPU, US$: capital recovery (annuity over the accounting life at
+    ``annual_rate``) plus running and data-centre costs, spread over hours sold at normal utilisation."""
+    r = annual_rate / 12.0
+    annuity = unit_price_per_h100e * r / (1.0 - (1.0 + r) ** -life_months)
+    return (annuity / 730.0 + running_cost_per_h100e + facility_cost_per_h100e) / utilisation
+
+
+def gpu_npv(model, g: int, unit_price: float, hurdle_rate: float, extrapolator_weight: float | None) -> float:
+    """Net present value (US$) of buying one new GPU of generation ``g`` at ``unit_price``: the expected
+    rental margin (expected spot price x performance - running cost, at the expected utilisation, less the
+    data-centre cost) over ``neoclouds.horizon_months`` discounted at ``hurdle_rate``, plus a residual
+    value of a quarter of the price, minus the price. While it is being installed (``technology.deploy_months``)
+    it earns nothing but its data centre is paid. Expectations follow the market's mix of forecasting
+    rules, or an agent's own weight on extrapolation."""
+    m = model
+    horizon = m.p["neoclouds.horizon_months"]
+    months = m.horizons[:horizon]
+    path = m.expectations.price_path(months, extrapolator_weight)
+    gen = m.gens[g]
+    serving = (path * gen.perf - m.running_cost[g]) * m.spot.expected_utilisation
+    margin = (np.where(months > m.p["technology.deploy_months"], serving, 0.0) - m.facility_cost[g]) * HOURS_PER_MONTH
+    discount = discount_factors(hurdle_rate, len(months))
+    return float((margin * discount).sum() + RESIDUAL_VALUE_SHARE * unit_price * discount[-1] - unit_price)
+
+
+@functools.lru_cache(maxsize=64)
+def discount_factors(annual_rate: float, horizon: int) -> np.ndarray:
+    """Discount factors ``(1 + r/12)^-t`` for months t = 1..horizon (read-only: the same array is returned for
+    the same rate, as all neoclouds discount at the same hurdle rate in a month)."""
+    factors = (1.0 + annual_rate / 12.0) ** -np.arange(1, horizon + 1, dtype=float)
+    factors.flags.writeable = False
+    return factors

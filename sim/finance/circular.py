@@ -1,0 +1,91 @@
+"""Circular financing: money Nvidia puts into its customers beyond equity (MODEL.md's channels).
+
+* **Capacity backstop.** From ``nvidia.backstop_start_year`` Nvidia commits to buy its largest neocloud investee's
+  idle live capacity at the spot price, up to ``nvidia.backstop_cap`` US$bn in all, until
+  ``nvidia.backstop_end_year`` (spread evenly over the remaining months).
+* **Rent-backs.** Nvidia rents compute back from its two largest neocloud investees: a contract of
+  ``nvidia.rentback_total`` US$bn over ``nvidia.rentback_months``, signed at the contract price without prepayment.
+* :func:`financed_by_nvidia` -- the firms Nvidia finances this month (a stake, a live backstop or a rent-back), the
+  basis of the circular revenue share and the round-trip ratio.
+"""
+
+from __future__ import annotations
+
+from ..calendar import year_of
+from ..contracts.claims import Backstop
+from ..technology import BN, HOURS_PER_MONTH
+
+H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
+
+
+class CircularFinance:
+    """Nvidia's backstops (``economy.circular.backstops``) and the agreements that create them and rent-backs."""
+
+    def __init__(self, economy):
+        self.economy = economy
+        self.backstops: list[Backstop] = []
+
+    def sign_agreements(self) -> None:
+        """The capacity backstop (with Nvidia's largest investee among neoclouds, from ``nvidia.backstop_start_year``)
+        and rent-backs (with its two largest neocloud investees)."""
+        m = self.economy
+        p = m.p
+        nv = m.nvidia
+        alive = {nc.eid: nc for nc in m.neoclouds}
+        held = sorted((s for s in m.equity.stakes if s.holder == nv.eid and s.issuer in alive), key=lambda s: -s.value)
+        if p["nvidia.backstop_cap"] > 0 and not self.backstops and year_of(m.month) >= p["nvidia.backstop_start_year"] and held:
+            end = int(round((p["nvidia.backstop_end_year"] - 2023.0) * 12))
+            if end > m.month:
+                target = alive[held[0].issuer]
+                self.backstops.append(Backstop(nv.eid, target.eid, p["nvidia.backstop_cap"], m.month, end))
+                m.events.log("backstop_signed", ["Nvidia", target.name], p["nvidia.backstop_cap"])
+        if p["nvidia.rentback_total"] > 0:
+            signed = False
+            have = m.contracts.rent_back_providers()
+            price = m.term.price
+            for st in held[:2]:
+                if st.issuer in have or len(have) >= 2:
+                    continue
+                months = p["nvidia.rentback_months"]
+                qty = p["nvidia.rentback_total"] / (months * price * H)
+                c = m.contracts.sign(nv, st.issuer, qty, price, "ig", "rent_back", term=months, prepay_share=0.0)
+                if c is not None:
+                    have.add(st.issuer)
+                    signed = True
+                    m.events.log("rent_back_signed", ["Nvidia", alive[st.issuer].name], p["nvidia.rentback_total"])
+            if signed:
+                m.contracts.refresh_books()
+
+    def pay_backstops(self) -> None:
+        """Nvidia buys its beneficiary's idle live capacity at the spot price, up to the monthly cap."""
+        m = self.economy
+        led, fleet = m.ledger, m.fleet
+        for b in self.backstops:
+            if not (b.start <= m.month < b.end) or b.paid >= b.cap:
+                continue
+            rows = fleet.rows_of(b.beneficiary)
+            live = fleet.live_rows(m.month)[rows]
+            idle = float(((fleet.count[rows] * m.perf[fleet.gen[rows]] - m.spot.cohort_active[rows]) * live).sum())
+            value = min(max(idle, 0.0) * m.spot.price * H, b.monthly_cap(m.month), max(led.cash[b.guarantor], 0.0))
+            if value > 1e-9:
+                led.pay(b.guarantor, b.beneficiary, value, "backstop")
+                b.paid += value
+                m.flow["backstop_paid"] += value
+                m.nvidia_flows_to[b.beneficiary] += value
+                m.customer_payments[b.beneficiary][b.guarantor] += value
+                m.events.log("backstop_draw", [m.entity[b.guarantor].name, m.entity[b.beneficiary].name], value)
+
+    def live(self) -> list[Backstop]:
+        """Backstops in force this month with cap left."""
+        month = self.economy.month
+        return [b for b in self.backstops if b.start <= month < b.end and b.cap > b.paid]
+
+
+def financed_by_nvidia(economy) -> set[int]:
+    """Firms Nvidia finances this month: it holds equity in them, backstops them or rents compute back from them."""
+    m = economy
+    nv = m.nvidia.eid
+    firms = m.equity.investees_of(nv)
+    firms |= {b.beneficiary for b in m.circular.backstops if b.start <= m.month < b.end}
+    firms |= m.contracts.rent_back_providers_active()
+    return firms

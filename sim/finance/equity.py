@@ -1,0 +1,123 @@
+"""Equity stakes and funding rounds.
+
+* :meth:`EquityRegister.invest` -- an investor buys new shares at a pre-money valuation; every existing holder is
+  diluted (one rule for every round).
+* :meth:`EquityRegister.fund_labs` -- labs raise rounds from venture and public equity when they want one
+  (:meth:`~gpucredit.agents.ai_developer.Lab.wants_round`), Nvidia taking up to ``nvidia.lab_round_share``.
+* :meth:`EquityRegister.fund_neoclouds` -- neoclouds raise what they need (or a growth round) when sentiment is above
+  ``neoclouds.raise_threshold``, at most every ``neoclouds.round_interval_months`` and at most
+  ``neoclouds.max_round_share`` of their valuation; Nvidia takes up to ``nvidia.neocloud_round_share`` of its
+  customers' rounds.
+* :meth:`EquityRegister.mark` -- stakes are marked to the issuer's valuation each month.
+"""
+
+from __future__ import annotations
+
+from ..contracts.claims import EquityStake
+
+
+class EquityRegister:
+    """Every equity stake one agent holds in another (``economy.equity``)."""
+
+    def __init__(self, economy):
+        self.economy = economy
+        self.stakes: list[EquityStake] = []
+
+    def __iter__(self):
+        return iter(self.stakes)
+
+    def investees_of(self, holder: int) -> set[int]:
+        return {s.issuer for s in self.stakes if s.holder == holder}
+
+    def value_held_by(self, holder: int) -> float:
+        return sum(s.value for s in self.stakes if s.holder == holder)
+
+    def share_of(self, holder: int, issuer: int) -> float:
+        return sum(s.share for s in self.stakes if s.issuer == issuer and s.holder == holder)
+
+    def invest(self, investor, issuer, amount: float, pre_money: float) -> None:
+        """``investor`` buys new shares of ``issuer`` for ``amount`` at ``pre_money`` valuation."""
+        m = self.economy
+        post = pre_money + amount
+        share = amount / post
+        for s in self.stakes:
+            if s.issuer == issuer.eid:
+                s.share *= pre_money / post
+        stake = next((s for s in self.stakes if s.issuer == issuer.eid and s.holder == investor.eid), None)
+        if stake is None:
+            stake = EquityStake(investor.eid, issuer.eid, 0.0, 0.0, 0.0, m.month)
+            self.stakes.append(stake)
+        stake.share += share
+        stake.cost += amount
+        stake.value += amount
+        investor.strategic_budget = max(0.0, investor.strategic_budget - amount)
+        investor.invested += amount
+        m.ledger.pay(investor.eid, issuer.eid, amount, "equity_investment")
+        m.flow["nvidia_investment"] += amount
+        m.nvidia_flows_to[issuer.eid] += amount
+
+    def sell_to_outside_investors(self, issuer, amount: float, pre_money: float) -> None:
+        """``issuer`` sells new shares for ``amount`` to venture and public equity at ``pre_money``: holders are diluted."""
+        m = self.economy
+        for st in self.stakes:
+            if st.issuer == issuer.eid:
+                st.share *= pre_money / (pre_money + amount)
+        m.ledger.pay(m.ledger.sector("venture_and_public_equity"), issuer.eid, amount, "funding_round")
+
+    def fund_labs(self) -> None:
+        """Labs that want a round raise it from venture and public equity, Nvidia taking up to
+        ``nvidia.lab_round_share`` of it (within its strategic budget); Nvidia's part is an equity stake."""
+        m = self.economy
+        led = m.ledger
+        for lab in m.labs:
+            if not lab.alive:
+                continue
+            lab.value_firm()
+            size = lab.wants_round()
+            if size <= 0:
+                continue
+            lab.last_round = m.month
+            nvidia_part = min(m.p["nvidia.lab_round_share"] * size, m.nvidia.strategic_budget)
+            vc_part = size - nvidia_part
+            led.pay(led.sector("venture_and_public_equity"), lab.eid, vc_part, "funding_round")
+            if nvidia_part > 1e-6 and lab.valuation > 0:
+                self.invest(m.nvidia, lab, nvidia_part, lab.valuation)
+            m.events.log("equity_raise", [lab.name] + (["Nvidia"] if nvidia_part > 1e-6 else []), size)
+
+    def fund_neoclouds(self) -> None:
+        """Neoclouds raise what they need (:meth:`~gpucredit.agents.neocloud.Neocloud.equity_need`, or a growth round)
+        when sentiment allows; Nvidia joins its customers' rounds first, venture and public equity take the rest."""
+        m = self.economy
+        p = m.p
+        customers = {eid for eid in m.chips.sales_12m()}
+        for nc in m.neoclouds:
+            if (m.sentiment < p["neoclouds.raise_threshold"] or m.month - nc.last_raise < p["neoclouds.round_interval_months"]
+                    or nc.valuation <= 0):
+                continue
+            need = nc.equity_need()
+            need = max(need, nc.growth_round(need))
+            if need <= 1e-4:
+                continue
+            amount = min(need, p["neoclouds.max_round_share"] * nc.valuation)
+            nc.last_round_valuation = nc.valuation
+            nvidia_part = 0.0
+            if nc.eid in customers and m.nvidia.strategic_budget > 0:
+                nvidia_part = min(p["nvidia.neocloud_round_share"] * amount, m.nvidia.strategic_budget)
+            pre = nc.valuation
+            if nvidia_part > 1e-6:
+                self.invest(m.nvidia, nc, nvidia_part, pre)
+                pre += nvidia_part
+            vc = amount - nvidia_part
+            if vc > 0:
+                self.sell_to_outside_investors(nc, vc, pre)
+            nc.last_raise = m.month
+            m.events.log("equity_raise", [nc.name] + (["Nvidia"] if nvidia_part > 1e-6 else []), amount)
+
+    def mark(self) -> None:
+        """Every stake marked to its issuer's valuation (never below zero); the change is the holder's income."""
+        m = self.economy
+        for st in self.stakes:
+            issuer = m.entity[st.issuer]
+            new = st.share * max(getattr(issuer, "valuation", 0.0), 0.0)
+            m.ledger.book(st.holder, new - st.value, "stake_revaluation")
+            st.value = new

@@ -1,0 +1,284 @@
+"""The primary chip market: buyers order chips (in H100e, with a deposit), chipmakers allocate their output among the
+orders due and deliver their current generation mix, paid at the delivery month's list price less the deposit.
+
+* **Order book.** Each chipmaker's open orders (:class:`~gpucredit.sim.contracts.claims.ChipOrder`), filled once
+  ``nvidia.order_lead_months`` have passed; what each buyer has on order is tallied (:attr:`ChipMarket.on_order`).
+* **Allocation.** Output is allocated among the buyers with orders due, pro rata to what they are owed (or with
+  a preference weight for Nvidia's investees, ``nvidia.investee_preference``), water-filling any remainder
+  (:func:`allocate_chips`); output no order claims is not produced.
+* **Delivery.** The buyer pays what it can (a neocloud with loan draws, its deposits and cash); the part it cannot
+  pay for is cancelled and that share of its deposit forfeited.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+
+import numpy as np
+
+from ..contracts.claims import ChipOrder
+from ..technology import BN
+
+
+def allocate_chips(requested: np.ndarray, weights: np.ndarray, supply: float) -> np.ndarray:
+    """Allocate ``supply`` GPUs of one generation among orders ``requested``.
+
+    With enough supply every order is filled. Otherwise orders are filled in proportion to
+    ``requested x weight`` (weight 1 = pro rata; investees of the chipmaker can carry a preference
+    weight), capped at what each buyer asked for, re-distributing any remainder (water-filling)."""
+    requested = np.asarray(requested, dtype=float)
+    if requested.sum() <= supply:
+        return requested.copy()
+    alloc = np.zeros_like(requested)
+    open_ = requested > 0
+    left = supply
+    for _ in range(len(requested) + 1):
+        if left <= 1e-9 or not open_.any():
+            break
+        w = requested * weights * open_
+        share = left * w / w.sum()
+        take = np.minimum(share, requested - alloc)
+        alloc += take
+        left -= take.sum()
+        open_ = open_ & (requested - alloc > 1e-9)
+    return alloc
+
+
+class ChipMarket:
+    """The chipmakers' order books and this month's chip sales."""
+
+    def __init__(self, economy, chipmakers: list):
+        self.economy = economy
+        self.chipmakers = chipmakers  # Nvidia, then the rival
+        self.order_book: dict[int, list[ChipOrder]] = {c.eid: [] for c in chipmakers}
+        self.sales: dict[int, float] = defaultdict(float)  # Nvidia revenue by buyer this month, US$bn
+        self.sales_history: deque = deque(maxlen=24)  # the months' sales, by buyer
+        self._closed_month = -99  # last month whose sales are in the history
+        self.tally()
+
+    def open_month(self) -> None:
+        self.sales = defaultdict(float)
+
+    # --- the order book ------------------------------------------------------------------------------
+    def tally(self) -> None:
+        """What each buyer has on order (H100e, in all and by chipmaker) and its deposits, recounted from the
+        order book and kept current by every order, delivery and cancellation."""
+        self.on_order: dict[int, float] = defaultdict(float)
+        self.on_order_from: dict[tuple[int, int], float] = defaultdict(float)
+        self.deposits_paid: dict[int, float] = defaultdict(float)
+        for book in self.order_book.values():
+            for o in book:
+                self._order_changed(o, o.h100e, o.deposit)
+
+    def _order_changed(self, order: ChipOrder, h100e: float, deposit: float) -> None:
+        self.on_order[order.buyer] += h100e
+        self.on_order_from[(order.buyer, order.seller)] += h100e
+        self.deposits_paid[order.buyer] += deposit
+
+    def orders(self):
+        """Every open order, chipmaker by chipmaker."""
+        return [o for book in self.order_book.values() for o in book]
+
+    def order_value(self, chip, h100e: float) -> float:
+        """US$bn that ``h100e`` of ``chip``'s output costs at today's list price of its newest generation."""
+        m = self.economy
+        g = m.newest_nvidia_gen if chip is m.nvidia else m.newest_rival_gen
+        return h100e / m.gens[g].perf * chip.list_price(g) / BN if g >= 0 else 0.0
+
+    def on_order_cost(self, buyer: int) -> float:
+        """Value of what ``buyer`` has on order at today's list prices, less its deposits, US$bn."""
+        m = self.economy
+        nvidia, rival = m.nvidia, m.rival
+        return (self.order_value(nvidia, self.on_order_from.get((buyer, nvidia.eid), 0.0))
+                + self.order_value(rival, self.on_order_from.get((buyer, rival.eid), 0.0))) - self.deposits_paid[buyer]
+
+    def place(self, buyer: int, chip, h100e: float, deposit_share: float | None = None, month: int | None = None) -> ChipOrder:
+        """An order for ``h100e`` of ``chip``'s output placed in ``month`` (default: this month), with a deposit
+        of ``nvidia.deposit_share`` of its value at today's list price (a hyperscaler issues bonds for it if need be)."""
+        m = self.economy
+        share = m.p["nvidia.deposit_share"] if deposit_share is None else deposit_share
+        value = self.order_value(chip, h100e)
+        deposit = share * value
+        buyer_agent = m.entity[buyer]
+        if deposit > 0:
+            if buyer_agent in m.hyperscalers:
+                buyer_agent.ensure_cash(deposit)
+            deposit = min(deposit, max(0.0, m.ledger.cash[buyer]))
+            m.ledger.pay(buyer, chip.eid, deposit, "chip_deposit")
+        order = ChipOrder(m.new_id(), buyer, chip.eid, h100e, m.month if month is None else month, deposit)
+        self.order_book[chip.eid].append(order)
+        self._order_changed(order, h100e, deposit)
+        m.flow["chip_orders"] += value
+        return order
+
+    def seed(self) -> None:
+        """The backlog at the start: ``nvidia.order_lead_months`` months of each chipmaker's output on order,
+        placed before January 2023 (without deposits), split among its buyers in proportion to their fleets
+        of its chips (the rival's among the hyperscalers)."""
+        m = self.economy
+        lead = m.p["nvidia.order_lead_months"]
+        for chip in self.chipmakers:
+            buyers = [h.eid for h in m.hyperscalers] + ([nc.eid for nc in m.neoclouds] if chip is m.nvidia else [])
+            weights = np.array([m.fleet.capacity_by_owner[b] for b in buyers]) if chip is m.nvidia else \
+                np.array([h.weight for h in m.hyperscalers])
+            if not buyers or weights.sum() <= 0:
+                continue
+            supply = sum(units * m.gens[g].perf for g, units in chip.supply(0).items())
+            for k in range(lead, 0, -1):
+                for b, w in zip(buyers, weights / weights.sum()):
+                    if w * supply > 1e-6:
+                        self.place(b, chip, w * supply, deposit_share=0.0, month=-k)
+        m.flow = defaultdict(float)  # pre-history orders are not this month's
+
+    # --- clearing ------------------------------------------------------------------------------------
+    def take_orders(self) -> None:
+        """Neoclouds and hyperscalers place the orders they planned (neoclouds with Nvidia; hyperscalers with each
+        chipmaker for the generations they want of it)."""
+        m = self.economy
+        gens = m.gens
+        for nc in m.neoclouds:
+            if nc.planned_units > 0:
+                self.place(nc.eid, m.nvidia, nc.planned_units * gens[nc.wanted_gen].perf)
+        for h in m.hyperscalers:
+            for chip in self.chipmakers:
+                want = sum(u * gens[g].perf for g, u in h.planned.items() if gens[g].vendor == chip.vendor)
+                if want > 0:
+                    self.place(h.eid, chip, want)
+
+    def allocate(self) -> None:
+        """Each chipmaker allocates this month's output among the orders due (placed at least
+        ``nvidia.order_lead_months`` ago), pro rata to what is still owed (or with the investee preference), and
+        ships its current generation mix. Output that no order claims is not produced."""
+        m = self.economy
+        gens = m.gens
+        lead = m.p["nvidia.order_lead_months"]
+        invested = m.equity.investees_of(m.nvidia.eid)
+        for chip in self.chipmakers:
+            supply = chip.supply(m.month)
+            book = self.order_book[chip.eid]
+            chip.backlog_h100e = sum(o.h100e for o in book)
+            due: dict[int, list[ChipOrder]] = {}  # each buyer's orders due, oldest first
+            for o in book:
+                if o.month + lead <= m.month and o.h100e > 0:
+                    due.setdefault(o.buyer, []).append(o)
+            buyers = list(due)
+            requested = np.array([sum(o.h100e for o in due[b]) for b in buyers])
+            supply_h100e = sum(units * gens[g].perf for g, units in supply.items())
+            chip.requested = float(requested.sum()) if buyers else 0.0
+            chip.supply_h100e = supply_h100e
+            if not buyers or not supply:
+                continue
+            pref = m.p["nvidia.investee_preference"] if chip is m.nvidia else 0.0
+            weights = np.array([1.0 + pref * (b in invested) for b in buyers])
+            alloc = allocate_chips(requested, weights, supply_h100e)
+            mix = {g: units * gens[g].perf / supply_h100e for g, units in supply.items()}
+            shipped = 0.0
+            for b, got in zip(buyers, alloc):
+                if got > 1e-9:
+                    shipped += self.deliver(due[b], chip, float(got), mix)
+            self.order_book[chip.eid] = [o for o in book if o.h100e > 1e-9]
+            m.flow[f"{chip.vendor}_allocation_ratio"] = float(shipped / max(chip.requested, 1e-9))
+
+    def deliver(self, orders: list[ChipOrder], chip, h100e: float, mix: dict[int, float]) -> float:
+        """Ship one buyer ``h100e`` of its due ``orders`` (oldest first) as the chipmaker's generation mix; the
+        buyer pays what it can (a neocloud with loan draws, its deposits and cash). The part it cannot pay for is
+        cancelled and that share of its deposits forfeited to the chipmaker; an order filled with deposit to
+        spare (prices per H100e fall) gets the rest back. A buyer takes the same share of every generation's lot.
+        Returns the H100e shipped."""
+        m = self.economy
+        buyer_id = orders[0].buyer
+        buyer = m.entity[buyer_id]
+        lots = [(g, h100e * share / m.gens[g].perf, chip.list_price(g)) for g, share in mix.items()
+                if h100e * share / m.gens[g].perf > 1e-6]  # (generation, GPUs, list price)
+        h100e = sum(units * m.gens[g].perf for g, units, _ in lots)
+        value = sum(units * price for _, units, price in lots) / BN
+        if h100e <= 0:
+            return 0.0
+        deposit, left, filled = 0.0, h100e, []
+        for o in orders:
+            if left <= 1e-12:
+                break
+            x = min(o.h100e, left)
+            d = min(o.apply_deposit(x), value * x / h100e)  # never more than the GPUs it pays for
+            o.h100e -= x
+            o.deposit -= d
+            self._order_changed(o, -x, -d)
+            deposit += d
+            left -= x
+            filled.append(o)
+        taken = buyer.take_delivery(chip, [(g, units, price, deposit * units * price / BN / value if value > 0 else 0.0)
+                                           for g, units, price in lots])  # the deposit applied pro rata to value
+        shipped, applied = taken * h100e, taken * deposit
+        if shipped < h100e * (1.0 - 1e-9):
+            self.cancel(filled[-1], chip, h100e - shipped, forfeit=deposit - applied, reason="unpaid_allocation")
+        for o in filled:
+            if o.h100e <= 1e-9 and o.deposit > 0:
+                m.ledger.pay(chip.eid, buyer_id, o.deposit, "chip_deposit")
+                self._order_changed(o, 0.0, -o.deposit)
+                o.deposit = 0.0
+        return shipped
+
+    def ship(self, owner: int, chip, g: int, units: float, unit_price: float, pledged: int = -1, prepaid: float = 0.0) -> None:
+        """A delivery of ``units`` GPUs of generation ``g``: the buyer pays the list price less ``prepaid`` (its deposit,
+        US$bn, now applied: an asset of the buyer and a liability of the chipmaker turned into GPUs and revenue); the
+        GPUs join its fleet, pledged to loan ``pledged`` (-1: unencumbered), and serve compute after
+        ``technology.deploy_months``."""
+        if units <= 0:
+            return
+        m = self.economy
+        cost = units * unit_price / BN
+        led = m.ledger
+        prepaid = min(prepaid, cost)
+        led.pay(owner, chip.eid, cost - prepaid, "chip_sale")
+        led.book(chip.eid, prepaid, "chip_sale")
+        cogs = units * chip.unit_cost(g) / BN
+        led.pay(chip.eid, led.sector("foundry_and_suppliers"), cogs, "cost_of_goods")
+        m.fleet.produce(owner, g, m.month, units, cost, pledged, live_from=m.month + m.p["technology.deploy_months"])
+        chip.revenue += cost
+        chip.cogs += cogs
+        m.flow["gpu_purchases"] += cost
+        m.flow["ai_capex"] += cost + m.datacentre_capex(g, units)
+        if chip is m.nvidia:
+            self.sales[owner] += cost
+
+    def cancel(self, order: ChipOrder, chip, h100e: float, forfeit: float | None = None, reason: str = "buyer_default") -> None:
+        """Cancel ``h100e`` of an order; the buyer forfeits the deposit that goes with it (by default its share
+        of what is still open), booked as a loss to the buyer and income to the chipmaker."""
+        m = self.economy
+        if forfeit is None:
+            forfeit = order.apply_deposit(h100e)
+            h100e = min(h100e, order.h100e)
+            order.deposit -= forfeit
+            order.h100e -= h100e
+            self._order_changed(order, -h100e, -forfeit)
+        if forfeit > 0:
+            m.ledger.book(order.buyer, -forfeit, "forfeited_deposit")
+            m.ledger.book(chip.eid, forfeit, "forfeited_deposit")
+        m.flow["chip_orders_cancelled"] += h100e
+        m.events.log("chip_order_cancelled", [m.entity[order.buyer].name, chip.name], forfeit, units=h100e, detail=reason)
+
+    def cancel_all(self, buyer: int) -> None:
+        """A defaulted buyer's open orders are cancelled and its deposits forfeited."""
+        for chip in self.chipmakers:
+            for o in self.order_book[chip.eid]:
+                if o.buyer == buyer:
+                    self.cancel(o, chip, o.h100e)
+            self.order_book[chip.eid] = [o for o in self.order_book[chip.eid] if o.h100e > 1e-9]
+
+    # --- sales ---------------------------------------------------------------------------------------
+    def close_month(self) -> None:
+        """This month's sales join the history (after the month's series are recorded)."""
+        m = self.economy
+        self.sales_history.append(dict(self.sales))
+        self._closed_month = m.month
+
+    def sales_12m(self) -> dict[int, float]:
+        """Nvidia chip sales by buyer over the last 12 months, the current month included."""
+        months = list(self.sales_history)
+        if self._closed_month != self.economy.month:
+            months = months[-11:] + [self.sales]
+        totals: dict[int, float] = defaultdict(float)
+        for month in months[-12:]:
+            for k, v in month.items():
+                totals[k] += v
+        return totals

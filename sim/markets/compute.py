@@ -1,0 +1,302 @@
+"""The compute spot market: contracts are served first, the rest of the capacity serving compute is offered on spot,
+and buyers' price-elastic demand clears against it.
+
+* **Contracts first.** Each provider serves its take-or-pay contracts with its most efficient GPUs (merit order by
+  running cost per H100e); a provider whose fleet falls short buys the shortfall on spot (``compute_cover``).
+* **Two-tier supply.** Uncommitted capacity is offered at its running cost; hyperscalers offer theirs only at or
+  above a reservation price (``hyperscalers.reservation_markup`` x the fundamental price), below which they keep it
+  for internal training and R&D.
+* **Demand.** Labs, hyperscalers and start-ups want ``b / (p_ref x 730 h) x (p / p_ref)^-elasticity`` H100e for a
+  compute budget ``b``, less what their contracts cover (:func:`spot_demand`).
+* **Clearing.** The price that clears the market (a bisection on the log price), then a posted price that moves
+  ``markets.price_adjustment`` of the way to it; trades go through a spot exchange whose cash is zero after
+  settlement; capacity is used in merit order.
+* **Running costs** follow what runs: power and operations for active GPUs; data-centre leases.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+import numpy as np
+
+from ..ledger import AccountingError
+from ..technology import BN, HOURS_PER_MONTH
+
+H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
+
+
+def reference_demand(budgets: np.ndarray, reference_price: float) -> np.ndarray:
+    """H100e each buyer wants in total at the reference price: ``b / (p_ref x 730 h)`` for a compute budget
+    ``b`` (US$bn/month). It does not depend on the price, so a clearing search computes it once."""
+    return budgets * BN / (reference_price * HOURS_PER_MONTH)
+
+
+def spot_demand(price: float, budgets: np.ndarray, contracted: np.ndarray, elasticity: float,
+                reference_price: float, at_reference: np.ndarray | None = None) -> np.ndarray:
+    """Each buyer's spot demand in H100e at ``price`` (US$/H100e-hour).
+
+    A buyer with compute budget ``b`` (US$bn/month) wants ``b / (p_ref x 730 h) x (p / p_ref)^-elasticity``
+    H100e in total; what its take-or-pay contracts already cover is not bought on spot. ``at_reference`` is
+    :func:`reference_demand` of ``budgets``, when already computed.
+    """
+    if at_reference is None:
+        at_reference = reference_demand(budgets, reference_price)
+    total = at_reference * (price / reference_price) ** (-elasticity)
+    return np.maximum(total - contracted, 0.0)
+
+
+class SpotDemandCurve:
+    """Total spot demand of all buyers (the sum of :func:`spot_demand`) as a function of the price, quick to
+    evaluate many times in a clearing search, with a bound on its rounding error.
+
+    A buyer with reference demand ``a`` and contracts ``c`` buys ``a f - c`` on spot when the price factor
+    ``f = (p / p_ref)^-elasticity`` exceeds ``c / a``, nothing otherwise. With the buyers sorted by that
+    threshold, the total at any price is ``f A - C`` (the sums of ``a`` and ``c`` over the buyers still buying),
+    found by bisection on the thresholds. It differs from the buyer-by-buyer sum only by rounding, at most
+    :meth:`total`'s bound, so a search can rely on its sign wherever it is further than that from zero."""
+
+    def __init__(self, at_reference: np.ndarray, contracted: np.ndarray, elasticity: float, reference_price: float):
+        self.elasticity, self.reference_price = elasticity, reference_price
+        buying = at_reference > 0  # the others never buy on spot (as long as their contracts are not negative)
+        a, c = at_reference[buying], contracted[buying]
+        threshold = c / a
+        order = np.argsort(threshold)
+        self.threshold = threshold[order].tolist()
+        # sums over the first k buyers in threshold order (those buying at a factor above all their thresholds)
+        self.a_upto = np.concatenate(([0.0], np.cumsum(a[order])))
+        self.c_upto = np.concatenate(([0.0], np.cumsum(c[order])))
+        exact = not (contracted[~buying] < 0).any()
+        # rounding of the sorted sums and of the buyer-by-buyer sum: a few units in the last place per buyer
+        self.relative_error = 4.0 * (len(contracted) + 8) * np.finfo(float).eps if exact else math.inf
+        self.total_a, self.total_c = float(self.a_upto[-1]), float(self.c_upto[-1])
+
+    def total(self, price: float) -> tuple[float, float]:
+        """Total spot demand at ``price`` and a bound on its difference from ``spot_demand(...).sum()``."""
+        f = (price / self.reference_price) ** (-self.elasticity)
+        k = bisect.bisect_left(self.threshold, f)  # the first k buyers buy on spot (up to rounding at the threshold)
+        return f * float(self.a_upto[k]) - float(self.c_upto[k]), self.relative_error * (f * self.total_a + self.total_c)
+
+
+def spot_supply(price: float, available: np.ndarray, cost: np.ndarray) -> float:
+    """H100e offered at ``price``: uncommitted capacity whose running cost per H100e-hour is covered."""
+    return float(available[cost <= price].sum())
+
+
+def clearing_price(budgets, contracted, available, cost, elasticity, reference_price,
+                   low: float = 0.01, high: float = 500.0) -> float:
+    """Price at which spot demand equals spot supply (bisection on log price; demand falls and supply
+    rises with the price, so the excess-demand function crosses zero once)."""
+    at_reference = reference_demand(budgets, reference_price)
+    lo, hi = math.log(low), math.log(high)
+    for _ in range(48):
+        mid = 0.5 * (lo + hi)
+        p = math.exp(mid)
+        excess = (spot_demand(p, budgets, contracted, elasticity, reference_price, at_reference).sum()
+                  - spot_supply(p, available, cost))
+        if excess > 0:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(0.5 * (lo + hi))
+
+
+def fill_merit_order(quantity: float, available: np.ndarray, cost: np.ndarray, price: float) -> np.ndarray:
+    """Share of each generation's uncommitted capacity sold when ``quantity`` H100e are demanded:
+    the cheapest capacity per H100e-hour is used first (merit order by efficiency); capacity whose
+    running cost exceeds the price is idle; the marginal generation is shared pro rata among owners."""
+    fill = np.zeros_like(available)
+    remaining = quantity
+    capacity, unit_cost = available.tolist(), cost.tolist()
+    for g in np.argsort(cost, kind="stable").tolist():
+        if unit_cost[g] > price or remaining <= 0 or capacity[g] <= 0:
+            continue
+        used = min(capacity[g], remaining)
+        fill[g] = used / capacity[g]
+        remaining -= used
+    return fill
+
+
+def posted_price(previous: float, clearing: float, adjustment: float) -> float:
+    """Rental prices are posted and move part of the way to the clearing price each month."""
+    return math.exp((1.0 - adjustment) * math.log(previous) + adjustment * math.log(clearing))
+
+
+class SpotMarket:
+    """The spot market's state: the posted and clearing prices, utilisation and the capacity each cohort runs."""
+
+    def __init__(self, economy, initial_price: float):
+        self.economy = economy
+        self.price = initial_price  # posted spot price, US$/H100e-hour
+        self.clearing_price = initial_price
+        self.expected_utilisation = 0.8
+        self.utilisation = 0.0
+        self.utilisation_by_gen = np.zeros(0)
+        self.cohort_active = np.zeros(0)  # H100e each cohort runs this month (contracts, spot, internal use)
+        self.exchange = economy.ledger.register("spot exchange")  # a ledger entity all spot payments pass through
+
+    # --- contracts first ---------------------------------------------------------------------------------
+    def serve_contracts(self, owner: np.ndarray, gen: np.ndarray, h100e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Capacity each cohort uses for its owner's contracts (each provider's most efficient GPUs first: rows by
+        owner, then by running cost per H100e, ties in their fleet order, sorted on one small-integer key, the rank
+        of the generation's cost), and each owner's shortfall (H100e it must buy on spot to serve them)."""
+        m = self.economy
+        n = len(owner)
+        committed = m.contracts.contracted_by_provider
+        cost_rank = np.unique(m.running_cost / m.perf, return_inverse=True)[1]
+        key = owner * len(cost_rank) + cost_rank[gen]
+        order = np.argsort(key.astype(np.uint16) if n and key.max() < 2**16 else key, kind="stable")  # 16 bits: radix sort
+        cap_sorted = h100e[order]
+        own_sorted = owner[order]
+        cum = np.cumsum(cap_sorted)
+        group_start_cum = np.zeros(n)
+        if n:
+            starts = np.concatenate(([0], np.flatnonzero(np.diff(own_sorted)) + 1))  # each owner's first row
+            before = np.concatenate(([0.0], cum[:-1]))
+            group_offsets = before[starts]
+            is_start = np.zeros(n, dtype=bool)
+            is_start[starts] = True
+            group_id = np.cumsum(is_start) - 1
+            group_start_cum = group_offsets[group_id]
+        within = cum - group_start_cum
+        need = committed[own_sorted] if n else np.zeros(0)
+        used_sorted = np.clip(need - (within - cap_sorted), 0.0, cap_sorted)
+        used_contract = np.zeros(n)
+        used_contract[order] = used_sorted
+        shortfall = np.maximum(committed - np.bincount(owner, weights=h100e, minlength=len(committed)), 0.0)
+        return used_contract, shortfall
+
+    # --- clearing ----------------------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Clear this month's spot market and settle it; set utilisation and the capacity each cohort runs."""
+        m = self.economy
+        p, fleet = m.p, m.fleet
+        owner, gen, count = fleet.view("owner"), fleet.view("gen"), fleet.view("count")
+        h100e = count * m.perf[gen] * fleet.live_rows(m.month)  # GPUs still being installed serve nothing
+        used_contract, shortfall = self.serve_contracts(owner, gen, h100e)
+        free = h100e - used_contract
+        # spot supply by generation, in two tiers: other owners offer uncommitted capacity at its running cost;
+        # hyperscalers rent out theirs only at or above their reservation price (below it they keep the
+        # capacity for internal training and R&D, because every hour rented out must be replaced at full cost)
+        n_gen = len(m.gens)
+        is_hyperscaler = np.zeros(len(m.ledger.names), dtype=bool)
+        is_hyperscaler[[h.eid for h in m.hyperscalers]] = True
+        hyp_row = is_hyperscaler[owner]
+        gen_cost = m.running_cost / m.perf
+        reservation = p["hyperscalers.reservation_markup"] * m.fundamental_price
+        available = np.concatenate([np.bincount(gen, weights=free * ~hyp_row, minlength=n_gen),
+                                    np.bincount(gen, weights=free * hyp_row, minlength=n_gen)])
+        tier_cost = np.concatenate([gen_cost, np.maximum(gen_cost, reservation)])
+        labs = [l for l in m.labs if l.alive]
+        budgets, contracted = self.buyers(labs)
+        fixed = float(shortfall.sum())
+        el, ref = p["demand.price_elasticity"], p["demand.reference_price"]
+        at_reference = reference_demand(budgets, ref)
+        self.clearing_price = self.search(budgets, contracted, at_reference, available, tier_cost, fixed)
+        price = posted_price(self.price, self.clearing_price, p["markets.price_adjustment"])
+        self.price = price
+        demand_each = spot_demand(price, budgets, contracted, el, ref, at_reference)
+        demand = demand_each.sum() + fixed
+        supply = spot_supply(price, available, tier_cost)
+        traded = min(demand, supply)
+        fill_buyers = traded / demand if demand > 0 else 0.0
+        tier_fill = fill_merit_order(traded, available, tier_cost, price)
+        sold = free * np.where(hyp_row, tier_fill[n_gen + gen], tier_fill[gen])
+        internal = free * hyp_row * (m.running_cost[gen] / m.perf[gen] <= reservation) - sold * hyp_row
+        active = used_contract + sold + np.maximum(internal, 0.0)  # hyperscalers run withheld capacity internally
+        self.utilisation = float(active.sum() / max(h100e.sum(), 1e-9))
+        self.utilisation_by_gen = np.divide(np.bincount(gen, weights=active, minlength=n_gen),
+                                            np.maximum(np.bincount(gen, weights=h100e, minlength=n_gen), 1e-9))
+        self.expected_utilisation = 0.8 * self.expected_utilisation + 0.2 * min(0.95, max(0.3, self.utilisation))
+        self.cohort_active = active
+        self.settle(labs, demand_each * fill_buyers * price * H, shortfall * fill_buyers * price * H, owner, sold)
+
+    def buyers(self, labs: list) -> tuple[np.ndarray, np.ndarray]:
+        """Compute budgets (US$bn/month) and contracted H100e of the spot buyers: live labs, hyperscalers, start-ups."""
+        m = self.economy
+        books = m.contracts.contracted_by_customer
+        s = m.startups
+        budgets = np.concatenate([[l.budget for l in labs], [h.budget for h in m.hyperscalers], s.budget])
+        contracted = np.concatenate([[books.get(l.eid, 0.0) for l in labs],
+                                     [books.get(h.eid, 0.0) for h in m.hyperscalers], s.contracted()])
+        return budgets, contracted
+
+    def search(self, budgets, contracted, at_reference, available, tier_cost, fixed: float) -> float:
+        """The clearing price: 40 bisections on the log price between US$0.01 and US$500 per H100e-hour."""
+        p = self.economy.p
+        el, ref = p["demand.price_elasticity"], p["demand.reference_price"]
+        curve = SpotDemandCurve(at_reference, contracted, el, ref)
+
+        def excess(price):
+            """Excess demand at ``price``; where it is so close to zero that rounding could decide its sign,
+            summed buyer by buyer (so the search takes the same path as with that sum throughout)."""
+            supply = spot_supply(price, available, tier_cost)
+            demand, error = curve.total(price)
+            if abs(demand + fixed - supply) > error:
+                return demand + fixed - supply
+            return spot_demand(price, budgets, contracted, el, ref, at_reference).sum() + fixed - supply
+
+        lo, hi = math.log(0.01), math.log(500.0)
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if excess(math.exp(mid)) > 0:
+                lo = mid
+            else:
+                hi = mid
+        return math.exp(0.5 * (lo + hi))
+
+    def settle(self, labs: list, spend: np.ndarray, cover: np.ndarray, owner: np.ndarray, sold: np.ndarray) -> None:
+        """Spot payments through the exchange: buyers pay for what they bought (``spend``, US$bn, as far as their cash
+        goes; hyperscalers issue bonds), providers pay for the capacity they buy to serve contracts (``cover``), and the
+        exchange pays the sellers pro rata to the H100e they sold."""
+        m = self.economy
+        led = m.ledger
+        s = m.startups
+        n_l, n_h = len(labs), len(m.hyperscalers)
+        for k, lab in enumerate(labs):
+            amount = min(spend[k], max(led.cash[lab.eid], 0.0))
+            led.pay(lab.eid, self.exchange, amount, "compute_spot")
+            spend[k] = amount
+        for k, h in enumerate(m.hyperscalers):
+            h.ensure_cash(spend[n_l + k])
+            led.pay(h.eid, self.exchange, spend[n_l + k], "compute_spot")
+        s_spend = np.minimum(spend[n_l + n_h:], np.maximum(s.cash, 0.0))
+        s.cash -= s_spend
+        led.pay(s.eid, self.exchange, float(s_spend.sum()), "compute_spot")
+        for eid, amount in enumerate(cover):
+            if amount > 0:
+                led.pay(eid, self.exchange, amount, "compute_cover")
+        received = led.cash[self.exchange]
+        seller_units = np.bincount(owner, weights=sold, minlength=len(led.names))
+        total_units = seller_units.sum()
+        if total_units > 0:
+            for eid in np.flatnonzero(seller_units > 0):
+                amount = received * seller_units[eid] / total_units
+                led.pay(self.exchange, int(eid), amount, "compute_spot")
+                m.customer_payments[int(eid)][-1] += amount
+        leftover = led.cash[self.exchange]
+        if abs(leftover) > 1e-9:
+            raise AccountingError(f"step {m.month} ({m.date}): spot exchange left with {leftover:.9f} US$bn")
+
+    # --- running costs -----------------------------------------------------------------------------------
+    def pay_running_costs(self) -> None:
+        """Power and operations for the GPUs that ran this month; data-centre leases (neoclouds: the MW they lease
+        and their overhead; other owners: per GPU)."""
+        m = self.economy
+        led, fleet = m.ledger, m.fleet
+        owner, gen, count = fleet.view("owner"), fleet.view("gen"), fleet.view("count")
+        util_sector = led.sector("utilities_and_data_centres")
+        running = np.bincount(owner, weights=self.cohort_active / m.perf[gen] * m.running_cost[gen] * H, minlength=len(led.names))
+        facility = np.bincount(owner, weights=count * m.facility_cost[gen] * H, minlength=len(led.names))
+        neo = {nc.eid for nc in m.neoclouds}
+        for eid in np.flatnonzero(running > 0):
+            led.pay(int(eid), util_sector, float(running[eid]), "power_and_operations")
+        for nc in m.neoclouds:
+            lease = nc.power_mw * m.p["neoclouds.power_cost"] * 1e-3
+            led.pay(nc.eid, util_sector, lease, "data_centre_lease")
+            overhead = m.p["neoclouds.overhead"] * nc.size
+            led.pay(nc.eid, led.sector("staff_and_services"), overhead, "operating_expense")
+        for eid in np.flatnonzero(facility > 0):
+            if int(eid) not in neo:
+                led.pay(int(eid), util_sector, float(facility[eid]), "data_centre_lease")

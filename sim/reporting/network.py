@@ -1,0 +1,166 @@
+"""The financial network and its metrics.
+
+The network is a networkx ``MultiDiGraph`` whose nodes are the agents (start-ups as one node) and whose
+edges are typed and weighted (US$bn). Every edge points from the party that holds the claim to the party
+that owes it, except chip sales, which point from the chipmaker to the buyer:
+
+=================  =================================  ======================================================
+type               direction                          weight
+=================  =================================  ======================================================
+``loan``           lender -> borrower                 principal outstanding (``collateral``: market value)
+``equity_stake``   holder -> issuer                   market value (``share``: fraction owned)
+``compute``        provider -> customer               remaining contract value (``qty`` in H100e)
+``rent_back``      neocloud -> Nvidia                 remaining contract value
+``backstop``       beneficiary -> guarantor           remaining cap
+``chip_sale``      chipmaker -> buyer                 purchases over the last 12 months
+``chip_order``     buyer -> chipmaker                 open orders at today's list price (``deposit``: US$bn paid)
+=================  =================================  ======================================================
+
+Metrics (precise definitions; also in ``docs/ODD.md``):
+
+* **circular revenue share** = Nvidia chip revenue over the last 12 months paid by firms that, in the month
+  of purchase, Nvidia financed (held equity in, backstopped or rented back from), divided by all Nvidia chip
+  revenue over the same 12 months;
+* **round-trip ratio** = sum over financed firms f of min(chip purchases by f, Nvidia money to f) divided by
+  the sum of Nvidia money to f (equity investments, backstop and rent-back payments), all over 12 months;
+* **HHI** of Nvidia's customers (12-month revenue shares), of lending by lender, of each neocloud's customers;
+* **systemic risk (DebtRank)**, Battiston et al. (2012): each neocloud first loses the equity equivalent of a
+  20% fall in its GPUs' market value; distress h in [0, 1] propagates through exposures
+  ``W[i, j] = min(1, exposure of i to j / equity of i)`` (each node passes on only its new distress); the
+  reported value is the exposure-weighted average final distress of all nodes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import networkx as nx
+import numpy as np
+
+from ..accounts import balance_sheets, gpus_market_value
+from ..technology import BN
+
+SHOCK = 0.2
+
+
+def exposures(model) -> list[tuple[int, int, str, float, dict]]:
+    """All claims in the economy as (holder, obligor, type, US$bn, attributes)."""
+    m = model
+    out = []
+    for loan in m.loans.outstanding():
+        out.append((loan.lender, loan.borrower, "loan", loan.principal,
+                    {"collateral": loan.collateral_value, "ltv": loan.ltv, "status": loan.status}))
+    for st in m.equity.stakes:
+        out.append((st.holder, st.issuer, "equity_stake", st.value, {"share": st.share}))
+    for c in m.contracts:
+        if c.active:
+            kind = "rent_back" if c.kind == "rent_back" else "compute"
+            out.append((c.provider, c.customer, kind, c.remaining_value(m.month), {"qty": c.qty, "grade": c.grade}))
+    s = m.startups
+    if s.n:
+        has = s.alive & (s.provider >= 0)
+        value = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * 730 / BN * np.maximum(s.end[has] - m.month, 0),
+                            minlength=len(m.ledger.names))
+        qty = np.bincount(s.provider[has], weights=s.qty[has], minlength=len(m.ledger.names))
+        for eid in np.flatnonzero(value > 0):
+            out.append((int(eid), s.eid, "compute", float(value[eid]), {"qty": float(qty[eid]), "grade": "non_ig"}))
+    for b in m.circular.live():
+        out.append((b.beneficiary, b.guarantor, "backstop", b.cap - b.paid, {}))
+    return out
+
+
+def build_network(model) -> nx.MultiDiGraph:
+    """The financial network at the current month."""
+    m = model
+    g = nx.MultiDiGraph(date=m.date)
+    bs = balance_sheets(m)
+    for eid, agent in m.entity.items():
+        if eid == m.startups.eid or getattr(agent, "alive", True):
+            g.add_node(agent.name, type=type(agent).__name__, equity=float(bs["equity"][eid]), assets=float(bs["assets"][eid]))
+    name = m.ledger.names
+    for holder, obligor, kind, value, attrs in exposures(m):
+        g.add_edge(name[holder], name[obligor], type=kind, weight=float(value),
+                   **{k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in attrs.items()})
+    sales = m.chips.sales_12m()
+    for buyer, value in sales.items():
+        if value > 0:
+            g.add_edge(m.nvidia.name, name[buyer], type="chip_sale", weight=float(value))
+    for chip in m.chips.chipmakers:
+        open_h100e: dict[int, float] = defaultdict(float)
+        deposits: dict[int, float] = defaultdict(float)
+        for o in m.chips.order_book[chip.eid]:
+            open_h100e[o.buyer] += o.h100e
+            deposits[o.buyer] += o.deposit
+        for buyer, h100e in open_h100e.items():
+            if name[buyer] in g:
+                g.add_edge(name[buyer], chip.name, type="chip_order", weight=float(m.chips.order_value(chip, h100e)),
+                           h100e=float(h100e), deposit=float(deposits[buyer]))
+    return g
+
+
+def hhi(values) -> float:
+    v = np.asarray([x for x in values if x > 0], dtype=float)
+    if v.size == 0 or v.sum() <= 0:
+        return 0.0
+    s = v / v.sum()
+    return float((s**2).sum())
+
+
+def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The claims of :func:`exposures` as arrays (holder, obligor, US$bn), in the same order."""
+    m = model
+    month = m.month
+    loans = m.loans.outstanding()
+    stakes = m.equity.stakes
+    holder = [l.lender for l in loans] + [st.holder for st in stakes]
+    obligor = [l.borrower for l in loans] + [st.issuer for st in stakes]
+    value = [l.principal for l in loans] + [st.value for st in stakes]
+    parts_h, parts_o, parts_v = [np.array(holder, dtype=int)], [np.array(obligor, dtype=int)], [np.array(value, dtype=float)]
+    provider, customer, qty, price, start, end = m.contracts.active().columns("provider", "customer", "qty", "price", "start", "end")
+    if len(provider):
+        parts_h.append(provider)
+        parts_o.append(customer)
+        parts_v.append(qty * price * 730.0 / 1e9 * np.maximum(0, end - np.maximum(start, month)))  # remaining value
+    s = m.startups
+    if s.n:
+        has = s.alive & (s.provider >= 0)
+        startup_value = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * 730 / BN * np.maximum(s.end[has] - month, 0),
+                                    minlength=len(m.ledger.names))
+        providers = np.flatnonzero(startup_value > 0)
+        parts_h.append(providers)
+        parts_o.append(np.full(len(providers), s.eid))
+        parts_v.append(startup_value[providers])
+    backstops = [(b.beneficiary, b.guarantor, b.cap - b.paid) for b in m.circular.live()]
+    if backstops:
+        parts_h.append(np.array([b for b, _, _ in backstops], dtype=int))
+        parts_o.append(np.array([g for _, g, _ in backstops], dtype=int))
+        parts_v.append(np.array([v for _, _, v in backstops], dtype=float))
+    return np.concatenate(parts_h), np.concatenate(parts_o), np.concatenate(parts_v)
+
+
+def debtrank(model, shock: float = SHOCK) -> float:
+    m = model
+    holder, obligor, value = claims(m)
+    if not len(value):
+        return 0.0
+    neoclouds = np.array([nc.eid for nc in m.neoclouds], dtype=int)
+    nodes = np.flatnonzero(np.bincount(np.concatenate([holder, obligor, neoclouds]).astype(int)))  # in increasing order
+    n = len(nodes)
+    exposure = np.zeros((n, n))
+    np.add.at(exposure, (np.searchsorted(nodes, holder), np.searchsorted(nodes, obligor)), value)
+    equity = np.maximum(np.asarray(m.ledger.equity)[nodes], 1e-6)
+    w = np.minimum(1.0, exposure / equity[:, None])
+    h = np.zeros(n)
+    k = np.searchsorted(nodes, neoclouds)
+    h[k] = np.minimum(1.0, shock * gpus_market_value(m)[neoclouds] / equity[k])
+    delta = h.copy()
+    for _ in range(100):
+        new = np.minimum(1.0, h + w @ delta)
+        delta = new - h
+        h = new
+        if delta.max() < 1e-9:
+            break
+    size = exposure.sum(axis=0) + exposure.sum(axis=1)
+    if size.sum() <= 0:
+        return 0.0
+    return float((h * size).sum() / size.sum())

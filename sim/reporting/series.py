@@ -1,0 +1,162 @@
+"""The monthly series (:data:`~gpucredit.sim.reporting.columns.SERIES`, the data dictionary) computed from the
+economy each month by :class:`SeriesRecorder`, side-effect free on the economy; it keeps the short histories the
+trailing-12-month series need.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+
+import numpy as np
+
+from ..finance.circular import financed_by_nvidia
+from ..technology import BN
+from .columns import SERIES, SERIES_NAMES  # noqa: F401 (the data dictionary, re-exported)
+from .network import debtrank, hhi
+
+
+class SeriesRecorder:
+    """Computes the monthly series (:meth:`record`) and keeps the histories the trailing series need (24 months)."""
+
+    def __init__(self):
+        self.history: dict[str, deque] = defaultdict(lambda: deque(maxlen=24))
+
+    def record(self, economy) -> dict[str, float]:
+        """Every column of the data dictionary (:data:`SERIES`) for the current month."""
+        m = economy
+        fleet, flow = m.fleet, m.flow
+        nv = m.nvidia
+        h100, a100, b200 = m.gen_index("H100"), m.gen_index("A100"), m.gen_index("B200")
+        price = m.spot.price
+        out: dict[str, float] = {}
+        out["spot_price_h100e"] = price
+        out["clearing_price_h100e"] = m.spot.clearing_price
+        out["h100_rental_price"] = price * m.perf[h100]
+        out["a100_rental_price"] = price * m.perf[a100]
+        out["b200_rental_price"] = price * m.perf[b200] if m.release[b200] <= m.month else 0.0
+        out["contract_price_h100e"] = m.term.price
+        out["fundamental_price_h100e"] = m.fundamental_price
+        sec = m.used_gpus.prices
+        out["secondary_price_h100"] = float(sec[h100])
+        out["secondary_price_a100"] = float(sec[a100])
+        out["secondary_price_b200"] = float(sec[b200])
+        out["fire_sale_discount"] = 1.0 - float(np.exp(-m.used_gpus.pressure))
+        cnt, gen = fleet.view("count"), fleet.view("gen")
+        out["installed_h100e"] = float((cnt * m.perf[gen]).sum())
+        out["installing_h100e"] = float((cnt * m.perf[gen] * ~fleet.live_rows(m.month)).sum())
+        out["installed_gpus"] = float(cnt.sum())
+        out["utilization"] = m.spot.utilisation
+        out["nvidia_revenue"] = nv.revenue
+        out["nvidia_gross_margin"] = 1.0 - nv.cogs / nv.revenue if nv.revenue > 0 else 0.0
+        out["nvidia_earnings"] = nv.earnings
+        out["nvidia_market_cap"] = nv.market_cap
+        out["nvidia_stake_value"] = m.equity.value_held_by(nv.eid)
+        out["nvidia_capacity"] = nv.capacity
+        out["nvidia_markup"] = nv.markup
+        out["nvidia_order_backlog"] = sum(o.h100e for o in m.chips.order_book[nv.eid])
+        out["nvidia_order_wait"] = out["nvidia_order_backlog"] / nv.supply_h100e if nv.supply_h100e > 0 else 0.0
+        out["chip_orders"] = flow["chip_orders"]
+        out["chip_orders_cancelled"] = flow["chip_orders_cancelled"]
+        out["chip_deposits"] = sum(o.deposit for o in m.chips.orders())
+
+        self._circularity(m, out)
+        self._credit(m, out)
+        self._fundamental(m, out)
+        for k, v in out.items():
+            if not math.isfinite(v):
+                raise FloatingPointError(f"step {m.month} ({m.date}): series '{k}' is not finite ({v})")
+            out[k] = float(v)
+        return out
+
+    def _circularity(self, m, out: dict) -> None:
+        """Nvidia's circular financing: circular revenue share, round-trip ratio, customer concentration."""
+        hist = self.history
+        financed = financed_by_nvidia(m)
+        hist["nvidia_sales"].append(sum(m.chips.sales.values()))
+        hist["nvidia_financed_sales"].append(sum(v for k, v in m.chips.sales.items() if k in financed))
+        hist["nvidia_flows_to"].append(dict(m.nvidia_flows_to))
+        sales12 = sum(list(hist["nvidia_sales"])[-12:])
+        out["circular_revenue_share"] = sum(list(hist["nvidia_financed_sales"])[-12:]) / sales12 if sales12 > 0 else 0.0
+        money = defaultdict(float)
+        for month in list(hist["nvidia_flows_to"])[-12:]:
+            for k, v in month.items():
+                money[k] += v
+        purchases = m.chips.sales_12m()
+        total_money = sum(money.values())
+        out["round_trip_ratio"] = sum(min(purchases.get(k, 0.0), v) for k, v in money.items()) / total_money if total_money > 0 else 0.0
+        out["nvidia_customer_hhi"] = hhi(purchases.values())
+
+
+    def _credit(self, m, out: dict) -> None:
+        """Neoclouds and GPU-backed credit."""
+        led, flow = m.ledger, m.flow
+        neo = m.neoclouds
+        out["neocloud_revenue"] = sum(nc.revenue for nc in neo)
+        loans = m.loans.outstanding()
+        neo_ids = {nc.eid for nc in neo}
+        neo_loans = [l for l in loans if l.borrower in neo_ids]
+        debt = sum(l.principal for l in neo_loans)
+        out["neocloud_debt"] = debt
+        out["neocloud_avg_ltv"] = sum(l.principal * min(l.ltv, 5.0) for l in neo_loans) / debt if debt > 0 else 0.0
+        interest = sum(l.principal * l.monthly_rate(m.sofr) for l in neo_loans)
+        ebitda = sum(led.income_of(nc.eid, "compute_contract", "compute_spot", "backstop", "rent_back", "compute_cover",
+                                   "power_and_operations", "data_centre_lease", "operating_expense") for nc in neo)
+        out["neocloud_interest_coverage"] = min(ebitda / interest, 100.0) if interest > 0 else 0.0
+        out["gpu_backed_lending"] = sum(l.principal for l in loans)
+        by_lender = defaultdict(float)
+        for l in loans:
+            by_lender[l.lender] += l.principal
+        out["lender_exposure_hhi"] = hhi(by_lender.values())
+        live_lenders = [l for l in m.lenders]
+        out["origination_ltv"] = float(np.mean([l.origination_ltv() for l in live_lenders])) if live_lenders else 0.0
+        out["defaults_count"] = flow["defaults_count"]
+        out["debt_in_default"] = flow["debt_in_default"]
+        out["gpus_seized"] = flow["gpus_seized"]
+        out["fire_sale_volume"] = flow["fire_sale_volume"]
+        out["lender_losses"] = flow["lender_losses"]
+        out["covenant_breaches"] = flow["covenant_breaches"]
+        out["covenant_waivers"] = flow["waivers"]
+
+
+    def _fundamental(self, m, out: dict) -> None:
+        """AI revenue against the spending it must justify; sentiment; rates; book against market; the lead neocloud;
+        populations; systemic risk."""
+        fleet, hist, flow = m.fleet, self.history, m.flow
+        nv = m.nvidia
+        neo = m.neoclouds
+        cnt, gen, sec = fleet.view("count"), fleet.view("gen"), m.used_gpus.prices
+        ai_history = m.expectations.ai_revenue_history
+        ai = list(ai_history)[-1] if ai_history else 0.0
+        out["ai_revenue"] = ai
+        out["ai_capex"] = flow["ai_capex"]
+        big_four = [h for h in m.hyperscalers if h.name != "Oracle"]
+        out["hyperscaler_capex"] = sum(h.capex for h in big_four) + m.p["hyperscalers.non_ai_capex"]
+        hist["gpu_spending"].append(flow["gpu_purchases"])
+        gpu3 = sum(list(hist["gpu_spending"])[-3:]) / min(3, len(hist["gpu_spending"]))
+        ai3 = sum(list(ai_history)[-3:]) / min(3, len(ai_history))
+        out["revenue_required"] = 4.0 * 12.0 * gpu3
+        out["revenue_gap"] = out["revenue_required"] - 12.0 * ai3
+        out["sentiment"] = m.sentiment
+        out["extrapolator_share"] = float(m.expectations.shares[1])
+        out["sofr"] = m.sofr
+        book = float(fleet.view("book").sum())
+        market = float((cnt * sec[gen]).sum()) / BN
+        out["book_minus_market_gpus"] = book - market
+
+        lead = next((nc for nc in neo if nc.named), None)
+        if lead is not None:
+            out["lead_neocloud_revenue"] = lead.revenue
+            out["lead_neocloud_debt"] = sum(l.principal for l in m.loans.of_borrower(lead.eid) if l.status not in ("default", "repaid"))
+            out["lead_neocloud_valuation"] = lead.valuation
+            out["lead_neocloud_top_customer_share"] = lead.top_customer_share()
+            out["nvidia_stake_in_lead"] = m.equity.share_of(nv.eid, lead.eid)
+        else:
+            for k in ("lead_neocloud_revenue", "lead_neocloud_debt", "lead_neocloud_valuation",
+                      "lead_neocloud_top_customer_share", "nvidia_stake_in_lead"):
+                out[k] = 0.0
+        out["backstop_paid"] = flow["backstop_paid"]
+        out["neoclouds_alive"] = len(neo)
+        out["startups_alive"] = int(m.startups.alive.sum()) if m.startups.n else 0
+        out["startup_failures"] = flow["startup_failures"]
+        out["systemic_risk"] = debtrank(m)
