@@ -62,7 +62,7 @@ def _gpucredit_run(scenario: str, overrides: dict, seed: int, months: int | None
     kwargs = dict(overrides)
     if months is not None:
         kwargs["run.months"] = months
-    model = GPUEconomy(scenario=scenario, rng=seed, **kwargs)
+    model = GPUEconomy(scenario=scenario, rng=seed, record="series", **kwargs)  # a study stores the series only
     while model.running:
         model.step()
     return timeseries(model)

@@ -65,7 +65,8 @@ class GPUEconomy(mesa.Model):
     scenario : name of a shipped scenario (``gpucredit scenarios``) or path to a scenario TOML file
     rng : seed of the model's random generator (every random draw comes from ``self.rng``)
     record : ``"full"`` (default) keeps the monthly series, the event log and balance-sheet snapshots;
-        ``"series"`` keeps the monthly series only (what a study stores; the series are identical)
+        ``"series"`` keeps the monthly series only, what a study stores (the series are identical: nothing the model
+        decides reads the event log or the snapshots)
     **overrides : any parameter of ``gpucredit params`` by its dotted name (``**{"lenders.max_ltv": 0.5}``)
         or with ``__`` for the dot (``lenders__max_ltv=0.5``)
     """
@@ -90,7 +91,7 @@ class GPUEconomy(mesa.Model):
         self.ledger = Ledger()
         self.fleet = Fleet(self.perf, self.facility_kw)
         self.entity: dict[int, mesa.Agent] = {}
-        self.events = EventLog(self.date)
+        self.events = EventLog(self.date, keep=record == "full")
         self.balance_sheet_rows: list[dict] = []
         self._open_tallies()
         self.sofr = sofr_at(p, 0)

@@ -72,6 +72,19 @@ def test_outputs_are_bit_identical_to_the_pinned_hashes(case):
     assert not moved, f"{case}: outputs moved: {', '.join(moved)}"
 
 
+def test_a_lean_run_records_the_same_series_and_nothing_else():
+    """Studies run the model with ``record="series"``: the stored series must be bit-identical to a full run's."""
+    from gpucredit.sim import GPUEconomy
+
+    scenario, seed, overrides = CASES["rate_shock_seed2_72m"]
+    lean = GPUEconomy(scenario, rng=seed, record="series", **overrides)
+    while lean.running:
+        lean.step()
+    series = {k: [float(x) for x in v] for k, v in lean.datacollector.model_vars.items()}
+    assert hashlib.sha256(_canonical(series)).hexdigest() == pinned()["rate_shock_seed2_72m"]["series"]
+    assert lean.events == [] and lean.balance_sheet_rows == []
+
+
 def update() -> None:
     table = {}
     for case, (scenario, seed, overrides) in sorted(CASES.items()):
