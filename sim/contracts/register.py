@@ -114,7 +114,7 @@ class ContractRegister:
         # capacity served and used now (started contracts) and capacity signed (including forward starts)
         # (np.bincount of no rows is an integer array, whatever the weights: cast, so the start-ups' rows can be added)
         self.contracted_by_provider = np.bincount(provider[started], weights=qty[started], minlength=n).astype(float, copy=False)
-        self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n)
+        self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n).astype(float, copy=False)
         self.contracted_by_customer = totals_by_party(customer[started], qty[started], n)
         self.signed_by_customer = totals_by_party(customer, qty, n)
         self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], n)
