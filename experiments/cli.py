@@ -8,7 +8,7 @@
     gpucredit params [--format table|json]   # every parameter: default, range, unit, meaning, source
     gpucredit columns [--format table|json]  # the data dictionary of timeseries.parquet/.csv
     gpucredit calibration [--seeds N] [--months M]
-    gpucredit bench [--engine] [--study-runs N]
+    gpucredit bench [--vs REF] [--sizes 1,3,10,30,100] [--engine] [--study-runs N]
 
     gpucredit replicate --scenario baseline --seeds 20 --out DIR          # Monte Carlo replicates
     gpucredit sweep --spec experiments/studies/phase_ltv_cadence.toml --out DIR
