@@ -6,6 +6,11 @@ last bit fails this test, naming the case and the part that moved (and, for the 
 month). A change meant to alter behaviour re-pins the hashes in its own commit, stating why::
 
     python -m tests.test_golden --update
+
+To state how far such a change moves the outputs, save the series before it and compare after::
+
+    python -m tests.test_golden --save /tmp/before.json      # on the commit before the change
+    python -m tests.test_golden --compare /tmp/before.json   # after: largest and median relative differences
 """
 
 from __future__ import annotations
@@ -95,6 +100,37 @@ def update() -> None:
     PINNED.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
 
 
+def save(path: str) -> None:
+    json.dump({case: outputs(*CASES[case])["series"] for case in sorted(CASES)}, open(path, "w"))
+
+
+def compare(path: str) -> None:
+    """Print, for each case, how many series values moved, the largest relative difference (and where) and the
+    median relative differences of a few headline series."""
+    import numpy as np
+
+    before = json.load(open(path))
+    for case in sorted(CASES):
+        now = outputs(*CASES[case])["series"]
+        old = before[case]
+        moved, total, worst = 0, 0, (0.0, "", -1)
+        for name, values in now.items():
+            a, b = np.array(old[name]), np.array(values)
+            rel = np.abs(b - a) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
+            moved += int((a != b).sum())
+            total += len(a)
+            if len(rel) and rel.max() > worst[0]:
+                worst = (float(rel.max()), name, int(rel.argmax()))
+        medians = {k: float(np.median(np.abs(np.array(now[k]) - np.array(old[k])) / np.maximum(np.abs(old[k]), 1e-12)))
+                   for k in ("spot_price_h100e", "nvidia_revenue", "neocloud_debt", "systemic_risk")}
+        print(f"{case}: {moved}/{total} values moved; largest relative difference {worst[0]:.3g} ({worst[1]}, month "
+              f"{worst[2]}); medians " + ", ".join(f"{k} {v:.2g}" for k, v in medians.items()))
+
+
 if __name__ == "__main__":
     if "--update" in sys.argv:
         update()
+    elif "--save" in sys.argv:
+        save(sys.argv[sys.argv.index("--save") + 1])
+    elif "--compare" in sys.argv:
+        compare(sys.argv[sys.argv.index("--compare") + 1])
