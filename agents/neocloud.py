@@ -24,7 +24,7 @@ from collections import deque
 import mesa
 import numpy as np
 
-from .investment import fundamental_price, gpu_npv
+from .investment import fundamental_price, gpu_npvs, this_months_appraisals
 
 
 class Neocloud(mesa.Agent):
@@ -98,8 +98,18 @@ class Neocloud(mesa.Agent):
                                  self.hurdle_rate(), m.p["technology.accounting_life_months"], utilisation)
 
     def npv_per_gpu(self, g: int, unit_price: float) -> float:
-        """NPV of a new GPU under this firm's own expectations and hurdle rate (see :func:`gpucredit.agents.investment.gpu_npv`)."""
-        return gpu_npv(self.model, g, unit_price, self.hurdle_rate(), self.optimism)
+        """NPV of a new GPU under this firm's own expectations and hurdle rate (see :func:`gpucredit.agents.investment.gpu_npv`);
+        all neoclouds' NPVs are appraised together (:func:`gpucredit.agents.investment.gpu_npvs`), the first time one asks."""
+        m = self.model
+        hurdle = self.hurdle_rate()
+        peers = m.neoclouds
+        key = ("neoclouds", g, unit_price, hurdle, tuple([nc.eid for nc in peers]))
+        appraisals = this_months_appraisals(m)
+        npvs = appraisals.get(key)
+        if npvs is None:
+            values = gpu_npvs(m, g, unit_price, hurdle, [nc.optimism for nc in peers]).tolist()
+            npvs = appraisals[key] = {nc.eid: v for nc, v in zip(peers, values)}
+        return npvs[self.eid]
 
     # --- contracts first ------------------------------------------------------------------------------
     def growth_room(self) -> float:
