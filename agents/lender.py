@@ -51,7 +51,8 @@ class Lender(mesa.Agent):
     def lending_room(self, borrower: int) -> float:
         """US$bn it can still lend to ``borrower``: cash on hand, within the concentration limit."""
         m = self.model
-        limit = m.p["lenders.concentration_limit"] * self.capital() - self.exposure_to(borrower)
+        capital = max(m.ledger.equity[self.eid], 0.0)  # self.capital(), inlined: asked of every lender for every order
+        limit = m.p["lenders.concentration_limit"] * capital - m.loans.exposure(self.eid, borrower)
         return max(0.0, min(m.ledger.cash[self.eid], limit))
 
     def origination_ltv(self) -> float:

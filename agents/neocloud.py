@@ -172,12 +172,13 @@ class Neocloud(mesa.Agent):
         growth and the syndicate's room. For capacity sold forward: power counted as of ``by_month`` (see
         :meth:`power_headroom_mw`), ``months`` of growth, and ``prepaid`` US$bn per GPU from the customer."""
         m = self.model
+        eid = self.eid
         syndicate = self.syndicate()
         advance = self.advance_per_gpu(syndicate, g, unit_price)
         # what it already has on order is paid for first: its loan advances and equity slices are spoken for
-        on_order = m.chips.on_order[self.eid] / m.gens[g].perf
-        room = max(0.0, sum([l.lending_room(self.eid) for l in syndicate]) - on_order * advance)
-        cash_free = m.ledger.cash[self.eid] - self.cash_buffer() - max(0.0, m.chips.on_order_cost(self.eid) - on_order * advance)
+        on_order = m.chips.on_order[eid] / m.gens[g].perf
+        room = max(0.0, sum([l.lending_room(eid) for l in syndicate]) - on_order * advance)
+        cash_free = m.ledger.cash[eid] - self.cash_buffer() - max(0.0, m.chips.on_order_cost(eid) - on_order * advance)
         units_debt = room / advance if advance > 0 else 0.0
         equity_slice = unit_price * 1e-9 - advance - prepaid
         if equity_slice <= 0:
@@ -245,7 +246,8 @@ class Neocloud(mesa.Agent):
         cash, deposits and advances cover. Returns that share (0-1)."""
         m = self.model
         syndicate = self.syndicate()
-        rooms = [l.lending_room(self.eid) for l in syndicate]
+        eid = self.eid
+        rooms = [l.lending_room(eid) for l in syndicate]
         room = sum(rooms)
         have = max(0.0, m.ledger.cash[self.eid])
         cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
