@@ -122,7 +122,8 @@ class Lender(mesa.Agent):
         m = self.model
         fleet = m.fleet
         n = fleet.n
-        selling = np.flatnonzero((fleet.owner[:n] == self.eid) & (fleet.count[:n] > 0) & (fleet.liquidate[:n] > 0))
+        selling = np.flatnonzero(fleet.liquidate[:n] > 0)  # rows in liquidation (mostly none), then its own with GPUs left
+        selling = selling[(fleet.owner[selling] == self.eid) & (fleet.count[selling] > 0)]
         for row, months_left in zip(selling.tolist(), fleet.liquidate[selling].tolist()):
             m.used_gpus.sell_cohort(self.eid, row, fleet.count[row] / months_left, forced=True)
             fleet.liquidate[row] = months_left - 1
