@@ -27,16 +27,38 @@ def gpu_npv(model, g: int, unit_price: float, hurdle_rate: float, extrapolator_w
     data-centre cost) over ``neoclouds.horizon_months`` discounted at ``hurdle_rate``, plus a residual
     value of a quarter of the price, minus the price. While it is being installed (``technology.deploy_months``)
     it earns nothing but its data centre is paid. Expectations follow the market's mix of forecasting
-    rules, or an agent's own weight on extrapolation."""
+    rules (``extrapolator_weight`` None), or an agent's own weight on extrapolation."""
+    m = model
+    weight = m.expectations.shares[1] if extrapolator_weight is None else extrapolator_weight
+    key = ("gpu_npv", g, unit_price, hurdle_rate, weight)
+    npv = this_months_appraisals(m).get(key)
+    if npv is None:
+        npv = this_months_appraisals(m)[key] = float(gpu_npvs(m, g, unit_price, hurdle_rate, [weight])[0])
+    return npv
+
+
+def gpu_npvs(model, g: int, unit_price: float, hurdle_rate: float, extrapolator_weights) -> np.ndarray:
+    """:func:`gpu_npv` (US$) for each of several weights on extrapolation at once, number for number."""
     m = model
     horizon = m.p["neoclouds.horizon_months"]
     months = m.horizons[:horizon]
-    path = m.expectations.price_path(months, extrapolator_weight)
+    paths = m.expectations.price_paths(horizon, extrapolator_weights)
     gen = m.gens[g]
-    serving = (path * gen.perf - m.running_cost[g]) * m.spot.expected_utilisation
+    serving = (paths * gen.perf - m.running_cost[g]) * m.spot.expected_utilisation
     margin = (np.where(months > m.p["technology.deploy_months"], serving, 0.0) - m.facility_cost[g]) * HOURS_PER_MONTH
     discount = discount_factors(hurdle_rate, len(months))
-    return float((margin * discount).sum() + RESIDUAL_VALUE_SHARE * unit_price * discount[-1] - unit_price)
+    return (margin * discount).sum(axis=1) + RESIDUAL_VALUE_SHARE * unit_price * discount[-1] - unit_price
+
+
+def this_months_appraisals(model) -> dict:
+    """Appraisals made this month, by what they depend on besides the month's prices, expectations and utilisation
+    (which stay put between the phases that move them): agents asking the same question get the same answer."""
+    m = model
+    stamp = (m.month, m.expectations.inputs(), m.spot.expected_utilisation)
+    memo = m.__dict__.get("_appraisals")
+    if memo is None or memo[0] != stamp:
+        memo = m.__dict__["_appraisals"] = (stamp, {})
+    return memo[1]
 
 
 @functools.lru_cache(maxsize=64)

@@ -51,7 +51,8 @@ class Lender(mesa.Agent):
     def lending_room(self, borrower: int) -> float:
         """US$bn it can still lend to ``borrower``: cash on hand, within the concentration limit."""
         m = self.model
-        limit = m.p["lenders.concentration_limit"] * self.capital() - self.exposure_to(borrower)
+        capital = max(m.ledger.equity[self.eid], 0.0)  # self.capital(), inlined: asked of every lender for every order
+        limit = m.p["lenders.concentration_limit"] * capital - m.loans.exposure(self.eid, borrower)
         return max(0.0, min(m.ledger.cash[self.eid], limit))
 
     def origination_ltv(self) -> float:
@@ -121,7 +122,8 @@ class Lender(mesa.Agent):
         m = self.model
         fleet = m.fleet
         n = fleet.n
-        selling = np.flatnonzero((fleet.owner[:n] == self.eid) & (fleet.count[:n] > 0) & (fleet.liquidate[:n] > 0))
+        selling = np.flatnonzero(fleet.liquidate[:n] > 0)  # rows in liquidation (mostly none), then its own with GPUs left
+        selling = selling[(fleet.owner[selling] == self.eid) & (fleet.count[selling] > 0)]
         for row, months_left in zip(selling.tolist(), fleet.liquidate[selling].tolist()):
             m.used_gpus.sell_cohort(self.eid, row, fleet.count[row] / months_left, forced=True)
             fleet.liquidate[row] = months_left - 1

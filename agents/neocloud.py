@@ -24,7 +24,7 @@ from collections import deque
 import mesa
 import numpy as np
 
-from .investment import fundamental_price, gpu_npv
+from .investment import fundamental_price, gpu_npvs, this_months_appraisals
 
 
 class Neocloud(mesa.Agent):
@@ -98,8 +98,18 @@ class Neocloud(mesa.Agent):
                                  self.hurdle_rate(), m.p["technology.accounting_life_months"], utilisation)
 
     def npv_per_gpu(self, g: int, unit_price: float) -> float:
-        """NPV of a new GPU under this firm's own expectations and hurdle rate (see :func:`gpucredit.agents.investment.gpu_npv`)."""
-        return gpu_npv(self.model, g, unit_price, self.hurdle_rate(), self.optimism)
+        """NPV of a new GPU under this firm's own expectations and hurdle rate (see :func:`gpucredit.agents.investment.gpu_npv`);
+        all neoclouds' NPVs are appraised together (:func:`gpucredit.agents.investment.gpu_npvs`), the first time one asks."""
+        m = self.model
+        hurdle = self.hurdle_rate()
+        peers = m.neoclouds
+        key = ("neoclouds", g, unit_price, hurdle, tuple([nc.eid for nc in peers]))
+        appraisals = this_months_appraisals(m)
+        npvs = appraisals.get(key)
+        if npvs is None:
+            values = gpu_npvs(m, g, unit_price, hurdle, [nc.optimism for nc in peers]).tolist()
+            npvs = appraisals[key] = {nc.eid: v for nc, v in zip(peers, values)}
+        return npvs[self.eid]
 
     # --- contracts first ------------------------------------------------------------------------------
     def growth_room(self) -> float:
@@ -162,12 +172,13 @@ class Neocloud(mesa.Agent):
         growth and the syndicate's room. For capacity sold forward: power counted as of ``by_month`` (see
         :meth:`power_headroom_mw`), ``months`` of growth, and ``prepaid`` US$bn per GPU from the customer."""
         m = self.model
+        eid = self.eid
         syndicate = self.syndicate()
         advance = self.advance_per_gpu(syndicate, g, unit_price)
         # what it already has on order is paid for first: its loan advances and equity slices are spoken for
-        on_order = m.chips.on_order[self.eid] / m.gens[g].perf
-        room = max(0.0, sum([l.lending_room(self.eid) for l in syndicate]) - on_order * advance)
-        cash_free = m.ledger.cash[self.eid] - self.cash_buffer() - max(0.0, m.chips.on_order_cost(self.eid) - on_order * advance)
+        on_order = m.chips.on_order[eid] / m.gens[g].perf
+        room = max(0.0, sum([l.lending_room(eid) for l in syndicate]) - on_order * advance)
+        cash_free = m.ledger.cash[eid] - self.cash_buffer() - max(0.0, m.chips.on_order_cost(eid) - on_order * advance)
         units_debt = room / advance if advance > 0 else 0.0
         equity_slice = unit_price * 1e-9 - advance - prepaid
         if equity_slice <= 0:
@@ -235,7 +246,8 @@ class Neocloud(mesa.Agent):
         cash, deposits and advances cover. Returns that share (0-1)."""
         m = self.model
         syndicate = self.syndicate()
-        rooms = [l.lending_room(self.eid) for l in syndicate]
+        eid = self.eid
+        rooms = [l.lending_room(eid) for l in syndicate]
         room = sum(rooms)
         have = max(0.0, m.ledger.cash[self.eid])
         cost = sum([units * price for _, units, price, _ in lots]) * 1e-9

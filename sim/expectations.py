@@ -88,6 +88,18 @@ class Expectations:
         reached = self.fundamental_path(np.minimum(horizon, 12))
         return anchor + (trended - reached) * (1.0 - self.reversion) ** beyond
 
+    def inputs(self) -> tuple:
+        """What the two rules' paths depend on this month (besides the fixed parameters)."""
+        return (self.fundamental, self.cost_decline, self.log_prices[-1], self.log_prices[-4])
+
+    def rule_paths(self) -> tuple[np.ndarray, np.ndarray]:
+        """The fundamentalists' and the extrapolators' expected spot price for months 1..240 ahead (cached until
+        :meth:`inputs` change)."""
+        key = self.inputs()
+        if self._paths is None or self._paths[0] != key:
+            self._paths = (key, self.fundamentalist_path(self._months), self.extrapolator_path(self._months))
+        return self._paths[1], self._paths[2]
+
     def price_path(self, horizon: np.ndarray, extrapolator_weight: float | None = None) -> np.ndarray:
         """Expected spot price (US$/H100e-hour) ``horizon`` months ahead, for the market mix of rules
         or for an agent with its own weight on extrapolation."""
@@ -95,11 +107,16 @@ class Expectations:
         w = min(1.0, max(0.0, w))
         k = len(horizon)
         if 0 < k <= len(self._months) and horizon[0] == 1.0 and horizon[-1] == k:  # months 1..k: cached paths
-            key = (self.fundamental, self.cost_decline, self.log_prices[-1], self.log_prices[-4])
-            if self._paths is None or self._paths[0] != key:
-                self._paths = (key, self.fundamentalist_path(self._months), self.extrapolator_path(self._months))
-            return (1.0 - w) * self._paths[1][:k] + w * self._paths[2][:k]
+            fundamentalist, extrapolator = self.rule_paths()
+            return (1.0 - w) * fundamentalist[:k] + w * extrapolator[:k]
         return (1.0 - w) * self.fundamentalist_path(horizon) + w * self.extrapolator_path(horizon)
+
+    def price_paths(self, months: int, extrapolator_weights: np.ndarray) -> np.ndarray:
+        """Expected spot prices for months 1..``months`` ahead (at most 240), one row per weight on extrapolation:
+        row i is ``price_path(1..months, extrapolator_weights[i])``, number for number."""
+        w = np.clip(np.asarray(extrapolator_weights, dtype=float), 0.0, 1.0)[:, None]
+        fundamentalist, extrapolator = self.rule_paths()
+        return (1.0 - w) * fundamentalist[:months] + w * extrapolator[:months]
 
     # --- monthly update -------------------------------------------------------------------------------
     def observe_price(self, price: float, fundamental: float) -> None:

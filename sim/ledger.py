@@ -52,6 +52,9 @@ PAYMENT_KINDS: dict[str, tuple[str, str]] = {
     "used_gpu_sale": ("swap", "swap"),
     "funding_round": ("capital", "capital"),
 }
+# kind -> (does it change the payer's book equity, the payee's): everything but a swap does
+BOOKS_EQUITY: dict[str, tuple[bool, bool]] = {kind: (payer != "swap", payee != "swap")
+                                              for kind, (payer, payee) in PAYMENT_KINDS.items()}
 
 SECTORS = (
     "end_users",
@@ -80,7 +83,6 @@ class Ledger:
         self.equity: list[float] = []  # book equity accumulated from entries
         self.sector_id: dict[str, int] = {}
         self.sector_net_flow = 0.0  # net cash from sectors to agents during the current step
-        self.flows: list[tuple[str, int, int, float]] = []  # this step's payments
         self.income = defaultdict(float)  # (eid, item) -> amount this step (+ income, - expense)
         for s in SECTORS:
             self.sector_id[s] = self.register(s, sector=True)
@@ -98,28 +100,28 @@ class Ledger:
 
     def pay(self, payer: int, payee: int, amount: float, kind: str) -> None:
         """Move ``amount`` US$bn of cash from ``payer`` to ``payee`` and book both sides by ``kind``."""
-        if amount == 0.0:
-            return
-        if not math.isfinite(amount) or amount < 0:
+        amount = float(amount)  # a numpy scalar would make every later sum of these balances slower (same value)
+        if not 0.0 < amount < math.inf:  # zero: nothing to do; negative, infinite or NaN: an error
+            if amount == 0.0:
+                return
             raise AccountingError(f"payment '{kind}' from {self.names[payer]} to {self.names[payee]}: "
                                   f"invalid amount {amount!r}")
-        amount = float(amount)  # a numpy scalar would make every later sum of these balances slower (same value)
-        payer_t, payee_t = PAYMENT_KINDS[kind]
-        if self.is_sector[payer]:
+        payer_books, payee_books = BOOKS_EQUITY[kind]
+        is_sector = self.is_sector
+        if is_sector[payer]:
             self.sector_net_flow += amount
         else:
             self.cash[payer] -= amount
-            if payer_t != "swap":
+            if payer_books:
                 self.equity[payer] -= amount
                 self.income[(payer, kind)] -= amount
-        if self.is_sector[payee]:
+        if is_sector[payee]:
             self.sector_net_flow -= amount
         else:
             self.cash[payee] += amount
-            if payee_t != "swap":
+            if payee_books:
                 self.equity[payee] += amount
                 self.income[(payee, kind)] += amount
-        self.flows.append((kind, payer, payee, amount))
 
     def book(self, eid: int, amount: float, item: str) -> None:
         """A non-cash income (+) or expense (-) item; the caller changes the matching stock."""
@@ -133,7 +135,6 @@ class Ledger:
 
     def start_step(self) -> None:
         self.sector_net_flow = 0.0
-        self.flows = []
         self.income = defaultdict(float)
 
     def income_of(self, eid: int, *items: str) -> float:

@@ -136,7 +136,8 @@ class Fleet:
     def add(self, owner: int, gen: int, vintage: int, count: float, cost_bn: float, pledged: int = -1,
             live_from: int | None = None) -> int:
         """A new cohort, serving compute from ``live_from`` (default: its vintage)."""
-        self._grow(1)
+        if self.n >= len(self.count):
+            self._grow(1)
         i = self.n
         self.owner[i], self.gen[i], self.vintage[i] = owner, gen, vintage
         self.count[i], self.cost[i], self.book[i], self.pledged[i] = count, cost_bn, cost_bn, pledged

@@ -54,6 +54,8 @@ class ChipMarket:
         self.sales: dict[int, float] = defaultdict(float)  # Nvidia revenue by buyer this month, US$bn
         self.sales_history: deque = deque(maxlen=24)  # the months' sales, by buyer
         self._closed_month = -99  # last month whose sales are in the history
+        self.foundry = economy.ledger.sector("foundry_and_suppliers")  # who is paid the cost of goods
+        self.deploy_months = economy.p["technology.deploy_months"]
         self.tally()
 
     def open_month(self) -> None:
@@ -232,12 +234,14 @@ class ChipMarket:
         led.pay(owner, chip.eid, cost - prepaid, "chip_sale")
         led.book(chip.eid, prepaid, "chip_sale")
         cogs = units * chip.unit_cost(g) / BN
-        led.pay(chip.eid, led.sector("foundry_and_suppliers"), cogs, "cost_of_goods")
-        m.fleet.produce(owner, g, m.month, units, cost, pledged, live_from=m.month + m.p["technology.deploy_months"])
+        led.pay(chip.eid, self.foundry, cogs, "cost_of_goods")
+        month = m.month
+        m.fleet.produce(owner, g, month, units, cost, pledged, live_from=month + self.deploy_months)
         chip.revenue += cost
         chip.cogs += cogs
-        m.flow["gpu_purchases"] += cost
-        m.flow["ai_capex"] += cost + m.datacentre_capex(g, units)
+        flow = m.flow
+        flow["gpu_purchases"] += cost
+        flow["ai_capex"] += cost + m.datacentre_capex(g, units)
         if chip is m.nvidia:
             self.sales[owner] += cost
 

@@ -84,6 +84,25 @@ def spot_supply(price: float, available: np.ndarray, cost: np.ndarray) -> float:
     return float(available[cost <= price].sum())
 
 
+class SpotSupplyCurve:
+    """:func:`spot_supply` as a function of the price, quick to evaluate many times in a clearing search: the capacity
+    offered changes only where the price crosses a tier's running cost, so the sum for each set of tiers offered is
+    taken once (the same sum, number for number)."""
+
+    def __init__(self, available: np.ndarray, cost: np.ndarray):
+        self.available, self.cost = available, cost
+        self.sorted_cost = np.sort(cost).tolist()
+        self.by_tiers: dict[int, float] = {}  # number of tiers offered -> H100e offered
+
+    def total(self, price: float) -> float:
+        """H100e offered at ``price``."""
+        tiers = bisect.bisect_right(self.sorted_cost, price)  # those whose cost is covered
+        offered = self.by_tiers.get(tiers)
+        if offered is None:
+            offered = self.by_tiers[tiers] = spot_supply(price, self.available, self.cost)
+        return offered
+
+
 def clearing_price(budgets, contracted, available, cost, elasticity, reference_price,
                    low: float = 0.01, high: float = 500.0) -> float:
     """Price at which spot demand equals spot supply (bisection on log price; demand falls and supply
@@ -135,6 +154,14 @@ class SpotMarket:
         self.utilisation_by_gen = np.zeros(0)
         self.cohort_active = np.zeros(0)  # H100e each cohort runs this month (contracts, spot, internal use)
         self.exchange = economy.ledger.register("spot exchange")  # a ledger entity all spot payments pass through
+        self._cost_rank = None
+
+    def cost_rank(self) -> np.ndarray:
+        """Each generation's rank by running cost per H100e (equal costs, equal ranks), fixed for the run."""
+        if self._cost_rank is None:
+            m = self.economy
+            self._cost_rank = np.unique(m.running_cost / m.perf, return_inverse=True)[1]
+        return self._cost_rank
 
     # --- contracts first ---------------------------------------------------------------------------------
     def serve_contracts(self, owner: np.ndarray, gen: np.ndarray, h100e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +171,7 @@ class SpotMarket:
         m = self.economy
         n = len(owner)
         committed = m.contracts.contracted_by_provider
-        cost_rank = np.unique(m.running_cost / m.perf, return_inverse=True)[1]
+        cost_rank = self.cost_rank()
         key = owner * len(cost_rank) + cost_rank[gen]
         order = np.argsort(key.astype(np.uint16) if n and key.max() < 2**16 else key, kind="stable")  # 16 bits: radix sort
         cap_sorted = h100e[order]
@@ -227,11 +254,12 @@ class SpotMarket:
         p = self.economy.p
         el, ref = p["demand.price_elasticity"], p["demand.reference_price"]
         curve = SpotDemandCurve(at_reference, contracted, el, ref)
+        supply_curve = SpotSupplyCurve(available, tier_cost)
 
         def excess(price):
             """Excess demand at ``price``; where it is so close to zero that rounding could decide its sign,
             summed buyer by buyer (so the search takes the same path as with that sum throughout)."""
-            supply = spot_supply(price, available, tier_cost)
+            supply = supply_curve.total(price)
             demand, error = curve.total(price)
             if abs(demand + fixed - supply) > error:
                 return demand + fixed - supply
@@ -264,9 +292,9 @@ class SpotMarket:
         s_spend = np.minimum(spend[n_l + n_h:], np.maximum(s.cash, 0.0))
         s.cash -= s_spend
         led.pay(s.eid, self.exchange, float(s_spend.sum()), "compute_spot")
-        for eid, amount in enumerate(cover):
-            if amount > 0:
-                led.pay(eid, self.exchange, amount, "compute_cover")
+        cover_each = cover.tolist()
+        for eid in np.flatnonzero(cover > 0).tolist():
+            led.pay(eid, self.exchange, cover_each[eid], "compute_cover")
         received = led.cash[self.exchange]
         seller_units = np.bincount(owner, weights=sold, minlength=len(led.names))
         total_units = seller_units.sum()
@@ -290,13 +318,14 @@ class SpotMarket:
         running = np.bincount(owner, weights=self.cohort_active / m.perf[gen] * m.running_cost[gen] * H, minlength=len(led.names))
         facility = np.bincount(owner, weights=count * m.facility_cost[gen] * H, minlength=len(led.names))
         neo = {nc.eid for nc in m.neoclouds}
-        for eid in np.flatnonzero(running > 0):
-            led.pay(int(eid), util_sector, float(running[eid]), "power_and_operations")
+        running_each, facility_each = running.tolist(), facility.tolist()
+        for eid in np.flatnonzero(running > 0).tolist():
+            led.pay(eid, util_sector, running_each[eid], "power_and_operations")
+        power_cost, overhead_per_size = m.p["neoclouds.power_cost"], m.p["neoclouds.overhead"]
+        staff = led.sector("staff_and_services")
         for nc in m.neoclouds:
-            lease = nc.power_mw * m.p["neoclouds.power_cost"] * 1e-3
-            led.pay(nc.eid, util_sector, lease, "data_centre_lease")
-            overhead = m.p["neoclouds.overhead"] * nc.size
-            led.pay(nc.eid, led.sector("staff_and_services"), overhead, "operating_expense")
-        for eid in np.flatnonzero(facility > 0):
-            if int(eid) not in neo:
-                led.pay(int(eid), util_sector, float(facility[eid]), "data_centre_lease")
+            led.pay(nc.eid, util_sector, nc.power_mw * power_cost * 1e-3, "data_centre_lease")
+            led.pay(nc.eid, staff, overhead_per_size * nc.size, "operating_expense")
+        for eid in np.flatnonzero(facility > 0).tolist():
+            if eid not in neo:
+                led.pay(eid, util_sector, facility_each[eid], "data_centre_lease")
