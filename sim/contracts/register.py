@@ -124,7 +124,7 @@ class ContractRegister:
         due_soon = np.bincount(provider[soon], weights=qty[soon], minlength=n).astype(float, copy=False)
         s = m.startups
         if s.n:
-            has = s.alive & (s.provider >= 0)
+            has = np.flatnonzero(s.alive & (s.provider >= 0))  # indices: taking rows is faster than a boolean mask
             provider_of, qty_of = s.provider[has], s.qty[has]
             by_provider = np.bincount(provider_of, weights=qty_of, minlength=n)[:n]
             self.contracted_by_provider += by_provider
@@ -339,5 +339,5 @@ class ContractRegister:
         """H100e ``eid`` owes its customers (contracts and start-up contracts it provides)."""
         s = self.economy.startups
         needed = sum(c.qty for c in self.contracts if c.active and c.provider == eid)
-        needed += float(s.qty[s.alive & (s.provider == eid)].sum()) if s.n else 0.0
+        needed += float(s.qty[np.flatnonzero(s.alive & (s.provider == eid))].sum()) if s.n else 0.0
         return needed

@@ -122,8 +122,8 @@ def assign_contracts(economy, nc, lenders_share: dict, lead) -> dict[int, float]
             c.provider = new_provider
             c.loan = -1
     s = m.startups
-    moved = s.alive & (s.provider == nc.eid)
-    if moved.any():
+    moved = np.flatnonzero(s.alive & (s.provider == nc.eid))  # indices: taking rows is faster than a boolean mask
+    if len(moved):
         pre = float(s.prepaid[moved].sum())
         if lead is None:
             s.provider[moved] = -1

@@ -58,7 +58,7 @@ def exposures(model) -> list[tuple[int, int, str, float, dict]]:
             out.append((c.provider, c.customer, kind, c.remaining_value(m.month), {"qty": c.qty, "grade": c.grade}))
     s = m.startups
     if s.n:
-        has = s.alive & (s.provider >= 0)
+        has = np.flatnonzero(s.alive & (s.provider >= 0))
         value = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * 730 / BN * np.maximum(s.end[has] - m.month, 0),
                             minlength=len(m.ledger.names))
         qty = np.bincount(s.provider[has], weights=s.qty[has], minlength=len(m.ledger.names))
@@ -123,7 +123,7 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         parts_v.append(qty * price * 730.0 / 1e9 * np.maximum(0, end - np.maximum(start, month)))  # remaining value
     s = m.startups
     if s.n:
-        has = s.alive & (s.provider >= 0)
+        has = np.flatnonzero(s.alive & (s.provider >= 0))
         startup_value = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * 730 / BN * np.maximum(s.end[has] - month, 0),
                                     minlength=len(m.ledger.names))
         providers = np.flatnonzero(startup_value > 0)
