@@ -75,6 +75,17 @@ class ActiveContracts:
         return [self._rows(f) if f in SIGNED_TERMS else _column(self._live, f) for f in fields]
 
 
+def groups(keys: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Rows grouped by key: ``order`` (a stable sort of the rows by key) and, for each distinct key in increasing
+    order, (key, first, end) such that ``order[first:end]`` are its rows in their original order. A slice of an
+    array taken in ``order`` holds the same elements, in the same order, as a boolean selection ``keys == key``."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    distinct, first = np.unique(sorted_keys, return_index=True)
+    ends = np.append(first[1:], len(keys))
+    return order, list(zip(distinct.tolist(), first.tolist(), ends.tolist()))
+
+
 def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int) -> dict[int, float]:
     """Sum of ``values`` by party, for the parties that appear."""
     appear = np.flatnonzero(np.bincount(parties, minlength=n)).tolist()
@@ -310,10 +321,12 @@ class ContractRegister:
                 rest = s.prepaid[ending]
                 provs = s.provider[ending]
                 led.book(s.eid, -float(rest.sum()), "compute_contract")
-                for prov in np.unique(provs):
-                    led.book(int(prov), float(rest[provs == prov].sum()), "compute_contract")
-                    m.events.log("contract_expiry", ["AI start-ups", m.entity[int(prov)].name], 0.0,
-                                 units=float(s.qty[ending][provs == prov].sum()))
+                order, by_provider = groups(provs)  # one pass, not a selection per provider
+                rest_sorted, qty_sorted = rest[order], s.qty[ending][order]
+                for prov, first, last in by_provider:
+                    led.book(prov, float(rest_sorted[first:last].sum()), "compute_contract")
+                    m.events.log("contract_expiry", ["AI start-ups", m.entity[prov].name], 0.0,
+                                 units=float(qty_sorted[first:last].sum()))
                 m.flow["contracts_expired_h100e"] += float(s.qty[ending].sum())
                 s.provider[ending] = -1
                 s.qty[ending] = 0.0
