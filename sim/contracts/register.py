@@ -9,6 +9,7 @@ backlog. They are queries the agents read (``economy.contracts.signed_by_provide
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from operator import attrgetter, is_
 
 import numpy as np
@@ -95,14 +96,41 @@ def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int) -> dict[int
 
 
 
+def _book(name: str, doc: str) -> property:
+    """One of the books (:meth:`ContractRegister.refresh_books`), brought up to date when read if a refresh is due."""
+    key = "_" + name
+
+    def read(self):
+        if self._books_stale:
+            self._compute_books()
+        return getattr(self, key)
+
+    def write(self, value) -> None:
+        setattr(self, key, value)
+
+    return property(read, write, doc=doc)
+
+
 class ContractRegister:
     """The compute contracts of an economy (``economy.contracts``) and the rules that settle them."""
+
+    contracted_by_provider = _book("contracted_by_provider", "H100e each provider serves now (array by entity id)")
+    signed_by_provider = _book("signed_by_provider", "H100e each provider has signed, forward starts included (array)")
+    contracted_by_customer = _book("contracted_by_customer", "H100e each customer is served now (dict)")
+    signed_by_customer = _book("signed_by_customer", "H100e each customer has signed (dict)")
+    ig_contracted_by_provider = _book("ig_contracted_by_provider", "H100e each provider sold investment-grade (dict)")
+    contract_payments_by_customer = _book("contract_payments_by_customer", "Each customer's monthly payments, US$bn (dict)")
+    backlog_by_provider = _book("backlog_by_provider", "Each provider's remaining contract value, US$bn (dict)")
+    contracted_next_by_provider = _book("contracted_next_by_provider",
+                                        "H100e each provider serves by the end of its installation time (dict)")
 
     def __init__(self, economy):
         self.economy = economy
         self.contracts: list[ComputeContract] = []
         self.active_contracts = ActiveContracts()  # their columns: ``self.active().columns(...)``
         self.payments_received: dict = {}  # provider -> customer -> US$bn this month (revenue by customer)
+        self._books_stale = False  # a refresh was asked for while deferred (:meth:`books_deferred`)
+        self._deferring = 0
 
     def __iter__(self):
         return iter(self.contracts)
@@ -113,7 +141,30 @@ class ContractRegister:
 
     # --- books ---------------------------------------------------------------------------------------
     def refresh_books(self) -> None:
-        """Each party's contracted H100e, backlog and monthly contract payments, from the active contracts."""
+        """Each party's contracted H100e, backlog and monthly contract payments, from the active contracts (while
+        :meth:`books_deferred`, when next read or at its end)."""
+        if self._deferring:
+            self._books_stale = True
+        else:
+            self._compute_books()
+
+    @contextmanager
+    def books_deferred(self):
+        """Within, :meth:`refresh_books` only marks the books due; they are computed when first read or at the end.
+        For a loop of defaults (each asks for a refresh, the next one overwrites it unread): the books come out the
+        same as with a refresh per default as long as, within, only the defaults change the contracts and the
+        start-ups' contracts, and nothing reads the books in the middle of a default."""
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+            if not self._deferring and self._books_stale:
+                self._compute_books()
+
+    def _compute_books(self) -> None:
+        """The books now (:meth:`refresh_books`)."""
+        self._books_stale = False
         m = self.economy
         n = len(m.ledger.names) + 1
         month = m.month

@@ -331,7 +331,8 @@ def exits_for_want_of_cash(economy) -> None:
     for lab in m.labs:
         if lab.alive and led.cash[lab.eid] < 0:
             fail_lab(m, lab)
-    for nc in list(m.neoclouds):  # an unlevered neocloud that cannot pay its bills exits too
-        if led.cash[nc.eid] < 0 and not any(l.status in ("performing", "breach") and l.principal > 0
-                                            for l in m.loans.of_borrower(nc.eid)):
-            resolve_default(m, nc)
+    with m.contracts.books_deferred():  # the books once after these defaults, not after each
+        for nc in list(m.neoclouds):  # an unlevered neocloud that cannot pay its bills exits too
+            if led.cash[nc.eid] < 0 and not any(l.status in ("performing", "breach") and l.principal > 0
+                                                for l in m.loans.of_borrower(nc.eid)):
+                resolve_default(m, nc)
