@@ -156,7 +156,8 @@ class Neocloud(mesa.Agent):
         size = self.model.p["lenders.syndicate_size"]
         if size <= 1:
             return [lender]
-        return [lender] + [l for l in self.model.lenders_by_capital() if l is not lender][:size - 1]
+        top = self.model.lenders_by_capital()[:size]  # the month's ranking, sorted once: the others are among these
+        return [lender] + [l for l in top if l is not lender][:size - 1]
 
     def advance_per_gpu(self, syndicate: list, g: int, unit_price: float) -> float:
         """US$bn its ``syndicate`` lends per new GPU of generation ``g``: the arranger's origination LTV times the

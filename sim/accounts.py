@@ -47,7 +47,7 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     out["deferred_revenue"] += np.bincount(provider, weights=prepaid, minlength=n)
     s = m.startups
     if s.n:
-        has = s.provider >= 0
+        has = np.flatnonzero(s.provider >= 0)
         out["prepaid_compute"][s.eid] += float(s.prepaid[has].sum())
         out["deferred_revenue"] += np.bincount(s.provider[has], weights=s.prepaid[has], minlength=n)
     orders = m.chips.orders()

@@ -9,6 +9,7 @@ backlog. They are queries the agents read (``economy.contracts.signed_by_provide
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from operator import attrgetter, is_
 
 import numpy as np
@@ -75,6 +76,17 @@ class ActiveContracts:
         return [self._rows(f) if f in SIGNED_TERMS else _column(self._live, f) for f in fields]
 
 
+def groups(keys: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Rows grouped by key: ``order`` (a stable sort of the rows by key) and, for each distinct key in increasing
+    order, (key, first, end) such that ``order[first:end]`` are its rows in their original order. A slice of an
+    array taken in ``order`` holds the same elements, in the same order, as a boolean selection ``keys == key``."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    distinct, first = np.unique(sorted_keys, return_index=True)
+    ends = np.append(first[1:], len(keys))
+    return order, list(zip(distinct.tolist(), first.tolist(), ends.tolist()))
+
+
 def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int) -> dict[int, float]:
     """Sum of ``values`` by party, for the parties that appear."""
     appear = np.flatnonzero(np.bincount(parties, minlength=n)).tolist()
@@ -84,14 +96,41 @@ def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int) -> dict[int
 
 
 
+def _book(name: str, doc: str) -> property:
+    """One of the books (:meth:`ContractRegister.refresh_books`), brought up to date when read if a refresh is due."""
+    key = "_" + name
+
+    def read(self):
+        if self._books_stale:
+            self._compute_books()
+        return getattr(self, key)
+
+    def write(self, value) -> None:
+        setattr(self, key, value)
+
+    return property(read, write, doc=doc)
+
+
 class ContractRegister:
     """The compute contracts of an economy (``economy.contracts``) and the rules that settle them."""
+
+    contracted_by_provider = _book("contracted_by_provider", "H100e each provider serves now (array by entity id)")
+    signed_by_provider = _book("signed_by_provider", "H100e each provider has signed, forward starts included (array)")
+    contracted_by_customer = _book("contracted_by_customer", "H100e each customer is served now (dict)")
+    signed_by_customer = _book("signed_by_customer", "H100e each customer has signed (dict)")
+    ig_contracted_by_provider = _book("ig_contracted_by_provider", "H100e each provider sold investment-grade (dict)")
+    contract_payments_by_customer = _book("contract_payments_by_customer", "Each customer's monthly payments, US$bn (dict)")
+    backlog_by_provider = _book("backlog_by_provider", "Each provider's remaining contract value, US$bn (dict)")
+    contracted_next_by_provider = _book("contracted_next_by_provider",
+                                        "H100e each provider serves by the end of its installation time (dict)")
 
     def __init__(self, economy):
         self.economy = economy
         self.contracts: list[ComputeContract] = []
         self.active_contracts = ActiveContracts()  # their columns: ``self.active().columns(...)``
         self.payments_received: dict = {}  # provider -> customer -> US$bn this month (revenue by customer)
+        self._books_stale = False  # a refresh was asked for while deferred (:meth:`books_deferred`)
+        self._deferring = 0
 
     def __iter__(self):
         return iter(self.contracts)
@@ -102,7 +141,30 @@ class ContractRegister:
 
     # --- books ---------------------------------------------------------------------------------------
     def refresh_books(self) -> None:
-        """Each party's contracted H100e, backlog and monthly contract payments, from the active contracts."""
+        """Each party's contracted H100e, backlog and monthly contract payments, from the active contracts (while
+        :meth:`books_deferred`, when next read or at its end)."""
+        if self._deferring:
+            self._books_stale = True
+        else:
+            self._compute_books()
+
+    @contextmanager
+    def books_deferred(self):
+        """Within, :meth:`refresh_books` only marks the books due; they are computed when first read or at the end.
+        For a loop of defaults (each asks for a refresh, the next one overwrites it unread): the books come out the
+        same as with a refresh per default as long as, within, only the defaults change the contracts and the
+        start-ups' contracts, and nothing reads the books in the middle of a default."""
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+            if not self._deferring and self._books_stale:
+                self._compute_books()
+
+    def _compute_books(self) -> None:
+        """The books now (:meth:`refresh_books`)."""
+        self._books_stale = False
         m = self.economy
         n = len(m.ledger.names) + 1
         month = m.month
@@ -124,7 +186,7 @@ class ContractRegister:
         due_soon = np.bincount(provider[soon], weights=qty[soon], minlength=n).astype(float, copy=False)
         s = m.startups
         if s.n:
-            has = s.alive & (s.provider >= 0)
+            has = np.flatnonzero(s.alive & (s.provider >= 0))  # indices: taking rows is faster than a boolean mask
             provider_of, qty_of = s.provider[has], s.qty[has]
             by_provider = np.bincount(provider_of, weights=qty_of, minlength=n)[:n]
             self.contracted_by_provider += by_provider
@@ -310,10 +372,12 @@ class ContractRegister:
                 rest = s.prepaid[ending]
                 provs = s.provider[ending]
                 led.book(s.eid, -float(rest.sum()), "compute_contract")
-                for prov in np.unique(provs):
-                    led.book(int(prov), float(rest[provs == prov].sum()), "compute_contract")
-                    m.events.log("contract_expiry", ["AI start-ups", m.entity[int(prov)].name], 0.0,
-                                 units=float(s.qty[ending][provs == prov].sum()))
+                order, by_provider = groups(provs)  # one pass, not a selection per provider
+                rest_sorted, qty_sorted = rest[order], s.qty[ending][order]
+                for prov, first, last in by_provider:
+                    led.book(prov, float(rest_sorted[first:last].sum()), "compute_contract")
+                    m.events.log("contract_expiry", ["AI start-ups", m.entity[prov].name], 0.0,
+                                 units=float(qty_sorted[first:last].sum()))
                 m.flow["contracts_expired_h100e"] += float(s.qty[ending].sum())
                 s.provider[ending] = -1
                 s.qty[ending] = 0.0
@@ -339,5 +403,5 @@ class ContractRegister:
         """H100e ``eid`` owes its customers (contracts and start-up contracts it provides)."""
         s = self.economy.startups
         needed = sum(c.qty for c in self.contracts if c.active and c.provider == eid)
-        needed += float(s.qty[s.alive & (s.provider == eid)].sum()) if s.n else 0.0
+        needed += float(s.qty[np.flatnonzero(s.alive & (s.provider == eid))].sum()) if s.n else 0.0
         return needed

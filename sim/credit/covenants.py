@@ -50,9 +50,10 @@ def enforce(economy) -> None:
         for loan in list(m.loans.values()):
             if loan.status == "performing" and loan.waived_until < m.month and loan.ltv > loan.covenant_ltv:
                 open_breach(m, loan, "LTV covenant", loan.principal)
-        for nc in list(m.neoclouds):
-            if not cure_or_default(m, nc):
-                marks_current = False
+        with m.contracts.books_deferred():  # the books once after the round's defaults, not after each
+            for nc in list(m.neoclouds):
+                if not cure_or_default(m, nc):
+                    marks_current = False
         if m.flow["defaults_count"] == defaults_before and m.flow["covenant_breaches"] == breaches_before:
             break
     if not marks_current:  # cures and defaults since the last marks sold or seized collateral

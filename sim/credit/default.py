@@ -24,6 +24,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..contracts.register import groups
 from ..technology import BN, HOURS_PER_MONTH
 
 H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
@@ -122,8 +123,8 @@ def assign_contracts(economy, nc, lenders_share: dict, lead) -> dict[int, float]
             c.provider = new_provider
             c.loan = -1
     s = m.startups
-    moved = s.alive & (s.provider == nc.eid)
-    if moved.any():
+    moved = np.flatnonzero(s.alive & (s.provider == nc.eid))  # indices: taking rows is faster than a boolean mask
+    if len(moved):
         pre = float(s.prepaid[moved].sum())
         if lead is None:
             s.provider[moved] = -1
@@ -295,14 +296,16 @@ def fail_startups(economy, idx: np.ndarray) -> None:
     s = m.startups
     led = m.ledger
     provs = s.provider[idx]
-    pre = s.prepaid[idx]
-    for prov in np.unique(provs[provs >= 0]):
-        amount = float(pre[provs == prov].sum())
+    order, by_provider = groups(provs)  # one pass, not a selection per provider
+    pre, value = s.prepaid[idx][order], (s.qty[idx] * s.price[idx])[order]
+    for prov, first, last in by_provider:
+        if prov < 0:
+            continue
+        amount = float(pre[first:last].sum())
         led.book(s.eid, -amount, "contracts_terminated")
-        led.book(int(prov), amount, "contracts_terminated")
-        m.events.log("contract_default", ["AI start-ups", m.entity[int(prov)].name],
-                     float((s.qty[idx][provs == prov] * s.price[idx][provs == prov]).sum() * H), units=int((provs == prov).sum()),
-                     detail="start-up failures")
+        led.book(prov, amount, "contracts_terminated")
+        m.events.log("contract_default", ["AI start-ups", m.entity[prov].name],
+                     float(value[first:last].sum() * H), units=last - first, detail="start-up failures")
     leftover = s.cash[idx]
     led.pay(s.eid, led.sector("venture_and_public_equity"), float(np.maximum(leftover, 0).sum()), "payout")
     s.cash[idx] = 0.0
@@ -328,7 +331,8 @@ def exits_for_want_of_cash(economy) -> None:
     for lab in m.labs:
         if lab.alive and led.cash[lab.eid] < 0:
             fail_lab(m, lab)
-    for nc in list(m.neoclouds):  # an unlevered neocloud that cannot pay its bills exits too
-        if led.cash[nc.eid] < 0 and not any(l.status in ("performing", "breach") and l.principal > 0
-                                            for l in m.loans.of_borrower(nc.eid)):
-            resolve_default(m, nc)
+    with m.contracts.books_deferred():  # the books once after these defaults, not after each
+        for nc in list(m.neoclouds):  # an unlevered neocloud that cannot pay its bills exits too
+            if led.cash[nc.eid] < 0 and not any(l.status in ("performing", "breach") and l.principal > 0
+                                                for l in m.loans.of_borrower(nc.eid)):
+                resolve_default(m, nc)

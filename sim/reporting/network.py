@@ -58,7 +58,7 @@ def exposures(model) -> list[tuple[int, int, str, float, dict]]:
             out.append((c.provider, c.customer, kind, c.remaining_value(m.month), {"qty": c.qty, "grade": c.grade}))
     s = m.startups
     if s.n:
-        has = s.alive & (s.provider >= 0)
+        has = np.flatnonzero(s.alive & (s.provider >= 0))
         value = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * 730 / BN * np.maximum(s.end[has] - m.month, 0),
                             minlength=len(m.ledger.names))
         qty = np.bincount(s.provider[has], weights=s.qty[has], minlength=len(m.ledger.names))
@@ -123,7 +123,7 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         parts_v.append(qty * price * 730.0 / 1e9 * np.maximum(0, end - np.maximum(start, month)))  # remaining value
     s = m.startups
     if s.n:
-        has = s.alive & (s.provider >= 0)
+        has = np.flatnonzero(s.alive & (s.provider >= 0))
         startup_value = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * 730 / BN * np.maximum(s.end[has] - month, 0),
                                     minlength=len(m.ledger.names))
         providers = np.flatnonzero(startup_value > 0)
@@ -139,6 +139,9 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def debtrank(model, shock: float = SHOCK) -> float:
+    """DebtRank of the economy (module docstring): the exposure-weighted average final distress of all nodes, in
+    [0, 1], after each neocloud loses ``shock`` (a share) of its GPUs' market value. The exposure matrix is kept
+    sparse, as an edge list of (holder, obligor) pairs with their summed exposure (US$bn)."""
     m = model
     holder, obligor, value = claims(m)
     if not len(value):
@@ -146,21 +149,23 @@ def debtrank(model, shock: float = SHOCK) -> float:
     neoclouds = np.array([nc.eid for nc in m.neoclouds], dtype=int)
     nodes = np.flatnonzero(np.bincount(np.concatenate([holder, obligor, neoclouds]).astype(int)))  # in increasing order
     n = len(nodes)
-    exposure = np.zeros((n, n))
-    np.add.at(exposure, (np.searchsorted(nodes, holder), np.searchsorted(nodes, obligor)), value)
+    pair = np.searchsorted(nodes, holder) * n + np.searchsorted(nodes, obligor)
+    edges, which = np.unique(pair, return_inverse=True)
+    exposure = np.bincount(which, weights=value, minlength=len(edges))  # summed in claim order, US$bn
+    row, col = np.divmod(edges, n)  # holder i, obligor j of each edge
     equity = np.maximum(np.asarray(m.ledger.equity)[nodes], 1e-6)
-    w = np.minimum(1.0, exposure / equity[:, None])
+    w = np.minimum(1.0, exposure / equity[row])  # W[i, j]
     h = np.zeros(n)
     k = np.searchsorted(nodes, neoclouds)
     h[k] = np.minimum(1.0, shock * gpus_market_value(m)[neoclouds] / equity[k])
     delta = h.copy()
     for _ in range(100):
-        new = np.minimum(1.0, h + w @ delta)
+        new = np.minimum(1.0, h + np.bincount(row, weights=w * delta[col], minlength=n))  # h + W @ delta
         delta = new - h
         h = new
         if delta.max() < 1e-9:
             break
-    size = exposure.sum(axis=0) + exposure.sum(axis=1)
+    size = np.bincount(col, weights=exposure, minlength=n) + np.bincount(row, weights=exposure, minlength=n)
     if size.sum() <= 0:
         return 0.0
     return float((h * size).sum() / size.sum())
