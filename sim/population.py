@@ -4,7 +4,8 @@ their opening cash and GPU fleets. Every random draw comes from the model's gene
 
 from __future__ import annotations
 
-from ..agents.ai_developer import Lab, StartupPopulation
+from ..agents.labs import Lab
+from ..agents.startups import StartupPopulation
 from ..agents.chipmaker import Chipmaker
 from ..agents.hyperscaler import Hyperscaler
 from ..agents.lender import Lender

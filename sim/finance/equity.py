@@ -3,7 +3,7 @@
 * :meth:`EquityRegister.invest` -- an investor buys new shares at a pre-money valuation; every existing holder is
   diluted (one rule for every round).
 * :meth:`EquityRegister.fund_labs` -- labs raise rounds from venture and public equity when they want one
-  (:meth:`~gpucredit.agents.ai_developer.Lab.wants_round`), Nvidia taking up to ``nvidia.lab_round_share``.
+  (:meth:`~gpucredit.agents.labs.Lab.wants_round`), Nvidia taking up to ``nvidia.lab_round_share``.
 * :meth:`EquityRegister.fund_neoclouds` -- neoclouds raise what they need (or a growth round) when sentiment is above
   ``neoclouds.raise_threshold``, at most every ``neoclouds.round_interval_months`` and at most
   ``neoclouds.max_round_share`` of their valuation; Nvidia takes up to ``nvidia.neocloud_round_share`` of its
