@@ -31,7 +31,7 @@ class Lab(mesa.Agent):
         m = self.model
         self.revenue = lab_revenue * self.weight
         m.ledger.pay(m.ledger.sector("end_users"), self.eid, self.revenue, "ai_revenue")
-        m.ledger.pay(self.eid, m.ledger.sector("staff_and_services"), 0.2 * self.revenue, "operating_expense")
+        m.ledger.pay(self.eid, m.ledger.sector("staff_and_services"), m.p["labs.opex_share"] * self.revenue, "operating_expense")
 
     def set_budget(self) -> None:
         p = self.model.p
@@ -82,7 +82,7 @@ class Lab(mesa.Agent):
             return 0.0
         burn = self.budget + m.contracts.contract_payments_by_customer.get(self.eid, 0.0)
         short_of_cash = m.ledger.cash[self.eid] < p["labs.raise_runway_months"] * burn
-        prob = p["labs.funding_rate"] * max(0.0, 1.0 + 2.0 * m.sentiment)
+        prob = p["labs.funding_rate"] * max(0.0, 1.0 + p["labs.funding_sentiment"] * m.sentiment)
         if short_of_cash and m.sentiment >= p["neoclouds.raise_threshold"]:
             prob = 1.0
         if m.rng.random() >= prob:

@@ -41,7 +41,7 @@ class StartupPopulation(mesa.Agent):
         self.failures = 0
         self.entries = 0
         self.grade = "non_ig"
-        start = rng.random(n) < 0.5
+        start = rng.random(n) < model.p["startups.initial_share"]
         self._enter(np.flatnonzero(start))
 
     def _enter(self, idx: np.ndarray) -> None:
@@ -51,9 +51,9 @@ class StartupPopulation(mesa.Agent):
         m = self.model
         rng = m.rng
         self.alive[idx] = True
-        self.weight[idx] = rng.lognormal(0.0, 1.2, size=len(idx))
+        self.weight[idx] = rng.lognormal(0.0, m.p["startups.potential_dispersion"], size=len(idx))
         self.shock[idx] = 0.0
-        seed = m.p["startups.seed_funding"] * self.scale * rng.lognormal(0.0, 0.8, size=len(idx)) * 2000.0 / max(self.n, 1)
+        seed = m.p["startups.seed_funding"] * self.scale * rng.lognormal(0.0, m.p["startups.seed_dispersion"], size=len(idx)) * 2000.0 / max(self.n, 1)
         self.cash[idx] += seed
         self.team_cost[idx] = self.hiring(seed)
         m.ledger.pay(m.ledger.sector("venture_and_public_equity"), self.eid, float(seed.sum()), "funding_round")
@@ -69,15 +69,17 @@ class StartupPopulation(mesa.Agent):
         m = self.model
         rng = m.rng
         live = self.alive
-        self.shock[live] = 0.9 * self.shock[live] + 0.15 * rng.standard_normal(int(live.sum()))
+        p = m.p
+        self.shock[live] = (p["startups.revenue_persistence"] * self.shock[live]
+                            + p["startups.revenue_volatility"] * rng.standard_normal(int(live.sum())))
         potential = self.weight * np.exp(self.shock) * live
         denom = potential.sum()
         self.revenue = total_revenue * potential / denom if denom > 0 else np.zeros(self.n)
         paid = float(self.revenue.sum())
         self.cash += self.revenue
         m.ledger.pay(m.ledger.sector("end_users"), self.eid, paid, "ai_revenue")
-        # staff: a quarter of revenue plus the fixed team cost, paid while the cash lasts
-        due = 0.25 * self.revenue + self.team_cost * live
+        # staff and services (startups.opex_share of revenue) plus the fixed team cost, paid while the cash lasts
+        due = p["startups.opex_share"] * self.revenue + self.team_cost * live
         staff = np.minimum(due, np.maximum(self.cash, 0.0))
         self.unpaid = live & (due - staff > 1e-12)
         self.cash -= staff
@@ -101,7 +103,7 @@ class StartupPopulation(mesa.Agent):
     def contract_seekers(self, contract_price: float) -> tuple[np.ndarray, np.ndarray]:
         """Start-ups looking for a term contract this month and the H100e each wants."""
         m, p = self.model, self.model.p
-        looking = self.alive & (self.provider < 0) & (m.rng.random(self.n) < 0.1)
+        looking = self.alive & (self.provider < 0) & (m.rng.random(self.n) < p["startups.contract_search_rate"])
         idx = np.flatnonzero(looking)
         want = (p["startups.contract_share"] * self.budget[idx] * 1e9 / (p["demand.reference_price"] * 730.0)
                 * (contract_price / p["demand.reference_price"]) ** (-p["demand.price_elasticity"]))
@@ -109,7 +111,7 @@ class StartupPopulation(mesa.Agent):
 
     def raise_rounds(self) -> None:
         m, p = self.model, self.model.p
-        prob = p["startups.funding_rate"] * max(0.0, 1.0 + 2.0 * m.sentiment)
+        prob = p["startups.funding_rate"] * max(0.0, 1.0 + p["startups.funding_sentiment"] * m.sentiment)
         lucky = self.alive & (m.rng.random(self.n) < prob)
         traction = p["startups.compute_share"] * self.revenue  # compute spending its revenue pays for, US$bn/month
         size = p["startups.round_years"] * 12.0 * np.maximum(traction, 1e-4 * self.scale) * lucky
@@ -118,5 +120,5 @@ class StartupPopulation(mesa.Agent):
         m.ledger.pay(m.ledger.sector("venture_and_public_equity"), self.eid, float(size.sum()), "funding_round")
         empty = np.flatnonzero(~self.alive)
         if len(empty):
-            entry = p["startups.entry_rate"] * max(0.0, 1.0 + 2.0 * m.sentiment)
+            entry = p["startups.entry_rate"] * max(0.0, 1.0 + p["startups.funding_sentiment"] * m.sentiment)
             self._enter(empty[m.rng.random(len(empty)) < entry])

@@ -325,7 +325,7 @@ def exits_for_want_of_cash(economy) -> None:
     led = m.ledger
     s = m.startups
     if s.n:
-        broke = s.alive & (s.unpaid | ((s.cash <= 0) & (s.revenue * (1 - 0.25) < 1e-6)))
+        broke = s.alive & (s.unpaid | ((s.cash <= 0) & (s.revenue * (1 - m.p["startups.opex_share"]) < 1e-6)))
         if broke.any():
             fail_startups(m, np.flatnonzero(broke))
     for lab in m.labs:
