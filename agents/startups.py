@@ -31,13 +31,7 @@ class StartupPopulation(mesa.Agent):
         self.budget = np.zeros(n)
         self.team_cost = np.zeros(n)  # fixed monthly cost of the team hired with the money raised, US$bn
         self.unpaid = np.zeros(n, dtype=bool)  # could not meet this month's team cost: out of cash
-        # one term contract per start-up at most
-        self.provider = np.full(n, -1, dtype=np.int64)
-        self.qty = np.zeros(n)
-        self.price = np.zeros(n)
-        self.end = np.zeros(n, dtype=np.int64)
-        self.prepaid = np.zeros(n)
-        self.release = np.zeros(n)
+        # its term contract (one at most) is a row of the contract register (``model.contracts``), by slot
         self.failures = 0
         self.entries = 0
         self.grade = "non_ig"
@@ -92,18 +86,18 @@ class StartupPopulation(mesa.Agent):
                                + np.maximum(self.cash - committed, 0.0) / p["startups.runway_months"], 0.0)
 
     def contracted(self) -> np.ndarray:
-        return np.where(self.alive & (self.provider >= 0), self.qty, 0.0)
+        """H100e each start-up has under a contract being served."""
+        return self.model.contracts.startup_contracts()[0]
 
     def contract_due(self) -> np.ndarray:
-        """Cash due on contracts this month, US$bn per start-up (the monthly value less the prepayment
-        released)."""
-        value = self.contracted() * self.price * 730.0 / 1e9
-        return np.where(self.provider >= 0, np.maximum(value - self.release, 0.0), 0.0)
+        """Cash due on contracts this month, US$bn per start-up (the monthly value less the prepayment released)."""
+        return self.model.contracts.startup_contracts()[1]
 
     def contract_seekers(self, contract_price: float) -> tuple[np.ndarray, np.ndarray]:
         """Start-ups looking for a term contract this month and the H100e each wants."""
         m, p = self.model, self.model.p
-        looking = self.alive & (self.provider < 0) & (m.rng.random(self.n) < p["startups.contract_search_rate"])
+        looking = (self.alive & ~m.contracts.startups_with_contract()
+                   & (m.rng.random(self.n) < p["startups.contract_search_rate"]))
         idx = np.flatnonzero(looking)
         want = (p["startups.contract_share"] * self.budget[idx] * 1e9 / (p["demand.reference_price"] * 730.0)
                 * (contract_price / p["demand.reference_price"]) ** (-p["demand.price_elasticity"]))

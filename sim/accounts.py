@@ -45,11 +45,6 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     customer, provider, prepaid = m.contracts.active().columns("customer", "provider", "prepaid")
     out["prepaid_compute"] += np.bincount(customer, weights=prepaid, minlength=n)
     out["deferred_revenue"] += np.bincount(provider, weights=prepaid, minlength=n)
-    s = m.startups
-    if s.n:
-        has = np.flatnonzero(s.provider >= 0)
-        out["prepaid_compute"][s.eid] += float(s.prepaid[has].sum())
-        out["deferred_revenue"] += np.bincount(s.provider[has], weights=s.prepaid[has], minlength=n)
     orders = m.chips.orders()
     deposits = np.array([o.deposit for o in orders], dtype=float)
     out["chip_deposits"] += np.bincount(np.array([o.buyer for o in orders], dtype=int), weights=deposits, minlength=n)

@@ -224,6 +224,7 @@ class GPUEconomy(mesa.Model):
         self.sofr = sofr_at(self.p, self.month)
         self._open_tallies()
         self.chips.open_month()
+        self.contracts.open_month()
         self.newest_nvidia_gen = newest_generation(self.gens, "nvidia", self.month)
         self.newest_rival_gen = newest_generation(self.gens, "rival", self.month)
         for agent in [self.nvidia, self.rival] + self.lenders + self.hyperscalers + self.neoclouds:

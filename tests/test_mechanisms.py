@@ -85,9 +85,8 @@ def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
     m.startups.budget[:] = 0.0
     # and term customers are gone too (neoclouds can be fully contracted at this date, and contracts sold
     # ahead of delivery would otherwise buy up the idle capacity on spot)
-    for c in m.contracts:
+    for c in m.contracts:  # start-ups' contracts included: they are rows of the same register
         c.active = False
-    m.startups.provider[:] = -1
     m.contracts.refresh_books()
     m.flow.clear()
     m.clear_compute_market()

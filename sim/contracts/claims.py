@@ -10,12 +10,12 @@ so it appears on two balance sheets by construction.
 * :class:`ComputeContract`: a take-or-pay compute contract (provider holds the receivable, customer owes
   the payments); part of it is prepaid at signing (a prepaid asset of the customer and a deferred-revenue
   liability of the provider, released month by month). Rent-backs are compute contracts whose customer is
-  the chipmaker.
+  the chipmaker; start-ups' contracts are contracts whose customer is the start-up population, with the start-up's
+  slot. Compute contracts are rows of a columnar register; this class is a view of one row.
 * :class:`EquityStake`: a holder's share of an issuer's equity, marked to the issuer's valuation.
 * :class:`Backstop`: a guarantor's commitment to buy the beneficiary's unsold capacity up to a cap.
 
-Contracts with start-ups are stored as arrays in the start-up population (one per start-up at most). The
-registers that hold these claims and settle them are :mod:`gpucredit.sim.contracts.register` (compute contracts),
+The registers that hold these claims and settle them are :mod:`gpucredit.sim.contracts.register` (compute contracts),
 :mod:`gpucredit.sim.credit.loans` (loans), :mod:`gpucredit.sim.markets.chips` (chip orders),
 :mod:`gpucredit.sim.finance.equity` (stakes) and :mod:`gpucredit.sim.finance.circular` (backstops).
 """
@@ -85,23 +85,59 @@ class Loan:
         return self.principal / remaining
 
 
-@dataclass(slots=True)
-class ComputeContract:
-    """Its terms (:data:`SIGNED_TERMS`) are fixed once it is signed; the provider, the loan it is assigned to, the
-    unreleased prepayment and whether it is active change during its life."""
+KINDS = ("compute", "overflow", "rent_back")  # a contract's kind, stored as its index
 
-    id: int
-    customer: int
-    provider: int
-    qty: float  # H100e committed (full-time equivalents), i.e. qty x 730 H100e-hours per month
-    price: float  # US$ per H100e-hour
-    start: int
-    end: int  # first month no longer covered
-    grade: str  # "ig" or "non_ig"
-    kind: str = "compute"  # compute | rent_back | overflow
-    prepaid: float = 0.0  # unreleased prepayment, US$bn (customer asset, provider liability)
-    loan: int = -1  # loan the contract is assigned to as collateral
-    active: bool = True
+
+def _column_property(name: str, doc: str, convert=None, encode=None) -> property:
+    def read(self):
+        value = self._register.column(name)[self.row]
+        return convert(value) if convert else value
+
+    def write(self, value) -> None:
+        self._register.column(name)[self.row] = encode(value) if encode else value
+
+    return property(read, write, doc=doc)
+
+
+def _row_of(register, contract_id: int) -> int:
+    """The row of contract ``contract_id`` (ids increase in signing order and rows keep that order)."""
+    ids = register.column("id")
+    row = int(ids.searchsorted(contract_id))
+    if row >= len(ids) or ids[row] != contract_id:
+        raise LookupError(f"contract {contract_id} has ended and left the register")
+    return row
+
+
+class ComputeContract:
+    """A take-or-pay compute contract: one row of the contract register (:mod:`.register`), seen as an object. Its
+    terms (customer, the start-up ``slot`` if the customer is the start-up population, H100e, price, start, end,
+    grade, kind) are fixed once it is signed; the provider, the loan it is assigned to, the unreleased prepayment and
+    whether it is active change during its life. A contract that ended stays readable until the register drops it, when
+    the next month opens."""
+
+    __slots__ = ("_register", "id")
+
+    def __init__(self, register, row: int):
+        self._register = register
+        self.id = int(register.column("id")[row])
+
+    @property
+    def row(self) -> int:
+        """Its row in the register now (rows move when ended contracts leave, at the start of a month)."""
+        return _row_of(self._register, self.id)
+
+    customer = _column_property("customer", "entity id of the customer", int)
+    slot = _column_property("slot", "the start-up's slot if the customer is the start-up population, else -1", int)
+    provider = _column_property("provider", "entity id of the provider", int)
+    qty = _column_property("qty", "H100e committed (full-time equivalents: qty x 730 H100e-hours a month)")
+    price = _column_property("price", "US$ per H100e-hour")
+    start = _column_property("start", "first month served", int)
+    end = _column_property("end", "first month no longer covered", int)
+    grade = _column_property("ig", '"ig" or "non_ig"', lambda v: "ig" if v else "non_ig", lambda g: g == "ig")
+    kind = _column_property("kind", "compute | overflow | rent_back", lambda v: KINDS[v], KINDS.index)
+    prepaid = _column_property("prepaid", "unreleased prepayment, US$bn (customer asset, provider liability)")
+    loan = _column_property("loan", "id of the loan it is assigned to as collateral (-1: none)", int)
+    active = _column_property("active", "whether it is still in force", bool)
 
     @property
     def payment_kind(self) -> str:
@@ -115,6 +151,11 @@ class ComputeContract:
     def remaining_value(self, month: int) -> float:
         """US$bn still to be paid (all of it for a forward contract that has not started)."""
         return self.monthly_value() * max(0, self.end - max(self.start, month))
+
+    def __repr__(self) -> str:
+        return (f"ComputeContract(id={self.id}, customer={self.customer}, slot={self.slot}, provider={self.provider}, "
+                f"qty={self.qty:.1f}, price={self.price:.3f}, start={self.start}, end={self.end}, {self.grade}, "
+                f"{self.kind}, prepaid={self.prepaid:.6f}, loan={self.loan}, active={self.active})")
 
 
 @dataclass(slots=True)

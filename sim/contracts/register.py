@@ -1,79 +1,41 @@
-"""The register of compute contracts: every take-or-pay contract of labs, hyperscalers and Nvidia (rent-backs),
-signed, paid month by month, terminated or expired here. Contracts with start-ups are rows of the start-up
-population's arrays (one per start-up at most) and are settled here by the same rules.
+"""The register of compute contracts: every take-or-pay contract -- of labs, hyperscalers (overflow), Nvidia
+(rent-backs) and start-ups alike -- as one columnar table (one row per contract, like the fleet's cohorts), signed,
+paid month by month, terminated or expired here, by one rule per contract kind whatever the customer.
 
-Each month the register keeps each party's *books* (:meth:`ContractRegister.refresh_books`): capacity contracted and
-served now, capacity signed (forward starts included), investment-grade capacity, monthly contract payments and
-backlog. They are queries the agents read (``economy.contracts.signed_by_provider[eid]``).
+* **Signing** (:meth:`ContractRegister.sign`, :meth:`ContractRegister.sign_startups`): the prepayment
+  (``contracts.prepay_share`` of the value) is paid at signing; the contract becomes collateral of the provider's
+  newest loan facility not in default.
+* **Payments** (:meth:`ContractRegister.collect_payments`): each contract being served owes its monthly value
+  less the prepayment released this month (the unreleased prepayment over the months left). A customer that can
+  pay all its contracts pays them, in one transfer per provider and kind; one that cannot pays them in turn and
+  fails on the first it cannot meet. A start-up is a customer with its own cash (its slot of the population).
+* **The end** (:meth:`ContractRegister.expire`, :meth:`ContractRegister.terminate`): at expiry the rest of the
+  prepayment is earned; a contract ended early (its customer failed, its provider exited) leaves the provider the
+  unreleased prepayment.
+
+Each month the register keeps each party's *books* (:meth:`ContractRegister.refresh_books`): capacity contracted
+and served now, capacity signed (forward starts included), investment-grade capacity, monthly contract payments,
+backlog. They are queries the agents read
+(``economy.contracts.signed_by_provider[eid]``).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from operator import attrgetter, is_
 
 import numpy as np
 
 from ..technology import BN, HOURS_PER_MONTH
-from .claims import ComputeContract
+from .claims import KINDS, ComputeContract
 
 H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
+RENT_BACK = KINDS.index("rent_back")
 
-
-_INTEGER_FIELDS = {"id", "customer", "provider", "start", "end", "loan"}
-SIGNED_TERMS = frozenset({"id", "customer", "qty", "price", "start", "end", "grade", "kind"})
-
-
-def _column(contracts: list[ComputeContract], f: str) -> np.ndarray:
-    if f == "grade" or f == "kind":
-        return np.array([getattr(c, f) for c in contracts], dtype=object)
-    return np.fromiter(map(attrgetter(f), contracts), dtype=int if f in _INTEGER_FIELDS else float, count=len(contracts))
-
-
-class ActiveContracts:
-    """The active contracts of a model as columns, in the model's order: ``active.of(contracts).columns(*fields)``
-    (for sums by party with ``np.bincount``).
-
-    The columns of the signed terms (:data:`SIGNED_TERMS`) are kept from one call to the next: the rows of
-    contracts still active are kept and rows for newly signed contracts are added. The provider, the loan, the
-    prepayment and any other field are read on every call."""
-
-    def __init__(self) -> None:
-        self._live: list[ComputeContract] = []
-        self._kept: dict[str, np.ndarray] = {}  # field -> one row per active contract
-
-    def of(self, contracts: list[ComputeContract]) -> ActiveContracts:
-        """Bring the kept rows up to date with ``contracts`` (the model's list, in order)."""
-        live = [c for c in contracts if c.active]
-        old = self._live
-        if live == old:  # the same contracts (list equality tries identity first; distinct contracts have distinct ids)
-            return self
-        still = np.fromiter(map(attrgetter("active"), old), dtype=bool, count=len(old))
-        kept = [c for c in old if c.active]
-        if len(kept) <= len(live) and all(map(is_, kept, live)):  # ended contracts dropped, new ones appended
-            signed = live[len(kept):]
-            self._kept = {f: np.concatenate([rows[still], _column(signed, f)]) for f, rows in self._kept.items()}
-            for rows in self._kept.values():
-                rows.flags.writeable = False
-        else:
-            self._kept = {}
-        self._live = live
-        return self
-
-    @property
-    def live(self) -> list[ComputeContract]:
-        """The active contracts, in the model's order (the rows of the columns)."""
-        return self._live
-
-    def _rows(self, f: str) -> np.ndarray:
-        if f not in self._kept:
-            rows = _column(self._live, f)
-            rows.flags.writeable = False  # shared by later calls
-            self._kept[f] = rows
-        return self._kept[f]
-
-    def columns(self, *fields: str) -> list[np.ndarray]:
-        return [self._rows(f) if f in SIGNED_TERMS else _column(self._live, f) for f in fields]
+COLUMNS = {  # name -> (dtype, value of an empty row)
+    "id": (np.int64, 0), "customer": (np.int64, 0), "slot": (np.int64, -1), "provider": (np.int64, 0),
+    "qty": (float, 0.0), "price": (float, 0.0), "start": (np.int64, 0), "end": (np.int64, 0), "ig": (bool, False),
+    "kind": (np.int8, 0), "prepaid": (float, 0.0), "loan": (np.int64, -1), "active": (bool, False),
+}
 
 
 def groups(keys: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
@@ -94,8 +56,6 @@ def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int) -> dict[int
     return {k: totals[k] for k in appear}
 
 
-
-
 def _book(name: str, doc: str) -> property:
     """One of the books (:meth:`ContractRegister.refresh_books`), brought up to date when read if a refresh is due."""
     key = "_" + name
@@ -111,6 +71,30 @@ def _book(name: str, doc: str) -> property:
     return property(read, write, doc=doc)
 
 
+class ActiveContracts:
+    """The active contracts as columns, in signing order: ``register.active().columns(*fields)`` (for sums by party
+    with ``np.bincount``); ``grade`` and ``kind`` come as strings."""
+
+    def __init__(self, register: ContractRegister):
+        self.register = register
+        self.rows = register.active_rows()
+
+    def columns(self, *fields: str) -> list[np.ndarray]:
+        out = []
+        for f in fields:
+            if f == "grade":
+                out.append(np.where(self.register.column("ig")[self.rows], "ig", "non_ig").astype(object))
+            elif f == "kind":
+                out.append(np.array(KINDS, dtype=object)[self.register.column("kind")[self.rows]])
+            else:
+                out.append(self.register.column(f)[self.rows])
+        return out
+
+    @property
+    def live(self) -> list[ComputeContract]:
+        return [ComputeContract(self.register, int(r)) for r in self.rows]
+
+
 class ContractRegister:
     """The compute contracts of an economy (``economy.contracts``) and the rules that settle them."""
 
@@ -124,24 +108,60 @@ class ContractRegister:
     contracted_next_by_provider = _book("contracted_next_by_provider",
                                         "H100e each provider serves by the end of its installation time (dict)")
 
-    def __init__(self, economy):
+    def __init__(self, economy, capacity: int = 256):
         self.economy = economy
-        self.contracts: list[ComputeContract] = []
-        self.active_contracts = ActiveContracts()  # their columns: ``self.active().columns(...)``
-        self.payments_received: dict = {}  # provider -> customer -> US$bn this month (revenue by customer)
+        self.n = 0  # rows in use (active contracts and those ended this month)
+        self._columns = {name: np.full(capacity, empty, dtype=dtype) for name, (dtype, empty) in COLUMNS.items()}
         self._books_stale = False  # a refresh was asked for while deferred (:meth:`books_deferred`)
         self._deferring = 0
 
+    # --- the table -----------------------------------------------------------------------------------
+    def column(self, name: str) -> np.ndarray:
+        """The column ``name`` over the rows in use (a view: writes go to the register)."""
+        return self._columns[name][: self.n]
+
+    def _append(self, k: int, **values) -> np.ndarray:
+        """Add ``k`` rows with the given column values (scalars or arrays); returns their row numbers."""
+        need = self.n + k
+        size = len(self._columns["id"])
+        if need > size:
+            new = max(2 * size, need)
+            for name, (dtype, empty) in COLUMNS.items():
+                grown = np.full(new, empty, dtype=dtype)
+                grown[: self.n] = self._columns[name][: self.n]
+                self._columns[name] = grown
+        rows = np.arange(self.n, need)
+        for name, (_, empty) in COLUMNS.items():  # rows dropped by _compact may have left values here
+            self._columns[name][self.n: need] = values.get(name, empty)
+        self._columns["active"][self.n: need] = True
+        self.n = need
+        return rows
+
     def __iter__(self):
-        return iter(self.contracts)
+        """Every contract in the table (active ones and those ended this month), as views, in signing order."""
+        return (ComputeContract(self, r) for r in range(self.n))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def active_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.column("active"))
 
     def active(self) -> ActiveContracts:
-        """The active contracts as columns."""
-        return self.active_contracts.of(self.contracts)
+        return ActiveContracts(self)
+
+    def rows_of(self, provider: int | None = None, customer: int | None = None) -> np.ndarray:
+        """Active rows of ``provider`` and/or ``customer``, in signing order."""
+        mask = self.column("active").copy()
+        if provider is not None:
+            mask &= self.column("provider") == provider
+        if customer is not None:
+            mask &= self.column("customer") == customer
+        return np.flatnonzero(mask)
 
     # --- books ---------------------------------------------------------------------------------------
     def refresh_books(self) -> None:
-        """Each party's contracted H100e, backlog and monthly contract payments, from the active contracts (while
+        """Each party's contracted H100e, backlog and monthly contract payments, from the active contracts (or, within
         :meth:`books_deferred`, when next read or at its end)."""
         if self._deferring:
             self._books_stale = True
@@ -151,9 +171,7 @@ class ContractRegister:
     @contextmanager
     def books_deferred(self):
         """Within, :meth:`refresh_books` only marks the books due; they are computed when first read or at the end.
-        For a loop of defaults (each asks for a refresh, the next one overwrites it unread): the books come out the
-        same as with a refresh per default as long as, within, only the defaults change the contracts and the
-        start-ups' contracts, and nothing reads the books in the middle of a default."""
+        For a loop of defaults (each asks for a refresh, the next one overwrites it unread)."""
         self._deferring += 1
         try:
             yield
@@ -168,13 +186,13 @@ class ContractRegister:
         m = self.economy
         n = len(m.ledger.names) + 1
         month = m.month
-        active = self.active()
-        provider, customer, qty, price, start, end, grade = active.columns("provider", "customer", "qty", "price", "start", "end", "grade")
-        ig = grade == "ig"
+        rows = self.active_rows()
+        provider, customer, qty, price, start, end, ig = (
+            self._columns[c][rows] for c in ("provider", "customer", "qty", "price", "start", "end", "ig"))
         started = start <= month
-        monthly = qty * price * H  # c.monthly_value(), US$bn
+        monthly = qty * price * H  # US$bn a month
         # capacity served and used now (started contracts) and capacity signed (including forward starts)
-        # (np.bincount of no rows is an integer array, whatever the weights: cast, so the start-ups' rows can be added)
+        # (np.bincount of no rows is an integer array, whatever the weights: cast)
         self.contracted_by_provider = np.bincount(provider[started], weights=qty[started], minlength=n).astype(float, copy=False)
         self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n).astype(float, copy=False)
         self.contracted_by_customer = totals_by_party(customer[started], qty[started], n)
@@ -184,18 +202,6 @@ class ContractRegister:
         self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - np.maximum(start, month)), n)
         soon = start <= month + m.p["neoclouds.install_months"]
         due_soon = np.bincount(provider[soon], weights=qty[soon], minlength=n).astype(float, copy=False)
-        s = m.startups
-        if s.n:
-            has = np.flatnonzero(s.alive & (s.provider >= 0))  # indices: taking rows is faster than a boolean mask
-            provider_of, qty_of = s.provider[has], s.qty[has]
-            by_provider = np.bincount(provider_of, weights=qty_of, minlength=n)[:n]
-            self.contracted_by_provider += by_provider
-            self.signed_by_provider += by_provider
-            due_soon += by_provider
-            backlog = np.bincount(provider_of, weights=qty_of * s.price[has] * H * np.maximum(s.end[has] - m.month, 0), minlength=n)
-            backlog_by_eid = backlog.tolist()
-            for eid in np.flatnonzero(backlog > 0).tolist():
-                self.backlog_by_provider[eid] = self.backlog_by_provider.get(eid, 0.0) + backlog_by_eid[eid]
         self.contracted_next_by_provider = {i: v for i, v in enumerate(due_soon.tolist()) if v > 0}
 
     # --- signing -------------------------------------------------------------------------------------
@@ -220,110 +226,129 @@ class ContractRegister:
              term: int | None = None, prepay_share: float | None = None, start: int | None = None) -> ComputeContract | None:
         """Sign a take-or-pay contract for ``term`` months from ``start`` (this month unless it is a forward
         contract for capacity still to be built); the prepayment is paid at signing. A customer that cannot pay
-        the prepayment out of ``contracts.max_prepay_cash_share`` of its cash signs a smaller contract. The
-        contract becomes collateral of the provider's newest open loan facility."""
+        the prepayment out of ``contracts.max_prepay_cash_share`` of its cash signs a smaller contract (none below
+        ``contracts.min_deal_h100e``). The contract becomes collateral of the provider's newest loan facility."""
         m = self.economy
         p = m.p
         term = term or self.term()
         start = m.month if start is None else start
         prepay_share = p["contracts.prepay_share"] if prepay_share is None else prepay_share
-        c = ComputeContract(m.new_id(), customer.eid, provider_eid, qty, price, start, start + term, grade, kind)
-        prepay = prepay_share * c.monthly_value() * term
+        prepay = prepay_share * qty * price * 730.0 / 1e9 * term
         cash = m.ledger.cash[customer.eid]
         cash_share = p["contracts.max_prepay_cash_share"]
         if prepay > cash_share * max(cash, 0.0):  # cannot afford the prepayment: smaller contract
             shrink = cash_share * max(cash, 0.0) / prepay
             if shrink * qty < p["contracts.min_deal_h100e"]:
                 return None
-            c.qty *= shrink
+            qty *= shrink
             prepay *= shrink
         m.ledger.pay(customer.eid, provider_eid, prepay, "contract_prepayment")
-        c.prepaid = prepay
-        c.loan = m.loans.newest_facility(provider_eid)
-        self.contracts.append(c)
-        return c
+        row = self._append(1, id=m.new_id(), customer=customer.eid, provider=provider_eid, qty=qty, price=price,
+                           start=start, end=start + term, ig=grade == "ig", kind=KINDS.index(kind), prepaid=prepay,
+                           loan=m.loans.newest_facility(provider_eid))
+        return ComputeContract(self, int(row[0]))
+
+    def sign_startups(self, slots: np.ndarray, providers: np.ndarray, qty: np.ndarray, price: float,
+                      terms: np.ndarray, prepay: np.ndarray) -> None:
+        """Start-ups in ``slots`` each sign one contract with ``providers`` (starting now), paying ``prepay`` US$bn out of
+        their own cash (one ledger transfer per provider). Each becomes collateral of its provider's newest facility."""
+        m = self.economy
+        s = m.startups
+        if not len(slots):
+            return
+        loans = {prov: m.loans.newest_facility(prov) for prov in np.unique(providers).tolist()}
+        self._append(len(slots), id=[m.new_id() for _ in range(len(slots))], customer=s.eid, slot=slots,
+                     provider=providers, qty=qty, price=price, start=m.month, end=m.month + terms, ig=False,
+                     kind=KINDS.index("compute"), prepaid=prepay, loan=[loans[p] for p in providers.tolist()])
+        s.cash[slots] -= prepay
+        order, by_provider = groups(providers)
+        prepay_sorted = prepay[order]
+        for prov, first, last in by_provider:
+            m.ledger.pay(s.eid, prov, float(prepay_sorted[first:last].sum()), "contract_prepayment")
+
+    def assign_unassigned(self, provider: int, loan_id: int) -> None:
+        """A new facility of ``provider``: its active contracts not yet collateral of any loan become its collateral."""
+        rows = self.rows_of(provider=provider)
+        loan = self._columns["loan"]
+        loan[rows[loan[rows] < 0]] = loan_id
 
     # --- payments ------------------------------------------------------------------------------------
     def collect_payments(self) -> None:
-        """Each take-or-pay contract's monthly value is due, less the prepayment released this month. A customer
-        that can pay all its contracts pays them in one transfer per provider; one that cannot pays them in
-        turn and fails on the first it cannot meet (its failure: :func:`gpucredit.sim.credit.default.fail_lab`).
-        Start-ups pay theirs, or fail."""
-        from ..credit.default import fail_lab
+        """Each contract being served owes its monthly value less the prepayment released this month. A customer that
+        can pay all its contracts pays them; one that cannot pays them in turn and fails on the first it cannot meet
+        (labs: :func:`~gpucredit.sim.credit.default.fail_lab`; start-ups, each with its own cash and one contract:
+        :func:`~gpucredit.sim.credit.default.fail_startups`). Payments go in one transfer per customer, provider
+        and kind."""
+        from ..credit.default import fail_lab, fail_startups
 
         m = self.economy
         led = m.ledger
-        active = self.active()
-        live = active.live
-        if live:
-            customer, provider, qty, price, start, end, kind = active.columns(
-                "customer", "provider", "qty", "price", "start", "end", "kind")
-            prepaid, = active.columns("prepaid")
-            serving = start <= m.month  # a forward contract is neither served nor paid before it starts
-            release = np.where(serving, prepaid / np.maximum(1, end - m.month), 0.0)
-            due = np.where(serving, np.maximum(0.0, qty * price * H - release), 0.0)
-            n = len(led.names)
-            total_due = np.bincount(customer, weights=due, minlength=n)
-            short = []
-            for eid in np.flatnonzero(np.bincount(customer[serving], minlength=n)).tolist():  # customers being served
-                agent = m.entity.get(eid)
-                if agent in m.hyperscalers:
-                    agent.ensure_cash(float(total_due[eid]))
-                if led.cash[eid] < total_due[eid]:
-                    short.append(eid)
-            paying = serving & ~np.isin(customer, short) if short else serving
-            releasing = np.flatnonzero(paying & (release != 0.0))
-            for i, r in zip(releasing.tolist(), release[releasing].tolist()):
-                live[i].prepaid -= r
-            # one transfer per customer, provider and kind of contract (in increasing order of the key)
-            rent_back = kind == "rent_back"
-            key = (customer * n + provider) * 2 + rent_back
-            keys = np.flatnonzero(np.bincount(key[paying]))
-            paid = np.bincount(key[paying], weights=due[paying])[keys].tolist()
-            released = np.bincount(key[paying], weights=release[paying])[keys].tolist()
-            for k, amount, rel in zip(keys.tolist(), paid, released):
-                pair, is_rent_back = divmod(k, 2)
-                self._settle(pair // n, pair % n, "rent_back" if is_rent_back else "compute_contract", amount, rel)
-            for eid in short:  # short of cash: contract by contract, failing on the first it cannot meet
-                agent = m.entity.get(eid)
-                for i in np.flatnonzero(serving & (customer == eid)).tolist():
-                    c = live[i]
-                    if not c.active:
-                        continue
-                    paid_now = min(float(due[i]), max(led.cash[eid], 0.0))
-                    c.prepaid -= float(release[i])
-                    self._settle(eid, c.provider, c.payment_kind, paid_now, float(release[i]))
-                    if due[i] - paid_now > 1e-9:
-                        fail_lab(m, agent)
-        self.collect_from_startups()
+        rows = self.active_rows()
+        if not len(rows):
+            return
+        c = self._columns
+        customer, provider, slot, kind = c["customer"][rows], c["provider"][rows], c["slot"][rows], c["kind"][rows]
+        start, end, qty, price, prepaid = c["start"][rows], c["end"][rows], c["qty"][rows], c["price"][rows], c["prepaid"][rows]
+        serving = start <= m.month  # a forward contract is neither served nor paid before it starts
+        release = np.where(serving, prepaid / np.maximum(1, end - m.month), 0.0)
+        due = np.where(serving, np.maximum(0.0, qty * price * H - release), 0.0)
+        paid = np.zeros(len(rows))
+        short = self._pay_in_full(customer, serving & (slot < 0), due, paid)
+        failing_slots = self._startups_pay(slot, serving & (slot >= 0), due, paid)
+        settled = serving & ~np.isin(customer, short) if short else serving
+        c["prepaid"][rows[settled]] -= release[settled]
+        self._settle_grouped(customer[settled], provider[settled], kind[settled], paid[settled], release[settled])
+        for eid in short:  # short of cash: contract by contract, failing on the first it cannot meet
+            agent = m.entity.get(eid)
+            for i in np.flatnonzero(serving & (customer == eid)).tolist():
+                if not c["active"][rows[i]]:
+                    continue
+                paid_now = min(float(due[i]), max(led.cash[eid], 0.0))
+                c["prepaid"][rows[i]] -= release[i]
+                self._settle(eid, int(provider[i]), "rent_back" if kind[i] == RENT_BACK else "compute_contract",
+                             paid_now, float(release[i]))
+                if due[i] - paid_now > 1e-9:
+                    fail_lab(m, agent)
+        if len(failing_slots):
+            fail_startups(m, failing_slots)
 
-    def collect_from_startups(self) -> None:
-        """Start-ups pay their contracts (one transfer per provider) as far as their cash goes; those that cannot
-        fail (:func:`gpucredit.sim.credit.default.fail_startups`)."""
-        from ..credit.default import fail_startups
-
+    def _pay_in_full(self, customer: np.ndarray, named: np.ndarray, due: np.ndarray, paid: np.ndarray) -> list[int]:
+        """Customers (not start-ups) that can pay all their contracts due this month pay them (``paid`` is filled in);
+        returns those short of cash. Hyperscalers issue bonds rather than fall short."""
         m = self.economy
         led = m.ledger
-        s = m.startups
-        if s.n:
-            has = s.alive & (s.provider >= 0)
-            value = np.where(has, s.qty * s.price * H, 0.0)
-            due = np.where(has, np.maximum(value - s.release, 0.0), 0.0)
-            paid = np.minimum(due, np.maximum(s.cash, 0.0))
-            s.cash -= paid
-            release = np.where(has, s.release, 0.0)
-            s.prepaid -= release
-            provs = np.where(has, s.provider, 0)
-            by_prov = np.bincount(provs, weights=paid, minlength=len(led.names))
-            rel_prov = np.bincount(provs, weights=release, minlength=len(led.names))
-            led.book(s.eid, -float(release.sum()), "compute_contract")
-            for eid in np.flatnonzero((by_prov > 0) | (rel_prov > 0)):
-                led.pay(s.eid, int(eid), float(by_prov[eid]), "compute_contract")
-                led.book(int(eid), float(rel_prov[eid]), "compute_contract")
-                m.customer_payments[int(eid)][s.eid] += float(by_prov[eid] + rel_prov[eid])
-            failing = has & (due - paid > 1e-12)
-            if failing.any():
-                fail_startups(m, np.flatnonzero(failing))
+        n = len(led.names)
+        total_due = np.bincount(customer[named], weights=due[named], minlength=n)
+        short = []
+        for eid in np.flatnonzero(np.bincount(customer[named], minlength=n)).tolist():  # customers being served
+            agent = m.entity.get(eid)
+            if agent in m.hyperscalers:
+                agent.ensure_cash(float(total_due[eid]))
+            if led.cash[eid] < total_due[eid]:
+                short.append(eid)
+        paying = named & ~np.isin(customer, short) if short else named
+        paid[paying] = due[paying]
+        return short
+
+    def _startups_pay(self, slot: np.ndarray, of_startups: np.ndarray, due: np.ndarray, paid: np.ndarray) -> np.ndarray:
+        """Each start-up pays its contract out of its own cash as far as it goes; returns the slots that fell short."""
+        s = self.economy.startups
+        k = np.flatnonzero(of_startups)
+        paying = slot[k]
+        paid[k] = np.minimum(due[k], np.maximum(s.cash[paying], 0.0))
+        s.cash[paying] -= paid[k]
+        return paying[due[k] - paid[k] > 1e-12]
+
+    def _settle_grouped(self, customer, provider, kind, paid, release) -> None:
+        """One transfer per customer, provider and kind of contract (in increasing order of the key)."""
+        n = len(self.economy.ledger.names)
+        key = (customer * n + provider) * 2 + (kind == RENT_BACK)
+        keys = np.flatnonzero(np.bincount(key))
+        amounts = np.bincount(key, weights=paid)[keys].tolist()
+        released = np.bincount(key, weights=release)[keys].tolist()
+        for k, amount, rel in zip(keys.tolist(), amounts, released):
+            pair, is_rent_back = divmod(k, 2)
+            self._settle(pair // n, pair % n, "rent_back" if is_rent_back else "compute_contract", amount, rel)
 
     def _settle(self, customer: int, provider: int, kind: str, paid: float, release: float) -> None:
         """A customer pays ``paid`` US$bn and ``release`` US$bn of its prepayment is earned by the provider."""
@@ -338,70 +363,127 @@ class ContractRegister:
             m.flow["rent_back_paid"] += paid + release
 
     # --- the end of a contract ---------------------------------------------------------------------------
-    def terminate(self, c: ComputeContract, reason: str) -> None:
-        """End a contract early: the provider keeps any unreleased prepayment."""
+    def terminate(self, rows, reason: str) -> None:
+        """End contracts early (``rows``, or one contract): the provider keeps any unreleased prepayment. One event
+        per customer and provider."""
+        if isinstance(rows, ComputeContract):
+            rows = [rows.row]
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return
         m = self.economy
-        if c.prepaid:
-            m.ledger.book(c.customer, -c.prepaid, "contracts_terminated")
-            m.ledger.book(c.provider, c.prepaid, "contracts_terminated")
-            c.prepaid = 0.0
-        c.active = False
-        m.events.log("contract_default" if reason != "expiry" else "contract_expiry",
-                     [m.entity[c.customer].name, m.entity[c.provider].name], c.remaining_value(m.month),
-                     units=c.qty, detail=reason)
+        c = self._columns
+        self._book_prepaid(rows, "contracts_terminated")
+        c["active"][rows] = False
+        remaining = c["qty"][rows] * c["price"][rows] * H * np.maximum(0, c["end"][rows] - np.maximum(c["start"][rows], m.month))
+        self._log_by_pair(rows, "contract_default" if reason != "expiry" else "contract_expiry", remaining, reason)
 
     def expire(self) -> None:
-        """Contracts that end this month expire (the rest of the prepayment is earned); the capacity returns to
-        the spot market."""
+        """Contracts that end this month expire (the rest of the prepayment is earned); the capacity returns to the
+        spot market. Ended contracts leave the table when the next month opens."""
         m = self.economy
-        led = m.ledger
-        month = m.month
-        for c in [c for c in self.contracts if c.active and c.end <= month + 1]:
-            if c.prepaid:
-                led.book(c.customer, -c.prepaid, c.payment_kind)
-                led.book(c.provider, c.prepaid, c.payment_kind)
-                c.prepaid = 0.0
-            c.active = False
-            m.flow["contracts_expired_h100e"] += c.qty
-            m.events.log("contract_expiry", [m.entity[c.customer].name, m.entity[c.provider].name], 0.0, units=c.qty)
-        self.contracts = [c for c in self.contracts if c.active]
-        s = m.startups
-        if s.n:
-            ending = (s.provider >= 0) & (s.end <= m.month + 1)
-            if ending.any():
-                rest = s.prepaid[ending]
-                provs = s.provider[ending]
-                led.book(s.eid, -float(rest.sum()), "compute_contract")
-                order, by_provider = groups(provs)  # one pass, not a selection per provider
-                rest_sorted, qty_sorted = rest[order], s.qty[ending][order]
-                for prov, first, last in by_provider:
-                    led.book(prov, float(rest_sorted[first:last].sum()), "compute_contract")
-                    m.events.log("contract_expiry", ["AI start-ups", m.entity[prov].name], 0.0,
-                                 units=float(qty_sorted[first:last].sum()))
-                m.flow["contracts_expired_h100e"] += float(s.qty[ending].sum())
-                s.provider[ending] = -1
-                s.qty[ending] = 0.0
-                s.prepaid[ending] = 0.0
-                s.release[ending] = 0.0
+        c = self._columns
+        rows = np.flatnonzero(self.column("active") & (self.column("end") <= m.month + 1))
+        if len(rows):
+            self._book_prepaid(rows, None)
+            c["active"][rows] = False
+            m.flow["contracts_expired_h100e"] += float(c["qty"][rows].sum())
+            self._log_by_pair(rows, "contract_expiry", np.zeros(len(rows)), "")
+
+    def open_month(self) -> None:
+        """Contracts that ended last month leave the table."""
+        self._compact()
+
+    def _book_prepaid(self, rows: np.ndarray, item: str | None) -> None:
+        """The unreleased prepayment of ``rows`` moves from the customers' assets to the providers' income (booked
+        under ``item``, or under the contract's payment kind), summed by customer, provider and kind."""
+        c = self._columns
+        led = self.economy.ledger
+        n = len(led.names)
+        key = (c["customer"][rows] * n + c["provider"][rows]) * 2 + (c["kind"][rows] == RENT_BACK)
+        order, by_key = groups(key)
+        prepaid = c["prepaid"][rows][order]
+        for k, first, last in by_key:
+            amount = float(prepaid[first:last].sum())
+            if amount:
+                pair, is_rent_back = divmod(k, 2)
+                kind = item or ("rent_back" if is_rent_back else "compute_contract")
+                led.book(pair // n, -amount, kind)
+                led.book(pair % n, amount, kind)
+        c["prepaid"][rows] = 0.0
+
+    def _log_by_pair(self, rows: np.ndarray, event: str, amounts: np.ndarray, detail: str) -> None:
+        """One event per customer and provider: the contracts' value (``amounts``, US$bn) and H100e."""
+        m = self.economy
+        c = self._columns
+        n = len(m.ledger.names)
+        order, by_pair = groups(c["customer"][rows] * n + c["provider"][rows])
+        amounts, qty = amounts[order], c["qty"][rows][order]
+        for pair, first, last in by_pair:
+            m.events.log(event, [m.entity[pair // n].name, m.entity[pair % n].name], float(amounts[first:last].sum()),
+                         units=float(qty[first:last].sum()), detail=detail)
+
+    def _compact(self) -> None:
+        """Drop ended contracts (keeps the table short in long runs; row numbers change)."""
+        keep = self.column("active")
+        if keep.all():
+            return
+        k = int(keep.sum())
+        for name in COLUMNS:
+            col = self._columns[name]
+            col[:k] = col[: self.n][keep]
+        self.n = k
+
+    # --- reassignment at a provider's default ------------------------------------------------------------
+    def reassign(self, rows: np.ndarray, new_providers: np.ndarray) -> None:
+        """Contracts of a defaulted provider go to ``new_providers`` (lenders), unassigned to any loan."""
+        c = self._columns
+        c["provider"][rows] = new_providers
+        c["loan"][rows] = -1
 
     # --- queries -----------------------------------------------------------------------------------------
     def of_provider(self, eid: int) -> list[ComputeContract]:
         """Active contracts ``eid`` provides (in signing order)."""
-        return [c for c in self.contracts if c.active and c.provider == eid]
+        return [ComputeContract(self, int(r)) for r in self.rows_of(provider=eid)]
 
     def of_customer(self, eid: int) -> list[ComputeContract]:
-        return [c for c in self.contracts if c.active and c.customer == eid]
+        return [ComputeContract(self, int(r)) for r in self.rows_of(customer=eid)]
 
     def rent_back_providers(self) -> set[int]:
         """Providers of rent-backs signed (active or ended this month)."""
-        return {c.provider for c in self.contracts if c.kind == "rent_back"}
+        return set(self.column("provider")[self.column("kind") == RENT_BACK].tolist())
 
     def rent_back_providers_active(self) -> set[int]:
-        return {c.provider for c in self.contracts if c.active and c.kind == "rent_back"}
+        return set(self.column("provider")[(self.column("kind") == RENT_BACK) & self.column("active")].tolist())
 
     def capacity_owed_by(self, eid: int) -> float:
-        """H100e ``eid`` owes its customers (contracts and start-up contracts it provides)."""
-        s = self.economy.startups
-        needed = sum(c.qty for c in self.contracts if c.active and c.provider == eid)
-        needed += float(s.qty[np.flatnonzero(s.alive & (s.provider == eid))].sum()) if s.n else 0.0
-        return needed
+        """H100e ``eid`` owes its customers."""
+        return float(self.column("qty")[self.rows_of(provider=eid)].sum())
+
+    def startup_contracts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each start-up slot's H100e under a contract being served and the payment it owes this month (its monthly
+        value less the prepayment released, as :meth:`collect_payments` will ask), US$bn."""
+        c = self._columns
+        slots = self.economy.startups.n
+        month = self.economy.month
+        rows = np.flatnonzero(self.column("active") & (self.column("slot") >= 0) & (self.column("start") <= month))
+        slot, qty = c["slot"][rows], c["qty"][rows]
+        due = np.maximum(qty * c["price"][rows] * H - c["prepaid"][rows] / np.maximum(1, c["end"][rows] - month), 0.0)
+        return (np.bincount(slot, weights=qty, minlength=slots).astype(float, copy=False),
+                np.bincount(slot, weights=due, minlength=slots).astype(float, copy=False))
+
+    def startups_with_contract(self) -> np.ndarray:
+        """Whether each start-up slot holds an active contract."""
+        has = np.zeros(self.economy.startups.n, dtype=bool)
+        rows = self.active_rows()
+        slot = self.column("slot")[rows]
+        has[slot[slot >= 0]] = True
+        return has
+
+    def remaining_value_by_loan(self, loan_id: int) -> float:
+        """Remaining value (US$bn) of the active contracts assigned to loan ``loan_id``."""
+        c = self._columns
+        rows = np.flatnonzero(self.column("active") & (self.column("loan") == loan_id))
+        month = self.economy.month
+        return float((c["qty"][rows] * c["price"][rows] * H
+                      * np.maximum(0, c["end"][rows] - np.maximum(c["start"][rows], month))).sum())

@@ -104,40 +104,31 @@ def seize_collateral(economy, nc, lenders_share: dict, lead) -> tuple[float, dic
 
 
 def assign_contracts(economy, nc, lenders_share: dict, lead) -> dict[int, float]:
-    """Contracts go with the GPUs to the contract's own lender (or the lead lender), with their unreleased
+    """Contracts go with the GPUs to the lender of the loan they secure (or the lead lender), with their unreleased
     prepayments: the prepaid compute the lenders must now serve is booked against their equity but is not a credit
-    loss (they take the contracts' remaining payments too). With no lender, contracts are terminated and start-ups'
-    contracts end. Returns the prepaid compute each lender assumed (US$bn)."""
+    loss (they take the contracts' remaining payments too). With no lender, contracts are terminated. The same rule
+    for every customer, start-ups included. Returns the prepaid compute each lender assumed (US$bn)."""
     m = economy
     led = m.ledger
+    register = m.contracts
+    rows = register.rows_of(provider=nc.eid)
     assumed = defaultdict(float)
-    for c in m.contracts:
-        if c.active and c.provider == nc.eid:
-            new_provider = m.loans[c.loan].lender if c.loan in m.loans and m.loans[c.loan].lender in lenders_share else lead
-            if new_provider is None:
-                m.contracts.terminate(c, "provider_exit")
-                continue
-            led.book(nc.eid, c.prepaid, "contracts_assigned")
-            led.book(new_provider, -c.prepaid, "contracts_assigned")
-            assumed[new_provider] += c.prepaid
-            c.provider = new_provider
-            c.loan = -1
-    s = m.startups
-    moved = np.flatnonzero(s.alive & (s.provider == nc.eid))  # indices: taking rows is faster than a boolean mask
-    if len(moved):
-        pre = float(s.prepaid[moved].sum())
-        if lead is None:
-            s.provider[moved] = -1
-            s.qty[moved] = 0.0
-            led.book(s.eid, -pre, "contracts_terminated")
-            led.book(nc.eid, pre, "contracts_terminated")
-            s.prepaid[moved] = 0.0
-            s.release[moved] = 0.0
-        else:
-            s.provider[moved] = lead
-            led.book(nc.eid, pre, "contracts_assigned")
-            led.book(lead, -pre, "contracts_assigned")
-            assumed[lead] += pre
+    if not len(rows):
+        return assumed
+    if lead is None:
+        register.terminate(rows, "provider_exit")
+        return assumed
+    loan_lender = {l.id: l.lender for l in m.loans.of_borrower(nc.eid) if l.lender in lenders_share}
+    new_providers = np.array([loan_lender.get(loan, lead) for loan in register.column("loan")[rows].tolist()], dtype=np.int64)
+    prepaid = register.column("prepaid")[rows]
+    order, by_lender = groups(new_providers)
+    prepaid_sorted = prepaid[order]
+    for lender, first, last in by_lender:
+        amount = float(prepaid_sorted[first:last].sum())
+        led.book(nc.eid, amount, "contracts_assigned")
+        led.book(lender, -amount, "contracts_assigned")
+        assumed[lender] += amount
+    register.reassign(rows, new_providers)
     return assumed
 
 
@@ -281,9 +272,7 @@ def fail_lab(economy, customer) -> None:
     m = economy
     if customer in m.labs and customer.alive:
         customer.alive = False
-        for c in m.contracts:
-            if c.active and c.customer == customer.eid:
-                m.contracts.terminate(c, "customer_failure")
+        m.contracts.terminate(m.contracts.rows_of(customer=customer.eid), "customer_failure")
         cash = m.ledger.cash[customer.eid]
         if cash > 0:
             m.ledger.pay(customer.eid, m.ledger.sector("venture_and_public_equity"), cash, "payout")
@@ -291,29 +280,20 @@ def fail_lab(economy, customer) -> None:
 
 
 def fail_startups(economy, idx: np.ndarray) -> None:
-    """Start-ups out of cash default on their contracts (providers keep the prepayments) and exit."""
+    """Start-ups out of cash (slots ``idx``) default on their contracts (providers keep the prepayments) and exit."""
     m = economy
     s = m.startups
     led = m.ledger
-    provs = s.provider[idx]
-    order, by_provider = groups(provs)  # one pass, not a selection per provider
-    pre, value = s.prepaid[idx][order], (s.qty[idx] * s.price[idx])[order]
-    for prov, first, last in by_provider:
-        if prov < 0:
-            continue
-        amount = float(pre[first:last].sum())
-        led.book(s.eid, -amount, "contracts_terminated")
-        led.book(prov, amount, "contracts_terminated")
-        m.events.log("contract_default", ["AI start-ups", m.entity[prov].name],
-                     float(value[first:last].sum() * H), units=last - first, detail="start-up failures")
+    register = m.contracts
+    rows = register.active_rows()
+    failing = np.zeros(s.n, dtype=bool)
+    failing[idx] = True
+    slot = register.column("slot")[rows]
+    register.terminate(rows[(slot >= 0) & failing[np.maximum(slot, 0)]], "start-up failures")
     leftover = s.cash[idx]
     led.pay(s.eid, led.sector("venture_and_public_equity"), float(np.maximum(leftover, 0).sum()), "payout")
     s.cash[idx] = 0.0
     s.alive[idx] = False
-    s.provider[idx] = -1
-    s.qty[idx] = 0.0
-    s.prepaid[idx] = 0.0
-    s.release[idx] = 0.0
     s.failures += len(idx)
     m.flow["startup_failures"] += len(idx)
 

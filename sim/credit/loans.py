@@ -76,9 +76,7 @@ class LoanRegister:
         self.loans[loan.id] = loan
         self.by_borrower.setdefault(borrower.eid, []).append(loan.id)
         lender.loans.append(loan)
-        for c in m.contracts:  # existing unassigned contracts become collateral of the new facility
-            if c.active and c.provider == borrower.eid and c.loan < 0:
-                c.loan = loan.id
+        m.contracts.assign_unassigned(borrower.eid, loan.id)  # its contracts not yet collateral become this loan's
         return loan
 
     def draw(self, loan: Loan, amount: float, spread: float) -> None:
@@ -125,7 +123,7 @@ class LoanRegister:
         fleet = m.fleet
         rows = np.flatnonzero(fleet.view("pledged") == loan.id)
         gpu_value = float((fleet.count[rows] * m.used_gpus.prices[fleet.gen[rows]]).sum()) / BN
-        contracts = sum(c.remaining_value(m.month) for c in m.contracts if c.active and c.loan == loan.id)
+        contracts = m.contracts.remaining_value_by_loan(loan.id)
         loan.gpu_value = gpu_value
         loan.collateral_value = gpu_value + m.p["lenders.contract_collateral_share"] * contracts
 

@@ -130,13 +130,4 @@ class TermMarket:
         monthly = qty * price * H
         prepay = m.p["contracts.prepay_share"] * monthly * term
         ok = (prepay <= m.p["contracts.max_prepay_cash_share"] * np.maximum(s.cash[idx], 0.0)) & (qty > 1.0)
-        idx, chosen, term, qty, prepay = idx[ok], chosen[ok], term[ok], qty[ok], prepay[ok]
-        s.provider[idx] = chosen
-        s.qty[idx] = qty
-        s.price[idx] = price
-        s.end[idx] = m.month + term
-        s.prepaid[idx] = prepay
-        s.release[idx] = prepay / term
-        s.cash[idx] -= prepay
-        for prov in np.unique(chosen):
-            m.ledger.pay(s.eid, int(prov), float(prepay[chosen == prov].sum()), "contract_prepayment")
+        m.contracts.sign_startups(idx[ok], chosen[ok], qty[ok], price, term[ok], prepay[ok])

@@ -38,6 +38,8 @@ import networkx as nx
 import numpy as np
 
 from ..accounts import balance_sheets, gpus_market_value
+from ..contracts.claims import KINDS
+from ..contracts.register import groups
 from ..technology import BN
 
 SHOCK = 0.2
@@ -52,20 +54,33 @@ def exposures(model) -> list[tuple[int, int, str, float, dict]]:
                     {"collateral": loan.collateral_value, "ltv": loan.ltv, "status": loan.status}))
     for st in m.equity.stakes:
         out.append((st.holder, st.issuer, "equity_stake", st.value, {"share": st.share}))
-    for c in m.contracts:
-        if c.active:
-            kind = "rent_back" if c.kind == "rent_back" else "compute"
-            out.append((c.provider, c.customer, kind, c.remaining_value(m.month), {"qty": c.qty, "grade": c.grade}))
-    s = m.startups
-    if s.n:
-        has = np.flatnonzero(s.alive & (s.provider >= 0))
-        value = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * 730 / BN * np.maximum(s.end[has] - m.month, 0),
-                            minlength=len(m.ledger.names))
-        qty = np.bincount(s.provider[has], weights=s.qty[has], minlength=len(m.ledger.names))
-        for eid in np.flatnonzero(value > 0):
-            out.append((int(eid), s.eid, "compute", float(value[eid]), {"qty": float(qty[eid]), "grade": "non_ig"}))
+    out.extend(contract_edges(m))
     for b in m.circular.live():
         out.append((b.beneficiary, b.guarantor, "backstop", b.cap - b.paid, {}))
+    return out
+
+
+def contract_edges(model) -> list[tuple[int, int, str, float, dict]]:
+    """Compute contracts as claims, one per provider, customer and kind (rent-back or compute): remaining value
+    (US$bn), H100e and grade."""
+    m = model
+    c = m.contracts
+    rows = c.active_rows()
+    if not len(rows):
+        return []
+    n = len(m.ledger.names)
+    provider, customer, qty, price = (c.column(k)[rows] for k in ("provider", "customer", "qty", "price"))
+    start, end, kind, ig = (c.column(k)[rows] for k in ("start", "end", "kind", "ig"))
+    value = qty * price * 730.0 / BN * np.maximum(0, end - np.maximum(start, m.month))
+    rent_back = kind == KINDS.index("rent_back")
+    key = (provider * n + customer) * 2 + rent_back
+    order, by_key = groups(key)
+    value, qty, ig = value[order], qty[order], ig[order]
+    out = []
+    for k, first, last in by_key:
+        pair, is_rent_back = divmod(k, 2)
+        out.append((pair // n, pair % n, "rent_back" if is_rent_back else "compute", float(value[first:last].sum()),
+                    {"qty": float(qty[first:last].sum()), "grade": "ig" if ig[first:last].all() else "non_ig"}))
     return out
 
 
@@ -121,15 +136,6 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         parts_h.append(provider)
         parts_o.append(customer)
         parts_v.append(qty * price * 730.0 / 1e9 * np.maximum(0, end - np.maximum(start, month)))  # remaining value
-    s = m.startups
-    if s.n:
-        has = np.flatnonzero(s.alive & (s.provider >= 0))
-        startup_value = np.bincount(s.provider[has], weights=s.qty[has] * s.price[has] * 730 / BN * np.maximum(s.end[has] - month, 0),
-                                    minlength=len(m.ledger.names))
-        providers = np.flatnonzero(startup_value > 0)
-        parts_h.append(providers)
-        parts_o.append(np.full(len(providers), s.eid))
-        parts_v.append(startup_value[providers])
     backstops = [(b.beneficiary, b.guarantor, b.cap - b.paid) for b in m.circular.live()]
     if backstops:
         parts_h.append(np.array([b for b, _, _ in backstops], dtype=int))
