@@ -261,13 +261,13 @@ class Neocloud(mesa.Agent):
         room = sum(rooms)
         have = max(0.0, m.ledger.cash[self.eid])
         cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
-        net = cost - sum([prepaid for *_, prepaid in lots])  # still to pay
+        net = cost - sum([lot[3] for lot in lots])  # still to pay, less the deposits applied
         advance = sum([units * self.advance_per_gpu(syndicate, g, price) for g, units, price, _ in lots])
         share = 1.0
         if net - min(advance, room) > have + 1e-12:  # cannot pay in full: take fewer GPUs
             full_advance = have / (net - advance) if net > advance else 1.0
             share = min(1.0, full_advance if full_advance * advance <= room else (have + room) / net)
-        if share * sum([units for _, units, _, _ in lots]) <= 1e-9:
+        if share * sum([lot[1] for lot in lots]) <= 1e-9:
             return 0.0
         remaining = min(share * advance, room)
         draws = []
@@ -283,9 +283,10 @@ class Neocloud(mesa.Agent):
                 break
         drawn = sum([d for _, d in draws])
         tranches = [(loan_id, draw / drawn) for loan_id, draw in draws] if draws else [(-1, 1.0)]
+        ship = m.chips.ship
         for g, units, price, prepaid in lots:
             for loan_id, part in tranches:
-                m.chips.ship(self.eid, chipmaker, g, share * units * part, price, pledged=loan_id, prepaid=share * prepaid * part)
+                ship(eid, chipmaker, g, share * units * part, price, loan_id, share * prepaid * part)
         return share
 
     def ig_share(self) -> float:
