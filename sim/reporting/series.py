@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 
+import mesa
 import numpy as np
 
 from ..finance.circular import financed_by_nvidia
@@ -160,3 +161,18 @@ class SeriesRecorder:
         out["startups_alive"] = int(m.startups.alive.sum()) if m.startups.n else 0
         out["startup_failures"] = flow["startup_failures"]
         out["systemic_risk"] = debtrank(m)
+
+
+class SeriesCollector(mesa.DataCollector):
+    """Mesa's DataCollector of the monthly series: one model reporter per column of :data:`SERIES`, the column's value
+    this month (``economy.current``, 0.0 if absent). :meth:`collect` appends those values to ``model_vars`` directly:
+    what calling each reporter would append (floats, which Mesa's deepcopy returns as they are), without the calls."""
+
+    def __init__(self):
+        super().__init__(model_reporters={name: (lambda m, n=name: m.current.get(n, 0.0)) for name, _, _ in SERIES})
+
+    def collect(self, model) -> None:
+        self._collection_steps.append(model.time)
+        current = model.current
+        for name, values in self.model_vars.items():
+            values.append(current.get(name, 0.0))
