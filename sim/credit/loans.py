@@ -60,7 +60,8 @@ class LoanRegister:
 
     def debt_of(self, borrower: int) -> float:
         """All principal ``borrower`` owes on its facilities (defaulted ones included until they are written off)."""
-        return sum([l.principal for l in self.of_borrower(borrower)])
+        loans = self.loans
+        return sum([loans[i].principal for i in self.by_borrower.get(borrower, ())])  # of_borrower's, oldest first
 
     # --- the life of a facility ----------------------------------------------------------------------
     def changed(self, loan: Loan) -> None:
