@@ -136,7 +136,7 @@ class LoanRegister:
         m = self.economy
         fleet, month = m.fleet, m.month
         open_loans = [loan for loan in self.loans.values() if loan.status not in CLOSED]
-        ids = np.fromiter((loan.id for loan in open_loans), dtype=np.int64, count=len(open_loans))  # increasing (issue order)
+        ids = np.array([loan.id for loan in open_loans], dtype=np.int64)  # increasing (issue order)
 
         def sum_by_loan(loan_ids: np.ndarray, values: np.ndarray) -> list[float]:
             """``values`` summed by the open loan they belong to (in the order given), one total per open loan."""

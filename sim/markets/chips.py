@@ -195,9 +195,10 @@ class ChipMarket:
         m = self.economy
         buyer_id = orders[0].buyer
         buyer = m.entity[buyer_id]
-        lots = [(g, h100e * share / m.gens[g].perf, chip.list_price(g)) for g, share in mix.items()
-                if h100e * share / m.gens[g].perf > 1e-6]  # (generation, GPUs, list price)
-        h100e = sum(units * m.gens[g].perf for g, units, _ in lots)
+        gens = m.gens
+        lots = [(g, units, chip.list_price(g)) for g, units in [(g, h100e * share / gens[g].perf) for g, share in mix.items()]
+                if units > 1e-6]  # (generation, GPUs, list price)
+        h100e = sum(units * gens[g].perf for g, units, _ in lots)
         value = sum(units * price for _, units, price in lots) / BN
         if h100e <= 0:
             return 0.0
