@@ -51,9 +51,10 @@ class Lender(mesa.Agent):
     def lending_room(self, borrower: int) -> float:
         """US$bn it can still lend to ``borrower``: cash on hand, within the concentration limit."""
         m = self.model
-        capital = max(m.ledger.equity[self.eid], 0.0)  # self.capital(), inlined: asked of every lender for every order
-        limit = m.p["lenders.concentration_limit"] * capital - m.loans.exposure(self.eid, borrower)
-        return max(0.0, min(m.ledger.cash[self.eid], limit))
+        led, eid = m.ledger, self.eid
+        capital = max(led.equity[eid], 0.0)  # self.capital(), inlined: asked of every lender for every order
+        limit = m.p["lenders.concentration_limit"] * capital - m.loans.exposure(eid, borrower)
+        return max(0.0, min(led.cash[eid], limit))
 
     def origination_ltv(self) -> float:
         if self._ltv is None:

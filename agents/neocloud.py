@@ -50,6 +50,7 @@ class Neocloud(mesa.Agent):
         self.last_raise = -99
         self.last_round_valuation = 0.0  # pre-money valuation of its last equity round, US$bn
         self.alive = True
+        self._syndicate = (None, None, [])  # (month, arranger, lenders): the month's syndicate, as first formed
 
     def open_month(self) -> None:
         self.commission_power()
@@ -149,15 +150,23 @@ class Neocloud(mesa.Agent):
     def syndicate(self) -> list:
         """The lenders of its facility, in the order it draws on them: its relationship lender (the arranger,
         who sets the advance rate), then the ``lenders.syndicate_size`` - 1 other funds with the most capital.
-        No relationship lender, no borrowing."""
-        lender = self.lender
+        No relationship lender, no borrowing. Formed at its first call in a month and kept for the month (the
+        ranking is the month's, :meth:`GPUEconomy.lenders_by_capital`); callers do not change the list."""
+        m = self.model
+        lender = m.entity.get(self.relationship_lender)
         if lender is None or not lender.alive:
             return []
-        size = self.model.p["lenders.syndicate_size"]
+        month, arranger, syndicate = self._syndicate  # formed once a month: the ranking is the month's
+        if month == m.month and arranger is lender:
+            return syndicate
+        size = m.p["lenders.syndicate_size"]
         if size <= 1:
-            return [lender]
-        top = self.model.lenders_by_capital()[:size]  # the month's ranking, sorted once: the others are among these
-        return [lender] + [l for l in top if l is not lender][:size - 1]
+            syndicate = [lender]
+        else:
+            top = m.lenders_by_capital()[:size]  # the month's ranking, sorted once: the others are among these
+            syndicate = [lender] + [l for l in top if l is not lender][:size - 1]
+        self._syndicate = (m.month, lender, syndicate)
+        return syndicate
 
     def advance_per_gpu(self, syndicate: list, g: int, unit_price: float) -> float:
         """US$bn its ``syndicate`` lends per new GPU of generation ``g``: the arranger's origination LTV times the
@@ -252,13 +261,13 @@ class Neocloud(mesa.Agent):
         room = sum(rooms)
         have = max(0.0, m.ledger.cash[self.eid])
         cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
-        net = cost - sum([prepaid for *_, prepaid in lots])  # still to pay
+        net = cost - sum([lot[3] for lot in lots])  # still to pay, less the deposits applied
         advance = sum([units * self.advance_per_gpu(syndicate, g, price) for g, units, price, _ in lots])
         share = 1.0
         if net - min(advance, room) > have + 1e-12:  # cannot pay in full: take fewer GPUs
             full_advance = have / (net - advance) if net > advance else 1.0
             share = min(1.0, full_advance if full_advance * advance <= room else (have + room) / net)
-        if share * sum([units for _, units, _, _ in lots]) <= 1e-9:
+        if share * sum([lot[1] for lot in lots]) <= 1e-9:
             return 0.0
         remaining = min(share * advance, room)
         draws = []
@@ -274,9 +283,10 @@ class Neocloud(mesa.Agent):
                 break
         drawn = sum([d for _, d in draws])
         tranches = [(loan_id, draw / drawn) for loan_id, draw in draws] if draws else [(-1, 1.0)]
+        ship = m.chips.ship
         for g, units, price, prepaid in lots:
             for loan_id, part in tranches:
-                m.chips.ship(self.eid, chipmaker, g, share * units * part, price, pledged=loan_id, prepaid=share * prepaid * part)
+                ship(eid, chipmaker, g, share * units * part, price, loan_id, share * prepaid * part)
         return share
 
     def ig_share(self) -> float:

@@ -83,7 +83,9 @@ class Ledger:
         self.equity: list[float] = []  # book equity accumulated from entries
         self.sector_id: dict[str, int] = {}
         self.sector_net_flow = 0.0  # net cash from sectors to agents during the current step
-        self.income = defaultdict(float)  # (eid, item) -> amount this step (+ income, - expense)
+        # item -> {eid: amount this step (+ income, - expense)}, parties in the order of their first entry (int keys
+        # hash faster than (eid, item) tuples: a payment books two of these)
+        self.income: dict[str, dict[int, float]] = defaultdict(dict)
         for s in SECTORS:
             self.sector_id[s] = self.register(s, sector=True)
 
@@ -114,14 +116,16 @@ class Ledger:
             self.cash[payer] -= amount
             if payer_books:
                 self.equity[payer] -= amount
-                self.income[(payer, kind)] -= amount
+                income = self.income[kind]
+                income[payer] = income.get(payer, 0.0) - amount
         if is_sector[payee]:
             self.sector_net_flow -= amount
         else:
             self.cash[payee] += amount
             if payee_books:
                 self.equity[payee] += amount
-                self.income[(payee, kind)] += amount
+                income = self.income[kind]
+                income[payee] = income.get(payee, 0.0) + amount
 
     def book(self, eid: int, amount: float, item: str) -> None:
         """A non-cash income (+) or expense (-) item; the caller changes the matching stock."""
@@ -131,18 +135,22 @@ class Ledger:
             raise AccountingError(f"non-cash item '{item}' for {self.names[eid]}: invalid amount {amount!r}")
         amount = float(amount)  # as in pay()
         self.equity[eid] += amount
-        self.income[(eid, item)] += amount
+        income = self.income[item]
+        income[eid] = income.get(eid, 0.0) + amount
 
     def start_step(self) -> None:
         self.sector_net_flow = 0.0
-        self.income = defaultdict(float)
+        self.income = defaultdict(dict)
 
     def income_of(self, eid: int, *items: str) -> float:
-        return sum([self.income.get((eid, item), 0.0) for item in items])
+        """This step's net income of ``eid`` from ``items`` (their sum in the order given), US$bn."""
+        income = self.income
+        return sum([income[item].get(eid, 0.0) if item in income else 0.0 for item in items])
 
     def income_total(self, item: str) -> float:
-        """This month's ``item`` income of all parties (positive entries only), US$bn."""
-        return sum(v for (eid, it), v in self.income.items() if it == item and v > 0)
+        """This month's ``item`` income of all parties (positive entries only, in the order of their first entry), US$bn."""
+        income = self.income.get(item)
+        return sum(v for v in income.values() if v > 0) if income else 0
 
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)

@@ -48,7 +48,7 @@ from .markets.term import TermMarket
 from .markets.used_gpus import UsedGpuMarket
 from .parameters import resolve
 from .population import build_population
-from .reporting.series import SERIES, SeriesRecorder
+from .reporting.series import SeriesCollector, SeriesRecorder
 from .scenarios import load_scenario
 from .technology import HOURS_PER_MONTH, Fleet, build_roadmap
 
@@ -122,9 +122,7 @@ class GPUEconomy(mesa.Model):
         for loan in self.loans.values():
             self.loans.mark(loan)
         self.current: dict[str, float] = {}
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: (lambda m, n=name: m.current.get(n, 0.0)) for name, _, _ in SERIES}
-        )
+        self.datacollector = SeriesCollector()
 
     def _build_technology(self) -> None:
         """The roadmap and each generation's performance, power, running and data-centre cost per GPU-hour."""

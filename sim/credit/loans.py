@@ -60,7 +60,8 @@ class LoanRegister:
 
     def debt_of(self, borrower: int) -> float:
         """All principal ``borrower`` owes on its facilities (defaulted ones included until they are written off)."""
-        return sum([l.principal for l in self.of_borrower(borrower)])
+        loans = self.loans
+        return sum([loans[i].principal for i in self.by_borrower.get(borrower, ())])  # of_borrower's, oldest first
 
     # --- the life of a facility ----------------------------------------------------------------------
     def changed(self, loan: Loan) -> None:
@@ -133,7 +134,7 @@ class LoanRegister:
         m = self.economy
         fleet, month = m.fleet, m.month
         open_loans = [loan for loan in self.loans.values() if loan.status not in CLOSED]
-        ids = np.fromiter((loan.id for loan in open_loans), dtype=np.int64, count=len(open_loans))  # increasing (issue order)
+        ids = np.array([loan.id for loan in open_loans], dtype=np.int64)  # increasing (issue order)
 
         def sum_by_loan(loan_ids: np.ndarray, values: np.ndarray) -> list[float]:
             """``values`` summed by the open loan they belong to (in the order given), one total per open loan."""

@@ -54,23 +54,28 @@ class ChipMarket:
         self.sales: dict[int, float] = defaultdict(float)  # Nvidia revenue by buyer this month, US$bn
         self.sales_history: deque = deque(maxlen=24)  # the months' sales, by buyer
         self._closed_month = -99  # last month whose sales are in the history
+        self._sales_12m = None  # sales_12m() as last added up, until the sales or their history change
         self.foundry = economy.ledger.sector("foundry_and_suppliers")  # who is paid the cost of goods
         self.deploy_months = economy.p["technology.deploy_months"]
         self.tally()
 
     def open_month(self) -> None:
         self.sales = defaultdict(float)
+        self._sales_12m = None
 
     # --- the order book ------------------------------------------------------------------------------
     def tally(self) -> None:
         """What each buyer has on order (H100e, in all and by chipmaker) and its deposits, recounted from the
         order book and kept current by every order, delivery and cancellation."""
-        self.on_order: dict[int, float] = defaultdict(float)
-        self.on_order_from: dict[tuple[int, int], float] = defaultdict(float)
-        self.deposits_paid: dict[int, float] = defaultdict(float)
+        self.on_order = on_order = defaultdict(float)  # H100e by buyer
+        self.on_order_from = on_order_from = defaultdict(float)  # H100e by (buyer, chipmaker)
+        self.deposits_paid = deposits_paid = defaultdict(float)  # US$bn by buyer
         for book in self.order_book.values():
-            for o in book:
-                self._order_changed(o, o.h100e, o.deposit)
+            for o in book:  # what _order_changed adds for each order, inlined (a recount of every open order)
+                h100e = o.h100e
+                on_order[o.buyer] += h100e
+                on_order_from[(o.buyer, o.seller)] += h100e
+                deposits_paid[o.buyer] += o.deposit
 
     def _order_changed(self, order: ChipOrder, h100e: float, deposit: float) -> None:
         self.on_order[order.buyer] += h100e
@@ -190,9 +195,10 @@ class ChipMarket:
         m = self.economy
         buyer_id = orders[0].buyer
         buyer = m.entity[buyer_id]
-        lots = [(g, h100e * share / m.gens[g].perf, chip.list_price(g)) for g, share in mix.items()
-                if h100e * share / m.gens[g].perf > 1e-6]  # (generation, GPUs, list price)
-        h100e = sum(units * m.gens[g].perf for g, units, _ in lots)
+        gens = m.gens
+        lots = [(g, units, chip.list_price(g)) for g, units in [(g, h100e * share / gens[g].perf) for g, share in mix.items()]
+                if units > 1e-6]  # (generation, GPUs, list price)
+        h100e = sum(units * gens[g].perf for g, units, _ in lots)
         value = sum(units * price for _, units, price in lots) / BN
         if h100e <= 0:
             return 0.0
@@ -244,6 +250,7 @@ class ChipMarket:
         flow["ai_capex"] += cost + m.datacentre_capex(g, units)
         if chip is m.nvidia:
             self.sales[owner] += cost
+            self._sales_12m = None
 
     def cancel(self, order: ChipOrder, chip, h100e: float, forfeit: float | None = None, reason: str = "buyer_default") -> None:
         """Cancel ``h100e`` of an order; the buyer forfeits the deposit that goes with it (by default its share
@@ -275,14 +282,18 @@ class ChipMarket:
         m = self.economy
         self.sales_history.append(dict(self.sales))
         self._closed_month = m.month
+        self._sales_12m = None
 
     def sales_12m(self) -> dict[int, float]:
-        """Nvidia chip sales by buyer over the last 12 months, the current month included."""
-        months = list(self.sales_history)
-        if self._closed_month != self.economy.month:
-            months = months[-11:] + [self.sales]
-        totals: dict[int, float] = defaultdict(float)
-        for month in months[-12:]:
-            for k, v in month.items():
-                totals[k] += v
-        return totals
+        """Nvidia chip sales by buyer over the last 12 months, the current month included (added up once until a
+        sale or the month's close changes them; each caller gets its own copy)."""
+        if self._sales_12m is None:
+            months = list(self.sales_history)
+            if self._closed_month != self.economy.month:
+                months = months[-11:] + [self.sales]
+            totals: dict[int, float] = defaultdict(float)
+            for month in months[-12:]:
+                for k, v in month.items():
+                    totals[k] += v
+            self._sales_12m = totals
+        return defaultdict(float, self._sales_12m)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 
+import mesa
 import numpy as np
 
 from ..finance.circular import financed_by_nvidia
@@ -21,13 +22,16 @@ class SeriesRecorder:
 
     def __init__(self):
         self.history: dict[str, deque] = defaultdict(lambda: deque(maxlen=24))
+        self._gens = None  # (roadmap, H100, A100 and B200 indices): looked up once per roadmap
 
     def record(self, economy) -> dict[str, float]:
         """Every column of the data dictionary (:data:`SERIES`) for the current month."""
         m = economy
         fleet, flow = m.fleet, m.flow
         nv = m.nvidia
-        h100, a100, b200 = m.gen_index("H100"), m.gen_index("A100"), m.gen_index("B200")
+        if self._gens is None or self._gens[0] is not m.gens:
+            self._gens = (m.gens, m.gen_index("H100"), m.gen_index("A100"), m.gen_index("B200"))
+        _, h100, a100, b200 = self._gens
         price = m.spot.price
         out: dict[str, float] = {}
         out["spot_price_h100e"] = price
@@ -43,8 +47,9 @@ class SeriesRecorder:
         out["secondary_price_b200"] = float(sec[b200])
         out["fire_sale_discount"] = 1.0 - float(np.exp(-m.used_gpus.pressure))
         cnt, gen = fleet.view("count"), fleet.view("gen")
-        out["installed_h100e"] = float((cnt * m.perf[gen]).sum())
-        out["installing_h100e"] = float((cnt * m.perf[gen] * ~fleet.live_rows(m.month)).sum())
+        h100e = cnt * m.perf[gen]  # by cohort
+        out["installed_h100e"] = float(h100e.sum())
+        out["installing_h100e"] = float((h100e * ~fleet.live_rows(m.month)).sum())
         out["installed_gpus"] = float(cnt.sum())
         out["utilization"] = m.spot.utilisation
         out["nvidia_revenue"] = nv.revenue
@@ -54,11 +59,11 @@ class SeriesRecorder:
         out["nvidia_stake_value"] = m.equity.value_held_by(nv.eid)
         out["nvidia_capacity"] = nv.capacity
         out["nvidia_markup"] = nv.markup
-        out["nvidia_order_backlog"] = sum(o.h100e for o in m.chips.order_book[nv.eid])
+        out["nvidia_order_backlog"] = sum([o.h100e for o in m.chips.order_book[nv.eid]])
         out["nvidia_order_wait"] = out["nvidia_order_backlog"] / nv.supply_h100e if nv.supply_h100e > 0 else 0.0
         out["chip_orders"] = flow["chip_orders"]
         out["chip_orders_cancelled"] = flow["chip_orders_cancelled"]
-        out["chip_deposits"] = sum(o.deposit for o in m.chips.orders())
+        out["chip_deposits"] = sum([o.deposit for o in m.chips.orders()])
 
         self._circularity(m, out)
         self._credit(m, out)
@@ -160,3 +165,18 @@ class SeriesRecorder:
         out["startups_alive"] = int(m.startups.alive.sum()) if m.startups.n else 0
         out["startup_failures"] = flow["startup_failures"]
         out["systemic_risk"] = debtrank(m)
+
+
+class SeriesCollector(mesa.DataCollector):
+    """Mesa's DataCollector of the monthly series: one model reporter per column of :data:`SERIES`, the column's value
+    this month (``economy.current``, 0.0 if absent). :meth:`collect` appends those values to ``model_vars`` directly:
+    what calling each reporter would append (floats, which Mesa's deepcopy returns as they are), without the calls."""
+
+    def __init__(self):
+        super().__init__(model_reporters={name: (lambda m, n=name: m.current.get(n, 0.0)) for name, _, _ in SERIES})
+
+    def collect(self, model) -> None:
+        self._collection_steps.append(model.time)
+        current = model.current
+        for name, values in self.model_vars.items():
+            values.append(current.get(name, 0.0))
