@@ -12,7 +12,8 @@ Upper90, Apollo, plus generic ones) that make GPU-backed delayed-draw term loans
   is a default.
 * **Recovery.** On default the lender seizes the pledged GPUs and the assigned contracts; it keeps the GPUs
   that serve those contracts (leasing them out) and sells the rest over ``lenders.liquidation_months``
-  to outside buyers, a fire sale that depresses the used-GPU price; losses are principal minus recoveries.
+  to outside buyers, a fire sale that depresses the used-GPU price; losses are principal minus recoveries. The
+  seizure, the schedule and the sales are carried out by the credit system (:mod:`gpucredit.sim.credit.default`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 from collections import deque
 
 import mesa
-import numpy as np
 
 from typing import TYPE_CHECKING
 
@@ -115,16 +115,3 @@ class Lender(mesa.Agent):
         if m.rng.random() < m.p["lenders.forbearance"]:
             return "waive"
         return "enforce"
-
-    # --- recovery -------------------------------------------------------------------------------------
-    def liquidate(self) -> None:
-        """Sell this month's tranche of seized GPUs not needed for assigned contracts (an equal share of
-        what is left over the remaining liquidation months)."""
-        m = self.model
-        fleet = m.fleet
-        n = fleet.n
-        selling = np.flatnonzero(fleet.liquidate[:n] > 0)  # rows in liquidation (mostly none), then its own with GPUs left
-        selling = selling[(fleet.owner[selling] == self.eid) & (fleet.count[selling] > 0)]
-        for row, months_left in zip(selling.tolist(), fleet.liquidate[selling].tolist()):
-            m.used_gpus.sell_cohort(self.eid, row, fleet.count[row] / months_left, forced=True)
-            fleet.liquidate[row] = months_left - 1

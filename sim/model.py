@@ -35,6 +35,7 @@ from . import accounts, aging
 from .calendar import month_label, newest_generation, rival_share, sofr_at
 from .contracts.register import ContractRegister
 from .credit.covenants import Covenants
+from .credit.default import liquidate_seized
 from .credit.loans import LoanRegister
 from .demand import AIRevenue
 from .events import EventLog
@@ -177,14 +178,6 @@ class GPUEconomy(mesa.Model):
             self._lenders_ranked_month = self.month
         return self._lenders_ranked
 
-    def liquidating_owners(self) -> set[int]:
-        """Owners of GPUs in a lender's liquidation (cohorts with GPUs and months of liquidation left): the lenders
-        :meth:`~gpucredit.agents.lender.Lender.liquidate` sells for; one pass over the fleet, not one per lender."""
-        fleet = self.fleet
-        n = fleet.n
-        selling = (fleet.count[:n] > 0) & (fleet.liquidate[:n] > 0)
-        return set(np.unique(fleet.owner[:n][selling]).tolist())
-
     def datacentre_capex(self, g: int, units: float) -> float:
         """Construction cost of the powered shell for ``units`` GPUs, US$bn (80 months of lease cost)."""
         return units * self.facility_kw[g] / 1000.0 * self.p["neoclouds.power_cost"] * 80.0 * 1e-3
@@ -269,10 +262,7 @@ class GPUEconomy(mesa.Model):
     # ---- 8 ------------------------------------------------------------------------------------------
     def mark_and_enforce(self) -> None:
         self.used_gpus.reappraise()
-        liquidating = self.liquidating_owners()
-        for lender in self.lenders:
-            if lender.eid in liquidating:  # a lender with nothing to liquidate has nothing to do
-                lender.liquidate()
+        liquidate_seized(self)
         self.covenants.enforce()
         self.used_gpus.decay_pressure()
 

@@ -13,7 +13,7 @@ it cannot pay its bills. :func:`resolve_default` then runs:
    then the unpaid suppliers, then the shareholders;
 6. :func:`book_losses`       -- each lender's credit loss is its claim less what it recovered;
 7. :func:`schedule_liquidation` -- seized GPUs a lender needs for the contracts it took over are kept (and leased
-   out); the rest are sold over ``lenders.liquidation_months``;
+   out); the rest are sold over ``lenders.liquidation_months`` (:func:`liquidate_seized`, each month in phase 8);
 8. :func:`cancel_chip_orders`, :func:`write_down_stakes` and :func:`exit_market` -- open orders cancelled, the
    shareholders wiped out, backstops ended, the firm leaves.
 """
@@ -236,6 +236,24 @@ def schedule_liquidation(economy, lenders_share: dict, seized_rows: dict) -> Non
                 r = fleet.split(r, fleet.count[r] - keep_units)
                 needed = 0.0
             fleet.liquidate[r] = m.p["lenders.liquidation_months"]
+
+
+def liquidate_seized(economy) -> None:
+    """Each lender sells this month's tranche of the seized GPUs it does not need for the contracts it took over (see
+    :func:`schedule_liquidation`): an equal share of what is left over the remaining liquidation months, to outside
+    buyers at the used-GPU price, a fire sale that depresses it (lenders in their order, cohorts in fleet order)."""
+    m = economy
+    fleet = m.fleet
+    n = fleet.n
+    selling = np.flatnonzero((fleet.count[:n] > 0) & (fleet.liquidate[:n] > 0))  # mostly none
+    if not len(selling):
+        return
+    owners = fleet.owner[selling]
+    for lender in m.lenders:
+        rows = selling[owners == lender.eid]
+        for row, months_left in zip(rows.tolist(), fleet.liquidate[rows].tolist()):
+            m.used_gpus.sell_cohort(lender.eid, row, fleet.count[row] / months_left, forced=True)
+            fleet.liquidate[row] = months_left - 1
 
 
 def cancel_chip_orders(economy, nc) -> None:
