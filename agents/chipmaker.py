@@ -82,8 +82,8 @@ class Chipmaker(mesa.Agent):
         self.markup = min(max(self.markup, p["nvidia.markup_min"]), p["nvidia.markup_max"])
         if self.vendor == "nvidia":
             growth = min(p["nvidia.capacity_growth_max"], p["nvidia.capacity_response"] * max(0.0, ratio - 1.0))
-            if ratio < 0.7:
-                growth = -0.01
+            if ratio < p["nvidia.glut_ratio"]:
+                growth = -p["nvidia.capacity_shrink"]
             self.capacity *= 1.0 + growth
 
     # --- accounts ---------------------------------------------------------------------------------

@@ -72,10 +72,10 @@ class Hyperscaler(mesa.Agent):
         return max(0.0, m.p["hyperscalers.overflow_share"] * max(gap, self.unhoused))
 
     def contract_offer(self) -> float:
-        """Uncommitted capacity it offers to AI developers on term contracts (half of what is free)."""
+        """Uncommitted capacity it offers to AI developers on term contracts (``hyperscalers.offer_share`` of what is free)."""
         m = self.model
         free = self.capacity() - self.contracted_out() - self.own_demand(m.spot_price)
-        return max(0.0, 0.5 * free)
+        return max(0.0, m.p["hyperscalers.offer_share"] * free)
 
     def plan_orders(self) -> None:
         """Build toward expected own demand ``build_ahead_months`` ahead (budget growing at the market's
@@ -91,7 +91,7 @@ class Hyperscaler(mesa.Agent):
         gap = max(0.0, target - self.fleet() - m.chips.on_order[self.eid])
         self.planned = {}
         gn = m.newest_nvidia_gen
-        npv = gpu_npv(m, gn, m.nvidia.list_price(gn), m.sofr + 0.03, None)
+        npv = gpu_npv(m, gn, m.nvidia.list_price(gn), m.sofr + p["hyperscalers.hurdle_spread"], None)
         to_sell = p["hyperscalers.sell_growth"] * self.fleet() * min(1.0, max(0.0, npv) / m.nvidia.list_price(gn))
         want = p["hyperscalers.build_speed"] * gap + to_sell
         k = p["hyperscalers.capex_persistence"]
@@ -134,13 +134,13 @@ class Hyperscaler(mesa.Agent):
         led = m.ledger
         core = m.p["hyperscalers.core_cash_flow"] * self.weight
         led.pay(led.sector("hyperscaler_core_business"), self.eid, core, "core_cash_flow")
-        interest = self.bonds * (m.sofr + 0.01) / 12.0
+        interest = self.bonds * (m.sofr + m.p["hyperscalers.bond_spread"]) / 12.0
         self.ensure_cash(interest)
         led.pay(self.eid, led.sector("bond_investors"), interest, "interest")
-        surplus = led.cash[self.eid] - 3.0 * core
+        surplus = led.cash[self.eid] - m.p["hyperscalers.cash_months"] * core
         if surplus > 0:
             repay = min(surplus, self.bonds)
             led.pay(self.eid, led.sector("bond_investors"), repay, "principal")
             self.bonds -= repay
             surplus -= repay
-            led.pay(self.eid, led.sector("venture_and_public_equity"), 0.5 * surplus, "payout")
+            led.pay(self.eid, led.sector("venture_and_public_equity"), m.p["hyperscalers.payout_share"] * surplus, "payout")

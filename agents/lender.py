@@ -60,7 +60,7 @@ class Lender(mesa.Agent):
         if self._ltv is None:
             m, p = self.model, self.model.p
             loss_rate = sum(self.loss_history) / max(self.book() + sum(self.loss_history), 1e-9)
-            appetite = (0.85 + p["lenders.appetite_sentiment"] * m.sentiment
+            appetite = (p["lenders.base_appetite"] + p["lenders.appetite_sentiment"] * m.sentiment
                         + p["lenders.appetite_prices"] * m.expectations.collateral_return_6m
                         - p["lenders.loss_aversion"] * loss_rate)
             self._ltv = p["lenders.max_ltv"] * min(1.0, max(0.3, appetite))
@@ -80,7 +80,7 @@ class Lender(mesa.Agent):
         for loan in m.loans.of_borrower(borrower.eid):
             if loan.lender == self.eid and loan.status in ("performing",) and loan.draw_until >= m.month:
                 return loan
-        covenant = min(0.98, m.p["lenders.max_ltv"] + m.p["lenders.covenant_cushion"])
+        covenant = min(m.p["lenders.max_covenant_ltv"], m.p["lenders.max_ltv"] + m.p["lenders.covenant_cushion"])
         return m.loans.open(self, borrower, covenant)
 
     def spread(self, ig_share: float) -> float:
@@ -96,8 +96,10 @@ class Lender(mesa.Agent):
         turns negative (falling collateral values, losses, gloom) investors redeem the fund's idle cash."""
         m, p = self.model, self.model.p
         loss_rate = sum(self.loss_history) / max(self.book() + 1e-9, 1e-9)
-        appetite = (max(0.0, m.sentiment) + p["lenders.appetite_prices"] * m.expectations.collateral_return_6m) * max(0.0, 1.0 - 20.0 * loss_rate)
-        appetite -= 20.0 * loss_rate
+        sensitivity = p["lenders.redemption_loss_sensitivity"]
+        appetite = ((max(0.0, m.sentiment) + p["lenders.appetite_prices"] * m.expectations.collateral_return_6m)
+                    * max(0.0, 1.0 - sensitivity * loss_rate))
+        appetite -= sensitivity * loss_rate
         if appetite > 0:
             room = max(0.0, 1.0 - m.lender_capital_total / p["lenders.credit_allocation"])
             inflow = p["lenders.capital_growth"] * min(1.0, appetite) * room * self.capital()

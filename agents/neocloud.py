@@ -90,7 +90,7 @@ class Neocloud(mesa.Agent):
 
     def hurdle_rate(self) -> float:
         m = self.model
-        return m.sofr + m.p["lenders.spread_non_ig"] * 0.5 + m.p["neoclouds.equity_premium"]
+        return m.sofr + m.p["lenders.spread_non_ig"] * m.p["neoclouds.hurdle_spread_share"] + m.p["neoclouds.equity_premium"]
 
     def full_cost_per_h100e(self, g: int, unit_price: float, utilisation: float) -> float:
         m = self.model
@@ -129,7 +129,7 @@ class Neocloud(mesa.Agent):
         g = m.newest_nvidia_gen
         unit_price = m.nvidia.list_price(g)
         if contract_price < self.full_cost_per_h100e(g, unit_price, 1.0):
-            return 0.5 * uncommitted
+            return m.p["neoclouds.below_cost_offer_share"] * uncommitted
         # what it can add by the start of a forward contract (growth, power and financing, the customer's
         # prepayment paying part of the equity slice), less what it already sold but has not yet built. Growth
         # counts only the months in which it orders for the contract (from neoclouds.install_months before the
@@ -203,7 +203,7 @@ class Neocloud(mesa.Agent):
     def cash_buffer(self) -> float:
         m = self.model
         debt = m.loans.debt_of(self.eid)
-        return m.p["neoclouds.cash_buffer"] * debt + 0.01 * self.size
+        return m.p["neoclouds.cash_buffer"] * debt + m.p["neoclouds.min_cash"] * self.size
 
     def plan_orders(self) -> None:
         """GPUs to order this month: enough to honour contracts, plus speculative capacity when a new GPU
@@ -337,7 +337,7 @@ class Neocloud(mesa.Agent):
             m.loans.repay(loan, pay)
             loan.missed -= pay
             cash_free -= pay
-        target = loan.covenant_ltv * 0.95 * loan.collateral_value
+        target = loan.covenant_ltv * m.p["neoclouds.cure_target"] * loan.collateral_value
         excess = loan.principal - target
         if excess > 0:
             pay = min(excess, cash_free)
@@ -345,7 +345,7 @@ class Neocloud(mesa.Agent):
             excess -= pay
         if (excess > 1e-9 or loan.missed > 1e-9) and loan.ltv < 1.0:
             rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] == loan.id]
-            need = max(excess / max(1e-9, 1.0 - loan.covenant_ltv * 0.95), loan.missed)
+            need = max(excess / max(1e-9, 1.0 - loan.covenant_ltv * m.p["neoclouds.cure_target"]), loan.missed)
             raised = m.used_gpus.sell_for_cash(self.eid, rows, need)
             pay = min(raised, loan.principal, m.ledger.cash[self.eid])
             m.loans.repay(loan, pay)
@@ -363,7 +363,7 @@ class Neocloud(mesa.Agent):
         g = m.newest_nvidia_gen
         ltv = self.lender.origination_ltv() if self.lender is not None else 0.0
         slice_ = m.nvidia.list_price(g) * 1e-9 * (1.0 - ltv)
-        keep = 2.0 * self.cash_buffer() + self.build_commitment(g) * slice_
+        keep = m.p["neoclouds.payout_buffer_multiple"] * self.cash_buffer() + self.build_commitment(g) * slice_
         surplus = m.ledger.cash[self.eid] - keep
         if surplus > 0:
             m.ledger.pay(self.eid, m.ledger.sector("venture_and_public_equity"), m.p["neoclouds.payout_rate"] * surplus, "payout")
@@ -375,7 +375,9 @@ class Neocloud(mesa.Agent):
         m = self.model
         annual = 4.0 * sum(list(self.revenue_history)[-3:])
         backlog = m.contracts.backlog_by_provider.get(self.eid, 0.0)
-        self.valuation = max(0.0, m.p["neoclouds.valuation_multiple"] * (1.0 + 0.5 * m.sentiment) * (annual + 0.25 * backlog))
+        p = m.p
+        self.valuation = max(0.0, p["neoclouds.valuation_multiple"] * (1.0 + p["neoclouds.valuation_sentiment"] * m.sentiment)
+                             * (annual + p["neoclouds.backlog_weight"] * backlog))
 
     def equity_need(self) -> float:
         """Cash it would like to raise: the equity slice of its planned build-out (see :meth:`build_commitment`),
@@ -394,7 +396,8 @@ class Neocloud(mesa.Agent):
         """GPUs of generation ``g`` it plans to buy: those its signed contracts need beyond its fleet (forward
         contracts included) and six months of its smoothed speculative order, whether or not it could finance
         them this month."""
-        return max(6.0 * self.planned_units, (self.unbuilt() + 6.0 * self.speculative_h100e) / self.model.gens[g].perf)
+        months = self.model.p["neoclouds.build_plan_months"]
+        return max(months * self.planned_units, (self.unbuilt() + months * self.speculative_h100e) / self.model.gens[g].perf)
 
     def growth_round(self, need: float) -> float:
         """A growth round: once its valuation has doubled since its last round (or it has never raised),

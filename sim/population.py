@@ -17,7 +17,6 @@ from .technology import BN
 # opening balance sheets, US$bn (named agents' cash is in the roster)
 NVIDIA_OPENING_CASH = 15.0
 RIVAL_OPENING_CASH = 5.0
-HYPERSCALER_CASH_MONTHS = 3.0  # months of core cash flow
 INITIAL_PRICE_SHARE = 0.9  # opening fleets were bought at this share of their generation's launch price
 
 
@@ -46,7 +45,7 @@ def build_population(economy, roster) -> None:
 
     m.hyperscalers = []
     for name, weight, n_a100, n_h100 in hyperscalers:
-        cash = HYPERSCALER_CASH_MONTHS * p["hyperscalers.core_cash_flow"] * weight
+        cash = p["hyperscalers.cash_months"] * p["hyperscalers.core_cash_flow"] * weight
         h = Hyperscaler(m, name, led.register(name, cash=cash), weight)
         m.entity[h.eid] = h
         m.hyperscalers.append(h)
