@@ -21,8 +21,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-import numpy as np
-
 # kind -> (payer's treatment, payee's treatment)
 PAYMENT_KINDS: dict[str, tuple[str, str]] = {
     "ai_revenue": ("pnl", "pnl"),

@@ -90,9 +90,6 @@ class ActiveContracts:
                 out.append(self.register.column(f)[self.rows])
         return out
 
-    @property
-    def live(self) -> list[ComputeContract]:
-        return [ComputeContract(self.register, int(r)) for r in self.rows]
 
 
 class ContractRegister:
