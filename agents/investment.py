@@ -15,9 +15,13 @@ RESIDUAL_VALUE_SHARE = 0.25  # a new GPU is worth this share of its price at the
 def fundamental_price(unit_price_per_h100e: float, running_cost_per_h100e: float, facility_cost_per_h100e: float,
                       annual_rate: float, life_months: int, utilisation: float = 0.7) -> float:
     """Full cost of an H100e-hour on a new GPU, US$: capital recovery (annuity over the accounting life at
-    ``annual_rate``) plus running and data-centre costs, spread over hours sold at normal utilisation."""
+    ``annual_rate``, per year; straight line at a zero rate) plus running and data-centre costs, spread over hours sold
+    at normal utilisation."""
     r = annual_rate / 12.0
-    annuity = unit_price_per_h100e * r / (1.0 - (1.0 + r) ** -life_months)
+    if r == 0.0:  # no cost of capital: straight-line recovery (the annuity's limit as the rate goes to 0)
+        annuity = unit_price_per_h100e / life_months
+    else:
+        annuity = unit_price_per_h100e * r / (1.0 - (1.0 + r) ** -life_months)
     return (annuity / 730.0 + running_cost_per_h100e + facility_cost_per_h100e) / utilisation
 
 

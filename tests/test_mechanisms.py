@@ -513,3 +513,17 @@ def test_labs_that_plan_for_expected_growth_sign_more_forward_capacity_and_neocl
     signed_12, debt_12 = labs_signed_and_neocloud_debt(12)
     assert signed_12 > 1.2 * signed_0
     assert debt_12 > debt_0
+
+
+def test_a_zero_cost_of_capital_is_the_limit_of_a_small_one_and_runs():
+    """The full cost of new capacity at a zero rate is straight-line recovery, the annuity's limit (it divided by
+    zero); an economy with zero SOFR and zero spreads, and one with no term contracts at all, run to the end."""
+    from gpucredit.agents.investment import fundamental_price
+
+    assert fundamental_price(30_000.0, 0.2, 0.1, 0.0, 72) == pytest.approx(fundamental_price(30_000.0, 0.2, 0.1, 1e-9, 72))
+    assert fundamental_price(30_000.0, 0.2, 0.1, 0.0, 72) < fundamental_price(30_000.0, 0.2, 0.1, 0.05, 72)
+    free_money = run(48, seed=2, **{"lenders.spread_ig": 0.0, "rates.sofr_long_run": 0.0})
+    assert free_money.month == 47
+    no_contracts = run(24, seed=2, **{"labs.contract_share": 0.0, "hyperscalers.overflow_share": 0.0})
+    assert no_contracts.month == 23
+    assert not any(c.customer != no_contracts.startups.eid for c in no_contracts.contracts if c.kind != "rent_back")
