@@ -87,11 +87,11 @@ class StartupPopulation(mesa.Agent):
 
     def contracted(self) -> np.ndarray:
         """H100e each start-up has under a contract being served."""
-        return self.model.contracts.startup_contracts()[0]
+        return self.model.contracts.startup_contracted()
 
     def contract_due(self) -> np.ndarray:
         """Cash due on contracts this month, US$bn per start-up (the monthly value less the prepayment released)."""
-        return self.model.contracts.startup_contracts()[1]
+        return self.model.contracts.startup_due()
 
     def contract_seekers(self, contract_price: float) -> tuple[np.ndarray, np.ndarray]:
         """Start-ups looking for a term contract this month and the H100e each wants."""

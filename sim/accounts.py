@@ -51,9 +51,8 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     out["customer_advances"] += np.bincount(np.array([o.seller for o in orders], dtype=int), weights=deposits, minlength=n)
     for h in m.hyperscalers:
         out["bonds"][h.eid] = h.bonds
-    out["assets"] = (out["cash"] + out["gpus_book"] + out["loans_receivable"] + out["equity_stakes"] + out["prepaid_compute"]
-                     + out["chip_deposits"])
-    out["liabilities"] = out["loans_payable"] + out["deferred_revenue"] + out["customer_advances"] + out["bonds"]
+    out["assets"] = sum(out[k] for k in ASSETS)  # 0 + cash + ...: the same additions, in the same order
+    out["liabilities"] = sum(out[k] for k in LIABILITIES)
     out["equity"] = np.array(led.equity)
     return out
 

@@ -17,6 +17,7 @@ import numpy as np
 
 HOURS_PER_MONTH = 730.0
 BN = 1e9
+H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month: an H100e at a price for a month
 
 
 @dataclass(frozen=True)

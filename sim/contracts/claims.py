@@ -139,11 +139,6 @@ class ComputeContract:
     loan = _column_property("loan", "id of the loan it is assigned to as collateral (-1: none)", int)
     active = _column_property("active", "whether it is still in force", bool)
 
-    @property
-    def payment_kind(self) -> str:
-        """Ledger item its payments and released prepayments are booked under."""
-        return "rent_back" if self.kind == "rent_back" else "compute_contract"
-
     def monthly_value(self) -> float:
         """US$bn per month."""
         return self.qty * self.price * 730.0 / 1e9

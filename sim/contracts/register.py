@@ -25,10 +25,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..technology import BN, HOURS_PER_MONTH
+from ..technology import H
 from .claims import KINDS, ComputeContract
 
-H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
 RENT_BACK = KINDS.index("rent_back")
 
 COLUMNS = {  # name -> (dtype, value of an empty row)
@@ -146,6 +145,12 @@ class ContractRegister:
 
     def active(self) -> ActiveContracts:
         return ActiveContracts(self)
+
+    def remaining_value(self, rows: np.ndarray) -> np.ndarray:
+        """US$bn still to be paid on contracts ``rows`` (all of it for a forward contract that has not started)."""
+        c = self._columns
+        month = self.economy.month
+        return c["qty"][rows] * c["price"][rows] * H * np.maximum(0, c["end"][rows] - np.maximum(c["start"][rows], month))
 
     def rows_of(self, provider: int | None = None, customer: int | None = None) -> np.ndarray:
         """Active rows of ``provider`` and/or ``customer``, in signing order."""
@@ -368,11 +373,10 @@ class ContractRegister:
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
             return
-        m = self.economy
         c = self._columns
         self._book_prepaid(rows, "contracts_terminated")
         c["active"][rows] = False
-        remaining = c["qty"][rows] * c["price"][rows] * H * np.maximum(0, c["end"][rows] - np.maximum(c["start"][rows], m.month))
+        remaining = self.remaining_value(rows)
         self._log_by_pair(rows, "contract_default" if reason != "expiry" else "contract_expiry", remaining, reason)
 
     def expire(self) -> None:
@@ -439,13 +443,6 @@ class ContractRegister:
         c["loan"][rows] = -1
 
     # --- queries -----------------------------------------------------------------------------------------
-    def of_provider(self, eid: int) -> list[ComputeContract]:
-        """Active contracts ``eid`` provides (in signing order)."""
-        return [ComputeContract(self, int(r)) for r in self.rows_of(provider=eid)]
-
-    def of_customer(self, eid: int) -> list[ComputeContract]:
-        return [ComputeContract(self, int(r)) for r in self.rows_of(customer=eid)]
-
     def rent_back_providers(self) -> set[int]:
         """Providers of rent-backs signed (active or ended this month)."""
         return set(self.column("provider")[self.column("kind") == RENT_BACK].tolist())
@@ -457,17 +454,24 @@ class ContractRegister:
         """H100e ``eid`` owes its customers."""
         return float(self.column("qty")[self.rows_of(provider=eid)].sum())
 
-    def startup_contracts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each start-up slot's H100e under a contract being served and the payment it owes this month (its monthly
-        value less the prepayment released, as :meth:`collect_payments` will ask), US$bn."""
+    def _startups_served(self) -> np.ndarray:
+        """Rows of start-ups' contracts being served this month."""
+        return np.flatnonzero(self.column("active") & (self.column("slot") >= 0) & (self.column("start") <= self.economy.month))
+
+    def startup_contracted(self) -> np.ndarray:
+        """H100e each start-up slot has under a contract being served."""
+        rows = self._startups_served()
+        return np.bincount(self._columns["slot"][rows], weights=self._columns["qty"][rows],
+                           minlength=self.economy.startups.n).astype(float, copy=False)
+
+    def startup_due(self) -> np.ndarray:
+        """The payment each start-up slot owes on its contract this month, US$bn: the monthly value less the prepayment
+        released, as :meth:`collect_payments` will ask."""
         c = self._columns
-        slots = self.economy.startups.n
         month = self.economy.month
-        rows = np.flatnonzero(self.column("active") & (self.column("slot") >= 0) & (self.column("start") <= month))
-        slot, qty = c["slot"][rows], c["qty"][rows]
-        due = np.maximum(qty * c["price"][rows] * H - c["prepaid"][rows] / np.maximum(1, c["end"][rows] - month), 0.0)
-        return (np.bincount(slot, weights=qty, minlength=slots).astype(float, copy=False),
-                np.bincount(slot, weights=due, minlength=slots).astype(float, copy=False))
+        rows = self._startups_served()
+        due = np.maximum(c["qty"][rows] * c["price"][rows] * H - c["prepaid"][rows] / np.maximum(1, c["end"][rows] - month), 0.0)
+        return np.bincount(c["slot"][rows], weights=due, minlength=self.economy.startups.n).astype(float, copy=False)
 
     def startups_with_contract(self) -> np.ndarray:
         """Whether each start-up slot holds an active contract."""
@@ -479,8 +483,4 @@ class ContractRegister:
 
     def remaining_value_by_loan(self, loan_id: int) -> float:
         """Remaining value (US$bn) of the active contracts assigned to loan ``loan_id``."""
-        c = self._columns
-        rows = np.flatnonzero(self.column("active") & (self.column("loan") == loan_id))
-        month = self.economy.month
-        return float((c["qty"][rows] * c["price"][rows] * H
-                      * np.maximum(0, c["end"][rows] - np.maximum(c["start"][rows], month))).sum())
+        return float(self.remaining_value(np.flatnonzero(self.column("active") & (self.column("loan") == loan_id))).sum())

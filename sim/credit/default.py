@@ -25,9 +25,8 @@ from collections import defaultdict
 import numpy as np
 
 from ..contracts.register import groups
-from ..technology import BN, HOURS_PER_MONTH
+from ..technology import BN
 
-H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
 
 
 def resolve_default(economy, nc) -> None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..contracts.claims import Loan
-from ..technology import BN, HOURS_PER_MONTH
+from ..technology import BN, H
 
-H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
 CLOSED = ("default", "repaid")
 
 

@@ -1,4 +1,4 @@
-"""Circular financing: money Nvidia puts into its customers beyond equity (MODEL.md's channels).
+"""Circular financing: money Nvidia puts into its customers beyond equity.
 
 * **Capacity backstop.** From ``nvidia.backstop_start_year`` Nvidia commits to buy its largest neocloud investee's
   idle live capacity at the spot price, up to ``nvidia.backstop_cap`` US$bn in all, until
@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from ..calendar import year_of
 from ..contracts.claims import Backstop
-from ..technology import BN, HOURS_PER_MONTH
+from ..technology import H
 
-H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
 
 
 class CircularFinance:

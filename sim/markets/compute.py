@@ -22,9 +22,8 @@ import math
 import numpy as np
 
 from ..ledger import AccountingError
-from ..technology import BN, HOURS_PER_MONTH
+from ..technology import BN, H, HOURS_PER_MONTH
 
-H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
 
 
 def reference_demand(budgets: np.ndarray, reference_price: float) -> np.ndarray:

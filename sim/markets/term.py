@@ -17,9 +17,8 @@ import math
 
 import numpy as np
 
-from ..technology import BN, HOURS_PER_MONTH
+from ..technology import H
 
-H = HOURS_PER_MONTH / BN  # US$bn per (US$/hour x H100e) per month
 
 
 def contract_price(expected_path: np.ndarray, sentiment: float, term_premium: float,

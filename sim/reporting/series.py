@@ -13,7 +13,7 @@ import numpy as np
 
 from ..finance.circular import financed_by_nvidia
 from ..technology import BN
-from .columns import SERIES, SERIES_NAMES  # noqa: F401 (the data dictionary, re-exported)
+from .columns import SERIES
 from .network import debtrank, hhi
 
 
