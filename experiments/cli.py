@@ -367,7 +367,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    """SQL (DuckDB) over a stored study: views runs, timeseries and plan."""
+    """One read-only SQL statement (DuckDB) over a stored study: views runs, timeseries and plan. Anything else
+    (several statements, COPY, ATTACH, SET, INSTALL, reading a file, ...) is refused with one line, status 2."""
     import duckdb
 
     from gpucredit.experiments.store import query
@@ -502,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     _execution_options(cp)
     cp.set_defaults(func=cmd_compare)
 
-    qu = sub.add_parser("query", help="SQL over a stored study (DuckDB views runs, timeseries, plan)")
+    qu = sub.add_parser("query", help="read-only SQL over a stored study (DuckDB views runs, timeseries, plan)")
     qu.add_argument("directory")
     qu.add_argument("sql")
     qu.add_argument("--format", choices=("table", "csv", "json"), default="table")

@@ -249,32 +249,121 @@ class StudyStore:
 # ====================================================================================================
 # SQL
 # ====================================================================================================
+READ_ONLY = "one SELECT (or WITH ... SELECT, DESCRIBE, SHOW, SUMMARIZE) over the views runs, timeseries and plan"
+# Settings fixed when the connection opens: no extension is installed or loaded behind the user's back, and no
+# stored credentials (DuckDB "secrets") are read.
+_CONNECTION_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+                      "allow_community_extensions": False, "allow_persistent_secrets": False}
+
+
+class QueryError(StoreError):
+    """SQL that ``gpucredit query`` refuses: anything but one read-only statement over the study's views."""
+
+
 def connect(root: str | Path):
-    """A DuckDB connection with the views ``runs``, ``timeseries`` and ``plan`` of the study in ``root``."""
+    """A read-only DuckDB connection with the views ``runs``, ``timeseries`` and ``plan`` of the study in ``root``.
+
+    The connection is sealed once the views exist: it reads no file but the study's own time-series files
+    (``enable_external_access = false`` with those files as the only ``allowed_paths``), loads and installs no
+    extension, and its configuration is locked (``lock_configuration = true``), so no statement can undo this.
+    """
     import duckdb
 
     store = StudyStore(root)
-    runs = store.runs()
-    plan = store.plan()
-    con = duckdb.connect()
-    con.register("runs_frame", runs)
-    con.register("plan_frame", plan)
-    con.execute("CREATE VIEW runs AS SELECT * FROM runs_frame")
-    con.execute("CREATE VIEW plan AS SELECT * FROM plan_frame")
-    if store.series_dir.is_dir() and any(store.series_dir.glob("*.parquet")):
-        pattern = str(store.series_dir.resolve() / "*.parquet").replace("'", "''")
-        con.execute(f"CREATE VIEW timeseries AS SELECT t.* FROM read_parquet('{pattern}', union_by_name = true) AS t "
-                    "WHERE t.run_id IN (SELECT run_id FROM runs_frame)")
-    else:
-        con.execute("CREATE VIEW timeseries AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS date WHERE false")
+    runs, plan = store.runs(), store.plan()
+    con = duckdb.connect(config=dict(_CONNECTION_CONFIG))
+    try:
+        _create_table(con, "runs", runs)
+        _create_table(con, "plan", plan)
+        files = _series_files(store, runs)
+        _create_timeseries_view(con, files)
+        _seal(con, files)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _glob_escaped(path: Path) -> str:
+    """``path`` with DuckDB's glob characters (``*``, ``?``, ``[``) matched literally: a study directory named
+    ``sweep[1]`` must not read the files of ``sweep1``."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in str(path))
+
+
+def _create_table(con, name: str, frame: pd.DataFrame) -> None:
+    """Copy ``frame`` into the in-memory table ``name`` (the DataFrame itself stays out of SQL's reach)."""
+    con.register("_gpucredit_frame", frame)
+    try:
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM _gpucredit_frame")
+    finally:
+        con.unregister("_gpucredit_frame")
+
+
+def _series_files(store: StudyStore, runs: pd.DataFrame) -> list[Path]:
+    """The stored time-series files of the runs in the run table, absolute, in file-name order."""
+    if not store.series_dir.is_dir():
+        return []
+    paths = (store.series_path(run_id).absolute() for run_id in runs["run_id"])
+    return sorted((path for path in paths if path.is_file()), key=lambda path: path.name)
+
+
+def _create_timeseries_view(con, files: list[Path]) -> None:
+    if not files:
+        con.execute("CREATE VIEW timeseries AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS date WHERE false")
+        return
+    listed = ", ".join(_sql_string(_glob_escaped(path)) for path in files)
+    con.execute(f"CREATE VIEW timeseries AS SELECT t.* FROM read_parquet([{listed}], union_by_name = true) AS t "
+                "WHERE t.run_id IN (SELECT run_id FROM runs)")
+
+
+def _seal(con, files: list[Path]) -> None:
+    """Allow only ``files`` (as written and glob-escaped: DuckDB checks the path it was given), then switch off
+    every other file, network and extension access and lock the configuration."""
+    allowed = sorted({text for path in files for text in (str(path), _glob_escaped(path))})
+    con.execute(f"SET allowed_paths = [{', '.join(_sql_string(text) for text in allowed)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def read_only_statement(con, sql: str):
+    """The one read-only statement of ``sql``, as DuckDB's own parser splits and classifies it (DESCRIBE, SHOW
+    and SUMMARIZE are SELECT statements to it); :class:`QueryError` for anything else."""
+    import duckdb
+
+    try:
+        statements = con.extract_statements(sql)
+        kinds = [statement.type for statement in statements]
+    except duckdb.ParserException as exc:
+        raise QueryError(f"SQL error: {str(exc).splitlines()[0]}") from None
+    except ValueError:  # a statement type the Python client cannot even name (e.g. UPDATE EXTENSIONS)
+        raise QueryError(f"SQL refused: gpucredit query is read-only; the query must be {READ_ONLY}") from None
+    if len(statements) != 1:
+        raise QueryError(f"SQL refused: exactly one statement is allowed, got {len(statements)}; the query must be "
+                         f"{READ_ONLY}")
+    if kinds[0] != duckdb.StatementType.SELECT:
+        raise QueryError(f"SQL refused: {kinds[0].name.replace('_', ' ')} statements are not allowed (gpucredit "
+                         f"query is read-only); the query must be {READ_ONLY}")
+    return statements[0]
+
+
 def query(root: str | Path, sql: str) -> pd.DataFrame:
-    """Run SQL over the study in ``root`` (views ``runs``, ``timeseries``, ``plan``) and return a DataFrame."""
+    """Run one read-only SQL statement over the study in ``root`` (views ``runs``, ``timeseries``, ``plan``) and
+    return a DataFrame. Raises :class:`QueryError` for anything else: several statements, statements that write,
+    copy, attach, set, install or load, and any read of a file (the study's files are read through the views)."""
+    import duckdb
+
     con = connect(root)
     try:
-        return con.execute(sql).df()
+        statement = read_only_statement(con, sql)
+        try:
+            return con.execute(statement).df()
+        except duckdb.PermissionException as exc:
+            raise QueryError(f"SQL refused: {str(exc).splitlines()[0]}; gpucredit query reads only the views runs, "
+                             f"timeseries and plan") from None
     finally:
         con.close()
 
