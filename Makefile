@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 		rm -rf $(VENV) && "$$PY" -m venv $(VENV) || exit 1; \
 	fi
 	$(VPY) -m pip install --upgrade pip
-	$(VPY) -m pip install -e ".[test]"
+	$(VPY) -m pip install -e ".[test,dask]"
 	touch $@
 
 demo: $(STAMP)

@@ -35,6 +35,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from .dask_cluster import INSTALL_HINT
+from .dask_cluster import missing_packages as dask_missing
 from .outcomes import OUTCOMES
 from .simulators import get_simulator, simulate
 from .store import (STATUS_FAILED, STATUS_OK, StoreError, StudyStore, atomic_write_bytes, atomic_write_text,
@@ -115,15 +117,13 @@ class ExecutorHandle:
             self.executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context(),
                                                 initializer=_ignore_interrupts)
         else:
-            import logging
+            from .dask_cluster import start_private_cluster
 
-            from distributed import Client, LocalCluster
-            if self.scheduler:
+            if self.scheduler:  # the user's own cluster: it runs code as the user (see the README)
+                from distributed import Client
                 self.client = Client(self.scheduler, timeout="30s")
-            else:
-                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
-                self.client = Client(self.cluster)
+            else:  # TLS on 127.0.0.1 with a key only this process holds, no HTTP endpoint
+                self.client, self.cluster = start_private_cluster(self.workers)
             # pure=False: identical arguments must never collapse into one task
             self.executor = self.client.get_executor(pure=False)
         return self
@@ -258,6 +258,9 @@ def run_study(spec: StudySpec, out_dir: str | Path, workers: int | None = None, 
         raise StudyError(f"--executor '{executor}' is not an executor; expected process or dask")
     if scheduler and executor != "dask":
         raise StudyError("--scheduler joins a Dask cluster; use it with --executor dask")
+    if executor == "dask" and dask_missing():
+        raise StudyError(f"--executor dask needs the optional package(s) {', '.join(dask_missing())}, not installed: "
+                         f"{INSTALL_HINT}")
     workers = default_workers() if workers is None else workers
     if not isinstance(workers, int) or workers < 1:
         raise StudyError(f"--workers {workers!r}: expected an integer >= 1")

@@ -167,3 +167,106 @@ def test_the_connection_is_sealed_and_locked(studies):
     with pytest.raises(QueryError, match="exactly one statement"):
         query(study, "SELECT 1; SELECT 2")
     assert StudyStore(study).runs_path.is_file()
+
+
+# ====================================================================================================
+# --executor dask: a private cluster
+# ====================================================================================================
+def _listening_ports(pids: set[int]) -> dict[int, str]:
+    """Port -> address of every socket listening in the processes ``pids``."""
+    import psutil
+
+    return {c.laddr.port: c.laddr.ip for c in psutil.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids}
+
+
+def _answers_http(port: int) -> bool:
+    """Whether something on 127.0.0.1:``port`` answers a plain HTTP request."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        try:
+            return sock.recv(16).startswith(b"HTTP/")
+        except OSError:  # reset: a TLS server drops a plaintext peer
+            return False
+
+
+def _probe(cluster) -> dict:
+    """What an outsider on this machine can reach of ``cluster`` while it runs."""
+    import psutil
+    from distributed import Client
+    from distributed.security import Security
+
+    me = psutil.Process()
+    ports = _listening_ports({me.pid} | {p.pid for p in me.children(recursive=True)})
+    info = cluster.scheduler_info
+    tls = {cluster.scheduler_address} | set(info["workers"]) | {w["nanny"] for w in info["workers"].values()}
+    refused = {}
+    port = cluster.scheduler_address.rsplit(":", 1)[1]
+    for label, address, security in (("plain tcp", f"tcp://127.0.0.1:{port}", None),
+                                     ("TLS with another key", cluster.scheduler_address, Security.temporary())):
+        try:
+            Client(address, timeout="5s", security=security).close()
+            refused[label] = False
+        except Exception:  # noqa: BLE001 (any failure to connect is what we want)
+            refused[label] = True
+    return {"ports": ports, "tls_addresses": tls, "refused": refused,
+            "http": {p: _answers_http(p) for p in ports}}
+
+
+def test_the_local_dask_cluster_of_a_study_is_private(tmp_path, monkeypatch):
+    """The cluster ``--executor dask`` starts accepts only this process's TLS client, listens on 127.0.0.1 only
+    and serves no HTTP; the study it runs stores the same results as the process pool."""
+    pytest.importorskip("distributed")
+    pytest.importorskip("cryptography")
+    pytest.importorskip("psutil")
+    from gpucredit.experiments import dask_cluster
+    from gpucredit.experiments.store import load_runs
+
+    seen = {}
+    start = dask_cluster.start_private_cluster
+
+    def start_and_probe(workers):
+        client, cluster = start(workers)
+        seen.update(_probe(cluster))
+        return client, cluster
+
+    monkeypatch.setattr(dask_cluster, "start_private_cluster", start_and_probe)
+    assert run_study(ishigami_study(), tmp_path / "dask", workers=2, executor="dask", progress=False).failed == 0
+    assert seen["refused"] == {"plain tcp": True, "TLS with another key": True}
+    assert all(address.startswith("tls://127.0.0.1:") for address in seen["tls_addresses"])
+    # scheduler, 2 nannies, 2 workers: every listening socket is one of them (no HTTP server), on loopback
+    assert len(seen["tls_addresses"]) == 5
+    assert set(seen["ports"]) == {int(a.rsplit(":", 1)[1]) for a in seen["tls_addresses"]}
+    assert set(seen["ports"].values()) == {"127.0.0.1"}
+    assert not any(seen["http"].values())
+    run_study(ishigami_study(), tmp_path / "pool", workers=1, progress=False)
+    columns = ["run_id", "status", "x1", "x2", "x3", "y"]
+    pd.testing.assert_frame_equal(load_runs(tmp_path / "dask")[columns], load_runs(tmp_path / "pool")[columns])
+
+
+def test_executor_dask_without_dask_installed_says_how_to_install_it(tmp_path):
+    """Without the optional extra, ``--executor dask`` is refused with one line naming it, before anything is
+    written; the default process executor is unaffected. (Dask is hidden from a fresh interpreter.)"""
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "study"
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["distributed"] = None  # as if the 'dask' extra were not installed
+        from gpucredit.experiments.cli import main
+        argv = ["sweep", "--vary", "lenders.max_ltv=0.5:0.9", "--design", "grid", "--samples", "2", "--months", "6",
+                "--no-progress", "--workers", "1", "--out", {str(out)!r}]
+        status = main(argv + ["--executor", "dask"])
+        print("exists after dask:", __import__("os").path.exists({str(out)!r}))
+        sys.exit(status)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("gpucredit: error: --executor dask needs the optional package(s) distributed")
+    assert line.endswith("not installed: pip install 'gpucredit[dask]'")
+    assert "exists after dask: False" in result.stdout

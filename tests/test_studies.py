@@ -67,6 +67,7 @@ def test_two_workers_store_the_same_results_as_one(reference, tmp_path):
 
 
 def test_dask_local_cluster_stores_the_same_results(reference, tmp_path):
+    pytest.importorskip("distributed")  # the optional 'dask' extra
     result = run_study(small_study(), tmp_path / "dask", workers=2, executor="dask", progress=False)
     assert result.executed == 6 and result.failed == 0
     for a, b in zip(stored(reference), stored(tmp_path / "dask")):
@@ -149,6 +150,7 @@ def test_a_failing_run_is_stored_with_its_traceback_and_the_study_goes_on(tmp_pa
 
 
 def test_dask_worker_killed_mid_study_loses_no_run(reference, tmp_path):
+    pytest.importorskip("distributed")  # the optional 'dask' extra
     from distributed import Client, LocalCluster
 
     spec = small_study(months=36, samples=5, replicates=3, name="dask_kill")
