@@ -1,8 +1,10 @@
 """The study engine: execute every run of a study through a ``concurrent.futures.Executor`` and store it.
 
 * **Executors.** A local process pool by default (``workers`` processes, default all cores); Dask distributed
-  for clusters (``executor="dask"`` starts a LocalCluster of ``workers`` single-threaded worker processes;
-  ``scheduler="tcp://host:8786"`` joins a running cluster, whose workers must have gpucredit installed).
+  for clusters, an optional extra (``executor="dask"`` starts a local cluster of ``workers`` single-threaded
+  worker processes private to this process: TLS, loopback, no HTTP, see :mod:`.dask_cluster`;
+  ``scheduler="tls://host:8786"`` joins a running cluster of the user's own, which can run code in this process,
+  and whose workers must have gpucredit installed).
   Both are used only through ``submit`` and the futures it returns.
 * **Identity and resume.** Each run is named by :func:`gpucredit.experiments.study.run_identity`. Runs already stored in
   the directory are skipped, so a study that was interrupted (Ctrl-C, ``kill -9``, a lost node) completes when
