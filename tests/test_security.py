@@ -123,6 +123,15 @@ ATTACKS = {
     "CALL": "CALL pragma_version()",
     "PRAGMA": "PRAGMA database_list",
     "no statement": "-- nothing",
+    "write a log file from a SELECT": "SELECT * FROM enable_logging(storage = 'file', storage_path = '{base}/log')",
+}
+# Attacks that DuckDB itself stops, with its own message; every other one gpucredit refuses ("SQL refused: ...")
+DUCKDB_STOPS = {
+    # with file access off, a quoted file name is not even looked up: it is an unknown table
+    "read /etc/passwd by name": "SQL error: Catalog Error: Table with name /etc/passwd does not exist",
+    # a table function that would change the configuration: the configuration is locked
+    "write a log file from a SELECT": 'SQL error: Invalid Input Error: Cannot change configuration option '
+                                      '"enable_logging" - the configuration has been locked',
 }
 
 
@@ -135,10 +144,8 @@ def test_query_refuses_everything_but_one_read_only_statement(victim, capsys, sq
     assert status == 2
     assert out == ""
     assert len(err.splitlines()) == 1
-    # refused by gpucredit or DuckDB's sealed configuration, not failing by chance (INSTALL also fails offline);
-    # a file read by name is not even looked up once file access is off: DuckDB reports an unknown table
-    assert err.startswith("gpucredit: error: SQL refused:" if "by name" not in sql_id else
-                          "gpucredit: error: SQL error: Catalog Error: Table with name /etc/passwd does not exist")
+    # refused on purpose, not failing by chance (INSTALL, for one, also fails offline)
+    assert err.startswith("gpucredit: error: " + DUCKDB_STOPS.get(sql_id, "SQL refused:"))
     assert "root:" not in err  # nothing of /etc/passwd leaks through the message
     assert snapshot(base) == before  # no file written, replaced or added anywhere
 
