@@ -5,10 +5,12 @@ who can connect can run code as the user. Dask's default ``LocalCluster`` listen
 process (and user) can reach, and its scheduler and workers serve HTTP (the dashboard, ``/health``, ``/metrics``)
 even when the dashboard is off. The cluster started here is private instead:
 
-* **Mutual TLS.** ``distributed.security.Security.temporary()`` makes a self-signed key and certificate that
-  exist only in this process's memory (and, while a TLS context is built, in a temporary directory only the user
-  can read); the scheduler, the nannies, the workers and the client require each other's certificate, so a
-  client without this key -- a plain ``tcp://`` client, or a TLS client with another key -- cannot connect.
+* **Mutual TLS.** ``distributed.security.Security.temporary()`` makes a self-signed key and certificate for
+  this run only. They live in the memory of gpucredit's own processes (this one and the worker processes it
+  starts, which receive them at start-up; while a TLS context is built, also in a temporary directory only the
+  user can read), never in a file that outlives the run. The scheduler, the nannies, the workers and the client
+  require each other's certificate, so a client without this key -- a plain ``tcp://`` client, or a TLS client
+  with another key -- cannot connect.
 * **Loopback only.** Every server binds to 127.0.0.1.
 * **No HTTP.** The scheduler and the workers build their HTTP application as Dask does but never listen on a
   port (:class:`PrivateScheduler`, :class:`PrivateWorker`): the only listening sockets are the TLS ones.
