@@ -354,10 +354,17 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("markets.contract_price_cap", 1.3, 1.0, 10.0, "x fundamental price",
        "Most a term buyer pays per H100e-hour, as a multiple of the full cost of new capacity (its alternative: "
        "capacity built for it at a cost that earns an equity return)", f"{CAL}: H100 rent above ~$2.85 beats equity returns, Latent Space"),
-    _p("markets.liquidity_discount", 0.10, 0.0, 0.9, "share", "Discount of used-GPU prices to appraisal"),
-    _p("markets.price_impact", 1.0, 0.0, 20.0, "log-price per unit depth", "Price impact of forced sales relative to market depth"),
-    _p("markets.market_depth", 0.02, 0.0001, 1.0, "share of installed H100e", "Monthly forced-sale volume the used market absorbs at unit impact"),
-    _p("markets.impact_half_life", 3.0, 0.1, 36.0, "months", "Half-life of the fire-sale price discount"),
+    _p("markets.liquidity_discount", 0.10, 0.0, 0.9, "share",
+       "Outside buyers' discount to appraisal: the most they pay for a used GPU (the top of their demand curve)"),
+    _p("markets.price_impact", 1.0, 0.0, 20.0, "log-price per unit depth",
+       "Slope of outside buyers' demand: their bid falls by this many log points per market depth they absorb"),
+    _p("markets.market_depth", 0.02, 0.0001, 1.0, "share of installed H100e",
+       "Outside buyers' depth for each generation: the H100e of it they absorb at unit price impact, as a share of the whole installed base"),
+    _p("markets.impact_half_life", 3.0, 0.1, 36.0, "months",
+       "Half-life of outside buyers' absorbed volume: how fast their demand for used GPUs recovers"),
+    _p("markets.used_budget_share", 0.5, 0.0, 1.0, "share of free cash",
+       "Share of its cash above its buffer (and above what its chip orders will cost) a neocloud would spend on used "
+       "GPUs in a month"),
     # --- contracts --------------------------------------------------------------------------------
     _p("contracts.term_months", 48, 3, 120, "months", "Mean term of compute contracts", f"{CAL}: ~4 years, ~5 in 2025", int),
     _p("contracts.term_spread", 12, 0, 60, "months", "Half-width of the uniform spread of contract terms", kind=int),

@@ -36,6 +36,56 @@ def test_a_fire_sale_lowers_other_borrowers_collateral_marks_and_can_trip_covena
     assert tripped, "collapsing used-GPU prices should breach an LTV covenant"
 
 
+def _h100_fire_sale(neocloud_cash: float):
+    """A hyperscaler dumps 100,000 H100s on the used market in December 2024, with every neocloud holding
+    ``neocloud_cash`` US$bn; returns the economy, the H100 price before and after, the buyers' new cohorts."""
+    m = run(24, seed=3)
+    sector = m.ledger.sector("venture_and_public_equity")
+    for nc in m.neoclouds:
+        gap = neocloud_cash - m.ledger.cash[nc.eid]
+        if gap > 0:
+            m.ledger.pay(sector, nc.eid, float(gap), "funding_round")
+        elif gap < 0:
+            m.ledger.pay(nc.eid, sector, float(-gap), "payout")
+    m.used_gpus.withdraw_bids()  # bids are asked afresh, with the new cash
+    h100 = m.gen_index("H100")
+    seller = m.hyperscalers[0]
+    before = m.used_gpus.prices[h100]
+    left = 100_000.0
+    for r in m.fleet.rows_of(seller.eid):
+        if m.fleet.gen[r] == h100 and left > 0:
+            units = min(left, m.fleet.count[r])
+            m.used_gpus.sell_cohort(seller.eid, r, units, forced=True)
+            left -= units
+    assert left == 0
+    f = m.fleet  # cohorts bought: older GPUs whose re-installation starts this month
+    resold = (f.view("vintage") < m.month) & (f.view("live_from") == m.month + m.p["technology.deploy_months"])
+    bought = [(int(f.owner[r]), f.count[r]) for r in np.flatnonzero(resold)]
+    assert all(m.entity[eid] in m.neoclouds for eid, _ in bought)
+    assert sum(units for _, units in bought) == pytest.approx(m.flow["used_gpus_resold"])
+    return m, before, m.used_gpus.prices[h100], bought
+
+
+def test_forced_sales_lower_the_used_price_less_when_buyers_have_more_money():
+    _, before_poor, after_poor, bought_poor = _h100_fire_sale(0.0)
+    m, before_rich, after_rich, bought = _h100_fire_sale(5.0)
+    assert before_rich == pytest.approx(before_poor)
+    assert after_poor < before_poor  # no neocloud can pay: outside buyers walk down their demand curve
+    assert after_rich / before_rich > after_poor / before_poor + 0.05  # the same wave, better absorbed
+    assert not bought_poor and sum(units for _, units in bought) > 10_000
+    # the GPUs bought stay in the economy and, once re-installed, serve compute under their new owner
+    installed = m.fleet.installed_h100e
+    owners = {eid for eid, _ in bought}
+    sold_in, ready = m.month, m.month + m.p["technology.deploy_months"]
+    for _ in range(m.p["technology.deploy_months"]):
+        m.step()
+    assert m.fleet.installed_h100e > 0.9 * installed
+    for eid in owners:
+        mine = (m.fleet.view("owner") == eid) & (m.fleet.view("vintage") < sold_in) & (m.fleet.view("live_from") == ready)
+        assert mine.any() and m.fleet.live_rows(m.month)[mine].all()
+        assert m.fleet.capacity_by_owner[eid] >= float((m.fleet.view("count") * m.perf[m.fleet.view("gen")])[mine].sum())
+
+
 def test_a_new_generation_lowers_older_gpus_secondary_price(fresh_24):
     m = fresh_24
     h100 = m.gen_index("H100")
@@ -108,8 +158,7 @@ def test_a_backstop_pays_nothing_when_all_capacity_is_used(fresh_24):
 
 def _force_breach(m):
     loan = _largest_loan(m)
-    m.used_gpus.pressure = 5.0  # used-GPU prices collapse: every LTV covenant is breached
-    m.used_gpus.prices = m.used_gpus.appraisal * m.used_gpus.discount_factor()
+    m.used_gpus.shock(5.0)  # used-GPU prices collapse: every LTV covenant is breached
     return loan
 
 
@@ -117,11 +166,10 @@ def _defaults_after_price_collapse(forbearance, months):
     """Neocloud defaults in the ``months`` after used-GPU prices collapse (and stay collapsed)."""
     m = run(24, seed=3, **{"lenders.forbearance": forbearance})
     m.p["run.months"] = m.n_months = 60
-    m._mark_secondary = lambda: m.used_gpus.mark(m.used_gpus.appraisal)  # keep appraisals where they are
     defaults = []
     sector = m.ledger.sector("venture_and_public_equity")
     for _ in range(months):
-        m.used_gpus.pressure = 5.0  # used-GPU prices at 1% of appraisal: LTV covenants breached
+        m.used_gpus.shock(5.0)  # outside buyers bid 1% of the quote: LTV covenants breached
         for nc in m.neoclouds:  # borrowers have paid out their cash: they cannot pay down to cure
             cash = m.ledger.cash[nc.eid]
             if cash > 0:

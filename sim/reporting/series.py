@@ -45,7 +45,7 @@ class SeriesRecorder:
         out["secondary_price_h100"] = float(sec[h100])
         out["secondary_price_a100"] = float(sec[a100])
         out["secondary_price_b200"] = float(sec[b200])
-        out["fire_sale_discount"] = 1.0 - float(np.exp(-m.used_gpus.pressure))
+        out["fire_sale_discount"] = m.used_gpus.discount()
         cnt, gen = fleet.view("count"), fleet.view("gen")
         h100e = cnt * m.perf[gen]  # by cohort
         out["installed_h100e"] = float(h100e.sum())
@@ -119,6 +119,7 @@ class SeriesRecorder:
         out["debt_in_default"] = flow["debt_in_default"]
         out["gpus_seized"] = flow["gpus_seized"]
         out["fire_sale_volume"] = flow["fire_sale_volume"]
+        out["used_gpus_resold"] = flow["used_gpus_resold"]
         out["lender_losses"] = flow["lender_losses"]
         out["covenant_breaches"] = flow["covenant_breaches"]
         out["covenant_waivers"] = flow["waivers"]
