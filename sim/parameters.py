@@ -254,8 +254,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("hyperscalers.non_ai_capex", 9.0, 0.0, 200.0, "US$bn/month", "Non-AI capex of the big four (for the capex comparison)",
        f"{CAL}: big-four capex 2022 $172bn"),
     _p("hyperscalers.reservation_markup", 1.2, 0.0, 5.0, "x full cost of new capacity",
-       "Hyperscalers rent out uncommitted capacity only at or above this multiple of the full cost of a new H100e-hour "
-       "(below it they use it internally); 0 = they offer it at running cost like everyone else",
+       "Hyperscalers rent out the uncommitted capacity their own workloads do not use only at or above this multiple "
+       "of the full cost of a new H100e-hour (below it, it stands idle); 0 = they offer it at running cost like everyone else",
        f"{CAL}: hyperscaler list prices 2-3x neocloud prices, held flat while neoclouds cut (FT Alphaville)"),
     _p("hyperscalers.max_build_growth", 0.16, 0.0, 1.0, "per month",
        "Largest monthly growth of a hyperscaler's own fleet its data-centre power allows; planned capacity beyond it "

@@ -143,6 +143,12 @@ def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
     low = m.flow["backstop_paid"]
     assert low > 0
     assert any(e["event"] == "backstop_draw" for e in m.events)
+    # the idle capacity is measured: hyperscalers' GPUs with no workload of their own and no buyer stand idle too
+    live = m.fleet.count[:m.fleet.n] * m.perf[m.fleet.view("gen")] * m.fleet.live_rows(m.month)
+    assert m.spot.idle_h100e == pytest.approx(live.sum() - m.spot.cohort_active.sum())
+    assert m.spot.utilisation < 0.5 and m.spot.idle_h100e > 0
+    hyperscaler_rows = np.isin(m.fleet.view("owner"), [h.eid for h in m.hyperscalers])
+    assert m.spot.cohort_active[hyperscaler_rows].sum() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_a_backstop_pays_nothing_when_all_capacity_is_used(fresh_24):

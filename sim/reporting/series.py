@@ -52,6 +52,7 @@ class SeriesRecorder:
         out["installing_h100e"] = float((h100e * ~fleet.live_rows(m.month)).sum())
         out["installed_gpus"] = float(cnt.sum())
         out["utilization"] = m.spot.utilisation
+        out["idle_h100e"] = m.spot.idle_h100e
         out["nvidia_revenue"] = nv.revenue
         out["nvidia_gross_margin"] = 1.0 - nv.cogs / nv.revenue if nv.revenue > 0 else 0.0
         out["nvidia_earnings"] = nv.earnings
