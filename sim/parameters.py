@@ -220,6 +220,19 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("labs.opex_share", 0.2, 0.0, 1.0, "share of revenue", "Labs' operating expenses besides compute (staff and services)"),
     _p("labs.funding_sentiment", 2.0, 0.0, 10.0, "per unit sentiment",
        "Sensitivity of a lab's monthly round probability to sentiment: labs.funding_rate x max(0, 1 + this x sentiment)"),
+    _p("labs.max_cash_months", 36, 1, 240, "months of planned spending",
+       "Most cash a lab raises toward: a round never takes its cash above this many months of planned spending "
+       "(compute budget, contract payments and other operating expenses)", kind=int),
+    _p("venture.revenue_multiple", 5.0, 0.0, 50.0, "x annualised end-user AI revenue",
+       "Venture and public equity investors allot to private AI firms (labs, start-ups, neoclouds) each year at "
+       "neutral sentiment, as a multiple of end-user AI revenue",
+       "Crunchbase News (Jan 2025): global venture funding to AI about US$56bn in 2023 and above US$100bn in 2024, "
+       "against end-user AI revenue of about US$9-20bn"),
+    _p("venture.sentiment", 1.0, 0.0, 10.0, "per unit sentiment",
+       "Sensitivity of the venture allotment to sentiment: x max(0, 1 + this x sentiment)"),
+    _p("venture.loss_memory_months", 12, 1, 60, "months",
+       "Investors who lost equity in a failure of a lab or a default of a neocloud hold back that amount, spread over "
+       "this many months", kind=int),
     _p("startups.compute_share", 0.5, 0.0, 3.0, "share of revenue", "Start-ups' compute spending out of revenue"),
     _p("startups.runway_months", 18, 3, 120, "months", "Cash runway start-ups plan to", kind=int),
     _p("startups.contract_share", 0.3, 0.0, 1.0, "share", "Share of expected compute needs start-ups hold under contracts"),

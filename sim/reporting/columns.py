@@ -47,6 +47,17 @@ SERIES: tuple[tuple[str, str, str], ...] = (
     ("lender_exposure_hhi", "index 0-1", "Herfindahl index of GPU-backed lending by lender"),
     ("origination_ltv", "fraction", "Mean origination LTV offered by lenders (procyclical)"),
     ("defaults_count", "count/month", "Neocloud defaults in the month"),
+    ("lead_neocloud_revenue", "US$bn/month", "Lead neocloud (CoreWeave unless renamed): revenue billed in the month (contracts, spot, backstop, rent-backs); NaN after it exits"),
+    ("lead_neocloud_ebitda", "US$bn/month", "Lead neocloud: revenue less cost of cover, power and operations, data-centre leases and overheads; NaN after it exits"),
+    ("lead_neocloud_interest_expense", "US$bn/month", "Lead neocloud: interest expense of the month (paid or capitalised); NaN after it exits"),
+    ("lead_neocloud_debt", "US$bn", "Lead neocloud: all its debt outstanding; NaN after it exits"),
+    ("lead_neocloud_backlog", "US$bn", "Lead neocloud: remaining value of its compute contracts as provider; NaN after it exits"),
+    ("lead_neocloud_valuation", "US$bn", "Lead neocloud: equity valuation; NaN after it exits"),
+    ("lead_neocloud_top_customer_share", "fraction", "Lead neocloud: largest customer's share of its trailing-12-month revenue; NaN after it exits"),
+    ("nvidia_stake_in_lead", "fraction", "Nvidia's equity share of the lead neocloud; NaN after it exits"),
+    ("lab_failures", "count/month", "AI labs that failed in the month (defaulting on their compute contracts)"),
+    ("venture_allotment", "US$bn/month", "Venture and public equity allotted to private AI firms this month, after losses held back"),
+    ("venture_raised", "US$bn/month", "Raised from that allotment by labs, start-ups and neoclouds this month"),
     ("debt_in_default", "US$bn/month", "Principal of the loans that defaulted in the month"),
     ("gpus_seized", "GPUs/month", "GPUs seized by lenders in the month"),
     ("used_gpus_resold", "GPUs/month", "Used GPUs bought by neoclouds in the month (they stay in the economy and rent out again)"),
@@ -63,11 +74,6 @@ SERIES: tuple[tuple[str, str, str], ...] = (
     ("extrapolator_share", "fraction", "Share of agents using the extrapolating forecast rule"),
     ("sofr", "fraction/year", "SOFR"),
     ("book_minus_market_gpus", "US$bn", "Book value (straight-line depreciation) minus market value of all installed GPUs"),
-    ("lead_neocloud_revenue", "US$bn/month", "Revenue of the leading named neocloud (CoreWeave by default): contract, spot, backstop and rent-back income, gross of spot capacity it buys to serve contracts"),
-    ("lead_neocloud_debt", "US$bn", "GPU-backed debt of the leading named neocloud"),
-    ("lead_neocloud_valuation", "US$bn", "Valuation of the leading named neocloud"),
-    ("lead_neocloud_top_customer_share", "fraction", "Largest customer's share of the leading neocloud's trailing-12-month revenue"),
-    ("nvidia_stake_in_lead", "fraction", "Nvidia's equity share of the leading neocloud"),
     ("backstop_paid", "US$bn/month", "Nvidia capacity-backstop payments in the month"),
     ("neoclouds_alive", "count", "Neoclouds operating at month end"),
     ("startups_alive", "count", "AI start-ups operating at month end"),
@@ -76,3 +82,5 @@ SERIES: tuple[tuple[str, str, str], ...] = (
 )
 
 SERIES_NAMES = tuple(name for name, _, _ in SERIES)
+# series of one named firm (the lead neocloud): NaN from the month it exits (or throughout if a scenario removes it)
+NAN_AFTER_EXIT = tuple(name for name in SERIES_NAMES if name.startswith("lead_neocloud_") or name == "nvidia_stake_in_lead")

@@ -73,7 +73,26 @@ class SeriesRecorder:
             if not math.isfinite(v):
                 raise FloatingPointError(f"step {m.month} ({m.date}): series '{k}' is not finite ({v})")
             out[k] = float(v)
+        out.update(self.lead_neocloud(m))  # NaN once it has exited (or if a scenario removes it)
         return out
+
+    @staticmethod
+    def lead_neocloud(m) -> dict[str, float]:
+        """The credit metrics an analyst reads for the lead neocloud (CoreWeave unless a scenario renames it), fixed
+        by name: monthly revenue, EBITDA and interest expense (US$bn/month, interest capitalised included), all its debt,
+        its backlog (remaining value of its contracts as provider) and its valuation (US$bn). NaN after it exits."""
+        nc = m.lead_neocloud
+        names = ("lead_neocloud_revenue", "lead_neocloud_ebitda", "lead_neocloud_interest_expense", "lead_neocloud_debt",
+                 "lead_neocloud_backlog", "lead_neocloud_valuation", "lead_neocloud_top_customer_share", "nvidia_stake_in_lead")
+        if nc is None or not nc.alive:
+            return dict.fromkeys(names, math.nan)
+        led, eid = m.ledger, nc.eid
+        revenue = led.income_of(eid, "compute_contract", "compute_spot", "backstop", "rent_back")
+        costs = led.income_of(eid, "compute_cover", "power_and_operations", "data_centre_lease", "operating_expense")
+        backlog = m.contracts.remaining_value(m.contracts.rows_of(provider=eid))
+        values = (revenue, revenue + costs, -led.income_of(eid, "interest"), m.loans.debt_of(eid),
+                  float(backlog.sum()), nc.valuation, nc.top_customer_share(), m.equity.share_of(m.nvidia.eid, eid))
+        return {k: float(v) for k, v in zip(names, values)}
 
     def _circularity(self, m, out: dict) -> None:
         """Nvidia's circular financing: circular revenue share, round-trip ratio, customer concentration."""
@@ -117,6 +136,9 @@ class SeriesRecorder:
         live_lenders = [l for l in m.lenders]
         out["origination_ltv"] = float(np.mean([l.origination_ltv() for l in live_lenders])) if live_lenders else 0.0
         out["defaults_count"] = flow["defaults_count"]
+        out["lab_failures"] = flow["lab_failures"]
+        out["venture_allotment"] = m.venture.allotted
+        out["venture_raised"] = m.venture.raised
         out["debt_in_default"] = flow["debt_in_default"]
         out["gpus_seized"] = flow["gpus_seized"]
         out["fire_sale_volume"] = flow["fire_sale_volume"]
@@ -151,17 +173,6 @@ class SeriesRecorder:
         market = float((cnt * sec[gen]).sum()) / BN
         out["book_minus_market_gpus"] = book - market
 
-        lead = next((nc for nc in neo if nc.named), None)
-        if lead is not None:
-            out["lead_neocloud_revenue"] = lead.revenue
-            out["lead_neocloud_debt"] = sum(l.principal for l in m.loans.of_borrower(lead.eid) if l.status not in ("default", "repaid"))
-            out["lead_neocloud_valuation"] = lead.valuation
-            out["lead_neocloud_top_customer_share"] = lead.top_customer_share()
-            out["nvidia_stake_in_lead"] = m.equity.share_of(nv.eid, lead.eid)
-        else:
-            for k in ("lead_neocloud_revenue", "lead_neocloud_debt", "lead_neocloud_valuation",
-                      "lead_neocloud_top_customer_share", "nvidia_stake_in_lead"):
-                out[k] = 0.0
         out["backstop_paid"] = flow["backstop_paid"]
         out["neoclouds_alive"] = len(neo)
         out["startups_alive"] = int(m.startups.alive.sum()) if m.startups.n else 0
