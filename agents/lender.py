@@ -100,7 +100,10 @@ class Lender(mesa.Agent):
         appetite = ((max(0.0, m.sentiment) + p["lenders.appetite_prices"] * m.expectations.collateral_return_6m)
                     * max(0.0, 1.0 - sensitivity * loss_rate))
         appetite -= sensitivity * loss_rate
-        if appetite > 0:
+        if m.shocks.frozen():  # a funding freeze: no new commitments, investors redeem idle cash
+            idle = max(0.0, min(m.ledger.cash[self.eid], self.capital() - self.book()))
+            m.ledger.pay(self.eid, m.ledger.sector("credit_investors"), m.shocks.freeze_redemption * idle, "fund_outflow")
+        elif appetite > 0:
             room = max(0.0, 1.0 - m.lender_capital_total / p["lenders.credit_allocation"])
             inflow = p["lenders.capital_growth"] * min(1.0, appetite) * room * self.capital()
             m.ledger.pay(m.ledger.sector("credit_investors"), self.eid, inflow, "fund_inflow")

@@ -37,7 +37,7 @@ class AIRevenue:
         level = p["demand.initial_ai_revenue"] + (p["demand.ai_revenue_max"] - p["demand.initial_ai_revenue"]) * (
             logistic - logistic0) / (1.0 - logistic0)
         self.shock = p["demand.shock_persistence"] * self.shock + p["demand.shock_volatility"] * float(m.rng.standard_normal())
-        return level * math.exp(self.shock) / 12.0
+        return level * math.exp(self.shock) * m.shocks.demand_factor / 12.0
 
     def pay_buyers(self) -> None:
         """End users pay this month's AI revenue to labs, start-ups and hyperscalers, who set their compute budgets."""

@@ -53,6 +53,7 @@ from .population import build_population
 from .roster import lead_neocloud_name
 from .reporting.series import SeriesCollector, SeriesRecorder
 from .scenarios import load_scenario
+from .shocks import ShockSchedule
 from .technology import HOURS_PER_MONTH, Fleet, build_roadmap
 
 __all__ = ["GPUEconomy", "month_label"]
@@ -113,6 +114,7 @@ class GPUEconomy(mesa.Model):
         build_population(self, spec.roster)
         lead = lead_neocloud_name(spec.roster)  # followed by name: NaN metrics after it exits, never another firm
         self.lead_neocloud = next((nc for nc in self.neoclouds if nc.name == lead), None)
+        self.shocks = ShockSchedule(self, spec.shocks)
         self.spot = SpotMarket(self, p["markets.initial_spot_price"])
         self.term = TermMarket(self, p["markets.initial_spot_price"])
         self.used_gpus = UsedGpuMarket(self)
@@ -217,7 +219,7 @@ class GPUEconomy(mesa.Model):
         self.date = self.events.date = month_label(self.month)
         self.ledger.start_step()
         self._cash_start = self.ledger.agent_cash_total()
-        self.sofr = sofr_at(self.p, self.month)
+        self.sofr = sofr_at(self.p, self.month, self.shocks.rate_shift)
         self._open_tallies()
         self.chips.open_month()
         self.contracts.open_month()
@@ -227,6 +229,7 @@ class GPUEconomy(mesa.Model):
             agent.open_month()
         self.refresh_capacity()  # GPUs whose installation is done serve compute from this month
         self.rival.capacity = self.nvidia.capacity * self.rival_share() / max(1e-9, 1.0 - self.rival_share())
+        self.shocks.apply()  # the scenario's shocks dated this month
 
     # ---- 2 ------------------------------------------------------------------------------------------
     def earn_ai_revenue(self) -> None:

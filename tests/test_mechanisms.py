@@ -175,7 +175,7 @@ def _defaults_after_price_collapse(forbearance, months):
     defaults = []
     sector = m.ledger.sector("venture_and_public_equity")
     for _ in range(months):
-        m.used_gpus.shock(5.0)  # outside buyers bid 1% of the quote: LTV covenants breached
+        m.used_gpus.shock(5.0)  # used-GPU prices at 1% of the quote: LTV covenants breached
         for nc in m.neoclouds:  # borrowers have paid out their cash: they cannot pay down to cure
             cash = m.ledger.cash[nc.eid]
             if cash > 0:

@@ -73,6 +73,7 @@ class UsedGpuMarket:
         self.depth_share = params["markets.market_depth"]
         self.decay = 0.5 ** (1.0 / params["markets.impact_half_life"])
         self.absorbed = np.zeros(n)  # H100e of each generation outside buyers absorbed recently (decaying)
+        self.panic = 0.0  # log discount of the quote after a price shock (decaying)
         self.appraisal = np.zeros(n)
         self.appraisal_per_gpu = np.zeros(n)
         self.quote = np.zeros(n)  # outside buyers' top price, US$ per GPU
@@ -106,7 +107,7 @@ class UsedGpuMarket:
         appraisal[unreleased] = 0.0
         self.appraisal_per_gpu = appraisal
         self.appraisal = appraisal
-        self.quote = appraisal * (1.0 - self.liquidity_discount)
+        self.quote = appraisal * ((1.0 - self.liquidity_discount) * math.exp(-self.panic))
         self.mark()
 
     def mark(self) -> None:
@@ -135,16 +136,17 @@ class UsedGpuMarket:
         return 1.0 - float((counts * self.prices[gens]).sum()) / at_quote if at_quote > 0 else 0.0
 
     def shock(self, log_discount: float) -> None:
-        """Outside buyers' demand falls away, as if they had just absorbed enough of every generation to bid only
-        ``exp(-log_discount)`` of the quote (a used-GPU price shock); neoclouds' bids still stand."""
-        if self.impact <= 0:
-            raise ValueError("markets.price_impact is 0: outside buyers' demand is flat and cannot be shocked")
-        self.absorbed[:] = log_discount * self.depth() / self.impact
+        """A used-GPU price shock: the quote (and with it every bid, which never exceeds it) falls by ``log_discount``
+        log points at once; the discount decays with ``markets.impact_half_life``."""
+        self.panic += log_discount
+        self.quote = self.quote * math.exp(-log_discount)
         self.mark()
 
     def decay_pressure(self) -> None:
-        """Outside buyers' demand recovers: what they absorbed decays with ``markets.impact_half_life``."""
+        """Outside buyers' demand recovers: what they absorbed, and any price shock, decay with
+        ``markets.impact_half_life``."""
         self.absorbed *= self.decay
+        self.panic *= self.decay
 
     def collateral_index(self) -> float:
         """Market value per H100e of the installed base (a collateral price index)."""
