@@ -267,8 +267,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("hyperscalers.non_ai_capex", 9.0, 0.0, 200.0, "US$bn/month", "Non-AI capex of the big four (for the capex comparison)",
        f"{CAL}: big-four capex 2022 $172bn"),
     _p("hyperscalers.reservation_markup", 1.2, 0.0, 5.0, "x full cost of new capacity",
-       "Hyperscalers rent out the uncommitted capacity their own workloads do not use only at or above this multiple "
-       "of the full cost of a new H100e-hour (below it, it stands idle); 0 = they offer it at running cost like everyone else",
+       "Hyperscalers rent out uncommitted capacity (their own workloads included, which buy in the same pool) only at "
+       "or above this multiple of the full cost of a new H100e-hour (below it, it stands idle); 0 = they offer it at "
+       "running cost like everyone else",
        f"{CAL}: hyperscaler list prices 2-3x neocloud prices, held flat while neoclouds cut (FT Alphaville)"),
     _p("hyperscalers.max_build_growth", 0.16, 0.0, 1.0, "per month",
        "Largest monthly growth of a hyperscaler's own fleet its data-centre power allows; planned capacity beyond it "
@@ -347,6 +348,14 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Capital credit investors are willing to allocate to GPU-backed lending in all (fund inflows shrink as the "
        "lenders' combined capital approaches it)",
        "assumption (private credit AUM ~US$1.7tn; GPU-backed loans > US$20bn by mid-2025)"),
+    _p("lenders.advance_rate", 0.6, 0.0, 0.9, "share of loan marks",
+       "Advance rate of a fund's bank back-leverage facility: it may borrow this share of its loans marked at the lower "
+       "of principal and collateral; above it the bank makes a margin call",
+       "assumption: loan-on-loan facilities for senior direct lending typically advance 50-75%"),
+    _p("lenders.spread_loss_sensitivity", 1.0, 0.0, 10.0, "spread per unit loss rate",
+       "Risk premium a lender adds to its spreads per unit of its recent loss rate (losses over 12 months / book)"),
+    _p("lenders.facility_spread", 0.02, 0.0, 0.1, "per year", "Spread over SOFR a fund pays on its back-leverage facility"),
+    _p("lenders.cash_buffer", 0.02, 0.0, 0.5, "share of loan book", "Cash a fund keeps on hand; it repays its facility with cash above it"),
     _p("lenders.capital_growth", 0.06, 0.0, 0.5, "per month", "Largest monthly growth of a lender's allocation, reached at high appetite"),
     _p("lenders.appetite_sentiment", 0.25, 0.0, 2.0, "LTV share per unit sentiment", "Procyclicality of LTV with sentiment"),
     _p("lenders.appetite_prices", 0.5, 0.0, 5.0, "LTV share per unit return", "Procyclicality of LTV with collateral price changes"),

@@ -593,16 +593,70 @@ def test_a_lab_whose_funding_stops_defaults_on_its_contracts_and_its_providers_c
     pledged = m.contracts.column("loan")[rows]
     loans = [m.loans[int(i)] for i in np.unique(pledged[pledged >= 0])]  # the facilities its contracts secure
     assert loans and books.get(lab.eid, 0.0) > 0
-    contracts_before = sum(m.contracts.remaining_value_by_loan(l.id) for l in loans)
-    labs_part = float(m.contracts.remaining_value(rows[pledged >= 0]).sum())  # US$bn of it from the lab's contracts
+    m.loans.mark_all()
+    collateral = sum(l.collateral_value for l in loans)
+    labs_part = m.p["lenders.contract_collateral_share"] * float(m.contracts.remaining_value(rows[pledged >= 0]).sum())
     # its funding stops: no venture money, its cash is gone and its users leave
     m.p["venture.revenue_multiple"] = 0.0
     m.ledger.pay(lab.eid, m.ledger.sector("venture_and_public_equity"), float(m.ledger.cash[lab.eid]), "payout")
     lab.weight = 0.0
-    m.step()
-    assert not lab.alive and m.current["lab_failures"] == 1
+    m.contracts.collect_payments()  # this month's instalments fall due: it cannot pay them
+    assert not lab.alive and m.flow["lab_failures"] == 1
     assert any(e["event"] == "developer_failure" and lab.name in e["agents"] for e in m.events)
-    assert m.contracts.contract_payments_by_customer.get(lab.eid, 0.0) == 0.0  # its contracts are gone
-    # the providers' loans lose the lab's contracts from their collateral (beyond a month's run-off and new contracts)
-    lost = contracts_before - sum(m.contracts.remaining_value_by_loan(l.id) for l in loans)
-    assert lost > 0.8 * labs_part > 0
+    assert not np.isin(rows, m.contracts.active_rows()).any()  # its contracts are gone
+    # the providers' loans lose the collateral value of the lab's contracts (GPU prices unchanged)
+    m.loans.mark_all()
+    fell = collateral - sum(l.collateral_value for l in loans)  # (start-ups failing this month may take a little more)
+    assert labs_part > 0 and labs_part * 0.999 <= fell <= labs_part * 1.01
+
+
+def test_a_lender_whose_loan_marks_fall_meets_a_margin_call_and_stops_lending(fresh_24):
+    m = fresh_24
+    led = m.ledger
+    lender = max(m.lenders, key=lambda l: l.book())
+    borrower = next(nc.eid for nc in m.neoclouds if m.loans.exposure(lender.eid, nc.eid) == 0)  # a new borrower
+    m.loans.mark_all()
+    # it funds its book with its bank facility, 90% of the way to the advance rate, and has no spare cash or commitments
+    drawn = 0.9 * m.p["lenders.advance_rate"] * lender.loan_marks()
+    led.pay(led.sector("banks"), lender.eid, drawn, "facility_draw")
+    lender.borrowings += drawn
+    led.pay(lender.eid, led.sector("credit_investors"), float(led.cash[lender.eid]), "fund_outflow")
+    lender.uncalled = 0.0
+    assert lender.lending_room(borrower) > 0  # the facility's headroom still funds new loans
+    # used-GPU prices fall by 95% (and the bank counts its loans' contracts for nothing): its loan marks fall
+    m.p["lenders.contract_collateral_share"] = 0.0
+    m.used_gpus.shock(3.0)
+    m.loans.mark_all()
+    lender.service_facility()
+    assert lender.margin_call and lender.lending_room(borrower) == 0.0  # it cannot meet the call: no new lending
+    assert any(e["event"] == "margin_call" and e["agents"] == lender.name for e in m.events)
+
+
+def test_investors_redemptions_follow_a_lenders_losses(fresh_24):
+    m = fresh_24
+    lender = max(m.lenders, key=lambda l: l.book())
+    m.lender_capital_total = sum(l.capital() for l in m.lenders)
+    m.lender_uncalled_total = sum(l.uncalled for l in m.lenders)
+    lender.uncalled = 5.0
+    lender.raise_capital()
+    without_losses = lender.uncalled
+    lender.uncalled = 5.0
+    lender.losses = 0.3 * lender.book()  # a default costs it 30% of its book this month
+    cash = m.ledger.cash[lender.eid]
+    lender.raise_capital()
+    assert without_losses >= 5.0 > lender.uncalled  # investors withdraw commitments after losses, add them otherwise
+    assert m.ledger.cash[lender.eid] < cash  # and redeem idle cash
+
+
+def test_a_default_raises_the_spreads_other_borrowers_are_offered(fresh_24):
+    m = fresh_24
+    lender = max(m.lenders, key=lambda l: len({x.borrower for x in l.loans}))
+    borrowers = list(dict.fromkeys(x.borrower for x in lender.loans if x.status == "performing"))
+    assert len(borrowers) >= 2
+    before = lender.spread(0.0), lender.spread(1.0)
+    m.used_gpus.shock(5.0)  # its GPUs are worth next to nothing: the default costs the lender money
+    worst = max(borrowers, key=lambda b: m.loans.exposure(lender.eid, b) - m.ledger.cash[b])  # least cash to repay
+    resolve_default(m, m.entity[worst])
+    assert lender.losses > 0
+    after = lender.spread(0.0), lender.spread(1.0)
+    assert after[0] > before[0] and after[1] > before[1]  # the others (investment-grade backed or not) pay more

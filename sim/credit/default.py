@@ -209,7 +209,7 @@ def book_losses(economy, lenders_share: dict, principal: float, recovery: dict) 
     m = economy
     total_loss = 0.0
     for lender_eid, share in lenders_share.items():
-        loss = principal * share - recovery[lender_eid]
+        loss = max(0.0, principal * share - recovery[lender_eid])  # never a gain (absolute priority caps recoveries)
         lender = m.entity[lender_eid]
         lender.losses += loss
         lender.realised_losses += loss

@@ -3,11 +3,10 @@ and buyers' price-elastic demand clears against it.
 
 * **Contracts first.** Each provider serves its take-or-pay contracts with its most efficient GPUs (merit order by
   running cost per H100e); a provider whose fleet falls short buys the shortfall on spot (``compute_cover``).
-* **Own use first.** A hyperscaler runs its own workloads on its own uncommitted GPUs (what they would use at last
-  month's posted price, beyond its contracts), and buys on spot only what they need beyond that.
-* **Two-tier supply.** Other uncommitted capacity is offered at its running cost; hyperscalers offer the rest of
-  theirs only at or above a reservation price (``hyperscalers.reservation_markup`` x the fundamental price).
-  Capacity nobody buys stands idle (``idle_h100e``): it earns nothing (except under a backstop) and pays no power.
+* **Two-tier supply.** Uncommitted capacity is offered at its running cost; hyperscalers offer theirs only at or
+  above a reservation price (``hyperscalers.reservation_markup`` x the fundamental price); their own workloads buy in
+  the same pool. Capacity nobody buys, a hyperscaler's withheld capacity included, stands idle (``idle_h100e``): it
+  earns nothing (except under a backstop) and pays no power.
 * **Demand.** Labs, hyperscalers and start-ups want ``b / (p_ref x 730 h) x (p / p_ref)^-elasticity`` H100e for a
   compute budget ``b``, less what their contracts cover (:func:`spot_demand`).
 * **Clearing.** The price that clears the market (a bisection on the log price), then a posted price that moves
@@ -211,24 +210,20 @@ class SpotMarket:
         h100e = count * m.perf[gen] * fleet.live_rows(m.month)  # GPUs still being installed serve nothing
         used_contract, shortfall = self.serve_contracts(owner, gen, h100e)
         free = h100e - used_contract
-        # hyperscalers run their own workloads on their own uncommitted GPUs first (most efficient first)
+        # spot supply by generation, in two tiers: other owners offer uncommitted capacity at its running cost;
+        # hyperscalers rent out theirs only at or above their reservation price (every hour rented out must be
+        # replaced at full cost); their own workloads buy in the same pool; capacity nobody buys stands idle
         n_gen = len(m.gens)
         is_hyperscaler = np.zeros(len(m.ledger.names), dtype=bool)
         is_hyperscaler[[h.eid for h in m.hyperscalers]] = True
         hyp_row = is_hyperscaler[owner]
-        kept_by_owner = self.kept_for_own_use(owner, free * hyp_row)
-        kept = self.merit_fill(owner, gen, free * hyp_row, kept_by_owner)
-        free = free - kept
-        # spot supply by generation, in two tiers: other owners offer uncommitted capacity at its running cost;
-        # hyperscalers rent out the rest of theirs only at or above their reservation price (every hour rented
-        # out must be replaced at full cost); capacity nobody buys stands idle
         gen_cost = m.running_cost / m.perf
         reservation = p["hyperscalers.reservation_markup"] * m.fundamental_price
         available = np.concatenate([np.bincount(gen, weights=free * ~hyp_row, minlength=n_gen),
                                     np.bincount(gen, weights=free * hyp_row, minlength=n_gen)])
         tier_cost = np.concatenate([gen_cost, np.maximum(gen_cost, reservation)])
         labs = [l for l in m.labs if l.alive]
-        budgets, contracted = self.buyers(labs, kept_by_owner)
+        budgets, contracted = self.buyers(labs)
         fixed = float(shortfall.sum())
         el, ref = p["demand.price_elasticity"], p["demand.reference_price"]
         at_reference = reference_demand(budgets, ref)
@@ -242,7 +237,7 @@ class SpotMarket:
         fill_buyers = traded / demand if demand > 0 else 0.0
         tier_fill = fill_merit_order(traded, available, tier_cost, price)
         sold = free * np.where(hyp_row, tier_fill[n_gen + gen], tier_fill[gen])
-        active = used_contract + kept + sold
+        active = used_contract + sold
         self.idle_h100e = float(h100e.sum() - active.sum())
         self.utilisation = float(active.sum() / max(h100e.sum(), 1e-9))
         self.utilisation_by_gen = np.divide(np.bincount(gen, weights=active, minlength=n_gen),
@@ -251,26 +246,14 @@ class SpotMarket:
         self.cohort_active = active
         self.settle(labs, demand_each * fill_buyers * price * H, shortfall * fill_buyers * price * H, owner, sold)
 
-    def kept_for_own_use(self, owner: np.ndarray, uncommitted: np.ndarray) -> np.ndarray:
-        """H100e of its own uncommitted capacity (``uncommitted`` by cohort) each hyperscaler keeps for its own
-        workloads: what they would use at last month's posted price beyond the capacity it has under contract."""
-        m = self.economy
-        books = m.contracts.contracted_by_customer
-        own = np.bincount(owner, weights=uncommitted, minlength=len(m.ledger.names))
-        kept = np.zeros(len(own))
-        for h in m.hyperscalers:
-            kept[h.eid] = min(own[h.eid], max(0.0, h.own_demand(self.price) - books.get(h.eid, 0.0)))
-        return kept
-
-    def buyers(self, labs: list, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Compute budgets (US$bn/month) and the H100e already covered (contracts; a hyperscaler's own capacity kept
-        for its workloads) of the spot buyers: live labs, hyperscalers, start-ups."""
+    def buyers(self, labs: list) -> tuple[np.ndarray, np.ndarray]:
+        """Compute budgets (US$bn/month) and contracted H100e of the spot buyers: live labs, hyperscalers, start-ups."""
         m = self.economy
         books = m.contracts.contracted_by_customer
         s = m.startups
         budgets = np.concatenate([[l.budget for l in labs], [h.budget for h in m.hyperscalers], s.budget])
         contracted = np.concatenate([[books.get(l.eid, 0.0) for l in labs],
-                                     [books.get(h.eid, 0.0) + kept[h.eid] for h in m.hyperscalers], s.contracted()])
+                                     [books.get(h.eid, 0.0) for h in m.hyperscalers], s.contracted()])
         return budgets, contracted
 
     def search(self, budgets, contracted, at_reference, available, tier_cost, fixed: float) -> float:

@@ -245,8 +245,19 @@ class UsedGpuMarket:
         self.absorbed[g] += units * perf
         led = m.ledger
         led.pay(led.sector("used_gpu_buyers"), seller, proceeds, "used_gpu_sale")
-        led.book(seller, proceeds - book, "gain_on_gpu_sales")
+        self.book_sale(seller, proceeds, book)
         return proceeds
+
+    def book_sale(self, seller: int, proceeds: float, book: float) -> None:
+        """The seller's gain or loss on a sale; a lender selling seized GPUs below their value at seizure books a
+        credit loss (liquidation losses are part of ``lender_losses``)."""
+        m = self.economy
+        m.ledger.book(seller, proceeds - book, "gain_on_gpu_sales")
+        lender = m.entity[seller]
+        if lender in m.lenders and book > proceeds:
+            lender.losses += book - proceeds
+            lender.realised_losses += book - proceeds
+            m.flow["liquidation_losses"] += book - proceeds
 
     def resell(self, seller: int, row: int, units: float, bid: Bid, price: float) -> float:
         """A neocloud buys ``units`` GPUs of a cohort at ``price`` (US$ each) with cash: they join its fleet
@@ -266,7 +277,7 @@ class UsedGpuMarket:
         fleet.live_from[part] = m.month + m.p["technology.deploy_months"]
         led = m.ledger
         led.pay(buyer, seller, paid, "used_gpu_sale")
-        led.book(seller, paid - book, "gain_on_gpu_sales")
+        self.book_sale(seller, paid, book)
         bid.budget -= paid
         bid.power_mw -= units * m.facility_kw[g] / 1000.0
         m.flow["used_gpus_resold"] += units

@@ -22,6 +22,7 @@ class SeriesRecorder:
 
     def __init__(self):
         self.history: dict[str, deque] = defaultdict(lambda: deque(maxlen=24))
+        self.last_spread: dict[str, float] = {}  # the average spread on new lending by grade, when there last was some
         self._gens = None  # (roadmap, H100, A100 and B200 indices): looked up once per roadmap
 
     def record(self, economy) -> dict[str, float]:
@@ -113,6 +114,26 @@ class SeriesRecorder:
         out["nvidia_customer_hhi"] = hhi(purchases.values())
 
 
+    def _lenders(self, m, out: dict) -> None:
+        """Lenders' own leverage and funding, the spreads on the month's new lending by grade, provisions."""
+        lenders = [l for l in m.lenders if l.alive]
+        led = m.ledger
+        book = {l.eid: l.book() for l in lenders}
+        gpus = np.bincount(m.fleet.view("owner"), weights=m.fleet.view("book"), minlength=len(led.names))
+        assets = sum(max(led.cash[l.eid], 0.0) + book[l.eid] + gpus[l.eid] for l in lenders)
+        equity = sum(led.equity[l.eid] for l in lenders)
+        out["lender_leverage"] = assets / equity if equity > 0 else 0.0
+        out["lender_borrowings"] = sum(l.borrowings for l in lenders)
+        out["lender_uncalled"] = sum(l.uncalled for l in lenders)
+        flow, last = m.flow, self.last_spread
+        for grade in ("ig", "non_ig"):  # carried forward in months without new lending of that grade
+            amount = flow[f"new_lending_{grade}"]
+            if amount > 1e-12:
+                last[grade] = flow[f"new_lending_{grade}_spread"] / amount
+            out[f"avg_spread_{grade}"] = last.get(grade, m.p[f"lenders.spread_{grade}"])
+        out["loan_provisions"] = sum([max(0.0, l.principal - l.collateral_value) for l in m.loans.values()
+                                      if l.status not in ("default", "repaid")])
+
     def _credit(self, m, out: dict) -> None:
         """Neoclouds and GPU-backed credit."""
         led, flow = m.ledger, m.flow
@@ -143,7 +164,8 @@ class SeriesRecorder:
         out["gpus_seized"] = flow["gpus_seized"]
         out["fire_sale_volume"] = flow["fire_sale_volume"]
         out["used_gpus_resold"] = flow["used_gpus_resold"]
-        out["lender_losses"] = flow["lender_losses"]
+        out["lender_losses"] = flow["lender_losses"] + flow["liquidation_losses"]
+        self._lenders(m, out)
         out["covenant_breaches"] = flow["covenant_breaches"]
         out["covenant_waivers"] = flow["waivers"]
 
