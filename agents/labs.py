@@ -76,7 +76,9 @@ class Lab(mesa.Agent):
         payments and compute budget goes to investors for a round, which they grant unless sentiment is below
         ``neoclouds.raise_threshold`` (the same window for all private AI equity). A round comes at most every
         ``labs.round_interval_months`` and sells at most ``labs.max_round_share`` of the firm: investors fund labs in
-        proportion to their revenue-based valuation, so a lab whose burn outruns its revenue runs out of cash."""
+        proportion to their revenue-based valuation, so a lab whose burn outruns its revenue runs out of cash. No
+        round takes its cash above ``labs.max_cash_months`` of planned spending. Venture investors may grant less
+        than it asks (their allotment is finite)."""
         m, p = self.model, self.model.p
         if m.month - self.last_round < p["labs.round_interval_months"]:
             return 0.0
@@ -87,4 +89,7 @@ class Lab(mesa.Agent):
             prob = 1.0
         if m.rng.random() >= prob:
             return 0.0
-        return min(p["labs.round_size"] * 12.0 * max(burn, 0.05 * self.weight), p["labs.max_round_share"] * self.valuation)
+        planned = burn + p["labs.opex_share"] * self.revenue  # planned spending, US$bn/month
+        room = max(0.0, p["labs.max_cash_months"] * planned - m.ledger.cash[self.eid])  # no hoard beyond that
+        return min(p["labs.round_size"] * 12.0 * max(burn, 0.05 * self.weight), p["labs.max_round_share"] * self.valuation,
+                   room)

@@ -39,6 +39,9 @@ class Lender(mesa.Agent):
         self.realised_losses = 0.0  # cumulative
         self._ltv = None
         self.loans: list[Loan] = []  # facilities it holds
+        self.borrowings = 0.0  # owed on its bank back-leverage facility, US$bn
+        self.uncalled = 0.0  # investors' commitments not yet called, US$bn
+        self.margin_call = False  # its facility exceeds the advance on its loan marks: no new lending
 
     # --- underwriting -------------------------------------------------------------------------------
     def capital(self) -> float:
@@ -49,12 +52,85 @@ class Lender(mesa.Agent):
         return self.model.loans.exposure(self.eid, borrower)
 
     def lending_room(self, borrower: int) -> float:
-        """US$bn it can still lend to ``borrower``: cash on hand, within the concentration limit."""
+        """US$bn it can still lend to ``borrower``: what its cash above its buffer, its facility's headroom (the advance
+        on what it lends included) and its investors' uncalled commitments can fund, within the concentration limit;
+        nothing while its bank's margin call is unmet."""
         m = self.model
         led, eid = m.ledger, self.eid
+        if self.margin_call:
+            return 0.0
         capital = max(led.equity[eid], 0.0)  # self.capital(), inlined: asked of every lender for every order
         limit = m.p["lenders.concentration_limit"] * capital - m.loans.exposure(eid, borrower)
-        return max(0.0, min(led.cash[eid], limit))
+        return max(0.0, min(self.funding_capacity(), limit))
+
+    # --- funding: investors' capital and the bank's back-leverage -----------------------------------------
+    def loan_marks(self) -> float:
+        """Its open loans marked at the lower of principal and collateral value, US$bn (the facility's borrowing base)."""
+        return sum([min(l.principal, l.collateral_value) for l in self.loans if l.status not in ("default", "repaid")])
+
+    def funding_capacity(self) -> float:
+        """US$bn it could lend now: cash above its buffer, plus uncalled commitments, plus the facility's headroom, with
+        the advance on the new loans themselves (x / (1 - advance rate))."""
+        m, p = self.model, self.model.p
+        advance = p["lenders.advance_rate"]
+        own = max(0.0, m.ledger.cash[self.eid] - self.cash_buffer()) + self.uncalled
+        headroom = advance * self.loan_marks() - self.borrowings
+        return max(0.0, (own + headroom) / (1.0 - advance) if headroom >= 0 else own + headroom)
+
+    def cash_buffer(self) -> float:
+        return self.model.p["lenders.cash_buffer"] * self.book()
+
+    def fund(self, amount: float) -> None:
+        """Raise the cash to lend ``amount`` US$bn: cash above its buffer first, then the facility (up to the advance on
+        its marks, this loan included), then a call on its investors' commitments."""
+        m, p = self.model, self.model.p
+        led = m.ledger
+        need = amount - max(0.0, led.cash[self.eid] - self.cash_buffer())
+        if need <= 0:
+            return
+        headroom = max(0.0, p["lenders.advance_rate"] * (self.loan_marks() + amount) - self.borrowings)
+        draw = min(need, headroom)
+        if draw > 0:
+            self.borrowings += draw
+            led.pay(led.sector("banks"), self.eid, draw, "facility_draw")
+            need -= draw
+        call = min(need, self.uncalled)
+        if call > 0:
+            self.uncalled -= call
+            led.pay(led.sector("credit_investors"), self.eid, call, "capital_call")
+
+    def service_facility(self) -> None:
+        """Month end: interest to the bank; a margin call when the facility exceeds the advance on its loan marks (met
+        with cash, then called capital; while unmet it lends nothing); cash above its buffer repays the facility."""
+        m, p = self.model, self.model.p
+        led = m.ledger
+        banks = led.sector("banks")
+        if self.borrowings <= 0:
+            self.margin_call = False
+            return
+        interest = self.borrowings * (m.sofr + p["lenders.facility_spread"]) / 12.0
+        led.pay(self.eid, banks, min(interest, max(0.0, led.cash[self.eid])), "facility_interest")
+        excess = self.borrowings - p["lenders.advance_rate"] * self.loan_marks()
+        if excess > 1e-9:
+            call = min(self.uncalled, max(0.0, excess - max(0.0, led.cash[self.eid])))
+            if call > 0:
+                self.uncalled -= call
+                led.pay(led.sector("credit_investors"), self.eid, call, "capital_call")
+            repay = min(excess, max(0.0, led.cash[self.eid]))
+            self.repay_facility(repay)
+            unmet = excess - repay
+            if unmet > 1e-9 and not self.margin_call:
+                m.events.log("margin_call", [self.name], unmet)
+            self.margin_call = unmet > 1e-9
+        else:
+            self.margin_call = False
+        self.repay_facility(max(0.0, led.cash[self.eid] - self.cash_buffer()))
+
+    def repay_facility(self, amount: float) -> None:
+        amount = min(amount, self.borrowings)
+        if amount > 1e-12:
+            self.borrowings -= amount
+            self.model.ledger.pay(self.eid, self.model.ledger.sector("banks"), amount, "facility_repayment")
 
     def origination_ltv(self) -> float:
         if self._ltv is None:
@@ -84,9 +160,17 @@ class Lender(mesa.Agent):
         return m.loans.open(self, borrower, covenant)
 
     def spread(self, ig_share: float) -> float:
-        """Spread over SOFR it charges on a draw: lower for the share backed by investment-grade contracts."""
+        """Spread over SOFR it charges on a draw: lower for the share backed by investment-grade contracts, plus a
+        risk premium of ``lenders.spread_loss_sensitivity`` x its recent loss rate (losses over the last 12 months
+        relative to its book), so a default raises what its other borrowers pay."""
         p = self.model.p
-        return ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"]
+        return (ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"]
+                + p["lenders.spread_loss_sensitivity"] * self.loss_rate())
+
+    def loss_rate(self) -> float:
+        """Its credit losses over the last 12 months (this month's included) relative to its book plus those losses."""
+        losses = max(0.0, sum(self.loss_history) + self.losses)
+        return losses / max(self.book() + losses, 1e-9)
 
     def raise_capital(self) -> None:
         """Credit investors move money into or out of the fund. Their appetite rises with sentiment and
@@ -95,19 +179,23 @@ class Lender(mesa.Agent):
         the closer the funds' combined capital is to that allocation, the smaller the inflow. When appetite
         turns negative (falling collateral values, losses, gloom) investors redeem the fund's idle cash."""
         m, p = self.model, self.model.p
-        loss_rate = sum(self.loss_history) / max(self.book() + 1e-9, 1e-9)
+        loss_rate = self.loss_rate()  # this month's losses included
         sensitivity = p["lenders.redemption_loss_sensitivity"]
         appetite = ((max(0.0, m.sentiment) + p["lenders.appetite_prices"] * m.expectations.collateral_return_6m)
                     * max(0.0, 1.0 - sensitivity * loss_rate))
         appetite -= sensitivity * loss_rate
-        if appetite > 0:
-            room = max(0.0, 1.0 - m.lender_capital_total / p["lenders.credit_allocation"])
-            inflow = p["lenders.capital_growth"] * min(1.0, appetite) * room * self.capital()
-            m.ledger.pay(m.ledger.sector("credit_investors"), self.eid, inflow, "fund_inflow")
-        elif appetite < 0:
+        if m.shocks.frozen():  # a funding freeze: no new commitments, investors withdraw theirs and redeem idle cash
+            self.uncalled *= 1.0 - m.shocks.freeze_redemption
             idle = max(0.0, min(m.ledger.cash[self.eid], self.capital() - self.book()))
-            outflow = p["lenders.capital_growth"] * min(1.0, -appetite) * idle
-            m.ledger.pay(self.eid, m.ledger.sector("credit_investors"), outflow, "fund_outflow")
+            m.ledger.pay(self.eid, m.ledger.sector("credit_investors"), m.shocks.freeze_redemption * idle, "fund_outflow")
+        elif appetite > 0:  # new commitments, called when the fund lends
+            room = max(0.0, 1.0 - (m.lender_capital_total + m.lender_uncalled_total) / p["lenders.credit_allocation"])
+            self.uncalled += p["lenders.capital_growth"] * min(1.0, appetite) * room * self.capital()
+        elif appetite < 0:  # investors withdraw commitments, then redeem idle cash
+            share = p["lenders.capital_growth"] * min(1.0, -appetite)
+            self.uncalled *= 1.0 - share
+            idle = max(0.0, min(m.ledger.cash[self.eid], self.capital() - self.book()))
+            m.ledger.pay(self.eid, m.ledger.sector("credit_investors"), share * idle, "fund_outflow")
         self.loss_history.append(self.losses)
 
     # --- monitoring ---------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from collections import deque
 import mesa
 import numpy as np
 
-from .investment import fundamental_price, gpu_npvs, this_months_appraisals
+from .investment import fundamental_price, gpu_npvs, this_months_appraisals, used_gpu_values
 
 
 class Neocloud(mesa.Agent):
@@ -111,6 +111,29 @@ class Neocloud(mesa.Agent):
             values = gpu_npvs(m, g, unit_price, hurdle, [nc.optimism for nc in peers]).tolist()
             npvs = appraisals[key] = {nc.eid: v for nc, v in zip(peers, values)}
         return npvs[self.eid]
+
+    def used_gpu_bid(self) -> tuple[np.ndarray, float, float] | None:
+        """Its bid in the used-GPU market this month: what one GPU of each generation is worth to it (US$, see
+        :func:`gpucredit.agents.investment.used_gpu_values`, under its own expectations and hurdle rate), the US$bn it
+        would spend (``markets.used_budget_share`` of its cash above its buffer and what its chip orders will still
+        cost) and the MW of power it has free to run them. None when it is in distress or has nothing to spend."""
+        if not self.alive or self.in_distress():
+            return None
+        m = self.model
+        free = m.ledger.cash[self.eid] - self.cash_buffer() - max(0.0, m.chips.on_order_cost(self.eid))
+        budget = m.p["markets.used_budget_share"] * free
+        power = self.power_headroom_mw()
+        if budget <= 0 or power <= 0:
+            return None
+        hurdle = self.hurdle_rate()
+        peers = m.neoclouds
+        key = ("used_gpus", hurdle, tuple([nc.eid for nc in peers]))
+        appraisals = this_months_appraisals(m)
+        values = appraisals.get(key)
+        if values is None:
+            rows = used_gpu_values(m, hurdle, [nc.optimism for nc in peers])
+            values = appraisals[key] = {nc.eid: row for nc, row in zip(peers, rows)}
+        return values[self.eid], budget, power
 
     # --- contracts first ------------------------------------------------------------------------------
     def growth_room(self) -> float:
@@ -276,7 +299,7 @@ class Neocloud(mesa.Agent):
             draw = min(remaining, lender_room)
             if draw > 1e-6:
                 loan = lender.facility_for(self)
-                m.loans.draw(loan, draw, lender.spread(ig))
+                m.loans.draw(loan, draw, lender.spread(ig), ig)
                 draws.append((loan.id, draw))
                 remaining -= draw
             if remaining <= 1e-6:

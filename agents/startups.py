@@ -38,8 +38,9 @@ class StartupPopulation(mesa.Agent):
         start = rng.random(n) < model.p["startups.initial_share"]
         self._enter(np.flatnonzero(start))
 
-    def _enter(self, idx: np.ndarray) -> None:
-        """New start-ups in slots ``idx``: a revenue-potential draw and seed funding from VCs."""
+    def _enter(self, idx: np.ndarray, rationed: bool = False) -> None:
+        """New start-ups in slots ``idx``: a revenue-potential draw and seed funding from VCs (``rationed``: out of the
+        month's venture allotment)."""
         if len(idx) == 0:
             return
         m = self.model
@@ -48,6 +49,8 @@ class StartupPopulation(mesa.Agent):
         self.weight[idx] = rng.lognormal(0.0, m.p["startups.potential_dispersion"], size=len(idx))
         self.shock[idx] = 0.0
         seed = m.p["startups.seed_funding"] * self.scale * rng.lognormal(0.0, m.p["startups.seed_dispersion"], size=len(idx)) * 2000.0 / max(self.n, 1)
+        if rationed:
+            seed = m.venture.ration(seed)
         self.cash[idx] += seed
         self.team_cost[idx] = self.hiring(seed)
         m.ledger.pay(m.ledger.sector("venture_and_public_equity"), self.eid, float(seed.sum()), "funding_round")
@@ -108,11 +111,11 @@ class StartupPopulation(mesa.Agent):
         prob = p["startups.funding_rate"] * max(0.0, 1.0 + p["startups.funding_sentiment"] * m.sentiment)
         lucky = self.alive & (m.rng.random(self.n) < prob)
         traction = p["startups.compute_share"] * self.revenue  # compute spending its revenue pays for, US$bn/month
-        size = p["startups.round_years"] * 12.0 * np.maximum(traction, 1e-4 * self.scale) * lucky
+        size = m.venture.ration(p["startups.round_years"] * 12.0 * np.maximum(traction, 1e-4 * self.scale) * lucky)
         self.team_cost += self.hiring(size)
         self.cash += size
         m.ledger.pay(m.ledger.sector("venture_and_public_equity"), self.eid, float(size.sum()), "funding_round")
         empty = np.flatnonzero(~self.alive)
         if len(empty):
             entry = p["startups.entry_rate"] * max(0.0, 1.0 + p["startups.funding_sentiment"] * m.sentiment)
-            self._enter(empty[m.rng.random(len(empty)) < entry])
+            self._enter(empty[m.rng.random(len(empty)) < entry], rationed=True)

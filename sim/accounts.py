@@ -15,10 +15,10 @@ from .ledger import AccountingError
 from .technology import BN
 
 ASSETS = ("cash", "gpus_book", "loans_receivable", "equity_stakes", "prepaid_compute", "chip_deposits")
-LIABILITIES = ("loans_payable", "deferred_revenue", "customer_advances", "bonds")
+LIABILITIES = ("loans_payable", "deferred_revenue", "customer_advances", "bonds", "bank_facility")
 SNAPSHOT_COLUMNS = ("cash", "gpus_book", "gpus_market", "gpu_count", "loans_receivable", "equity_stakes", "prepaid_compute",
                     "chip_deposits", "assets", "loans_payable", "deferred_revenue", "customer_advances", "bonds",
-                    "liabilities", "equity")
+                    "bank_facility", "liabilities", "equity")
 
 
 def balance_sheets(economy) -> dict[str, np.ndarray]:
@@ -28,7 +28,7 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     n = len(led.names)
     out = {k: np.zeros(n) for k in ("cash", "gpus_book", "gpus_market", "gpu_count", "loans_receivable", "equity_stakes",
                                     "prepaid_compute", "chip_deposits", "loans_payable", "deferred_revenue",
-                                    "customer_advances", "bonds")}
+                                    "customer_advances", "bonds", "bank_facility")}
     out["cash"][:] = led.cash
     cnt, own = fleet.view("count"), fleet.view("owner")
     out["gpus_book"] += np.bincount(own, weights=fleet.view("book"), minlength=n)
@@ -51,6 +51,8 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     out["customer_advances"] += np.bincount(np.array([o.seller for o in orders], dtype=int), weights=deposits, minlength=n)
     for h in m.hyperscalers:
         out["bonds"][h.eid] = h.bonds
+    for lender in m.lenders:
+        out["bank_facility"][lender.eid] = lender.borrowings
     out["assets"] = sum(out[k] for k in ASSETS)  # 0 + cash + ...: the same additions, in the same order
     out["liabilities"] = sum(out[k] for k in LIABILITIES)
     out["equity"] = np.array(led.equity)

@@ -22,7 +22,9 @@ def age(economy) -> None:
     scrap(m)
     m.fleet.compact()
     m.lender_capital_total = sum(l.capital() for l in m.lenders)
+    m.lender_uncalled_total = sum(l.uncalled for l in m.lenders)
     for lender in m.lenders:
+        lender.service_facility()
         lender.raise_capital()
     for chip in (m.nvidia, m.rival):
         chip.respond_to_orders()

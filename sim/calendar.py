@@ -21,9 +21,9 @@ def year_of(t: int) -> float:
     return 2023 + t / 12.0
 
 
-def sofr_at(p, t: int) -> float:
+def sofr_at(p, t: int, shift: float = 0.0) -> float:
     """Exogenous SOFR path: calibrated 2023-2026 (NY Fed), then ``rates.sofr_long_run``, plus any shock from
-    ``rates.shock_year`` on (``rates.shock_size``); never below zero."""
+    ``rates.shock_year`` on (``rates.shock_size``) and ``shift`` (a scenario's dated rate moves); never below zero."""
     points = list(SOFR_KNOTS) + [(SOFR_LONG_RUN_FROM, p["rates.sofr_long_run"])]
     if t >= points[-1][0]:
         base = points[-1][1]
@@ -35,7 +35,7 @@ def sofr_at(p, t: int) -> float:
                 break
     if year_of(t) >= p["rates.shock_year"]:
         base += p["rates.shock_size"]
-    return max(0.0, base)
+    return max(0.0, base + shift)
 
 
 def rival_share(p, month: int) -> float:

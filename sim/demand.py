@@ -20,6 +20,7 @@ class AIRevenue:
         self.economy = economy
         self.shock = 0.0  # log deviation from the adoption curve (AR(1))
         self.annual = economy.p["demand.initial_ai_revenue"]
+        self.revenue = 0.0  # this month's end-user AI revenue, US$bn
 
     def now(self) -> float:
         """End-user AI revenue this month, US$bn: logistic adoption (slowing after ``demand.slowdown_year`` by
@@ -36,13 +37,13 @@ class AIRevenue:
         level = p["demand.initial_ai_revenue"] + (p["demand.ai_revenue_max"] - p["demand.initial_ai_revenue"]) * (
             logistic - logistic0) / (1.0 - logistic0)
         self.shock = p["demand.shock_persistence"] * self.shock + p["demand.shock_volatility"] * float(m.rng.standard_normal())
-        return level * math.exp(self.shock) / 12.0
+        return level * math.exp(self.shock) * m.shocks.demand_factor / 12.0
 
     def pay_buyers(self) -> None:
         """End users pay this month's AI revenue to labs, start-ups and hyperscalers, who set their compute budgets."""
         m = self.economy
         p = m.p
-        total = self.now()
+        total = self.revenue = self.now()
         labs_total = total * p["demand.lab_share"]
         startups_total = min(total * p["demand.startup_share"] * p["population.scale"], total - labs_total)
         hyperscaler_total = max(0.0, total - labs_total - startups_total)

@@ -49,6 +49,10 @@ PAYMENT_KINDS: dict[str, tuple[str, str]] = {
     "bond_issue": ("swap", "swap"),
     "used_gpu_sale": ("swap", "swap"),
     "funding_round": ("capital", "capital"),
+    "capital_call": ("capital", "capital"),  # investors pay in committed capital when a fund calls it
+    "facility_draw": ("swap", "swap"),  # a fund draws on its bank back-leverage facility
+    "facility_repayment": ("swap", "swap"),
+    "facility_interest": ("pnl", "pnl"),
 }
 # kind -> (does it change the payer's book equity, the payee's): everything but a swap does
 BOOKS_EQUITY: dict[str, tuple[bool, bool]] = {kind: (payer != "swap", payee != "swap")
@@ -62,6 +66,7 @@ SECTORS = (
     "venture_and_public_equity",
     "credit_investors",
     "bond_investors",
+    "banks",  # back-leverage lenders to the credit funds
     "used_gpu_buyers",
     "hyperscaler_core_business",
     "chip_production",  # where new GPUs come from (GPU conservation)

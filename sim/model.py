@@ -42,6 +42,7 @@ from .events import EventLog
 from .expectations import Expectations, form_expectations, full_cost_of_new_capacity
 from .finance.circular import CircularFinance
 from .finance.equity import EquityRegister
+from .finance.venture import VentureSupply
 from .ledger import Ledger
 from .markets.chips import ChipMarket
 from .markets.compute import SpotMarket
@@ -49,8 +50,10 @@ from .markets.term import TermMarket
 from .markets.used_gpus import UsedGpuMarket
 from .parameters import resolve
 from .population import build_population
+from .roster import lead_neocloud_name
 from .reporting.series import SeriesCollector, SeriesRecorder
 from .scenarios import load_scenario
+from .shocks import ShockSchedule
 from .technology import HOURS_PER_MONTH, Fleet, build_roadmap
 
 __all__ = ["GPUEconomy", "month_label"]
@@ -105,9 +108,13 @@ class GPUEconomy(mesa.Model):
         self.loans = LoanRegister(self)
         self.covenants = Covenants(self)
         self.equity = EquityRegister(self)
+        self.venture = VentureSupply(self)
         self.circular = CircularFinance(self)
         self._lenders_ranked, self._lenders_ranked_month = [], -1
         build_population(self, spec.roster)
+        lead = lead_neocloud_name(spec.roster)  # followed by name: NaN metrics after it exits, never another firm
+        self.lead_neocloud = next((nc for nc in self.neoclouds if nc.name == lead), None)
+        self.shocks = ShockSchedule(self, spec.shocks)
         self.spot = SpotMarket(self, p["markets.initial_spot_price"])
         self.term = TermMarket(self, p["markets.initial_spot_price"])
         self.used_gpus = UsedGpuMarket(self)
@@ -212,7 +219,7 @@ class GPUEconomy(mesa.Model):
         self.date = self.events.date = month_label(self.month)
         self.ledger.start_step()
         self._cash_start = self.ledger.agent_cash_total()
-        self.sofr = sofr_at(self.p, self.month)
+        self.sofr = sofr_at(self.p, self.month, self.shocks.rate_shift)
         self._open_tallies()
         self.chips.open_month()
         self.contracts.open_month()
@@ -222,6 +229,7 @@ class GPUEconomy(mesa.Model):
             agent.open_month()
         self.refresh_capacity()  # GPUs whose installation is done serve compute from this month
         self.rival.capacity = self.nvidia.capacity * self.rival_share() / max(1e-9, 1.0 - self.rival_share())
+        self.shocks.apply()  # the scenario's shocks dated this month
 
     # ---- 2 ------------------------------------------------------------------------------------------
     def earn_ai_revenue(self) -> None:
@@ -229,6 +237,7 @@ class GPUEconomy(mesa.Model):
 
     # ---- 3 ------------------------------------------------------------------------------------------
     def fund_developers(self) -> None:
+        self.venture.open_month(self.demand.revenue)
         self.equity.fund_labs()
         self.startups.raise_rounds()
 
@@ -297,6 +306,7 @@ class GPUEconomy(mesa.Model):
     def record(self) -> None:
         self.current = self.series.record(self)
         self.chips.close_month()
+        self.venture.close_month()
         self.datacollector.collect(self)
         interval = self.p["run.balance_sheet_interval"]
         if self.record_mode == "full" and (self.month % interval == interval - 1 or self.month == self.n_months - 1):

@@ -220,6 +220,19 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("labs.opex_share", 0.2, 0.0, 1.0, "share of revenue", "Labs' operating expenses besides compute (staff and services)"),
     _p("labs.funding_sentiment", 2.0, 0.0, 10.0, "per unit sentiment",
        "Sensitivity of a lab's monthly round probability to sentiment: labs.funding_rate x max(0, 1 + this x sentiment)"),
+    _p("labs.max_cash_months", 36, 1, 240, "months of planned spending",
+       "Most cash a lab raises toward: a round never takes its cash above this many months of planned spending "
+       "(compute budget, contract payments and other operating expenses)", kind=int),
+    _p("venture.revenue_multiple", 5.0, 0.0, 50.0, "x annualised end-user AI revenue",
+       "Venture and public equity investors allot to private AI firms (labs, start-ups, neoclouds) each year at "
+       "neutral sentiment, as a multiple of end-user AI revenue",
+       "Crunchbase News (Jan 2025): global venture funding to AI about US$56bn in 2023 and above US$100bn in 2024, "
+       "against end-user AI revenue of about US$9-20bn"),
+    _p("venture.sentiment", 1.0, 0.0, 10.0, "per unit sentiment",
+       "Sensitivity of the venture allotment to sentiment: x max(0, 1 + this x sentiment)"),
+    _p("venture.loss_memory_months", 12, 1, 60, "months",
+       "Investors who lost equity in a failure of a lab or a default of a neocloud hold back that amount, spread over "
+       "this many months", kind=int),
     _p("startups.compute_share", 0.5, 0.0, 3.0, "share of revenue", "Start-ups' compute spending out of revenue"),
     _p("startups.runway_months", 18, 3, 120, "months", "Cash runway start-ups plan to", kind=int),
     _p("startups.contract_share", 0.3, 0.0, 1.0, "share", "Share of expected compute needs start-ups hold under contracts"),
@@ -254,8 +267,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("hyperscalers.non_ai_capex", 9.0, 0.0, 200.0, "US$bn/month", "Non-AI capex of the big four (for the capex comparison)",
        f"{CAL}: big-four capex 2022 $172bn"),
     _p("hyperscalers.reservation_markup", 1.2, 0.0, 5.0, "x full cost of new capacity",
-       "Hyperscalers rent out uncommitted capacity only at or above this multiple of the full cost of a new H100e-hour "
-       "(below it they use it internally); 0 = they offer it at running cost like everyone else",
+       "Hyperscalers rent out uncommitted capacity (their own workloads included, which buy in the same pool) only at "
+       "or above this multiple of the full cost of a new H100e-hour (below it, it stands idle); 0 = they offer it at "
+       "running cost like everyone else",
        f"{CAL}: hyperscaler list prices 2-3x neocloud prices, held flat while neoclouds cut (FT Alphaville)"),
     _p("hyperscalers.max_build_growth", 0.16, 0.0, 1.0, "per month",
        "Largest monthly growth of a hyperscaler's own fleet its data-centre power allows; planned capacity beyond it "
@@ -334,6 +348,14 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Capital credit investors are willing to allocate to GPU-backed lending in all (fund inflows shrink as the "
        "lenders' combined capital approaches it)",
        "assumption (private credit AUM ~US$1.7tn; GPU-backed loans > US$20bn by mid-2025)"),
+    _p("lenders.advance_rate", 0.6, 0.0, 0.9, "share of loan marks",
+       "Advance rate of a fund's bank back-leverage facility: it may borrow this share of its loans marked at the lower "
+       "of principal and collateral; above it the bank makes a margin call",
+       "assumption: loan-on-loan facilities for senior direct lending typically advance 50-75%"),
+    _p("lenders.spread_loss_sensitivity", 1.0, 0.0, 10.0, "spread per unit loss rate",
+       "Risk premium a lender adds to its spreads per unit of its recent loss rate (losses over 12 months / book)"),
+    _p("lenders.facility_spread", 0.02, 0.0, 0.1, "per year", "Spread over SOFR a fund pays on its back-leverage facility"),
+    _p("lenders.cash_buffer", 0.02, 0.0, 0.5, "share of loan book", "Cash a fund keeps on hand; it repays its facility with cash above it"),
     _p("lenders.capital_growth", 0.06, 0.0, 0.5, "per month", "Largest monthly growth of a lender's allocation, reached at high appetite"),
     _p("lenders.appetite_sentiment", 0.25, 0.0, 2.0, "LTV share per unit sentiment", "Procyclicality of LTV with sentiment"),
     _p("lenders.appetite_prices", 0.5, 0.0, 5.0, "LTV share per unit return", "Procyclicality of LTV with collateral price changes"),
@@ -354,10 +376,17 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("markets.contract_price_cap", 1.3, 1.0, 10.0, "x fundamental price",
        "Most a term buyer pays per H100e-hour, as a multiple of the full cost of new capacity (its alternative: "
        "capacity built for it at a cost that earns an equity return)", f"{CAL}: H100 rent above ~$2.85 beats equity returns, Latent Space"),
-    _p("markets.liquidity_discount", 0.10, 0.0, 0.9, "share", "Discount of used-GPU prices to appraisal"),
-    _p("markets.price_impact", 1.0, 0.0, 20.0, "log-price per unit depth", "Price impact of forced sales relative to market depth"),
-    _p("markets.market_depth", 0.02, 0.0001, 1.0, "share of installed H100e", "Monthly forced-sale volume the used market absorbs at unit impact"),
-    _p("markets.impact_half_life", 3.0, 0.1, 36.0, "months", "Half-life of the fire-sale price discount"),
+    _p("markets.liquidity_discount", 0.10, 0.0, 0.9, "share",
+       "Outside buyers' discount to appraisal: the most they pay for a used GPU (the top of their demand curve)"),
+    _p("markets.price_impact", 1.0, 0.0, 20.0, "log-price per unit depth",
+       "Slope of outside buyers' demand: their bid falls by this many log points per market depth they absorb"),
+    _p("markets.market_depth", 0.02, 0.0001, 1.0, "share of installed H100e",
+       "Outside buyers' depth for each generation: the H100e of it they absorb at unit price impact, as a share of the whole installed base"),
+    _p("markets.impact_half_life", 3.0, 0.1, 36.0, "months",
+       "Half-life of outside buyers' absorbed volume: how fast their demand for used GPUs recovers"),
+    _p("markets.used_budget_share", 0.5, 0.0, 1.0, "share of free cash",
+       "Share of its cash above its buffer (and above what its chip orders will cost) a neocloud would spend on used "
+       "GPUs in a month"),
     # --- contracts --------------------------------------------------------------------------------
     _p("contracts.term_months", 48, 3, 120, "months", "Mean term of compute contracts", f"{CAL}: ~4 years, ~5 in 2025", int),
     _p("contracts.term_spread", 12, 0, 60, "months", "Half-width of the uniform spread of contract terms", kind=int),

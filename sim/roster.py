@@ -67,3 +67,14 @@ def apply_roster(roster: dict | None):
     )
     neoclouds = tuple(r if r[5] in lender_names else r[:5] + (None,) + r[6:] for r in neoclouds)
     return keep(HYPERSCALERS), neoclouds, lenders, keep(LABS)
+
+
+LEAD_NEOCLOUD = "CoreWeave"  # the firm the lead-neocloud credit metrics follow
+
+
+def lead_neocloud_name(roster: dict | None) -> str | None:
+    """The lead neocloud's name after a scenario's renames (None if the scenario removes it)."""
+    roster = roster or {}
+    if LEAD_NEOCLOUD in set(roster.get("remove", [])):
+        return None
+    return dict(roster.get("rename", {})).get(LEAD_NEOCLOUD, LEAD_NEOCLOUD)

@@ -3,7 +3,7 @@ it names.
 
 A scenario file has a ``name``, a one-line ``description``, a ``[parameters]`` table of dotted parameter
 names (validated against :mod:`gpucredit.sim.parameters`) and optionally a ``[roster]`` table renaming or removing
-named agents (see :mod:`gpucredit.sim.roster`).
+named agents (see :mod:`gpucredit.sim.roster`), and ``[[shocks]]`` tables of dated shocks (see :mod:`gpucredit.sim.shocks`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .parameters import ParameterError, resolve
+from .shocks import ShockError, parse_shocks
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
 
@@ -28,6 +29,7 @@ class Scenario:
     parameters: dict = field(default_factory=dict)
     roster: dict = field(default_factory=dict)
     path: str = ""
+    shocks: tuple = ()
 
 
 def shipped_scenarios() -> list[str]:
@@ -47,9 +49,9 @@ def load_scenario(name_or_path: str) -> Scenario:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"scenario file {path}: malformed TOML ({exc})") from None
-    unknown = set(data) - {"name", "description", "parameters", "roster"}
+    unknown = set(data) - {"name", "description", "parameters", "roster", "shocks"}
     if unknown:
-        raise ScenarioError(f"scenario file {path}: unknown key(s) {sorted(unknown)}; allowed: name, description, parameters, roster")
+        raise ScenarioError(f"scenario file {path}: unknown key(s) {sorted(unknown)}; allowed: name, description, parameters, roster, shocks")
     params = data.get("parameters", {})
     if not isinstance(params, dict):
         raise ScenarioError(f"scenario file {path}: [parameters] must be a table of name = value")
@@ -60,4 +62,9 @@ def load_scenario(name_or_path: str) -> Scenario:
     roster = data.get("roster", {})
     if not isinstance(roster, dict) or set(roster) - {"remove", "rename"}:
         raise ScenarioError(f"scenario file {path}: [roster] accepts only 'remove' (a list) and 'rename' (a table)")
-    return Scenario(str(data.get("name", path.stem)), str(data.get("description", "")), dict(params), dict(roster), str(path))
+    try:
+        shocks = parse_shocks(data.get("shocks", []), f"scenario file {path}")
+    except ShockError as exc:
+        raise ScenarioError(str(exc)) from None
+    return Scenario(str(data.get("name", path.stem)), str(data.get("description", "")), dict(params), dict(roster), str(path),
+                    shocks)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gpucredit.sim import AccountingError, GPUEconomy, PARAMETERS, shipped_scenarios
-from gpucredit.sim.reporting.columns import SERIES_NAMES
+from gpucredit.sim.reporting.columns import NAN_AFTER_EXIT, SERIES_NAMES
 from tests.conftest import run
 
 
@@ -20,7 +20,11 @@ def test_every_scenario_closes_its_accounts_for_ten_years(scenario):
     df = model.datacollector.get_model_vars_dataframe()
     assert len(df) == 120
     assert list(df.columns) == list(SERIES_NAMES)
-    assert np.isfinite(df.to_numpy(dtype=float)).all()
+    firm = df[list(NAN_AFTER_EXIT)]
+    assert np.isfinite(df.drop(columns=list(NAN_AFTER_EXIT)).to_numpy(dtype=float)).all()
+    # the lead neocloud's metrics are finite while it operates and NaN from its exit on, never another firm's
+    gone = firm.isna().all(axis=1).to_numpy()
+    assert (firm.isna().any(axis=1).to_numpy() == gone).all() and (np.diff(gone.astype(int)) >= 0).all()
 
 
 def test_shipped_scenarios_are_the_twelve_of_the_specification():
@@ -58,7 +62,7 @@ def test_invariants_hold_for_random_parameters_within_declared_ranges(params, se
     model = GPUEconomy(rng=seed, **{"run.months": 36, "population.startups": 300}, **params)
     while model.running:
         model.step()
-    df = model.datacollector.get_model_vars_dataframe()
+    df = model.datacollector.get_model_vars_dataframe().drop(columns=list(NAN_AFTER_EXIT))
     assert np.isfinite(df.to_numpy(dtype=float)).all()
 
 

@@ -209,7 +209,7 @@ def book_losses(economy, lenders_share: dict, principal: float, recovery: dict) 
     m = economy
     total_loss = 0.0
     for lender_eid, share in lenders_share.items():
-        loss = principal * share - recovery[lender_eid]
+        loss = max(0.0, principal * share - recovery[lender_eid])  # never a gain (absolute priority caps recoveries)
         lender = m.entity[lender_eid]
         lender.losses += loss
         lender.realised_losses += loss
@@ -263,6 +263,8 @@ def cancel_chip_orders(economy, nc) -> None:
 def write_down_stakes(economy, nc) -> None:
     """Its shareholders are wiped out: every stake in it is written off."""
     m = economy
+    outside_share = max(0.0, 1.0 - sum(s.share for s in m.equity.stakes if s.issuer == nc.eid))
+    m.venture.record_loss(outside_share * max(nc.valuation, 0.0))  # venture investors' equity is lost too
     for st in [s_ for s_ in m.equity.stakes if s_.issuer == nc.eid]:
         m.ledger.book(st.holder, -st.value, "stake_writedown")
         m.flow["stake_writedowns"] += st.value
@@ -289,6 +291,9 @@ def fail_lab(economy, customer) -> None:
     m = economy
     if customer in m.labs and customer.alive:
         customer.alive = False
+        outside_share = max(0.0, 1.0 - sum(s.share for s in m.equity.stakes if s.issuer == customer.eid))
+        m.venture.record_loss(outside_share * customer.valuation)  # venture investors' equity is lost
+        m.flow["lab_failures"] += 1
         m.contracts.terminate(m.contracts.rows_of(customer=customer.eid), "customer_failure")
         cash = m.ledger.cash[customer.eid]
         if cash > 0:

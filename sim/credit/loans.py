@@ -79,13 +79,24 @@ class LoanRegister:
         m.contracts.assign_unassigned(borrower.eid, loan.id)  # its contracts not yet collateral become this loan's
         return loan
 
-    def draw(self, loan: Loan, amount: float, spread: float) -> None:
-        """The borrower draws ``amount`` US$bn at ``spread`` over SOFR."""
+    def draw(self, loan: Loan, amount: float, spread: float, ig_share: float = 0.0) -> None:
+        """The borrower draws ``amount`` US$bn at ``spread`` over SOFR (``ig_share`` of it backed by investment-grade
+        contracts); the lender funds it first (:meth:`gpucredit.agents.lender.Lender.fund`)."""
+        m = self.economy
+        m.entity[loan.lender].fund(amount)  # cash, its bank facility, or a call on its investors
         loan.spread_sum += spread * amount
         loan.drawn += amount
         loan.principal += amount
         self.changed(loan)
-        self.economy.ledger.pay(loan.lender, loan.borrower, amount, "loan_draw")
+        m.ledger.pay(loan.lender, loan.borrower, amount, "loan_draw")
+        # the month's new lending by grade and the spread on each part (the premium applies to both)
+        p = m.p
+        premium = spread - (ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"])
+        flow = m.flow
+        flow["new_lending_ig"] += ig_share * amount
+        flow["new_lending_ig_spread"] += ig_share * amount * (p["lenders.spread_ig"] + premium)
+        flow["new_lending_non_ig"] += (1.0 - ig_share) * amount
+        flow["new_lending_non_ig_spread"] += (1.0 - ig_share) * amount * (p["lenders.spread_non_ig"] + premium)
 
     def pay_interest(self, loan: Loan, amount: float) -> None:
         self.economy.ledger.pay(loan.borrower, loan.lender, amount, "interest")

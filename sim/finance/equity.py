@@ -3,7 +3,8 @@
 * :meth:`EquityRegister.invest` -- an investor buys new shares at a pre-money valuation; every existing holder is
   diluted (one rule for every round).
 * :meth:`EquityRegister.fund_labs` -- labs raise rounds from venture and public equity when they want one
-  (:meth:`~gpucredit.agents.labs.Lab.wants_round`), Nvidia taking up to ``nvidia.lab_round_share``.
+  (:meth:`~gpucredit.agents.labs.Lab.wants_round`), Nvidia taking up to ``nvidia.lab_round_share``; venture investors'
+  part comes out of the month's finite allotment (:mod:`.venture`), as does neoclouds'.
 * :meth:`EquityRegister.fund_neoclouds` -- neoclouds raise what they need (or a growth round) when sentiment is above
   ``neoclouds.raise_threshold``, at most every ``neoclouds.round_interval_months`` and at most
   ``neoclouds.max_round_share`` of their valuation; Nvidia takes up to ``nvidia.neocloud_round_share`` of its
@@ -69,6 +70,7 @@ class EquityRegister:
         ``nvidia.lab_round_share`` of it (within its strategic budget); Nvidia's part is an equity stake."""
         m = self.economy
         led = m.ledger
+        rounds = []  # (lab, Nvidia's part, what it asks of venture investors)
         for lab in m.labs:
             if not lab.alive:
                 continue
@@ -76,13 +78,15 @@ class EquityRegister:
             size = lab.wants_round()
             if size <= 0:
                 continue
-            lab.last_round = m.month
             nvidia_part = min(m.p["nvidia.lab_round_share"] * size, m.nvidia.strategic_budget)
-            vc_part = size - nvidia_part
+            rounds.append((lab, nvidia_part, size - nvidia_part))
+        granted = m.venture.ration([ask for _, _, ask in rounds]).tolist() if rounds else []
+        for (lab, nvidia_part, _), vc_part in zip(rounds, granted):
+            lab.last_round = m.month
             led.pay(led.sector("venture_and_public_equity"), lab.eid, vc_part, "funding_round")
             if nvidia_part > 1e-6 and lab.valuation > 0:
                 self.invest(m.nvidia, lab, nvidia_part, lab.valuation)
-            m.events.log("equity_raise", [lab.name] + (["Nvidia"] if nvidia_part > 1e-6 else []), size)
+            m.events.log("equity_raise", [lab.name] + (["Nvidia"] if nvidia_part > 1e-6 else []), vc_part + nvidia_part)
 
     def fund_neoclouds(self) -> None:
         """Neoclouds raise what they need (:meth:`~gpucredit.agents.neocloud.Neocloud.equity_need`, or a growth round)
@@ -107,7 +111,8 @@ class EquityRegister:
             if nvidia_part > 1e-6:
                 self.invest(m.nvidia, nc, nvidia_part, pre)
                 pre += nvidia_part
-            vc = amount - nvidia_part
+            vc = m.venture.grant(amount - nvidia_part)  # what venture investors have left this month
+            amount = nvidia_part + vc
             if vc > 0:
                 self.sell_to_outside_investors(nc, vc, pre)
             nc.last_raise = m.month

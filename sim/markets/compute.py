@@ -4,8 +4,9 @@ and buyers' price-elastic demand clears against it.
 * **Contracts first.** Each provider serves its take-or-pay contracts with its most efficient GPUs (merit order by
   running cost per H100e); a provider whose fleet falls short buys the shortfall on spot (``compute_cover``).
 * **Two-tier supply.** Uncommitted capacity is offered at its running cost; hyperscalers offer theirs only at or
-  above a reservation price (``hyperscalers.reservation_markup`` x the fundamental price), below which they keep it
-  for internal training and R&D.
+  above a reservation price (``hyperscalers.reservation_markup`` x the fundamental price); their own workloads buy in
+  the same pool. Capacity nobody buys, a hyperscaler's withheld capacity included, stands idle (``idle_h100e``): it
+  earns nothing (except under a backstop) and pays no power.
 * **Demand.** Labs, hyperscalers and start-ups want ``b / (p_ref x 730 h) x (p / p_ref)^-elasticity`` H100e for a
   compute budget ``b``, less what their contracts cover (:func:`spot_demand`).
 * **Clearing.** The price that clears the market (a bisection on the log price), then a posted price that moves
@@ -150,6 +151,7 @@ class SpotMarket:
         self.clearing_price = initial_price
         self.expected_utilisation = 0.8
         self.utilisation = 0.0
+        self.idle_h100e = 0.0  # live capacity that ran nothing this month
         self.utilisation_by_gen = np.zeros(0)
         self.cohort_active = np.zeros(0)  # H100e each cohort runs this month (contracts, spot, internal use)
         self.exchange = economy.ledger.register("spot exchange")  # a ledger entity all spot payments pass through
@@ -164,12 +166,19 @@ class SpotMarket:
 
     # --- contracts first ---------------------------------------------------------------------------------
     def serve_contracts(self, owner: np.ndarray, gen: np.ndarray, h100e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Capacity each cohort uses for its owner's contracts (each provider's most efficient GPUs first: rows by
-        owner, then by running cost per H100e, ties in their fleet order, sorted on one small-integer key, the rank
-        of the generation's cost), and each owner's shortfall (H100e it must buy on spot to serve them)."""
+        """Capacity each cohort uses for its owner's contracts (each provider's most efficient GPUs first, see
+        :meth:`merit_fill`), and each owner's shortfall (H100e it must buy on spot to serve them)."""
         m = self.economy
-        n = len(owner)
         committed = m.contracts.contracted_by_provider
+        used_contract = self.merit_fill(owner, gen, h100e, committed)
+        shortfall = np.maximum(committed - np.bincount(owner, weights=h100e, minlength=len(committed)), 0.0)
+        return used_contract, shortfall
+
+    def merit_fill(self, owner: np.ndarray, gen: np.ndarray, h100e: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """Capacity each cohort uses when each owner needs ``need[owner]`` H100e of its own ``h100e``: its most efficient
+        GPUs first (rows by owner, then by running cost per H100e, ties in their fleet order, sorted on one
+        small-integer key, the rank of the generation's cost)."""
+        n = len(owner)
         cost_rank = self.cost_rank()
         key = owner * len(cost_rank) + cost_rank[gen]
         order = np.argsort(key.astype(np.uint16) if n and key.max() < 2**16 else key, kind="stable")  # 16 bits: radix sort
@@ -186,12 +195,11 @@ class SpotMarket:
             group_id = np.cumsum(is_start) - 1
             group_start_cum = group_offsets[group_id]
         within = cum - group_start_cum
-        need = committed[own_sorted] if n else np.zeros(0)
-        used_sorted = np.clip(need - (within - cap_sorted), 0.0, cap_sorted)
-        used_contract = np.zeros(n)
-        used_contract[order] = used_sorted
-        shortfall = np.maximum(committed - np.bincount(owner, weights=h100e, minlength=len(committed)), 0.0)
-        return used_contract, shortfall
+        wanted = need[own_sorted] if n else np.zeros(0)
+        used_sorted = np.clip(wanted - (within - cap_sorted), 0.0, cap_sorted)
+        used = np.zeros(n)
+        used[order] = used_sorted
+        return used
 
     # --- clearing ----------------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -203,8 +211,8 @@ class SpotMarket:
         used_contract, shortfall = self.serve_contracts(owner, gen, h100e)
         free = h100e - used_contract
         # spot supply by generation, in two tiers: other owners offer uncommitted capacity at its running cost;
-        # hyperscalers rent out theirs only at or above their reservation price (below it they keep the
-        # capacity for internal training and R&D, because every hour rented out must be replaced at full cost)
+        # hyperscalers rent out theirs only at or above their reservation price (every hour rented out must be
+        # replaced at full cost); their own workloads buy in the same pool; capacity nobody buys stands idle
         n_gen = len(m.gens)
         is_hyperscaler = np.zeros(len(m.ledger.names), dtype=bool)
         is_hyperscaler[[h.eid for h in m.hyperscalers]] = True
@@ -229,8 +237,8 @@ class SpotMarket:
         fill_buyers = traded / demand if demand > 0 else 0.0
         tier_fill = fill_merit_order(traded, available, tier_cost, price)
         sold = free * np.where(hyp_row, tier_fill[n_gen + gen], tier_fill[gen])
-        internal = free * hyp_row * (m.running_cost[gen] / m.perf[gen] <= reservation) - sold * hyp_row
-        active = used_contract + sold + np.maximum(internal, 0.0)  # hyperscalers run withheld capacity internally
+        active = used_contract + sold
+        self.idle_h100e = float(h100e.sum() - active.sum())
         self.utilisation = float(active.sum() / max(h100e.sum(), 1e-9))
         self.utilisation_by_gen = np.divide(np.bincount(gen, weights=active, minlength=n_gen),
                                             np.maximum(np.bincount(gen, weights=h100e, minlength=n_gen), 1e-9))

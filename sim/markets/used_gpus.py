@@ -1,17 +1,34 @@
-"""The used-GPU market: appraisal, the used-GPU price that marks every loan's collateral, and sales to outside
-buyers (distressed sellers, lenders liquidating seized GPUs).
+"""The used-GPU market: appraisal, a bid book that forced sellers trade against, and the used-GPU price that marks every
+loan's collateral.
 
 * **Appraisal** (:func:`appraise`): the present value of a GPU's expected rental margin over its remaining life, at
   the expected utilisation and the investment-grade cost of capital, capped at the replacement cost of the same
-  performance new.
-* **Price**: appraisal less a liquidity discount, less a fire-sale discount that rises with forced sales relative to
-  market depth and decays with a half-life. Outside buyers absorb what is sold at that price. The price marks every
-  loan's collateral, so one seller's fire sale tightens every other borrower's covenant.
+  performance new. Lenders advance against it at origination.
+* **Buyers.** Two kinds bid for used GPUs, generation by generation:
+
+  - *neoclouds* (:meth:`gpucredit.agents.neocloud.Neocloud.used_gpu_bid`), each up to what a GPU is worth to it under
+    its own expectations and hurdle rate (never above outside buyers' top price: it could buy there), with a month's
+    budget out of its free cash and the power it has free to run what it buys. GPUs they buy stay in the economy
+    and serve compute again under their new owner after ``technology.deploy_months`` of re-installation;
+  - *outside buyers* (smaller clouds abroad, enterprises, resellers) with a finite, downward-sloping demand: the
+    first GPU fetches the *quote*, appraisal less ``markets.liquidity_discount``, and their bid falls by
+    ``markets.price_impact`` log points per ``markets.market_depth`` of the installed base they absorb. What they
+    absorb recovers with a half-life of ``markets.impact_half_life`` months. GPUs they buy leave the economy.
+
+* **Trading** (:meth:`UsedGpuMarket.sell_cohort`): a seller (a distressed neocloud raising cash, a lender liquidating
+  seized GPUs) sells into the best bid first: a neocloud's, at its bid, while it is at least the outside buyers'
+  price; outside buyers' otherwise, walking down their demand curve (the seller receives its integral) until it
+  meets the next neocloud bid. So a wave of forced sales lowers the price by the balance of sellers and buyers'
+  money, not by a formula.
+* **Price** (:attr:`UsedGpuMarket.prices`): the best bid left for the next GPU (outside buyers' or a neocloud's with
+  money left), never above the quote. It marks every loan's collateral, so one seller's fire sale tightens every
+  other borrower's covenant.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,29 +51,44 @@ def appraise(expected_path: np.ndarray, perf: np.ndarray, running_cost: np.ndarr
     return np.minimum(value, replacement_cost)
 
 
+@dataclass
+class Bid:
+    """A neocloud's standing bid this month: what a GPU of each generation is worth to it (US$), the US$bn it has left
+    to spend and the MW of power it has left to run what it buys."""
+    buyer: object
+    values: np.ndarray
+    budget: float
+    power_mw: float
+
+
 class UsedGpuMarket:
-    """Used-GPU prices by generation (US$ per GPU), the fire-sale pressure behind them, and sales to outside buyers."""
+    """Used-GPU prices by generation (US$ per GPU), the month's bid book and outside buyers' demand."""
 
     def __init__(self, economy):
         params = economy.p
+        n = len(economy.gens)
         self.economy = economy
         self.liquidity_discount = params["markets.liquidity_discount"]
         self.impact = params["markets.price_impact"]
         self.depth_share = params["markets.market_depth"]
         self.decay = 0.5 ** (1.0 / params["markets.impact_half_life"])
-        self.pressure = 0.0  # log discount from forced sales
-        self.appraisal = np.zeros(0)
-        self.prices = np.zeros(0)
-        self.appraisal_per_gpu = np.zeros(len(economy.gens))
+        self.absorbed = np.zeros(n)  # H100e of each generation outside buyers absorbed recently (decaying)
+        self.panic = 0.0  # log discount of the quote after a price shock (decaying)
+        self.appraisal = np.zeros(n)
+        self.appraisal_per_gpu = np.zeros(n)
+        self.quote = np.zeros(n)  # outside buyers' top price, US$ per GPU
+        self.prices = np.zeros(n)
+        self._bids: list[Bid] = []
+        self._bids_month = None  # the month the bid book was formed
 
     # --- prices --------------------------------------------------------------------------------------
-    def discount_factor(self) -> float:
-        return (1.0 - self.liquidity_discount) * math.exp(-self.pressure)
+    def depth(self) -> float:
+        """Outside buyers' depth for each generation, H100e: ``markets.market_depth`` of the installed base."""
+        return max(self.depth_share * self.economy.fleet.installed_h100e, 1.0)
 
-    def mark(self, appraisal: np.ndarray) -> np.ndarray:
-        self.appraisal = appraisal
-        self.prices = appraisal * self.discount_factor()
-        return self.prices
+    def outside_price(self, g: int) -> float:
+        """What outside buyers pay for the next GPU of generation ``g``, US$."""
+        return self.quote[g] * math.exp(-self.impact * self.absorbed[g] / self.depth())
 
     def reappraise(self) -> None:
         """Appraise every generation (:func:`appraise`: unreleased ones at zero) on the market's expected price path
@@ -74,16 +106,47 @@ class UsedGpuMarket:
                              m.spot.expected_utilisation, m.sofr + p["lenders.spread_ig"], replacement)
         appraisal[unreleased] = 0.0
         self.appraisal_per_gpu = appraisal
-        self.mark(appraisal)
+        self.appraisal = appraisal
+        self.quote = appraisal * ((1.0 - self.liquidity_discount) * math.exp(-self.panic))
+        self.mark()
 
-    def absorb_forced_sales(self, volume_h100e: float, installed_h100e: float) -> None:
-        """Forced sales of ``volume_h100e`` push the discount up, immediately re-marking every price."""
-        depth = max(self.depth_share * installed_h100e, 1.0)
-        self.pressure += self.impact * volume_h100e / depth
-        self.prices = self.appraisal * self.discount_factor()
+    def mark(self) -> None:
+        """Each generation's price: the best bid for its next GPU, never above the quote. Neoclouds' bids matter only
+        where outside buyers' price is below the quote (after recent sales)."""
+        depth = self.depth()
+        outside = self.quote * np.exp(-self.impact * self.absorbed / depth)
+        if not np.any(outside < self.quote * (1.0 - 1e-9)):
+            self.prices = outside
+            return
+        best = outside.copy()
+        kw = self.economy.facility_kw
+        for bid in self.bids():
+            if not bid.buyer.alive:
+                continue
+            can_buy = (bid.budget * BN >= bid.values) & (bid.power_mw * 1000.0 >= kw)  # at least one GPU
+            np.maximum(best, np.where(can_buy, bid.values, 0.0), out=best)
+        self.prices = np.minimum(best, self.quote)
+
+    def discount(self) -> float:
+        """How far recent sales have pushed used-GPU prices below outside buyers' quote: 1 - the installed base at
+        market prices over the installed base at the quote."""
+        fleet = self.economy.fleet
+        counts, gens = fleet.view("count"), fleet.view("gen")
+        at_quote = float((counts * self.quote[gens]).sum())
+        return 1.0 - float((counts * self.prices[gens]).sum()) / at_quote if at_quote > 0 else 0.0
+
+    def shock(self, log_discount: float) -> None:
+        """A used-GPU price shock: the quote (and with it every bid, which never exceeds it) falls by ``log_discount``
+        log points at once; the discount decays with ``markets.impact_half_life``."""
+        self.panic += log_discount
+        self.quote = self.quote * math.exp(-log_discount)
+        self.mark()
 
     def decay_pressure(self) -> None:
-        self.pressure *= self.decay
+        """Outside buyers' demand recovers: what they absorbed, and any price shock, decay with
+        ``markets.impact_half_life``."""
+        self.absorbed *= self.decay
+        self.panic *= self.decay
 
     def collateral_index(self) -> float:
         """Market value per H100e of the installed base (a collateral price index)."""
@@ -94,28 +157,136 @@ class UsedGpuMarket:
         value = float((fleet.view("count") * self.prices[fleet.view("gen")]).sum())
         return value / h
 
+    # --- the bid book --------------------------------------------------------------------------------
+    def bids(self) -> list[Bid]:
+        """The month's standing bids of neoclouds, formed the first time they are needed in a month and drawn down
+        by what they buy."""
+        m = self.economy
+        if self._bids_month != m.month:
+            self._bids_month = m.month
+            self._bids = []
+            for nc in m.neoclouds:
+                bid = nc.used_gpu_bid()
+                if bid is not None:
+                    values, budget, power = bid
+                    self._bids.append(Bid(nc, values, budget, power))
+        return self._bids
+
+    def withdraw_bids(self) -> None:
+        """Neoclouds withdraw their bids (their cash or power changed outside the market): the next sale or mark
+        asks them again."""
+        self._bids_month = None
+
+    def best_bid(self, g: int, seller: int) -> tuple[Bid | None, float]:
+        """The highest neocloud bid (other than the seller's, from a firm still in business, with money and power
+        left) for a GPU of generation ``g``, and its price (at most the quote)."""
+        kw = self.economy.facility_kw[g]
+        best, price = None, 0.0
+        for bid in self.bids():
+            buyer = bid.buyer
+            if buyer.eid == seller or not buyer.alive:
+                continue
+            value = min(bid.values[g], self.quote[g])
+            if value > price and bid.budget * BN >= value and bid.power_mw * 1000.0 >= kw:  # at least one GPU
+                best, price = bid, value
+        return best, price
+
     # --- sales ---------------------------------------------------------------------------------------
     def sell_cohort(self, seller: int, row: int, units: float, forced: bool) -> float:
-        """Sell ``units`` GPUs of a cohort to outside buyers at the used-GPU price; forced sales move it."""
+        """Sell ``units`` GPUs of a cohort into the bid book (best bid first; see the module docstring); returns the
+        proceeds, US$bn. ``forced`` sales count as fire sales in the outputs and the event log."""
         m = self.economy
         fleet = m.fleet
-        g = fleet.gen[row]
-        price = self.prices[g]
-        proceeds = units * price / BN
-        book = fleet.take_out(row, units, scrapped=False)
-        led = m.ledger
-        led.pay(led.sector("used_gpu_buyers"), seller, proceeds, "used_gpu_sale")
-        led.book(seller, proceeds - book, "gain_on_gpu_sales")
-        if forced:
+        g = int(fleet.gen[row])
+        left = min(units, fleet.count[row])
+        proceeds = resold = 0.0
+        while left > 1e-9:
+            bid, bid_price = self.best_bid(g, seller)
+            outside = self.outside_price(g)
+            if bid is not None and bid_price >= outside:
+                take = min(left, bid.budget * BN / bid_price, bid.power_mw * 1000.0 / m.facility_kw[g])
+                proceeds += self.resell(seller, row, take, bid, bid_price)
+                resold += take
+            else:
+                take = self.outside_quantity(g, left, bid_price)
+                proceeds += self.sell_outside(seller, row, take)
+            left -= take
+        self.mark()
+        if forced and proceeds > 0:
             m.flow["fire_sale_volume"] += proceeds
             m.flow["fire_sale_units"] += units
-            self.absorb_forced_sales(units * m.perf[g], fleet.installed_h100e)
             m.events.log("fire_sale", [m.entity[seller].name], proceeds, units=units, detail=m.gens[g].name)
         return proceeds
 
+    def outside_quantity(self, g: int, units: float, floor: float) -> float:
+        """GPUs of generation ``g`` (at most ``units``) outside buyers take before their price falls to ``floor``
+        (the next neocloud bid; 0: all of them)."""
+        outside = self.outside_price(g)
+        if floor <= 0 or self.impact <= 0 or outside <= floor:
+            return units
+        h100e = self.depth() / self.impact * math.log(outside / floor)
+        return min(units, max(h100e / self.economy.perf[g], 1e-9))
+
+    def sell_outside(self, seller: int, row: int, units: float) -> float:
+        """Outside buyers take ``units`` GPUs of a cohort, paying the integral of their demand curve; the GPUs leave
+        the economy and what outside buyers absorbed rises. Returns the proceeds, US$bn."""
+        m = self.economy
+        fleet = m.fleet
+        g = int(fleet.gen[row])
+        perf = m.perf[g]
+        depth = self.depth()
+        outside = self.outside_price(g)
+        if self.impact > 0:
+            value = outside / perf * depth / self.impact * -math.expm1(-self.impact * units * perf / depth)
+        else:
+            value = outside * units
+        proceeds = value / BN
+        book = fleet.take_out(row, units, scrapped=False)
+        self.absorbed[g] += units * perf
+        led = m.ledger
+        led.pay(led.sector("used_gpu_buyers"), seller, proceeds, "used_gpu_sale")
+        self.book_sale(seller, proceeds, book)
+        return proceeds
+
+    def book_sale(self, seller: int, proceeds: float, book: float) -> None:
+        """The seller's gain or loss on a sale; a lender selling seized GPUs below their value at seizure books a
+        credit loss (liquidation losses are part of ``lender_losses``)."""
+        m = self.economy
+        m.ledger.book(seller, proceeds - book, "gain_on_gpu_sales")
+        lender = m.entity[seller]
+        if lender in m.lenders and book > proceeds:
+            lender.losses += book - proceeds
+            lender.realised_losses += book - proceeds
+            m.flow["liquidation_losses"] += book - proceeds
+
+    def resell(self, seller: int, row: int, units: float, bid: Bid, price: float) -> float:
+        """A neocloud buys ``units`` GPUs of a cohort at ``price`` (US$ each) with cash: they join its fleet
+        unencumbered, at what it paid, and serve compute after ``technology.deploy_months`` of re-installation.
+        Returns the proceeds, US$bn."""
+        m = self.economy
+        fleet = m.fleet
+        buyer = bid.buyer.eid
+        g = int(fleet.gen[row])
+        paid = units * price / BN
+        part = fleet.split(row, units) if units < fleet.count[row] * (1.0 - 1e-12) else row
+        book = fleet.book[part]
+        fleet.owner[part] = buyer
+        fleet.pledged[part] = -1
+        fleet.liquidate[part] = 0
+        fleet.cost[part] = fleet.book[part] = paid
+        fleet.live_from[part] = m.month + m.p["technology.deploy_months"]
+        led = m.ledger
+        led.pay(buyer, seller, paid, "used_gpu_sale")
+        self.book_sale(seller, paid, book)
+        bid.budget -= paid
+        bid.power_mw -= units * m.facility_kw[g] / 1000.0
+        m.flow["used_gpus_resold"] += units
+        m.flow["used_gpu_resales"] += paid
+        return paid
+
     def sell_for_cash(self, seller: int, rows, amount: float, forced: bool = True) -> float:
-        """Sell GPUs from ``rows`` to outside buyers (least efficient first) until ``amount`` US$bn is raised or they
-        run out; returns what was raised. ``forced`` sales move the used-GPU price (:meth:`sell_cohort`)."""
+        """Sell GPUs from ``rows`` (least efficient first) until ``amount`` US$bn is raised or they run out; returns
+        what was raised (:meth:`sell_cohort`)."""
         m = self.economy
         fleet = m.fleet
         raised = 0.0

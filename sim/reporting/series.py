@@ -22,6 +22,7 @@ class SeriesRecorder:
 
     def __init__(self):
         self.history: dict[str, deque] = defaultdict(lambda: deque(maxlen=24))
+        self.last_spread: dict[str, float] = {}  # the average spread on new lending by grade, when there last was some
         self._gens = None  # (roadmap, H100, A100 and B200 indices): looked up once per roadmap
 
     def record(self, economy) -> dict[str, float]:
@@ -45,13 +46,14 @@ class SeriesRecorder:
         out["secondary_price_h100"] = float(sec[h100])
         out["secondary_price_a100"] = float(sec[a100])
         out["secondary_price_b200"] = float(sec[b200])
-        out["fire_sale_discount"] = 1.0 - float(np.exp(-m.used_gpus.pressure))
+        out["fire_sale_discount"] = m.used_gpus.discount()
         cnt, gen = fleet.view("count"), fleet.view("gen")
         h100e = cnt * m.perf[gen]  # by cohort
         out["installed_h100e"] = float(h100e.sum())
         out["installing_h100e"] = float((h100e * ~fleet.live_rows(m.month)).sum())
         out["installed_gpus"] = float(cnt.sum())
         out["utilization"] = m.spot.utilisation
+        out["idle_h100e"] = m.spot.idle_h100e
         out["nvidia_revenue"] = nv.revenue
         out["nvidia_gross_margin"] = 1.0 - nv.cogs / nv.revenue if nv.revenue > 0 else 0.0
         out["nvidia_earnings"] = nv.earnings
@@ -72,7 +74,26 @@ class SeriesRecorder:
             if not math.isfinite(v):
                 raise FloatingPointError(f"step {m.month} ({m.date}): series '{k}' is not finite ({v})")
             out[k] = float(v)
+        out.update(self.lead_neocloud(m))  # NaN once it has exited (or if a scenario removes it)
         return out
+
+    @staticmethod
+    def lead_neocloud(m) -> dict[str, float]:
+        """The credit metrics an analyst reads for the lead neocloud (CoreWeave unless a scenario renames it), fixed
+        by name: monthly revenue, EBITDA and interest expense (US$bn/month, interest capitalised included), all its debt,
+        its backlog (remaining value of its contracts as provider) and its valuation (US$bn). NaN after it exits."""
+        nc = m.lead_neocloud
+        names = ("lead_neocloud_revenue", "lead_neocloud_ebitda", "lead_neocloud_interest_expense", "lead_neocloud_debt",
+                 "lead_neocloud_backlog", "lead_neocloud_valuation", "lead_neocloud_top_customer_share", "nvidia_stake_in_lead")
+        if nc is None or not nc.alive:
+            return dict.fromkeys(names, math.nan)
+        led, eid = m.ledger, nc.eid
+        revenue = led.income_of(eid, "compute_contract", "compute_spot", "backstop", "rent_back")
+        costs = led.income_of(eid, "compute_cover", "power_and_operations", "data_centre_lease", "operating_expense")
+        backlog = m.contracts.remaining_value(m.contracts.rows_of(provider=eid))
+        values = (revenue, revenue + costs, -led.income_of(eid, "interest"), m.loans.debt_of(eid),
+                  float(backlog.sum()), nc.valuation, nc.top_customer_share(), m.equity.share_of(m.nvidia.eid, eid))
+        return {k: float(v) for k, v in zip(names, values)}
 
     def _circularity(self, m, out: dict) -> None:
         """Nvidia's circular financing: circular revenue share, round-trip ratio, customer concentration."""
@@ -92,6 +113,26 @@ class SeriesRecorder:
         out["round_trip_ratio"] = sum(min(purchases.get(k, 0.0), v) for k, v in money.items()) / total_money if total_money > 0 else 0.0
         out["nvidia_customer_hhi"] = hhi(purchases.values())
 
+
+    def _lenders(self, m, out: dict) -> None:
+        """Lenders' own leverage and funding, the spreads on the month's new lending by grade, provisions."""
+        lenders = [l for l in m.lenders if l.alive]
+        led = m.ledger
+        book = {l.eid: l.book() for l in lenders}
+        gpus = np.bincount(m.fleet.view("owner"), weights=m.fleet.view("book"), minlength=len(led.names))
+        assets = sum(max(led.cash[l.eid], 0.0) + book[l.eid] + gpus[l.eid] for l in lenders)
+        equity = sum(led.equity[l.eid] for l in lenders)
+        out["lender_leverage"] = assets / equity if equity > 0 else 0.0
+        out["lender_borrowings"] = sum(l.borrowings for l in lenders)
+        out["lender_uncalled"] = sum(l.uncalled for l in lenders)
+        flow, last = m.flow, self.last_spread
+        for grade in ("ig", "non_ig"):  # carried forward in months without new lending of that grade
+            amount = flow[f"new_lending_{grade}"]
+            if amount > 1e-12:
+                last[grade] = flow[f"new_lending_{grade}_spread"] / amount
+            out[f"avg_spread_{grade}"] = last.get(grade, m.p[f"lenders.spread_{grade}"])
+        out["loan_provisions"] = sum([max(0.0, l.principal - l.collateral_value) for l in m.loans.values()
+                                      if l.status not in ("default", "repaid")])
 
     def _credit(self, m, out: dict) -> None:
         """Neoclouds and GPU-backed credit."""
@@ -116,10 +157,15 @@ class SeriesRecorder:
         live_lenders = [l for l in m.lenders]
         out["origination_ltv"] = float(np.mean([l.origination_ltv() for l in live_lenders])) if live_lenders else 0.0
         out["defaults_count"] = flow["defaults_count"]
+        out["lab_failures"] = flow["lab_failures"]
+        out["venture_allotment"] = m.venture.allotted
+        out["venture_raised"] = m.venture.raised
         out["debt_in_default"] = flow["debt_in_default"]
         out["gpus_seized"] = flow["gpus_seized"]
         out["fire_sale_volume"] = flow["fire_sale_volume"]
-        out["lender_losses"] = flow["lender_losses"]
+        out["used_gpus_resold"] = flow["used_gpus_resold"]
+        out["lender_losses"] = flow["lender_losses"] + flow["liquidation_losses"]
+        self._lenders(m, out)
         out["covenant_breaches"] = flow["covenant_breaches"]
         out["covenant_waivers"] = flow["waivers"]
 
@@ -149,17 +195,6 @@ class SeriesRecorder:
         market = float((cnt * sec[gen]).sum()) / BN
         out["book_minus_market_gpus"] = book - market
 
-        lead = next((nc for nc in neo if nc.named), None)
-        if lead is not None:
-            out["lead_neocloud_revenue"] = lead.revenue
-            out["lead_neocloud_debt"] = sum(l.principal for l in m.loans.of_borrower(lead.eid) if l.status not in ("default", "repaid"))
-            out["lead_neocloud_valuation"] = lead.valuation
-            out["lead_neocloud_top_customer_share"] = lead.top_customer_share()
-            out["nvidia_stake_in_lead"] = m.equity.share_of(nv.eid, lead.eid)
-        else:
-            for k in ("lead_neocloud_revenue", "lead_neocloud_debt", "lead_neocloud_valuation",
-                      "lead_neocloud_top_customer_share", "nvidia_stake_in_lead"):
-                out[k] = 0.0
         out["backstop_paid"] = flow["backstop_paid"]
         out["neoclouds_alive"] = len(neo)
         out["startups_alive"] = int(m.startups.alive.sum()) if m.startups.n else 0
