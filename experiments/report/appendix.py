@@ -12,7 +12,7 @@ from gpucredit.sim.parameters import PARAMETERS
 from ..outcomes import OUTCOMES
 from .document import Bullets, Paragraph, Section, Table
 from .paper import Evidence
-from .results import sha256_files
+from .results import clean_source, sha256_files
 
 
 def _value(value) -> str:
@@ -29,14 +29,14 @@ def parameter_section() -> Section:
     for p in PARAMETERS:
         allowed = ("{" + ", ".join(_value(c) for c in p.choices) + "}" if p.choices is not None
                    else f"[{_value(p.min)}, {_value(p.max)}]")
-        rows.append([p.name, _value(p.default), allowed, p.unit, p.description, p.source])
+        rows.append([p.name, _value(p.default), allowed, p.unit, p.description, clean_source(p.source)])
         raw.append(p.as_dict())
     s.add(Paragraph(f"All {len(PARAMETERS)} parameters of the model with their defaults (the baseline), allowed "
                     f"ranges, units, meaning and source, generated from the parameter schema "
-                    f"(gpucredit.sim.parameters; also `gpucredit params`). Scenarios change some of them (Table 1)."),
+                    f"(gpucredit.sim.parameters; also `gpucredit params`). Scenarios change some of them (see the scenario table of section 2)."),
           Table("parameters", "Parameters: default, allowed range, unit, description and source.",
                 ["parameter", "default", "allowed", "unit", "description", "source"], rows, pd.DataFrame(raw),
-                align="lrllll", small=True))
+                align="lrllll", small=True, widths=("auto", "auto", "auto", "0.8fr", "2fr", "1.4fr")))
     return s
 
 
@@ -46,7 +46,7 @@ def outcome_section() -> Section:
     s.add(Table("outcome_definitions", "Scalar outcomes of a run, computed from its monthly series "
                                        "(gpucredit.experiments.outcomes).",
                 ["outcome", "unit", "definition"], rows, pd.DataFrame(rows, columns=["outcome", "unit", "definition"]),
-                align="lll", small=True))
+                align="lll", small=True, widths=("auto", "auto", "1fr")))
     return s
 
 
@@ -91,7 +91,7 @@ def reproducibility_section(ev: Evidence) -> Section:
     s.add(Table("seeds", "Seeds: each study's root seed, the seed of its design sampler and the model seed of each "
                          "replicate (spawned with numpy's SeedSequence).",
                 ["study", "root seed", "design seed", "replicate seeds"], rows, pd.DataFrame(raw), align="lrrl",
-                small=True))
+                small=True, widths=("auto", "auto", "auto", "1fr")))
     hashes = sha256_files(ev.root)
     s.add(Table("sha256", f"SHA-256 of every stored result file ({len(hashes)} files under studies/; sizes in bytes).",
                 ["file", "bytes", "sha256"],

@@ -39,10 +39,11 @@ def _dates(labels) -> pd.DatetimeIndex:
 
 
 def date_axis(ax) -> None:
-    """Calendar years on the time axis (ticks at January), quarters as minor ticks."""
-    ax.xaxis.set_major_locator(mdates.YearLocator())
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-    ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
+    """Calendar dates on the time axis: at most seven ticks (years, or months within a year), labelled concisely
+    (a year at each January, month names between)."""
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
     ax.grid(alpha=0.25)
 
 
@@ -99,7 +100,7 @@ def differences(table: pd.DataFrame, outcomes: list[tuple[str, str, str]], refer
             ax.scatter(mean[~significant], y[~significant], facecolor="white", edgecolor=C["red"], s=16, zorder=3)
             ax.axvline(0, color="black", lw=0.7)
             ax.set_yticks(y, scenarios)
-            ax.invert_yaxis()
+            ax.set_ylim(len(scenarios) - 0.4, -0.6)  # first scenario on top, half a row of margin
             ax.set_title(title)
             ax.set_xlabel(f"difference from {reference} ({unit})")
             ax.grid(axis="x", alpha=0.25)

@@ -45,6 +45,7 @@ class Table:
     align: str = ""
     small: bool = False
     mono: bool = False
+    widths: tuple[str, ...] = ()  # PDF column widths ("auto", "2fr", ...); default: every column auto
 
     def __post_init__(self) -> None:
         if not self.align:

@@ -28,7 +28,7 @@ AFTER_MONTHS = 24
 EDGE_COLOURS = {"loan": C["red"], "equity_stake": C["purple"], "compute": C["blue"], "rent_back": C["brown"],
                 "backstop": C["brown"], "chip_sale": C["green"], "chip_order": C["grey"]}
 LAYERS = {"Lender": 0, "Neocloud": 1, "Hyperscaler": 2, "Lab": 2, "StartupPopulation": 2, "Chipmaker": 3}
-LAYER_NAMES = ("lenders", "neoclouds", "hyperscalers, labs, start-ups", "chipmakers")
+LAYER_NAMES = ("lenders", "neoclouds", "customers", "chipmakers")  # customers: hyperscalers, labs, start-ups
 
 
 def snapshot_months(series: pd.DataFrame) -> tuple[str, str]:
@@ -101,13 +101,18 @@ def _aggregate(graph: nx.MultiDiGraph) -> dict[tuple[str, str, str], float]:
 
 
 def _draw(ax, graph: nx.MultiDiGraph, title: str, scale: float) -> None:
+    from matplotlib.collections import LineCollection
+
     pos = _positions(graph)
+    by_kind: dict[str, tuple[list, list]] = {}
     for (u, v, kind), weight in sorted(_aggregate(graph).items(), key=lambda e: e[1]):
-        if weight <= 0 or u not in pos or v not in pos:
-            continue
-        (x0, y0), (x1, y1) = pos[u], pos[v]
-        ax.plot([x0, x1], [y0, y1], color=EDGE_COLOURS.get(kind, C["grey"]), alpha=0.55, solid_capstyle="round",
-                lw=0.25 + 4.0 * math.sqrt(weight / scale))
+        if weight > 0 and u in pos and v in pos:
+            segments, widths = by_kind.setdefault(kind, ([], []))
+            segments.append([pos[u], pos[v]])
+            widths.append(0.25 + 4.0 * math.sqrt(weight / scale))
+    for kind, (segments, widths) in by_kind.items():
+        ax.add_collection(LineCollection(segments, linewidths=widths, colors=EDGE_COLOURS.get(kind, C["grey"]),
+                                         alpha=0.55, capstyle="round"))
     assets = {n: float(graph.nodes[n].get("assets", 0.0)) for n in pos}
     biggest = sorted(assets.values(), reverse=True)[:1] or [1.0]
     for node, (x, y) in pos.items():

@@ -79,16 +79,23 @@ def _peak(ev: Evidence, series: str) -> tuple[float, str, float, float]:
 
 
 def _largest_effect(ev: Evidence) -> str:
+    """The counterfactual effect on a headline outcome with the largest |Cohen's d|, among the significant ones
+    (Holm-adjusted p < 0.05) if there are any."""
     table = ev.comparison[(ev.comparison["scenario"] != ev.reference) & ev.comparison["cohens_d"].notna()]
     table = table[table["outcome"].isin([k for k, _ in KEY_OUTCOMES])]
     if table.empty:
         return "No counterfactual scenario was compared with the reference."
-    row = table.loc[table["cohens_d"].abs().idxmax()]
+    significant = table[table["p_holm"] < 0.05]
+    lead = ("The largest significant counterfactual effect on a headline outcome (Holm-adjusted p < 0.05) is"
+            if len(significant) else
+            "No counterfactual difference in a headline outcome is significant after Holm adjustment at 5%; the "
+            "largest standardised one is")
+    pool = significant if len(significant) else table
+    row = pool.loc[pool["cohens_d"].abs().idxmax()]
     unit = OUTCOME_UNITS.get(row["outcome"], "")
-    return (f"The largest standardised counterfactual effect on a headline outcome is that of {row['scenario']} on "
-            f"{row['outcome']}: a paired mean difference of {num(row['diff_mean'])} {unit} (95% CI "
-            f"{num(row['diff_ci_low'])} to {num(row['diff_ci_high'])}; Cohen's d {num(row['cohens_d'], 2)}; "
-            f"Holm-adjusted p {pval(row['p_holm'])}).")
+    return (f"{lead} that of {row['scenario']} on {row['outcome']}: a paired mean difference of "
+            f"{num(row['diff_mean'])} ({unit}; 95% CI {num(row['diff_ci_low'])} to {num(row['diff_ci_high'])}; "
+            f"Cohen's d {num(row['cohens_d'], 2)}; Holm-adjusted p {pval(row['p_holm'])}).")
 
 
 def abstract(ev: Evidence) -> str:
@@ -107,7 +114,7 @@ def abstract(ev: Evidence) -> str:
             f"US${num(price)}/GPU-hour (the median path peaks in {price_month}), GPU-backed lending peaks at a "
             f"median US${num(lending)}bn (90% band US${num(low)}bn to US${num(high)}bn; median path peak "
             f"{lending_month}), and the spot price of compute falls by a median {pct(drawdown, 0)} from peak to "
-            f"trough. {crises} of {n} runs have a credit crisis (at least {CRISIS_DEFAULT_SHARE:.0%} of GPU-backed "
+            f"trough. Runs with a credit crisis: {crises} of {n} (at least {CRISIS_DEFAULT_SHARE:.0%} of GPU-backed "
             f"debt defaulting within 12 months). {_largest_effect(ev)}{calib}")
 
 
@@ -167,7 +174,7 @@ def study_section(ev: Evidence) -> Section:
         rows.append([scenario, description])
         raw.append({"scenario": scenario, "description": description})
     s.add(Table("scenarios", "Scenarios of the main study (the first is the reference).", ["scenario", "what it changes"],
-                rows, pd.DataFrame(raw), align="ll"))
+                rows, pd.DataFrame(raw), align="ll", widths=("auto", "1fr")))
     return s
 
 
@@ -183,7 +190,7 @@ def calibration_section(ev: Evidence) -> Section:
              pct(r.relative_error, 0), r.source] for r in t.itertuples()]
     s.add(Table("calibration", f"Model ({ev.reference}, {n} runs) against calibration targets.",
                 ["target (unit)", "model median", "90% band", "target", "rel. error", "source"], rows, t,
-                align="lrrrrl"))
+                align="lrrrrl", widths=("1.6fr", "auto", "auto", "auto", "auto", "1fr")))
     if ev.outside:
         s.add(Paragraph("Targets outside the simulated horizon (not compared): " + "; ".join(ev.outside) + "."))
     return s

@@ -29,9 +29,10 @@ def _table(table: Table) -> str:
     header = ", ".join(f"table.cell(text(weight: \"bold\", {typst_string(h)}))" for h in table.header)
     cells = ",\n    ".join(", ".join(typst_string(c) for c in row) for row in table.rows)
     size = "7pt" if table.small else "8.6pt"
+    columns = "(" + ", ".join(table.widths) + ",)" if table.widths else str(len(table.header))
     font = ', font: "DejaVu Sans Mono"' if table.mono else ""
     return (f"#figure(kind: table, caption: {typst_string(table.caption)},\n"
-            f"  text(size: {size}{font}, table(columns: {len(table.header)}, align: {align},\n"
+            f"  text(size: {size}{font}, table(columns: {columns}, align: {align},\n"
             f"    table.hline(stroke: 0.8pt), table.header({header}), table.hline(stroke: 0.5pt),\n"
             f"    {cells},\n    table.hline(stroke: 0.8pt)))) <tab-{table.stem}>\n")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,10 +107,14 @@ def quantiles(values: list[float]) -> tuple[float, float, float]:
     return float(np.median(v)), float(np.percentile(v, BAND[0])), float(np.percentile(v, BAND[1]))
 
 
-def _clean_source(source: str) -> str:
-    """A calibration source without the name of the internal notes file it was copied from."""
-    head, sep, tail = source.partition(": ")
-    return tail if sep and head.endswith(".md") else source
+_NOTES_FILE = re.compile(r"\b[A-Z]+\.md(\s+s\d+)?:?\s*")
+
+
+def clean_source(source: str) -> str:
+    """A source without the name of the internal notes file it was copied from (what remains names the
+    publication); a source that was only such a file is a design choice of the model."""
+    text = _NOTES_FILE.sub("", str(source)).strip(" ;,")
+    return text or "model design"
 
 
 def _covers(statistic, df: pd.DataFrame) -> bool:
@@ -135,7 +140,7 @@ def calibration(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, list[str]]:
             continue
         rows.append({"target": label, "model_median": median, "model_p05": low, "model_p95": high,
                      "target_value": target, "relative_error": (median - target) / abs(target),
-                     "source": _clean_source(source)})
+                     "source": clean_source(source)})
     return pd.DataFrame(rows), outside
 
 

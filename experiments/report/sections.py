@@ -45,13 +45,15 @@ def network_section(ev: Evidence) -> Section:
         return s.add(Paragraph("No network snapshot: the reference scenario has no successful run."))
     peak, after = months[0], months[-1]
     titles = {peak: f"{peak}: peak of GPU-backed lending", after: f"{after}: after the correction"}
+    if peak == after:
+        titles = {peak: f"{peak}: peak of GPU-backed lending (the run's last month: no correction yet)"}
     stem = network_figure(ev.networks, titles, ev.figures, "network")
     s.add(Paragraph(f"The claims between agents in run seed {ev.network_seed} of {ev.reference} (its first replicate), "
                     f"in the month its GPU-backed lending peaks ({peak}) and {AFTER_MONTHS} months later ({after}, or "
                     f"the last month). Edges point from the holder of a claim to the party that owes it (chip sales "
                     f"from the chipmaker to the buyer)."),
           Figure(stem, f"Financial network of {ev.reference}, seed {ev.network_seed}, at {peak} and {after}. Columns: "
-                       f"lenders, neoclouds, customers, chipmakers; line colour: type of claim; line width grows with "
+                       f"lenders, neoclouds, customers (hyperscalers, AI labs, start-ups), chipmakers; line colour: type of claim; line width grows with "
                        f"the square root of its value (US$bn); dot size with the square root of total assets."))
     rows, raw = [], []
     for month, graph in ev.networks.items():
@@ -87,9 +89,9 @@ def counterfactual_section(ev: Evidence) -> Section:
     table = ev.comparison[ev.comparison["outcome"].isin([k for k, _ in KEY_OUTCOMES])]
     rows = []
     for name, title in KEY_OUTCOMES:
-        for r in table[table["outcome"] == name].itertuples():
+        for k, r in enumerate(table[table["outcome"] == name].itertuples()):
             ref = r.scenario == ev.reference
-            rows.append([f"{name} ({OUTCOME_UNITS[name]})", r.scenario, num(r.median), f"{num(r.p05)} to {num(r.p95)}",
+            rows.append([f"{title} ({OUTCOME_UNITS[name]})" if k == 0 else "", r.scenario, num(r.median), f"{num(r.p05)} to {num(r.p95)}",
                          "" if ref else num(r.diff_mean),
                          "" if ref else f"{num(r.diff_ci_low)} to {num(r.diff_ci_high)}",
                          "" if ref else num(r.cohens_d, 2), "" if ref else pval(r.p_holm)])
@@ -97,7 +99,8 @@ def counterfactual_section(ev: Evidence) -> Section:
                                    f"difference from {ev.reference} with 95% CI, Cohen's d and Holm-adjusted p. Every "
                                    f"outcome is in tables/counterfactuals.csv.",
                 ["outcome (unit)", "scenario", "median", "5-95%", "difference", "95% CI", "d", "p (Holm)"], rows,
-                ev.comparison, align="llrrrrrr", small=True))
+                ev.comparison, align="llrrrrrr", small=True,
+                widths=("1.3fr", "1.3fr", "auto", "auto", "auto", "auto", "auto", "auto")))
     return s
 
 
@@ -156,7 +159,8 @@ def stylized_section(ev: Evidence) -> Section:
     raw = pd.DataFrame([f.__dict__ for f in ev.stylized])
     s.add(Table("stylized_facts", "Stylized facts: the statistic and the verdict (consistent / not consistent with the "
                                   "expected direction, inconclusive, or not run).",
-                ["#", "fact", "reference", "statistic", "verdict"], rows, raw, align="lllll", small=True))
+                ["#", "fact", "reference", "statistic", "verdict"], rows, raw, align="lllll", small=True,
+                widths=("auto", "1.5fr", "1fr", "2fr", "auto")))
     return s
 
 
@@ -171,5 +175,6 @@ def observed_section(ev: Evidence) -> Section | None:
              f"{num(r.model_p05)} to {num(r.model_p95)}", pct(r.relative_error, 0), r.source] for r in t.itertuples()]
     s.add(Table("observed_facts", "Observed facts against the model.",
                 ["fact", "month", "column (unit)", "observed", "model median", "90% band", "rel. error", "source"],
-                rows, t, align="lllrrrrl", small=True))
+                rows, t, align="lllrrrrl", small=True,
+                widths=("1.2fr", "auto", "1fr", "auto", "auto", "auto", "auto", "1fr")))
     return s
