@@ -18,6 +18,7 @@ import pandas as pd
 from ..figures import C, FONT_RC, new_figure
 
 PNG_DPI = 200
+MAX_BANDS = 4  # panels with more scenarios than this show medians only
 PALETTE = [C["blue"], C["red"], C["green"], C["orange"], C["purple"], C["brown"], C["grey"], "#17becf", "#bcbd22",
            "#e377c2", "#393b79", "#637939"]
 RC = {**FONT_RC, "font.size": 8.5, "axes.titlesize": 9, "axes.titleweight": "bold", "axes.labelsize": 8,
@@ -65,9 +66,12 @@ def band_panels(panels: list[tuple[str, str, dict[str, pd.DataFrame]]], director
         fig = new_figure(figsize=(7.2, 2.3 * nrows + 0.5), layout="constrained")
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
         for ax, (title, ylabel, tables) in zip(axes, panels):
-            many = len(tables) > 1
             for k, (scenario, table) in enumerate(tables.items()):
-                band(ax, table, PALETTE[k % len(PALETTE)], scenario, inner=not many)
+                colour = PALETTE[k % len(PALETTE)]
+                if len(tables) > MAX_BANDS:  # many scenarios: medians only, bands would hide each other
+                    ax.plot(_dates(table["date"]), table["p50"], color=colour, lw=1.2, label=scenario)
+                else:
+                    band(ax, table, colour, scenario, inner=len(tables) == 1)
             ax.set_title(title)
             ax.set_ylabel(ylabel)
             date_axis(ax)
@@ -145,10 +149,11 @@ def sobol_bars(table: pd.DataFrame, outcomes: list[str], directory: Path, stem: 
             ax.set_yticks(y, params)
             ax.invert_yaxis()
             ax.set_xlim(-0.1, 1.1)
-            ax.set_xlabel("Sobol index (share of output variance)")
+            ax.set_xlabel("Sobol index (share of variance)")
             ax.set_title(outcome)
             ax.grid(axis="x", alpha=0.25)
         for ax in axes[len(outcomes):]:
             ax.set_visible(False)
-        axes[0].legend(loc="lower right")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
         return save(fig, directory, stem)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from gpucredit.sim.calendar import month_label
 from gpucredit.sim.reporting.columns import SERIES
+from gpucredit.sim.scenarios import load_scenario
 
 from ..outcomes import CRISIS_DEFAULT_SHARE, OUTCOMES
 from .document import Bullets, Paragraph, Section, Table, num, pct, pval
@@ -169,7 +170,6 @@ def study_section(ev: Evidence) -> Section:
                         "so it has no phase diagram and no sensitivity indices."))
     rows, raw = [], []
     for scenario in spec.scenarios:
-        from gpucredit.sim.scenarios import load_scenario
         description = load_scenario(scenario).description
         rows.append([scenario, description])
         raw.append({"scenario": scenario, "description": description})

@@ -52,7 +52,8 @@ def network_section(ev: Evidence) -> Section:
                     f"in the month its GPU-backed lending peaks ({peak}) and {AFTER_MONTHS} months later ({after}, or "
                     f"the last month). Edges point from the holder of a claim to the party that owes it (chip sales "
                     f"from the chipmaker to the buyer)."),
-          Figure(stem, f"Financial network of {ev.reference}, seed {ev.network_seed}, at {peak} and {after}. Columns: "
+          Figure(stem, f"Financial network of {ev.reference}, seed {ev.network_seed}, at "
+                       f"{peak if peak == after else peak + ' and ' + after}. Columns: "
                        f"lenders, neoclouds, customers (hyperscalers, AI labs, start-ups), chipmakers; line colour: type of claim; line width grows with "
                        f"the square root of its value (US$bn); dot size with the square root of total assets."))
     rows, raw = [], []
@@ -83,7 +84,10 @@ def counterfactual_section(ev: Evidence) -> Section:
     s.add(Paragraph(f"Each scenario runs with the same seeds as {ev.reference}, so its effect is measured seed by seed: "
                     f"the paired mean difference with its 95% Student-t confidence interval, Cohen's d, and the paired "
                     f"t-test's p-value adjusted for the {n_tests} tests of the comparison table (Holm 1979)."),
-          Figure(paths, f"Median and 5-95% band over {ev.main.spec.replicates} seeds of four series in each scenario."),
+          Figure(paths, (f"Median over {ev.main.spec.replicates} seeds of four series in each scenario."
+                         if len(scenarios) > charts.MAX_BANDS else
+                         f"Median and 5-95% band over {ev.main.spec.replicates} seeds of four series in each "
+                         f"scenario.")),
           Figure(forest, f"Paired differences from {ev.reference} (mean and 95% CI over seeds); filled markers: "
                          f"Holm-adjusted p < 0.05."))
     table = ev.comparison[ev.comparison["outcome"].isin([k for k, _ in KEY_OUTCOMES])]
@@ -142,7 +146,8 @@ def sensitivity_section(ev: Evidence) -> Section | None:
         else:
             cols = ["mu_star", "mu_star_conf", "sigma", "mu"]
         rows = [[r["outcome"], r["parameter"]] + [num(r[c], 2) for c in cols] for _, r in table.iterrows()]
-        s.add(Paragraph(f"Study {name}: {study.spec.description}. " + (" ".join(notes))),
+        s.add(Paragraph(f"Study {name}: {study.spec.description.rstrip('.')}."
+                        + (" Not analysed: " + "; ".join(notes) + "." if notes else "")),
               Table(f"sensitivity_{name}", f"Sensitivity indices of {name} for every outcome that varies.",
                     ["outcome", "parameter", *cols], rows, table, align="ll" + "r" * len(cols), small=True))
     return s
