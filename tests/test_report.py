@@ -20,7 +20,7 @@ import pytest
 from gpucredit.experiments.cli import main
 from gpucredit.experiments.report.facts import load_facts
 from gpucredit.experiments.report.results import holm
-from gpucredit.experiments.report.spec import ReportError
+from gpucredit.experiments.report.spec import ReportError, from_file
 
 ARGS = ["report", "--scenarios", "baseline,no_circular_financing", "--seeds", "2", "--months", "24",
         "--no-progress", "--workers", "2"]
@@ -48,9 +48,10 @@ def test_the_html_has_every_section_and_is_self_contained(report):
     page = (out / "report.html").read_text()
     for key in SECTIONS:
         assert f'<section id="{key}">' in page, key
-    # no asset from elsewhere: no src= or href= to a URL or a file, no @import, no stylesheet link
-    assert not re.search(r'(src|href)\s*=\s*"(?!#)', page)
-    assert "@import" not in page and "<link" not in page and "<script" not in page
+    # no asset from elsewhere: every src= or href= is an anchor in the page or inline data (a raster inside an SVG),
+    # no @import, no stylesheet link, no script
+    assert not re.search(r'(src|href)\s*=\s*"(?!#|data:)', page)
+    assert "@import" not in page and "<link" not in page and "<script" not in page and "url(http" not in page
     assert page.count("<svg") >= 4  # figures inline
     # the disclaimer is on the title page, once
     assert page.count("stylized research model, not a forecast or investment advice") == 1
@@ -151,3 +152,21 @@ def test_holm_adjustment_matches_the_textbook_example():
     assert np.allclose(adjusted.dropna().to_numpy(), [0.06, 0.04, 0.06, 0.06])
     assert np.isnan(adjusted.iloc[2])
     json.dumps(list(adjusted.fillna(-1)))  # plain floats
+
+
+def test_report_files_name_their_studies_and_are_checked(tmp_path):
+    """The shipped full report names the shipped studies; a report file with an unknown field, or whose main study is
+    not a study of scenarios, is refused with a message naming the field."""
+    from gpucredit.experiments.report.spec import SHIPPED_STUDIES
+
+    full = from_file(SHIPPED_STUDIES.parent / "report" / "specs" / "full.toml")
+    assert full.main.name == "counterfactuals" and full.main.replicates == 50 and full.reference == "baseline"
+    assert [s.design for s in full.studies] == ["grid", "sobol"]
+    assert from_file(SHIPPED_STUDIES.parent / "report" / "specs" / "full.toml", seeds=3).main.replicates == 3
+    bad = tmp_path / "r.toml"
+    bad.write_text('main = "counterfactuals"\nseeds = 3\n')
+    with pytest.raises(ReportError, match=r"unknown field\(s\) \['seeds'\]"):
+        from_file(bad)
+    bad.write_text('main = "phase_ltv_cadence"\n')
+    with pytest.raises(ReportError, match="field 'main'.*design 'replicate'"):
+        from_file(bad)
