@@ -115,10 +115,11 @@ def phase_section(ev: Evidence) -> Section | None:
     for name, table in ev.phases.items():
         study = next(o for o in ev.others if o.spec.name == name)
         stem = charts.heatmap(table, "crisis probability (share of runs)", ev.figures, f"phase_{name}", True)
-        s.add(Paragraph(f"Study {name}: {study.spec.description} The probability of a credit crisis in each cell is "
-                        f"the share of its {study.spec.replicates} seeds with a crisis."),
+        seeds = f"{study.spec.replicates} seed{'s' if study.spec.replicates != 1 else ''}"
+        s.add(Paragraph(f"Study {name}: {study.spec.description.rstrip('.')}. The probability of a credit crisis in "
+                        f"each cell is the share of its runs ({seeds}) with a crisis."),
               Figure(stem, f"Crisis probability over {table.index.name} (rows) and {table.columns.name} (columns), "
-                           f"{study.spec.replicates} seeds per cell ({name}).", width=0.75))
+                           f"{seeds} per cell ({name}).", width=0.75))
         raw = table.reset_index()
         rows = [[f"{idx:g}"] + [pct(v, 0) for v in row] for idx, row in zip(table.index, table.to_numpy(float))]
         s.add(Table(f"phase_{name}", f"Crisis probability per cell ({name}); rows {table.index.name}, columns "
