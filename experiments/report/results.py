@@ -10,6 +10,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,11 @@ class StudyData:
         manifest = store.manifest()
         return cls(StudySpec.from_dict(manifest["spec"]), Path(directory), manifest, store.plan(), store.runs())
 
+    @cached_property
+    def sql(self):
+        """A DuckDB connection with the study's views (runs, timeseries, plan), opened once."""
+        return connect(self.directory)
+
     @property
     def ok(self) -> pd.DataFrame:
         return self.runs[self.runs["status"] == STATUS_OK]
@@ -67,11 +73,7 @@ class StudyData:
 
 def bands(study: StudyData, series: str, scenario: str) -> pd.DataFrame:
     """Per month: ``date`` and the 5th, 25th, 50th, 75th and 95th percentiles of ``series`` over the runs."""
-    con = connect(study.directory)
-    try:
-        table = band_table(con, series, scenario)
-    finally:
-        con.close()
+    table = band_table(study.sql, series, scenario)
     q = np.vstack(table["q"].to_numpy()) if len(table) else np.zeros((0, 5))
     return pd.DataFrame({"date": table["date"], "p05": q[:, 0], "p25": q[:, 1], "p50": q[:, 2], "p75": q[:, 3],
                          "p95": q[:, 4]})
