@@ -27,8 +27,10 @@ from .charts import RC, save
 AFTER_MONTHS = 24
 EDGE_COLOURS = {"loan": C["red"], "equity_stake": C["purple"], "compute": C["blue"], "rent_back": C["brown"],
                 "backstop": C["brown"], "chip_sale": C["green"], "chip_order": C["grey"]}
-LAYERS = {"Lender": 0, "Neocloud": 1, "Hyperscaler": 2, "Lab": 2, "StartupPopulation": 2, "Chipmaker": 3}
-LAYER_NAMES = ("lenders", "neoclouds", "customers", "chipmakers")  # customers: hyperscalers, labs, start-ups
+LAYERS = {"Lender": 0, "Neocloud": 1, "Hyperscaler": 2, "Lab": 3, "StartupPopulation": 3, "Chipmaker": 4}
+LAYER_NAMES = ("lenders", "neoclouds", "hyper-\nscalers", "AI\ndevelopers", "chipmakers")
+EXITED = 1  # column of agents that appear only as counterparties (they have exited: defaulted neoclouds)
+NEOCLOUD_LABELS = 5  # the largest neoclouds are named; every other agent is
 
 
 def snapshot_months(series: pd.DataFrame) -> tuple[str, str]:
@@ -83,7 +85,7 @@ def _positions(graph: nx.MultiDiGraph) -> dict:
     """Nodes in four columns by type (lenders, neoclouds, customers, chipmakers), largest at the top."""
     columns: dict[int, list] = {}
     for node, kind in graph.nodes(data="type"):
-        columns.setdefault(LAYERS.get(kind, 2), []).append(node)
+        columns.setdefault(LAYERS.get(kind, EXITED), []).append(node)
     pos = {}
     for x, nodes in columns.items():
         nodes.sort(key=lambda n: -float(graph.nodes[n].get("assets", 0.0)))
@@ -118,10 +120,12 @@ def _draw(ax, graph: nx.MultiDiGraph, title: str, scale: float) -> None:
     for node, (x, y) in pos.items():
         ax.scatter([x], [y], s=8 + 160 * math.sqrt(max(assets[node], 0.0) / max(biggest[0], 1e-9)), color="#333333",
                    zorder=3, edgecolor="white", linewidth=0.4)
-    labelled = sorted(pos, key=lambda n: -assets[n])[:14]
+    neoclouds = [n for n in pos if graph.nodes[n].get("type") == "Neocloud"]
+    labelled = [n for n in pos if n not in neoclouds] + sorted(neoclouds, key=lambda n: -assets[n])[:NEOCLOUD_LABELS]
     for node in labelled:
         x, y = pos[node]
-        ax.annotate(str(node)[:22], (x, y), xytext=(4, 0), textcoords="offset points", fontsize=5.5, va="center")
+        exited = "" if graph.nodes[node].get("type") else " (exited)"
+        ax.annotate(str(node)[:22] + exited, (x, y), xytext=(4, 0), textcoords="offset points", fontsize=5.5, va="center")
     ax.set_xticks(range(len(LAYER_NAMES)), LAYER_NAMES, fontsize=6.5)
     ax.set_yticks([])
     ax.set_xlim(-0.3, len(LAYER_NAMES) - 0.4)
@@ -145,5 +149,5 @@ def network_figure(graphs: dict[str, nx.MultiDiGraph], titles: dict[str, str], d
         handles = [Line2D([], [], color=c, lw=2, label=k.replace("_", " ")) for k, c in EDGE_COLOURS.items()
                    if k != "backstop"]
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False,
-                   title=f"claims (line width \u221d \u221aUS$bn; widest = US${scale:,.1f}bn)", title_fontsize=7)
+                   title=f"claims (line width \u221d \u221a(US\\$bn); widest = US\\${scale:,.1f}bn)", title_fontsize=7)
         return save(fig, directory, stem)

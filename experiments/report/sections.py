@@ -54,7 +54,7 @@ def network_section(ev: Evidence) -> Section:
                     f"from the chipmaker to the buyer)."),
           Figure(stem, f"Financial network of {ev.reference}, seed {ev.network_seed}, at "
                        f"{peak if peak == after else peak + ' and ' + after}. Columns: "
-                       f"lenders, neoclouds, customers (hyperscalers, AI labs, start-ups), chipmakers; line colour: type of claim; line width grows with "
+                       f"lenders, neoclouds, hyperscalers, AI developers (labs and the start-up population), chipmakers; line colour: type of claim; line width grows with "
                        f"the square root of its value (US$bn); dot size with the square root of total assets."))
     rows, raw = [], []
     for month, graph in ev.networks.items():
