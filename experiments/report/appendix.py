@@ -10,6 +10,7 @@ import pandas as pd
 from gpucredit.sim.parameters import PARAMETERS
 
 from ..outcomes import OUTCOMES
+from ..run import git_state
 from .document import Bullets, Paragraph, Section, Table
 from .paper import Evidence
 from .results import clean_source, sha256_files
@@ -73,7 +74,10 @@ def reproducibility_section(ev: Evidence) -> Section:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    s.add(Paragraph(f"Git commit {git.get('commit', 'unknown')}{dirty}; model code version "
+    now = git_state()
+    rendered = {True: " (with uncommitted changes)"}.get(now.get("dirty"), "")
+    s.add(Paragraph(f"The main study's runs were started at git commit {git.get('commit', 'unknown')}{dirty}; this "
+                    f"report was rendered at commit {now.get('commit', 'unknown')}{rendered}. Model code version "
                     f"{manifest.get('code_version')} (a hash of the model's source: a run's identity includes it, so "
                     f"stored runs are reused only by the same code). Every random draw comes from the model's "
                     f"generator, seeded per run."),
@@ -96,5 +100,5 @@ def reproducibility_section(ev: Evidence) -> Section:
     s.add(Table("sha256", f"SHA-256 of every stored result file ({len(hashes)} files under studies/; sizes in bytes).",
                 ["file", "bytes", "sha256"],
                 [[r.path, str(r.bytes), r.sha256] for r in hashes.itertuples()], hashes, align="lrl", small=True,
-                mono=True))
+                mono=True, widths=("1fr", "auto", "auto")))
     return s

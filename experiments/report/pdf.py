@@ -28,7 +28,7 @@ def _table(table: Table) -> str:
     align = "(" + ", ".join("left" if a == "l" else "right" for a in table.align) + ",)"
     header = ", ".join(f"table.cell(text(weight: \"bold\", {typst_string(h)}))" for h in table.header)
     cells = ",\n    ".join(", ".join(typst_string(c) for c in row) for row in table.rows)
-    size = "7pt" if table.small else "8.6pt"
+    size = "5.6pt" if table.mono else "7pt" if table.small else "8.6pt"
     columns = "(" + ", ".join(table.widths) + ",)" if table.widths else str(len(table.header))
     font = ', font: "DejaVu Sans Mono"' if table.mono else ""
     return (f"#figure(kind: table, caption: {typst_string(table.caption)},\n"
