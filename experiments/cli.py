@@ -407,7 +407,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             spec.facts = Path(args.facts)
         import shlex
         command = shlex.join([PROG, *args.argv])
-        root = build_report(spec, args.out, workers=args.workers, progress=not args.no_progress, command=command)
+        root = build_report(spec, args.out, workers=args.workers, progress=not args.no_progress, command=command,
+                            executor=args.executor, scheduler=args.scheduler)
     except (*_study_errors(), ReportError) as exc:
         return _fail(exc, EXIT_INPUT)
     except KeyboardInterrupt:
@@ -545,6 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--facts", default=None, metavar="FILE",
                     help="observed facts to compare with (CSV or TOML: name, value, date, source, column)")
     _execution_options(rt)
+    rt._option_string_actions["--out"].help = ("report directory (created; a directory holding an earlier report is "
+                                               "reused: its stored runs are not run again)")
     rt.set_defaults(func=cmd_report)
 
     qu = sub.add_parser("query", help="SQL over a stored study (DuckDB views runs, timeseries, plan)")

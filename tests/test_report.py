@@ -118,6 +118,8 @@ def test_a_second_call_reuses_the_stored_runs(report, capsys):
     (["--scenarios", "baseline", "--facts", "FACTS"], "field 'date'"),
     (["--spec", "x.toml", "--scenarios", "baseline"], "do not combine"),
     ([], "needs --spec FILE or --scenarios"),
+    (["--scenarios", "baseline", "--workers", "0"], "--workers 0"),
+    (["--scenarios", "baseline", "--scheduler", "tcp://localhost:8786"], "--executor dask"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, argv, message):
     facts = tmp_path / "facts.csv"
@@ -128,6 +130,13 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, argv, me
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("gpucredit: error:") and message in err, err
     assert not out.exists()
+
+
+def test_a_directory_that_is_not_a_report_is_left_alone(tmp_path, capsys):
+    (tmp_path / "thesis.tex").write_text("my thesis")
+    assert main(["report", "--scenarios", "baseline", "--seeds", "1", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "holds no gpucredit report" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.tex"]
 
 
 def test_facts_files_are_validated_field_by_field(tmp_path):

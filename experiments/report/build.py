@@ -55,12 +55,12 @@ def check_out(out: str | Path) -> Path:
     return root
 
 
-def run_studies(spec: ReportSpec, root: Path, workers: int | None, progress: bool,
-                log: Callable[[str], None]) -> None:
-    """Every study of the report, each in ``root/studies/<name>``; runs already stored are not run again."""
+def run_studies(spec: ReportSpec, root: Path, log: Callable[[str], None], **execution) -> None:
+    """Every study of the report, each in ``root/studies/<name>``; runs already stored are not run again.
+    ``execution``: the study engine's options (workers, executor, scheduler, progress)."""
     for study in spec.all_studies():
-        result = run_study(study, root / "studies" / study.name, workers=workers, progress=progress,
-                           on_note=lambda text: log(f"note: {text}"))
+        result = run_study(study, root / "studies" / study.name, on_note=lambda text: log(f"note: {text}"),
+                           **execution)
         for line in result.summary_lines():
             log(line)
         if result.failed:
@@ -147,15 +147,16 @@ def render(ev, root: Path) -> None:
 
 
 def build_report(spec: ReportSpec, out: str | Path, workers: int | None = None, progress: bool = True,
-                 command: str = "", log: Callable[[str], None] | None = None) -> Path:
+                 command: str = "", log: Callable[[str], None] | None = None, executor: str = "process",
+                 scheduler: str | None = None) -> Path:
     """Validate, run what is missing, and write the report into ``out``; returns the report directory.
 
+    ``workers``, ``executor`` and ``scheduler`` are the study engine's (:func:`gpucredit.experiments.engine.run_study`).
     Raises :class:`ReportError` for bad input (before anything is written)."""
     log = log or (lambda text: print(text, file=sys.stderr))
     root = check_out(out)
     facts = load_facts(spec.facts, horizon_months(spec)) if spec.facts else None
-    root.mkdir(parents=True, exist_ok=True)
-    run_studies(spec, root, workers, progress, log)
+    run_studies(spec, root, log, workers=workers, executor=executor, scheduler=scheduler, progress=progress)
     log("Writing the report (figures, tables, HTML, PDF) ...")
     render(gather(spec, root, facts, command), root)
     return root
