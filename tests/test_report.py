@@ -179,3 +179,11 @@ def test_report_files_name_their_studies_and_are_checked(tmp_path):
     bad.write_text('main = "phase_ltv_cadence"\n')
     with pytest.raises(ReportError, match="field 'main'.*design 'replicate'"):
         from_file(bad)
+
+
+def test_sources_in_the_report_name_publications_not_internal_notes():
+    from gpucredit.experiments.report.results import clean_source
+
+    assert clean_source("CALIBRATION.md: CoreWeave 10-K") == "CoreWeave 10-K"
+    assert clean_source("MODEL.md s4.1") == "model design"
+    assert clean_source("assumption") == "assumption"

@@ -109,7 +109,7 @@ def quantiles(values: list[float]) -> tuple[float, float, float]:
     return float(np.median(v)), float(np.percentile(v, BAND[0])), float(np.percentile(v, BAND[1]))
 
 
-_NOTES_FILE = re.compile(r"\b[A-Z]+\.md(\s+s\d+)?:?\s*")
+_NOTES_FILE = re.compile(r"\b[A-Z]+\.md(\s+s\d+(\.\d+)*)?:?\s*")
 
 
 def clean_source(source: str) -> str:
