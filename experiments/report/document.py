@@ -117,3 +117,9 @@ def pval(p) -> str:
     if p != p:
         return "\u2013"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_is(p) -> str:
+    """``p = 0.034`` or ``p < 0.001`` for running text."""
+    text = pval(p)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"

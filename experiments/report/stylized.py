@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .document import num, pct, pval
+from .document import num, p_is, pct
 from .results import StudyData
 
 CIRCULAR_SCENARIO = "no_circular_financing"
@@ -50,7 +50,7 @@ def procyclical_ltv(frames: list[pd.DataFrame]) -> FactResult:
     verdict = ("consistent" if median > 0 and p < 0.05 else "not consistent" if median < 0 and p < 0.05
                else "inconclusive")
     text = (f"corr(origination_ltv, sentiment): median {median:+.2f} over {len(rhos)} runs, positive in {positive}; "
-            f"sign test p = {pval(p)}")
+            f"sign test {p_is(p)}")
     return FactResult(2, claim, source, text, verdict)
 
 
@@ -72,8 +72,8 @@ def critical_leverage(study: StudyData) -> FactResult:
     p_less = float(stats.fisher_exact(table, alternative="less").pvalue)
     critical = next((level for level, p in share.items() if p >= 0.5), None)
     text = (f"crisis probability {pct(share.iloc[0], 0)} of {int(n_low)} runs at max LTV {share.index[0]:g}, "
-            f"{pct(share.iloc[-1], 0)} of {int(n_high)} at {share.index[-1]:g} (Fisher exact, one-sided, p = "
-            f"{pval(p_more)}); " + (f"first level with probability >= 50%: {critical:g}" if critical is not None
+            f"{pct(share.iloc[-1], 0)} of {int(n_high)} at {share.index[-1]:g} (Fisher exact, one-sided, "
+            f"{p_is(p_more)}); " + (f"first level with probability >= 50%: {critical:g}" if critical is not None
                                     else "no level reaches 50%") + f" ({study.spec.name})")
     verdict = "consistent" if p_more < 0.05 else "not consistent" if p_less < 0.05 else "inconclusive"
     return FactResult(4, claim, source, text, verdict)
