@@ -9,7 +9,10 @@ SCENARIO ?= baseline
 SEED     ?= 7
 OUT      ?= results/$(SCENARIO)
 
-.PHONY: venv demo test bench calibration clean
+REPORT_OUT ?= results/report
+DEMO_OUT   ?= results/demo
+
+.PHONY: venv run demo report test bench calibration clean
 
 venv: $(STAMP)
 
@@ -24,8 +27,19 @@ $(STAMP): pyproject.toml
 	$(VPY) -m pip install -e ".[test,dask]"
 	touch $@
 
-demo: $(STAMP)
+# one run of one scenario: results/<scenario>/ (time series, events, balance sheets, networks, figures)
+run: $(STAMP)
 	$(VBIN)/gpucredit run --scenario $(SCENARIO) --seed $(SEED) --out $(OUT)
+
+# the main job: a small report (baseline and two counterfactuals, 5 seeds, 2023-2032); prints the PDF's path
+demo: $(STAMP)
+	@start=$$(date +%s); \
+	$(VBIN)/gpucredit report --spec experiments/report/specs/demo.toml --out $(DEMO_OUT) || exit $$?; \
+	echo "make demo took $$(( $$(date +%s) - start )) s"
+
+# the full report: every shipped scenario over 50 seeds, the phase diagram and the Sobol indices (1,420 runs)
+report: $(STAMP)
+	$(VBIN)/gpucredit report --spec experiments/report/specs/full.toml --out $(REPORT_OUT)
 
 test: $(STAMP)
 	$(VPY) -m pytest

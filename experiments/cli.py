@@ -16,6 +16,8 @@
     gpucredit sensitivity DIR                                              # Sobol / Morris indices
     gpucredit compare --scenarios baseline,no_circular_financing --seeds 20 --out DIR
     gpucredit query DIR "SELECT avg(crisis) FROM runs"                     # DuckDB: runs, timeseries, plan
+    gpucredit report --scenarios baseline,tight_credit --seeds 5 --out DIR # report.html, report.pdf, tables, figures
+    gpucredit report --spec experiments/report/specs/full.toml --out DIR [--facts FILE]
 
 Bad input (unknown scenario or parameter, a value out of range, a malformed scenario file, ...) prints one line
 ``gpucredit: error: ...`` to stderr and exits with status 2 without creating anything; a run whose accounts do
@@ -390,6 +392,36 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """A paper-ready report (HTML and PDF) of a study: runs what is missing, then renders."""
+    from gpucredit.experiments.report import ReportError, build_report, from_file, from_flags
+
+    try:
+        if args.spec and args.scenarios:
+            raise ReportError("--spec defines the report's studies; do not combine it with --scenarios")
+        if not args.spec and not args.scenarios:
+            raise ReportError("report needs --spec FILE or --scenarios a,b,c (the first is the reference)")
+        spec = (from_file(args.spec, args.seeds, args.months) if args.spec
+                else from_flags(args.scenarios, args.seeds, args.months, args.seed))
+        if args.facts:
+            from pathlib import Path
+            spec.facts = Path(args.facts)
+        import shlex
+        command = shlex.join([PROG, *args.argv])
+        root = build_report(spec, args.out, workers=args.workers, progress=not args.no_progress, command=command,
+                            executor=args.executor, scheduler=args.scheduler)
+    except (*_study_errors(), ReportError) as exc:
+        return _fail(exc, EXIT_INPUT)
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted; finished runs are stored in {args.out}/studies. Run the same command again "
+              f"to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"Report: {root / 'report.pdf'}")
+    print(f"        {root / 'report.html'}  (tables/ and figures/ beside them)")
+    print(DISCLAIMER)
+    return 0
+
+
 def _execution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="study directory (created, or resumed if it holds this study)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
@@ -503,6 +535,22 @@ def build_parser() -> argparse.ArgumentParser:
     _execution_options(cp)
     cp.set_defaults(func=cmd_compare)
 
+    rt = sub.add_parser("report", help="a paper-ready report (HTML and PDF) of scenarios over common seeds",
+                        description="Run the report's studies (stored runs are reused) and write report.html "
+                                    "(self-contained), report.pdf, tables/ (booktabs .tex and .csv) and figures/ "
+                                    "into --out. " + DISCLAIMER)
+    rt.add_argument("--spec", default=None, help="report file (see experiments/report/specs/) or a study file")
+    rt.add_argument("--scenarios", default=None, help="comma-separated scenarios; the first is the reference")
+    rt.add_argument("--seeds", type=int, default=None, help="seeds per scenario (default 5 with --scenarios)")
+    rt.add_argument("--seed", type=int, default=0, help="root seed with --scenarios (default 0)")
+    rt.add_argument("--months", type=int, default=None, help="months from 2023-01 (default: the scenario's, 120)")
+    rt.add_argument("--facts", default=None, metavar="FILE",
+                    help="observed facts to compare with (CSV or TOML: name, value, date, source, column)")
+    _execution_options(rt)
+    rt._option_string_actions["--out"].help = ("report directory (created; a directory holding an earlier report is "
+                                               "reused: its stored runs are not run again)")
+    rt.set_defaults(func=cmd_report)
+
     qu = sub.add_parser("query", help="read-only SQL over a stored study (DuckDB views runs, timeseries, plan)")
     qu.add_argument("directory")
     qu.add_argument("sql")
@@ -518,6 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except UsageError as exc:
         return _fail(exc, EXIT_INPUT)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command as typed (the report quotes it)
     try:
         return args.func(args)
     except BrokenPipeError:  # e.g. `gpucredit params | head`: stop quietly
