@@ -42,6 +42,8 @@ class Lender(mesa.Agent):
         self.borrowings = 0.0  # owed on its bank back-leverage facility, US$bn
         self.uncalled = 0.0  # investors' commitments not yet called, US$bn
         self.margin_call = False  # its facility exceeds the advance on its loan marks: no new lending
+        self._marks = None  # (loan register version, loan marks) as last added up
+        self._book = None  # (loan register version, book) as last added up
 
     # --- underwriting -------------------------------------------------------------------------------
     def capital(self) -> float:
@@ -61,12 +63,17 @@ class Lender(mesa.Agent):
             return 0.0
         capital = max(led.equity[eid], 0.0)  # self.capital(), inlined: asked of every lender for every order
         limit = m.p["lenders.concentration_limit"] * capital - m.loans.exposure(eid, borrower)
-        return max(0.0, min(self.funding_capacity(), limit))
+        return max(0.0, min(self.funding_capacity(), limit)) if limit > 0 else 0.0
 
     # --- funding: investors' capital and the bank's back-leverage -----------------------------------------
     def loan_marks(self) -> float:
-        """Its open loans marked at the lower of principal and collateral value, US$bn (the facility's borrowing base)."""
-        return sum([min(l.principal, l.collateral_value) for l in self.loans if l.status not in ("default", "repaid")])
+        """Its open loans marked at the lower of principal and collateral value, US$bn (the facility's borrowing base);
+        added up again only when a facility or a mark has changed since (the loan register's version)."""
+        version = self.model.loans.version
+        if self._marks is None or self._marks[0] != version:
+            marks = sum([min(l.principal, l.collateral_value) for l in self.loans if l.status not in ("default", "repaid")])
+            self._marks = (version, marks)
+        return self._marks[1]
 
     def funding_capacity(self) -> float:
         """US$bn it could lend now: cash above its buffer, plus uncalled commitments, plus the facility's headroom, with
@@ -147,7 +154,11 @@ class Lender(mesa.Agent):
         self.losses = 0.0
 
     def book(self) -> float:
-        return sum([l.principal for l in self.loans if l.status != "default"])
+        """Principal outstanding on its loans not in default, US$bn (added up again only after a facility changed)."""
+        version = self.model.loans.version
+        if self._book is None or self._book[0] != version:
+            self._book = (version, sum([l.principal for l in self.loans if l.status != "default"]))
+        return self._book[1]
 
     def facility_for(self, borrower) -> Loan:
         """The borrower's open delayed-draw facility with this lender, or a new one (draws allowed for two

@@ -24,6 +24,7 @@ class LoanRegister:
         self.loans: dict[int, Loan] = {}
         self.by_borrower: dict[int, list[int]] = {}  # borrower eid -> its facilities' ids, oldest first
         self.exposures: dict[tuple[int, int], float] = {}  # (lender, borrower) -> principal outstanding, cached
+        self.version = 0  # bumped whenever a facility's principal, status or marks change (for callers' caches)
 
     def __getitem__(self, loan_id: int) -> Loan:
         return self.loans[loan_id]
@@ -66,6 +67,7 @@ class LoanRegister:
     def changed(self, loan: Loan) -> None:
         """A facility's principal or status changed: its lender's cached exposure to the borrower is stale."""
         self.exposures.pop((loan.lender, loan.borrower), None)
+        self.version += 1
 
     def open(self, lender, borrower, covenant: float) -> Loan:
         """A new delayed-draw facility: draws for 24 months, fully amortising by ``lenders.maturity_months``; the
@@ -137,6 +139,7 @@ class LoanRegister:
         contracts = m.contracts.remaining_value_by_loan(loan.id)
         loan.gpu_value = gpu_value
         loan.collateral_value = gpu_value + m.p["lenders.contract_collateral_share"] * contracts
+        self.version += 1
 
     def mark_all(self) -> None:
         """Every open loan's collateral at market: its pledged GPUs plus ``lenders.contract_collateral_share`` of the
@@ -164,3 +167,4 @@ class LoanRegister:
         for loan, gpu_value, contracts in zip(open_loans, gpus_by_loan, contracts_by_loan):
             loan.gpu_value = gpu_value
             loan.collateral_value = gpu_value + share * contracts
+        self.version += 1

@@ -144,9 +144,10 @@ class UsedGpuMarket:
 
     def decay_pressure(self) -> None:
         """Outside buyers' demand recovers: what they absorbed, and any price shock, decay with
-        ``markets.impact_half_life``."""
+        ``markets.impact_half_life`` (volumes below a millionth of the depth, and discounts below 1e-9, are forgotten)."""
         self.absorbed *= self.decay
-        self.panic *= self.decay
+        self.absorbed[self.absorbed < 1e-6 * self.depth()] = 0.0
+        self.panic = self.panic * self.decay if self.panic > 1e-9 else 0.0
 
     def collateral_index(self) -> float:
         """Market value per H100e of the installed base (a collateral price index)."""
