@@ -104,7 +104,7 @@ class UsedGpuMarket:
         proceeds = units * price / BN
         book = fleet.take_out(row, units, scrapped=False)
         led = m.ledger
-        led.pay(led.sector("used_gpu_buyers"), seller, proceeds, "used_gpu_sale")
+        led.pay(led.sector("used_gpu_buyers"), seller, proceeds, "used_gpu_sale", gpus=units)
         led.book(seller, proceeds - book, "gain_on_gpu_sales")
         if forced:
             m.flow["fire_sale_volume"] += proceeds
