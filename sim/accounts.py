@@ -90,34 +90,19 @@ def check_accounts(economy, cash_at_open: float) -> None:
         raise AccountingError(f"step {m.month} ({m.date}): non-finite cash or equity")
 
 
-def _by_entity(column: dict[int, float], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """One column of the month's flows ({entity: amount}) as net and gross amounts per entity."""
-    ids = np.fromiter(column.keys(), dtype=np.int64, count=len(column))
-    values = np.fromiter(column.values(), dtype=float, count=len(column))
-    return np.bincount(ids, weights=values, minlength=n), np.bincount(ids, weights=np.abs(values), minlength=n)
-
-
 def check_flow_matrix(economy) -> None:
     """The month's transaction-flow matrix closes (Godley and Lavoie 2007, ch. 2), outside sectors included:
 
-    * every column (payment kind) sums to zero: what one party pays, another receives;
-    * every row (party) sums to the change in its cash: no cash moves outside the ledger;
+    * every column (payment kind) sums to zero: each entry is a payment from one party to another (the ledger keeps
+      the flows by payer and payee), so what one party pays another receives, by construction;
+    * every row (party) sums to the change in its cash: no cash moves outside the ledger (tolerance 1e-9 of the
+      party's gross flows and opening cash, at least US$1bn);
     * every non-cash transfer (a prepayment earned, capitalised interest, a forfeited deposit, debt written off) nets
-      to zero across the parties: no income is booked on one side only (a payment counted twice).
-
-    Tolerances are relative: 1e-9 of the gross amounts involved (at least US$1bn)."""
+      to zero across the parties: no income is booked on one side only, or twice (tolerance 1e-9 of its gross
+      entries, at least US$1bn)."""
     m = economy
     led = m.ledger
-    n = len(led.names)
-    rows, gross = np.zeros(n), np.zeros(n)
-    for kind, column in led.flows.items():
-        net, size = _by_entity(column, n)
-        total = math.fsum(column.values())
-        if abs(total) > 1e-9 * max(1.0, float(size.sum())):
-            raise AccountingError(f"step {m.month} ({m.date}): payments '{kind}' do not sum to zero across the parties: "
-                                  f"{total:+.9f} US$bn ({_largest(led, net)})")
-        rows += net
-        gross += size
+    rows, gross = led.flows_by_party()
     change = np.asarray(led.cash) - np.asarray(led.cash_open)
     bad = np.flatnonzero(np.abs(change - rows) > 1e-9 * np.maximum(1.0, gross + np.abs(led.cash_open)))
     if len(bad):
@@ -126,9 +111,10 @@ def check_flow_matrix(economy) -> None:
                               f"payments this month net to {rows[i]:.9f} US$bn: {change[i] - rows[i]:.9f} US$bn moved "
                               f"outside the ledger")
     for transfer, column in led.transfers.items():
-        net, size = _by_entity(column, n)
         total = math.fsum(column.values())
-        if abs(total) > 1e-9 * max(1.0, float(size.sum())):
+        if abs(total) > 1e-9 * max(1.0, math.fsum(map(abs, column.values()))):
+            net = np.zeros(len(led.names))
+            net[list(column)] = list(column.values())
             raise AccountingError(f"step {m.month} ({m.date}): non-cash entries '{transfer}' do not net to zero across "
                                   f"the parties: {total:+.9f} US$bn ({_largest(led, net)}): booked on one side only, or "
                                   f"counted twice")

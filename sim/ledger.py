@@ -34,6 +34,9 @@ import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
 
 SECTORS = (
     "end_users",
@@ -72,6 +75,17 @@ def _routes(*pairs) -> frozenset:
                 assert a in ROLES and b in ROLES, (a, b)
                 out.add((a, b))
     return frozenset(out)
+
+
+def routes_text(routes: frozenset) -> str:
+    """Routes in words, payers with the same payees together: ``neocloud -> lender; hyperscaler -> bond_investors``."""
+    payees: dict[str, set] = defaultdict(set)
+    for a, b in routes:
+        payees[a].add(b)
+    payers: dict[tuple, list] = defaultdict(list)
+    for a in sorted(payees, key=ROLES.index):
+        payers[tuple(sorted(payees[a], key=ROLES.index))].append(a)
+    return "; ".join(f"{', '.join(a)} -> {', '.join(b)}" for b, a in payers.items())
 
 
 @dataclass(frozen=True)
@@ -136,8 +150,13 @@ KINDS: dict[str, Kind] = {
                           "venture and public equity buy new shares"),
 }
 # kind -> (does it change the payer's book equity, the payee's): everything but a swap does
-BOOKS_EQUITY: dict[str, tuple[bool, bool]] = {k: (v.payer_books != "swap", v.payee_books != "swap") for k, v in KINDS.items()}
-FOR_GPUS = frozenset(k for k, v in KINDS.items() if v.for_gpus)
+_N_ROLES = len(ROLES)
+_ROLE_ID = {r: i for i, r in enumerate(ROLES)}
+# kind -> (does it change the payer's book equity, the payee's (everything but a swap does), is it for GPUs, its routes
+# as integer codes payer role id x number of roles + payee role id): one lookup a payment
+_BOOKING: dict[str, tuple[bool, bool, bool, frozenset]] = {
+    k: (v.payer_books != "swap", v.payee_books != "swap", v.for_gpus,
+        frozenset(_ROLE_ID[a] * _N_ROLES + _ROLE_ID[b] for a, b in v.routes)) for k, v in KINDS.items()}
 
 # non-cash items: name -> the transfer it belongs to (its entries must net to zero across the parties every month), or
 # None for a one-sided change in the value of one party's stock
@@ -165,10 +184,9 @@ GPU_TRANSFERS: dict[str, frozenset] = {
     "scrapping": _routes((GPU_OWNERS, "recyclers")),
 }
 
-_N_ROLES = len(ROLES)
-_ROLE_ID = {r: i for i, r in enumerate(ROLES)}
-# kind -> the allowed routes as integer codes (payer role id x number of roles + payee role id): one set lookup a payment
-_ROUTE_CODES = {k: frozenset(_ROLE_ID[a] * _N_ROLES + _ROLE_ID[b] for a, b in v.routes) for k, v in KINDS.items()}
+# a month's flows of one kind are kept by (payer, payee) pair, under the key payer x PAIR + payee
+PAIR = 1 << 20
+_UNDECLARED = object()
 
 
 class AccountingError(RuntimeError):
@@ -181,24 +199,24 @@ class Ledger:
     def __init__(self):
         self.names: list[str] = []
         self.roles: list[str] = []
-        self.is_sector: list[bool] = []
         self._role_id: list[int] = []
+        self.is_sector: list[bool] = []
         # per entity, as Python lists: payments update them one scalar at a time (numpy scalar indexing is slower)
         self.cash: list[float] = []  # an outside sector's cash is what it has paid in (-) or taken out (+) since the start
         self.equity: list[float] = []  # book equity accumulated from entries (agents only)
         self.gpus: list[float] = []  # GPUs held according to the transactions (the foundry's position: minus all made)
         self.sector_id: dict[str, int] = {}
         self.month, self.date = -1, "opening"
-        self.rounding = ROUNDING_ULPS * sys.float_info.epsilon
         self.start_step(-1, "opening")
         for s in SECTORS:
             self.sector_id[s] = self.register(s, role=s, sector=True)
 
     def register(self, name: str, role: str, sector: bool = False, cash: float = 0.0, equity: float | None = None) -> int:
         """A new entity with its ``role`` (one of :data:`ROLES`), opening cash and book equity (US$bn)."""
-        if role not in _ROLE_ID or sector != (role in SECTORS):
+        if role not in ROLES or sector != (role in SECTORS):
             raise ValueError(f"ledger: role of {name!r} must be one of {', '.join(AGENT_ROLES)} (got {role!r})")
         eid = len(self.names)
+        assert eid < PAIR, "too many ledger entities for the pair keys of the flows"
         self.names.append(name)
         self.roles.append(role)
         self._role_id.append(_ROLE_ID[role])
@@ -218,23 +236,25 @@ class Ledger:
 
     def pay(self, payer: int, payee: int, amount: float, kind: str, gpus: float = 0.0) -> None:
         """Move ``amount`` US$bn of cash from ``payer`` to ``payee`` and book both sides by ``kind``; a payment for GPUs
-        moves ``gpus`` GPUs from ``payee`` to ``payer`` with it."""
+        moves ``gpus`` GPUs from ``payee`` to ``payer`` with it. The route is checked the first time this month that
+        ``payer`` pays ``payee`` this kind (the flows are kept by pair: later payments find the pair there)."""
         amount = float(amount)  # a numpy scalar would make every later sum of these balances slower (same value)
         if not 0.0 < amount < math.inf:  # zero or rounding: no cash moves; negative, infinite or NaN: an error
             amount = self._zero_or_refuse(payer, payee, amount, kind)
             if not gpus:
                 return
-        if self._role_id[payer] * _N_ROLES + self._role_id[payee] not in _ROUTE_CODES[kind]:
+        payer_books, payee_books, for_gpus, routes = _BOOKING[kind]
+        flows = self.flows[kind]
+        pair = payer * PAIR + payee
+        before = flows.get(pair)
+        if before is None and self._role_id[payer] * _N_ROLES + self._role_id[payee] not in routes:
             self._refuse_route(payer, payee, amount, kind)
-        if gpus or kind in FOR_GPUS:
+        if gpus or for_gpus:
             self._move_gpus_paid_for(payer, payee, amount, kind, float(gpus))
+        flows[pair] = amount if before is None else before + amount
         cash = self.cash
         cash[payer] -= amount
         cash[payee] += amount
-        flows = self.flows[kind]
-        flows[payer] = flows.get(payer, 0.0) - amount
-        flows[payee] = flows.get(payee, 0.0) + amount
-        payer_books, payee_books = BOOKS_EQUITY[kind]
         is_sector = self.is_sector
         if payer_books and not is_sector[payer]:
             self.equity[payer] -= amount
@@ -255,10 +275,11 @@ class Ledger:
                               f"down to -{self.rounding:.3g} are rounding)")
 
     def _refuse_route(self, payer: int, payee: int, amount: float, kind: str) -> None:
-        routes = ", ".join(sorted(f"{a} -> {b}" for a, b in KINDS[kind].routes))
+        """Stop the run: ``kind`` may not be paid by ``payer``'s role to ``payee``'s."""
+        routes = routes_text(KINDS[kind].routes)
         raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
                               f"{self.party(payer)} to {self.party(payee)}: '{kind}' ({KINDS[kind].meaning}) is paid only "
-                              f"on the routes {routes}")
+                              f"{routes}")
 
     def _move_gpus_paid_for(self, payer: int, payee: int, amount: float, kind: str, gpus: float) -> None:
         """The GPUs a payment is for move the other way: a payment for GPUs moves some, nothing else moves any."""
@@ -275,7 +296,12 @@ class Ledger:
             raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
                                   f"{self.party(payer)} to {self.party(payee)} for {gpus:.3f} GPUs: '{kind}' "
                                   f"({spec.meaning}) never moves GPUs for nothing")
-        self._move(payee, payer, gpus, kind)
+        held = self.gpus  # as _move(payee, payer, gpus, kind), inlined: one GPU payment in five
+        held[payee] -= gpus
+        held[payer] += gpus
+        moved = self.gpu_flows[kind]
+        moved[payee] = moved.get(payee, 0.0) - gpus
+        moved[payer] = moved.get(payer, 0.0) + gpus
 
     def move_gpus(self, giver: int, taker: int, gpus: float, item: str) -> None:
         """``gpus`` GPUs change hands without cash (:data:`GPU_TRANSFERS`: opening fleets, seizures, scrapping)."""
@@ -300,7 +326,8 @@ class Ledger:
     def book(self, eid: int, amount: float, item: str) -> None:
         """A non-cash income (+) or expense (-) item of a declared name (:data:`NONCASH`); the caller changes the matching
         stock."""
-        if item not in NONCASH:
+        transfer = NONCASH.get(item, _UNDECLARED)
+        if transfer is _UNDECLARED:
             raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' of {amount!r} US$bn for "
                                   f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})")
         if amount == 0.0 or self.is_sector[eid]:
@@ -312,7 +339,6 @@ class Ledger:
         self.equity[eid] += amount
         income = self.income[item]
         income[eid] = income.get(eid, 0.0) + amount
-        transfer = NONCASH[item]
         if transfer is not None:
             entries = self.transfers[transfer]
             entries[eid] = entries.get(eid, 0.0) + amount
@@ -324,7 +350,7 @@ class Ledger:
         scale = max(1.0, max(map(abs, self.cash_open), default=0.0))
         self.rounding = ROUNDING_ULPS * sys.float_info.epsilon * scale
         self.income = defaultdict(dict)  # item -> {eid: this month's income (+) or expense (-)}, book equity's side
-        self.flows = defaultdict(dict)  # kind -> {eid: this month's cash in (+) or out (-)}: the transaction-flow matrix
+        self.flows = defaultdict(dict)  # kind -> {payer x PAIR + payee: this month's payments}: the transaction-flow matrix
         self.transfers = defaultdict(dict)  # non-cash transfer -> {eid: entry}
         self.gpu_flows = defaultdict(dict)  # kind or item -> {eid: GPUs in (+) or out (-)}
 
@@ -341,13 +367,26 @@ class Ledger:
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)
 
+    def flows_by_party(self) -> tuple[np.ndarray, np.ndarray]:
+        """This month's net cash in (+) or out (-) of every party over all kinds, and its gross flows (US$bn)."""
+        n = len(self.names)
+        count = sum(len(column) for column in self.flows.values())
+        pairs = np.fromiter(chain.from_iterable(self.flows.values()), dtype=np.int64, count=count)
+        amounts = np.fromiter(chain.from_iterable(c.values() for c in self.flows.values()), dtype=float, count=count)
+        received = np.bincount(pairs % PAIR, weights=amounts, minlength=n)
+        paid = np.bincount(pairs // PAIR, weights=amounts, minlength=n)
+        return received - paid, received + paid
+
     def flow_matrix(self) -> dict[str, dict[str, float]]:
-        """This month's transaction-flow matrix by role: {kind: {role: net cash in (+) or out (-), US$bn}}; every kind
-        sums to zero across the roles, and a role's entries sum to the change in its cash."""
+        """This month's transaction-flow matrix by role: {kind: {role: net cash in (+) or out (-), US$bn}}. Each entry is
+        a payment from one party to another, so every kind sums to zero across the roles, and a role's entries sum to
+        the change in its cash."""
         out: dict[str, dict[str, float]] = {}
         for kind, column in self.flows.items():
             by_role: dict[str, float] = defaultdict(float)
-            for eid, v in column.items():
-                by_role[self.roles[eid]] += v
+            for pair, amount in column.items():
+                payer, payee = divmod(pair, PAIR)
+                by_role[self.roles[payer]] -= amount
+                by_role[self.roles[payee]] += amount
             out[kind] = dict(by_role)
         return out
