@@ -1,10 +1,12 @@
 """The accounts: every entity's balance sheet from the stocks, the month-end checks that stop a run whose accounts do
 not close, and the balance-sheet snapshots.
 
-Every balance sheet must balance (assets - liabilities = book equity accumulated from the ledger's entries); agent
-cash must change by the net flow from the outside sectors; GPUs must be conserved (produced = held + scrapped + sold
-to outside buyers) and the installed base must equal its running total. A violation raises
-:class:`~gpucredit.sim.ledger.AccountingError` naming the agent, the step and the amounts.
+The checks, in order (:func:`check_accounts`): the month's transaction-flow matrix closes (each party's payments sum
+to the change in its cash, outside sectors included; non-cash transfers net to zero); every party holds the GPUs its
+transactions gave it, so GPUs are conserved (produced = held + scrapped + sold to outside buyers) and the installed
+base equals its running total; every balance sheet balances (assets - liabilities = book equity accumulated from the
+ledger's entries); agent cash changes by the net flow from the outside sectors. A violation raises
+:class:`~gpucredit.sim.ledger.AccountingError` naming the party, the step and the amounts.
 """
 
 from __future__ import annotations

@@ -186,7 +186,6 @@ GPU_TRANSFERS: dict[str, frozenset] = {
 
 # a month's flows of one kind are kept by (payer, payee) pair, under the key payer x PAIR + payee
 PAIR = 1 << 20
-_UNDECLARED = object()
 
 
 class AccountingError(RuntimeError):
@@ -326,10 +325,11 @@ class Ledger:
     def book(self, eid: int, amount: float, item: str) -> None:
         """A non-cash income (+) or expense (-) item of a declared name (:data:`NONCASH`); the caller changes the matching
         stock."""
-        transfer = NONCASH.get(item, _UNDECLARED)
-        if transfer is _UNDECLARED:
+        try:
+            transfer = NONCASH[item]
+        except KeyError:
             raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' of {amount!r} US$bn for "
-                                  f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})")
+                                  f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})") from None
         if amount == 0.0 or self.is_sector[eid]:
             return
         if not math.isfinite(amount):

@@ -152,7 +152,7 @@ class SpotMarket:
         self.utilisation = 0.0
         self.utilisation_by_gen = np.zeros(0)
         self.cohort_active = np.zeros(0)  # H100e each cohort runs this month (contracts, spot, internal use)
-        self.exchange = economy.ledger.register("spot exchange", "spot_exchange")  # a ledger entity all spot payments pass through
+        self.exchange = economy.ledger.register("spot exchange", "spot_exchange")  # all spot payments pass through it
         self._cost_rank = None
 
     def cost_rank(self) -> np.ndarray:
