@@ -1,13 +1,17 @@
 """The accounts: every entity's balance sheet from the stocks, the month-end checks that stop a run whose accounts do
 not close, and the balance-sheet snapshots.
 
-Every balance sheet must balance (assets - liabilities = book equity accumulated from the ledger's entries); agent
-cash must change by the net flow from the outside sectors; GPUs must be conserved (produced = held + scrapped + sold
-to outside buyers) and the installed base must equal its running total. A violation raises
-:class:`~gpucredit.sim.ledger.AccountingError` naming the agent, the step and the amounts.
+The checks, in order (:func:`check_accounts`): the month's transaction-flow matrix closes (each party's payments sum
+to the change in its cash, outside sectors included; non-cash transfers net to zero); every party holds the GPUs its
+transactions gave it, so GPUs are conserved (produced = held + scrapped + sold to outside buyers) and the installed
+base equals its running total; every balance sheet balances (assets - liabilities = book equity accumulated from the
+ledger's entries); agent cash changes by the net flow from the outside sectors. A violation raises
+:class:`~gpucredit.sim.ledger.AccountingError` naming the party, the step and the amounts.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -30,6 +34,7 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
                                     "prepaid_compute", "chip_deposits", "loans_payable", "deferred_revenue",
                                     "customer_advances", "bonds", "bank_facility")}
     out["cash"][:] = led.cash
+    out["cash"][np.asarray(led.is_sector)] = 0.0  # an outside sector's cash is its net payments, not a balance sheet
     cnt, own = fleet.view("count"), fleet.view("owner")
     out["gpus_book"] += np.bincount(own, weights=fleet.view("book"), minlength=n)
     out["gpus_market"] += gpus_market_value(m)
@@ -68,8 +73,65 @@ def gpus_market_value(economy) -> np.ndarray:
 
 
 def check_accounts(economy, cash_at_open: float) -> None:
-    """Stop the run if any balance sheet does not balance, agent cash does not reconcile with the outside sectors
-    (``cash_at_open``: agent cash when the month opened), or GPUs are not conserved."""
+    """Stop the run if the month's accounts do not close (``cash_at_open``: agent cash when the month opened), in this
+    order: the transaction-flow matrix (:func:`check_flow_matrix`), GPUs (:func:`check_gpus`), balance sheets
+    (:func:`check_balance_sheets`), agent cash against the outside sectors, start-up cash, finite balances."""
+    m = economy
+    led = m.ledger
+    check_flow_matrix(m)
+    check_gpus(m)
+    check_balance_sheets(m)
+    change = led.agent_cash_total() - cash_at_open
+    from_sectors = -sum(c - c0 for c, c0, sector in zip(led.cash, led.cash_open, led.is_sector) if sector)
+    if abs(change - from_sectors) > 1e-7 * max(1.0, abs(cash_at_open)):
+        raise AccountingError(f"step {m.month} ({m.date}): agent cash changed by {change:.9f} but the net flow "
+                              f"from outside sectors is {from_sectors:.9f} (US$bn)")
+    s = m.startups
+    if s.n and abs(float(s.cash.sum()) - led.cash[s.eid]) > 1e-7 * max(1.0, abs(led.cash[s.eid])):
+        raise AccountingError(f"step {m.month} ({m.date}): start-up cash {float(s.cash.sum()):.9f} differs from "
+                              f"the ledger's {led.cash[s.eid]:.9f} (US$bn)")
+    if not np.all(np.isfinite(led.cash)) or not np.all(np.isfinite(led.equity)):
+        raise AccountingError(f"step {m.month} ({m.date}): non-finite cash or equity")
+
+
+def check_flow_matrix(economy) -> None:
+    """The month's transaction-flow matrix closes (Godley and Lavoie 2007, ch. 2), outside sectors included:
+
+    * every column (payment kind) sums to zero: each entry is a payment from one party to another (the ledger keeps
+      the flows by payer and payee), so what one party pays another receives, by construction;
+    * every row (party) sums to the change in its cash: no cash moves outside the ledger (tolerance 1e-9 of the
+      party's gross flows and opening cash, at least US$1bn);
+    * every non-cash transfer (a prepayment earned, capitalised interest, a forfeited deposit, debt written off) nets
+      to zero across the parties: no income is booked on one side only, or twice (tolerance 1e-9 of its gross
+      entries, at least US$1bn)."""
+    m = economy
+    led = m.ledger
+    rows, gross = led.flows_by_party()
+    change = np.asarray(led.cash) - np.asarray(led.cash_open)
+    bad = np.flatnonzero(np.abs(change - rows) > 1e-9 * np.maximum(1.0, gross + np.abs(led.cash_open)))
+    if len(bad):
+        i = int(bad[0])
+        raise AccountingError(f"step {m.month} ({m.date}): cash of {led.party(i)} changed by {change[i]:.9f} but its "
+                              f"payments this month net to {rows[i]:.9f} US$bn: {change[i] - rows[i]:.9f} US$bn moved "
+                              f"outside the ledger")
+    for transfer, column in led.transfers.items():
+        total = math.fsum(column.values())
+        if abs(total) > 1e-9 * max(1.0, math.fsum(map(abs, column.values()))):
+            net = np.zeros(len(led.names))
+            net[list(column)] = list(column.values())
+            raise AccountingError(f"step {m.month} ({m.date}): non-cash entries '{transfer}' do not net to zero across "
+                                  f"the parties: {total:+.9f} US$bn ({_largest(led, net)}): booked on one side only, or "
+                                  f"counted twice")
+
+
+def _largest(ledger, net: np.ndarray, k: int = 3) -> str:
+    """The ``k`` parties with the largest entries, for a message."""
+    top = np.argsort(-np.abs(net), kind="stable")[:k]
+    return ", ".join(f"{ledger.party(int(i))} {net[i]:+.9f}" for i in top if net[i] != 0.0)
+
+
+def check_balance_sheets(economy) -> None:
+    """Every agent's assets minus liabilities equal its book equity accumulated from the ledger's entries."""
     m = economy
     led = m.ledger
     bs = balance_sheets(m)
@@ -80,30 +142,35 @@ def check_accounts(economy, cash_at_open: float) -> None:
     if len(bad):
         i = int(bad[0])
         raise AccountingError(
-            f"step {m.month} ({m.date}): balance sheet of {led.names[i]} does not balance: assets "
+            f"step {m.month} ({m.date}): balance sheet of {led.party(i)} does not balance: assets "
             f"{bs['assets'][i]:.9f} - liabilities {bs['liabilities'][i]:.9f} = {bs['assets'][i] - bs['liabilities'][i]:.9f}"
             f" but book equity is {bs['equity'][i]:.9f} (US$bn)")
-    change = led.agent_cash_total() - cash_at_open
-    if abs(change - led.sector_net_flow) > 1e-7 * max(1.0, abs(cash_at_open)):
-        raise AccountingError(f"step {m.month} ({m.date}): agent cash changed by {change:.9f} but the net flow "
-                              f"from outside sectors is {led.sector_net_flow:.9f} (US$bn)")
-    s = m.startups
-    if s.n and abs(float(s.cash.sum()) - led.cash[s.eid]) > 1e-7 * max(1.0, abs(led.cash[s.eid])):
-        raise AccountingError(f"step {m.month} ({m.date}): start-up cash {float(s.cash.sum()):.9f} differs from "
-                              f"the ledger's {led.cash[s.eid]:.9f} (US$bn)")
-    check_gpus(m)
-    if not np.all(np.isfinite(led.cash)) or not np.all(np.isfinite(led.equity)):
-        raise AccountingError(f"step {m.month} ({m.date}): non-finite cash or equity")
 
 
 def check_gpus(economy) -> None:
-    """GPU conservation and the installed base against its running total (which is then reset: no drift)."""
+    """GPUs: every party holds what its transactions gave it (agents in the fleet; the foundry minus all GPUs made,
+    outside buyers what they bought, recyclers what was scrapped), so GPUs are conserved across all parties
+    (produced = held + scrapped + sold to outside buyers); the installed base equals its running total (which is
+    then reset: no drift)."""
     m = economy
-    fleet = m.fleet
-    held = float(fleet.view("count").sum())
-    if abs(fleet.produced - held - fleet.scrapped - fleet.sold_outside) > 1e-6 * max(1.0, fleet.produced):
+    led, fleet = m.ledger, m.fleet
+    n = len(led.names)
+    held = np.bincount(fleet.view("owner"), weights=fleet.view("count"), minlength=n)
+    agents_hold = float(held.sum())
+    for sector, count in (("foundry_and_suppliers", -fleet.produced), ("used_gpu_buyers", fleet.sold_outside),
+                          ("recyclers", fleet.scrapped)):
+        held[led.sector(sector)] = count
+    position = np.asarray(led.gpus)
+    bad = np.flatnonzero(np.abs(position - held) > 1e-6 * np.maximum(1.0, np.abs(held)))
+    if len(bad):
+        i = int(bad[np.argsort(np.asarray(led.is_sector)[bad], kind="stable")][0])  # an agent at fault before a sector
+        moved = ", ".join(f"{item} {flows[i]:+.3f}" for item, flows in led.gpu_flows.items() if i in flows) or "none"
+        raise AccountingError(f"step {m.month} ({m.date}): GPUs of {led.party(i)} not conserved: its transactions leave "
+                              f"it {position[i]:.3f} GPUs but it holds {held[i]:.3f} (GPUs moved this month: {moved})")
+    if abs(fleet.produced - agents_hold - fleet.scrapped - fleet.sold_outside) > 1e-6 * max(1.0, fleet.produced):
         raise AccountingError(f"step {m.month} ({m.date}): GPUs not conserved: produced {fleet.produced:.3f} != held "
-                              f"{held:.3f} + scrapped {fleet.scrapped:.3f} + sold to outside buyers {fleet.sold_outside:.3f}")
+                              f"{agents_hold:.3f} + scrapped {fleet.scrapped:.3f} + sold to outside buyers "
+                              f"{fleet.sold_outside:.3f}")
     installed = float((fleet.view("count") * m.perf[fleet.view("gen")]).sum())
     if abs(installed - fleet.installed_h100e) > 1e-6 * max(1.0, installed):
         raise AccountingError(f"step {m.month} ({m.date}): installed base {installed:.3f} H100e differs from its running "

@@ -58,12 +58,14 @@ def scrap(economy) -> None:
     m.negative_margin_months = np.where(margin_negative, m.negative_margin_months + 1, 0)
     old = (m.month - fleet.vintage[:n]) > p["technology.physical_life_months"]
     dead_gen = m.negative_margin_months >= p["technology.scrap_margin_months"]
+    recyclers = led.sector("recyclers")
     scrap_rows = np.flatnonzero((fleet.count[:n] > 0) & (old | dead_gen[fleet.gen[:n]]))
     for r in scrap_rows:
         units = fleet.count[r]
         owner = int(fleet.owner[r])
         book = fleet.take_out(r, units, scrapped=True)
         led.book(owner, -book, "scrapping")
+        led.move_gpus(owner, recyclers, units, "scrapping")
         m.flow["gpus_scrapped"] += units
     if len(scrap_rows):
         m.events.log("scrapping", sorted({m.entity[int(fleet.owner[r])].name for r in scrap_rows}), 0.0,

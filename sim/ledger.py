@@ -1,66 +1,46 @@
-"""Double-entry bookkeeping: every payment moves cash from one named party to another.
+"""Double-entry bookkeeping as a transaction-flow matrix: every payment moves cash from one named party to another.
 
-Parties are *entities*: the model's agents and the named outside sectors (end users, foundry, utilities,
-venture and public-equity investors, credit investors, bond investors, outside buyers of used GPUs, ...).
-Each payment has a *kind* that says how each side books it:
+Parties are *entities*: the model's agents and the outside sectors (end users, the foundry and suppliers, utilities,
+venture and public-equity investors, credit investors, bond investors, outside buyers of used GPUs, recyclers, ...).
+Each entity has a *role* (``neocloud``, ``lender``, ...; each outside sector is its own role). The outside sectors
+are accounted entities like the agents: their cash and GPU positions are kept, so every row (party) and every column
+(payment kind) of the month's transaction-flow matrix closes, in the sense of Godley and Lavoie (2007, *Monetary
+Economics*, ch. 2): nothing comes from nowhere and nothing goes nowhere.
 
-* ``pnl``: income or expense; it changes the party's book equity (revenue, interest, power, ...);
-* ``capital``: contributed capital or distributions; it changes book equity (equity raises, payouts);
-* ``swap``: an exchange of cash for another asset or liability whose stock the caller changes
-  (a GPU purchase adds GPUs at cost, a loan draw adds a liability, a prepayment a deferred revenue, ...).
+Each payment kind (:data:`KINDS`) declares
 
-Non-cash items (depreciation, revaluations, write-offs, gains and losses on sales) are booked with
-:meth:`Ledger.book`. After every step the model checks, for every agent, that assets minus liabilities
-equal book equity as accumulated from these entries, that the change in agent cash equals the net flow
-with the outside sectors, and that GPUs are conserved; a violation raises :class:`AccountingError`
-naming the agent, the step and the amounts.
+* how each side books it: ``pnl`` (income or expense: it changes book equity), ``capital`` (contributed capital or
+  distributions: it changes book equity) or ``swap`` (cash for another asset or liability whose stock the caller
+  changes: a loan draw adds a liability, a prepayment a deferred revenue, ...);
+* which roles may pay it to which (its *routes*): interest goes from borrowers to lenders, never the other way; a
+  payment on a route its kind does not declare is refused on the spot;
+* whether it pays for GPUs: the GPUs then move in the same transaction, the other way (a chip sale moves the buyer's
+  GPUs from the chipmaker, the cost of goods moves them from the foundry to the chipmaker); such a payment with no
+  GPUs is refused, and so are GPUs moving with a payment kind that is not for GPUs.
+
+Non-cash items (depreciation, revaluations, write-offs, releases of prepayments, ...) are booked with
+:meth:`Ledger.book` under a declared name (:data:`NONCASH`): a *transfer* between two parties (a prepayment earned,
+capitalised interest, a forfeited deposit, debt written off) must net to zero across the parties every month; the
+others are one-sided changes in the value of one party's stock. GPUs that change hands without cash (opening fleets,
+seizures, scrapping) move with :meth:`Ledger.move_gpus` on declared routes (:data:`GPU_TRANSFERS`).
+
+The month-end checks (:mod:`.accounts`) then compare these flows with the stocks, and a violation raises
+:class:`AccountingError` naming the party, the step, the payment kind and the amounts.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections import defaultdict
+from dataclasses import dataclass
+from itertools import chain
 
-# kind -> (payer's treatment, payee's treatment)
-PAYMENT_KINDS: dict[str, tuple[str, str]] = {
-    "ai_revenue": ("pnl", "pnl"),
-    "core_cash_flow": ("pnl", "pnl"),
-    "chip_sale": ("swap", "pnl"),
-    "chip_deposit": ("swap", "swap"),
-    "cost_of_goods": ("pnl", "pnl"),
-    "operating_expense": ("pnl", "pnl"),
-    "power_and_operations": ("pnl", "pnl"),
-    "data_centre_lease": ("pnl", "pnl"),
-    "compute_spot": ("pnl", "pnl"),
-    "compute_cover": ("pnl", "pnl"),  # spot capacity a provider buys to serve contracts its own fleet cannot (cost of revenue)
-    "compute_contract": ("pnl", "pnl"),
-    "contract_prepayment": ("swap", "swap"),
-    "backstop": ("pnl", "pnl"),
-    "rent_back": ("pnl", "pnl"),
-    "interest": ("pnl", "pnl"),
-    "principal": ("swap", "swap"),
-    "loan_draw": ("swap", "swap"),
-    "recovery": ("pnl", "pnl"),
-    "trade_credit_loss": ("pnl", "pnl"),
-    "equity_investment": ("swap", "capital"),
-    "payout": ("capital", "capital"),
-    "fund_inflow": ("capital", "capital"),
-    "fund_outflow": ("capital", "capital"),
-    "bond_issue": ("swap", "swap"),
-    "used_gpu_sale": ("swap", "swap"),
-    "funding_round": ("capital", "capital"),
-    "capital_call": ("capital", "capital"),  # investors pay in committed capital when a fund calls it
-    "facility_draw": ("swap", "swap"),  # a fund draws on its bank back-leverage facility
-    "facility_repayment": ("swap", "swap"),
-    "facility_interest": ("pnl", "pnl"),
-}
-# kind -> (does it change the payer's book equity, the payee's): everything but a swap does
-BOOKS_EQUITY: dict[str, tuple[bool, bool]] = {kind: (payer != "swap", payee != "swap")
-                                              for kind, (payer, payee) in PAYMENT_KINDS.items()}
+import numpy as np
 
 SECTORS = (
     "end_users",
-    "foundry_and_suppliers",
+    "foundry_and_suppliers",  # paid the chipmakers' cost of goods; every GPU (the opening fleets too) comes from it
     "staff_and_services",
     "utilities_and_data_centres",
     "venture_and_public_equity",
@@ -69,81 +49,316 @@ SECTORS = (
     "banks",  # back-leverage lenders to the credit funds
     "used_gpu_buyers",
     "hyperscaler_core_business",
-    "chip_production",  # where new GPUs come from (GPU conservation)
+    "recyclers",  # take the GPUs scrapped, for nothing
 )
+AGENT_ROLES = ("chipmaker", "hyperscaler", "neocloud", "lender", "lab", "startups", "spot_exchange")
+ROLES = AGENT_ROLES + SECTORS
+
+# groups of roles named after what they do
+GPU_OWNERS = ("hyperscaler", "neocloud", "lender")  # hold and run GPUs (a lender: GPUs it seized)
+CHIP_BUYERS = ("hyperscaler", "neocloud")  # order chips from the chipmakers
+PROVIDERS = ("hyperscaler", "neocloud", "lender")  # sell compute (a lender: under contracts it took over)
+SPOT_BUYERS = ("lab", "startups", "hyperscaler")
+CONTRACT_CUSTOMERS = ("lab", "startups", "hyperscaler")
+FIRMS_WITH_SHAREHOLDERS = ("chipmaker", "hyperscaler", "neocloud", "lab", "startups")
+DEVELOPERS = ("lab", "startups")
+
+# the number of units in the last place of the ledger's largest balance below which a negative amount is rounding
+ROUNDING_ULPS = 16
+
+
+def _routes(*pairs) -> frozenset:
+    """(payer role, payee role) pairs from ``(payers, payees)`` pairs, each a role or a tuple of roles."""
+    out = set()
+    for payers, payees in pairs:
+        for a in (payers,) if isinstance(payers, str) else payers:
+            for b in (payees,) if isinstance(payees, str) else payees:
+                assert a in ROLES and b in ROLES, (a, b)
+                out.add((a, b))
+    return frozenset(out)
+
+
+def routes_text(routes: frozenset) -> str:
+    """Routes in words, payers with the same payees together: ``neocloud -> lender; hyperscaler -> bond_investors``."""
+    payees: dict[str, set] = defaultdict(set)
+    for a, b in routes:
+        payees[a].add(b)
+    payers: dict[tuple, list] = defaultdict(list)
+    for a in sorted(payees, key=ROLES.index):
+        payers[tuple(sorted(payees[a], key=ROLES.index))].append(a)
+    return "; ".join(f"{', '.join(a)} -> {', '.join(b)}" for b, a in payers.items())
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A payment kind: how payer and payee book it, who may pay it to whom, and whether GPUs move with it."""
+
+    payer_books: str  # pnl, capital or swap
+    payee_books: str
+    routes: frozenset  # (payer role, payee role) pairs
+    meaning: str
+    for_gpus: bool = False  # a payment for GPUs: they move from payee to payer in the same transaction
+    free_gpus: bool = True  # may the GPUs move for no cash (a deposit covers them; worthless old GPUs)
+
+
+KINDS: dict[str, Kind] = {
+    "ai_revenue": Kind("pnl", "pnl", _routes(("end_users", ("hyperscaler",) + DEVELOPERS)), "end users pay for AI services"),
+    "core_cash_flow": Kind("pnl", "pnl", _routes(("hyperscaler_core_business", "hyperscaler")),
+                           "a hyperscaler's non-AI businesses' operating cash flow"),
+    "chip_sale": Kind("swap", "pnl", _routes((CHIP_BUYERS, "chipmaker")),
+                      "a delivery of GPUs paid at list price less the deposit applied", for_gpus=True),
+    "chip_deposit": Kind("swap", "swap", _routes((CHIP_BUYERS, "chipmaker"), ("chipmaker", CHIP_BUYERS)),
+                         "a deposit with a chip order (and its refund when the order is filled with deposit to spare)"),
+    "cost_of_goods": Kind("pnl", "pnl", _routes(("chipmaker", "foundry_and_suppliers")),
+                          "a chipmaker buys the GPUs it ships from the foundry and suppliers", for_gpus=True, free_gpus=False),
+    "operating_expense": Kind("pnl", "pnl", _routes((("chipmaker", "neocloud") + DEVELOPERS, "staff_and_services")),
+                              "staff, overheads and services"),
+    "power_and_operations": Kind("pnl", "pnl", _routes((GPU_OWNERS, "utilities_and_data_centres")),
+                                 "power and operations of the GPUs that ran"),
+    "data_centre_lease": Kind("pnl", "pnl", _routes((GPU_OWNERS, "utilities_and_data_centres")),
+                              "powered data-centre capacity leased"),
+    "compute_spot": Kind("pnl", "pnl", _routes((SPOT_BUYERS, "spot_exchange"), ("spot_exchange", PROVIDERS)),
+                         "spot compute, paid through the exchange"),
+    "compute_cover": Kind("pnl", "pnl", _routes((PROVIDERS, "spot_exchange")),
+                          "spot capacity a provider buys to serve contracts its own fleet cannot (cost of revenue)"),
+    "compute_contract": Kind("pnl", "pnl", _routes((CONTRACT_CUSTOMERS, PROVIDERS)), "a term contract's monthly payment"),
+    "contract_prepayment": Kind("swap", "swap", _routes((CONTRACT_CUSTOMERS + ("chipmaker",), PROVIDERS)),
+                                "a term contract's prepayment at signing"),
+    "backstop": Kind("pnl", "pnl", _routes(("chipmaker", "neocloud")), "Nvidia buys a backstopped neocloud's idle capacity"),
+    "rent_back": Kind("pnl", "pnl", _routes(("chipmaker", PROVIDERS)), "Nvidia's rent-back contract payment"),
+    "interest": Kind("pnl", "pnl", _routes(("neocloud", "lender"), ("hyperscaler", "bond_investors")),
+                     "interest from a borrower to its creditor"),
+    "principal": Kind("swap", "swap", _routes(("neocloud", "lender"), ("hyperscaler", "bond_investors")),
+                      "a borrower repays principal to its creditor"),
+    "loan_draw": Kind("swap", "swap", _routes(("lender", "neocloud")), "a neocloud draws on its GPU-backed facility"),
+    "recovery": Kind("pnl", "pnl", _routes(("neocloud", "lender"),
+                                           ("lender", ("lender", "utilities_and_data_centres", "chipmaker",
+                                                       "venture_and_public_equity"))),
+                     "a defaulted neocloud's cash to its lenders; a lender's surplus over its claim passed on (absolute "
+                     "priority: other lenders, unpaid suppliers, shareholders)"),
+    "trade_credit_loss": Kind("pnl", "pnl", _routes(("utilities_and_data_centres", "neocloud")),
+                              "suppliers absorb a defaulted neocloud's unpaid bills"),
+    "equity_investment": Kind("swap", "capital", _routes(("chipmaker", ("lab", "neocloud"))),
+                              "Nvidia buys new shares of a lab or neocloud"),
+    "payout": Kind("capital", "capital", _routes((FIRMS_WITH_SHAREHOLDERS, "venture_and_public_equity")),
+                   "dividends and buy-backs; a failed firm's last cash to its owners"),
+    "fund_inflow": Kind("capital", "capital", _routes(("credit_investors", "lender")), "investors add to a credit fund"),
+    "fund_outflow": Kind("capital", "capital", _routes(("lender", "credit_investors")), "investors redeem from a credit fund"),
+    "bond_issue": Kind("swap", "swap", _routes(("bond_investors", "hyperscaler")), "a hyperscaler issues bonds"),
+    "used_gpu_sale": Kind("swap", "swap", _routes((("used_gpu_buyers", "neocloud"), GPU_OWNERS)),
+                          "outside buyers or a neocloud buy used GPUs in the used-GPU market", for_gpus=True),
+    "funding_round": Kind("capital", "capital", _routes(("venture_and_public_equity", ("lab", "neocloud", "startups"))),
+                          "venture and public equity buy new shares"),
+    "capital_call": Kind("capital", "capital", _routes(("credit_investors", "lender")),
+                         "a credit fund calls capital its investors committed"),
+    "facility_draw": Kind("swap", "swap", _routes(("banks", "lender")), "a credit fund draws on its bank back-leverage facility"),
+    "facility_repayment": Kind("swap", "swap", _routes(("lender", "banks")), "a credit fund repays its back-leverage facility"),
+    "facility_interest": Kind("pnl", "pnl", _routes(("lender", "banks")), "interest on a credit fund's back-leverage facility"),
+}
+# kind -> (does it change the payer's book equity, the payee's): everything but a swap does
+_N_ROLES = len(ROLES)
+_ROLE_ID = {r: i for i, r in enumerate(ROLES)}
+# kind -> (does it change the payer's book equity, the payee's (everything but a swap does), is it for GPUs, its routes
+# as integer codes payer role id x number of roles + payee role id): one lookup a payment
+_BOOKING: dict[str, tuple[bool, bool, bool, frozenset]] = {
+    k: (v.payer_books != "swap", v.payee_books != "swap", v.for_gpus,
+        frozenset(_ROLE_ID[a] * _N_ROLES + _ROLE_ID[b] for a, b in v.routes)) for k, v in KINDS.items()}
+
+# non-cash items: name -> the transfer it belongs to (its entries must net to zero across the parties every month), or
+# None for a one-sided change in the value of one party's stock
+NONCASH: dict[str, str | None] = {
+    "compute_contract": "compute_contract",  # prepayment earned: the customer's prepaid compute, the provider's revenue
+    "rent_back": "rent_back",
+    "interest": "interest",  # unpaid interest capitalised: the borrower's expense, the lender's income
+    "forfeited_deposit": "forfeited_deposit",  # the buyer's loss, the chipmaker's income
+    "contracts_assigned": "contracts_assigned",  # prepaid compute owed moves from a defaulted provider to its lender
+    "contracts_terminated": "contracts_terminated",  # the provider keeps the unreleased prepayment
+    "debt_extinguished": "loan_write_off",  # a defaulted borrower's debt is gone ...
+    "loan_default": "loan_write_off",  # ... and so is its lender's loan
+    "chip_sale": None,  # a deposit applied to a delivery becomes revenue (the buyer's side is a swap for GPUs)
+    "depreciation": None,
+    "scrapping": None,
+    "gain_on_gpu_sales": None,
+    "gpus_seized": None,  # the borrower loses their book value, the lender gains their market value
+    "stake_revaluation": None,
+    "stake_writedown": None,
+}
+# GPUs that change hands without cash: item -> routes
+GPU_TRANSFERS: dict[str, frozenset] = {
+    "opening_fleet": _routes(("foundry_and_suppliers", CHIP_BUYERS)),  # held at the start, made before it
+    "gpus_seized": _routes(("neocloud", "lender")),
+    "scrapping": _routes((GPU_OWNERS, "recyclers")),
+}
+
+# a month's flows of one kind are kept by (payer, payee) pair, under the key payer x PAIR + payee
+PAIR = 1 << 20
 
 
 class AccountingError(RuntimeError):
-    """The accounts do not close: the run stops, naming the agent, the step and the amounts."""
+    """The accounts do not close: the run stops, naming the party, the step, the payment kind and the amounts."""
 
 
 class Ledger:
+    """Cash, book equity and GPU positions of every entity, and the month's flows by kind and entity."""
+
     def __init__(self):
         self.names: list[str] = []
+        self.roles: list[str] = []
+        self._role_id: list[int] = []
         self.is_sector: list[bool] = []
         # per entity, as Python lists: payments update them one scalar at a time (numpy scalar indexing is slower)
-        self.cash: list[float] = []
-        self.equity: list[float] = []  # book equity accumulated from entries
+        self.cash: list[float] = []  # an outside sector's cash is what it has paid in (-) or taken out (+) since the start
+        self.equity: list[float] = []  # book equity accumulated from entries (agents only)
+        self.gpus: list[float] = []  # GPUs held according to the transactions (the foundry's position: minus all made)
         self.sector_id: dict[str, int] = {}
-        self.sector_net_flow = 0.0  # net cash from sectors to agents during the current step
-        # item -> {eid: amount this step (+ income, - expense)}, parties in the order of their first entry (int keys
-        # hash faster than (eid, item) tuples: a payment books two of these)
-        self.income: dict[str, dict[int, float]] = defaultdict(dict)
+        self.month, self.date = -1, "opening"
+        self.start_step(-1, "opening")
         for s in SECTORS:
-            self.sector_id[s] = self.register(s, sector=True)
+            self.sector_id[s] = self.register(s, role=s, sector=True)
 
-    def register(self, name: str, sector: bool = False, cash: float = 0.0, equity: float | None = None) -> int:
+    def register(self, name: str, role: str, sector: bool = False, cash: float = 0.0, equity: float | None = None) -> int:
+        """A new entity with its ``role`` (one of :data:`ROLES`), opening cash and book equity (US$bn)."""
+        if role not in ROLES or sector != (role in SECTORS):
+            raise ValueError(f"ledger: role of {name!r} must be one of {', '.join(AGENT_ROLES)} (got {role!r})")
         eid = len(self.names)
+        assert eid < PAIR, "too many ledger entities for the pair keys of the flows"
         self.names.append(name)
+        self.roles.append(role)
+        self._role_id.append(_ROLE_ID[role])
         self.is_sector.append(sector)
         self.cash.append(0.0 if sector else float(cash))
+        self.cash_open.append(self.cash[-1])
         self.equity.append(0.0 if sector else float(cash if equity is None else equity))
+        self.gpus.append(0.0)
         return eid
 
     def sector(self, name: str) -> int:
         return self.sector_id[name]
 
-    def pay(self, payer: int, payee: int, amount: float, kind: str) -> None:
-        """Move ``amount`` US$bn of cash from ``payer`` to ``payee`` and book both sides by ``kind``."""
+    def party(self, eid: int) -> str:
+        """``name (role)`` for messages."""
+        return f"{self.names[eid]} ({'outside sector' if self.is_sector[eid] else self.roles[eid]})"
+
+    def pay(self, payer: int, payee: int, amount: float, kind: str, gpus: float = 0.0) -> None:
+        """Move ``amount`` US$bn of cash from ``payer`` to ``payee`` and book both sides by ``kind``; a payment for GPUs
+        moves ``gpus`` GPUs from ``payee`` to ``payer`` with it. The route is checked the first time this month that
+        ``payer`` pays ``payee`` this kind (the flows are kept by pair: later payments find the pair there)."""
         amount = float(amount)  # a numpy scalar would make every later sum of these balances slower (same value)
-        if not 0.0 < amount < math.inf:  # zero: nothing to do; negative, infinite or NaN: an error
-            if amount == 0.0:
+        if not 0.0 < amount < math.inf:  # zero or rounding: no cash moves; negative, infinite or NaN: an error
+            amount = self._zero_or_refuse(payer, payee, amount, kind)
+            if not gpus:
                 return
-            raise AccountingError(f"payment '{kind}' from {self.names[payer]} to {self.names[payee]}: "
-                                  f"invalid amount {amount!r}")
-        payer_books, payee_books = BOOKS_EQUITY[kind]
+        payer_books, payee_books, for_gpus, routes = _BOOKING[kind]
+        flows = self.flows[kind]
+        pair = payer * PAIR + payee
+        before = flows.get(pair)
+        if before is None and self._role_id[payer] * _N_ROLES + self._role_id[payee] not in routes:
+            self._refuse_route(payer, payee, amount, kind)
+        if gpus or for_gpus:
+            self._move_gpus_paid_for(payer, payee, amount, kind, float(gpus))
+        flows[pair] = amount if before is None else before + amount
+        cash = self.cash
+        cash[payer] -= amount
+        cash[payee] += amount
         is_sector = self.is_sector
-        if is_sector[payer]:
-            self.sector_net_flow += amount
-        else:
-            self.cash[payer] -= amount
-            if payer_books:
-                self.equity[payer] -= amount
-                income = self.income[kind]
-                income[payer] = income.get(payer, 0.0) - amount
-        if is_sector[payee]:
-            self.sector_net_flow -= amount
-        else:
-            self.cash[payee] += amount
-            if payee_books:
-                self.equity[payee] += amount
-                income = self.income[kind]
-                income[payee] = income.get(payee, 0.0) + amount
+        if payer_books and not is_sector[payer]:
+            self.equity[payer] -= amount
+            income = self.income[kind]
+            income[payer] = income.get(payer, 0.0) - amount
+        if payee_books and not is_sector[payee]:
+            self.equity[payee] += amount
+            income = self.income[kind]
+            income[payee] = income.get(payee, 0.0) + amount
+
+    def _zero_or_refuse(self, payer: int, payee: int, amount: float, kind: str) -> float:
+        """0.0 for a zero amount or a negative one within rounding of the ledger's largest balance (a difference of
+        equal quantities computed two ways); anything else stops the run."""
+        if amount == 0.0 or -self.rounding <= amount < 0.0:
+            return 0.0
+        raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' from {self.party(payer)} to "
+                              f"{self.party(payee)}: invalid amount {amount!r} US$bn (must be >= 0 and finite; negatives "
+                              f"down to -{self.rounding:.3g} are rounding)")
+
+    def _refuse_route(self, payer: int, payee: int, amount: float, kind: str) -> None:
+        """Stop the run: ``kind`` may not be paid by ``payer``'s role to ``payee``'s."""
+        routes = routes_text(KINDS[kind].routes)
+        raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
+                              f"{self.party(payer)} to {self.party(payee)}: '{kind}' ({KINDS[kind].meaning}) is paid only "
+                              f"{routes}")
+
+    def _move_gpus_paid_for(self, payer: int, payee: int, amount: float, kind: str, gpus: float) -> None:
+        """The GPUs a payment is for move the other way: a payment for GPUs moves some, nothing else moves any."""
+        spec = KINDS[kind]
+        if not spec.for_gpus:
+            raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
+                                  f"{self.party(payer)} to {self.party(payee)} moves {gpus!r} GPUs, but '{kind}' is not a "
+                                  f"payment for GPUs")
+        if not 0.0 < gpus < math.inf:
+            raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
+                                  f"{self.party(payer)} to {self.party(payee)} for {gpus!r} GPUs: a payment for GPUs must "
+                                  f"move a positive number of them")
+        if amount == 0.0 and not spec.free_gpus:
+            raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
+                                  f"{self.party(payer)} to {self.party(payee)} for {gpus:.3f} GPUs: '{kind}' "
+                                  f"({spec.meaning}) never moves GPUs for nothing")
+        held = self.gpus  # as _move(payee, payer, gpus, kind), inlined: one GPU payment in five
+        held[payee] -= gpus
+        held[payer] += gpus
+        moved = self.gpu_flows[kind]
+        moved[payee] = moved.get(payee, 0.0) - gpus
+        moved[payer] = moved.get(payer, 0.0) + gpus
+
+    def move_gpus(self, giver: int, taker: int, gpus: float, item: str) -> None:
+        """``gpus`` GPUs change hands without cash (:data:`GPU_TRANSFERS`: opening fleets, seizures, scrapping)."""
+        gpus = float(gpus)
+        if gpus == 0.0:
+            return
+        routes = GPU_TRANSFERS.get(item)
+        if routes is None or (self.roles[giver], self.roles[taker]) not in routes or not 0.0 < gpus < math.inf:
+            raise AccountingError(f"step {self.month} ({self.date}): {gpus!r} GPUs moved from {self.party(giver)} to "
+                                  f"{self.party(taker)} as '{item}': not a declared transfer of GPUs "
+                                  f"({', '.join(sorted(GPU_TRANSFERS))}) on its routes, or not a positive number")
+        self._move(giver, taker, gpus, item)
+
+    def _move(self, giver: int, taker: int, gpus: float, item: str) -> None:
+        held = self.gpus
+        held[giver] -= gpus
+        held[taker] += gpus
+        moved = self.gpu_flows[item]
+        moved[giver] = moved.get(giver, 0.0) - gpus
+        moved[taker] = moved.get(taker, 0.0) + gpus
 
     def book(self, eid: int, amount: float, item: str) -> None:
-        """A non-cash income (+) or expense (-) item; the caller changes the matching stock."""
+        """A non-cash income (+) or expense (-) item of a declared name (:data:`NONCASH`); the caller changes the matching
+        stock."""
+        try:
+            transfer = NONCASH[item]
+        except KeyError:
+            raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' of {amount!r} US$bn for "
+                                  f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})") from None
         if amount == 0.0 or self.is_sector[eid]:
             return
         if not math.isfinite(amount):
-            raise AccountingError(f"non-cash item '{item}' for {self.names[eid]}: invalid amount {amount!r}")
+            raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' for {self.party(eid)}: "
+                                  f"invalid amount {amount!r}")
         amount = float(amount)  # as in pay()
         self.equity[eid] += amount
         income = self.income[item]
         income[eid] = income.get(eid, 0.0) + amount
+        if transfer is not None:
+            entries = self.transfers[transfer]
+            entries[eid] = entries.get(eid, 0.0) + amount
 
-    def start_step(self) -> None:
-        self.sector_net_flow = 0.0
-        self.income = defaultdict(dict)
+    def start_step(self, month: int, date: str) -> None:
+        """A new month: its flows start from zero; the opening cash is kept for the month-end checks."""
+        self.month, self.date = month, date
+        self.cash_open = list(self.cash)
+        scale = max(1.0, max(map(abs, self.cash_open), default=0.0))
+        self.rounding = ROUNDING_ULPS * sys.float_info.epsilon * scale
+        self.income = defaultdict(dict)  # item -> {eid: this month's income (+) or expense (-)}, book equity's side
+        self.flows = defaultdict(dict)  # kind -> {payer x PAIR + payee: this month's payments}: the transaction-flow matrix
+        self.transfers = defaultdict(dict)  # non-cash transfer -> {eid: entry}
+        self.gpu_flows = defaultdict(dict)  # kind or item -> {eid: GPUs in (+) or out (-)}
 
     def income_of(self, eid: int, *items: str) -> float:
         """This step's net income of ``eid`` from ``items`` (their sum in the order given), US$bn."""
@@ -157,3 +372,27 @@ class Ledger:
 
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)
+
+    def flows_by_party(self) -> tuple[np.ndarray, np.ndarray]:
+        """This month's net cash in (+) or out (-) of every party over all kinds, and its gross flows (US$bn)."""
+        n = len(self.names)
+        count = sum(len(column) for column in self.flows.values())
+        pairs = np.fromiter(chain.from_iterable(self.flows.values()), dtype=np.int64, count=count)
+        amounts = np.fromiter(chain.from_iterable(c.values() for c in self.flows.values()), dtype=float, count=count)
+        received = np.bincount(pairs % PAIR, weights=amounts, minlength=n)
+        paid = np.bincount(pairs // PAIR, weights=amounts, minlength=n)
+        return received - paid, received + paid
+
+    def flow_matrix(self) -> dict[str, dict[str, float]]:
+        """This month's transaction-flow matrix by role: {kind: {role: net cash in (+) or out (-), US$bn}}. Each entry is
+        a payment from one party to another, so every kind sums to zero across the roles, and a role's entries sum to
+        the change in its cash."""
+        out: dict[str, dict[str, float]] = {}
+        for kind, column in self.flows.items():
+            by_role: dict[str, float] = defaultdict(float)
+            for pair, amount in column.items():
+                payer, payee = divmod(pair, PAIR)
+                by_role[self.roles[payer]] -= amount
+                by_role[self.roles[payee]] += amount
+            out[kind] = dict(by_role)
+        return out

@@ -217,7 +217,7 @@ class GPUEconomy(mesa.Model):
     def open_month(self) -> None:
         self.month = self.steps - 1
         self.date = self.events.date = month_label(self.month)
-        self.ledger.start_step()
+        self.ledger.start_step(self.month, self.date)
         self._cash_start = self.ledger.agent_cash_total()
         self.sofr = sofr_at(self.p, self.month, self.shocks.rate_shift)
         self._open_tallies()

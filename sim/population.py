@@ -30,8 +30,8 @@ def build_population(economy, roster) -> None:
     h100 = m.gen_index("H100")
     a100 = m.gen_index("A100")
 
-    m.nvidia = Chipmaker(m, "Nvidia", "nvidia", led.register("Nvidia", cash=NVIDIA_OPENING_CASH), p["nvidia.initial_capacity"])
-    m.rival = Chipmaker(m, "AMD and custom silicon", "rival", led.register("AMD and custom silicon", cash=RIVAL_OPENING_CASH), 0.0)
+    m.nvidia = Chipmaker(m, "Nvidia", "nvidia", led.register("Nvidia", "chipmaker", cash=NVIDIA_OPENING_CASH), p["nvidia.initial_capacity"])
+    m.rival = Chipmaker(m, "AMD and custom silicon", "rival", led.register("AMD and custom silicon", "chipmaker", cash=RIVAL_OPENING_CASH), 0.0)
     share = rival_share(p, m.month)
     m.rival.capacity = m.nvidia.capacity * share / (1.0 - share)
     for c in (m.nvidia, m.rival):
@@ -46,7 +46,7 @@ def build_population(economy, roster) -> None:
     m.hyperscalers = []
     for name, weight, n_a100, n_h100 in hyperscalers:
         cash = p["hyperscalers.cash_months"] * p["hyperscalers.core_cash_flow"] * weight
-        h = Hyperscaler(m, name, led.register(name, cash=cash), weight)
+        h = Hyperscaler(m, name, led.register(name, "hyperscaler", cash=cash), weight)
         m.entity[h.eid] = h
         m.hyperscalers.append(h)
         initial_gpus(m, h.eid, a100, n_a100)
@@ -67,17 +67,17 @@ def build_population(economy, roster) -> None:
 
     m.labs = []
     for name, weight, cash in labs:
-        lab = Lab(m, name, led.register(name, cash=cash), weight)
+        lab = Lab(m, name, led.register(name, "lab", cash=cash), weight)
         m.entity[lab.eid] = lab
         m.labs.append(lab)
 
-    m.startups = StartupPopulation(m, led.register("AI start-ups", cash=0.0), p["population.startups"], scale)
+    m.startups = StartupPopulation(m, led.register("AI start-ups", "startups", cash=0.0), p["population.startups"], scale)
     m.entity[m.startups.eid] = m.startups
 
 
 def add_lender(economy, name: str, capital: float) -> None:
     m = economy
-    lender = Lender(m, name, m.ledger.register(name, cash=capital))
+    lender = Lender(m, name, m.ledger.register(name, "lender", cash=capital))
     m.entity[lender.eid] = lender
     m.lenders.append(lender)
 
@@ -88,7 +88,7 @@ def add_neocloud(economy, name, n_a100, n_h100, mw, cash, lender, optimism, size
     led = m.ledger
     if lender is None and m.lenders:
         lender = max(m.lenders, key=lambda l: l.capital())
-    eid = led.register(name, cash=cash)
+    eid = led.register(name, "neocloud", cash=cash)
     nc = Neocloud(m, name, eid, mw, lender.eid if lender else -1, float(optimism), size, named)
     m.entity[eid] = nc
     m.neoclouds.append(nc)
@@ -109,5 +109,6 @@ def initial_gpus(economy, eid: int, g: int, count: float) -> None:
     life = m.p["technology.accounting_life_months"]
     book = cost * max(0.0, 1.0 - (-vintage) / life)
     i = m.fleet.produce(eid, g, vintage, count, cost)
+    m.ledger.move_gpus(m.ledger.sector("foundry_and_suppliers"), eid, count, "opening_fleet")
     m.fleet.book[i] = book
     m.ledger.equity[eid] += book

@@ -92,16 +92,97 @@ def test_a_payment_outside_the_ledger_stops_the_run_naming_agent_step_and_amount
     with pytest.raises(AccountingError) as err:
         model.step()
     text = str(err.value)
-    assert "step 1" in text and "US$bn" in text
+    assert "step 1 (2023-02)" in text and nc.name in text and "US$bn" in text
 
 
-def test_gpus_vanishing_stops_the_run():
+def test_gpus_vanishing_stops_the_run_naming_their_owner():
     model = GPUEconomy(rng=1, **{"run.months": 12})
     model.step()
-    rows = model.fleet.rows_of(model.hyperscalers[0].eid)
+    h = model.hyperscalers[0]
+    rows = model.fleet.rows_of(h.eid)
     model.fleet.count[rows[0]] *= 0.5
-    with pytest.raises(AccountingError, match="GPUs not conserved|balance sheet"):
+    with pytest.raises(AccountingError, match=f"GPUs of {h.name} \\(hyperscaler\\) not conserved"):
         model.step()
+
+
+def test_the_transaction_flow_matrix_closes_with_the_outside_sectors_as_accounted_parties(baseline_24):
+    """December 2024: every payment kind sums to zero across the roles, every party's payments sum to the change in
+    its cash (outside sectors included), and every party holds the GPUs its transactions gave it."""
+    m = baseline_24
+    led = m.ledger
+    matrix = led.flow_matrix()
+    assert {"end_users", "foundry_and_suppliers", "staff_and_services", "venture_and_public_equity"} <= \
+        {role for column in matrix.values() for role in column}
+    for kind, column in matrix.items():
+        assert sum(column.values()) == pytest.approx(0.0, abs=1e-9), kind
+    change = {}
+    for eid, role in enumerate(led.roles):
+        change[role] = change.get(role, 0.0) + led.cash[eid] - led.cash_open[eid]
+    for role, delta in change.items():
+        assert sum(column.get(role, 0.0) for column in matrix.values()) == pytest.approx(delta, abs=1e-9), role
+    assert sum(matrix["ai_revenue"].values()) == pytest.approx(0.0, abs=1e-9) and matrix["ai_revenue"]["end_users"] < 0
+    held = np.bincount(m.fleet.view("owner"), weights=m.fleet.view("count"), minlength=len(led.names))
+    agents = ~np.asarray(led.is_sector)
+    assert np.allclose(np.asarray(led.gpus)[agents], held[agents], rtol=1e-9, atol=1e-6)
+    assert -led.gpus[led.sector("foundry_and_suppliers")] == pytest.approx(m.fleet.produced)
+    assert sum(led.gpus) == pytest.approx(0.0, abs=1e-3)
+
+
+def _ledger_with(*roles):
+    from gpucredit.sim.ledger import Ledger
+    led = Ledger()
+    led.start_step(14, "2024-03")
+    return led, [led.register(f"{role} A", role, cash=10.0) for role in roles]
+
+
+def test_interest_from_a_lender_to_its_borrower_is_refused_naming_both_the_step_and_the_amount():
+    led, (neocloud, lender) = _ledger_with("neocloud", "lender")
+    led.pay(neocloud, lender, 0.25, "interest")  # the borrower pays its lender: fine
+    with pytest.raises(AccountingError) as err:
+        led.pay(lender, neocloud, 0.25, "interest")
+    text = str(err.value)
+    assert "step 14 (2024-03)" in text and "'interest'" in text and "0.250000000 US$bn" in text
+    assert "lender A (lender) to neocloud A (neocloud)" in text and "neocloud -> lender" in text
+    assert led.cash[neocloud] == 9.75 and led.cash[lender] == 10.25  # the refused payment moved nothing
+
+
+def test_a_payment_for_gpus_must_move_gpus_and_gpus_move_only_with_a_payment_for_them():
+    led, (neocloud, nvidia) = _ledger_with("neocloud", "chipmaker")
+    buyers = led.sector("used_gpu_buyers")
+    with pytest.raises(AccountingError, match="'used_gpu_sale' of 50.000000000 US\\$bn .* for 0.0 GPUs"):
+        led.pay(buyers, neocloud, 50.0, "used_gpu_sale")
+    with pytest.raises(AccountingError, match="'chip_sale' .* for 0.0 GPUs"):
+        led.pay(neocloud, nvidia, 1.0, "chip_sale")
+    with pytest.raises(AccountingError, match="not a payment for GPUs"):
+        led.pay(neocloud, nvidia, 1.0, "chip_deposit", gpus=10.0)
+    with pytest.raises(AccountingError, match="never moves GPUs for nothing"):
+        led.pay(nvidia, led.sector("foundry_and_suppliers"), 0.0, "cost_of_goods", gpus=10.0)
+    led.pay(nvidia, led.sector("foundry_and_suppliers"), 0.1, "cost_of_goods", gpus=10.0)
+    led.pay(neocloud, nvidia, 0.0, "chip_sale", gpus=10.0)  # paid by its deposit: the GPUs move, no cash
+    led.pay(buyers, neocloud, 0.0, "used_gpu_sale", gpus=4.0)  # worthless old GPUs go for nothing
+    assert led.gpus[neocloud] == 6.0 and led.gpus[nvidia] == 0.0 and led.gpus[buyers] == 4.0
+    assert led.gpus[led.sector("foundry_and_suppliers")] == -10.0
+
+
+def test_rounding_level_negative_payments_are_zero_and_real_negatives_are_refused():
+    led, (lab, neocloud) = _ledger_with("lab", "neocloud")
+    led.pay(lab, neocloud, -2.7e-16, "compute_contract")  # a difference of equal quantities computed two ways
+    assert led.cash[lab] == 10.0 and led.cash[neocloud] == 10.0 and not led.flows
+    with pytest.raises(AccountingError, match="step 14 \\(2024-03\\): payment 'compute_contract' .* invalid amount -1e-06"):
+        led.pay(lab, neocloud, -1e-6, "compute_contract")
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(AccountingError, match="invalid amount"):
+            led.pay(lab, neocloud, bad, "compute_contract")
+
+
+def test_undeclared_kinds_items_and_roles_are_refused():
+    led, (lab,) = _ledger_with("lab")
+    with pytest.raises(AccountingError, match="non-cash item 'windfall' .* is not declared"):
+        led.book(lab, 1.0, "windfall")
+    with pytest.raises(AccountingError, match="GPUs moved from lab A \\(lab\\) .* 'gpus_seized'"):
+        led.move_gpus(lab, led.sector("recyclers"), 5.0, "gpus_seized")
+    with pytest.raises(ValueError, match="role of 'Bank' must be one of"):
+        led.register("Bank", "bank")
 
 
 def test_mesa_batch_run_drives_the_model():

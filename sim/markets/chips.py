@@ -237,10 +237,10 @@ class ChipMarket:
         cost = units * unit_price / BN
         led = m.ledger
         prepaid = min(prepaid, cost)
-        led.pay(owner, chip.eid, cost - prepaid, "chip_sale")
+        led.pay(owner, chip.eid, cost - prepaid, "chip_sale", gpus=units)  # the GPUs go to the buyer ...
         led.book(chip.eid, prepaid, "chip_sale")
         cogs = units * chip.unit_cost(g) / BN
-        led.pay(chip.eid, self.foundry, cogs, "cost_of_goods")
+        led.pay(chip.eid, self.foundry, cogs, "cost_of_goods", gpus=units)  # ... from the foundry, through the chipmaker
         month = m.month
         m.fleet.produce(owner, g, month, units, cost, pledged, live_from=month + self.deploy_months)
         chip.revenue += cost

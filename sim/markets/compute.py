@@ -154,7 +154,7 @@ class SpotMarket:
         self.idle_h100e = 0.0  # live capacity that ran nothing this month
         self.utilisation_by_gen = np.zeros(0)
         self.cohort_active = np.zeros(0)  # H100e each cohort runs this month (contracts, spot, internal use)
-        self.exchange = economy.ledger.register("spot exchange")  # a ledger entity all spot payments pass through
+        self.exchange = economy.ledger.register("spot exchange", "spot_exchange")  # all spot payments pass through it
         self._cost_rank = None
 
     def cost_rank(self) -> np.ndarray:

@@ -245,7 +245,7 @@ class UsedGpuMarket:
         book = fleet.take_out(row, units, scrapped=False)
         self.absorbed[g] += units * perf
         led = m.ledger
-        led.pay(led.sector("used_gpu_buyers"), seller, proceeds, "used_gpu_sale")
+        led.pay(led.sector("used_gpu_buyers"), seller, proceeds, "used_gpu_sale", gpus=units)
         self.book_sale(seller, proceeds, book)
         return proceeds
 
@@ -277,7 +277,7 @@ class UsedGpuMarket:
         fleet.cost[part] = fleet.book[part] = paid
         fleet.live_from[part] = m.month + m.p["technology.deploy_months"]
         led = m.ledger
-        led.pay(buyer, seller, paid, "used_gpu_sale")
+        led.pay(buyer, seller, paid, "used_gpu_sale", gpus=units)
         self.book_sale(seller, paid, book)
         bid.budget -= paid
         bid.power_mw -= units * m.facility_kw[g] / 1000.0
