@@ -564,7 +564,8 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal must not interrupt the report
         signal.signal(sig, signal.SIG_IGN)
     detail = getattr(exc, "detail", "") or "nothing half-written is left behind"
-    print(f"\n{PROG}: interrupted by {signal.Signals(signum).name}; {detail}", file=sys.stderr)
+    lead = "\n" if sys.stderr.isatty() else ""  # after the ^C or the progress bar on a terminal
+    print(f"{lead}{PROG}: interrupted by {signal.Signals(signum).name}; {detail}", file=sys.stderr)
     return 128 + signum
 
 

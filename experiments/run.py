@@ -502,6 +502,7 @@ def _move_into_place(tmp: Path, out_dir: Path, files: list[str], overwrite: bool
     with _locked(out_dir / LOCK, wait=False):
         old = _may_replace(out_dir, out_dir, overwrite) or {"files": []}
         _replace_files(tmp, out_dir, files, old)
+    shutil.rmtree(tmp, ignore_errors=True)  # what is left: the lock file and the temporary marker
 
 
 def _replace_files(tmp: Path, out_dir: Path, files: list[str], old: dict) -> None:
