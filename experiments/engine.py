@@ -147,6 +147,46 @@ def _watch_driver(driver_pid: int, parent: int) -> None:
         time.sleep(WATCH_INTERVAL_S)
 
 
+POLL_S = 0.2  # how often the driver looks for Ctrl-C or SIGTERM while it waits for runs
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM reached the driver of a study; ``signum`` says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
+class _DeferredSignals:
+    """While the driver feeds the executor, SIGINT and SIGTERM only set a flag that :meth:`check` turns into
+    :class:`StudyInterrupted` at a safe point of the loop. An exception raised by a signal at an arbitrary
+    instruction could leave a future's lock held (inside ``concurrent.futures.wait``), and the executor's
+    shutdown would then wait for ever. Only the main thread can install handlers; elsewhere this does nothing."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_DeferredSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum, frame) -> None:
+        self.signum = self.signum or signum
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise StudyInterrupted(self.signum)
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous.clear()
+
+
 def _stop_pool(executor: ProcessPoolExecutor) -> None:
     """Kill the pool's worker processes at once (their runs are abandoned and re-run on resume), then shut the
     pool down without waiting."""
@@ -449,11 +489,14 @@ def _execute(todo: list[str], make_task: Callable[[str], dict], store: StudyStor
         bar.update(1)
         bar.set_postfix(failed=counts["failed"])
 
+    stop = _DeferredSignals()
     handle.start()
     cancelled = True
     try:
+        stop.__enter__()
         window = 2 * handle.slots
         while queue or in_flight:
+            stop.check()
             broken = False
             while queue and len(in_flight) < window and not broken:
                 run_id = queue.popleft()
@@ -462,7 +505,8 @@ def _execute(todo: list[str], make_task: Callable[[str], dict], store: StudyStor
                 except BrokenProcessPool:  # the pool broke since the last batch finished
                     queue.appendleft(run_id)
                     broken = True
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED) if in_flight else (set(), set())
+            done, _ = (wait(list(in_flight), timeout=POLL_S, return_when=FIRST_COMPLETED) if in_flight
+                       else (set(), set()))
             for future in done:
                 run_id = in_flight.pop(future)
                 try:
@@ -489,6 +533,7 @@ def _execute(todo: list[str], make_task: Callable[[str], dict], store: StudyStor
             lost.clear()
         cancelled = False
     finally:
+        stop.__exit__()
         bar.close()
         handle.close(cancel=cancelled)
     return counts["executed"], retried

@@ -247,8 +247,21 @@ SWEEP = ["sweep", "--months", "12", "--design", "grid", "--samples", "3", "--rep
          "--no-progress", *SMALL]
 
 
-def _sweep_in_flight(out: Path) -> subprocess.Popen:
-    proc = start(*SWEEP, "--out", str(out))
+def _no_worker_outlives(workers: list[psutil.Process]) -> bool:
+    """True if every worker process is gone within 10 s; kills the survivors (so a failure leaks nothing)."""
+    gone = wait_for(lambda: not _still_running(workers), timeout=10)
+    for p in _still_running(workers):
+        p.kill()
+    return gone
+
+
+def _sweep_in_flight(out: Path, stderr: Path) -> subprocess.Popen:
+    """A sweep started in the background, once its workers have stored three runs. Its output goes to files, not
+    pipes: a worker that outlived the driver would hold a pipe open and hang the test instead of failing it."""
+    with open(stderr, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "gpucredit.experiments.cli", *SWEEP, "--out", str(out)],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     journal = out / "runs.jsonl"
     assert wait_for(lambda: journal.exists() and journal.read_text().count("\n") >= 3)
     assert len(_descendants(proc.pid)) >= 3  # forkserver and two workers (and the resource tracker)
@@ -257,11 +270,11 @@ def _sweep_in_flight(out: Path) -> subprocess.Popen:
 
 def test_sigkill_of_a_sweeps_driver_stops_its_workers_and_the_resumed_study_equals_an_uninterrupted_one(tmp_path):
     out = tmp_path / "killed"
-    proc = _sweep_in_flight(out)
+    proc = _sweep_in_flight(out, tmp_path / "stderr")
     workers = _descendants(proc.pid)
     proc.kill()  # the driver only, as the out-of-memory killer would
-    proc.communicate()
-    assert wait_for(lambda: not _still_running(workers), timeout=10), "worker processes outlived their driver"
+    proc.wait()
+    assert _no_worker_outlives(workers), "worker processes outlived their driver"
     done = (out / "runs.jsonl").read_text().count("\n")
     assert done < 18, "the study must be killed part-way through"
 
@@ -281,14 +294,13 @@ def test_sigkill_of_a_sweeps_driver_stops_its_workers_and_the_resumed_study_equa
 @pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_or_ctrl_c_of_a_sweep_is_one_line_and_stops_its_workers(tmp_path, sig, status):
     out = tmp_path / "stopped"
-    proc = _sweep_in_flight(out)
+    proc = _sweep_in_flight(out, tmp_path / "stderr")
     workers = _descendants(proc.pid)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == status
-    line = one_line(err)
+    assert proc.wait(timeout=60) == status
+    line = one_line((tmp_path / "stderr").read_text())
     assert signal.Signals(sig).name in line and "resume" in line
-    assert wait_for(lambda: not _still_running(workers), timeout=10), "worker processes outlived their driver"
+    assert _no_worker_outlives(workers), "worker processes outlived their driver"
     assert not temporaries(out)
 
 
