@@ -23,7 +23,7 @@ from gpucredit.experiments import store as store_module
 from gpucredit.experiments.cli import main as cli
 from gpucredit.experiments.run import LOCK, remove_abandoned
 from gpucredit.experiments.store import MARKER, StudyStore, load_runs, query
-from gpucredit.sim.inputs import InputError, glob_escape, scheduler_address
+from gpucredit.sim.inputs import InputError, scheduler_address
 from gpucredit.sim.scenarios import ScenarioError, load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -411,10 +411,6 @@ def test_a_study_directory_with_glob_characters_works(tmp_path, name, capsys):
     assert query(out, "SELECT count(DISTINCT run_id) AS n FROM timeseries")["n"].iloc[0] == 2
     assert cli(["query", str(out), "SELECT count(*) AS n FROM timeseries"]) == 0
     assert " 4" in capsys.readouterr().out
-
-
-def test_glob_escape_makes_glob_characters_literal():
-    assert glob_escape("/data/run[1]/x*?") == "/data/run[[]1]/x[*][?]"
 
 
 # ====================================================================================================
