@@ -242,6 +242,13 @@ def _outcome_summary(runs, outcomes: list[str]) -> str:
     return _table(rows, ["outcome", "n", "mean", "p05", "median", "p95"])
 
 
+def _write_table(path, table) -> None:
+    """A CSV table written atomically (a full disk leaves the previous file, never a part of the new one)."""
+    from gpucredit.experiments.store import atomic_write_text
+
+    atomic_write_text(path, table.to_csv(index=False))
+
+
 def _study_errors():
     from gpucredit.experiments.study import StudyError
     from gpucredit.experiments.store import StoreError
@@ -324,7 +331,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     with __import__("pandas").option_context("display.width", 200, "display.max_rows", 10_000):
         print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     csv = store.root / f"sensitivity_{design}.csv"
-    table.to_csv(csv, index=False)
+    _write_table(csv, table)
     figure = bar_chart(table, design, store.figures_dir / f"sensitivity_{design}.png",
                        title=f"{design.capitalize()} indices, study {store.manifest()['spec']['name']}")
     print(f"Table: {csv}\nFigure: {figure}")
@@ -359,7 +366,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from gpucredit.experiments.store import StudyStore
     store = StudyStore(args.out)
     csv = store.root / "comparison.csv"
-    table.to_csv(csv, index=False)
+    _write_table(csv, table)
     shown = table[["outcome", "scenario", "n", "mean", "median", "diff_mean", "diff_ci_low", "diff_ci_high",
                    "cohens_d", "p_value"]]
     with __import__("pandas").option_context("display.width", 200, "display.max_rows", 10_000):
