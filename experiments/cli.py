@@ -19,10 +19,12 @@
     gpucredit report --scenarios baseline,tight_credit --seeds 5 --out DIR # report.html, report.pdf, tables, figures
     gpucredit report --spec experiments/report/specs/full.toml --out DIR [--facts FILE]
 
-Bad input (unknown scenario or parameter, a value out of range, a malformed scenario file, ...) prints one line
-``gpucredit: error: ...`` to stderr and exits with status 2 without creating anything; a run whose accounts do
-not close exits with status 3 and leaves nothing behind. gpucredit is a stylized research model: not a forecast or
-investment advice.
+Bad input (unknown scenario or parameter, a value out of range, a malformed scenario file, an output directory
+gpucredit did not write, an unreachable scheduler, ...) prints one line ``gpucredit: error: ...`` to stderr and
+exits with status 2 without creating anything; a run whose accounts do not close exits with status 3 and leaves
+nothing behind; a file-system failure (a full disk) prints one line and exits with status 1, leaving no partial
+file. Ctrl-C (SIGINT) and SIGTERM stop any command with one line and status 130 or 143; a study's worker
+processes stop with it. gpucredit is a stylized research model: not a forecast or investment advice.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import textwrap
 from typing import Sequence
 
+from gpucredit.sim.inputs import InputError, count, months as month_count, path_text
 from gpucredit.sim.ledger import AccountingError
 from gpucredit.sim.reporting.columns import SERIES
 from gpucredit.sim.parameters import PARAMETERS, ParameterError, parse_assignment
@@ -41,6 +45,7 @@ from gpucredit.sim.scenarios import ScenarioError, load_scenario, shipped_scenar
 
 PROG = "gpucredit"
 DISCLAIMER = "Stylized research model: not a forecast or investment advice."
+EXIT_IO = 1
 EXIT_INPUT = 2
 EXIT_RUN = 3
 
@@ -75,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             name, value = parse_assignment(text)
             overrides[name] = value
         run = prepare_run(args.scenario, args.seed, args.out, months=args.months, overrides=overrides,
-                          network_months=args.network_months)
+                          network_months=args.network_months, overwrite=args.overwrite)
     except (ParameterError, ScenarioError, ValueError) as exc:
         return _fail(exc, EXIT_INPUT)
 
@@ -84,8 +89,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (AccountingError, FloatingPointError) as exc:
         kind = "accounts do not close" if isinstance(exc, AccountingError) else "numerical failure"
         return _fail(f"run stopped ({kind}), no results written: {exc}", EXIT_RUN)
+    except ValueError as exc:  # the output directory was taken while the run was writing
+        return _fail(exc, EXIT_INPUT)
     except OSError as exc:
-        return _fail(f"cannot write results to {args.out}: {exc}", 1)
+        return _fail(f"cannot write results to {args.out}, nothing written: {_os_reason(exc)}", EXIT_IO)
 
     df = timeseries(run.model)
     networks = len(run.network_months)
@@ -98,6 +105,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(line)
     print(DISCLAIMER)
     return 0
+
+
+def _os_reason(exc: OSError) -> str:
+    """An operating-system error in a few words, e.g. ``No space left on device (errno 28)``."""
+    if exc.strerror:
+        return f"{exc.strerror} (errno {exc.errno})" + (f": {exc.filename}" if exc.filename else "")
+    return str(exc) or type(exc).__name__
 
 
 def _month_list(text: str) -> list[str]:
@@ -188,9 +202,6 @@ def _delegate(module: str):
 # ====================================================================================================
 # studies: replicate, sweep, compare, sensitivity, query
 # ====================================================================================================
-EXIT_INTERRUPTED = 130
-
-
 def _fixed(args: argparse.Namespace) -> dict:
     fixed: dict = {}
     for text in args.set or []:
@@ -206,10 +217,12 @@ def _execute_study(spec, args: argparse.Namespace):
     try:
         result = run_study(spec, args.out, workers=args.workers, executor=args.executor, scheduler=args.scheduler,
                            progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted; finished runs are stored in {args.out}. Run the same command again to "
-              f"resume.", file=sys.stderr)
-        return None
+    except KeyboardInterrupt as exc:
+        raise Interrupted(getattr(exc, "signum", signal.SIGINT),
+                          f"finished runs are stored in {args.out}; run the same command again to resume") from None
+    except OSError as exc:
+        raise StudyIOError(f"cannot write the study in {args.out}: {_os_reason(exc)}; finished runs are stored, "
+                           f"run the same command again to resume") from None
     for line in result.summary_lines():
         print(line)
     if result.failed:
@@ -231,6 +244,13 @@ def _outcome_summary(runs, outcomes: list[str]) -> str:
     return _table(rows, ["outcome", "n", "mean", "p05", "median", "p95"])
 
 
+def _write_table(path, table) -> None:
+    """A CSV table written atomically (a full disk leaves the previous file, never a part of the new one)."""
+    from gpucredit.experiments.store import atomic_write_text
+
+    atomic_write_text(path, table.to_csv(index=False))
+
+
 def _study_errors():
     from gpucredit.experiments.study import StudyError
     from gpucredit.experiments.store import StoreError
@@ -248,8 +268,6 @@ def cmd_replicate(args: argparse.Namespace) -> int:
         result = _execute_study(spec, args)
     except _study_errors() as exc:
         return _fail(exc, EXIT_INPUT)
-    if result is None:
-        return EXIT_INTERRUPTED
     print(_outcome_summary(result.runs, list(OUTCOME_NAMES)))
     if (result.runs["status"] == "ok").any():
         from gpucredit.experiments.study_figures import monte_carlo_bands
@@ -284,8 +302,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         result = _execute_study(spec, args)
     except _study_errors() as exc:
         return _fail(exc, EXIT_INPUT)
-    if result is None:
-        return EXIT_INTERRUPTED
     from gpucredit.experiments.simulators import get_simulator
     print(_outcome_summary(result.runs, list(get_simulator(spec.model).outcomes)))
     if spec.design == "grid" and len(spec.factors) == 2 and spec.model == "gpucredit" and (result.runs["status"] == "ok").any():
@@ -317,7 +333,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     with __import__("pandas").option_context("display.width", 200, "display.max_rows", 10_000):
         print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     csv = store.root / f"sensitivity_{design}.csv"
-    table.to_csv(csv, index=False)
+    _write_table(csv, table)
     figure = bar_chart(table, design, store.figures_dir / f"sensitivity_{design}.png",
                        title=f"{design.capitalize()} indices, study {store.manifest()['spec']['name']}")
     print(f"Table: {csv}\nFigure: {figure}")
@@ -348,13 +364,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = _execute_study(spec, args)
     except _study_errors() as exc:
         return _fail(exc, EXIT_INPUT)
-    if result is None:
-        return EXIT_INTERRUPTED
     table = comparison_table(args.out)
     from gpucredit.experiments.store import StudyStore
     store = StudyStore(args.out)
     csv = store.root / "comparison.csv"
-    table.to_csv(csv, index=False)
+    _write_table(csv, table)
     shown = table[["outcome", "scenario", "n", "mean", "median", "diff_mean", "diff_ci_low", "diff_ci_high",
                    "cohens_d", "p_value"]]
     with __import__("pandas").option_context("display.width", 200, "display.max_rows", 10_000):
@@ -445,7 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario", default="baseline",
                      help="shipped scenario name (see `gpucredit scenarios`) or path to a scenario .toml file")
     run.add_argument("--seed", type=int, default=7, help="random seed (non-negative integer; default 7)")
-    run.add_argument("--out", required=True, help="results directory (replaced only if the run succeeds)")
+    run.add_argument("--out", required=True, help="results directory: new or empty, or an earlier run's with "
+                                                   "--overwrite (written only if the run succeeds)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the results of an earlier run in --out (only the files gpucredit wrote there)")
     run.add_argument("--months", type=int, default=None, help="months to simulate from January 2023 (run.months)")
     run.add_argument("--set", action="extend", nargs="+", metavar="NAME=VALUE", default=[],
                      help="override a parameter (see `gpucredit params`); repeatable")
@@ -466,8 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     co.set_defaults(func=cmd_columns)
 
     ca = sub.add_parser("calibration", help="compare simulated and observed calibration targets")
-    ca.add_argument("--seeds", type=int, default=None, help="number of seeds")
-    ca.add_argument("--months", type=int, default=None, help="months to simulate")
+    ca.add_argument("--seeds", type=int, default=None, help="number of seeds (default 20)")
+    ca.add_argument("--months", type=int, default=None, help="months to simulate (default 36)")
     ca.set_defaults(func=_delegate("calibration"))
 
     be = sub.add_parser("bench", help="time the model and the study engine",
@@ -559,19 +576,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ====================================================================================================
+# validation common to every command, and signals
+# ====================================================================================================
+COUNT_FLAGS = {"seeds": 1, "workers": 1, "replicates": 1, "samples": 1, "repeats": 1, "study_runs": 0}
+
+
+def validate_args(args: argparse.Namespace) -> None:
+    """Checks every command shares, done before a command starts: counts (seeds, workers, replicates, samples,
+    repeats: positive; study runs: non-negative), months (the declared range of run.months) and paths (no control
+    characters). Raises :class:`InputError` naming the flag."""
+    for name, low in COUNT_FLAGS.items():
+        if getattr(args, name, None) is not None:
+            setattr(args, name, count(getattr(args, name), f"--{name.replace('_', '-')}", low))
+    if getattr(args, "months", None) is not None:
+        args.months = month_count(args.months, "--months")
+    if getattr(args, "seed", None) is not None:
+        args.seed = count(args.seed, "--seed", 0, 2**63 - 1)
+    for name in ("out", "directory", "spec"):
+        if getattr(args, name, None) is not None:
+            path_text(getattr(args, name), f"--{name}" if name != "directory" else "directory")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: the command stops with one line and status 128 + the signal number."""
+
+    def __init__(self, signum: int, detail: str = ""):
+        super().__init__(signum, detail)
+        self.signum, self.detail = int(signum), detail
+
+
+class StudyIOError(Exception):
+    """A study could not write to its directory (e.g. a full disk): one line, exit status 1."""
+
+
+def _on_sigterm(signum, frame):
+    raise Interrupted(signum)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    signum = getattr(exc, "signum", signal.SIGINT)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal must not interrupt the report
+        signal.signal(sig, signal.SIG_IGN)
+    detail = getattr(exc, "detail", "") or "nothing half-written is left behind"
+    lead = "\n" if sys.stderr.isatty() else ""  # after the ^C or the progress bar on a terminal
+    print(f"{lead}{PROG}: interrupted by {signal.Signals(signum).name}; {detail}", file=sys.stderr)
+    return 128 + signum
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gpucredit`` console script; returns the exit status."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except UsageError as exc:
+        validate_args(args)
+    except (UsageError, InputError) as exc:
         return _fail(exc, EXIT_INPUT)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the command as typed (the report quotes it)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM (a cluster scheduler) stops like Ctrl-C
     try:
         return args.func(args)
-    except BrokenPipeError:  # e.g. `gpucredit params | head`: stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
+    except StudyIOError as exc:
+        return _fail(exc, EXIT_IO)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # e.g. `gpucredit params | head`: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        return _fail(f"{_os_reason(exc)}", EXIT_IO)
+    finally:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

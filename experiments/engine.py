@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -41,8 +43,10 @@ from .dask_cluster import INSTALL_HINT
 from .dask_cluster import missing_packages as dask_missing
 from .outcomes import OUTCOMES
 from .simulators import get_simulator, simulate
-from .store import (STATUS_FAILED, STATUS_OK, StoreError, StudyStore, atomic_write_bytes, atomic_write_text,
-                    table_bytes)
+from gpucredit.sim.inputs import count, path_text, scheduler_address
+
+from .store import (MARKER, STATUS_FAILED, STATUS_OK, StoreError, StudyStore, atomic_write_bytes, atomic_write_text,
+                    read_marker, table_bytes, write_marker)
 from .study import StudyError, StudySpec, build_plan, code_version, problem_json, seeds
 
 MAX_ATTEMPTS = 3
@@ -95,12 +99,107 @@ def _process_context():
     return multiprocessing.get_context("spawn")
 
 
-def _ignore_interrupts() -> None:
-    """Pool workers leave Ctrl-C to the driver, which stops submitting and lets running runs finish: a worker
-    interrupted while holding the pool's task-queue lock would otherwise deadlock the pool's shutdown."""
-    import signal
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WATCH_INTERVAL_S = 0.5
 
+
+def _init_worker(driver_pid: int) -> None:
+    """Set up a pool worker so that it never outlives the study's driver.
+
+    * Ctrl-C goes to the driver only: the driver stops the pool itself (a worker interrupted while holding the
+      pool's task-queue lock would otherwise deadlock the pool's shutdown).
+    * On Linux the kernel kills the worker when its parent (the forkserver, which exits as soon as the driver is
+      gone, even after ``kill -9``) dies: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``.
+    * A watchdog thread checks twice a second that the parent and the driver are still there and ends the worker
+      if not (for systems without prctl, and for a parent that died before prctl was called)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch_driver, args=(driver_pid, parent), name="gpucredit-watchdog",
+                     daemon=True).start()
+
+
+def _process_gone(pid: int) -> bool:
+    """True if process ``pid`` has exited (a zombie waiting to be reaped counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _watch_driver(driver_pid: int, parent: int) -> None:
+    while True:
+        if os.getppid() != parent or _process_gone(driver_pid):
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(WATCH_INTERVAL_S)
+
+
+POLL_S = 0.2  # how often the driver looks for Ctrl-C or SIGTERM while it waits for runs
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM reached the driver of a study; ``signum`` says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
+class _DeferredSignals:
+    """While the driver feeds the executor, SIGINT and SIGTERM only set a flag that :meth:`check` turns into
+    :class:`StudyInterrupted` at a safe point of the loop. An exception raised by a signal at an arbitrary
+    instruction could leave a future's lock held (inside ``concurrent.futures.wait``), and the executor's
+    shutdown would then wait for ever. Only the main thread can install handlers; elsewhere this does nothing."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_DeferredSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum, frame) -> None:
+        self.signum = self.signum or signum
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise StudyInterrupted(self.signum)
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous.clear()
+
+
+def _stop_pool(executor: ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes at once (their runs are abandoned and re-run on resume), then shut the
+    pool down without waiting."""
+    terminate = getattr(executor, "kill_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+    else:
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            try:
+                process.kill()
+            except (OSError, ValueError, AttributeError):
+                pass
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
@@ -117,7 +216,7 @@ class ExecutorHandle:
     def start(self) -> "ExecutorHandle":
         if self.kind == "process":
             self.executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context(),
-                                                initializer=_ignore_interrupts)
+                                                initializer=_init_worker, initargs=(os.getpid(),))
         else:
             from .dask_cluster import start_private_cluster
 
@@ -144,7 +243,10 @@ class ExecutorHandle:
     def close(self, cancel: bool = False) -> None:
         if self.executor is not None:
             if self.kind == "process":
-                self.executor.shutdown(wait=not cancel, cancel_futures=cancel)
+                if cancel:
+                    _stop_pool(self.executor)
+                else:
+                    self.executor.shutdown(wait=True)
             else:  # Dask's ClientExecutor cancels its futures when not waiting
                 self.executor.shutdown(wait=not cancel)
         if self.client is not None:
@@ -210,38 +312,93 @@ def _manifest(spec: StudySpec, plan: pd.DataFrame) -> dict:
     }
 
 
-def open_study(spec: StudySpec, out_dir: str | Path) -> tuple[StudyStore, pd.DataFrame, list[str]]:
-    """Create the study directory, or check that an existing one holds the same study. Returns the store, the
-    plan and notes for the user. Raises :class:`StudyError` before writing anything if the directory is taken."""
-    root = Path(out_dir).expanduser()
-    store = StudyStore(root)
-    notes: list[str] = []
-    plan = build_plan(spec)
+def _check_study_dir(spec: StudySpec, store: StudyStore, out_dir) -> dict | None:
+    """Whether ``--out`` can hold ``spec``: new or empty (None), or a study of the same specification (its
+    manifest). Raises :class:`StudyError` otherwise. Reads only; called before and again under the lock."""
+    root = store.root
     if root.exists() and not root.is_dir():
         raise StudyError(f"--out '{out_dir}' exists and is not a directory")
-    if store.exists():
-        try:
-            old = store.manifest()
-        except StoreError as exc:
-            raise StudyError(str(exc)) from None
-        if old.get("spec") != spec.as_dict():
-            diff = [k for k in spec.as_dict() if old.get("spec", {}).get(k) != spec.as_dict()[k]]
-            raise StudyError(f"--out '{out_dir}' holds a different study (it differs in: {', '.join(diff) or 'format'}); "
-                             f"resume it with the same specification or choose another --out")
-        if old.get("code_version") != code_version():
-            notes.append(f"the code changed since this study was started (version {old.get('code_version')} -> "
-                         f"{code_version()}): runs stored by the old version stay on disk but are not part of the study")
-            manifest = _manifest(spec, plan)
-            manifest["created"] = old.get("created", manifest["created"])
-            atomic_write_text(store.manifest_path, _json(manifest))
-    else:
-        if root.exists() and any(root.iterdir()):
+    marker = read_marker(root) if root.is_dir() else None
+    if marker is not None and marker.get("kind") != "study":
+        raise StudyError(f"--out '{out_dir}' holds the results of a gpucredit {marker.get('kind')}, not a study; "
+                         f"choose another --out")
+    if not store.exists():
+        ours = {".lock", MARKER}  # left by a study that was stopped before it wrote its manifest
+        if root.is_dir() and any(p.name not in ours for p in root.iterdir()):
             raise StudyError(f"--out '{out_dir}' exists, is not empty and holds no gpucredit study; choose an empty "
                              f"or new directory")
-        root.mkdir(parents=True, exist_ok=True)
+        return None
+    try:
+        old = store.manifest()
+    except StoreError as exc:
+        raise StudyError(str(exc)) from None
+    if old.get("kind") != "gpucredit study":
+        raise StudyError(f"--out '{out_dir}': study.json is not the manifest of a gpucredit study; choose another --out")
+    if old.get("spec") != spec.as_dict():
+        diff = [k for k in spec.as_dict() if old.get("spec", {}).get(k) != spec.as_dict()[k]]
+        raise StudyError(f"--out '{out_dir}' holds a different study (it differs in: {', '.join(diff) or 'format'}); "
+                         f"resume it with the same specification or choose another --out")
+    return old
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing ancestors; return those created, deepest first."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+    return missing
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Undo :func:`_make_dirs` after a failure: remove gpucredit's own files from the study directory it created,
+    then the directories, stopping at the first that is not empty (another process may be using it)."""
+    if not created:
+        return
+    for name in (MARKER, ".lock"):
+        try:
+            (created[0] / name).unlink()
+        except OSError:
+            pass
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def open_study(spec: StudySpec, store: StudyStore, plan: pd.DataFrame, out_dir) -> list[str]:
+    """Write the study's marker, manifest and plan, or check that the directory holds the same study. Call it
+    holding the study's lock. Returns notes for the user."""
+    notes: list[str] = []
+    old = _check_study_dir(spec, store, out_dir)  # again: another process may have written it meanwhile
+    if old is None:
+        write_marker(store.root, "study")
         atomic_write_text(store.manifest_path, _json(_manifest(spec, plan)))
+    elif old.get("code_version") != code_version():
+        notes.append(f"the code changed since this study was started (version {old.get('code_version')} -> "
+                     f"{code_version()}): runs stored by the old version stay on disk but are not part of the study")
+        manifest = _manifest(spec, plan)
+        manifest["created"] = old.get("created", manifest["created"])
+        atomic_write_text(store.manifest_path, _json(manifest))
     atomic_write_bytes(store.plan_path, plan.to_parquet(index=False))
-    return store, plan, notes
+    return notes
+
+
+def _execution_options(executor: str, scheduler: str | None, workers: int | None) -> int:
+    """Validate how to execute (before anything is created); return the number of workers."""
+    if executor not in ("process", "dask"):
+        raise StudyError(f"--executor '{executor}' is not an executor; expected process or dask")
+    if scheduler and executor != "dask":
+        raise StudyError("--scheduler joins a Dask cluster; use it with --executor dask")
+    if executor == "dask" and dask_missing():
+        raise StudyError(f"--executor dask needs the optional package(s) {', '.join(dask_missing())}, not installed: "
+                         f"{INSTALL_HINT}")
+    if scheduler:
+        scheduler_address(scheduler)
+    return default_workers() if workers is None else count(workers, "--workers", 1, 10_000)
 
 
 def _json(data: dict) -> str:
@@ -256,47 +413,54 @@ def run_study(spec: StudySpec, out_dir: str | Path, workers: int | None = None, 
 
     ``executor`` is ``"process"`` or ``"dask"``; ``scheduler`` (Dask only) joins an existing cluster.
     """
-    if executor not in ("process", "dask"):
-        raise StudyError(f"--executor '{executor}' is not an executor; expected process or dask")
-    if scheduler and executor != "dask":
-        raise StudyError("--scheduler joins a Dask cluster; use it with --executor dask")
-    if executor == "dask" and dask_missing():
-        raise StudyError(f"--executor dask needs the optional package(s) {', '.join(dask_missing())}, not installed: "
-                         f"{INSTALL_HINT}")
-    workers = default_workers() if workers is None else workers
-    if not isinstance(workers, int) or workers < 1:
-        raise StudyError(f"--workers {workers!r}: expected an integer >= 1")
-    store, plan, notes = open_study(spec, out_dir)
-    for note in notes:
-        (on_note or (lambda text: print(f"note: {text}", file=sys.stderr)))(note)
+    workers = _execution_options(executor, scheduler, workers)
+    store = StudyStore(Path(path_text(out_dir, "--out")).expanduser())
+    plan = build_plan(spec)
+    _check_study_dir(spec, store, out_dir)  # refuse a taken directory before creating anything
+    created = _make_dirs(store.root)
+    held = False
+    try:
+        with store.lock():  # taken before the first write: two studies started at once on one --out never mix
+            held = True
+            notes = open_study(spec, store, plan, out_dir)
+            for note in notes:
+                (on_note or (lambda text: print(f"note: {text}", file=sys.stderr)))(note)
+            return _execute_study(spec, store, plan, executor, scheduler, workers, progress)
+    except BaseException:
+        if created and (held or not (store.root / ".lock").exists()) and not store.exists():
+            _remove_created(created)  # failed before the study existed: leave nothing behind
+        raise
 
-    with store.lock():  # one process per study at a time
-        store.prepare()  # only under the lock: it removes temporary files a running execution may still own
-        started = time.perf_counter()
-        planned_ids = list(dict.fromkeys(plan["run_id"]))
-        stored = store.stored_status(set(planned_ids))
-        result = StudyResult(store.root, planned=len(planned_ids), stored_before=len(stored))
-        todo = [run_id for run_id in planned_ids if run_id not in stored]
 
-        if todo:
-            first_rows = plan.drop_duplicates("run_id").set_index("run_id")
-            factor_names = spec.factor_names
+def _execute_study(spec: StudySpec, store: StudyStore, plan: pd.DataFrame, executor: str, scheduler: str | None,
+                   workers: int, progress: bool) -> StudyResult:
+    """Run what is not stored yet and write the run table (holding the study's lock)."""
+    store.prepare()  # only under the lock: it removes temporary files a running execution may still own
+    started = time.perf_counter()
+    planned_ids = list(dict.fromkeys(plan["run_id"]))
+    stored = store.stored_status(set(planned_ids))
+    result = StudyResult(store.root, planned=len(planned_ids), stored_before=len(stored))
+    todo = [run_id for run_id in planned_ids if run_id not in stored]
 
-            def task(run_id: str) -> dict:
-                row = first_rows.loc[run_id]
-                values = {name: (int(row[name]) if f.integer else float(row[name]))
-                          for name, f in zip(factor_names, spec.factors)}
-                return {"run_id": run_id, "model": spec.model, "scenario": row["scenario"], "seed": int(row["seed"]),
-                        "overrides": {**spec.fixed, **values}, "values": values, "months": spec.months,
-                        "code": code_version()}
+    if todo:
+        first_rows = plan.drop_duplicates("run_id").set_index("run_id")
+        factor_names = spec.factor_names
 
-            failed_before = sum(1 for s in stored.values() if s == STATUS_FAILED)
-            result.executed, result.retried = _execute(todo, task, store, ExecutorHandle(executor, workers, scheduler),
-                                                       progress, len(planned_ids), len(stored), failed_before, spec.name)
+        def task(run_id: str) -> dict:
+            row = first_rows.loc[run_id]
+            values = {name: (int(row[name]) if f.integer else float(row[name]))
+                      for name, f in zip(factor_names, spec.factors)}
+            return {"run_id": run_id, "model": spec.model, "scenario": row["scenario"], "seed": int(row["seed"]),
+                    "overrides": {**spec.fixed, **values}, "values": values, "months": spec.months,
+                    "code": code_version()}
 
-        table = store.run_table(plan, columns=run_columns(spec),
-                                integer_columns=[f.name for f in spec.factors if f.integer])
-        store.write_run_table(table)
+        failed_before = sum(1 for s in stored.values() if s == STATUS_FAILED)
+        result.executed, result.retried = _execute(todo, task, store, ExecutorHandle(executor, workers, scheduler),
+                                                   progress, len(planned_ids), len(stored), failed_before, spec.name)
+
+    table = store.run_table(plan, columns=run_columns(spec),
+                            integer_columns=[f.name for f in spec.factors if f.integer])
+    store.write_run_table(table)
     result.runs = table
     result.failed = int((table["status"] == STATUS_FAILED).sum()) if len(table) else 0
     result.wall_s = time.perf_counter() - started
@@ -325,11 +489,14 @@ def _execute(todo: list[str], make_task: Callable[[str], dict], store: StudyStor
         bar.update(1)
         bar.set_postfix(failed=counts["failed"])
 
+    stop = _DeferredSignals()
     handle.start()
     cancelled = True
     try:
+        stop.__enter__()
         window = 2 * handle.slots
         while queue or in_flight:
+            stop.check()
             broken = False
             while queue and len(in_flight) < window and not broken:
                 run_id = queue.popleft()
@@ -338,7 +505,8 @@ def _execute(todo: list[str], make_task: Callable[[str], dict], store: StudyStor
                 except BrokenProcessPool:  # the pool broke since the last batch finished
                     queue.appendleft(run_id)
                     broken = True
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED) if in_flight else (set(), set())
+            done, _ = (wait(list(in_flight), timeout=POLL_S, return_when=FIRST_COMPLETED) if in_flight
+                       else (set(), set()))
             for future in done:
                 run_id = in_flight.pop(future)
                 try:
@@ -365,6 +533,7 @@ def _execute(todo: list[str], make_task: Callable[[str], dict], store: StudyStor
             lost.clear()
         cancelled = False
     finally:
+        stop.__exit__()
         bar.close()
         handle.close(cancel=cancelled)
     return counts["executed"], retried

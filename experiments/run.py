@@ -12,11 +12,17 @@ every month and writes the results directory::
         manifest.json           what was run: scenario, seed, every parameter value used, overrides, package
                                 versions, git commit, timing
         figures/                the standard figures (:func:`gpucredit.experiments.figures.standard_panel`)
+        .gpucredit.json         marker: gpucredit wrote this directory, and the list of the files it wrote
 
-The directory appears atomically: everything is written into a hidden temporary directory next to
-``out_dir`` (``.<name>.tmp-XXXX``) that is renamed to ``out_dir`` only once the run has succeeded; an existing
-``out_dir`` is replaced only then. If anything fails, the temporary directory is removed and nothing is left
-behind.
+A new directory appears atomically: everything is written into a hidden temporary directory next to ``out_dir``
+(``.<name>.XXXXXXXX.gpucredit-run``, an unpredictable name created exclusively) that is renamed to ``out_dir``
+only once the run has succeeded. If anything fails, the temporary directory is removed and nothing is left
+behind; one left by a run that was killed (``kill -9``) is removed by the next run to the same ``out_dir``.
+
+No run deletes or overwrites a file it did not write. ``out_dir`` must be new or empty, or hold the results of
+an earlier run (its marker says so) *and* the caller must ask to replace them (``overwrite=True``,
+``gpucredit run --overwrite``); even then only the files the marker lists are replaced or removed, and any other
+file in the directory is left as it is.
 
 All inputs are validated before anything touches the disk (:func:`prepare_run`), so a caller can tell bad input
 (:class:`sim.ParameterError`, :class:`sim.ScenarioError`, :class:`ValueError`) from a failure of the run itself
@@ -27,6 +33,7 @@ gpucredit is a stylized research model: not a forecast or investment advice.
 
 from __future__ import annotations
 
+import glob
 import json
 import numbers
 import os
@@ -36,7 +43,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -48,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from gpucredit.sim.calendar import month_label
+from gpucredit.sim.inputs import path_text
 from gpucredit.sim.events import EVENT_COLUMNS
 from gpucredit.sim.model import GPUEconomy
 from gpucredit.sim.reporting.network import build_network
@@ -56,11 +63,19 @@ from gpucredit.sim.parameters import BY_NAME, canonical_name, resolve
 from gpucredit.sim.scenarios import Scenario, load_scenario
 
 from .figures import standard_panel
+from .store import MARKER, fsync_directory, read_marker, write_marker
 
 DISCLAIMER = "Stylized research model: not a forecast or investment advice."
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("mesa", "numpy", "networkx", "pandas", "pyarrow", "matplotlib")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+TMP_DIR_SUFFIX = ".gpucredit-run"
+LOCK = ".gpucredit.lock"
+ABANDONED_AFTER_S = 60.0  # a temporary directory without a lock file, older than this, belongs to a killed run
+
+
+class OutputError(ValueError):
+    """The output directory cannot take the results: one line, exit status 2, nothing written."""
 
 
 @dataclass
@@ -75,6 +90,7 @@ class PreparedRun:
     overrides: dict[str, Any]
     network_months: list[str]
     model: GPUEconomy
+    overwrite: bool = False
 
 
 # ====================================================================================================
@@ -109,33 +125,46 @@ def _network_months(requested: Iterable[str] | str | None, n_months: int) -> lis
     return [month_label(t) for t in sorted(picks)]
 
 
-def _out_dir(out_dir) -> Path:
-    path = Path(out_dir).expanduser().resolve()
+def _out_dir(out_dir, overwrite: bool = False) -> Path:
+    """The results directory, if it may take a run's results (see the module docstring); else :class:`OutputError`."""
+    path = Path(path_text(out_dir, "--out")).expanduser().resolve()
     if not path.name:
-        raise ValueError(f"output directory '{out_dir}' must name a directory below the file-system root")
+        raise OutputError(f"--out '{out_dir}' must name a directory below the file-system root")
     if path.exists():
         if not path.is_dir():
-            raise ValueError(f"output directory '{out_dir}' exists and is not a directory")
-        if any(path.iterdir()) and not (path / "manifest.json").is_file():
-            # never replace a directory that is not a previous gpucredit result (e.g. --out ~)
-            raise ValueError(f"output directory '{out_dir}' exists, is not empty and holds no gpucredit results "
-                             "(no manifest.json); choose a new or empty directory")
+            raise OutputError(f"--out '{out_dir}' exists and is not a directory")
+        _may_replace(path, out_dir, overwrite)
     return path
+
+
+def _may_replace(path: Path, out_dir, overwrite: bool) -> dict | None:
+    """Check that the existing directory ``path`` is empty, or holds earlier run results that ``overwrite``
+    allows to replace; return its marker (None if empty)."""
+    if not any(path.iterdir()):
+        return None
+    marker = read_marker(path)
+    if marker is None:
+        raise OutputError(f"--out '{out_dir}' exists, is not empty and was not written by gpucredit (no {MARKER}); "
+                          f"choose a new or empty directory")
+    if marker.get("kind") != "run":
+        raise OutputError(f"--out '{out_dir}' holds a gpucredit {marker.get('kind')}, not the results of a run; "
+                          f"choose another directory")
+    if not overwrite:
+        raise OutputError(f"--out '{out_dir}' holds the results of an earlier run; add --overwrite to replace them "
+                          f"(only the files gpucredit wrote there are replaced)")
+    return marker
 
 
 def prepare_run(scenario: str | Scenario, seed: int, out_dir, months: int | None = None,
                 overrides: dict[str, Any] | None = None,
-                network_months: Iterable[str] | str | None = None) -> PreparedRun:
+                network_months: Iterable[str] | str | None = None, overwrite: bool = False) -> PreparedRun:
     """Validate every input and build the model, without touching the disk.
 
     Raises :class:`sim.ScenarioError` (unknown scenario, malformed scenario file), :class:`sim.ParameterError`
     (unknown parameter, value not numeric or out of its range, ``months`` outside ``run.months``' range) or
     :class:`ValueError` (bad seed, network month or output directory; roster errors).
     """
-    try:
-        spec = load_scenario(scenario)
-    except OSError as exc:  # e.g. a path to a directory or an unreadable file
-        raise ValueError(f"scenario file '{scenario}' cannot be read: {exc.strerror or exc}") from None
+    spec = load_scenario(scenario)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed {seed!r} is not allowed; expected a non-negative integer")
     given = {canonical_name(k): v for k, v in (overrides or {}).items()}
@@ -145,9 +174,9 @@ def prepare_run(scenario: str | Scenario, seed: int, out_dir, months: int | None
     params = resolve(layer, spec.parameters)
     n_months = params["run.months"]
     picks = _network_months(network_months, n_months)
-    path = _out_dir(out_dir)
+    path = _out_dir(out_dir, overwrite)
     model = GPUEconomy(spec, rng=int(seed), **layer)
-    return PreparedRun(spec, int(seed), path, n_months, given, picks, model)
+    return PreparedRun(spec, int(seed), path, n_months, given, picks, model, bool(overwrite))
 
 
 # ====================================================================================================
@@ -155,18 +184,19 @@ def prepare_run(scenario: str | Scenario, seed: int, out_dir, months: int | None
 # ====================================================================================================
 def run_scenario(scenario: str | Scenario, seed: int, out_dir, months: int | None = None,
                  overrides: dict[str, Any] | None = None,
-                 network_months: Iterable[str] | str | None = None) -> Path:
+                 network_months: Iterable[str] | str | None = None, overwrite: bool = False) -> Path:
     """Run ``scenario`` with ``seed`` and write the results directory ``out_dir`` (see the module docstring).
 
     ``months`` overrides ``run.months``; ``overrides`` maps parameter names (``gpucredit params``) to values;
     ``network_months`` lists the ``YYYY-MM`` month ends at which the financial network is saved (default: every
-    December and the final month). Returns the absolute path of the results directory.
+    December and the final month); ``overwrite`` allows replacing the results of an earlier run in ``out_dir``.
+    Returns the absolute path of the results directory.
     """
-    return execute_run(prepare_run(scenario, seed, out_dir, months, overrides, network_months))
+    return execute_run(prepare_run(scenario, seed, out_dir, months, overrides, network_months, overwrite))
 
 
 def execute_run(run: PreparedRun) -> Path:
-    """Simulate a :class:`PreparedRun` and move its results into place atomically; return the results path.
+    """Simulate a :class:`PreparedRun` and move its results into place; return the results path.
 
     A prepared run holds a freshly built model and can be executed once."""
     started = datetime.now(timezone.utc)
@@ -174,38 +204,50 @@ def execute_run(run: PreparedRun) -> Path:
     git = git_state()
     out_dir = run.out_dir
     created = _make_parents(out_dir.parent)
+    remove_abandoned(out_dir)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=TMP_DIR_SUFFIX, dir=out_dir.parent))
     except BaseException:
         _remove_dirs(created)
         raise
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; results get the usual permissions
-        model = run.model
-        wanted = set(run.network_months)
-        while model.running and model.month + 1 < model.n_months:
-            model.step()
-            if model.date in wanted:  # model.date is the month just simulated
-                write_network(network_snapshot(model, run), tmp / f"network_{model.date}.graphml")
-        df = timeseries(model)
-        df.to_parquet(tmp / "timeseries.parquet", index=False)
-        df.to_csv(tmp / "timeseries.csv", index=False)
-        pd.DataFrame(model.events, columns=list(EVENT_COLUMNS)).to_csv(tmp / "events.csv", index=False)
-        balance = pd.DataFrame(model.balance_sheet_rows)
-        if balance.empty:
-            balance = pd.DataFrame(columns=["date", "agent", "type", "alive"])
-        balance.to_parquet(tmp / "balance_sheets.parquet", index=False)
-        standard_panel(df, tmp / "figures", title=f"scenario {run.scenario.name}, seed {run.seed}")
-        finished = datetime.now(timezone.utc)
-        manifest = build_manifest(run, git, started, finished, time.perf_counter() - clock,
-                                  files=sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()))
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
-        _move_into_place(tmp, out_dir)
+        with _locked(tmp / LOCK, wait=False):  # tells the next run this directory is in use
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; results get the usual permissions
+            files = _write_results(run, tmp, git, started, clock)
+            _move_into_place(tmp, out_dir, files, run.overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_dirs(created)
         raise
     return out_dir
+
+
+def _write_results(run: PreparedRun, tmp: Path, git: dict, started: datetime, clock: float) -> list[str]:
+    """Simulate every month and write all results into ``tmp``, flushed to disk; return the files written."""
+    model = run.model
+    wanted = set(run.network_months)
+    while model.running and model.month + 1 < model.n_months:
+        model.step()
+        if model.date in wanted:  # model.date is the month just simulated
+            write_network(network_snapshot(model, run), tmp / f"network_{model.date}.graphml")
+    df = timeseries(model)
+    df.to_parquet(tmp / "timeseries.parquet", index=False)
+    df.to_csv(tmp / "timeseries.csv", index=False)
+    pd.DataFrame(model.events, columns=list(EVENT_COLUMNS)).to_csv(tmp / "events.csv", index=False)
+    balance = pd.DataFrame(model.balance_sheet_rows)
+    if balance.empty:
+        balance = pd.DataFrame(columns=["date", "agent", "type", "alive"])
+    balance.to_parquet(tmp / "balance_sheets.parquet", index=False)
+    standard_panel(df, tmp / "figures", title=f"scenario {run.scenario.name}, seed {run.seed}")
+    finished = datetime.now(timezone.utc)
+    files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file() and p.name != LOCK)
+    manifest = build_manifest(run, git, started, finished, time.perf_counter() - clock, files=files)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
+    files.append("manifest.json")
+    for name in files:
+        _fsync_file(tmp / name)
+    write_marker(tmp, "run", files)
+    return files
 
 
 def timeseries(model: GPUEconomy) -> pd.DataFrame:
@@ -368,6 +410,63 @@ def _umask() -> int:
     return mask
 
 
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+class _locked:
+    """An exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block; released by the OS if the
+    process dies. With ``wait=False`` a lock held by another process raises :class:`OutputError`."""
+
+    def __init__(self, path: Path, wait: bool = False):
+        self.path, self.wait, self.fh = path, wait, None
+
+    def __enter__(self):
+        import fcntl
+
+        self.fh = open(self.path, "a")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            self.fh.close()
+            raise OutputError(f"another gpucredit process is writing '{self.path.parent}'; wait for it to finish") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.fh.close()  # closing releases the lock
+
+
+def _unlocked(lock_file: Path) -> bool:
+    """True if no process holds ``lock_file`` (which exists)."""
+    import fcntl
+
+    try:
+        with open(lock_file, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+    except (BlockingIOError, OSError):
+        return False
+
+
+def remove_abandoned(out_dir: Path) -> list[Path]:
+    """Remove the temporary directories that runs to ``out_dir`` killed while writing left beside it (``kill -9``
+    gives a run no chance to clean up): only gpucredit's temporary directories whose lock no process holds."""
+    removed = []
+    for tmp in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.*{TMP_DIR_SUFFIX}"):
+        if not tmp.is_dir() or tmp.is_symlink():
+            continue
+        lock_file = tmp / LOCK
+        if lock_file.is_file():
+            abandoned = _unlocked(lock_file)
+        else:  # killed between creating the directory and locking it, or a run starting this very moment
+            abandoned = time.time() - tmp.stat().st_mtime > ABANDONED_AFTER_S
+        if abandoned:
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
+
+
 def _make_parents(path: Path) -> list[Path]:
     """Create ``path`` and its missing ancestors; return those created, deepest first."""
     missing = []
@@ -375,7 +474,7 @@ def _make_parents(path: Path) -> list[Path]:
         missing.append(path)
         path = path.parent
     for p in reversed(missing):
-        p.mkdir()
+        p.mkdir(exist_ok=True)
     return missing
 
 
@@ -387,16 +486,47 @@ def _remove_dirs(paths: list[Path]) -> None:
             return
 
 
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    """Rename ``tmp`` to ``out_dir``, replacing an existing ``out_dir`` only once the new one is in place."""
-    if not out_dir.exists():
-        os.rename(tmp, out_dir)
+def _move_into_place(tmp: Path, out_dir: Path, files: list[str], overwrite: bool) -> None:
+    """Put the results written in ``tmp`` at ``out_dir``: by renaming the whole directory if ``out_dir`` is new
+    or empty; file by file if it holds an earlier run's results that ``overwrite`` allows to replace."""
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        try:
+            os.rename(tmp, out_dir)  # atomic; replaces an empty directory
+        except OSError as exc:
+            if out_dir.is_dir() and any(out_dir.iterdir()):
+                raise OutputError(f"--out '{out_dir}' was filled by another process while this run was writing; "
+                                  f"nothing was replaced") from None
+            raise exc
+        fsync_directory(out_dir.parent)
         return
-    old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(out_dir, old)
-    try:
-        os.rename(tmp, out_dir)
-    except BaseException:
-        os.rename(old, out_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    with _locked(out_dir / LOCK, wait=False):
+        old = _may_replace(out_dir, out_dir, overwrite) or {"files": []}
+        _replace_files(tmp, out_dir, files, old)
+    shutil.rmtree(tmp, ignore_errors=True)  # what is left: the lock file and the temporary marker
+
+
+def _replace_files(tmp: Path, out_dir: Path, files: list[str], old: dict) -> None:
+    """Replace an earlier run's results in ``out_dir`` with the new ``files`` from ``tmp``, touching nothing that
+    the earlier run's marker does not list."""
+    ours = {str(f) for f in old.get("files", []) if isinstance(f, str)}
+    foreign = sorted(f for f in files if (out_dir / f).exists() and f not in ours)
+    if foreign:
+        raise OutputError(f"--out '{out_dir}' has a file '{foreign[0]}' that gpucredit did not write; move it away "
+                          f"or choose another directory (nothing was replaced)")
+    # the marker lists old and new files while they are swapped, so a run killed here leaves nothing unowned
+    write_marker(out_dir, "run", sorted(ours | set(files)), state="replacing")
+    for name in files:
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp / name, out_dir / name)
+    for name in sorted(ours - set(files)):
+        target = out_dir / name
+        if target.resolve().is_relative_to(out_dir) and (target.is_file() or target.is_symlink()):
+            target.unlink()
+    for folder in sorted({(out_dir / n).parent for n in ours - set(files)}, key=lambda p: -len(p.parts)):
+        if folder != out_dir and folder.is_relative_to(out_dir):
+            try:
+                folder.rmdir()  # only if empty
+            except OSError:
+                pass
+    write_marker(out_dir, "run", files)
+    fsync_directory(out_dir)

@@ -8,6 +8,8 @@
         plan.parquet            every planned run: run_id, scenario, point, replicate, seed, varied parameters
         runs.jsonl              journal: one JSON record per finished run, appended as runs finish
         runs.parquet            the run table, rebuilt from the journal at the end of every execution
+        .gpucredit.json         marker: gpucredit wrote this directory (kind "study")
+        .lock                   taken by the process executing the study, before it writes anything
         timeseries/<run_id>.parquet
                                 one file per successful run (run_id, date, every series), written atomically;
                                 its Parquet metadata also carries the run's record, so a run whose journal line
@@ -25,9 +27,12 @@ The two views :func:`connect` creates (DuckDB):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -35,6 +40,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 
 RECORD_KEY = b"gpucredit.run"
 STATUS_OK, STATUS_FAILED = "ok", "failed"
@@ -52,15 +58,85 @@ def _clean(value):
     return value
 
 
+# ====================================================================================================
+# files gpucredit writes: temporary names, atomic replacement, the marker
+# ====================================================================================================
+TMP_SUFFIX = ".gpucredit-tmp"
+MARKER = ".gpucredit.json"
+_LEGACY_TMP = re.compile(r"^\..+\.\d+\.tmp$")  # temporary files of earlier versions: .<name>.<pid>.tmp
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    """Write ``path`` so that it holds either its old content or all of ``data``, never a part: the bytes go to a
+    new temporary file of an unpredictable name beside it (created exclusively), are flushed to disk, and the file
+    is renamed over ``path``. If anything fails (a full disk), the temporary file is removed and the error raised."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; results get the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_directory(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def fsync_directory(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_temporary_files(folder: Path) -> None:
+    """Remove the temporary files an execution that was killed left in ``folder`` (only gpucredit's: the names
+    :func:`atomic_write_bytes` gives, and those of earlier versions). Call it only while holding the lock that
+    the writers hold, since a running writer owns its temporary file."""
+    for tmp in folder.glob(f".*{TMP_SUFFIX}"):
+        tmp.unlink(missing_ok=True)
+    for tmp in folder.glob(".*.tmp"):
+        if _LEGACY_TMP.match(tmp.name) and tmp.is_file():
+            tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The marker gpucredit leaves in every directory it writes (None if there is none or it is not gpucredit's)."""
+    try:
+        marker = json.loads((Path(folder) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) and marker.get("written_by") == "gpucredit" else None
+
+
+def write_marker(folder: Path, kind: str, files: list[str] | None = None, **extra) -> None:
+    """Mark ``folder`` as written by gpucredit (``kind`` "run" or "study"); ``files`` lists what it wrote there,
+    relative to ``folder``: the only files a later ``--overwrite`` may replace or remove."""
+    marker = {"written_by": "gpucredit", "kind": kind, **extra}
+    if files is not None:
+        marker["files"] = sorted(files)
+    atomic_write_text(Path(folder) / MARKER, json.dumps(marker, indent=1) + "\n")
 
 
 def table_bytes(table: pd.DataFrame, record: dict) -> bytes:
@@ -110,8 +186,7 @@ class StudyStore:
         """Create the folders; remove temporary files left by an execution that was killed."""
         self.series_dir.mkdir(parents=True, exist_ok=True)
         for folder in (self.root, self.series_dir):
-            for tmp in folder.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
+            remove_temporary_files(folder)
         # a killed execution may leave the journal's last line unfinished: start the next record on a new line
         if self.journal_path.is_file() and self.journal_path.stat().st_size:
             with open(self.journal_path, "rb+") as fh:
@@ -120,9 +195,9 @@ class StudyStore:
                     fh.write(b"\n")
 
     def lock(self):
-        """Hold an exclusive lock on the study while executing it (released by the OS if the process dies), so
-        two processes never run the same study at once. Raises :class:`StoreError` if another one holds it."""
-        import contextlib
+        """Hold an exclusive lock on the study while creating or executing it (released by the OS if the process
+        dies), so two processes never write the same study at once. The directory must exist. Raises
+        :class:`StoreError` if another process holds the lock."""
 
         @contextlib.contextmanager
         def held():
@@ -183,10 +258,22 @@ class StudyStore:
             return None
 
     def append_journal(self, record: dict) -> None:
-        line = json.dumps({k: _clean(v) for k, v in record.items()}) + "\n"
-        with open(self.journal_path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
+        """Append one record as one line; if the write fails (a full disk), the journal is cut back to where it
+        was, so it never ends in a partial line."""
+        line = (json.dumps({k: _clean(v) for k, v in record.items()}) + "\n").encode()
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(fd, view):]
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
 
     def save(self, record: dict, payload: bytes | None) -> None:
         """Store one finished run: its series file first (atomically), then its journal line."""

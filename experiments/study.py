@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gpucredit.sim.inputs import InputError, toml_file
 from gpucredit.sim.parameters import ParameterError
 
 from .simulators import get_simulator
@@ -248,11 +249,11 @@ def n_points(spec: StudySpec) -> int:
 def load_spec(path: str | Path) -> StudySpec:
     """Read and validate a study specification file (TOML)."""
     path = Path(path)
-    if not path.is_file():
-        raise StudyError(f"study file '{path}' does not exist")
     try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(toml_file(path, "--spec"))
+    except InputError as exc:
+        raise StudyError(str(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
         raise StudyError(f"study file {path}: malformed TOML ({exc})") from None
     unknown = sorted(set(data) - set(SPEC_KEYS))
     if unknown:

@@ -1,4 +1,4 @@
-"""Named agents and their state in January 2023 (approximate, from public reporting; see CALIBRATION.md).
+"""Named agents and their state in January 2023 (approximate, from public reporting: company filings and press).
 
 Scenario files can rename or remove named agents with a ``[roster]`` table::
 
@@ -6,10 +6,17 @@ Scenario files can rename or remove named agents with a ``[roster]`` table::
     remove = ["Fluidstack"]
     rename = { CoreWeave = "Neocloud A" }
 
+A new name must be a non-empty string that no other agent carries: an agent's name is its identity in the
+financial network and the event log, so a rename onto another agent's name would merge the two.
+
 GPU counts are (A100, H100) at the start; power in MW; cash in US$bn.
 """
 
 from __future__ import annotations
+
+import re
+
+from .inputs import InputError, agent_names
 
 HYPERSCALERS = (  # name, weight in core cash flow and AI-services revenue, A100s, H100s
     ("Microsoft", 0.28, 320_000, 45_000),
@@ -46,15 +53,51 @@ LABS = (  # name, share of lab revenue, cash US$bn
 )
 
 
+# agents the population adds besides the roster (sim/population.py, sim/markets/compute.py): their names are taken
+RESERVED_NAMES = ("Nvidia", "AMD and custom silicon", "AI start-ups", "spot exchange")
+GENERATED_NAMES = re.compile(r"^(Credit fund|Small neocloud) \d+$")
+
+
+class RosterError(InputError):
+    """A [roster] table that removes or renames agents that do not exist, or would give two agents one name."""
+
+
+def named_agents() -> list[str]:
+    """Every agent the roster names, in the order hyperscalers, neoclouds, lenders, labs."""
+    return [row[0] for group in (HYPERSCALERS, NEOCLOUDS, LENDERS, LABS) for row in group]
+
+
+def validate_roster(roster: dict | None) -> tuple[set[str], dict[str, str]]:
+    """Check a [roster] table; return (agents removed, renames). Raises :class:`RosterError` with one line."""
+    roster = roster or {}
+    if not isinstance(roster, dict) or set(roster) - {"remove", "rename"}:
+        raise RosterError("[roster] accepts only 'remove' (a list of agent names) and 'rename' (a table old = new)")
+    remove, rename = roster.get("remove", []), roster.get("rename", {})
+    if not isinstance(remove, list) or not all(isinstance(n, str) for n in remove):
+        raise RosterError(f"roster 'remove': {remove!r} is not a list of agent names; expected e.g. [\"Fluidstack\"]")
+    if not isinstance(rename, dict):
+        raise RosterError(f"roster 'rename': {rename!r} is not a table; expected e.g. {{ CoreWeave = \"Neocloud A\" }}")
+    known = named_agents()
+    unknown = (set(remove) | set(rename)) - set(known)
+    if unknown:
+        raise RosterError(f"roster: unknown agent(s) {sorted(unknown)}; named agents are {sorted(known)}")
+    both = sorted(set(remove) & set(rename))
+    if both:
+        raise RosterError(f"roster: {both} both removed and renamed; expected each agent in one of them")
+    try:
+        final = agent_names([rename.get(n, n) for n in known if n not in remove], "roster 'rename'")
+    except InputError as exc:
+        raise RosterError(str(exc)) from None
+    taken = sorted(n for n in final if n in RESERVED_NAMES or GENERATED_NAMES.match(n))
+    if taken:
+        raise RosterError(f"roster 'rename': '{taken[0]}' is the name of another agent of the model; expected a "
+                          f"name other than {', '.join(RESERVED_NAMES)}, 'Credit fund N' and 'Small neocloud N'")
+    return set(remove), dict(rename)
+
+
 def apply_roster(roster: dict | None):
     """Return (hyperscalers, neoclouds, lenders, labs) after a scenario's removals and renames."""
-    roster = roster or {}
-    remove = set(roster.get("remove", []))
-    rename = dict(roster.get("rename", {}))
-    known = {row[0] for group in (HYPERSCALERS, NEOCLOUDS, LENDERS, LABS) for row in group}
-    unknown = (remove | set(rename)) - known
-    if unknown:
-        raise ValueError(f"roster: unknown agent(s) {sorted(unknown)}; named agents are {sorted(known)}")
+    remove, rename = validate_roster(roster)
 
     def keep(group):
         return tuple((rename.get(r[0], r[0]),) + tuple(r[1:]) for r in group if r[0] not in remove)

@@ -12,13 +12,15 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .inputs import InputError, toml_file
 from .parameters import ParameterError, resolve
 from .shocks import ShockError, parse_shocks
+from .roster import RosterError, validate_roster
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "experiments" / "scenarios"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """Unknown scenario or malformed scenario file."""
 
 
@@ -40,14 +42,19 @@ def load_scenario(name_or_path: str) -> Scenario:
     """Load a shipped scenario by name, or a scenario file by path; validate every parameter."""
     if isinstance(name_or_path, Scenario):
         return name_or_path
-    path = Path(name_or_path)
-    if not (path.suffix == ".toml" and path.exists()):
+    name_or_path = str(name_or_path)
+    if name_or_path in shipped_scenarios():
         path = SCENARIO_DIR / f"{name_or_path}.toml"
-        if not path.exists():
-            raise ScenarioError(f"unknown scenario '{name_or_path}'; shipped scenarios: {', '.join(shipped_scenarios())}")
+    elif name_or_path.endswith(".toml"):
+        path = Path(name_or_path)
+    else:
+        raise ScenarioError(f"unknown scenario '{name_or_path}'; shipped scenarios: {', '.join(shipped_scenarios())} "
+                            f"(or a path to a .toml file)")
     try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(toml_file(path, "scenario file"))
+    except InputError as exc:
+        raise ScenarioError(str(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"scenario file {path}: malformed TOML ({exc})") from None
     unknown = set(data) - {"name", "description", "parameters", "roster", "shocks"}
     if unknown:
@@ -60,8 +67,10 @@ def load_scenario(name_or_path: str) -> Scenario:
     except ParameterError as exc:
         raise ScenarioError(f"scenario file {path}: {exc}") from None
     roster = data.get("roster", {})
-    if not isinstance(roster, dict) or set(roster) - {"remove", "rename"}:
-        raise ScenarioError(f"scenario file {path}: [roster] accepts only 'remove' (a list) and 'rename' (a table)")
+    try:
+        validate_roster(roster)
+    except RosterError as exc:
+        raise ScenarioError(f"scenario file {path}: {exc}") from None
     try:
         shocks = parse_shocks(data.get("shocks", []), f"scenario file {path}")
     except ShockError as exc:
