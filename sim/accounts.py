@@ -103,11 +103,14 @@ def check_gpus(economy) -> None:
         raise AccountingError(f"step {m.month} ({m.date}): GPUs not conserved: produced {fleet.produced:.3f} != held "
                               f"{held:.3f} + scrapped {fleet.scrapped:.3f} + sold to outside buyers {fleet.sold_outside:.3f}")
     installed = float((fleet.view("count") * m.perf[fleet.view("gen")]).sum())
-    # the running total's rounding is relative to the base it was kept on, which may have just been scrapped
-    if abs(installed - fleet.installed_h100e) > 1e-6 * max(1.0, installed, fleet.installed_checked):
+    # the running total's rounding is relative to the largest base it was kept on this month (the last check's plus
+    # the deliveries since), which may have been scrapped by now
+    peak = fleet.installed_checked + (fleet.produced - fleet.produced_checked) * float(m.perf.max())
+    if abs(installed - fleet.installed_h100e) > 1e-6 * max(1.0, installed, peak):
         raise AccountingError(f"step {m.month} ({m.date}): installed base {installed:.3f} H100e differs from its running "
                               f"total {fleet.installed_h100e:.3f}")
     fleet.installed_h100e = fleet.installed_checked = installed  # no drift from rounding
+    fleet.produced_checked = fleet.produced
 
 
 def snapshot_balance_sheets(economy) -> list[dict]:
