@@ -9,7 +9,7 @@ SCENARIO ?= baseline
 SEED     ?= 7
 OUT      ?= results/$(SCENARIO)
 
-.PHONY: venv demo test bench calibration clean
+.PHONY: venv demo test fuzz bench calibration clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VPY) -m pytest
+
+# Property-based fuzzing of the parameter space (tests/test_fuzz.py) with a large budget of fresh random draws, on
+# both cores: FUZZ_EXAMPLES parameter sets split over FUZZ_JOBS shards (pytest-xdist). A failure prints the parameter
+# set and a hypothesis blob to reproduce it.
+FUZZ_EXAMPLES ?= 2000
+FUZZ_JOBS     ?= 2
+
+fuzz: $(STAMP)
+	GPUCREDIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) GPUCREDIT_FUZZ_SHARDS=$(FUZZ_JOBS) \
+		$(VPY) -m pytest tests/test_fuzz.py -k every_admissible -n $(FUZZ_JOBS) -p no:warnings -p no:cacheprovider
 
 bench: $(STAMP)
 	$(VBIN)/gpucredit bench --engine

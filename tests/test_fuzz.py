@@ -1,0 +1,217 @@
+"""Every parameter set inside the declared ranges that respects the declared constraints runs to the end, and its
+outputs make economic sense (issue 13).
+
+A property-based test (hypothesis) draws every parameter over its full declared range, respecting the
+cross-parameter constraints of the schema (:data:`gpucredit.sim.parameters.CONSTRAINTS`), with the populations
+capped so that a ten-year run takes a second or two, runs the model and checks what a researcher relies on: the run
+finishes; every series is finite; prices are positive; counts are non-negative integers; shares and utilisation lie
+in [0, 1]; lenders never book a negative loss (a gain) on a default; GPUs are conserved.
+
+* ``pytest`` runs a small budget, derandomized (the same draws on every machine);
+* ``make fuzz`` runs a large one (``GPUCREDIT_FUZZ_EXAMPLES``, default 2,000, split over ``GPUCREDIT_FUZZ_SHARDS``
+  shards run on both cores by pytest-xdist), with fresh random draws each time.
+
+Each failure the fuzzing found is pinned below as an explicit parameter set (a regression test).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from gpucredit.sim import GPUEconomy
+from gpucredit.sim.constraints import CONSTRAINTS
+from gpucredit.sim.parameters import BY_NAME, PARAMETERS, ParameterError, defaults, resolve
+
+# populations capped (the ranges allow 2,000 small neoclouds and 500,000 start-ups): a draw takes seconds
+CAPS = {"population.small_neoclouds": 8, "population.startups": 300, "population.extra_lenders": 5}
+MONTHS = 120
+
+FUZZ_EXAMPLES = int(os.environ.get("GPUCREDIT_FUZZ_EXAMPLES", "0"))  # 0: the small budget of the default suite
+FUZZ_SHARDS = max(1, int(os.environ.get("GPUCREDIT_FUZZ_SHARDS", "1")))
+SMALL_BUDGET = 12
+
+POSITIVE_PRICES = ("spot_price_h100e", "clearing_price_h100e", "h100_rental_price", "contract_price_h100e",
+                   "fundamental_price_h100e", "nvidia_markup")
+NON_NEGATIVE_PRICES = ("a100_rental_price", "b200_rental_price", "secondary_price_h100", "secondary_price_a100",
+                       "secondary_price_b200")
+COUNTS = ("defaults_count", "covenant_breaches", "covenant_waivers", "neoclouds_alive", "startups_alive",
+          "startup_failures")
+SHARES = ("utilization", "fire_sale_discount", "circular_revenue_share", "round_trip_ratio", "nvidia_customer_hhi",
+          "lender_exposure_hhi", "origination_ltv", "extrapolator_share", "lead_neocloud_top_customer_share",
+          "nvidia_stake_in_lead", "systemic_risk", "nvidia_gross_margin")
+NON_NEGATIVE = ("lender_losses", "gpus_seized", "debt_in_default", "fire_sale_volume", "neocloud_debt",
+                "gpu_backed_lending", "installed_h100e", "installed_gpus", "installing_h100e", "neocloud_avg_ltv",
+                "ai_revenue", "nvidia_capacity", "sofr")
+
+
+# ================================================================================================================
+# drawing admissible parameter sets
+# ================================================================================================================
+def _interval(param, values: dict) -> tuple[float, float]:
+    """The declared range of ``param`` (capped for populations), narrowed by every constraint of which it is the last
+    parameter drawn (the others are in ``values`` already): each constraint is ``sum(c x value) <= bound``."""
+    lo, hi = param.min, min(param.max, CAPS.get(param.name, param.max))
+    for c in CONSTRAINTS:
+        coefficients = c.coefficients
+        if param.name not in coefficients or any(n not in values for n in coefficients if n != param.name):
+            continue
+        rest = sum(k * values[n] for n, k in coefficients.items() if n != param.name)
+        limit = (c.bound - rest) / coefficients[param.name]
+        if coefficients[param.name] > 0:
+            hi = min(hi, limit)
+        else:
+            lo = max(lo, limit)
+    if param.kind is int:
+        lo, hi = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
+    assert lo <= hi, f"no admissible value of {param.name} given {values}"
+    return lo, hi
+
+
+def draw_parameters(number, integer, choice) -> dict:
+    """Every parameter, in the schema's order, from ``number(lo, hi)``, ``integer(lo, hi)`` or ``choice(options)``
+    (hypothesis strategies or a random generator), so that every declared constraint holds."""
+    values: dict = {}
+    for p in PARAMETERS:
+        if p.choices is not None:
+            values[p.name] = choice(p.choices)
+            continue
+        lo, hi = _interval(p, values)
+        values[p.name] = integer(int(lo), int(hi)) if p.kind is int else number(float(lo), float(hi))
+    values["run.months"] = MONTHS
+    return values
+
+
+@st.composite
+def admissible_sets(draw) -> dict:
+    return draw_parameters(lambda lo, hi: draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False)),
+                           lambda lo, hi: draw(st.integers(lo, hi)),
+                           lambda options: draw(st.sampled_from(options)))
+
+
+# ================================================================================================================
+# the invariants
+# ================================================================================================================
+def broken_invariants(model, df=None) -> list[str]:
+    """What is wrong with a finished run's outputs (its monthly series ``df`` unless given; nothing: an empty list)."""
+    df = model.datacollector.get_model_vars_dataframe() if df is None else df
+    problems = []
+    if len(df) != model.n_months:
+        problems.append(f"{len(df)} months recorded of {model.n_months}")
+    values = df.to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        problems.append("non-finite series: " + ", ".join(df.columns[~np.isfinite(values).all(axis=0)]))
+
+    def bad(names, test, what):
+        for name in names:
+            wrong = ~test(df[name].to_numpy(dtype=float))
+            if wrong.any():
+                problems.append(f"{name} {what} (month {int(np.flatnonzero(wrong)[0])}: {df[name].iloc[np.flatnonzero(wrong)[0]]!r})")
+
+    bad(POSITIVE_PRICES, lambda x: x > 0, "not positive")
+    bad(NON_NEGATIVE_PRICES + NON_NEGATIVE, lambda x: x >= 0, "negative")
+    bad(COUNTS, lambda x: (x >= 0) & (x == np.round(x)), "not a non-negative integer")
+    bad(SHARES, lambda x: (x >= 0) & (x <= 1), "outside [0, 1]")
+    fleet = model.fleet
+    held = float(fleet.view("count").sum())
+    if (fleet.view("count") < 0).any():
+        problems.append("a cohort holds a negative number of GPUs")
+    if abs(fleet.produced - held - fleet.scrapped - fleet.sold_outside) > 1e-6 * max(1.0, fleet.produced):
+        problems.append(f"GPUs not conserved: produced {fleet.produced} held {held} scrapped {fleet.scrapped} "
+                        f"sold {fleet.sold_outside}")
+    for lender in model.lenders:
+        if lender.realised_losses < 0:
+            problems.append(f"{lender.name} realised a gain of US${-lender.realised_losses:.3f}bn on defaults")
+    return problems
+
+
+def run_to_the_end(params: dict, seed: int):
+    model = GPUEconomy(rng=seed, record="series", **params)
+    while model.running:
+        model.step()
+    return model
+
+
+def check_draw(params: dict, seed: int) -> None:
+    model = run_to_the_end(params, seed)
+    problems = broken_invariants(model)
+    assert not problems, "; ".join(problems)
+
+
+# ================================================================================================================
+# the property
+# ================================================================================================================
+NO_SHRINKING = [Phase.explicit, Phase.reuse, Phase.generate]  # shrinking 181 parameters x a model run takes hours
+settings.register_profile("small", max_examples=SMALL_BUDGET, derandomize=True, deadline=None, database=None,
+                          phases=NO_SHRINKING, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("fuzz", max_examples=max(1, FUZZ_EXAMPLES // FUZZ_SHARDS), derandomize=False,
+                          deadline=None, print_blob=True, database=None,
+                          phases=NO_SHRINKING,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROFILE = settings.get_profile("fuzz" if FUZZ_EXAMPLES else "small")
+
+
+@pytest.mark.parametrize("shard", range(FUZZ_SHARDS))
+@settings(PROFILE)
+@given(params=admissible_sets(), seed=st.integers(0, 2**32 - 1))
+def test_every_admissible_parameter_set_runs_to_the_end_with_sensible_outputs(shard, params, seed):
+    check_draw(params, seed)
+
+
+def test_draws_respect_every_declared_constraint_and_range():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        values = draw_parameters(lambda lo, hi: float(rng.uniform(lo, hi)), lambda lo, hi: int(rng.integers(lo, hi + 1)),
+                                 lambda options: options[0])
+        resolved = resolve(values)  # raises ParameterError if a range or a constraint is broken
+        assert all(resolved[name] == value for name, value in values.items())
+        assert all(c.holds(values) for c in CONSTRAINTS)
+
+
+def test_the_checks_can_fail():
+    """The invariants are not vacuous: a negative loss, a zero price and a fractional count are caught."""
+    model = run_to_the_end({"run.months": 12, "population.startups": 100}, seed=1)
+    assert broken_invariants(model) == []
+    df = model.datacollector.get_model_vars_dataframe().copy()
+    df.loc[df.index[3], "lender_losses"] = -1.0
+    df.loc[df.index[4], "spot_price_h100e"] = 0.0
+    df.loc[df.index[5], "defaults_count"] = 0.5
+    problems = " ".join(broken_invariants(model, df))
+    assert "lender_losses negative" in problems and "spot_price_h100e not positive" in problems
+    assert "defaults_count not a non-negative integer" in problems
+
+
+# ================================================================================================================
+# the constraints
+# ================================================================================================================
+def test_defaults_and_shipped_scenarios_respect_the_constraints():
+    from gpucredit.sim.scenarios import load_scenario, shipped_scenarios
+    for name in shipped_scenarios():
+        resolve(None, load_scenario(name).parameters)
+    assert all(c.holds(defaults()) for c in CONSTRAINTS)
+    names = {p.name for p in PARAMETERS}
+    assert all(set(c.parameters) <= names for c in CONSTRAINTS)
+
+
+@pytest.mark.parametrize("overrides, named", [
+    ({"nvidia.markup_min": 4.6, "nvidia.markup_max": 4.5}, ["nvidia.markup_min = 4.6", "nvidia.markup_max = 4.5"]),
+    ({"demand.lab_share": 0.7, "demand.startup_share": 0.4}, ["demand.lab_share = 0.7", "demand.startup_share = 0.4"]),
+    ({"contracts.term_months": 12, "contracts.term_spread": 12}, ["contracts.term_spread = 12", "contracts.term_months = 12"]),
+    ({"technology.accounting_life_months": 100, "technology.physical_life_months": 96},
+     ["technology.accounting_life_months = 100"]),
+    ({"demand.initial_ai_revenue": 50.0, "demand.ai_revenue_max": 40.0}, ["demand.initial_ai_revenue = 50"]),
+    ({"nvidia.backstop_start_year": 2030.0, "nvidia.backstop_end_year": 2029.0}, ["nvidia.backstop_end_year = 2029"]),
+    ({"lenders.max_ltv": 0.9, "lenders.max_covenant_ltv": 0.8}, ["lenders.max_covenant_ltv = 0.8"]),
+])
+def test_a_set_breaking_a_constraint_is_refused_in_one_line_naming_the_parameters(overrides, named):
+    with pytest.raises(ParameterError) as err:
+        GPUEconomy(rng=1, **overrides)
+    text = str(err.value)
+    assert "\n" not in text and "parameters conflict" in text and all(n in text for n in named)
+    for name, value in overrides.items():  # each value alone is inside its declared range
+        BY_NAME[name].coerce(value)
