@@ -215,3 +215,104 @@ def test_a_set_breaking_a_constraint_is_refused_in_one_line_naming_the_parameter
     assert "\n" not in text and "parameters conflict" in text and all(n in text for n in named)
     for name, value in overrides.items():  # each value alone is inside its declared range
         BY_NAME[name].coerce(value)
+
+
+# ================================================================================================================
+# regressions: each failure class the fuzzing found, pinned
+# ================================================================================================================
+def test_expected_prices_stay_positive_when_the_fundamental_falls_faster_than_prices_revert():
+    """Slow reversion (120 months) and fast technical progress (the fundamental falling 10% a month): the gap to the
+    fundamental, closing at 1/120 a month, outlived the anchor, and a price below the fundamental was expected to turn
+    negative (negative contract prices; start-ups' prepayments became complex numbers)."""
+    from gpucredit.sim.expectations import Expectations
+    params = {**defaults(), "expectations.reversion_months": 120, "expectations.cost_trend_weight": 1.0}
+    ex = Expectations(params, 2.0)
+    ex.anchor(2.0)
+    for fundamental in 2.0 * np.exp(-0.1 * np.arange(1, 13)):  # the full cost of new capacity falls 10% a month
+        ex.observe_price(0.5 * fundamental, fundamental)  # the spot price at half of it
+    assert ex.cost_decline > 0.05
+    horizon = np.arange(1, 241, dtype=float)
+    for path in (ex.fundamentalist_path(horizon), ex.extrapolator_path(horizon), ex.price_path(horizon)):
+        assert (path > 0).all()
+        assert (path <= ex.fundamental_path(horizon) * 1.000001).all()  # below the anchor, as the price is now
+    # a price above the fundamental: the premium over the (falling) anchor is not expected to grow
+    ex.log_prices[-1] = math.log(3.0 * ex.fundamental)
+    ratio = ex.fundamentalist_path(horizon) / ex.fundamental_path(horizon)
+    assert (np.diff(ratio) <= 1e-12).all()
+
+
+def test_an_overdrawn_lender_passes_a_default_surplus_on_and_books_no_gain():
+    """A lender whose seizure is worth more than its claim, but whose cash was already negative (it buys spot capacity
+    to serve contracts it took over at an earlier default), used the proceeds of the GPUs it sold to pay the surplus
+    to reduce its overdraft, kept the surplus and booked a negative loss (-US$222bn in a month in one draw)."""
+    from gpucredit.sim.credit.default import resolve_default
+    model = run_to_the_end({"run.months": 30, "population.startups": 100}, seed=3)
+    led = model.ledger
+    nc = next(n for n in model.neoclouds if any(l.principal > 0 for l in model.loans.of_borrower(n.eid)))
+    loans = [l for l in model.loans.of_borrower(nc.eid) if l.principal > 0]
+    lender = model.entity[loans[0].lender]
+    for loan in loans:  # the claims fall to a tenth: the seized GPUs are worth far more than they are owed
+        led.book(nc.eid, 0.9 * loan.principal, "debt_extinguished")
+        led.book(loan.lender, -0.9 * loan.principal, "loan_default")
+        loan.principal *= 0.1
+    led.pay(lender.eid, led.sector("credit_investors"), led.cash[lender.eid] + 50.0, "fund_outflow")  # overdrawn
+    assert led.cash[lender.eid] < 0
+    losses_before = {eid: model.entity[eid].realised_losses for eid in {l.lender for l in loans}}
+    cash_before = led.cash[lender.eid]
+    claim = sum(l.principal for l in loans if l.lender == lender.eid)
+    resolve_default(model, nc)
+    for eid, before in losses_before.items():  # every claim is covered: no loss, and no gain either
+        assert model.entity[eid].realised_losses == before
+    # it keeps at most its claim: the proceeds of the GPUs it sold for the surplus went on, not into its overdraft
+    assert led.cash[lender.eid] - cash_before <= claim + 1e-9
+
+
+def test_a_rounding_remainder_on_the_spot_exchange_is_not_paid_out_as_a_negative_amount():
+    """Pro-rata payments to sellers leave the exchange a remainder of a few 1e-17 US$bn; in a month when sellers sold
+    but nobody paid, the remainder was paid out to them as negative amounts and the run stopped."""
+    model = run_to_the_end({"run.months": 3, "population.startups": 50}, seed=1)
+    led, spot = model.ledger, model.spot
+    led.cash[spot.exchange] = -2.15e-17  # last month's remainder (the remainder the fuzzing met)
+    labs = [lab for lab in model.labs if lab.alive]
+    spend = np.zeros(len(labs) + len(model.hyperscalers) + model.startups.n)
+    owner = model.fleet.view("owner")
+    sold = np.zeros(len(owner))
+    sold[0] = 1.0
+    spot.settle(labs, spend, np.zeros(len(led.names)), owner, sold)  # nobody paid this month
+    assert led.cash[spot.exchange] == -2.15e-17  # carried, not paid out
+
+
+def test_scrapping_the_whole_installed_base_is_not_a_false_accounting_stop():
+    """An economy that scrapped its whole installed base (1.9e11 H100e in the draw) within a month stopped on the
+    running total's rounding remainder (6e-5 H100e against a tolerance of 1e-6 of the base left, zero); a real gap,
+    GPUs leaving the count but not the running total, still stops the run."""
+    from gpucredit.sim.accounts import check_gpus
+    from gpucredit.sim.ledger import AccountingError
+    model = run_to_the_end({"run.months": 6, "population.startups": 50}, seed=1)
+    fleet = model.fleet
+    base = fleet.installed_h100e
+    for row in np.flatnonzero(fleet.view("count") > 0).tolist():
+        fleet.take_out(row, fleet.count[row], scrapped=True)
+    fleet.installed_h100e = 1e-10 * base  # the rounding remainder of the running total
+    check_gpus(model)
+    fleet.installed_h100e = 0.01 * base  # GPUs gone from the count but not from the running total
+    with pytest.raises(AccountingError, match="installed base"):
+        check_gpus(model)
+
+
+# Parameter sets drawn by the fuzzing (inside the declared ranges, respecting the constraints) on which the model
+# crashed or broke an invariant before the fixes; each reduced to the parameters that matter (the rest at defaults).
+REGRESSIONS = {
+    # a lender booked a negative loss (a gain of US$0.4m) on a default (before: lender_losses -0.00041 in 2024-09)
+    "negative_lender_loss": (10, {
+        "startups.team_share": 0.06677169332479282, "startups.seed_funding": 9.863919539801516,
+        "startups.funding_sentiment": 9.714664543185759, "startups.contract_search_rate": 0.897906560580642,
+        "startups.seed_dispersion": 0.7310619129829266, "hyperscalers.core_cash_flow": 484.8622701650516,
+        "hyperscalers.ai_budget_share": 0.35978276330795267, "contracts.term_spread": 12}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_parameter_sets_that_failed_before_run_clean(name):
+    seed, params = REGRESSIONS[name]
+    check_draw({**params, "run.months": MONTHS}, seed)
