@@ -309,6 +309,13 @@ REGRESSIONS = {
         "startups.funding_sentiment": 9.714664543185759, "startups.contract_search_rate": 0.897906560580642,
         "startups.seed_dispersion": 0.7310619129829266, "hyperscalers.core_cash_flow": 484.8622701650516,
         "hyperscalers.ai_budget_share": 0.35978276330795267, "contracts.term_spread": 12}),
+    # running costs far above a low opening spot price and reversion over 119 months: the expected spot path turned
+    # negative and with it the contract price (before: contract_price_h100e -0.10 US$/H100e-hour in 2023-02)
+    "negative_contract_price": (84, {
+        "technology.facility_overhead": 2.852121441478273, "technology.electricity_price": 0.4426966653531902,
+        "technology.maintenance_cost": 0.9821151309944571, "nvidia.launch_markup": 9.86283777361255,
+        "markets.initial_spot_price": 1.4288519915440796, "markets.price_adjustment": 0.07148446636349254,
+        "contracts.min_deal_h100e": 18404.564009475853, "expectations.reversion_months": 119}),
 }
 
 
