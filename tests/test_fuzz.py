@@ -316,6 +316,9 @@ REGRESSIONS = {
         "technology.maintenance_cost": 0.9821151309944571, "nvidia.launch_markup": 9.86283777361255,
         "markets.initial_spot_price": 1.4288519915440796, "markets.price_adjustment": 0.07148446636349254,
         "contracts.min_deal_h100e": 18404.564009475853, "expectations.reversion_months": 119}),
+    # a rival share falling to 2e-308: the rival's output rounded to zero H100e and the allocation divided by it
+    # (before: ZeroDivisionError in the chip market; hypothesis found it with two full draws, seeds 0 and 2**32 - 2)
+    "vanishing_rival_output": (0, {"rival.share_end": 2.2250738585072014e-308}),
 }
 
 
