@@ -109,9 +109,9 @@ def broken_invariants(model, df=None) -> list[str]:
 
     def bad(names, test, what):
         for name in names:
-            wrong = ~test(df[name].to_numpy(dtype=float))
-            if wrong.any():
-                problems.append(f"{name} {what} (month {int(np.flatnonzero(wrong)[0])}: {df[name].iloc[np.flatnonzero(wrong)[0]]!r})")
+            wrong = np.flatnonzero(~test(df[name].to_numpy(dtype=float)))
+            if len(wrong):
+                problems.append(f"{name} {what} (month {int(wrong[0])}: {df[name].iloc[wrong[0]]!r})")
 
     bad(POSITIVE_PRICES, lambda x: x > 0, "not positive")
     bad(NON_NEGATIVE_PRICES + NON_NEGATIVE, lambda x: x >= 0, "negative")
@@ -319,6 +319,9 @@ REGRESSIONS = {
     # a rival share falling to 2e-308: the rival's output rounded to zero H100e and the allocation divided by it
     # (before: ZeroDivisionError in the chip market; hypothesis found it with two full draws, seeds 0 and 2**32 - 2)
     "vanishing_rival_output": (0, {"rival.share_end": 2.2250738585072014e-308}),
+    # SOFR 0 from 2026 and an IG spread of 4e-152: a cost of capital too small to move 1 + r, so the annuity factor's
+    # denominator was 0 (before: ZeroDivisionError in the full cost of new capacity; found by hypothesis twice)
+    "vanishing_cost_of_capital": (181483, {"rates.sofr_long_run": 0.0, "lenders.spread_ig": 3.6267847823980607e-152}),
 }
 
 
