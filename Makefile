@@ -12,7 +12,7 @@ OUT      ?= results/$(SCENARIO)
 REPORT_OUT ?= results/report
 DEMO_OUT   ?= results/demo
 
-.PHONY: venv run demo report test bench calibration clean
+.PHONY: venv run demo report test fuzz bench calibration clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,16 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(VPY) -m pytest
+
+# Property-based fuzzing of the parameter space (tests/test_fuzz.py) with a large budget of fresh random draws, on
+# both cores: FUZZ_EXAMPLES parameter sets split over FUZZ_JOBS shards (pytest-xdist). A failure prints the parameter
+# set and a hypothesis blob to reproduce it.
+FUZZ_EXAMPLES ?= 2000
+FUZZ_JOBS     ?= 2
+
+fuzz: $(STAMP)
+	GPUCREDIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) GPUCREDIT_FUZZ_SHARDS=$(FUZZ_JOBS) \
+		$(VPY) -m pytest tests/test_fuzz.py -k every_admissible -n $(FUZZ_JOBS) -p no:warnings -p no:cacheprovider
 
 bench: $(STAMP)
 	$(VBIN)/gpucredit bench --engine

@@ -18,10 +18,11 @@ def fundamental_price(unit_price_per_h100e: float, running_cost_per_h100e: float
     ``annual_rate``, per year; straight line at a zero rate) plus running and data-centre costs, spread over hours sold
     at normal utilisation."""
     r = annual_rate / 12.0
-    if r == 0.0:  # no cost of capital: straight-line recovery (the annuity's limit as the rate goes to 0)
+    discount = 1.0 - (1.0 + r) ** -life_months  # 0 at a zero rate, and at a rate too small to move 1 + r (say 1e-300)
+    if discount == 0.0:  # straight-line recovery (the annuity's limit as the rate goes to 0)
         annuity = unit_price_per_h100e / life_months
     else:
-        annuity = unit_price_per_h100e * r / (1.0 - (1.0 + r) ** -life_months)
+        annuity = unit_price_per_h100e * r / discount
     return (annuity / 730.0 + running_cost_per_h100e + facility_cost_per_h100e) / utilisation
 
 

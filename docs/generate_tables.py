@@ -5,7 +5,8 @@ The tables are written between the markers ``<!-- PARAMETERS:BEGIN -->`` / ``<!-
 ``<!-- OUTCOMES:BEGIN -->`` / ``<!-- OUTCOMES:END -->`` from the single declarations in the code:
 :data:`gpucredit.sim.parameters.PARAMETERS`, :data:`gpucredit.sim.reporting.columns.SERIES`,
 :data:`gpucredit.sim.ledger.KINDS` (with ``NONCASH`` and ``GPU_TRANSFERS``) and
-:data:`gpucredit.experiments.outcomes.OUTCOMES`. Nothing else in the file is touched, so the
+:data:`gpucredit.experiments.outcomes.OUTCOMES` (the parameter table ends with the cross-parameter constraints,
+:data:`gpucredit.sim.parameters.CONSTRAINTS`). Nothing else in the file is touched, so the
 documentation never lists parameters or output columns by hand.
 
 Usage (from the repository root)::
@@ -28,7 +29,7 @@ if str(ROOT) not in sys.path:  # allow running without PYTHONPATH
 
 from gpucredit.experiments.outcomes import OUTCOMES  # noqa: E402
 from gpucredit.sim.reporting.columns import SERIES  # noqa: E402
-from gpucredit.sim.parameters import PARAMETERS  # noqa: E402
+from gpucredit.sim.parameters import CONSTRAINTS, PARAMETERS  # noqa: E402
 from gpucredit.sim.ledger import GPU_TRANSFERS, KINDS, NONCASH, routes_text  # noqa: E402
 
 ODD = ROOT / "docs" / "ODD.md"
@@ -100,6 +101,10 @@ def parameter_table() -> str:
                 f"`{p.name}`", _cell(_num(p.default)), _cell(_range(p)), _cell(p.unit),
                 _cell(p.description), _cell(p.source),
             ]) + " |")
+    out += ["", "**Constraints across parameters** (`gpucredit.sim.constraints.CONSTRAINTS`; `gpucredit params` lists "
+            "them too). A parameter set that breaks one is refused before the run starts, in one line naming the "
+            "parameters and their values.", "", "| constraint | requires | why |", "|---|---|---|"]
+    out += [f"| `{c.name}` | `{c.expression()}` | {_cell(c.description)} |" for c in CONSTRAINTS]
     return "\n".join(out)
 
 

@@ -5,7 +5,8 @@
     gpucredit run --scenario baseline --seed 7 --out results/baseline [--months 60]
                   [--set lenders.max_ltv=0.6 ...] [--network-months 2024-06,2025-12]
     gpucredit scenarios                      # shipped scenarios and what they change
-    gpucredit params [--format table|json]   # every parameter: default, range, unit, meaning, source
+    gpucredit params [--format table|json]   # every parameter (default, range, unit, meaning, source) and the
+                                             # constraints across parameters
     gpucredit columns [--format table|json]  # the data dictionary of timeseries.parquet/.csv
     gpucredit calibration [--seeds N] [--months M]
     gpucredit bench [--vs REF] [--sizes 1,3,10,30,100] [--engine] [--study-runs N]
@@ -40,7 +41,7 @@ from typing import Sequence
 from gpucredit.sim.inputs import InputError, count, months as month_count, path_text
 from gpucredit.sim.ledger import AccountingError
 from gpucredit.sim.reporting.columns import SERIES
-from gpucredit.sim.parameters import PARAMETERS, ParameterError, parse_assignment
+from gpucredit.sim.parameters import CONSTRAINTS, PARAMETERS, ParameterError, parse_assignment
 from gpucredit.sim.scenarios import ScenarioError, load_scenario, shipped_scenarios
 
 PROG = "gpucredit"
@@ -161,7 +162,8 @@ def _fmt_value(value) -> str:
 def cmd_params(args: argparse.Namespace) -> int:
     """Every parameter: default, allowed range or choices, unit, description and source."""
     if args.format == "json":
-        print(json.dumps([p.as_dict() for p in PARAMETERS], indent=2))
+        print(json.dumps({"parameters": [p.as_dict() for p in PARAMETERS],
+                          "constraints": [c.as_dict() for c in CONSTRAINTS]}, indent=2))
         return 0
     rows = []
     for p in PARAMETERS:
@@ -169,6 +171,9 @@ def cmd_params(args: argparse.Namespace) -> int:
                    else f"[{_fmt_value(p.min)}, {_fmt_value(p.max)}]")
         rows.append([p.name, _fmt_value(p.default), allowed, p.unit, f"{p.description} [{p.source}]"])
     print(_table(rows, ["name", "default", "allowed", "unit", "description [source]"], wrap_last=70))
+    print("\nConstraints across parameters (a parameter set breaking one is refused):\n")
+    print(_table([[c.name, c.expression(), c.description] for c in CONSTRAINTS], ["constraint", "requires", "why"],
+                 wrap_last=70))
     return 0
 
 
@@ -474,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("scenarios", help="list the shipped scenarios")
     sc.set_defaults(func=cmd_scenarios)
 
-    pa = sub.add_parser("params", help="list every parameter with default, range, unit, description, source")
+    pa = sub.add_parser("params", help="list every parameter with default, range, unit, description, source, and the constraints across parameters")
     pa.add_argument("--format", choices=("table", "json"), default="table")
     pa.set_defaults(func=cmd_params)
 

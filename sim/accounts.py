@@ -155,7 +155,8 @@ def check_gpus(economy) -> None:
     m = economy
     led, fleet = m.ledger, m.fleet
     n = len(led.names)
-    held = np.bincount(fleet.view("owner"), weights=fleet.view("count"), minlength=n)
+    # (as float: numpy's bincount of an empty fleet is integer, which would truncate the sectors' counts below)
+    held = np.bincount(fleet.view("owner"), weights=fleet.view("count"), minlength=n).astype(float)
     agents_hold = float(held.sum())
     for sector, count in (("foundry_and_suppliers", -fleet.produced), ("used_gpu_buyers", fleet.sold_outside),
                           ("recyclers", fleet.scrapped)):
@@ -172,10 +173,14 @@ def check_gpus(economy) -> None:
                               f"{agents_hold:.3f} + scrapped {fleet.scrapped:.3f} + sold to outside buyers "
                               f"{fleet.sold_outside:.3f}")
     installed = float((fleet.view("count") * m.perf[fleet.view("gen")]).sum())
-    if abs(installed - fleet.installed_h100e) > 1e-6 * max(1.0, installed):
+    # the running total's rounding is relative to the largest base it was kept on this month (the last check's plus
+    # the deliveries since), which may have been scrapped by now
+    peak = fleet.installed_checked + (fleet.produced - fleet.produced_checked) * float(m.perf.max())
+    if abs(installed - fleet.installed_h100e) > 1e-6 * max(1.0, installed, peak):
         raise AccountingError(f"step {m.month} ({m.date}): installed base {installed:.3f} H100e differs from its running "
                               f"total {fleet.installed_h100e:.3f}")
-    fleet.installed_h100e = installed  # no drift from rounding
+    fleet.installed_h100e = fleet.installed_checked = installed  # no drift from rounding
+    fleet.produced_checked = fleet.produced
 
 
 def snapshot_balance_sheets(economy) -> list[dict]:

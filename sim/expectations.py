@@ -73,10 +73,16 @@ class Expectations:
         technical progress."""
         return self.fundamental * np.exp(-self.cost_decline * horizon)
 
+    def gap_decay(self) -> float:
+        """The share of a gap between the price and the fundamental expected to remain a month later: the gap closes
+        at ``1 / reversion_months`` a month, but never more slowly than the fundamental itself falls, so that the
+        mispricing relative to the fundamental is not expected to widen (and no expected price is negative)."""
+        return min(1.0 - self.reversion, math.exp(-self.cost_decline))
+
     def fundamentalist_path(self, horizon: np.ndarray) -> np.ndarray:
         p = math.exp(self.log_prices[-1])
         anchor = self.fundamental_path(horizon)
-        return anchor + (p - self.fundamental) * (1.0 - self.reversion) ** horizon
+        return anchor + (p - self.fundamental) * self.gap_decay() ** horizon
 
     def extrapolator_path(self, horizon: np.ndarray) -> np.ndarray:
         """The trend continues for a year; beyond it extrapolators share the fundamentalists' anchor and expect
@@ -86,7 +92,7 @@ class Expectations:
         beyond = np.maximum(horizon - 12, 0)
         anchor = self.fundamental_path(horizon)
         reached = self.fundamental_path(np.minimum(horizon, 12))
-        return anchor + (trended - reached) * (1.0 - self.reversion) ** beyond
+        return anchor + (trended - reached) * self.gap_decay() ** beyond
 
     def inputs(self) -> tuple:
         """What the two rules' paths depend on this month (besides the fixed parameters)."""

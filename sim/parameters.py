@@ -4,7 +4,9 @@ Each :class:`Parameter` has a dotted ``name`` (``group.name``), a default, eithe
 (``min``/``max``) or a set of ``choices``, a unit, a one-line economic description and a source
 (a row of ``CALIBRATION.md`` or "assumption"). Scenario files, ``--set name=value``, keyword
 overrides of :class:`gpucredit.sim.GPUEconomy`, ``gpucredit params``, the parameter table in ``docs/ODD.md``
-and (later) sweep bounds all read this one list.
+and (later) sweep bounds all read this one list. Combinations of values that the ranges cannot rule out (a markup
+floor above its ceiling, revenue shares above one) are the named :data:`CONSTRAINTS` of :mod:`.constraints`,
+checked once by :func:`resolve` when a parameter set is built.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from .constraints import CONSTRAINTS, Constraint, violations  # noqa: F401 (the schema's cross-parameter part)
 
 
 class ParameterError(ValueError):
@@ -439,7 +443,8 @@ def canonical_name(name: str) -> str:
 
 
 def resolve(overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Defaults, then ``base`` (a scenario), then ``overrides``; every value validated."""
+    """Defaults, then ``base`` (a scenario), then ``overrides``; every value validated against its range, then the
+    set against the cross-parameter :data:`CONSTRAINTS` (one line naming the conflicting parameters and values)."""
     values = defaults()
     for layer in (base or {}, overrides or {}):
         for name, value in layer.items():
@@ -447,8 +452,9 @@ def resolve(overrides: dict[str, Any] | None = None, base: dict[str, Any] | None
             values[canonical] = BY_NAME[canonical].coerce(value)
     for param in PARAMETERS:
         values[param.name] = param.coerce(values[param.name])
-    if values["nvidia.markup_min"] > values["nvidia.markup_max"]:
-        raise ParameterError("parameter 'nvidia.markup_min' must not exceed 'nvidia.markup_max'")
+    broken = violations(values)
+    if broken:
+        raise ParameterError("; ".join(broken))
     return values
 
 

@@ -108,6 +108,8 @@ class Fleet:
         self.scrapped = 0.0
         self.sold_outside = 0.0
         self.installed_h100e = 0.0  # running total of the installed base, kept by every addition and removal
+        self.installed_checked = 0.0  # the installed base and GPUs produced at the last month-end check (the scale of
+        self.produced_checked = 0.0   # the running total's rounding)
         # by owner (entity id), as of the last :meth:`refresh`
         self.capacity_by_owner = np.zeros(0)  # H100e serving compute
         self.installing_by_owner = np.zeros(0)  # H100e delivered, still being installed

@@ -72,12 +72,29 @@ def test_malformed_scenario_file_is_refused(tmp_path):
 
 def test_params_json_is_the_schema():
     result = gpucredit("params", "--format", "json")
-    params = json.loads(result.stdout)
+    schema = json.loads(result.stdout)
+    params = schema["parameters"]
     names = {p["name"] for p in params}
     assert "lenders.max_ltv" in names and "technology.cadence_months" in names
     for p in params:
         assert {"name", "default", "unit", "description", "source"} <= set(p)
         assert ("choices" in p) or ({"min", "max"} <= set(p))
+    # the constraints a sampler must respect, each over declared parameters, as sum(coefficient x value) <= bound
+    markup = next(c for c in schema["constraints"] if c["expression"] == "nvidia.markup_min <= nvidia.markup_max")
+    assert markup["coefficients"] == {"nvidia.markup_min": 1.0, "nvidia.markup_max": -1.0} and markup["bound"] == 0.0
+    for c in schema["constraints"]:
+        assert set(c["parameters"]) <= names and c["description"] and set(c["coefficients"]) == set(c["parameters"])
+    assert "nvidia.markup_min <= nvidia.markup_max" in gpucredit("params").stdout
+
+
+def test_conflicting_parameters_are_refused_in_one_line_naming_them(tmp_path):
+    out = tmp_path / "never"
+    result = gpucredit("run", "--seed", "1", "--out", str(out), "--set", "nvidia.markup_min=4.8",
+                       "--set", "nvidia.markup_max=4.5")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line, = result.stderr.strip().splitlines()
+    assert "nvidia.markup_min = 4.8" in line and "nvidia.markup_max = 4.5" in line
+    assert not out.exists()
 
 
 def test_scenarios_and_columns_are_listed():

@@ -171,19 +171,19 @@ def apply_absolute_priority(economy, nc, owed: dict[int, float], recovery: dict[
     absorbed, then to the shareholders of the defaulted firm, pro rata to their stakes (the unheld rest to
     outside equity). The contracts a lender takes over count as worth the prepaid compute it assumes with them
     (their remaining payments against the hours still owed). A lender without the cash sells seized GPUs
-    (the least efficient first) to raise it. ``recovery`` is updated in place."""
+    (the least efficient first) to raise it, and pays the whole excess even if it was overdrawn before the
+    default (its overdraft is its own, not the owners' surplus): so no lender books a negative loss, a gain on
+    a default. ``recovery`` is updated in place."""
     m = economy
     led = m.ledger
-    surplus = {}
-    for k in owed:
-        if recovery[k] > owed[k]:
-            if led.cash[k] < recovery[k] - owed[k]:  # the owners' surplus, not the lender's claim: not a fire sale
-                m.used_gpus.sell_for_cash(k, seized_rows.get(k, []), recovery[k] - owed[k] - max(led.cash[k], 0.0),
-                                          forced=False)
-            surplus[k] = min(recovery[k] - owed[k], max(led.cash[k], 0.0))
+    surplus = {k: recovery[k] - owed[k] for k in owed if recovery[k] > owed[k]}
+    for k, excess in surplus.items():
+        if led.cash[k] < excess:  # the owners' surplus, not the lender's claim: not a fire sale
+            m.used_gpus.sell_for_cash(k, seized_rows.get(k, []), excess - max(led.cash[k], 0.0), forced=False)
     short = {k: owed[k] - recovery[k] for k in owed if recovery[k] < owed[k]}
     total_surplus, total_short = sum(surplus.values()), sum(short.values())
-    if total_surplus <= 1e-12:
+    if total_surplus <= 1e-12:  # nothing worth passing on (rounding)
+        recovery.update({k: owed[k] for k in surplus})
         return
     to_lenders = min(total_surplus, total_short)
     to_suppliers = min(total_surplus - to_lenders, unpaid_bills)
@@ -200,13 +200,14 @@ def apply_absolute_priority(economy, nc, owed: dict[int, float], recovery: dict[
         for holder, share in owners:
             led.pay(k, holder, part * to_owners * share, "recovery")
         led.pay(k, led.sector("venture_and_public_equity"), part * to_owners * outside, "recovery")
-        recovery[k] -= x
+        recovery[k] = owed[k]  # it keeps what it is owed, no more
     if to_owners > 1e-9:
         m.events.log("default_surplus", [nc.name] + [m.entity[h].name for h, _ in owners], to_owners)
 
 
 def book_losses(economy, lenders_share: dict, principal: float, recovery: dict) -> float:
-    """Each lender's credit loss: its claim less the GPUs and cash it recovered. Returns the total (US$bn)."""
+    """Each lender's credit loss: its claim less the GPUs and cash it recovered, never negative (absolute priority
+    leaves no lender more than its claim; the floor removes rounding). Returns the total (US$bn)."""
     m = economy
     total_loss = 0.0
     for lender_eid, share in lenders_share.items():

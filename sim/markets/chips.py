@@ -173,7 +173,7 @@ class ChipMarket:
             supply_h100e = sum(units * gens[g].perf for g, units in supply.items())
             chip.requested = float(requested.sum()) if buyers else 0.0
             chip.supply_h100e = supply_h100e
-            if not buyers or not supply:
+            if not buyers or not supply_h100e > 0:  # (a rival share of 1e-308 leaves output that rounds to zero)
                 continue
             pref = m.p["nvidia.investee_preference"] if chip is m.nvidia else 0.0
             weights = np.array([1.0 + pref * (b in invested) for b in buyers])

@@ -25,6 +25,10 @@ import numpy as np
 from ..ledger import AccountingError
 from ..technology import BN, H, HOURS_PER_MONTH
 
+# The exchange pays each seller its pro-rata share of what it received; the shares add up to the whole only up to
+# float rounding (a few 1e-16 of it per seller), so what is left must be small relative to the amount settled
+# (an absolute US$1 would stop a large economy on rounding alone).
+SETTLEMENT_TOLERANCE = 1e-9
 
 
 def reference_demand(budgets: np.ndarray, reference_price: float) -> np.ndarray:
@@ -239,7 +243,7 @@ class SpotMarket:
         sold = free * np.where(hyp_row, tier_fill[n_gen + gen], tier_fill[gen])
         active = used_contract + sold
         self.idle_h100e = float(h100e.sum() - active.sum())
-        self.utilisation = float(active.sum() / max(h100e.sum(), 1e-9))
+        self.utilisation = min(1.0, float(active.sum() / max(h100e.sum(), 1e-9)))  # the rows' sum can pass 1 by rounding
         self.utilisation_by_gen = np.divide(np.bincount(gen, weights=active, minlength=n_gen),
                                             np.maximum(np.bincount(gen, weights=h100e, minlength=n_gen), 1e-9))
         self.expected_utilisation = 0.8 * self.expected_utilisation + 0.2 * min(0.95, max(0.3, self.utilisation))
@@ -305,14 +309,15 @@ class SpotMarket:
         received = led.cash[self.exchange]
         seller_units = np.bincount(owner, weights=sold, minlength=len(led.names))
         total_units = seller_units.sum()
-        if total_units > 0:
+        if total_units > 0 and received > 0:  # (received can be a rounding remainder of last month's settlement)
             for eid in np.flatnonzero(seller_units > 0):
                 amount = received * seller_units[eid] / total_units
                 led.pay(self.exchange, int(eid), amount, "compute_spot")
                 m.customer_payments[int(eid)][-1] += amount
         leftover = led.cash[self.exchange]
-        if abs(leftover) > 1e-9:
-            raise AccountingError(f"step {m.month} ({m.date}): spot exchange left with {leftover:.9f} US$bn")
+        if abs(leftover) > SETTLEMENT_TOLERANCE * max(1.0, abs(received)):
+            raise AccountingError(f"step {m.month} ({m.date}): spot exchange left with {leftover:.9f} US$bn of the "
+                                  f"{received:.9f} US$bn it received")
 
     # --- running costs -----------------------------------------------------------------------------------
     def pay_running_costs(self) -> None:
