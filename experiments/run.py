@@ -195,7 +195,7 @@ def execute_run(run: PreparedRun) -> Path:
         if balance.empty:
             balance = pd.DataFrame(columns=["date", "agent", "type", "alive"])
         balance.to_parquet(tmp / "balance_sheets.parquet", index=False)
-        standard_panel(df, tmp / "figures", title=f"scenario {run.scenario.name}, seed {run.seed}")
+        standard_panel(df, tmp / "figures")  # untitled: the scenario and seed are in manifest.json
         finished = datetime.now(timezone.utc)
         manifest = build_manifest(run, git, started, finished, time.perf_counter() - clock,
                                   files=sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()))
