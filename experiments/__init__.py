@@ -13,3 +13,10 @@
 Scenario files live in ``experiments/scenarios/``, example studies in ``experiments/studies/``. gpucredit is a stylized research model: not a forecast or
 investment advice.
 """
+
+from importlib import metadata as _metadata
+
+try:  # one source of truth: [project] version in pyproject.toml, as installed
+    __version__ = _metadata.version("gpucredit")
+except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "unknown"

@@ -203,7 +203,7 @@ def _execute_study(spec, args: argparse.Namespace):
 
     try:
         result = run_study(spec, args.out, workers=args.workers, executor=args.executor, scheduler=args.scheduler,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, allow_version_mix=args.allow_version_mix)
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted; finished runs are stored in {args.out}. Run the same command again to "
               f"resume.", file=sys.stderr)
@@ -394,6 +394,8 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="join a running Dask cluster (e.g. tcp://host:8786) instead of starting a LocalCluster")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--allow-version-mix", action="store_true",
+                        help="add runs to a study whose stored runs were made with other package versions")
 
 
 # ====================================================================================================
@@ -401,6 +403,8 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
 # ====================================================================================================
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="gpucredit: agent-based model of the AI-chip credit economy. " + DISCLAIMER)
+    from gpucredit.experiments import __version__
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run one scenario and write a results directory",

@@ -177,17 +177,37 @@ def run_columns(spec: StudySpec) -> list[str]:
     return ["run_id", "status", "scenario", "seed", *spec.factor_names, *outcomes, "duration_s", "error"]
 
 
-def _manifest(spec: StudySpec, plan: pd.DataFrame) -> dict:
-    from .run import git_state, package_versions
+#: every package a study's results depend on (simulation, storage, analysis, figures), recorded in its manifest
+RESULT_PACKAGES = ("gpucredit", "mesa", "numpy", "pandas", "scipy", "networkx", "SALib", "statsmodels", "duckdb",
+                   "pyarrow", "matplotlib", "distributed")
 
-    design_seed, replicate_seeds = seeds(spec)
-    versions = package_versions()
+
+def result_versions() -> dict[str, str]:
+    """Versions of Python and of every package in :data:`RESULT_PACKAGES` ("not installed" if absent)."""
+    import platform
     from importlib import metadata
-    for name in ("SALib", "duckdb", "distributed"):
+
+    versions = {"python": platform.python_version()}
+    for name in RESULT_PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+    return versions
+
+
+def _version_mix(old: dict) -> list[str]:
+    """``name old -> new`` for every recorded package whose version differs from the running one."""
+    now = result_versions()
+    before = old.get("versions", {})
+    return [f"{name} {before.get(name, 'unrecorded')} -> {now[name]}" for name in now if before.get(name) != now[name]]
+
+
+def _manifest(spec: StudySpec, plan: pd.DataFrame) -> dict:
+    from .run import git_state
+
+    design_seed, replicate_seeds = seeds(spec)
+    versions = result_versions()
     outcomes = ([{"name": n, "unit": u, "description": d} for n, u, d in OUTCOMES] if spec.model == "gpucredit"
                 else [{"name": n, "unit": "", "description": ""} for n in get_simulator(spec.model).outcomes])
     return {
@@ -208,9 +228,12 @@ def _manifest(spec: StudySpec, plan: pd.DataFrame) -> dict:
     }
 
 
-def open_study(spec: StudySpec, out_dir: str | Path) -> tuple[StudyStore, pd.DataFrame, list[str]]:
-    """Create the study directory, or check that an existing one holds the same study. Returns the store, the
-    plan and notes for the user. Raises :class:`StudyError` before writing anything if the directory is taken."""
+def open_study(spec: StudySpec, out_dir: str | Path, allow_version_mix: bool = False
+               ) -> tuple[StudyStore, pd.DataFrame, list[str]]:
+    """Create the study directory, or check that an existing one holds the same study made with the same package
+    versions (:func:`result_versions`; ``allow_version_mix`` accepts others and records them in the manifest's
+    ``version_history``). Returns the store, the plan and notes for the user. Raises :class:`StudyError` before
+    writing anything if the directory is taken or the versions differ."""
     root = Path(out_dir).expanduser()
     store = StudyStore(root)
     notes: list[str] = []
@@ -226,11 +249,22 @@ def open_study(spec: StudySpec, out_dir: str | Path) -> tuple[StudyStore, pd.Dat
             diff = [k for k in spec.as_dict() if old.get("spec", {}).get(k) != spec.as_dict()[k]]
             raise StudyError(f"--out '{out_dir}' holds a different study (it differs in: {', '.join(diff) or 'format'}); "
                              f"resume it with the same specification or choose another --out")
+        mix = _version_mix(old)
+        if mix and not allow_version_mix:
+            raise StudyError(f"--out '{out_dir}' holds runs made with other package versions ({', '.join(mix)}); "
+                             f"rerun with the same versions, choose another --out, or pass --allow-version-mix")
+        if mix:
+            notes.append(f"package versions differ from the stored runs' ({', '.join(mix)}); recorded in study.json")
+            old.setdefault("version_history", []).append(old.get("versions", {}))
+            old["versions"] = result_versions()
+            atomic_write_text(store.manifest_path, _json(old))
         if old.get("code_version") != code_version():
             notes.append(f"the code changed since this study was started (version {old.get('code_version')} -> "
                          f"{code_version()}): runs stored by the old version stay on disk but are not part of the study")
             manifest = _manifest(spec, plan)
             manifest["created"] = old.get("created", manifest["created"])
+            if "version_history" in old:
+                manifest["version_history"] = old["version_history"]
             atomic_write_text(store.manifest_path, _json(manifest))
     else:
         if root.exists() and any(root.iterdir()):
@@ -249,10 +283,11 @@ def _json(data: dict) -> str:
 
 def run_study(spec: StudySpec, out_dir: str | Path, workers: int | None = None, executor: str = "process",
               scheduler: str | None = None, progress: bool = True,
-              on_note: Callable[[str], None] | None = None) -> StudyResult:
+              on_note: Callable[[str], None] | None = None, allow_version_mix: bool = False) -> StudyResult:
     """Execute every run of ``spec`` not yet stored in ``out_dir`` and write the run table.
 
-    ``executor`` is ``"process"`` or ``"dask"``; ``scheduler`` (Dask only) joins an existing cluster.
+    ``executor`` is ``"process"`` or ``"dask"``; ``scheduler`` (Dask only) joins an existing cluster;
+    ``allow_version_mix`` adds runs to a study stored with other package versions (see :func:`open_study`).
     """
     if executor not in ("process", "dask"):
         raise StudyError(f"--executor '{executor}' is not an executor; expected process or dask")
@@ -261,7 +296,7 @@ def run_study(spec: StudySpec, out_dir: str | Path, workers: int | None = None, 
     workers = default_workers() if workers is None else workers
     if not isinstance(workers, int) or workers < 1:
         raise StudyError(f"--workers {workers!r}: expected an integer >= 1")
-    store, plan, notes = open_study(spec, out_dir)
+    store, plan, notes = open_study(spec, out_dir, allow_version_mix)
     for note in notes:
         (on_note or (lambda text: print(f"note: {text}", file=sys.stderr)))(note)
 
