@@ -1,4 +1,4 @@
-"""Named agents and their state in January 2023 (approximate, from public reporting; see CALIBRATION.md).
+"""Named agents and their state in January 2023 (approximate, from public reporting; sources in experiments/data/calibration_targets.toml).
 
 Scenario files can rename or remove named agents with a ``[roster]`` table::
 
