@@ -250,8 +250,9 @@ def cmd_replicate(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(_outcome_summary(result.runs, list(OUTCOME_NAMES)))
     if (result.runs["status"] == "ok").any():
-        from gpucredit.experiments.study_figures import monte_carlo_bands
+        from gpucredit.experiments.study_figures import monte_carlo_bands, scenario_panel
         print(f"Figure: {monte_carlo_bands(args.out)}")
+        print(f"Figures: {scenario_panel(args.out)[-1].parent}  (the standard panel: median and 5-95% band over seeds)")
     print(DISCLAIMER)
     return 0
 

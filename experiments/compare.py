@@ -61,9 +61,10 @@ def mean_difference_interval(diff: np.ndarray, conf_level: float = 0.95) -> tupl
     mean = float(diff.mean()) if n else math.nan
     if n < 2:
         return mean, math.nan, math.nan
-    low, high = stats.t.interval(conf_level, n - 1, loc=mean, scale=stats.sem(diff))
-    if not np.isfinite(low):  # all differences equal: a degenerate interval at the mean
-        low = high = mean
+    sem = float(stats.sem(diff))
+    if sem == 0:  # all differences equal: a degenerate interval at the mean
+        return mean, mean, mean
+    low, high = stats.t.interval(conf_level, n - 1, loc=mean, scale=sem)
     return mean, float(low), float(high)
 
 
@@ -252,8 +253,19 @@ def format_table(table: pd.DataFrame, conf_level: float = 0.95) -> str:
         f"{pct} CI": [f"[{num(lo)}, {num(hi)}]" for lo, hi in zip(table["diff_ci_low"], table["diff_ci_high"])],
         "d_z": table["cohens_dz"].map(num), "test": table["test"], "p": table["p_value"].map(p),
         f"p ({table['correction'].iloc[0] if len(table) else 'holm'})": table["p_adjusted"].map(p)})
-    with pd.option_context("display.width", 250, "display.max_rows", 10_000, "display.max_colwidth", 40):
-        return shown.to_string(index=False)
+    return fixed_width(shown, left=("outcome", "unit", "scenario", "test"))
+
+
+def fixed_width(frame: pd.DataFrame, left: tuple[str, ...] = ()) -> str:
+    """A table as text: a header, a rule and one line per row; the ``left`` columns (words) aligned left, the
+    others (numbers) right."""
+    cells = [[str(c) for c in frame.columns]] + [[str(v) for v in row] for row in frame.itertuples(index=False)]
+    widths = [max(len(row[k]) for row in cells) for k in range(len(frame.columns))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(v.ljust(w) if c in left else v.rjust(w) for v, w, c in zip(row, widths, frame.columns)).rstrip()
+
+    return "\n".join([line(cells[0]), "-" * (sum(widths) + 2 * (len(widths) - 1))] + [line(r) for r in cells[1:]])
 
 
 def method_note(table: pd.DataFrame, conf_level: float = 0.95) -> str:
@@ -293,6 +305,9 @@ def box_plots(directory: str | Path, outcomes: list[str], path: Path) -> Path:
 
 
 def _draw_boxes(axes, ok: pd.DataFrame, spec: StudySpec, outcomes: list[str], units: dict[str, str]) -> None:
+    """Horizontal box plots (box: quartiles, line: median, triangle: mean, whiskers: 1.5 x IQR) per outcome."""
+    from matplotlib.ticker import MaxNLocator
+
     from .figures import outcome_label
 
     for ax, outcome in zip(axes.flat, outcomes):
@@ -301,5 +316,6 @@ def _draw_boxes(axes, ok: pd.DataFrame, spec: StudySpec, outcomes: list[str], un
         ax.set_yticks(range(1, len(spec.scenarios) + 1), spec.scenarios)
         ax.invert_yaxis()
         ax.set_xlabel(outcome_label(outcome, units.get(outcome, "")))
+        ax.xaxis.set_major_locator(MaxNLocator(4))
     for ax in list(axes.flat)[len(outcomes):]:
         ax.axis("off")

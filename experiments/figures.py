@@ -63,9 +63,10 @@ BAND = (5, 95)  # percentiles of the band drawn over runs
 SINGLE_COLUMN = (3.5, 2.7)  # inches
 DOUBLE_COLUMN = (7.2, 7.6)
 
-#: one colour per agent type (Okabe-Ito), the same in every figure; "market" is for prices and economy-wide totals
+#: one colour per agent type (Okabe-Ito), the same in every figure; the compute market's prices and economy-wide
+#: totals are black, the used-GPU market grey
 AGENT_COLOURS = {"nvidia": "#009E73", "neoclouds": "#E69F00", "hyperscalers": "#0072B2", "lenders": "#D55E00",
-                 "labs": "#CC79A7", "startups": "#56B4E9", "market": "#000000"}
+                 "labs": "#CC79A7", "startups": "#56B4E9", "market": "#000000", "used_gpus": "#888888"}
 
 #: rcParams that matter to journals, kept for callers of the previous API: the style file sets them too
 FONT_RC = {"pdf.fonttype": 42, "ps.fonttype": 42}
@@ -181,9 +182,9 @@ def _thousands(ax: Axes) -> None:
 
 
 def date_axis(ax: Axes, x: pd.DatetimeIndex) -> None:
-    """Readable dates: years (YYYY) for runs of two years or more, months (YYYY-MM) for shorter ones."""
+    """Readable dates: years (YYYY) for runs of three years or more, months (YYYY-MM) for shorter ones."""
     months = len(x)
-    if months >= 24:
+    if months >= 36:
         step = max(1, int(np.ceil(months / 12 / 6)))
         ax.xaxis.set_major_locator(mdates.YearLocator(step))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
@@ -209,7 +210,7 @@ def plot_prices(ax: Axes, data: PanelData) -> None:
     ax.set_ylabel(axis_label("price", UNITS["spot_price_h100e"]))
     ax.set_ylim(bottom=0)
     right = _right_axis(ax)
-    hs.append(_line(right, data, "secondary_price_h100", "Used H100 (right)", "lenders", scale=1e-3, ls="-."))
+    hs.append(_line(right, data, "secondary_price_h100", "Used H100 (right)", "used_gpus", scale=1e-3, ls="-."))
     right.set_ylabel(axis_label("used H100", UNITS["secondary_price_h100"], 1e-3))
     right.set_ylim(bottom=0)
     _legend(ax, hs)
@@ -300,6 +301,7 @@ def _annotate(fig: Figure, title: str | None, disclaimer: bool, runs: int) -> No
     if title:
         fig.suptitle(_esc(title))
     if disclaimer:
+        fig.get_layout_engine().set(rect=(0, 0.035, 1, 0.965))  # room for the footer below the legend
         band = f"; median and {BAND[0]}-{BAND[1]}% band over {runs} runs" if runs > 1 else ""
         fig.text(0.995, 0.002, DISCLAIMER + band, ha="right", va="bottom", fontsize=5.5, color="#666666")
 

@@ -201,8 +201,9 @@ def format_table(table: pd.DataFrame) -> str:
     for column in shown.columns:
         if shown[column].dtype.kind == "f":
             shown[column] = shown[column].map(lambda v: "n/a" if not np.isfinite(v) else f"{v:.3f}")
-    with pd.option_context("display.width", 250, "display.max_rows", 10_000, "display.max_colwidth", 90):
-        return shown.to_string(index=False)
+    from .compare import fixed_width
+
+    return fixed_width(shown, left=("outcome", "parameter", "flag"))
 
 
 def flag_summary(table: pd.DataFrame) -> str:

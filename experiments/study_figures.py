@@ -49,7 +49,7 @@ def variable_label(name: str, model: str = "gpucredit", width: int = 38) -> str:
         except (ValueError, KeyError):
             return name
         words, unit = _short(param.description or name), param.unit
-    return _esc(textwrap.fill(f"{words} ({unit})" if unit else words, width))
+    return _esc(textwrap.fill(f"{words} ({unit})" if unit else words, width, break_on_hyphens=False))
 
 
 def _short(description: str) -> str:
@@ -141,7 +141,7 @@ def monte_carlo_bands(directory: str | Path) -> Path:
 def _draw_bands(fig, axes, con, spec: StudySpec) -> None:
     import matplotlib
 
-    from .figures import date_axis
+    from .figures import _thousands, date_axis
 
     colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, series in zip(axes.flat, BAND_SERIES):
@@ -156,8 +156,9 @@ def _draw_bands(fig, axes, con, spec: StudySpec) -> None:
             ax.plot(x, q[:, 2], color=colour, label=scenario)
             date_axis(ax, x)
         ax.set_ylabel(variable_label(series, spec.model, width=30))
+        _thousands(ax)
     fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center",
-               ncol=min(4, len(spec.scenarios)))
+               ncol=min(4, len(spec.scenarios)), title=f"median and 5-95% band over {spec.replicates} seeds")
 
 
 def scenario_panel(directory: str | Path, scenario: str | None = None, out_dir: str | Path | None = None

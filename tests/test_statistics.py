@@ -230,6 +230,18 @@ _PANEL_COLUMNS = {
 }
 
 
+def test_runs_of_three_years_or_more_are_dated_by_year():
+    from gpucredit.experiments.figures import date_axis, new_figure
+
+    ax = new_figure().subplots()
+    x = pd.date_range("2023-01-01", periods=120, freq="MS")
+    ax.plot(x, np.arange(120))
+    date_axis(ax, x)
+    ax.figure.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert all(len(t) == 4 and t.isdigit() for t in ticks) and 3 <= len(ticks) <= 10  # YYYY, every year or two
+
+
 def test_no_panel_draws_two_identical_series(three_runs):
     from gpucredit.experiments.figures import PANELS
 
@@ -253,7 +265,7 @@ def test_several_runs_are_drawn_as_median_and_band_without_title_or_watermark(th
     assert len(ax.collections) >= 1  # the 5-95% band
     assert not fig.texts and fig._suptitle is None
     ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
-    assert ticks and all(len(t) == 4 and t.isdigit() for t in ticks)  # YYYY
+    assert ticks and all(len(t) == 7 and t[:4].isdigit() and t[4] == "-" for t in ticks)  # 30 months: YYYY-MM
     written = standard_panel(three_runs, tmp_path / "figs")
     pdf = (tmp_path / "figs" / "prices.pdf").read_bytes()
     assert b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType (Type 42) fonts, no Type 3
