@@ -274,7 +274,8 @@ def method_note(table: pd.DataFrame, conf_level: float = 0.95) -> str:
     tested = int(np.isfinite(table["p_value"]).sum()) if len(table) else 0
     reference = table["reference"].iloc[0] if len(table) else "the first scenario"
     return (f"Differences are paired over seeds against '{reference}' (scenario minus reference). CI: {conf_level:.0%} "
-            f"Student-t interval of the mean paired difference; d_z: mean difference / SD of differences. Tests "
+            f"Student-t interval of the mean paired difference (for 0/1 outcomes a large-sample approximation, "
+            f"degenerate when no pair differs); d_z: mean difference / SD of differences. Tests "
             f"(two-sided): McNemar exact for 0/1 outcomes, Wilcoxon signed-rank where more than half the values "
             f"are zero or the differences are skewed (|skewness| > {SKEW_LIMIT:g}), paired t otherwise. p-values "
             f"adjusted for {tested} tests with the {method.capitalize()} method (family-wise error rate).")
