@@ -147,8 +147,22 @@ def calibration_table(seeds: int = 20, months: int = 48, scenario: str = "baseli
 
 
 def main(args) -> int:
-    seeds = getattr(args, "seeds", 20) or 20
-    months = getattr(args, "months", 48) or 48  # to 2026-12: every target's window
+    """``gpucredit calibration``: print the table; bad input is one line on stderr and exit status 2."""
+    import sys
+
+    seeds = getattr(args, "seeds", None)
+    months = getattr(args, "months", None)
+    seeds = 20 if seeds is None else seeds
+    months = 48 if months is None else months  # to 2026-12: every target's window
+    for name, value, high in (("--seeds", seeds, 1000), ("--months", months, 600)):
+        if not 1 <= value <= high:
+            print(f"gpucredit: error: {name} {value} is out of range; expected an integer in [1, {high}]", file=sys.stderr)
+            return 2
+    try:
+        load_targets()
+    except (CalibrationDataError, tomllib.TOMLDecodeError, KeyError) as exc:
+        print(f"gpucredit: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     table = calibration_table(seeds, months)
     with pd.option_context("display.width", 250, "display.max_colwidth", 70):
         print(table.to_string(index=False, float_format=lambda x: f"{x:,.3f}"))

@@ -353,3 +353,12 @@ def test_calibration_targets_and_facts_carry_their_original_sources():
     peak = next(t for t in targets if t.series == "h100_rental_price" and t.statistic == "max")
     with pytest.raises(KeyError):  # a run that ends before the window does not count
         peak.compute(frame)
+
+
+@pytest.mark.parametrize("args, field", [(["--seeds", "0"], "--seeds"), (["--months", "9999"], "--months")])
+def test_calibration_refuses_out_of_range_input_in_one_line(capsys, args, field):
+    from gpucredit.experiments.cli import main as cli
+
+    assert cli(["calibration", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and field in err and "expected an integer in [1," in err
