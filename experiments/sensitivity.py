@@ -72,6 +72,15 @@ def _replicate_table(store: StudyStore, outcomes: list[str]) -> pd.DataFrame:
     return store.plan()[["point", "replicate", "run_id"]].merge(ok, on="run_id", how="left")
 
 
+def _short_points(store: StudyStore, replicates: int) -> int:
+    """Design points with at least one but fewer than ``replicates`` successful runs."""
+    runs = store.runs()
+    succeeded = set(runs.loc[runs["status"] == STATUS_OK, "run_id"])
+    plan = store.plan()
+    counts = plan.assign(ok=plan["run_id"].isin(succeeded)).groupby("point")["ok"].sum()
+    return int(((counts > 0) & (counts < replicates)).sum())
+
+
 def _points(store: StudyStore) -> range:
     return range(int(store.plan()["point"].max()) + 1)
 
@@ -113,6 +122,10 @@ def analyse(directory: str | Path, outcomes: list[str] | None = None, conf_level
     missing = int(Y.isna().all(axis=1).sum())
     if missing:
         notes.append(f"{missing} design point(s) have no successful run")
+    short = _short_points(store, spec.replicates)
+    if short:
+        notes.append(f"{short} design point(s) have fewer than {spec.replicates} successful replicates; their mean "
+                     f"is over the replicates that succeeded")
     table = pd.DataFrame(rows)
     if len(table):
         table["flag"] = flag_indices(table, spec.design)
