@@ -2,7 +2,7 @@
 
 * :mod:`gpucredit.experiments.run`     -- :func:`~experiments.run.run_scenario`: one reproducible run written to a results
   directory (monthly time series, event log, balance sheets, network snapshots, manifest, figures);
-* :mod:`gpucredit.experiments.figures` -- :func:`~experiments.figures.standard_panel`: the five standard figures;
+* :mod:`gpucredit.experiments.figures` -- :func:`~experiments.figures.standard_panel`: the six standard figures and the project style;
 * :mod:`gpucredit.experiments.cli`     -- the ``gpucredit`` command line;
 * :mod:`gpucredit.experiments.study`   -- study specifications, experimental designs and run identity;
 * :mod:`gpucredit.experiments.engine`  -- :func:`~experiments.engine.run_study`: a study through a process pool or Dask;
