@@ -298,7 +298,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    """Sobol (S1, ST), Morris (mu*, sigma) or Latin-hypercube (delta, S1) indices of a stored study; prints a
+    """Sobol (S1, ST), Morris (mu*, sigma) or Latin-hypercube (RBD-FAST S1) indices of a stored study; prints a
     table with a flag per row, writes CSV and a chart."""
     from gpucredit.experiments.sensitivity import analyse, bar_chart, flag_summary, format_table
     from gpucredit.experiments.store import StudyStore
@@ -488,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     _execution_options(sw)
     sw.set_defaults(func=cmd_sweep)
 
-    se = sub.add_parser("sensitivity", help="Sobol, Morris or Latin-hypercube (delta) indices of a stored study (SALib)")
+    se = sub.add_parser("sensitivity", help="Sobol, Morris or Latin-hypercube (RBD-FAST) indices of a stored study (SALib)")
     se.add_argument("directory")
     se.add_argument("--outcomes", default=None, help="comma-separated outcomes (default: all)")
     se.set_defaults(func=cmd_sensitivity)

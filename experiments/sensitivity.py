@@ -4,10 +4,10 @@
   indices with bootstrap confidence intervals, per outcome (Saltelli et al. 2010, Comput. Phys. Commun. 181:259).
 * **Morris** studies (elementary effects): mu* (mean absolute effect), its confidence interval and sigma
   (spread, a sign of interactions or non-linearity) per outcome (Campolongo, Cariboni and Saltelli 2007).
-* **Latin-hypercube** studies (given samples): Borgonovo's moment-independent delta (SALib ``delta``, the raw
-  bootstrap estimate; Borgonovo 2007, Reliab. Eng. Syst. Saf. 92:771; Plischke, Borgonovo and Smith 2013, Eur.
-  J. Oper. Res. 226:536) and the first-order index S1 by RBD-FAST (SALib ``rbd_fast``; Tarantola, Gatelli and
-  Mara 2006, Reliab. Eng. Syst. Saf. 91:717; Plischke 2010), both from the same sample with intervals.
+* **Latin-hypercube** studies (given samples): the first-order index S1 by RBD-FAST with bootstrap intervals
+  (SALib ``rbd_fast``; Tarantola, Gatelli and Mara 2006, Reliab. Eng. Syst. Saf. 91:717; Plischke 2010,
+  Reliab. Eng. Syst. Saf. 95:354). (SALib's moment-independent ``delta`` was tried and left out: in SALib 1.6 it
+  took 150 s for 300 points and three parameters, and its estimates were still noisy at that size.)
 
 **Replicates.** The outcome of a design point is the mean over its replicates (seeds; shared across points,
 common random numbers), so the indices describe the parameters' effect on the *expected* outcome, and seed noise
@@ -16,7 +16,7 @@ seeds still contribute: the mean within-point variance over seeds divided by the
 variance of the point means. With one replicate per point it cannot be measured (NaN, and a note says so).
 
 **Flags.** Every row carries a ``flag``: ``ok``, or the reasons its index should not be read at face value:
-an estimate outside [0, 1] (Sobol and delta indices lie in [0, 1]; an estimate outside means the sample is too
+an estimate outside [0, 1] (first- and total-order indices lie in [0, 1]; an estimate outside means the sample is too
 small), a confidence interval wider than the index itself (the index is not distinguished from zero, or not
 estimated to within its own size), or seed noise above :data:`NOISE_LIMIT` of the variance. :func:`flag_indices`
 computes them for any table of indices.
@@ -37,9 +37,9 @@ from .study import StudyError, StudySpec, design_matrix
 DESIGNS = ("sobol", "morris", "lhs")
 NOISE_LIMIT = 0.2
 #: the indices of each design and the column of their confidence half-width
-INDICES = {"sobol": (("S1", "S1_conf"), ("ST", "ST_conf")), "lhs": (("delta", "delta_conf"), ("S1", "S1_conf")),
+INDICES = {"sobol": (("S1", "S1_conf"), ("ST", "ST_conf")), "lhs": (("S1", "S1_conf"),),
            "morris": (("mu_star", "mu_star_conf"),)}
-BOUNDED = {"S1", "ST", "delta"}  # indices that lie in [0, 1]
+BOUNDED = {"S1", "ST"}  # indices that lie in [0, 1]
 
 
 # ====================================================================================================
@@ -90,7 +90,7 @@ def _points(store: StudyStore) -> range:
 # ====================================================================================================
 def analyse(directory: str | Path, outcomes: list[str] | None = None, conf_level: float = 0.95
             ) -> tuple[pd.DataFrame, list[str]]:
-    """Sensitivity indices of a Sobol, Morris or Latin-hypercube study: (a tidy table, notes).
+    """Sensitivity indices of a Sobol, Morris or Latin-hypercube (RBD-FAST) study: (a tidy table, notes).
 
     The table has one row per outcome x parameter: the design's indices and their confidence half-widths
     (:data:`INDICES`), ``seed_noise_share`` and ``flag`` (see the module docstring). Raises :class:`StudyError`.
@@ -164,7 +164,7 @@ def _unusable(y: np.ndarray) -> str:
 def _indices(spec: StudySpec, problem: dict, X: np.ndarray, y: np.ndarray, conf_level: float, seed: int
              ) -> list[dict]:
     """SALib's indices of one outcome, one dict per parameter."""
-    from SALib.analyze import delta, morris, rbd_fast, sobol
+    from SALib.analyze import morris, rbd_fast, sobol
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -173,12 +173,7 @@ def _indices(spec: StudySpec, problem: dict, X: np.ndarray, y: np.ndarray, conf_
         elif spec.design == "morris":
             res = morris.analyze(problem, X, y, conf_level=conf_level, num_levels=spec.levels, seed=seed)
         else:
-            # Borgonovo's delta on the sample as drawn (a Latin hypercube over the declared ranges); S1 by RBD-FAST,
-            # which recovers first-order indices of non-monotone effects that delta's binned S1 underestimates
-            moment_free = delta.analyze(problem, X, y, conf_level=conf_level, seed=seed)
-            first = rbd_fast.analyze(problem, X, y, conf_level=conf_level, seed=seed)
-            res = {"delta": moment_free["delta_raw"], "delta_conf": moment_free["delta_raw_conf"], "S1": first["S1"],
-                   "S1_conf": first["S1_conf"]}
+            res = rbd_fast.analyze(problem, X, y, conf_level=conf_level, seed=seed)
     keys = [k for pair in INDICES[spec.design] for k in pair] + (["sigma", "mu"] if spec.design == "morris" else [])
     return [{"parameter": name, **{k: float(res[k][i]) for k in keys}} for i, name in enumerate(problem["names"])]
 
@@ -232,7 +227,7 @@ def flag_summary(table: pd.DataFrame) -> str:
 # figure
 # ====================================================================================================
 def bar_chart(table: pd.DataFrame, design: str, path: Path, title: str = "") -> Path:
-    """One panel per outcome: S1 and ST (Sobol), delta and S1 (Latin hypercube) or mu* and sigma (Morris) per
+    """One panel per outcome: S1 and ST (Sobol), S1 (Latin hypercube) or mu* and sigma (Morris) per
     parameter, with confidence intervals; flagged outcomes are marked in their panel title. Parameters and
     outcomes are named in words with their units. Drawn off-screen in the project style; saved as PNG and PDF.
     ``title`` is drawn above the figure only when given."""
