@@ -1,64 +1,121 @@
-"""Model vs calibration targets (MODEL.md section 11): the median over seeds of each statistic, the
-target, the relative error and the source. Hand calibration: the table shows where the baseline lands.
+"""Model vs calibration targets: the median over seeds of each statistic, the observed value, the relative
+error and the original source. Hand calibration: the table shows where the baseline lands.
+
+The targets, the facts behind the default parameters and their sources (publisher, title, date, address) live in
+``experiments/data/calibration_targets.toml`` (package data), read by :func:`load_targets`, :func:`load_facts`
+and :func:`load_sources`; nothing here lists a target by hand.
 
 Stylized research model: not a forecast or investment advice.
 """
 
 from __future__ import annotations
 
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
 from gpucredit.sim import GPUEconomy
 from gpucredit.sim.calendar import month_label
+from gpucredit.sim.reporting.columns import SERIES
 
-CAL = "CALIBRATION.md"
-
-# (label, statistic(df) -> float, target, source)
-def _mean(col, start, end):
-    return lambda df: float(df.loc[start:end, col].mean())
+TARGETS_FILE = "data/calibration_targets.toml"
+STATISTICS = ("max", "mean", "sum", "at")
 
 
-def _sum(col, year):
-    return lambda df: float(df.loc[f"{year}-01":f"{year}-12", col].sum())
+class CalibrationDataError(ValueError):
+    """The targets file is malformed: one line naming the entry and field."""
 
 
-def _at(col, date):
-    return lambda df: float(df.loc[date, col])
+@dataclass(frozen=True)
+class Target:
+    """One observed statistic of a monthly series, with the sources it comes from."""
+
+    label: str
+    series: str
+    statistic: str
+    value: float
+    unit: str
+    sources: tuple[str, ...]
+    start: str = ""
+    end: str = ""
+    year: int = 0
+    month: str = ""
+
+    def compute(self, df: pd.DataFrame) -> float:
+        """The statistic of one run's series (index: month labels YYYY-MM); KeyError if the run is too short."""
+        column = df[self.series]
+        if self.statistic == "at":
+            return float(column.loc[self.month])
+        if self.statistic == "sum":
+            window = column.loc[f"{self.year}-01":f"{self.year}-12"]
+            if len(window) < 12:
+                raise KeyError(f"{self.year}-12")
+            return float(window.sum())
+        window = column.loc[self.start:self.end]
+        if not len(window) or window.index[-1] != self.end:
+            raise KeyError(self.end)
+        return float(window.max() if self.statistic == "max" else window.mean())
 
 
-def _max(col, start, end):
-    return lambda df: float(df.loc[start:end, col].max())
+@lru_cache(maxsize=1)
+def _data() -> dict:
+    text = resources.files("gpucredit.experiments").joinpath(TARGETS_FILE).read_text(encoding="utf-8")
+    return tomllib.loads(text)
 
 
-TARGETS = (
-    ("H100 rental peak 2023-mid 2024 (US$/GPU-h)", _max("h100_rental_price", "2023-01", "2024-06"), 8.0, f"{CAL}: Latent Space, FT"),
-    ("H100 rental Oct-Dec 2024 (US$/GPU-h)", _mean("h100_rental_price", "2024-10", "2024-12"), 2.0, f"{CAL}: FT, Latent Space"),
-    ("H100 rental 2025-26 (US$/GPU-h)", _mean("h100_rental_price", "2025-01", "2026-12"), 2.5, f"{CAL}: SemiAnalysis, Silicon Data"),
-    ("GPU-backed lending Nov 2024 (US$bn)", _at("gpu_backed_lending", "2024-11"), 11.0, f"{CAL}: Financial Times"),
-    ("GPU-backed lending Jul 2025 (US$bn)", _at("gpu_backed_lending", "2025-07"), 20.0, f"{CAL}: The Information"),
-    ("Lead neocloud revenue 2023 (US$bn)", _sum("lead_neocloud_revenue", 2023), 0.229, f"{CAL}: CoreWeave S-1"),
-    ("Lead neocloud revenue 2024 (US$bn)", _sum("lead_neocloud_revenue", 2024), 1.92, f"{CAL}: CoreWeave S-1"),
-    ("Lead neocloud revenue 2025 (US$bn)", _sum("lead_neocloud_revenue", 2025), 5.13, f"{CAL}: CoreWeave 10-K"),
-    ("Lead neocloud debt end-2024 (US$bn)", _at("lead_neocloud_debt", "2024-12"), 8.0, f"{CAL}: CoreWeave 10-K"),
-    ("Lead neocloud debt end-2025 (US$bn)", _at("lead_neocloud_debt", "2025-12"), 21.4, f"{CAL}: CoreWeave 10-K"),
-    ("Lead neocloud valuation May 2024 (US$bn)", _at("lead_neocloud_valuation", "2024-05"), 19.0, f"{CAL}: FT, Reuters"),
-    ("Lead neocloud top customer share 2024", _at("lead_neocloud_top_customer_share", "2024-12"), 0.62, f"{CAL}: CoreWeave S-1"),
-    ("Nvidia DC revenue 2024 (US$bn)", _sum("nvidia_revenue", 2024), 115.2, f"{CAL}: Nvidia FY25 results"),
-    ("Nvidia DC revenue 2025 (US$bn)", _sum("nvidia_revenue", 2025), 193.7, f"{CAL}: Nvidia FY26 results"),
-    ("Nvidia gross margin 2024-25", _mean("nvidia_gross_margin", "2024-01", "2025-12"), 0.73, f"{CAL}: Nvidia results (71-75%)"),
-    ("Nvidia stake in lead neocloud 2025", _at("nvidia_stake_in_lead", "2025-06"), 0.065, f"{CAL}: filings, Reuters"),
-    ("Big-four capex 2023 (US$bn)", _sum("hyperscaler_capex", 2023), 168.0, f"{CAL}: company reports"),
-    ("Big-four capex 2024 (US$bn)", _sum("hyperscaler_capex", 2024), 256.0, f"{CAL}: company reports"),
-    ("Big-four capex 2025 (US$bn)", _sum("hyperscaler_capex", 2025), 410.0, f"{CAL}: company reports"),
-    # Sequoia's "$200bn question" and "$600bn question": revenue implied by the GPU spending (the June-2024
-    # figure was built on a forward Nvidia run-rate of ~US$150bn a year; the model's measure is trailing)
-    ("Revenue required Sep 2023 (US$bn/yr)", _at("revenue_required", "2023-09"), 200.0, f"{CAL}: Sequoia"),
-    ("Revenue required Jun 2024 (US$bn/yr)", _at("revenue_required", "2024-06"), 600.0, f"{CAL}: Sequoia"),
-)
+def load_sources() -> dict[str, dict]:
+    """Every source by key: ``publisher``, ``title``, ``date``, ``url``, ``url_checked``."""
+    return dict(_data().get("source", {}))
+
+
+def load_facts() -> list[dict]:
+    """The facts behind default parameters: ``fact``, ``date``, ``sources`` (keys of :func:`load_sources`)."""
+    return list(_data().get("fact", []))
+
+
+def load_targets() -> list[Target]:
+    """The calibration targets, validated (known series, statistic, sources). Raises :class:`CalibrationDataError`."""
+    sources, columns = load_sources(), {name for name, _, _ in SERIES}
+    targets = []
+    for k, entry in enumerate(_data().get("target", [])):
+        where = f"{TARGETS_FILE}: target {k + 1} ({entry.get('label', '?')})"
+        if entry.get("series") not in columns:
+            raise CalibrationDataError(f"{where}: field 'series' {entry.get('series')!r} is not a column of the data dictionary")
+        if entry.get("statistic") not in STATISTICS:
+            raise CalibrationDataError(f"{where}: field 'statistic' must be one of {', '.join(STATISTICS)}")
+        unknown = [s for s in entry.get("sources", []) if s not in sources]
+        if unknown:
+            raise CalibrationDataError(f"{where}: field 'sources' names unknown source(s) {unknown}")
+        fields = {f: entry[f] for f in ("start", "end", "year", "month") if f in entry}
+        targets.append(Target(entry["label"], entry["series"], entry["statistic"], float(entry["value"]),
+                              entry.get("unit", ""), tuple(entry.get("sources", [])), **fields))
+    return targets
+
+
+def cite(keys: tuple[str, ...] | list[str]) -> str:
+    """Short citations of sources: ``publisher, title (date)`` joined by "; "."""
+    sources = load_sources()
+    return "; ".join(f"{sources[k]['publisher']}, {sources[k]['title']} ({sources[k]['date']})" for k in keys)
+
+
+def _legacy_targets() -> tuple[tuple[str, Callable[[pd.DataFrame], float], float, str], ...]:
+    """(label with unit, statistic(df), value, source) per target: the shape earlier versions exposed."""
+    return tuple((f"{t.label} ({t.unit})", t.compute, t.value, cite(t.sources)) for t in load_targets())
+
+
+def __getattr__(name: str):
+    if name == "TARGETS":  # kept for callers of the previous API; built from the targets file
+        return _legacy_targets()
+    raise AttributeError(name)
 
 
 def run_seed(seed: int, months: int, scenario: str = "baseline") -> pd.DataFrame:
+    """The monthly series of one run, indexed by month (YYYY-MM)."""
     model = GPUEconomy(scenario=scenario, rng=seed, **{"run.months": months})
     while model.running:
         model.step()
@@ -67,31 +124,49 @@ def run_seed(seed: int, months: int, scenario: str = "baseline") -> pd.DataFrame
     return df
 
 
-def calibration_table(seeds: int = 20, months: int = 36, scenario: str = "baseline") -> pd.DataFrame:
+def calibration_table(seeds: int = 20, months: int = 48, scenario: str = "baseline") -> pd.DataFrame:
+    """Per target the run covers: the median over ``seeds`` seeds, the 10th and 90th percentiles, the observed
+    value, the relative error of the median, the unit and the source (publisher, title, date)."""
     frames = [run_seed(s, months, scenario) for s in range(seeds)]
     rows = []
-    for label, stat, target, source in TARGETS:
+    for target in load_targets():
         values = []
         for df in frames:
             try:
-                values.append(stat(df))
+                values.append(target.compute(df))
             except KeyError:
                 pass
         if not values:
             continue
         model = float(np.median(values))
-        rows.append({"target": label, "model_median": model, "p10": float(np.percentile(values, 10)),
-                     "p90": float(np.percentile(values, 90)), "target_value": target,
-                     "relative_error": (model - target) / abs(target), "source": source})
+        rows.append({"target": target.label, "unit": target.unit, "model_median": model,
+                     "p10": float(np.percentile(values, 10)), "p90": float(np.percentile(values, 90)),
+                     "target_value": target.value, "relative_error": (model - target.value) / abs(target.value),
+                     "source": cite(target.sources)})
     return pd.DataFrame(rows)
 
 
 def main(args) -> int:
-    seeds = getattr(args, "seeds", 20) or 20
-    months = getattr(args, "months", 36) or 36
+    """``gpucredit calibration``: print the table; bad input is one line on stderr and exit status 2."""
+    import sys
+
+    seeds = getattr(args, "seeds", None)
+    months = getattr(args, "months", None)
+    seeds = 20 if seeds is None else seeds
+    months = 48 if months is None else months  # to 2026-12: every target's window
+    for name, value, high in (("--seeds", seeds, 1000), ("--months", months, 600)):
+        if not 1 <= value <= high:
+            print(f"gpucredit: error: {name} {value} is out of range; expected an integer in [1, {high}]", file=sys.stderr)
+            return 2
+    try:
+        load_targets()
+    except (CalibrationDataError, tomllib.TOMLDecodeError, KeyError) as exc:
+        print(f"gpucredit: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     table = calibration_table(seeds, months)
-    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+    with pd.option_context("display.width", 250, "display.max_colwidth", 70):
         print(table.to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
-    print(f"\nMedian over {seeds} seeds of the baseline, {months} months. "
+    print(f"\nMedian over {seeds} seeds of the baseline, {months} months; p10/p90: 10th and 90th percentiles over "
+          f"seeds. Targets and sources: gpucredit/experiments/{TARGETS_FILE}. "
           "Stylized research model: not a forecast or investment advice.")
     return 0

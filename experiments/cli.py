@@ -221,7 +221,7 @@ def _execute_study(spec, args: argparse.Namespace):
 
     try:
         result = run_study(spec, args.out, workers=args.workers, executor=args.executor, scheduler=args.scheduler,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, allow_version_mix=getattr(args, "allow_version_mix", False))
     except KeyboardInterrupt as exc:
         raise Interrupted(getattr(exc, "signum", signal.SIGINT),
                           f"finished runs are stored in {args.out}; run the same command again to resume") from None
@@ -275,8 +275,9 @@ def cmd_replicate(args: argparse.Namespace) -> int:
         return _fail(exc, EXIT_INPUT)
     print(_outcome_summary(result.runs, list(OUTCOME_NAMES)))
     if (result.runs["status"] == "ok").any():
-        from gpucredit.experiments.study_figures import monte_carlo_bands
+        from gpucredit.experiments.study_figures import monte_carlo_bands, scenario_panel
         print(f"Figure: {monte_carlo_bands(args.out)}")
+        print(f"Figures: {scenario_panel(args.out)[-1].parent}  (the standard panel: median and 5-95% band over seeds)")
     print(DISCLAIMER)
     return 0
 
@@ -313,15 +314,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from gpucredit.experiments.study_figures import phase_diagram
         for outcome in ("crisis", "max_default_share_12m", "market_cap_drawdown"):
             print(f"Figure: {phase_diagram(args.out, outcome)}")
-    if spec.design in ("sobol", "morris"):
+    if spec.design in ("sobol", "morris", "lhs"):
         print(f"Sensitivity indices: {PROG} sensitivity {args.out}")
     print(DISCLAIMER)
     return 0
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    """Sobol (S1, ST) or Morris (mu*, sigma) indices of a stored study; prints a table, writes CSV and a chart."""
-    from gpucredit.experiments.sensitivity import analyse, bar_chart
+    """Sobol (S1, ST), Morris (mu*, sigma) or Latin-hypercube (RBD-FAST S1) indices of a stored study; prints a
+    table with a flag per row, writes CSV and a chart."""
+    from gpucredit.experiments.sensitivity import analyse, bar_chart, flag_summary, format_table
     from gpucredit.experiments.store import StudyStore
 
     outcomes = [o.strip() for o in args.outcomes.split(",") if o.strip()] if args.outcomes else None
@@ -335,12 +337,11 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         return _fail("no outcome could be analysed (see the notes above)", EXIT_RUN)
     store = StudyStore(args.directory)
     design = store.manifest()["spec"]["design"]
-    with __import__("pandas").option_context("display.width", 200, "display.max_rows", 10_000):
-        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(format_table(table))
+    print(flag_summary(table))
     csv = store.root / f"sensitivity_{design}.csv"
     _write_table(csv, table)
-    figure = bar_chart(table, design, store.figures_dir / f"sensitivity_{design}.png",
-                       title=f"{design.capitalize()} indices, study {store.manifest()['spec']['name']}")
+    figure = bar_chart(table, design, store.figures_dir / f"sensitivity_{design}.png")
     print(f"Table: {csv}\nFigure: {figure}")
     print(DISCLAIMER)
     return 0
@@ -348,7 +349,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Scenarios side by side over the same seeds: distributions, paired differences, effect sizes, CIs."""
-    from gpucredit.experiments.compare import box_plots, comparison_table
+    from gpucredit.experiments.compare import box_plots, comparison_table, format_table, method_note
     from gpucredit.experiments.outcomes import OUTCOME_NAMES
     from gpucredit.experiments.study import StudyError, StudySpec, load_spec, validate
 
@@ -374,11 +375,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     store = StudyStore(args.out)
     csv = store.root / "comparison.csv"
     _write_table(csv, table)
-    shown = table[["outcome", "scenario", "n", "mean", "median", "diff_mean", "diff_ci_low", "diff_ci_high",
-                   "cohens_d", "p_value"]]
-    with __import__("pandas").option_context("display.width", 200, "display.max_rows", 10_000):
-        print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""))
-    print(f"Differences are paired over seeds against '{spec.scenarios[0]}'. Table: {csv}")
+    print(format_table(table))
+    print(f"{method_note(table)} Table: {csv}")
     if (result.runs["status"] == "ok").any():
         from gpucredit.experiments.study_figures import monte_carlo_bands
         print(f"Figure: {box_plots(args.out, list(OUTCOME_NAMES), store.figures_dir / 'compare.png')}")
@@ -449,6 +447,8 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="join a running Dask cluster (e.g. tcp://host:8786) instead of starting a LocalCluster")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--allow-version-mix", action="store_true",
+                        help="add runs to a study whose stored runs were made with other package versions")
 
 
 # ====================================================================================================
@@ -456,6 +456,8 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
 # ====================================================================================================
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="gpucredit: agent-based model of the AI-chip credit economy. " + DISCLAIMER)
+    from gpucredit.experiments import __version__
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run one scenario and write a results directory",
@@ -541,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     _execution_options(sw)
     sw.set_defaults(func=cmd_sweep)
 
-    se = sub.add_parser("sensitivity", help="Sobol or Morris indices of a stored study (SALib)")
+    se = sub.add_parser("sensitivity", help="Sobol, Morris or Latin-hypercube (RBD-FAST) indices of a stored study (SALib)")
     se.add_argument("directory")
     se.add_argument("--outcomes", default=None, help="comma-separated outcomes (default: all)")
     se.set_defaults(func=cmd_sensitivity)

@@ -281,17 +281,37 @@ def run_columns(spec: StudySpec) -> list[str]:
     return ["run_id", "status", "scenario", "seed", *spec.factor_names, *outcomes, "duration_s", "error"]
 
 
-def _manifest(spec: StudySpec, plan: pd.DataFrame) -> dict:
-    from .run import git_state, package_versions
+#: every package a study's results depend on (simulation, storage, analysis, figures), recorded in its manifest
+RESULT_PACKAGES = ("gpucredit", "mesa", "numpy", "pandas", "scipy", "networkx", "SALib", "statsmodels", "duckdb",
+                   "pyarrow", "matplotlib", "distributed")
 
-    design_seed, replicate_seeds = seeds(spec)
-    versions = package_versions()
+
+def result_versions() -> dict[str, str]:
+    """Versions of Python and of every package in :data:`RESULT_PACKAGES` ("not installed" if absent)."""
+    import platform
     from importlib import metadata
-    for name in ("SALib", "duckdb", "distributed"):
+
+    versions = {"python": platform.python_version()}
+    for name in RESULT_PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+    return versions
+
+
+def _version_mix(old: dict) -> list[str]:
+    """``name old -> new`` for every recorded package whose version differs from the running one."""
+    now = result_versions()
+    before = old.get("versions", {})
+    return [f"{name} {before.get(name, 'unrecorded')} -> {now[name]}" for name in now if before.get(name) != now[name]]
+
+
+def _manifest(spec: StudySpec, plan: pd.DataFrame) -> dict:
+    from .run import git_state
+
+    design_seed, replicate_seeds = seeds(spec)
+    versions = result_versions()
     outcomes = ([{"name": n, "unit": u, "description": d} for n, u, d in OUTCOMES] if spec.model == "gpucredit"
                 else [{"name": n, "unit": "", "description": ""} for n in get_simulator(spec.model).outcomes])
     return {
@@ -312,9 +332,10 @@ def _manifest(spec: StudySpec, plan: pd.DataFrame) -> dict:
     }
 
 
-def _check_study_dir(spec: StudySpec, store: StudyStore, out_dir) -> dict | None:
-    """Whether ``--out`` can hold ``spec``: new or empty (None), or a study of the same specification (its
-    manifest). Raises :class:`StudyError` otherwise. Reads only; called before and again under the lock."""
+def _check_study_dir(spec: StudySpec, store: StudyStore, out_dir, allow_version_mix: bool = False) -> dict | None:
+    """Whether ``--out`` can hold ``spec``: new or empty (None), or a study of the same specification made with the
+    same package versions (:func:`result_versions`; ``allow_version_mix`` accepts others) (its manifest). Raises
+    :class:`StudyError` otherwise. Reads only; called before and again under the lock."""
     root = store.root
     if root.exists() and not root.is_dir():
         raise StudyError(f"--out '{out_dir}' exists and is not a directory")
@@ -338,6 +359,10 @@ def _check_study_dir(spec: StudySpec, store: StudyStore, out_dir) -> dict | None
         diff = [k for k in spec.as_dict() if old.get("spec", {}).get(k) != spec.as_dict()[k]]
         raise StudyError(f"--out '{out_dir}' holds a different study (it differs in: {', '.join(diff) or 'format'}); "
                          f"resume it with the same specification or choose another --out")
+    mix = _version_mix(old)
+    if mix and not allow_version_mix:
+        raise StudyError(f"--out '{out_dir}' holds runs made with other package versions ({', '.join(mix)}); "
+                         f"rerun with the same versions, choose another --out, or pass --allow-version-mix")
     return old
 
 
@@ -369,20 +394,31 @@ def _remove_created(created: list[Path]) -> None:
             return
 
 
-def open_study(spec: StudySpec, store: StudyStore, plan: pd.DataFrame, out_dir) -> list[str]:
-    """Write the study's marker, manifest and plan, or check that the directory holds the same study. Call it
-    holding the study's lock. Returns notes for the user."""
+def open_study(spec: StudySpec, store: StudyStore, plan: pd.DataFrame, out_dir, allow_version_mix: bool = False
+               ) -> list[str]:
+    """Write the study's marker, manifest and plan, or check that the directory holds the same study made with the
+    same package versions (``allow_version_mix`` accepts others and records them in the manifest's
+    ``version_history``). Call it holding the study's lock. Returns notes for the user."""
     notes: list[str] = []
-    old = _check_study_dir(spec, store, out_dir)  # again: another process may have written it meanwhile
+    old = _check_study_dir(spec, store, out_dir, allow_version_mix)  # again: another process may have written it
     if old is None:
         write_marker(store.root, "study")
         atomic_write_text(store.manifest_path, _json(_manifest(spec, plan)))
-    elif old.get("code_version") != code_version():
-        notes.append(f"the code changed since this study was started (version {old.get('code_version')} -> "
-                     f"{code_version()}): runs stored by the old version stay on disk but are not part of the study")
-        manifest = _manifest(spec, plan)
-        manifest["created"] = old.get("created", manifest["created"])
-        atomic_write_text(store.manifest_path, _json(manifest))
+    else:
+        mix = _version_mix(old)
+        if mix:
+            notes.append(f"package versions differ from the stored runs' ({', '.join(mix)}); recorded in study.json")
+            old.setdefault("version_history", []).append(old.get("versions", {}))
+            old["versions"] = result_versions()
+            atomic_write_text(store.manifest_path, _json(old))
+        if old.get("code_version") != code_version():
+            notes.append(f"the code changed since this study was started (version {old.get('code_version')} -> "
+                         f"{code_version()}): runs stored by the old version stay on disk but are not part of the study")
+            manifest = _manifest(spec, plan)
+            manifest["created"] = old.get("created", manifest["created"])
+            if "version_history" in old:
+                manifest["version_history"] = old["version_history"]
+            atomic_write_text(store.manifest_path, _json(manifest))
     atomic_write_bytes(store.plan_path, plan.to_parquet(index=False))
     return notes
 
@@ -408,21 +444,22 @@ def _json(data: dict) -> str:
 
 def run_study(spec: StudySpec, out_dir: str | Path, workers: int | None = None, executor: str = "process",
               scheduler: str | None = None, progress: bool = True,
-              on_note: Callable[[str], None] | None = None) -> StudyResult:
+              on_note: Callable[[str], None] | None = None, allow_version_mix: bool = False) -> StudyResult:
     """Execute every run of ``spec`` not yet stored in ``out_dir`` and write the run table.
 
-    ``executor`` is ``"process"`` or ``"dask"``; ``scheduler`` (Dask only) joins an existing cluster.
+    ``executor`` is ``"process"`` or ``"dask"``; ``scheduler`` (Dask only) joins an existing cluster;
+    ``allow_version_mix`` adds runs to a study stored with other package versions (see :func:`open_study`).
     """
     workers = _execution_options(executor, scheduler, workers)
     store = StudyStore(Path(path_text(out_dir, "--out")).expanduser())
     plan = build_plan(spec)
-    _check_study_dir(spec, store, out_dir)  # refuse a taken directory before creating anything
+    _check_study_dir(spec, store, out_dir, allow_version_mix)  # refuse a taken directory before creating anything
     created = _make_dirs(store.root)
     held = False
     try:
         with store.lock():  # taken before the first write: two studies started at once on one --out never mix
             held = True
-            notes = open_study(spec, store, plan, out_dir)
+            notes = open_study(spec, store, plan, out_dir, allow_version_mix)
             for note in notes:
                 (on_note or (lambda text: print(f"note: {text}", file=sys.stderr)))(note)
             return _execute_study(spec, store, plan, executor, scheduler, workers, progress)

@@ -1,60 +1,97 @@
-"""The standard figures of a gpucredit run.
+"""The standard figures of gpucredit, and the one figure style of the project.
 
-:func:`standard_panel` turns a run's monthly time series (``timeseries.parquet``: a ``date`` column
-``YYYY-MM`` and the columns of :data:`gpucredit.sim.reporting.columns.SERIES`) into five figures, each saved as PNG (150 dpi) and
-PDF, plus a combined ``panel.png``/``panel.pdf`` holding all five:
+Style
+-----
+Every figure the project draws (this module, :mod:`~gpucredit.experiments.study_figures`,
+:mod:`~gpucredit.experiments.compare`, :mod:`~gpucredit.experiments.sensitivity`) is drawn inside
+:func:`project_style`, which applies the style file ``experiments/gpucredit.mplstyle`` (package data): 7-pt type
+sized for a single journal column (3.5 in), never bold, fonts embedded in PDF and PostScript as TrueType
+(Type 42), the Okabe-Ito colour-blind-safe palette, light grid. Each agent type has one colour in every figure
+(:data:`AGENT_COLOURS`). Figures are saved by :func:`save_figure` as vector PDF and 300-dpi PNG. Nothing is
+written on a figure unless asked for: no title, no watermark (``title=`` and ``disclaimer=True`` add them).
+
+Figures are drawn with matplotlib's object-oriented API only (:func:`new_figure`: a Figure on its own Agg canvas),
+never through pyplot or ``matplotlib.use``, and the style is applied with ``matplotlib.style.context``: importing
+or calling this module leaves the caller's backend and rcParams alone, so a notebook keeps its inline plots.
+
+The standard panel
+------------------
+:func:`standard_panel` turns monthly time series (a ``date`` column ``YYYY-MM`` and the columns of the data
+dictionary :data:`gpucredit.sim.reporting.columns.SERIES`) into six figures and a combined ``panel``. One run is
+drawn as lines; several runs (rows with a ``run_id`` or ``seed`` column taking more than one value) as the median
+over runs and its 5-95% band. Axis labels carry the units of the data dictionary (:func:`display_unit`).
 
 =====================  ==========================================================================================
 file                   content
 =====================  ==========================================================================================
-``prices``             H100 spot rental price (US$/GPU-hour), spot and new-contract price per H100e-hour
-                       (US$/H100e-hour); used H100 price (US$ thousand per GPU) on the right axis
-``credit``             GPU-backed lending and neocloud debt (US$bn); neocloud average LTV at market and mean
-                       origination LTV offered by lenders (%) on the right axis
-``nvidia``             Nvidia data-centre revenue annualised (monthly x 12, US$bn/year); market capitalisation
-                       (US$tn) and circular revenue share (%) on two right axes
-``defaults``           defaults per month (bars, right axis); debt entering default, lender losses and fire-sale
-                       proceeds (US$bn/month)
-``ai_revenue_capex``   end-user AI revenue and AI capex annualised (x 12) and Sequoia's revenue gap
-                       (US$bn/year)
+``prices``             spot, new-contract and fundamental price of an H100e-hour; used H100 price (right axis)
+``credit``             GPU-backed loans outstanding and the lead neocloud's share; average and origination LTV
+``nvidia``             Nvidia data-centre revenue annualised; market capitalisation (right axis)
+``circularity``        circular revenue share, round-trip ratio, Nvidia's stake in the lead neocloud
+``defaults``           debt entering default, lender losses, fire-sale proceeds; defaults per month (right axis)
+``ai_revenue_capex``   end-user AI revenue and AI capex annualised, Sequoia's revenue gap
 =====================  ==========================================================================================
 
-Every figure carries a footer saying that gpucredit is a stylized research model, not a forecast.
-
-Figures are drawn with matplotlib's object-oriented API only (:func:`new_figure`: a :class:`~matplotlib.figure.Figure`
-on its own Agg canvas, written with ``fig.savefig``), never through pyplot or ``matplotlib.use``: this module works
-without a display, and importing or calling it (or :mod:`gpucredit.experiments.run`, the command line, the study
-figures) leaves the caller's backend alone, so a Jupyter notebook keeps its inline plots. PDFs embed TrueType
-(Type 42) fonts (:data:`FONT_RC`, set locally with ``matplotlib.rc_context``), not Type 3 fonts.
+(The H100 rental price equals the spot price per H100e-hour, an H100 being one H100e, and GPU-backed lending
+equals neocloud debt, neoclouds being the only GPU-backed borrowers; earlier versions plotted each pair as two
+series. The data dictionary keeps both columns.)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 import matplotlib.dates as mdates
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter
 
-FOOTER = "gpucredit \u2014 stylized research model, not a forecast"
-DPI = 150
+from gpucredit.sim.reporting.columns import SERIES
 
-# one colour per role, the same in every figure (colour-blind-safe "tab10" subset)
-C = {
-    "blue": "#1f77b4", "orange": "#ff7f0e", "green": "#2ca02c", "red": "#d62728",
-    "purple": "#9467bd", "grey": "#7f7f7f", "brown": "#8c564b",
-}
+STYLE_FILE = Path(__file__).with_name("gpucredit.mplstyle")
+DISCLAIMER = "gpucredit \u2014 stylized research model, not a forecast"
+FOOTER = DISCLAIMER  # the previous name
+FORMATS = ("png", "pdf")
+PNG_DPI = 300
+DPI = PNG_DPI
+BAND = (5, 95)  # percentiles of the band drawn over runs
+SINGLE_COLUMN = (3.5, 2.7)  # inches
+DOUBLE_COLUMN = (7.2, 7.6)
 
-PANELS = ("prices", "credit", "nvidia", "defaults", "ai_revenue_capex")
+#: one colour per agent type (Okabe-Ito), the same in every figure; the compute market's prices and economy-wide
+#: totals are black, the used-GPU market grey
+AGENT_COLOURS = {"nvidia": "#009E73", "neoclouds": "#E69F00", "hyperscalers": "#0072B2", "lenders": "#D55E00",
+                 "labs": "#CC79A7", "startups": "#56B4E9", "market": "#000000", "used_gpus": "#888888"}
 
-#: rcParams of every figure gpucredit writes, applied with ``matplotlib.rc_context`` around drawing and saving (never
-#: globally): PDF and PostScript files embed TrueType (Type 42) fonts, which journals and vector editors accept, rather
-#: than Type 3 fonts
+#: the same palette by colour name, for figures that are not about agent types (the report's charts and network)
+C = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "red": "#D55E00", "purple": "#CC79A7",
+     "grey": "#888888", "brown": "#8C564B", "sky": "#56B4E9"}
+
+#: rcParams that matter to journals, kept for callers of the previous API: the style file sets them too
 FONT_RC = {"pdf.fonttype": 42, "ps.fonttype": 42}
+
+UNITS = {name: unit for name, unit, _ in SERIES}
+
+#: how a unit of the data dictionary reads on an axis after scaling the values by a factor
+_DISPLAY = {("US$bn/month", 12): "US$bn/year, monthly x 12", ("US$/GPU", 1e-3): "US$ thousand/GPU",
+            ("fraction", 100): "%", ("fraction/year", 100): "% per year"}
+
+PANELS = ("prices", "credit", "nvidia", "circularity", "defaults", "ai_revenue_capex")
+
+
+# ====================================================================================================
+# style, figures and files
+# ====================================================================================================
+def project_style():
+    """Context manager applying the project's style file (and nothing else) while a figure is drawn and saved."""
+    import matplotlib.style  # (a submodule; importing it neither selects a backend nor changes rcParams)
+
+    return matplotlib.style.context(str(STYLE_FILE))
 
 
 def new_figure(**kwargs) -> Figure:
@@ -66,205 +103,237 @@ def new_figure(**kwargs) -> Figure:
     return fig
 
 
-def _dates(df: pd.DataFrame) -> pd.DatetimeIndex:
-    """Month-start timestamps from the ``date`` column (``YYYY-MM``)."""
-    return pd.DatetimeIndex(pd.to_datetime(df["date"].astype(str) + "-01", format="%Y-%m-%d"))
+def save_figure(fig: Figure, path: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Save ``fig`` next to ``path`` in each format (vector PDF/SVG, PNG at :data:`PNG_DPI`); returns the paths."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        target = path.with_suffix(f".{fmt}")
+        fig.savefig(target, dpi=PNG_DPI if fmt == "png" else None)
+        written.append(target)
+    return written
+
+
+def display_unit(unit: str, scale: float = 1.0) -> str:
+    """The unit of a data-dictionary column as shown on an axis after multiplying its values by ``scale``."""
+    return _DISPLAY.get((unit, scale), unit) if scale != 1 else unit
+
+
+def axis_label(quantity: str, unit: str, scale: float = 1.0) -> str:
+    """``quantity (unit)``, dollar signs escaped so that matplotlib does not read them as mathematics."""
+    return _esc(f"{quantity} ({display_unit(unit, scale)})")
+
+
+def outcome_label(name: str, unit: str) -> str:
+    """Axis label of a study outcome: its name in words and its unit."""
+    return _esc(f"{name.replace('_', ' ')} ({unit})" if unit else name.replace("_", " "))
 
 
 def _esc(text: str) -> str:
-    """Escape dollar signs so that matplotlib does not read ``US$ ... US$`` as mathematics."""
     return text.replace("$", r"\$")
 
 
-def _line(ax: Axes, x, y, label: str, color: str, under: bool = False, **kw):
-    """A line; with fewer than three points also markers, so very short runs remain visible. ``under`` draws a
-    wide, pale line that stays visible beneath a dashed line drawn on top of it (series that often coincide)."""
-    marker = "o" if len(x) < 3 else None
-    style = {"lw": 4.0, "alpha": 0.4, "solid_capstyle": "butt"} if under else {"lw": 1.6}
-    (handle,) = ax.plot(x, y, label=_esc(label), color=color, marker=marker, ms=4, **style, **kw)
+# ====================================================================================================
+# one run or many: medians and bands
+# ====================================================================================================
+@dataclass
+class PanelData:
+    """Monthly series of one run, or of several runs summarised as median and 5-95% band per month."""
+
+    frame: pd.DataFrame
+
+    def __post_init__(self):
+        key = next((k for k in ("run_id", "seed") if k in self.frame.columns), None)
+        self.runs = int(self.frame[key].nunique()) if key else 1
+        self.dates = sorted(self.frame["date"].astype(str).unique())
+        self.x = pd.DatetimeIndex(pd.to_datetime([d + "-01" for d in self.dates], format="%Y-%m-%d"))
+        self._groups = self.frame.groupby(self.frame["date"].astype(str)) if self.runs > 1 else None
+
+    def series(self, column: str, scale: float = 1.0, statistic: str = "median"):
+        """(middle, low, high) arrays over months; low/high are None for one run."""
+        if self._groups is None:
+            return self.frame[column].to_numpy(float) * scale, None, None
+        g = self._groups[column]
+        middle = (g.mean() if statistic == "mean" else g.median()).reindex(self.dates).to_numpy(float) * scale
+        low = g.quantile(BAND[0] / 100).reindex(self.dates).to_numpy(float) * scale
+        high = g.quantile(BAND[1] / 100).reindex(self.dates).to_numpy(float) * scale
+        return middle, low, high
+
+
+def _line(ax: Axes, data: PanelData, column: str, label: str, owner: str, scale: float = 1.0, ls: str = "-"):
+    """One series coloured by its agent type: a line (median over runs with its 5-95% band when several)."""
+    middle, low, high = data.series(column, scale)
+    colour = AGENT_COLOURS[owner]
+    if low is not None:
+        ax.fill_between(data.x, low, high, color=colour, alpha=0.18, lw=0)
+    marker = "o" if len(data.x) < 3 else None
+    (handle,) = ax.plot(data.x, middle, color=colour, ls=ls, marker=marker, label=_esc(label))
     return handle
+
+
+def _right_axis(ax: Axes) -> Axes:
+    """A twin y-axis on the right, drawn beneath the left axis' lines."""
+    twin = ax.twinx()
+    twin.grid(False)
+    ax.set_zorder(twin.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    return twin
 
 
 def _thousands(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"))
 
 
-def _finish(ax: Axes, title: str, handles, ncol: int = 2) -> None:
-    """Title, grid, date axis and one legend for all twin axes."""
-    ax.set_title(_esc(title), fontsize=10, loc="left")
-    ax.grid(True, color="#dddddd", lw=0.6)
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    # below the plot, so that it never hides data
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09), fontsize=7.5, frameon=False,
-              ncol=ncol)
-
-
-def _right_axis(ax: Axes, offset: float | None = None, color: str | None = None) -> Axes:
-    """A twin y-axis on the right, optionally moved outwards (a third axis) and coloured like its one series."""
-    twin = ax.twinx()
-    if offset is not None:
-        twin.spines["right"].set_position(("axes", offset))
-    if color is not None:
-        twin.spines["right"].set_color(color)
-        twin.tick_params(axis="y", colors=color)
-        twin.yaxis.label.set_color(color)
-    # keep the left axis' lines above the twin's artists while the legend stays on top
-    ax.set_zorder(twin.get_zorder() + 1)
-    ax.patch.set_visible(False)
-    return twin
-
-
-def plot_prices(ax: Axes, df: pd.DataFrame) -> None:
-    """GPU rental prices (left, US$/hour) and the used-H100 price (right, US$ thousand per GPU)."""
-    x = _dates(df)
-    hs = [
-        _line(ax, x, df["h100_rental_price"], "H100 spot rental (US$/GPU-hour)", C["blue"], under=True),
-        _line(ax, x, df["spot_price_h100e"], "Spot price (US$/H100e-hour)", C["orange"], ls="--"),
-        _line(ax, x, df["contract_price_h100e"], "New-contract price (US$/H100e-hour)", C["green"]),
-    ]
-    ax.set_ylabel(_esc("US$ per hour"))
-    ax.set_ylim(bottom=0)
-    right = _right_axis(ax, color=C["purple"])
-    hs.append(_line(right, x, df["secondary_price_h100"] / 1e3, "Used H100 (US$ thousand/GPU, right)", C["purple"], ls=":"))
-    right.set_ylabel(_esc("US$ thousand per GPU"))
-    right.set_ylim(bottom=0)
-    _finish(ax, "GPU prices (US$/hour; used H100 in US$ thousand per GPU)", hs)
-
-
-def plot_credit(ax: Axes, df: pd.DataFrame) -> None:
-    """GPU-backed lending and neocloud debt (left, US$bn); LTVs (right, %)."""
-    x = _dates(df)
-    hs = [
-        _line(ax, x, df["gpu_backed_lending"], "GPU-backed loans outstanding, all borrowers (US$bn)", C["blue"], under=True),
-        _line(ax, x, df["neocloud_debt"], "Neocloud GPU-backed debt (US$bn)", C["orange"], ls="--"),
-    ]
-    ax.set_ylabel(_esc("US$bn"))
-    ax.set_ylim(bottom=0)
-    _thousands(ax)
-    right = _right_axis(ax)
-    hs.append(_line(right, x, df["neocloud_avg_ltv"], "Neocloud average LTV at market (%, right)", C["red"]))
-    hs.append(_line(right, x, df["origination_ltv"], "Origination LTV offered (%, right)", C["grey"], ls=":"))
-    right.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    right.set_ylabel("loan-to-value")
-    right.set_ylim(bottom=0)
-    _finish(ax, "Credit and leverage (US$bn; LTV in %)", hs)
-
-
-def plot_nvidia(ax: Axes, df: pd.DataFrame) -> None:
-    """Nvidia revenue annualised (left, US$bn/year), market cap (right, US$tn), circular revenue share (outer right, %)."""
-    x = _dates(df)
-    hs = [_line(ax, x, df["nvidia_revenue"] * 12, "Data-centre revenue x12 (US$bn/year)", C["green"])]
-    ax.set_ylabel(_esc("US$bn per year"))
-    ax.set_ylim(bottom=0)
-    _thousands(ax)
-    cap = _right_axis(ax, color=C["blue"])
-    hs.append(_line(cap, x, df["nvidia_market_cap"] / 1e3, "Market capitalisation (US$tn, right)", C["blue"], ls="--"))
-    cap.set_ylabel(_esc("market cap, US$tn"))
-    cap.set_ylim(bottom=0)
-    share = _right_axis(ax, offset=1.14, color=C["red"])
-    hs.append(_line(share, x, df["circular_revenue_share"], "Circular revenue share (%, outer right)", C["red"], ls=":"))
-    share.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    share.set_ylabel("circular revenue share")
-    share.set_ylim(0, max(0.05, float(df["circular_revenue_share"].max()) * 1.15))
-    _finish(ax, "Nvidia (revenue US$bn/yr; market cap US$tn; circular share %)", hs)
-
-
-def plot_defaults(ax: Axes, df: pd.DataFrame) -> None:
-    """Monthly defaults (bars, right axis) and the money at stake (left, US$bn/month)."""
-    x = _dates(df)
-    right = _right_axis(ax)
-    bars = right.bar(x, df["defaults_count"], width=25, color=C["grey"], alpha=0.6, label="Defaults (count/month, right)")
-    right.set_ylabel("defaults per month")
-    right.set_ylim(0, max(1.0, float(df["defaults_count"].max()) * 1.25))
-    right.yaxis.get_major_locator().set_params(integer=True)
-    hs = [
-        _line(ax, x, df["debt_in_default"], "Debt entering default (US$bn/month)", C["red"]),
-        _line(ax, x, df["lender_losses"], "Lender losses (US$bn/month)", C["brown"], ls="--"),
-        _line(ax, x, df["fire_sale_volume"], "Fire-sale proceeds (US$bn/month)", C["orange"], ls=":"),
-        bars,
-    ]
-    ax.set_ylabel(_esc("US$bn per month"))
-    money = df[["debt_in_default", "lender_losses", "fire_sale_volume"]]
-    top, low = float(money.max().max()), float(money.min().min())  # losses can be negative (recoveries > principal)
-    ax.set_ylim(min(0.0, low * 1.15), max(top * 1.15, 0.1))
-    ax.axhline(0, color="black", lw=0.7)
-    _finish(ax, "Defaults and losses (US$bn/month; defaults as count)", hs)
-
-
-def plot_ai_revenue_capex(ax: Axes, df: pd.DataFrame) -> None:
-    """End-user AI revenue and AI capex annualised, and the revenue gap (all US$bn/year)."""
-    x = _dates(df)
-    hs = [
-        _line(ax, x, df["ai_revenue"] * 12, "End-user AI revenue x12 (US$bn/year)", C["green"]),
-        _line(ax, x, df["ai_capex"] * 12, "AI capex x12 (US$bn/year)", C["blue"], ls="--"),
-        _line(ax, x, df["revenue_gap"], "Revenue gap: 4 x GPU spend \u2212 AI revenue (US$bn/year)", C["red"], ls=":"),
-    ]
-    ax.axhline(0, color="black", lw=0.7)
-    ax.set_ylabel(_esc("US$bn per year"))
-    _thousands(ax)
-    _finish(ax, "AI revenue vs capex (US$bn/year, annualised)", hs)
-
-
-PLOTTERS = {
-    "prices": plot_prices,
-    "credit": plot_credit,
-    "nvidia": plot_nvidia,
-    "defaults": plot_defaults,
-    "ai_revenue_capex": plot_ai_revenue_capex,
-}
-
-
-def _draw(ax: Axes, stem: str, df: pd.DataFrame) -> None:
-    """Draw panel ``stem`` on ``ax``, the x-axis spanning the run with half a month to spare on each side."""
-    PLOTTERS[stem](ax, df)
-    x = _dates(df)
+def date_axis(ax: Axes, x: pd.DatetimeIndex) -> None:
+    """Readable dates: years (YYYY) for runs of three years or more, months (YYYY-MM) for shorter ones."""
+    months = len(x)
+    if months >= 36:
+        step = max(1, int(np.ceil(months / 12 / 6)))
+        ax.xaxis.set_major_locator(mdates.YearLocator(step))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    else:
+        ax.xaxis.set_major_locator(mdates.MonthLocator(interval=max(1, int(np.ceil(months / 4)))))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.set_xlim(x[0] - pd.Timedelta(days=16), x[-1] + pd.Timedelta(days=16))
 
 
-def _footer(fig, title: str | None) -> None:
-    fig.text(0.995, 0.005, FOOTER, ha="right", va="bottom", fontsize=6.5, color="#666666")
+def _legend(ax: Axes, handles, ncol: int = 2) -> None:
+    """One legend for all twin axes, below the plot so that it never hides data."""
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=ncol, columnspacing=1.0)
+
+
+# ====================================================================================================
+# the six panels
+# ====================================================================================================
+def plot_prices(ax: Axes, data: PanelData) -> None:
+    """Prices of an H100e-hour (left) and the used-H100 price (right)."""
+    hs = [_line(ax, data, "spot_price_h100e", "Spot", "market"),
+          _line(ax, data, "contract_price_h100e", "New contract", "market", ls="--"),
+          _line(ax, data, "fundamental_price_h100e", "Full cost of new capacity", "market", ls=":")]
+    ax.set_ylabel(axis_label("price", UNITS["spot_price_h100e"]))
+    ax.set_ylim(bottom=0)
+    right = _right_axis(ax)
+    hs.append(_line(right, data, "secondary_price_h100", "Used H100 (right)", "used_gpus", scale=1e-3, ls="-."))
+    right.set_ylabel(axis_label("used H100", UNITS["secondary_price_h100"], 1e-3))
+    right.set_ylim(bottom=0)
+    _legend(ax, hs)
+
+
+def plot_credit(ax: Axes, data: PanelData) -> None:
+    """GPU-backed loans outstanding and the lead neocloud's (left); loan-to-value ratios (right)."""
+    hs = [_line(ax, data, "gpu_backed_lending", "GPU-backed loans", "lenders"),
+          _line(ax, data, "lead_neocloud_debt", "of which lead neocloud", "neoclouds", ls="--")]
+    ax.set_ylabel(axis_label("outstanding", UNITS["gpu_backed_lending"]))
+    ax.set_ylim(bottom=0)
+    _thousands(ax)
+    right = _right_axis(ax)
+    hs.append(_line(right, data, "neocloud_avg_ltv", "Average LTV at market (right)", "neoclouds", scale=100, ls=":"))
+    hs.append(_line(right, data, "origination_ltv", "Origination LTV (right)", "lenders", scale=100, ls="-."))
+    right.set_ylabel(axis_label("loan-to-value", UNITS["neocloud_avg_ltv"], 100))
+    right.set_ylim(bottom=0)
+    _legend(ax, hs)
+
+
+def plot_nvidia(ax: Axes, data: PanelData) -> None:
+    """Nvidia data-centre revenue annualised (left) and market capitalisation (right)."""
+    hs = [_line(ax, data, "nvidia_revenue", "Data-centre revenue", "nvidia", scale=12)]
+    ax.set_ylabel(axis_label("revenue", UNITS["nvidia_revenue"], 12))
+    ax.set_ylim(bottom=0)
+    _thousands(ax)
+    right = _right_axis(ax)
+    hs.append(_line(right, data, "nvidia_market_cap", "Market capitalisation (right)", "nvidia", ls="--"))
+    right.set_ylabel(axis_label("market cap", UNITS["nvidia_market_cap"]))
+    right.set_ylim(bottom=0)
+    _thousands(right)
+    _legend(ax, hs)
+
+
+def plot_circularity(ax: Axes, data: PanelData) -> None:
+    """How much of Nvidia's revenue and financing goes round in a circle, and its stake in the lead neocloud."""
+    hs = [_line(ax, data, "circular_revenue_share", "Revenue from financed customers", "nvidia", scale=100),
+          _line(ax, data, "round_trip_ratio", "Financing returned as chip purchases", "nvidia", scale=100, ls="--"),
+          _line(ax, data, "nvidia_stake_in_lead", "Nvidia's stake in lead neocloud", "nvidia", scale=100, ls=":")]
+    ax.set_ylabel(axis_label("share", UNITS["circular_revenue_share"], 100))
+    ax.set_ylim(bottom=0)
+    _legend(ax, hs, ncol=1)
+
+
+def plot_defaults(ax: Axes, data: PanelData) -> None:
+    """Money entering default, lost and fire-sold each month (left); defaults per month (bars, right)."""
+    right = _right_axis(ax)
+    counts, _, _ = data.series("defaults_count", statistic="mean")
+    bars = right.bar(data.x, counts, width=25, color="#bbbbbb",
+                     label="Defaults (right)" + (", mean over runs" if data.runs > 1 else ""))
+    right.set_ylabel(axis_label("defaults", UNITS["defaults_count"]))
+    right.set_ylim(0, max(1.0, float(np.nanmax(counts)) * 1.25) if len(counts) else 1.0)
+    right.yaxis.get_major_locator().set_params(integer=True)
+    hs = [_line(ax, data, "debt_in_default", "Debt entering default", "neoclouds"),
+          _line(ax, data, "lender_losses", "Lender losses", "lenders", ls="--"),
+          _line(ax, data, "fire_sale_volume", "Fire-sale proceeds", "market", ls=":"), bars]
+    ax.set_ylabel(axis_label("amount", UNITS["debt_in_default"]))
+    ax.axhline(0, color="black", lw=0.5)
+    _legend(ax, hs)
+
+
+def plot_ai_revenue_capex(ax: Axes, data: PanelData) -> None:
+    """End-user AI revenue and AI capex annualised, and Sequoia's revenue gap (all US$bn/year)."""
+    hs = [_line(ax, data, "ai_revenue", "End-user AI revenue", "labs", scale=12),
+          _line(ax, data, "ai_capex", "AI capex", "hyperscalers", scale=12, ls="--"),
+          _line(ax, data, "revenue_gap", "Revenue gap: 4 x GPU spend \u2212 AI revenue", "market", ls=":")]
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_ylabel(_esc(f"flow ({display_unit(UNITS['ai_revenue'], 12)}; gap {UNITS['revenue_gap']})"))
+    _thousands(ax)
+    _legend(ax, hs, ncol=1)
+
+
+PLOTTERS = {"prices": plot_prices, "credit": plot_credit, "nvidia": plot_nvidia, "circularity": plot_circularity,
+            "defaults": plot_defaults, "ai_revenue_capex": plot_ai_revenue_capex}
+PANEL_NAMES = {"prices": "GPU compute prices", "credit": "Credit and leverage", "nvidia": "Nvidia",
+               "circularity": "Circular financing", "defaults": "Defaults and losses",
+               "ai_revenue_capex": "AI revenue and capex"}
+
+
+def draw_panel(ax: Axes, stem: str, data: PanelData | pd.DataFrame) -> None:
+    """Draw panel ``stem`` (one of :data:`PANELS`) on ``ax`` from a run's or several runs' series."""
+    data = data if isinstance(data, PanelData) else PanelData(data.reset_index(drop=True))
+    PLOTTERS[stem](ax, data)
+    date_axis(ax, data.x)
+
+
+def _annotate(fig: Figure, title: str | None, disclaimer: bool, runs: int) -> None:
     if title:
-        fig.text(0.005, 0.005, title, ha="left", va="bottom", fontsize=6.5, color="#666666")
+        fig.suptitle(_esc(title))
+    if disclaimer:
+        fig.get_layout_engine().set(rect=(0, 0.035, 1, 0.965))  # room for the footer below the legend
+        band = f"; median and {BAND[0]}-{BAND[1]}% band over {runs} runs" if runs > 1 else ""
+        fig.text(0.995, 0.002, DISCLAIMER + band, ha="right", va="bottom", fontsize=5.5, color="#666666")
 
 
-def _save(fig, out_dir: Path, stem: str) -> list[Path]:
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
-    fig.savefig(paths[0], dpi=DPI)
-    fig.savefig(paths[1])
-    return paths
+def standard_panel(df: pd.DataFrame, out_dir, title: str | None = None, disclaimer: bool = False,
+                   formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Draw the six standard figures and the combined ``panel`` into ``out_dir`` (created if needed).
 
-
-def standard_panel(df: pd.DataFrame, out_dir, title: str | None = None) -> list[Path]:
-    """Draw the five standard figures of a run into ``out_dir`` (created if needed).
-
-    ``df`` is a run's time series: a ``date`` column (``YYYY-MM``) and the :data:`gpucredit.sim.reporting.columns.SERIES` columns,
-    one row per month. Writes ``prices``, ``credit``, ``nvidia``, ``defaults`` and ``ai_revenue_capex`` as
-    ``.png`` (150 dpi) and ``.pdf``, and ``panel.png``/``panel.pdf`` with all five. ``title`` (e.g. the scenario
-    and seed) is printed small in the bottom-left corner. Returns the written paths.
+    ``df``: monthly series, a ``date`` column (``YYYY-MM``) and the data-dictionary columns; with a ``run_id`` or
+    ``seed`` column holding several runs, each figure shows the median over runs and its 5-95% band. Single
+    figures are one journal column wide (3.5 in), the panel two (7.2 in). ``title`` is drawn above each figure
+    and ``disclaimer`` adds a small footer only when asked for. Writes each figure in ``formats`` (PNG at 300 dpi,
+    vector PDF); returns the written paths.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    df = df.reset_index(drop=True)
+    data = PanelData(df.reset_index(drop=True))
     written: list[Path] = []
-    with matplotlib.rc_context({"font.size": 8.5, "axes.titleweight": "bold", **FONT_RC}):
+    with project_style():
         for stem in PANELS:
-            fig = new_figure(figsize=(8.0, 4.6), layout="constrained")
-            ax = fig.subplots()
-            fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))  # room for the footer
-            _draw(ax, stem, df)
-            _footer(fig, title)
-            written += _save(fig, out_dir, stem)
-
-        fig = new_figure(figsize=(15.0, 13.5), layout="constrained")
+            fig = new_figure(figsize=SINGLE_COLUMN, layout="constrained")
+            draw_panel(fig.subplots(), stem, data)
+            _annotate(fig, title, disclaimer, data.runs)
+            written += save_figure(fig, out_dir / stem, formats)
+        fig = new_figure(figsize=DOUBLE_COLUMN, layout="constrained")
         axes = fig.subplots(3, 2)
-        fig.get_layout_engine().set(h_pad=0.1, w_pad=0.1, rect=(0, 0.015, 1, 0.985))
-        for ax, stem in zip(axes.flat, PANELS):
-            _draw(ax, stem, df)
-        axes.flat[-1].set_visible(False)
-        heading = "gpucredit run" + (f": {title}" if title else "")
-        fig.suptitle(heading, fontsize=12, fontweight="bold")
-        _footer(fig, title)
-        written += _save(fig, out_dir, "panel")
+        for letter, ax, stem in zip("abcdef", axes.flat, PANELS):
+            draw_panel(ax, stem, data)
+            ax.set_title(f"({letter}) {PANEL_NAMES[stem]}")
+        _annotate(fig, title, disclaimer, data.runs)
+        written += save_figure(fig, out_dir / "panel", formats)
     return written

@@ -9,7 +9,8 @@ The crisis flag
 A run has a **credit crisis** when, in some window of 12 consecutive months, GPU-backed loans whose principal
 is at least :data:`CRISIS_DEFAULT_SHARE` (10%) of the GPU-backed debt outstanding at the start of the window
 defaulted (``debt_in_default`` summed over the window over ``gpu_backed_lending`` the month before it starts).
-This is MODEL.md section 9's "share of GPU-backed debt defaulting within 12 months", turned into a flag. The
+This is the model's systemic-risk measure "share of GPU-backed debt defaulting within 12 months" (docs/ODD.md),
+turned into a flag. The
 continuous version is ``max_default_share_12m``, better suited to sensitivity analysis than the 0/1 flag.
 
 gpucredit is a stylized research model: not a forecast or investment advice.

@@ -238,7 +238,7 @@ def _write_results(run: PreparedRun, tmp: Path, git: dict, started: datetime, cl
     if balance.empty:
         balance = pd.DataFrame(columns=["date", "agent", "type", "alive"])
     balance.to_parquet(tmp / "balance_sheets.parquet", index=False)
-    standard_panel(df, tmp / "figures", title=f"scenario {run.scenario.name}, seed {run.seed}")
+    standard_panel(df, tmp / "figures")  # untitled: the scenario and seed are in manifest.json
     finished = datetime.now(timezone.utc)
     files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file() and p.name != LOCK)
     manifest = build_manifest(run, git, started, finished, time.perf_counter() - clock, files=files)

@@ -2,7 +2,8 @@
 
 Each :class:`Parameter` has a dotted ``name`` (``group.name``), a default, either a numeric range
 (``min``/``max``) or a set of ``choices``, a unit, a one-line economic description and a source
-(a row of ``CALIBRATION.md`` or "assumption"). Scenario files, ``--set name=value``, keyword
+(its original public source: publisher, document and date, also listed in
+``experiments/data/calibration_targets.toml``; or "assumption"). Scenario files, ``--set name=value``, keyword
 overrides of :class:`gpucredit.sim.GPUEconomy`, ``gpucredit params``, the parameter table in ``docs/ODD.md``
 and (later) sweep bounds all read this one list. Combinations of values that the ranges cannot rule out (a markup
 floor above its ceiling, revenue shares above one) are the named :data:`CONSTRAINTS` of :mod:`.constraints`,
@@ -111,11 +112,10 @@ def _choice(name, default, choices, description, source="assumption"):
     return Parameter(name, default, None, None, "choice", description, source, tuple(choices), str)
 
 
-CAL = "CALIBRATION.md"
 
 PARAMETERS: tuple[Parameter, ...] = (
     # --- run and populations -------------------------------------------------------------
-    _p("run.months", 120, 1, 600, "months", "Number of monthly steps from January 2023", "MODEL.md s2", int),
+    _p("run.months", 120, 1, 600, "months", "Number of monthly steps from January 2023", "model design: monthly steps from January 2023", int),
     _p("run.balance_sheet_interval", 3, 1, 12, "months", "Interval between agent balance-sheet snapshots", kind=int),
     _p("population.small_neoclouds", 20, 0, 2000, "firms", "Number of small neoclouds besides the five named ones", kind=int),
     _p("population.startups", 2000, 0, 500000, "firms", "Number of AI start-up slots (individual firms, array-backed)", kind=int),
@@ -124,7 +124,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Scales the start-up and small-neocloud market segments (their share of AI revenue and initial fleets)"),
     # --- technology ------------------------------------------------------------------------
     _p("technology.cadence_months", 12, 6, 48, "months", "Months between new Nvidia generations after Rubin",
-       f"{CAL}: Nvidia yearly cadence", int),
+       "Nvidia's one-year product rhythm (Nvidia, Computex 2024 keynote, June 2024)", int),
     _p("technology.perf_multiplier", 1.5, 1.05, 4.0, "x per generation", "Performance (H100e per GPU) growth of each new generation after Rubin",
        "Epoch AI (Hobbhahn and Besiroglu 2022): ML GPU FLOP/s per $ doubles every ~2.5 years; with price x1.15 per yearly generation, 1.5/1.15 halves the cost per H100e every ~2.6 years"),
     _p("technology.price_multiplier", 1.15, 0.5, 3.0, "x per generation", "Launch-price growth of each new generation after Rubin"),
@@ -135,7 +135,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("technology.ramp_months", 9, 1, 36, "months", "Months for a new generation to take over a chipmaker's output", kind=int),
     _p("technology.physical_life_months", 96, 36, 180, "months", "Physical life of a GPU, after which it is scrapped", kind=int),
     _p("technology.accounting_life_months", 72, 24, 120, "months", "Straight-line depreciation life",
-       f"{CAL}: CoreWeave 6 years (10-K)", int),
+       "CoreWeave depreciates GPUs over 6 years, raised from 5 in January 2023 (CoreWeave prospectus, Form 424B4, March 2025)", int),
     _p("technology.facility_overhead", 1.6, 1.0, 3.0, "kW per chip kW", "Facility power per unit of chip power (PUE, CPUs, networking)"),
     _p("technology.electricity_price", 0.08, 0.01, 0.5, "US$/kWh", "Electricity price paid by GPU owners"),
     _p("technology.maintenance_cost", 0.12, 0.0, 2.0, "US$/GPU-hour", "Staff, maintenance and networking cost per active GPU-hour"),
@@ -143,14 +143,14 @@ PARAMETERS: tuple[Parameter, ...] = (
        "A generation whose spot margin has been negative this many months in a row is scrapped", kind=int),
     # --- Nvidia ----------------------------------------------------------------------------
     _p("nvidia.initial_capacity", 90000, 1000, 2000000, "GPUs/month", "Nvidia data-centre GPU output capacity in January 2023",
-       f"{CAL}: FY24 DC revenue (derived)"),
+       "derived from Nvidia's fiscal-2024 data-centre revenue (Nvidia results, February 2024)"),
     _p("nvidia.capacity_growth_max", 0.07, 0.0, 0.3, "per month", "Maximum monthly growth of Nvidia's output capacity"),
     _p("nvidia.capacity_response", 0.08, 0.0, 1.0, "per month", "Capacity growth per unit of excess order backlog"),
     _p("nvidia.glut_ratio", 0.7, 0.0, 1.0, "orders due / output",
        "Below this ratio of orders due to output Nvidia lets its capacity shrink (by nvidia.capacity_shrink a month)"),
     _p("nvidia.capacity_shrink", 0.01, 0.0, 0.2, "per month", "Monthly shrinkage of Nvidia's capacity in a glut"),
     _p("nvidia.launch_markup", 4.0, 1.1, 10.0, "price/unit cost", "Markup at launch list price (75% gross margin)",
-       f"{CAL}: FY25 GAAP gross margin 75.0%"),
+       "Nvidia fiscal-2025 GAAP gross margin 75.0% (Nvidia results, February 2025)"),
     _p("nvidia.order_lead_months", 3, 0, 18, "months",
        "Months from a chip order to the earliest delivery (every chipmaker); scarce output adds a queue on top",
        "assumption; trade press reported H100 lead times of 8-11 months in 2023, 3-4 months by early 2024", int),
@@ -165,19 +165,19 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("nvidia.payout_share", 0.5, 0.0, 1.0, "share of free cash flow", "Buybacks and dividends out of free cash flow"),
     _p("nvidia.investment_share", 0.06, 0.0, 0.5, "share of free cash flow",
        "Share of free cash flow put into equity stakes of customers (neoclouds, labs) at neutral sentiment",
-       f"{CAL}: Nvidia stakes (CoreWeave, OpenAI, Anthropic, Nebius)"),
+       "Nvidia's stakes in CoreWeave, OpenAI, Anthropic and Nebius (company filings; Reuters, FT, 2023-2026)"),
     _p("nvidia.neocloud_round_share", 0.4, 0.0, 1.0, "share of a round",
        "Largest share of a neocloud customer's equity round Nvidia takes (within its strategic budget)"),
     _p("nvidia.lab_round_share", 0.1, 0.0, 1.0, "share of a round", "Largest share of a lab's equity round Nvidia takes (within its strategic budget)"),
     _p("nvidia.investee_preference", 0.0, 0.0, 10.0, "weight",
-       "Extra allocation weight for investees when chips are scarce (0 = pro rata)", "MODEL.md s4.1"),
+       "Extra allocation weight for investees when chips are scarce (0 = pro rata)", "assumption: allocation of scarce chips (model design, Nvidia's allocation rule)"),
     _p("nvidia.backstop_cap", 6.3, 0.0, 50.0, "US$bn", "Cap of Nvidia's commitment to buy its lead investee's unsold capacity",
-       f"{CAL}: CoreWeave 8-K Sep 2025"),
-    _p("nvidia.backstop_start_year", 2025.7, 2023.0, 2040.0, "year", "When the capacity backstop is signed", f"{CAL}: Sep 2025"),
-    _p("nvidia.backstop_end_year", 2032.9, 2023.0, 2040.0, "year", "When the capacity backstop ends", f"{CAL}: through 2032"),
+       "Nvidia buys CoreWeave's unsold capacity, at least US$6.3bn (CoreWeave Form 8-K, September 2025)"),
+    _p("nvidia.backstop_start_year", 2025.7, 2023.0, 2040.0, "year", "When the capacity backstop is signed", "CoreWeave Form 8-K, September 2025"),
+    _p("nvidia.backstop_end_year", 2032.9, 2023.0, 2040.0, "year", "When the capacity backstop ends", "capacity agreement through 2032 (CoreWeave Form 8-K, September 2025)"),
     _p("nvidia.rentback_total", 1.3, 0.0, 20.0, "US$bn per investee", "Value of each rent-back agreement",
-       f"{CAL}: The Information (~$1.3bn over 4 years)"),
-    _p("nvidia.rentback_months", 48, 1, 120, "months", "Term of each rent-back", f"{CAL}: The Information", int),
+       "Nvidia rents back ~US$1.3bn over 4 years from CoreWeave and from Lambda (The Information, 2023-2025)"),
+    _p("nvidia.rentback_months", 48, 1, 120, "months", "Term of each rent-back", "The Information, 2023-2025", int),
     _p("nvidia.pe_base", 20.0, 5.0, 100.0, "x earnings", "Multiple of forward operating earnings at zero growth and neutral sentiment", "stylized: about $3.3tn (end-2024) and $4.5tn (end-2025) market cap on $81bn and ~$130bn operating income"),
     _p("nvidia.pe_growth", 10.0, 0.0, 100.0, "x per unit growth", "Extra multiple per unit of expected annual revenue growth"),
     _p("nvidia.pe_sentiment", 5.0, 0.0, 100.0, "x per unit sentiment", "Extra multiple per unit of sentiment"),
@@ -193,7 +193,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("demand.adoption_rate", 0.95, 0.05, 5.0, "per year", "Logistic growth rate of AI adoption"),
     _p("demand.adoption_midpoint", 2029.0, 2023.0, 2060.0, "year", "Year adoption reaches half its saturation level"),
     _p("demand.initial_ai_revenue", 9.0, 0.1, 1000.0, "US$bn/year", "End-user AI revenue run-rate in January 2023",
-       f"{CAL}: AI revenue vs capex (derived)"),
+       "derived from AI revenue against capex (Sequoia Capital, 'AI's $200B Question', September 2023)"),
     _p("demand.shock_volatility", 0.03, 0.0, 0.5, "log per month", "Volatility of persistent AI-revenue shocks"),
     _p("demand.shock_persistence", 0.95, 0.0, 0.999, "AR(1)", "Persistence of AI-revenue shocks"),
     _p("demand.slowdown_year", 2100.0, 2023.0, 2100.0, "year", "From this year AI adoption grows more slowly"),
@@ -210,16 +210,16 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Labs size term contracts for the compute they expect to need this many months ahead: current needs grown at the "
        "market's expected AI-revenue growth (0 = current needs only; default = contracts.lead_months, when capacity "
        "sold forward starts)",
-       f"{CAL}: OpenAI's and Meta's multi-year CoreWeave contracts (US$22.4bn, US$14.2bn) signed in 2025 ahead of revenue", int),
+       "OpenAI's and Meta's multi-year CoreWeave contracts (US$22.4bn, US$14.2bn) signed in 2025 ahead of revenue (Reuters, 2025)", int),
     _p("labs.funding_rate", 0.03, 0.0, 1.0, "per month", "Probability a lab raises a round in a month at neutral sentiment"),
     _p("labs.raise_runway_months", 9, 0, 60, "months",
        "A lab whose cash covers fewer months of contract payments and compute budget raises a round (if sentiment allows)",
-       f"{CAL}: OpenAI, Anthropic rounds (OpenAI ~$115bn cash burn projected through 2029)", int),
+       "OpenAI and Anthropic funding rounds; OpenAI projects ~US$115bn cash burn through 2029 (The Information, September 2025)", int),
     _p("labs.round_size", 1.2, 0.0, 10.0, "years of burn", "Round size in years of current compute spending"),
     _p("labs.valuation_multiple", 25.0, 1.0, 200.0, "x annual revenue", "Lab valuation multiple of annualised revenue at neutral sentiment (scaled by 1 + sentiment)"),
     _p("labs.max_round_share", 0.2, 0.01, 1.0, "share of valuation",
        "Largest round as a share of the lab's pre-money valuation: investors fund labs in proportion to their revenue, not their burn",
-       f"{CAL}: OpenAI raised ~3x its 2025 revenue"),
+       "OpenAI raised about 3x its 2025 revenue (~US$13bn; press reports, 2025)"),
     _p("labs.round_interval_months", 6, 1, 36, "months", "Fewest months between two rounds of one lab", kind=int),
     _p("labs.opex_share", 0.2, 0.0, 1.0, "share of revenue", "Labs' operating expenses besides compute (staff and services)"),
     _p("labs.funding_sentiment", 2.0, 0.0, 10.0, "per unit sentiment",
@@ -269,16 +269,16 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("hyperscalers.sell_growth", 0.04, 0.0, 1.0, "per month", "Fleet growth hyperscalers add to sell compute when a new GPU's NPV equals its price"),
     _p("hyperscalers.capex_persistence", 0.6, 0.0, 0.99, "weight", "Weight of last month's order plan in this month's (capex plans are sticky)"),
     _p("hyperscalers.non_ai_capex", 9.0, 0.0, 200.0, "US$bn/month", "Non-AI capex of the big four (for the capex comparison)",
-       f"{CAL}: big-four capex 2022 $172bn"),
+       "big-four capex US$172bn in 2022 (Alphabet, Amazon, Meta, Microsoft annual reports)"),
     _p("hyperscalers.reservation_markup", 1.2, 0.0, 5.0, "x full cost of new capacity",
        "Hyperscalers rent out uncommitted capacity (their own workloads included, which buy in the same pool) only at "
        "or above this multiple of the full cost of a new H100e-hour (below it, it stands idle); 0 = they offer it at "
        "running cost like everyone else",
-       f"{CAL}: hyperscaler list prices 2-3x neocloud prices, held flat while neoclouds cut (FT Alphaville)"),
+       "hyperscaler list prices 2-3x neocloud prices, held flat while neoclouds cut (FT Alphaville, 2025)"),
     _p("hyperscalers.max_build_growth", 0.16, 0.0, 1.0, "per month",
        "Largest monthly growth of a hyperscaler's own fleet its data-centre power allows; planned capacity beyond it "
        "is sought from neoclouds under overflow contracts",
-       f"{CAL}: Microsoft ~62% of CoreWeave 2024 revenue; Microsoft contracts ~$10bn (2023-30)"),
+       "Microsoft ~62% of CoreWeave 2024 revenue (CoreWeave prospectus, March 2025); Microsoft contracts ~US$10bn, 2023-30 (Reuters)"),
     _p("hyperscalers.overflow_share", 0.4, 0.0, 1.0, "share", "Share of their expected capacity shortfall hyperscalers contract from neoclouds"),
     _p("hyperscalers.offer_share", 0.5, 0.0, 1.0, "share of free capacity",
        "Share of the capacity it does not need for its own workloads or contracts a hyperscaler offers on term contracts"),
@@ -298,7 +298,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "is signed)", "stylized", int),
     _p("neoclouds.power_lead_months", 9, 0, 48, "months", "Lead time of new data-centre power capacity", kind=int),
     _p("neoclouds.power_cost", 0.15, 0.0, 2.0, "US$m per MW-month", "Lease cost of powered data-centre capacity",
-       f"{CAL}: 1 GW all-in $20-25bn (derived)"),
+       "derived from an all-in cost of US$20-25bn per GW of AI compute (industry estimates, November 2025)"),
     _p("neoclouds.overhead", 0.004, 0.0, 1.0, "US$bn/month", "Fixed overhead of a named neocloud (small ones scaled by size)"),
     _p("neoclouds.cash_buffer", 0.03, 0.0, 1.0, "share of debt", "Cash kept as a buffer against debt service",
        "stylized: neoclouds reinvest their cash; lean buffers let a downturn bite"),
@@ -310,10 +310,10 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("neoclouds.round_interval_months", 6, 1, 36, "months", "Fewest months between two equity rounds of one neocloud", kind=int),
     _p("neoclouds.growth_round_share", 0.05, 0.0, 0.5, "share of valuation",
        "Share of the firm a neocloud sells in a growth round, held once its valuation has doubled since its last round",
-       f"{CAL}: CoreWeave valuation $2bn -> $19bn to May 2024; Nvidia stake ~6-7%"),
+       "CoreWeave valued US$2bn -> US$19bn in the 18 months to May 2024 (FT, Reuters); Nvidia stake ~6-7% (CoreWeave prospectus, March 2025)"),
     _p("neoclouds.valuation_multiple", 2.5, 0.5, 50.0, "x annual revenue",
        "Valuation multiple of annualised revenue plus a quarter of the contract backlog",
-       f"{CAL}: lead neocloud valued at US$19bn in May 2024"),
+       "CoreWeave valued at US$19bn in May 2024 (FT, Reuters)"),
     _p("neoclouds.horizon_months", 48, 12, 120, "months", "Horizon of the investment appraisal of a new GPU", kind=int),
     _p("neoclouds.q_sensitivity", 1.0, 0.05, 10.0, "NPV / price",
        "Tobin's q - 1 (NPV of a new GPU over its price) at which speculative growth reaches neoclouds.max_growth"),
@@ -332,20 +332,20 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("neoclouds.backlog_weight", 0.25, 0.0, 1.0, "share of backlog", "Weight of the contract backlog beside annualised revenue in a neocloud's valuation"),
     # --- lenders ----------------------------------------------------------------------------------
     _p("lenders.max_ltv", 0.70, 0.1, 0.95, "share", "Maximum loan-to-value at origination",
-       f"{CAL}: unattributed 60-70% advance rates (unverified)"),
+       "assumption: no named deal discloses its LTV; unattributed market commentary cites 60-70% advance rates (unverified)"),
     _p("lenders.covenant_cushion", 0.10, 0.0, 0.5, "share", "LTV covenant level above the origination maximum"),
     _p("lenders.spread_ig", 0.0625, 0.0, 0.3, "per year", "Spread over SOFR for loans backed by investment-grade contracts",
-       f"{CAL}: DDTL 2.0 SOFR+6.00-6.50%"),
-    _p("lenders.spread_non_ig", 0.13, 0.0, 0.4, "per year", "Spread over SOFR for other loans", f"{CAL}: DDTL 2.0 SOFR+13%"),
-    _p("lenders.maturity_months", 60, 12, 120, "months", "Loan maturity (fully amortising)", f"{CAL}: 4-5 year terms", int),
+       "CoreWeave DDTL 2.0: 3-month SOFR + 6.00-6.50% for loans tied to investment-grade contracts (CoreWeave Form 8-K, May 2024)"),
+    _p("lenders.spread_non_ig", 0.13, 0.0, 0.4, "per year", "Spread over SOFR for other loans", "CoreWeave DDTL 2.0: SOFR + 13.00% otherwise (CoreWeave Form 8-K, May 2024)"),
+    _p("lenders.maturity_months", 60, 12, 120, "months", "Loan maturity (fully amortising)", "CoreWeave delayed-draw term loans of 4-5 years (CoreWeave Form 8-K, 10-Q, 2024-25)", int),
     _p("lenders.cure_months", 3, 0, 12, "months", "Cure period after a covenant breach or missed payment", kind=int),
     _p("lenders.forbearance", 0.5, 0.0, 1.0, "probability", "Probability a lender waives a breach instead of enforcing it",
-       f"{CAL}: Blackstone waiver Dec 2024"),
+       "Blackstone waived technical defaults under CoreWeave's DDTL 2.0 (FT, December 2024)"),
     _p("lenders.waiver_months", 6, 1, 24, "months", "Months a waiver suspends enforcement", kind=int),
     _p("lenders.syndicate_size", 4, 1, 20, "lenders",
        "Lenders in a neocloud's facility: its relationship lender arranges, and when its own room is used up the funds "
        "with the most capital join the syndicate (each holds its own tranche, secured by its share of the GPUs)",
-       f"stylized; {CAL}: DDTL 1.0 was led by Blackstone, Fluidstack's borrowing came from Macquarie and others", int),
+       "stylized; CoreWeave's DDTL 1.0 was led by Blackstone (FT, July 2023), Fluidstack's borrowing came from Macquarie and others (press, July 2025)", int),
     _p("lenders.concentration_limit", 0.4, 0.01, 1.0, "share of capital", "Largest exposure to one borrower as a share of the fund's capital"),
     _p("lenders.fund_capital", 4.0, 0.1, 500.0, "US$bn", "Capital each named lender allocates to GPU lending in January 2023"),
     _p("lenders.credit_allocation", 150.0, 1.0, 5000.0, "US$bn",
@@ -373,13 +373,13 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("lenders.contract_collateral_share", 0.25, 0.0, 1.0, "share of remaining value",
        "Share of the remaining value of the compute contracts assigned to a loan that counts as its collateral"),
     # --- markets ----------------------------------------------------------------------------------
-    _p("markets.initial_spot_price", 4.7, 0.1, 50.0, "US$/H100e-hour", "Spot price in December 2022", f"{CAL}: H100 launched ~$4.70"),
+    _p("markets.initial_spot_price", 4.7, 0.1, 50.0, "US$/H100e-hour", "Spot price in December 2022", "H100 rental launched at ~US$4.70 per GPU-hour (Latent Space, '$2 H100s', October 2024)"),
     _p("markets.price_adjustment", 0.3, 0.01, 1.0, "per month", "Share of the gap to the clearing price closed each month (posted prices)"),
     _p("markets.term_premium", 0.05, -0.5, 1.0, "share", "Term premium of contract over expected spot at neutral sentiment"),
     _p("markets.term_premium_sentiment", 0.15, 0.0, 2.0, "share per unit sentiment", "Term premium sensitivity to sentiment"),
     _p("markets.contract_price_cap", 1.3, 1.0, 10.0, "x fundamental price",
        "Most a term buyer pays per H100e-hour, as a multiple of the full cost of new capacity (its alternative: "
-       "capacity built for it at a cost that earns an equity return)", f"{CAL}: H100 rent above ~$2.85 beats equity returns, Latent Space"),
+       "capacity built for it at a cost that earns an equity return)", "H100 rent above ~US$2.85 per GPU-hour beats equity returns (Latent Space, '$2 H100s', October 2024)"),
     _p("markets.liquidity_discount", 0.10, 0.0, 0.9, "share",
        "Outside buyers' discount to appraisal: the most they pay for a used GPU (the top of their demand curve)"),
     _p("markets.price_impact", 1.0, 0.0, 20.0, "log-price per unit depth",
@@ -392,13 +392,13 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Share of its cash above its buffer (and above what its chip orders will cost) a neocloud would spend on used "
        "GPUs in a month"),
     # --- contracts --------------------------------------------------------------------------------
-    _p("contracts.term_months", 48, 3, 120, "months", "Mean term of compute contracts", f"{CAL}: ~4 years, ~5 in 2025", int),
+    _p("contracts.term_months", 48, 3, 120, "months", "Mean term of compute contracts", "average contract term ~4 years, ~5 in 2025 (CoreWeave prospectus, March 2025; 10-K)", int),
     _p("contracts.term_spread", 12, 0, 60, "months", "Half-width of the uniform spread of contract terms", kind=int),
     _p("contracts.lead_months", 6, 0, 24, "months",
        "Months between signing a compute contract with a neocloud and its start, for the part the neocloud must build "
        "(idle capacity is sold from the signing month); the prepayment comes at signing, payments once it is live",
-       f"stylized; {CAL}: CoreWeave's backlog far exceeds its current revenue", int),
-    _p("contracts.prepay_share", 0.15, 0.0, 1.0, "share", "Share of a contract's value prepaid at signing", f"{CAL}: 15-25% prepaid"),
+       "stylized; CoreWeave's contract backlog far exceeds its current revenue (CoreWeave prospectus, March 2025)", int),
+    _p("contracts.prepay_share", 0.15, 0.0, 1.0, "share", "Share of a contract's value prepaid at signing", "customers prepay 15-25% (CoreWeave prospectus, March 2025)"),
     _p("contracts.max_prepay_cash_share", 0.5, 0.01, 1.0, "share of cash",
        "Largest share of its cash a customer pays as a prepayment; a contract whose prepayment would take more is signed "
        "smaller"),
@@ -422,7 +422,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("expectations.initial_sentiment", 0.5, -1.0, 1.0, "index", "Sentiment in January 2023 (after ChatGPT's launch)"),
     _p("expectations.neutral_growth", 0.25, -0.5, 2.0, "per year", "Expected AI growth at which sentiment is neutral"),
     # --- interest rates ---------------------------------------------------------------------------
-    _p("rates.sofr_long_run", 0.036, 0.0, 0.2, "per year", "SOFR from 2026 on", f"{CAL}: effective fed funds 3.64% Mar 2026"),
+    _p("rates.sofr_long_run", 0.036, 0.0, 0.2, "per year", "SOFR from 2026 on", "effective federal funds rate 3.64% in March 2026 (Federal Reserve)"),
     _p("rates.shock_size", 0.0, -0.1, 0.2, "per year", "Permanent SOFR shock"),
     _p("rates.shock_year", 2026.0, 2023.0, 2040.0, "year", "Start of the SOFR shock"),
 )

@@ -1,4 +1,4 @@
-"""Named agents and their state in January 2023 (approximate, from public reporting: company filings and press).
+"""Named agents and their state in January 2023 (approximate, from public reporting; sources in experiments/data/calibration_targets.toml).
 
 Scenario files can rename or remove named agents with a ``[roster]`` table::
 

@@ -35,7 +35,7 @@ class Generation:
 
 
 # Default roadmap (vendor specifications, approximate); release as months since Jan 2023. Launch prices are
-# what Nvidia bills per GPU including its networking share (CALIBRATION.md: H100 $25-40k new, ~$50k all-in
+# what Nvidia bills per GPU including its networking share (press reports 2023-24: H100 $25-40k new, ~$50k all-in
 # with networking; B200 $30-50k).
 NVIDIA_ROADMAP = (
     Generation("A100", "nvidia", -30, 0.32, 0.40, 20_000.0),

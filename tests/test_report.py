@@ -19,7 +19,6 @@ import pytest
 
 from gpucredit.experiments.cli import main
 from gpucredit.experiments.report.facts import load_facts
-from gpucredit.experiments.report.results import holm
 from gpucredit.experiments.report.spec import ReportError, from_file
 
 ARGS = ["report", "--scenarios", "baseline,no_circular_financing", "--seeds", "2", "--months", "24",
@@ -113,12 +112,12 @@ def test_a_second_call_reuses_the_stored_runs(report, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--scenarios", "baseline,nope"], "nope"),
-    (["--scenarios", "baseline", "--seeds", "0"], "'replicates' (--seeds)"),
-    (["--scenarios", "baseline", "--months", "700"], "'months'"),
+    (["--scenarios", "baseline", "--seeds", "0"], "--seeds"),
+    (["--scenarios", "baseline", "--months", "700"], "--months"),
     (["--scenarios", "baseline", "--facts", "FACTS"], "field 'date'"),
     (["--spec", "x.toml", "--scenarios", "baseline"], "do not combine"),
     ([], "needs --spec FILE or --scenarios"),
-    (["--scenarios", "baseline", "--workers", "0"], "--workers 0"),
+    (["--scenarios", "baseline", "--workers", "0"], "--workers: 0"),
     (["--scenarios", "baseline", "--scheduler", "tcp://localhost:8786"], "--executor dask"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, argv, message):
@@ -155,14 +154,6 @@ def test_facts_files_are_validated_field_by_field(tmp_path):
         load_facts(bad, 24)
 
 
-def test_holm_adjustment_matches_the_textbook_example():
-    """Holm (1979): sorted p = 0.01, 0.02, 0.03, 0.04 over m = 4 tests -> 0.04, 0.06, 0.06, 0.06 (monotone)."""
-    adjusted = holm(pd.Series([0.03, 0.01, float("nan"), 0.04, 0.02]))
-    assert np.allclose(adjusted.dropna().to_numpy(), [0.06, 0.04, 0.06, 0.06])
-    assert np.isnan(adjusted.iloc[2])
-    json.dumps(list(adjusted.fillna(-1)))  # plain floats
-
-
 def test_report_files_name_their_studies_and_are_checked(tmp_path):
     """The shipped full report names the shipped studies; a report file with an unknown field, or whose main study is
     not a study of scenarios, is refused with a message naming the field."""
@@ -181,9 +172,8 @@ def test_report_files_name_their_studies_and_are_checked(tmp_path):
         from_file(bad)
 
 
-def test_sources_in_the_report_name_publications_not_internal_notes():
-    from gpucredit.experiments.report.results import clean_source
+def test_sources_in_the_report_name_publications():
+    from gpucredit.sim.parameters import PARAMETERS
 
-    assert clean_source("CALIBRATION.md: CoreWeave 10-K") == "CoreWeave 10-K"
-    assert clean_source("MODEL.md s4.1") == "model design"
-    assert clean_source("assumption") == "assumption"
+    sources = {p.source for p in PARAMETERS}
+    assert all(s.strip() for s in sources) and not any(s.lower().endswith(".md") for s in sources)

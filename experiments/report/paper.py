@@ -80,7 +80,7 @@ def _peak(ev: Evidence, series: str) -> tuple[float, str, float, float]:
 
 
 def _largest_effect(ev: Evidence) -> str:
-    """The counterfactual effect on a headline outcome with the largest |Cohen's d|, among the significant ones
+    """The counterfactual effect on a headline outcome with the largest |d_z| (paired effect size), among the significant ones
     (Holm-adjusted p < 0.05) if there are any."""
     table = ev.comparison[(ev.comparison["scenario"] != ev.reference) & ev.comparison["cohens_d"].notna()]
     table = table[table["outcome"].isin([k for k, _ in KEY_OUTCOMES])]
@@ -96,7 +96,7 @@ def _largest_effect(ev: Evidence) -> str:
     unit = OUTCOME_UNITS.get(row["outcome"], "")
     return (f"{lead} that of {row['scenario']} on {row['outcome']}: a paired mean difference of "
             f"{num(row['diff_mean'])} ({unit}; 95% CI {num(row['diff_ci_low'])} to {num(row['diff_ci_high'])}; "
-            f"Cohen's d {num(row['cohens_d'], 2)}; Holm-adjusted p {pval(row['p_holm'])}).")
+            f"paired effect size d_z {num(row['cohens_d'], 2)}; Holm-adjusted p {pval(row['p_holm'])}).")
 
 
 def abstract(ev: Evidence) -> str:

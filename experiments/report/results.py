@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..calibration import TARGETS
-from ..compare import comparison_table
+from ..compare import comparison_table, scenario_summary
 from ..store import STATUS_OK, StudyStore, connect
 from ..study import StudySpec
 from ..study_figures import band_table
@@ -79,26 +79,23 @@ def bands(study: StudyData, series: str, scenario: str) -> pd.DataFrame:
                          "p95": q[:, 4]})
 
 
-def holm(p_values: pd.Series) -> pd.Series:
-    """Holm-Bonferroni adjusted p-values (Holm 1979) over the finite entries; NaN stays NaN."""
-    p = p_values.to_numpy(float)
-    finite = np.flatnonzero(np.isfinite(p))
-    adjusted = np.full(p.shape, math.nan)
-    order = finite[np.argsort(p[finite], kind="stable")]
-    m = len(order)
-    running = 0.0
-    for rank, k in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[k]))
-        adjusted[k] = running
-    return pd.Series(adjusted, index=p_values.index)
-
-
 def comparisons(study: StudyData) -> pd.DataFrame:
-    """The paired comparison of every scenario with the reference (compare.py), with Holm-adjusted p-values over
-    every (outcome, scenario) test of the table (column ``p_holm``)."""
+    """The paired comparison of every scenario with the reference (:func:`gpucredit.experiments.compare.comparison_table`:
+    the test suited to each outcome, the paired effect size d_z, p-values adjusted over every row with Holm's
+    method), with one row per outcome for the reference scenario's own distribution (its paired statistics NaN).
+    Columns ``cohens_d`` (= d_z, the paired effect size) and ``p_holm`` (= ``p_adjusted``) name them for the report."""
     table = comparison_table(study.directory)
-    table["p_holm"] = holm(table["p_value"])
-    return table
+    table["cohens_d"] = table["cohens_dz"]
+    table["p_holm"] = table["p_adjusted"]
+    summary = scenario_summary(study.directory)
+    reference = summary[summary["scenario"] == study.spec.scenarios[0]]
+    others = summary[summary["scenario"] != study.spec.scenarios[0]].set_index(["outcome", "scenario"])
+    key = list(zip(table["outcome"], table["scenario"]))
+    for column in ("p05", "p95", "median", "mean", "n"):  # each scenario's own distribution
+        table[column] = [others[column].get(k, float("nan")) for k in key]
+    out = pd.concat([reference, table], ignore_index=True)
+    order = {name: i for i, name in enumerate(dict.fromkeys(out["outcome"]))}
+    return out.sort_values(by="outcome", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
 
 def quantiles(values: list[float]) -> tuple[float, float, float]:

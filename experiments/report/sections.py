@@ -82,8 +82,10 @@ def counterfactual_section(ev: Evidence) -> Section:
     forest = charts.differences(ev.comparison, outcomes, ev.reference, ev.figures, "counterfactual_differences")
     n_tests = int(ev.comparison["p_value"].notna().sum())
     s.add(Paragraph(f"Each scenario runs with the same seeds as {ev.reference}, so its effect is measured seed by seed: "
-                    f"the paired mean difference with its 95% Student-t confidence interval, Cohen's d, and the paired "
-                    f"t-test's p-value adjusted for the {n_tests} tests of the comparison table (Holm 1979)."),
+                    f"the paired mean difference with its 95% Student-t confidence interval, the paired effect size d_z "
+                    f"(mean difference over the standard deviation of the differences), and the p-value of the test "
+                    f"suited to the outcome (exact McNemar for 0/1 outcomes, Wilcoxon signed-rank for skewed or mostly-"
+                    f"zero ones, paired t otherwise) adjusted for the {n_tests} tests of the comparison table (Holm 1979)."),
           Figure(paths, (f"Median over {ev.main.spec.replicates} seeds of four series in each scenario."
                          if len(scenarios) > charts.MAX_BANDS else
                          f"Median and 5-95% band over {ev.main.spec.replicates} seeds of four series in each "
@@ -100,9 +102,9 @@ def counterfactual_section(ev: Evidence) -> Section:
                          "" if ref else f"{num(r.diff_ci_low)} to {num(r.diff_ci_high)}",
                          "" if ref else num(r.cohens_d, 2), "" if ref else pval(r.p_holm)])
     s.add(Table("counterfactuals", f"Headline outcomes by scenario: median and 5-95% range over seeds; paired "
-                                   f"difference from {ev.reference} with 95% CI, Cohen's d and Holm-adjusted p. Every "
+                                   f"difference from {ev.reference} with 95% CI, paired effect size d_z and Holm-adjusted p. Every "
                                    f"outcome is in tables/counterfactuals.csv.",
-                ["outcome (unit)", "scenario", "median", "5-95%", "difference", "95% CI", "d", "p (Holm)"], rows,
+                ["outcome (unit)", "scenario", "median", "5-95%", "difference", "95% CI", "d_z", "p (Holm)"], rows,
                 ev.comparison, align="llrrrrrr", small=True,
                 widths=("1.3fr", "1.3fr", "auto", "auto", "auto", "auto", "auto", "auto")))
     return s
