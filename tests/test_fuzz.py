@@ -359,3 +359,14 @@ def test_an_economy_with_no_gpus_left_keeps_the_outside_buyers_fractional_gpus()
     assert fleet.n == 0 and fleet.sold_outside % 1 != 0
     fleet.installed_h100e = 0.0
     check_gpus(model)
+
+
+def test_a_near_zero_price_impact_sells_used_gpus_at_the_outside_price():
+    """A draw with markets.price_impact near 0 (inside [0, 20]) made the integral of outside buyers' demand curve
+    infinite (depth / impact overflowed): a used-GPU sale of inf US$bn stopped the run (found by the CI fuzz draws)."""
+    model = run_to_the_end({"run.months": 6, "population.startups": 50, "markets.price_impact": 1e-300}, seed=1)
+    fleet = model.fleet
+    row = int(np.flatnonzero(fleet.view("count") > 10)[0])
+    price = model.used_gpus.outside_price(int(fleet.gen[row]))
+    proceeds = model.used_gpus.sell_outside(int(fleet.owner[row]), row, 10.0)
+    assert proceeds == pytest.approx(10.0 * price / 1e9, rel=1e-12)

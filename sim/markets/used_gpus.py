@@ -237,10 +237,9 @@ class UsedGpuMarket:
         perf = m.perf[g]
         depth = self.depth()
         outside = self.outside_price(g)
-        if self.impact > 0:
-            value = outside / perf * depth / self.impact * -math.expm1(-self.impact * units * perf / depth)
-        else:
-            value = outside * units
+        x = self.impact * units * perf / depth  # how far down their curve the sale takes them, in log points
+        # the integral, outside x units x (1 - e^-x) / x, written so that a tiny impact neither overflows nor loses digits
+        value = outside * units * (-math.expm1(-x) / x if x > 1e-12 else 1.0)
         proceeds = value / BN
         book = fleet.take_out(row, units, scrapped=False)
         self.absorbed[g] += units * perf
