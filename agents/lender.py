@@ -116,7 +116,11 @@ class Lender(mesa.Agent):
             self.margin_call = False
             return
         interest = self.borrowings * (m.sofr + p["lenders.facility_spread"]) / 12.0
-        led.pay(self.eid, banks, min(interest, max(0.0, led.cash[self.eid])), "facility_interest")
+        paid = min(interest, max(0.0, led.cash[self.eid]))
+        led.pay(self.eid, banks, paid, "facility_interest")
+        if interest - paid > 0:  # what it cannot pay is added to the facility (an expense now, more debt)
+            self.borrowings += interest - paid
+            led.book(self.eid, -(interest - paid), "facility_interest_capitalised")
         excess = self.borrowings - p["lenders.advance_rate"] * self.loan_marks()
         if excess > 1e-9:
             call = min(self.uncalled, max(0.0, excess - max(0.0, led.cash[self.eid])))

@@ -179,6 +179,7 @@ NONCASH: dict[str, str | None] = {
     "depreciation": None,
     "scrapping": None,
     "gain_on_gpu_sales": None,
+    "facility_interest_capitalised": None,  # a credit fund's unpaid interest added to its bank facility
     "gpus_seized": None,  # the borrower loses their book value, the lender gains their market value
     "stake_revaluation": None,
     "stake_writedown": None,
