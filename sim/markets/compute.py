@@ -242,7 +242,7 @@ class SpotMarket:
         tier_fill = fill_merit_order(traded, available, tier_cost, price)
         sold = free * np.where(hyp_row, tier_fill[n_gen + gen], tier_fill[gen])
         active = used_contract + sold
-        self.idle_h100e = float(h100e.sum() - active.sum())
+        self.idle_h100e = float(np.maximum(h100e - active, 0.0).sum())  # by cohort: no negative rounding remainder
         self.utilisation = min(1.0, float(active.sum() / max(h100e.sum(), 1e-9)))  # the rows' sum can pass 1 by rounding
         self.utilisation_by_gen = np.divide(np.bincount(gen, weights=active, minlength=n_gen),
                                             np.maximum(np.bincount(gen, weights=h100e, minlength=n_gen), 1e-9))
