@@ -148,7 +148,8 @@ class SeriesRecorder:
         interest = sum(l.principal * l.monthly_rate(m.sofr) for l in neo_loans)
         ebitda = sum(led.income_of(nc.eid, "compute_contract", "compute_spot", "backstop", "rent_back", "compute_cover",
                                    "power_and_operations", "data_centre_lease", "operating_expense") for nc in neo)
-        out["neocloud_interest_coverage"] = min(ebitda / interest, 100.0) if interest > 0 else 0.0
+        # capped at +-100 (a vanishing interest bill, e.g. 1e-320 US$bn in a fuzzed draw, made the ratio infinite)
+        out["neocloud_interest_coverage"] = max(-100.0, min(ebitda / interest, 100.0)) if interest > 1e-12 else 0.0
         out["gpu_backed_lending"] = sum(l.principal for l in loans)
         by_lender = defaultdict(float)
         for l in loans:
