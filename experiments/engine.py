@@ -46,7 +46,7 @@ from .simulators import get_simulator, simulate
 from gpucredit.sim.inputs import count, path_text, scheduler_address
 
 from .store import (MARKER, STATUS_FAILED, STATUS_OK, StoreError, StudyStore, atomic_write_bytes, atomic_write_text,
-                    read_marker, table_bytes, write_marker)
+                    make_missing_dirs, read_marker, table_bytes, write_marker)
 from .study import StudyError, StudySpec, build_plan, code_version, problem_json, seeds
 
 MAX_ATTEMPTS = 3
@@ -366,19 +366,8 @@ def _check_study_dir(spec: StudySpec, store: StudyStore, out_dir, allow_version_
     return old
 
 
-def _make_dirs(path: Path) -> list[Path]:
-    """Create ``path`` and its missing ancestors; return those created, deepest first."""
-    missing = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for folder in reversed(missing):
-        folder.mkdir(exist_ok=True)
-    return missing
-
-
 def _remove_created(created: list[Path]) -> None:
-    """Undo :func:`_make_dirs` after a failure: remove gpucredit's own files from the study directory it created,
+    """Undo :func:`~gpucredit.experiments.store.make_missing_dirs` after a failure: remove gpucredit's own files from the study directory it created,
     then the directories, stopping at the first that is not empty (another process may be using it)."""
     if not created:
         return
@@ -454,7 +443,7 @@ def run_study(spec: StudySpec, out_dir: str | Path, workers: int | None = None, 
     store = StudyStore(Path(path_text(out_dir, "--out")).expanduser())
     plan = build_plan(spec)
     _check_study_dir(spec, store, out_dir, allow_version_mix)  # refuse a taken directory before creating anything
-    created = _make_dirs(store.root)
+    created = make_missing_dirs(store.root)
     held = False
     try:
         with store.lock():  # taken before the first write: two studies started at once on one --out never mix

@@ -63,7 +63,7 @@ from gpucredit.sim.parameters import BY_NAME, canonical_name, resolve
 from gpucredit.sim.scenarios import Scenario, load_scenario
 
 from .figures import standard_panel
-from .store import MARKER, fsync_directory, read_marker, write_marker
+from .store import MARKER, fsync_directory, make_missing_dirs, read_marker, write_marker
 
 DISCLAIMER = "Stylized research model: not a forecast or investment advice."
 REPO = Path(__file__).resolve().parent.parent
@@ -203,7 +203,7 @@ def execute_run(run: PreparedRun) -> Path:
     clock = time.perf_counter()
     git = git_state()
     out_dir = run.out_dir
-    created = _make_parents(out_dir.parent)
+    created = make_missing_dirs(out_dir.parent)
     remove_abandoned(out_dir)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=TMP_DIR_SUFFIX, dir=out_dir.parent))
@@ -465,17 +465,6 @@ def remove_abandoned(out_dir: Path) -> list[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
             removed.append(tmp)
     return removed
-
-
-def _make_parents(path: Path) -> list[Path]:
-    """Create ``path`` and its missing ancestors; return those created, deepest first."""
-    missing = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for p in reversed(missing):
-        p.mkdir(exist_ok=True)
-    return missing
 
 
 def _remove_dirs(paths: list[Path]) -> None:

@@ -90,6 +90,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def make_missing_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing ancestors; return those created, deepest first (for undoing after a failure)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+    return missing
+
+
 def fsync_directory(folder: Path) -> None:
     """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
     try:
