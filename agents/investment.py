@@ -78,7 +78,7 @@ def discount_factors(annual_rate: float, horizon: int) -> np.ndarray:
 def used_gpu_values(model, hurdle_rate: float, extrapolator_weights) -> np.ndarray:
     """What one used GPU of each generation is worth to each of several buyers (US$, one row per weight on
     extrapolation, one column per generation): the present value of its expected rental margin (expected spot price x
-    performance - running and data-centre cost, when positive, at the expected utilisation) over the generation's
+    performance x its generation's current rent relative to the price index - running and data-centre cost, when positive, at the expected utilisation) over the generation's
     remaining physical life, at ``hurdle_rate``; never more than the same performance costs new at today's list
     price of the newest Nvidia generation (a buyer would buy new instead); zero for generations not yet released."""
     m = model
@@ -87,7 +87,8 @@ def used_gpu_values(model, hurdle_rate: float, extrapolator_weights) -> np.ndarr
     remaining = np.maximum(0, life - (m.month - m.release))  # months of life left, by generation
     months = np.arange(1, life + 1)
     cost = m.running_cost + m.facility_cost
-    margin = np.maximum(paths[:, None, :] * m.perf[None, :, None] - cost[None, :, None], 0.0)
+    earning = m.perf * m.spot.relative_rents()  # H100e at its own generation's rent relative to the index
+    margin = np.maximum(paths[:, None, :] * earning[None, :, None] - cost[None, :, None], 0.0)
     margin = margin * (HOURS_PER_MONTH * m.spot.expected_utilisation)
     alive = months[None, :] <= remaining[:, None]  # (generations, months)
     values = (margin * alive[None, :, :] * discount_factors(hurdle_rate, life)[None, None, :]).sum(axis=2)

@@ -32,9 +32,9 @@ file                   content
 ``ai_revenue_capex``   end-user AI revenue and AI capex annualised, Sequoia's revenue gap
 =====================  ==========================================================================================
 
-(The H100 rental price equals the spot price per H100e-hour, an H100 being one H100e, and GPU-backed lending
-equals neocloud debt, neoclouds being the only GPU-backed borrowers; earlier versions plotted each pair as two
-series. The data dictionary keeps both columns.)
+(GPU-backed lending equals neocloud debt, neoclouds being the only GPU-backed borrowers; earlier versions plotted
+the pair as two series. The data dictionary keeps both columns. Each generation's own rent, ``rental_price_<gen>``,
+moves apart from the price index as generations are imperfect substitutes.)
 """
 
 from __future__ import annotations

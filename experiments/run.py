@@ -58,7 +58,7 @@ from gpucredit.sim.inputs import path_text
 from gpucredit.sim.events import EVENT_COLUMNS
 from gpucredit.sim.model import GPUEconomy
 from gpucredit.sim.reporting.network import build_network
-from gpucredit.sim.reporting.columns import SERIES_NAMES
+from gpucredit.sim.reporting.columns import series_names
 from gpucredit.sim.parameters import BY_NAME, canonical_name, resolve
 from gpucredit.sim.scenarios import Scenario, load_scenario
 
@@ -251,9 +251,10 @@ def _write_results(run: PreparedRun, tmp: Path, git: dict, started: datetime, cl
 
 
 def timeseries(model: GPUEconomy) -> pd.DataFrame:
-    """The monthly series of a run: ``date`` (YYYY-MM) then every :data:`gpucredit.sim.reporting.columns.SERIES` column."""
+    """The monthly series of a run: ``date`` (YYYY-MM) then every :data:`gpucredit.sim.reporting.columns.SERIES` column
+    and the price series of generations after the default roadmap (:func:`~gpucredit.sim.reporting.columns.series_names`)."""
     df = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    df = df[list(SERIES_NAMES)].astype(float)
+    df = df[list(series_names(model.generations_released()))].astype(float)
     df.insert(0, "date", [month_label(t) for t in range(len(df))])
     return df
 
@@ -267,13 +268,13 @@ def summarize(df: pd.DataFrame) -> list[str]:
         text = f"US${x:,.{2 if abs(x) < 10 else 1}f}bn".replace("US$-", "-US$")
         return "US$0bn" if text in ("US$0.00bn", "-US$0.00bn") else text
 
-    i = int(df["h100_rental_price"].to_numpy().argmax())
+    i = int(df["rental_price_h100"].to_numpy().argmax())
     j = int(df["gpu_backed_lending"].to_numpy().argmax())
     last = df.iloc[-1]
     n_defaults = int(round(df["defaults_count"].sum()))
     return [
-        f"Peak H100 rental price: US${df['h100_rental_price'].iloc[i]:,.2f}/GPU-hour in {df['date'].iloc[i]} "
-        f"(US${last['h100_rental_price']:,.2f} in {last['date']})",
+        f"Peak H100 rental price: US${df['rental_price_h100'].iloc[i]:,.2f}/GPU-hour in {df['date'].iloc[i]} "
+        f"(US${last['rental_price_h100']:,.2f} in {last['date']})",
         f"Peak GPU-backed lending: {bn(df['gpu_backed_lending'].iloc[j])} in {df['date'].iloc[j]} "
         f"({bn(last['gpu_backed_lending'])} in {last['date']})",
         f"Defaults: {n_defaults} neocloud default{'' if n_defaults == 1 else 's'} "

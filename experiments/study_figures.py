@@ -21,8 +21,8 @@ from gpucredit.sim.reporting.columns import SERIES
 from .store import STATUS_OK, StudyStore, connect
 from .study import StudySpec
 
-BAND_SERIES = ("h100_rental_price", "gpu_backed_lending", "nvidia_market_cap", "debt_in_default")
-SERIES_WORDS = {"h100_rental_price": "H100 rental price", "gpu_backed_lending": "GPU-backed loans outstanding",
+BAND_SERIES = ("rental_price_h100", "gpu_backed_lending", "nvidia_market_cap", "debt_in_default")
+SERIES_WORDS = {"rental_price_h100": "H100 rental price", "gpu_backed_lending": "GPU-backed loans outstanding",
                 "nvidia_market_cap": "Nvidia market capitalisation", "debt_in_default": "Debt entering default"}
 OUTCOME_WORDS = {"crisis": "Probability of a credit crisis"}
 

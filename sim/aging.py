@@ -54,7 +54,7 @@ def scrap(economy) -> None:
     m = economy
     p, led, fleet = m.p, m.ledger, m.fleet
     n = fleet.n
-    margin_negative = m.spot.price * m.perf < m.running_cost
+    margin_negative = m.spot.price * m.spot.relative_rents() * m.perf < m.running_cost  # at its own generation's rent
     m.negative_margin_months = np.where(margin_negative, m.negative_margin_months + 1, 0)
     old = (m.month - fleet.vintage[:n]) > p["technology.physical_life_months"]
     dead_gen = m.negative_margin_months >= p["technology.scrap_margin_months"]

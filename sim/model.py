@@ -130,7 +130,7 @@ class GPUEconomy(mesa.Model):
         for loan in self.loans.values():
             self.loans.mark(loan)
         self.current: dict[str, float] = {}
-        self.datacollector = SeriesCollector()
+        self.datacollector = SeriesCollector(self.generations_released())
 
     def _build_technology(self) -> None:
         """The roadmap and each generation's performance, power, running and data-centre cost per GPU-hour."""
@@ -170,6 +170,10 @@ class GPUEconomy(mesa.Model):
 
     def rival_share(self) -> float:
         return rival_share(self.p, self.month)
+
+    def generations_released(self) -> list[str]:
+        """Names of the generations released by the end of the run (each has its own price series)."""
+        return [g.name for g in self.gens if g.release < self.n_months]
 
     def gen_index(self, name: str) -> int:
         return next(i for i, g in enumerate(self.gens) if g.name == name)

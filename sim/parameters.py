@@ -374,6 +374,15 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Share of the remaining value of the compute contracts assigned to a loan that counts as its collateral"),
     # --- markets ----------------------------------------------------------------------------------
     _p("markets.initial_spot_price", 4.7, 0.1, 50.0, "US$/H100e-hour", "Spot price in December 2022", "H100 rental launched at ~US$4.70 per GPU-hour (Latent Space, '$2 H100s', October 2024)"),
+    _p("markets.generation_substitution", 8.0, 1.0, 100.0, "elasticity",
+       "Elasticity of substitution between GPU generations in buyers' compute demand (large: one price per H100e)",
+       "No published estimate; set so that per-GPU rents keep the ratios trackers report in 2026 (B200 about 2x the "
+       "H100: US$5.30 vs US$2.60 per GPU-hour, Silicon Data mid-2026; A100 US$0.80-3.00, May 2026 price trackers)"),
+    _p("markets.generation_floor_share", 0.25, 0.01, 1.0, "share",
+       "A generation with little in use rents as if at least this share of the average generation's use were in use "
+       "(bounds a new generation's launch premium under constant-elasticity demand)",
+       "Assumption: H200s rented at roughly 1.2-1.5x the H100 per unit of performance at launch (H100 about US$3, "
+       "H200 about US$4-5 per GPU-hour in 2024, Latent Space, '$2 H100s', October 2024)"),
     _p("markets.price_adjustment", 0.3, 0.01, 1.0, "per month", "Share of the gap to the clearing price closed each month (posted prices)"),
     _p("markets.term_premium", 0.05, -0.5, 1.0, "share", "Term premium of contract over expected spot at neutral sentiment"),
     _p("markets.term_premium_sentiment", 0.15, 0.0, 2.0, "share per unit sentiment", "Term premium sensitivity to sentiment"),

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gpucredit.sim import AccountingError, GPUEconomy, shipped_scenarios
-from gpucredit.sim.reporting.columns import NAN_AFTER_EXIT, SERIES_NAMES
+from gpucredit.sim.reporting.columns import NAN_AFTER_EXIT, series_names
 from tests.conftest import run
 
 
@@ -17,7 +17,7 @@ def test_every_scenario_closes_its_accounts_for_ten_years(scenario):
         model.step()  # check_accounts raises AccountingError on any violation
     df = model.datacollector.get_model_vars_dataframe()
     assert len(df) == 120
-    assert list(df.columns) == list(SERIES_NAMES)
+    assert list(df.columns) == list(series_names(model.generations_released()))  # the data dictionary, then generated generations
     firm = df[list(NAN_AFTER_EXIT)]
     assert np.isfinite(df.drop(columns=list(NAN_AFTER_EXIT)).to_numpy(dtype=float)).all()
     # the lead neocloud's metrics are finite while it operates and NaN from its exit on, never another firm's

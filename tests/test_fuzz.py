@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from gpucredit.sim import GPUEconomy
 from gpucredit.sim.constraints import CONSTRAINTS
-from gpucredit.sim.reporting.columns import NAN_AFTER_EXIT
+from gpucredit.sim.reporting.columns import NAN_AFTER_EXIT, SERIES_NAMES
 from gpucredit.sim.parameters import BY_NAME, PARAMETERS, ParameterError, defaults, resolve
 
 # populations capped (the ranges allow 2,000 small neoclouds and 500,000 start-ups): a draw takes seconds
@@ -37,10 +37,11 @@ FUZZ_EXAMPLES = int(os.environ.get("GPUCREDIT_FUZZ_EXAMPLES", "0"))  # 0: the sm
 FUZZ_SHARDS = max(1, int(os.environ.get("GPUCREDIT_FUZZ_SHARDS", "1")))
 SMALL_BUDGET = 12
 
-POSITIVE_PRICES = ("spot_price_h100e", "clearing_price_h100e", "h100_rental_price", "contract_price_h100e",
+POSITIVE_PRICES = ("spot_price_h100e", "clearing_price_h100e", "rental_price_h100", "contract_price_h100e",
                    "fundamental_price_h100e", "nvidia_markup")
-NON_NEGATIVE_PRICES = ("a100_rental_price", "b200_rental_price", "secondary_price_h100", "secondary_price_a100",
-                       "secondary_price_b200")
+# every generation's rent and used price (0 before its release)
+NON_NEGATIVE_PRICES = tuple(n for n in SERIES_NAMES if n.startswith(("rental_price_", "secondary_price_"))
+                            and n not in POSITIVE_PRICES)
 COUNTS = ("defaults_count", "covenant_breaches", "covenant_waivers", "neoclouds_alive", "startups_alive",
           "startup_failures", "lab_failures")
 SHARES = ("utilization", "fire_sale_discount", "circular_revenue_share", "round_trip_ratio", "nvidia_customer_hhi",

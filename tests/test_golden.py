@@ -115,6 +115,8 @@ def compare(path: str) -> None:
         old = before[case]
         moved, total, worst = 0, 0, (0.0, "", -1)
         for name, values in now.items():
+            if name not in old:  # a series added since
+                continue
             a, b = np.array(old[name]), np.array(values)
             rel = np.abs(b - a) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
             moved += int((a != b).sum())

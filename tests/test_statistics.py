@@ -349,8 +349,8 @@ def test_calibration_targets_and_facts_carry_their_original_sources():
     assert len(targets) >= 20 and all(t.sources and t.unit for t in targets)
     assert all(set(f["sources"]) <= set(sources) for f in load_facts())
     assert len(TARGETS) == len(targets)  # the previous tuple API, built from the file
-    frame = pd.DataFrame({"h100_rental_price": [1.0, 3.0, 2.0]}, index=["2023-01", "2023-02", "2023-03"])
-    peak = next(t for t in targets if t.series == "h100_rental_price" and t.statistic == "max")
+    frame = pd.DataFrame({"rental_price_h100": [1.0, 3.0, 2.0]}, index=["2023-01", "2023-02", "2023-03"])
+    peak = next(t for t in targets if t.series == "rental_price_h100" and t.statistic == "max")
     with pytest.raises(KeyError):  # a run that ends before the window does not count
         peak.compute(frame)
 

@@ -27,10 +27,10 @@ from .stylized import FactResult
 DISCLAIMER = "gpucredit is a stylized research model, not a forecast or investment advice."
 UNITS = {name: unit for name, unit, _ in SERIES}
 OUTCOME_UNITS = {name: unit for name, unit, _ in OUTCOMES}
-BASELINE_SERIES = (("h100_rental_price", "H100 rental price"), ("secondary_price_h100", "Used H100 price"),
+BASELINE_SERIES = (("rental_price_h100", "H100 rental price"), ("secondary_price_h100", "Used H100 price"),
                    ("gpu_backed_lending", "GPU-backed lending outstanding"), ("nvidia_market_cap", "Nvidia market cap"),
                    ("debt_in_default", "Debt entering default"), ("circular_revenue_share", "Circular revenue share"))
-COMPARED_SERIES = (("h100_rental_price", "H100 rental price"), ("gpu_backed_lending", "GPU-backed lending"),
+COMPARED_SERIES = (("rental_price_h100", "H100 rental price"), ("gpu_backed_lending", "GPU-backed lending"),
                    ("nvidia_market_cap", "Nvidia market cap"), ("debt_in_default", "Debt entering default"))
 KEY_OUTCOMES = (("peak_gpu_backed_lending", "Peak GPU-backed lending"), ("spot_price_drawdown", "Spot price drawdown"),
                 ("market_cap_drawdown", "Nvidia market-cap drawdown"),
@@ -102,7 +102,7 @@ def _largest_effect(ev: Evidence) -> str:
 def abstract(ev: Evidence) -> str:
     first, last, months = ev.horizon()
     n = len(ev.frames)
-    price, price_month, _, _ = _peak(ev, "h100_rental_price")
+    price, price_month, _, _ = _peak(ev, "rental_price_h100")
     lending, lending_month, low, high = _peak(ev, "gpu_backed_lending")
     drawdown = float(np.median(ev.main.outcome(ev.reference, "spot_price_drawdown")))
     crises = int(ev.main.outcome(ev.reference, "crisis").sum())

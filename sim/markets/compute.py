@@ -12,6 +12,12 @@ and buyers' price-elastic demand clears against it.
 * **Clearing.** The price that clears the market (a bisection on the log price), then a posted price that moves
   ``markets.price_adjustment`` of the way to it; trades go through a spot exchange whose cash is zero after
   settlement; capacity is used in merit order.
+* **Generations as imperfect substitutes.** The clearing price is the market's price index per H100e-hour. Buyers
+  spread their compute over the generations with a constant elasticity of substitution
+  (``markets.generation_substitution``), so each generation's rent per H100e clears its own market: a generation in
+  short supply (a new one ramping, an old one mostly retired) rents above the index, an abundant one below it
+  (:func:`generation_premia`). Spot sellers are paid by their generation's rent, so the H100's and the H200's rents
+  can move by different percentages.
 * **Running costs** follow what runs: power and operations for active GPUs; data-centre leases.
 """
 
@@ -141,6 +147,26 @@ def fill_merit_order(quantity: float, available: np.ndarray, cost: np.ndarray, p
     return fill
 
 
+def generation_premia(in_use: np.ndarray, released: np.ndarray, substitution: float, floor_share: float) -> np.ndarray:
+    """Each generation's rent per H100e relative to the market's price index, given the H100e of each generation in use
+    (``in_use``): with constant-elasticity demand across generations (elasticity of substitution ``substitution``),
+    buyers take a generation's H100e-hours in proportion to ``(rent / index)^-substitution``, so the rents that clear
+    every generation's market stand in the ratios ``in_use^(-1/substitution)``. Scaled so that their average weighted
+    by use is 1 (the index); 0 for generations not yet released; all 1 when nothing is in use. A generation with
+    (almost) nothing in use would rent at an unbounded price under such demand: each counts as having at least
+    ``floor_share`` of the average generation's use in use (``markets.generation_floor_share``), which bounds a new
+    generation's launch premium and an old one's scarcity premium."""
+    premia = np.zeros(len(in_use))
+    total = float(in_use[released].sum())
+    if total <= 0.0 or not released.any():
+        premia[released] = 1.0
+        return premia
+    floor = floor_share * total / int(released.sum())
+    raw = np.maximum(in_use[released], floor) ** (-1.0 / substitution)
+    premia[released] = raw / float((raw * in_use[released]).sum() / total)
+    return premia
+
+
 def posted_price(previous: float, clearing: float, adjustment: float) -> float:
     """Rental prices are posted and move part of the way to the clearing price each month."""
     return math.exp((1.0 - adjustment) * math.log(previous) + adjustment * math.log(clearing))
@@ -157,6 +183,7 @@ class SpotMarket:
         self.utilisation = 0.0
         self.idle_h100e = 0.0  # live capacity that ran nothing this month
         self.utilisation_by_gen = np.zeros(0)
+        self.premia = np.zeros(0)  # each generation's posted rent per H100e relative to the price index (0 before release)
         self.cohort_active = np.zeros(0)  # H100e each cohort runs this month (contracts, spot, internal use)
         self.exchange = economy.ledger.register("spot exchange", "spot_exchange")  # all spot payments pass through it
         self._cost_rank = None
@@ -248,7 +275,39 @@ class SpotMarket:
                                             np.maximum(np.bincount(gen, weights=h100e, minlength=n_gen), 1e-9))
         self.expected_utilisation = 0.8 * self.expected_utilisation + 0.2 * min(0.95, max(0.3, self.utilisation))
         self.cohort_active = active
-        self.settle(labs, demand_each * fill_buyers * price * H, shortfall * fill_buyers * price * H, owner, sold)
+        self.post_generation_rents(np.bincount(gen, weights=active, minlength=n_gen), np.bincount(gen, weights=sold, minlength=n_gen))
+        self.settle(labs, demand_each * fill_buyers * price * H, shortfall * fill_buyers * price * H, owner, sold * self.premia[gen])
+
+    def post_generation_rents(self, in_use: np.ndarray, sold: np.ndarray) -> None:
+        """Each generation's rent relative to the price index (:func:`generation_premia` of what each generation runs),
+        posted part of the way from last month's like the index itself (a newly released generation's at once), then
+        scaled so that the spot capacity sold earns the index on average (what buyers pay is what sellers receive)."""
+        m = self.economy
+        released = m.release <= m.month
+        target = generation_premia(in_use, released, m.p["markets.generation_substitution"],
+                                   m.p["markets.generation_floor_share"])
+        previous = self.premia if len(self.premia) == len(target) else np.zeros(len(target))
+        adjustment = m.p["markets.price_adjustment"]
+        posted = np.where(previous > 0, np.exp((1.0 - adjustment) * np.log(np.where(previous > 0, previous, 1.0))
+                                               + adjustment * np.log(np.where(target > 0, target, 1.0))), target)
+        posted[~released] = 0.0
+        weights = sold if sold.sum() > 0 else in_use
+        if weights.sum() > 0:
+            posted = posted / float((posted * weights).sum() / weights.sum())
+        self.premia = posted
+
+    def relative_rents(self) -> np.ndarray:
+        """Each generation's rent per H100e relative to the price index: the posted premia, 1 for a generation not yet
+        released or before the first clearing (what it would rent at if it were as common as the average one)."""
+        n = len(self.economy.gens)
+        if len(self.premia) != n:
+            return np.ones(n)
+        return np.where(self.premia > 0, self.premia, 1.0)
+
+    def rents(self) -> np.ndarray:
+        """Spot rent of one GPU of each generation, US$/GPU-hour (0 before its release)."""
+        m = self.economy
+        return np.where(m.release <= m.month, self.price * self.relative_rents() * m.perf, 0.0)
 
     def buyers(self, labs: list) -> tuple[np.ndarray, np.ndarray]:
         """Compute budgets (US$bn/month) and contracted H100e of the spot buyers: live labs, hyperscalers, start-ups."""
@@ -288,7 +347,8 @@ class SpotMarket:
     def settle(self, labs: list, spend: np.ndarray, cover: np.ndarray, owner: np.ndarray, sold: np.ndarray) -> None:
         """Spot payments through the exchange: buyers pay for what they bought (``spend``, US$bn, as far as their cash
         goes; hyperscalers issue bonds), providers pay for the capacity they buy to serve contracts (``cover``), and the
-        exchange pays the sellers pro rata to the H100e they sold."""
+        exchange pays the sellers pro rata to the H100e they sold (``sold``: H100e by cohort, weighted by its generation's
+        rent relative to the index)."""
         m = self.economy
         led = m.ledger
         s = m.startups

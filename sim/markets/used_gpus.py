@@ -1,7 +1,8 @@
 """The used-GPU market: appraisal, a bid book that forced sellers trade against, and the used-GPU price that marks every
 loan's collateral.
 
-* **Appraisal** (:func:`appraise`): the present value of a GPU's expected rental margin over its remaining life, at
+* **Appraisal** (:func:`appraise`): the present value of a GPU's expected rental margin (at its own generation's rent,
+  the expected price index times the generation's current rent relative to it) over its remaining life, at
   the expected utilisation and the investment-grade cost of capital, capped at the replacement cost of the same
   performance new. Lenders advance against it at origination.
 * **Buyers.** Two kinds bid for used GPUs, generation by generation:
@@ -38,7 +39,8 @@ from ..technology import BN, HOURS_PER_MONTH
 def appraise(expected_path: np.ndarray, perf: np.ndarray, running_cost: np.ndarray, remaining_life: np.ndarray,
              utilisation: float, annual_rate: float, replacement_cost: np.ndarray) -> np.ndarray:
     """Appraised value of one used GPU per generation, US$: the present value of its expected rental
-    margin (expected H100e price x performance - running cost, when positive) over its remaining life,
+    margin (expected H100e price x performance - running cost, when positive) over its remaining life (``perf``: the
+    H100e a GPU earns the price index for, its performance times its generation's rent relative to the index),
     at the expected utilisation, capped at the replacement cost of the same performance new.
 
     ``expected_path`` is the expected spot price for months 1..H ahead."""
@@ -102,7 +104,8 @@ class UsedGpuMarket:
         new_price_per_h100e = m.nvidia.list_price(newest) / m.gens[newest].perf
         replacement = m.perf * new_price_per_h100e
         unreleased = m.release > m.month
-        appraisal = appraise(path, m.perf, m.running_cost + m.facility_cost, remaining,
+        earning = m.perf * m.spot.relative_rents()  # H100e at its own generation's rent (premium assumed to persist)
+        appraisal = appraise(path, earning, m.running_cost + m.facility_cost, remaining,
                              m.spot.expected_utilisation, m.sofr + p["lenders.spread_ig"], replacement)
         appraisal[unreleased] = 0.0
         self.appraisal_per_gpu = appraisal

@@ -6,17 +6,36 @@ the single source of the columns of ``timeseries.parquet``/``.csv``, of ``gpucre
 table in the README; :class:`gpucredit.sim.reporting.series.SeriesRecorder` computes them.
 """
 
+from ..technology import NVIDIA_ROADMAP, RIVAL_ROADMAP
+
+
+def generation_column(prefix: str, generation: str) -> str:
+    """The column of a per-generation series: ``rental_price_h100``, ``secondary_price_post_rubin_1`` (lower case,
+    anything but letters and digits replaced by ``_``)."""
+    return prefix + "".join(ch if ch.isalnum() else "_" for ch in generation.lower())
+
+
+def generation_series(generations) -> tuple[tuple[str, str, str], ...]:
+    """The per-generation price series of ``generations`` (names): rent and used-market price of one GPU."""
+    rents = [(generation_column("rental_price_", g), "US$/GPU-hour",
+              f"Spot rent of one {g}: the price index x its performance x its generation's rent relative to the index "
+              f"(generations are imperfect substitutes); 0 before its release") for g in generations]
+    used = [(generation_column("secondary_price_", g), "US$/GPU",
+             f"Used-market price of one {g}: the best bid left for the next GPU (outside buyers' or a neocloud's), never "
+             f"above the quote; 0 before its release") for g in generations]
+    return tuple(rents + used)
+
+
+# the default roadmap's generations, which every run has; generations added after Rubin (Post-Rubin-k, Rival-k, their
+# number set by technology.cadence_months and the horizon) add their own columns to a run (see series_names)
+ROADMAP_GENERATIONS = tuple(g.name for g in sorted(NVIDIA_ROADMAP + RIVAL_ROADMAP, key=lambda g: g.release))
+
 SERIES: tuple[tuple[str, str, str], ...] = (
     ("spot_price_h100e", "US$/H100e-hour", "Posted spot price of an H100-equivalent hour (moves part-way to the clearing price each month)"),
     ("clearing_price_h100e", "US$/H100e-hour", "Price that would clear this month's spot market"),
-    ("h100_rental_price", "US$/GPU-hour", "Spot rental price of one H100 (spot price x H100 performance)"),
-    ("a100_rental_price", "US$/GPU-hour", "Spot rental price of one A100"),
-    ("b200_rental_price", "US$/GPU-hour", "Spot rental price of one B200 (0 before its release)"),
+    *generation_series(ROADMAP_GENERATIONS),
     ("contract_price_h100e", "US$/H100e-hour", "Price of a new term contract: expected average spot over the term x (1 + term premium), at most markets.contract_price_cap x the fundamental price"),
     ("fundamental_price_h100e", "US$/H100e-hour", "Full cost of an H100e-hour on the newest generation (fundamentalists' anchor)"),
-    ("secondary_price_h100", "US$/GPU", "Used-market price of an H100 (appraisal less liquidity and fire-sale discounts)"),
-    ("secondary_price_a100", "US$/GPU", "Used-market price of an A100"),
-    ("secondary_price_b200", "US$/GPU", "Used-market price of a B200 (0 before its release)"),
     ("fire_sale_discount", "fraction",
      "How far recent sales have pushed used-GPU prices below outside buyers' quote (installed base at market vs at the quote)"),
     ("installed_h100e", "H100e", "Installed GPU base in H100-equivalents (all owners), including GPUs still being installed"),
@@ -88,5 +107,23 @@ SERIES: tuple[tuple[str, str, str], ...] = (
 )
 
 SERIES_NAMES = tuple(name for name, _, _ in SERIES)
+UNITS = {name: unit for name, unit, _ in SERIES}
+
+
+def series_names(generations) -> tuple[str, ...]:
+    """The columns of a run whose roadmap has ``generations`` (names): :data:`SERIES_NAMES`, then the price series of
+    the generations after the default roadmap."""
+    extra = [g for g in generations if g not in ROADMAP_GENERATIONS]
+    return SERIES_NAMES + tuple(name for name, _, _ in generation_series(extra))
+
+
+def unit_of(column: str) -> str:
+    """The unit of a column, the per-generation series of generated generations included."""
+    if column in UNITS:
+        return UNITS[column]
+    for prefix, unit in (("rental_price_", "US$/GPU-hour"), ("secondary_price_", "US$/GPU")):
+        if column.startswith(prefix):
+            return unit
+    raise KeyError(column)
 # series of one named firm (the lead neocloud): NaN from the month it exits (or throughout if a scenario removes it)
 NAN_AFTER_EXIT = tuple(name for name in SERIES_NAMES if name.startswith("lead_neocloud_") or name == "nvidia_stake_in_lead")

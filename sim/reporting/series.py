@@ -13,7 +13,7 @@ import numpy as np
 
 from ..finance.circular import financed_by_nvidia
 from ..technology import BN
-from .columns import SERIES
+from .columns import SERIES, generation_column, series_names
 from .network import debtrank, hhi
 
 
@@ -23,29 +23,33 @@ class SeriesRecorder:
     def __init__(self):
         self.history: dict[str, deque] = defaultdict(lambda: deque(maxlen=24))
         self.last_spread: dict[str, float] = {}  # the average spread on new lending by grade, when there last was some
-        self._gens = None  # (roadmap, H100, A100 and B200 indices): looked up once per roadmap
+        self._gens = None  # (roadmap, each generation's rent and used-price columns): named once per roadmap
+
+    def generation_columns(self, economy) -> list[tuple[str, str]]:
+        """Each generation's rent and used-price columns (:func:`~.columns.generation_column`), named once per roadmap."""
+        m = economy
+        if self._gens is None or self._gens[0] is not m.gens:
+            self._gens = (m.gens, [(generation_column("rental_price_", g.name), generation_column("secondary_price_", g.name))
+                                   for g in m.gens])
+        return self._gens[1]
 
     def record(self, economy) -> dict[str, float]:
         """Every column of the data dictionary (:data:`SERIES`) for the current month."""
         m = economy
         fleet, flow = m.fleet, m.flow
         nv = m.nvidia
-        if self._gens is None or self._gens[0] is not m.gens:
-            self._gens = (m.gens, m.gen_index("H100"), m.gen_index("A100"), m.gen_index("B200"))
-        _, h100, a100, b200 = self._gens
         price = m.spot.price
+        rents = m.spot.rents().tolist()
         out: dict[str, float] = {}
         out["spot_price_h100e"] = price
         out["clearing_price_h100e"] = m.spot.clearing_price
-        out["h100_rental_price"] = price * m.perf[h100]
-        out["a100_rental_price"] = price * m.perf[a100]
-        out["b200_rental_price"] = price * m.perf[b200] if m.release[b200] <= m.month else 0.0
         out["contract_price_h100e"] = m.term.price
         out["fundamental_price_h100e"] = m.fundamental_price
         sec = m.used_gpus.prices
-        out["secondary_price_h100"] = float(sec[h100])
-        out["secondary_price_a100"] = float(sec[a100])
-        out["secondary_price_b200"] = float(sec[b200])
+        released = m.release <= m.month
+        for g, (rent_column, used_column) in enumerate(self.generation_columns(m)):
+            out[rent_column] = rents[g]
+            out[used_column] = float(sec[g]) if released[g] else 0.0
         out["fire_sale_discount"] = m.used_gpus.discount()
         cnt, gen = fleet.view("count"), fleet.view("gen")
         h100e = cnt * m.perf[gen]  # by cohort
@@ -204,12 +208,14 @@ class SeriesRecorder:
 
 
 class SeriesCollector(mesa.DataCollector):
-    """Mesa's DataCollector of the monthly series: one model reporter per column of :data:`SERIES`, the column's value
+    """Mesa's DataCollector of the monthly series: one model reporter per column of :data:`SERIES` (and of the price
+    series of the roadmap's ``generations`` after the default roadmap's, :func:`~.columns.series_names`), the column's value
     this month (``economy.current``, 0.0 if absent). :meth:`collect` appends those values to ``model_vars`` directly:
     what calling each reporter would append (floats, which Mesa's deepcopy returns as they are), without the calls."""
 
-    def __init__(self):
-        super().__init__(model_reporters={name: (lambda m, n=name: m.current.get(n, 0.0)) for name, _, _ in SERIES})
+    def __init__(self, generations=()):
+        names = series_names(generations)
+        super().__init__(model_reporters={name: (lambda m, n=name: m.current.get(n, 0.0)) for name in names})
 
     def collect(self, model) -> None:
         self._collection_steps.append(model.time)
