@@ -95,8 +95,9 @@ class Chipmaker(mesa.Agent):
         led.pay(self.eid, led.sector("staff_and_services"), opex, "operating_expense")
         self.earnings = led.equity[self.eid] - self._equity_start
         self.earnings_history.append(self.earnings)
-        self.operating_history.append(self.revenue - self.cogs - opex)
-        self.free_cash_flow = max(0.0, self.revenue - self.cogs - opex)
+        tax = -led.income_of(self.eid, "corporate_tax")  # paid this month (on last month's profit)
+        self.operating_history.append(self.revenue - self.cogs - opex - tax)
+        self.free_cash_flow = max(0.0, self.revenue - self.cogs - opex - tax)
         if self.vendor == "nvidia":
             share = p["nvidia.investment_share"] * max(0.0, 1.0 + m.sentiment)
             self.strategic_budget += share * self.free_cash_flow
@@ -114,10 +115,11 @@ class Chipmaker(mesa.Agent):
         self.supply_h100e = 0.0
 
     def value_firm(self) -> None:
-        """Market capitalisation = forward operating earnings x a multiple rising with growth and sentiment,
-        and no less than ``nvidia.price_to_sales_floor`` x annualised recent revenue. Forward earnings are the
-        last 12 months' operating earnings (revenue less cost of goods and operating expenses; marks on
-        equity stakes are not capitalised) grown by half the recent revenue growth."""
+        """Market capitalisation = forward after-tax operating earnings x a multiple rising with growth and sentiment,
+        at most ``nvidia.pe_max``, and no less than ``nvidia.price_to_sales_floor`` x annualised recent revenue.
+        Forward earnings are the last 12 months' after-tax operating earnings (revenue less cost of goods, operating
+        expenses and corporate tax; marks on equity stakes are not capitalised) grown by half the recent revenue
+        growth."""
         p = self.model.p
         recent = sum(list(self.revenue_history)[-3:])
         year_ago = sum(list(self.revenue_history)[-15:-12])
@@ -130,4 +132,4 @@ class Chipmaker(mesa.Agent):
         multiple = p["nvidia.pe_base"] + p["nvidia.pe_growth"] * max(believable, 0.0) + p["nvidia.pe_sentiment"] * self.model.sentiment
         # when earnings are negative or thin the market values the franchise on sales instead
         sales_floor = p["nvidia.price_to_sales_floor"] * 4.0 * recent
-        self.market_cap = max(max(multiple, 5.0) * forward, sales_floor)
+        self.market_cap = max(min(max(multiple, 5.0), p["nvidia.pe_max"]) * forward, sales_floor)

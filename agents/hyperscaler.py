@@ -109,24 +109,41 @@ class Hyperscaler(mesa.Agent):
         self.planned[gn] = want * (1.0 - rival_share if gr >= 0 else 1.0) / m.gens[gn].perf
 
     def take_delivery(self, chipmaker, lots: list[tuple[int, float, float, float]]) -> float:
-        """Pay for one delivery, ``lots`` of (generation, GPUs, list price per GPU, deposit applied in US$bn),
-        issuing bonds if need be; it always can, so it takes all of it (returns the share taken, 1)."""
+        """Pay for one delivery, ``lots`` of (generation, GPUs, list price per GPU, deposit applied in US$bn), issuing
+        bonds if need be within its leverage limit (:meth:`ensure_cash`); returns the share of the delivery it takes
+        (the same share of every lot)."""
         m = self.model
         cost = sum(units * price for _, units, price, _ in lots) * 1e-9
-        self.ensure_cash(cost - sum(prepaid for *_, prepaid in lots))
+        due = cost - sum(prepaid for *_, prepaid in lots)
+        affordable = self.ensure_cash(due, obligation=False)
+        share = 1.0 if due <= 0 else min(1.0, affordable / due)
+        if share <= 0:
+            return 0.0
         for g, units, price, prepaid in lots:
-            m.chips.ship(self.eid, chipmaker, g, units, price, pledged=-1, prepaid=prepaid)
-            self.capex += units * price * 1e-9 + m.datacentre_capex(g, units)
-        return 1.0
+            m.chips.ship(self.eid, chipmaker, g, units * share, price, pledged=-1, prepaid=prepaid * share)
+            self.capex += units * share * price * 1e-9 + m.datacentre_capex(g, units * share)
+        return share
 
-    def ensure_cash(self, amount: float) -> None:
-        """Issue bonds when cash would fall below a month of core cash flow after paying ``amount``."""
+    def debt_limit(self) -> float:
+        """Most net debt (bonds less cash) its rating allows, US$bn: ``hyperscalers.max_net_leverage`` x a year of
+        its core cash flow."""
+        p = self.model.p
+        return p["hyperscalers.max_net_leverage"] * 12.0 * p["hyperscalers.core_cash_flow"] * self.weight
+
+    def ensure_cash(self, amount: float, obligation: bool = True) -> float:
+        """Make ``amount`` US$bn payable, issuing bonds when cash would fall below a month of core cash flow after
+        paying it, and return what it can pay: all of an obligation (a contract or interest payment, whatever its
+        leverage); of discretionary spending (chips, deposits, spot compute), only what keeps its net debt within
+        :meth:`debt_limit` (bonds raise cash and debt alike; spending the cash is what raises net debt)."""
         m = self.model
+        cash = m.ledger.cash[self.eid]
+        affordable = amount if obligation else min(amount, max(0.0, self.debt_limit() - (self.bonds - cash)))
         floor = m.p["hyperscalers.core_cash_flow"] * self.weight
-        short = amount + floor - m.ledger.cash[self.eid]
+        short = affordable + floor - cash
         if short > 0:
             m.ledger.pay(m.ledger.sector("bond_investors"), self.eid, short, "bond_issue")
             self.bonds += short
+        return affordable
 
     def close_month(self) -> None:
         """Core cash flow in, bond interest out, surplus cash above three months of core cash flow paid out."""

@@ -50,6 +50,7 @@ SECTORS = (
     "used_gpu_buyers",
     "hyperscaler_core_business",
     "recyclers",  # take the GPUs scrapped, for nothing
+    "government",  # collects corporate income tax
 )
 AGENT_ROLES = ("chipmaker", "hyperscaler", "neocloud", "lender", "lab", "startups", "spot_exchange")
 ROLES = AGENT_ROLES + SECTORS
@@ -154,6 +155,8 @@ KINDS: dict[str, Kind] = {
     "facility_draw": Kind("swap", "swap", _routes(("banks", "lender")), "a credit fund draws on its bank back-leverage facility"),
     "facility_repayment": Kind("swap", "swap", _routes(("lender", "banks")), "a credit fund repays its back-leverage facility"),
     "facility_interest": Kind("pnl", "pnl", _routes(("lender", "banks")), "interest on a credit fund's back-leverage facility"),
+    "corporate_tax": Kind("pnl", "pnl", _routes((("chipmaker", "hyperscaler", "neocloud", "lab"), "government")),
+                          "corporate income tax on a profitable firm's taxable profit"),
 }
 # kind -> (does it change the payer's book equity, the payee's): everything but a swap does
 _N_ROLES = len(ROLES)

@@ -42,6 +42,7 @@ from .events import EventLog
 from .expectations import Expectations, form_expectations, full_cost_of_new_capacity
 from .finance.circular import CircularFinance
 from .finance.equity import EquityRegister
+from .finance.tax import CorporateTax
 from .finance.venture import VentureSupply
 from .ledger import Ledger
 from .markets.chips import ChipMarket
@@ -110,6 +111,7 @@ class GPUEconomy(mesa.Model):
         self.equity = EquityRegister(self)
         self.venture = VentureSupply(self)
         self.circular = CircularFinance(self)
+        self.taxes = CorporateTax(self)
         self._lenders_ranked, self._lenders_ranked_month = [], -1
         build_population(self, spec.roster)
         lead = lead_neocloud_name(spec.roster)  # followed by name: NaN metrics after it exits, never another firm
@@ -281,6 +283,7 @@ class GPUEconomy(mesa.Model):
 
     # ---- 9 ------------------------------------------------------------------------------------------
     def settle_equity(self) -> None:
+        self.taxes.collect()  # last month's corporate tax
         for nc in self.neoclouds:
             nc.record_revenue()
             nc.value_firm()
@@ -308,6 +311,7 @@ class GPUEconomy(mesa.Model):
 
     # ---- 13 -----------------------------------------------------------------------------------------
     def record(self) -> None:
+        self.taxes.assess()  # the month's taxable profits, known once its books are complete
         self.current = self.series.record(self)
         self.chips.close_month()
         self.venture.close_month()

@@ -12,105 +12,11 @@ checked once by :func:`resolve` when a parameter set is built.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from .constraints import CONSTRAINTS, Constraint, violations  # noqa: F401 (the schema's cross-parameter part)
-
-
-class ParameterError(ValueError):
-    """Bad input: an unknown parameter, a value of the wrong type or outside its declared range."""
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    default: Any
-    min: float | None = None
-    max: float | None = None
-    unit: str = ""
-    description: str = ""
-    source: str = "assumption"
-    choices: tuple | None = None
-    kind: type = float
-
-    def allowed(self) -> str:
-        if self.choices is not None:
-            return "one of " + ", ".join(str(c).lower() if isinstance(c, bool) else str(c) for c in self.choices)
-        kind = "an integer" if self.kind is int else "a number"
-        return f"{kind} in [{_fmt(self.min)}, {_fmt(self.max)}]"
-
-    def coerce(self, value: Any) -> Any:
-        """Return ``value`` converted to this parameter's type, or raise :class:`ParameterError`."""
-        if self.kind is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
-                return value.strip().lower() in ("true", "1", "yes")
-            if isinstance(value, (int, float)) and value in (0, 1):
-                return bool(value)
-            raise ParameterError(f"parameter '{self.name}': {value!r} is not allowed; expected {self.allowed()}")
-        if self.choices is not None:
-            if value in self.choices:
-                return value
-            raise ParameterError(f"parameter '{self.name}': {value!r} is not allowed; expected {self.allowed()}")
-        if isinstance(value, bool):
-            raise ParameterError(f"parameter '{self.name}': {value!r} is not numeric; expected {self.allowed()}")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ParameterError(
-                f"parameter '{self.name}': {value!r} is not numeric; expected {self.allowed()}"
-            ) from None
-        if not math.isfinite(number):
-            raise ParameterError(f"parameter '{self.name}': {value!r} is not finite; expected {self.allowed()}")
-        if self.kind is int:
-            if number != int(number):
-                raise ParameterError(
-                    f"parameter '{self.name}': {value!r} is not an integer; expected {self.allowed()}"
-                )
-            number = int(number)
-        if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
-            raise ParameterError(
-                f"parameter '{self.name}': {value!r} is out of range; expected {self.allowed()}"
-            )
-        return number
-
-    def as_dict(self) -> dict:
-        entry = {
-            "name": self.name,
-            "default": self.default,
-            "unit": self.unit,
-            "description": self.description,
-            "source": self.source,
-            "type": {float: "float", int: "int", bool: "bool", str: "str"}[self.kind],
-        }
-        if self.choices is not None:
-            entry["choices"] = list(self.choices)
-        else:
-            entry["min"] = self.min
-            entry["max"] = self.max
-        return entry
-
-
-def _fmt(x: float | None) -> str:
-    if x is None:
-        return "-inf"
-    return f"{x:g}"
-
-
-def _p(name, default, lo, hi, unit, description, source="assumption", kind=float):
-    return Parameter(name, kind(default), lo, hi, unit, description, source, None, kind)
-
-
-def _flag(name, default, description, source="assumption"):
-    return Parameter(name, bool(default), None, None, "flag", description, source, (True, False), bool)
-
-
-def _choice(name, default, choices, description, source="assumption"):
-    return Parameter(name, default, None, None, "choice", description, source, tuple(choices), str)
-
+from .parameter_types import Parameter, ParameterError, _p  # noqa: F401 (Parameter and ParameterError: part of this module's interface)
 
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -179,6 +85,9 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Nvidia rents back ~US$1.3bn over 4 years from CoreWeave and from Lambda (The Information, 2023-2025)"),
     _p("nvidia.rentback_months", 48, 1, 120, "months", "Term of each rent-back", "The Information, 2023-2025", int),
     _p("nvidia.pe_base", 20.0, 5.0, 100.0, "x earnings", "Multiple of forward operating earnings at zero growth and neutral sentiment", "stylized: about $3.3tn (end-2024) and $4.5tn (end-2025) market cap on $81bn and ~$130bn operating income"),
+    _p("nvidia.pe_max", 60.0, 5.0, 200.0, "x earnings", "Highest multiple of forward after-tax earnings the market pays",
+       "Nvidia's price/earnings ratio stayed below about 60 after its 2023 earnings caught up with its price (about 50-60 "
+       "in 2024-25; company filings and market data)"),
     _p("nvidia.pe_growth", 10.0, 0.0, 100.0, "x per unit growth", "Extra multiple per unit of expected annual revenue growth"),
     _p("nvidia.pe_sentiment", 5.0, 0.0, 100.0, "x per unit sentiment", "Extra multiple per unit of sentiment"),
     _p("nvidia.price_to_sales_floor", 3.0, 0.0, 50.0, "x annual revenue",
@@ -284,6 +193,10 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Share of the capacity it does not need for its own workloads or contracts a hyperscaler offers on term contracts"),
     _p("hyperscalers.hurdle_spread", 0.03, 0.0, 0.3, "per year",
        "Spread over SOFR at which hyperscalers discount a new GPU's rental margin (investment-grade cost of capital)"),
+    _p("hyperscalers.max_net_leverage", 1.5, 0.0, 10.0, "x annual core cash flow",
+       "Net debt (bonds less cash) above which a hyperscaler issues no bonds for discretionary spending (chip deliveries, "
+       "deposits, spot compute); obligations (contracts, interest) are still met",
+       "Rating agencies' leverage thresholds for A-AA issuers (net debt/EBITDA of about 1-1.5x)"),
     _p("hyperscalers.bond_spread", 0.01, 0.0, 0.1, "per year", "Spread over SOFR hyperscalers pay on their bonds"),
     _p("hyperscalers.cash_months", 3.0, 0.0, 24.0, "months of core cash flow",
        "Cash a hyperscaler holds (at the start, and above which it repays bonds and pays out)"),
@@ -430,6 +343,12 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("expectations.sentiment_memory", 0.85, 0.0, 0.99, "weight", "Weight of last month's sentiment in this month's (sentiment is persistent)"),
     _p("expectations.initial_sentiment", 0.5, -1.0, 1.0, "index", "Sentiment in January 2023 (after ChatGPT's launch)"),
     _p("expectations.neutral_growth", 0.25, -0.5, 2.0, "per year", "Expected AI growth at which sentiment is neutral"),
+    # --- tax --------------------------------------------------------------------------------------
+    _p("tax.corporate_rate", 0.15, 0.0, 0.6, "share of taxable profit",
+       "Corporate income tax rate of every profitable firm (chipmakers, neoclouds, labs, hyperscalers' AI business), "
+       "on profits net of losses carried forward",
+       "Between Nvidia's effective tax rate (12.0% in fiscal 2024, 13.3% in fiscal 2025; NVIDIA Form 10-K) and the 21% "
+       "US federal statutory rate (Tax Cuts and Jobs Act of 2017)"),
     # --- interest rates ---------------------------------------------------------------------------
     _p("rates.sofr_long_run", 0.036, 0.0, 0.2, "per year", "SOFR from 2026 on", "effective federal funds rate 3.64% in March 2026 (Federal Reserve)"),
     _p("rates.shock_size", 0.0, -0.1, 0.2, "per year", "Permanent SOFR shock"),

@@ -109,7 +109,7 @@ class ChipMarket:
         buyer_agent = m.entity[buyer]
         if deposit > 0:
             if buyer_agent in m.hyperscalers:
-                buyer_agent.ensure_cash(deposit)
+                buyer_agent.ensure_cash(deposit, obligation=False)  # within its leverage limit
             deposit = min(deposit, max(0.0, m.ledger.cash[buyer]))
             m.ledger.pay(buyer, chip.eid, deposit, "chip_deposit")
         order = ChipOrder(m.new_id(), buyer, chip.eid, h100e, m.month if month is None else month, deposit)

@@ -346,7 +346,7 @@ class SpotMarket:
 
     def settle(self, labs: list, spend: np.ndarray, cover: np.ndarray, owner: np.ndarray, sold: np.ndarray) -> None:
         """Spot payments through the exchange: buyers pay for what they bought (``spend``, US$bn, as far as their cash
-        goes; hyperscalers issue bonds), providers pay for the capacity they buy to serve contracts (``cover``), and the
+        goes; hyperscalers issue bonds within their leverage limit), providers pay for the capacity they buy to serve contracts (``cover``), and the
         exchange pays the sellers pro rata to the H100e they sold (``sold``: H100e by cohort, weighted by its generation's
         rent relative to the index)."""
         m = self.economy
@@ -358,7 +358,7 @@ class SpotMarket:
             led.pay(lab.eid, self.exchange, amount, "compute_spot")
             spend[k] = amount
         for k, h in enumerate(m.hyperscalers):
-            h.ensure_cash(spend[n_l + k])
+            spend[n_l + k] = h.ensure_cash(spend[n_l + k], obligation=False)  # within its leverage limit
             led.pay(h.eid, self.exchange, spend[n_l + k], "compute_spot")
         s_spend = np.minimum(spend[n_l + n_h:], np.maximum(s.cash, 0.0))
         s.cash -= s_spend

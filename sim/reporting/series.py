@@ -188,6 +188,8 @@ class SeriesRecorder:
         out["ai_capex"] = flow["ai_capex"]
         big_four = [h for h in m.hyperscalers if h.name != "Oracle"]
         out["hyperscaler_capex"] = sum(h.capex for h in big_four) + m.p["hyperscalers.non_ai_capex"]
+        out["hyperscaler_net_debt"] = sum(h.bonds - m.ledger.cash[h.eid] for h in m.hyperscalers)
+        out["corporate_tax"] = m.taxes.paid
         hist["gpu_spending"].append(flow["gpu_purchases"])
         gpu3 = sum(list(hist["gpu_spending"])[-3:]) / min(3, len(hist["gpu_spending"]))
         ai3 = sum(list(ai_history)[-3:]) / min(3, len(ai_history))

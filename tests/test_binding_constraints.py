@@ -1,0 +1,85 @@
+"""Constraints that bind: corporate tax on profits, a hyperscaler's leverage limit, a bounded valuation multiple."""
+
+import pytest
+
+from gpucredit.sim.finance.tax import UNTAXED
+from tests.conftest import run
+
+
+@pytest.fixture(scope="module")
+def taxed_and_untaxed():
+    return run(24, seed=2), run(24, seed=2, **{"tax.corporate_rate": 0.0})
+
+
+def test_profitable_firms_pay_tax_and_it_lowers_nvidias_cash_and_valuation(taxed_and_untaxed):
+    taxed, untaxed = taxed_and_untaxed
+    led = taxed.ledger
+    paid = -sum(led.income_of(e, "corporate_tax") for e in range(len(led.names)))
+    assert paid > 0 and taxed.taxes.paid >= 0
+    assert led.cash[led.sector("government")] > 0  # the government collected it over the run
+    assert untaxed.ledger.cash[untaxed.ledger.sector("government")] == 0
+    assert taxed.nvidia.market_cap < untaxed.nvidia.market_cap
+    # Nvidia's profits are taxed at about the rate, in arrears: what the government holds is close to the rate
+    # times Nvidia's pre-tax operating profit over the run
+    assert taxed.ledger.cash[taxed.nvidia.eid] < untaxed.ledger.cash[untaxed.nvidia.eid]
+
+
+def test_losses_are_carried_forward_and_capital_is_not_taxed():
+    from gpucredit.sim.model import GPUEconomy
+
+    m = GPUEconomy(rng=1, **{"run.months": 2})
+    m.step()
+    tax = m.taxes
+    lab = m.labs[0]
+    tax.losses_carried.clear()
+    tax.due.clear()
+    # a loss of 5, then a profit of 8: tax only on 3
+    m.ledger.income.clear()
+    m.ledger.income["compute_contract"][lab.eid] = -5.0
+    tax.assess()
+    assert tax.losses_carried[lab.eid] == pytest.approx(5.0) and tax.due[lab.eid] == 0.0
+    m.ledger.income.clear()
+    m.ledger.income["ai_revenue"][lab.eid] = 8.0
+    m.ledger.income["funding_round"][lab.eid] = 100.0  # capital raised is not income
+    tax.assess()
+    assert tax.losses_carried[lab.eid] == 0.0
+    assert tax.due[lab.eid] == pytest.approx(3.0 * m.p["tax.corporate_rate"])
+    assert {"funding_round", "payout", "equity_investment", "core_cash_flow", "stake_revaluation"} <= UNTAXED
+
+
+def test_a_hyperscaler_at_its_leverage_limit_stops_issuing_bonds_for_chips_but_meets_obligations():
+    from gpucredit.sim.model import GPUEconomy
+
+    m = GPUEconomy(rng=1, **{"run.months": 2})
+    m.step()
+    h = m.hyperscalers[0]
+    net_debt = lambda: h.bonds - m.ledger.cash[h.eid]
+    room = h.debt_limit() - net_debt()
+    assert room > 0
+    # discretionary spending beyond the room: only the room is affordable
+    affordable = h.ensure_cash(room + 50.0, obligation=False)
+    assert affordable == pytest.approx(room)
+    m.ledger.cash[h.eid] -= affordable  # spent on GPUs (outside the ledger's checks: this test looks at leverage only)
+    assert net_debt() == pytest.approx(h.debt_limit())
+    # at the limit: nothing more for chips (bonds issued only to keep its cash floor, which leaves net debt put) ...
+    assert h.ensure_cash(10.0, obligation=False) == pytest.approx(0.0, abs=1e-9)
+    assert net_debt() == pytest.approx(h.debt_limit())
+    # ... yet an obligation is still met with new bonds
+    bonds = h.bonds
+    assert h.ensure_cash(10.0, obligation=True) == 10.0 and h.bonds > bonds
+
+
+def test_the_leverage_limit_binds_on_hyperscaler_capex():
+    from gpucredit.experiments.run import timeseries
+
+    small = {"hyperscalers.core_cash_flow": 2.0}
+    tight = timeseries(run(36, seed=3, **small, **{"hyperscalers.max_net_leverage": 0.0}))
+    loose = timeseries(run(36, seed=3, **small, **{"hyperscalers.max_net_leverage": 10.0}))
+    assert tight["hyperscaler_capex"].sum() < loose["hyperscaler_capex"].sum()
+    assert tight["hyperscaler_net_debt"].max() < loose["hyperscaler_net_debt"].max()
+
+
+def test_nvidias_multiple_is_bounded():
+    low = run(24, seed=2, **{"nvidia.pe_max": 10.0})
+    high = run(24, seed=2)
+    assert low.nvidia.market_cap < high.nvidia.market_cap
