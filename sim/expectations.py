@@ -17,7 +17,8 @@ Each rule's fitness is an exponentially weighted average of minus its squared on
 The same shares apply to the growth forecasts behind the sentiment index: fundamentalists expect AI
 revenue to keep growing at its realised 12-month rate, extrapolators expect the latest quarter's growth of AI
 revenue (annualised) to continue. Sentiment is a persistent (exponentially weighted) average of
-``tanh((expected growth - neutral) / scale)``.
+``tanh((expected growth - neutral) / scale - default_news x 12 x default rate)``: the share of GPU-backed debt that
+defaults in a month, annualised, is bad news (a forced default or a wave of them lowers sentiment).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Expectations:
         self.scale = params["expectations.sentiment_scale"]
         self.neutral = params["expectations.neutral_growth"]
         self.sentiment_memory = params["expectations.sentiment_memory"]
+        self.default_news = params["expectations.default_news"]
         self.cost_trend_weight = params["expectations.cost_trend_weight"]
         self.cost_trend_months = params["expectations.cost_trend_months"]
         self.log_fundamentals = [math.log(initial_price)]
@@ -143,13 +145,14 @@ class Expectations:
         one = np.array([1.0])
         self.forecasts = np.array([self.fundamentalist_path(one)[0], self.extrapolator_path(one)[0]])
 
-    def update_sentiment(self, fundamental_growth: float, momentum_growth: float) -> float:
+    def update_sentiment(self, fundamental_growth: float, momentum_growth: float, default_rate: float = 0.0) -> float:
         """``fundamental_growth``: realised 12-month AI revenue growth; ``momentum_growth``: the latest
-        quarter's AI revenue growth, annualised. Both per year. Sentiment is persistent: an exponentially weighted average of
-        tanh((expected growth - neutral) / scale)."""
+        quarter's AI revenue growth, annualised. Both per year. ``default_rate``: the share of GPU-backed debt that
+        defaulted this month. Sentiment is persistent: an exponentially weighted average of
+        tanh((expected growth - neutral) / scale - default_news x 12 x default_rate): defaults are bad news."""
         extrapolated = self.trend_weight * momentum_growth
         self.expected_growth = self.shares[0] * fundamental_growth + self.shares[1] * extrapolated
-        mood = math.tanh((self.expected_growth - self.neutral) / self.scale)
+        mood = math.tanh((self.expected_growth - self.neutral) / self.scale - self.default_news * 12.0 * default_rate)
         self.sentiment = self.sentiment_memory * self.sentiment + (1.0 - self.sentiment_memory) * mood
         return self.sentiment
 
@@ -166,6 +169,16 @@ def full_cost_of_new_capacity(economy, month: int) -> float:
     return fundamental_price(per_h100e(m.nvidia.list_price), per_h100e(lambda g: m.running_cost[g]),
                              per_h100e(lambda g: m.facility_cost[g]), m.sofr + p["lenders.spread_ig"],
                              p["technology.accounting_life_months"])
+
+
+def default_rate(economy) -> float:
+    """Share of GPU-backed debt (performing at the month's end, plus what defaulted in it) that defaulted this month."""
+    m = economy
+    defaulted = m.flow["debt_in_default"]
+    if defaulted <= 0.0:
+        return 0.0
+    performing = sum(loan.principal for loan in m.loans.values() if loan.status == "performing")
+    return defaulted / (performing + defaulted)
 
 
 def form_expectations(economy) -> None:
@@ -185,7 +198,7 @@ def form_expectations(economy) -> None:
         fundamental_growth = (ai_hist[-1] / max(ai_hist[0], 1e-9)) ** (12.0 / max(len(ai_hist) - 1, 1)) - 1.0 if len(ai_hist) > 1 else 1.0
     # extrapolators read the latest quarter's AI-revenue growth, annualised (news of the boom, not its capex)
     momentum = (sum(ai_hist[-3:]) / max(sum(ai_hist[-6:-3]), 1e-9)) ** 4 - 1.0 if len(ai_hist) >= 6 else fundamental_growth
-    ex.update_sentiment(min(fundamental_growth, 5.0), min(max(momentum, -0.9), 5.0))
+    ex.update_sentiment(min(fundamental_growth, 5.0), min(max(momentum, -0.9), 5.0), default_rate(m))
     ex.collateral_index_history.append(m.used_gpus.collateral_index())
     ci = list(ex.collateral_index_history)
     ex.collateral_return_6m = (ci[-1] / ci[-7] - 1.0) if len(ci) >= 7 and ci[-7] > 0 else 0.0

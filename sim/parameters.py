@@ -342,6 +342,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("expectations.sentiment_scale", 0.5, 0.01, 5.0, "per year", "Expected growth (above neutral) giving sentiment tanh(1)"),
     _p("expectations.sentiment_memory", 0.85, 0.0, 0.99, "weight", "Weight of last month's sentiment in this month's (sentiment is persistent)"),
     _p("expectations.initial_sentiment", 0.5, -1.0, 1.0, "index", "Sentiment in January 2023 (after ChatGPT's launch)"),
+    _p("expectations.default_news", 2.0, 0.0, 50.0, "per unit annualised default rate",
+       "How much defaults lower sentiment: the annualised share of GPU-backed debt defaulting in a month, times this, "
+       "is subtracted inside sentiment's tanh (a month in which 5% of the debt defaults lowers it by tanh(1.2))"),
     _p("expectations.neutral_growth", 0.25, -0.5, 2.0, "per year", "Expected AI growth at which sentiment is neutral"),
     # --- tax --------------------------------------------------------------------------------------
     _p("tax.corporate_rate", 0.15, 0.0, 0.6, "share of taxable profit",

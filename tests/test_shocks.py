@@ -108,3 +108,20 @@ def test_a_credit_freeze_stops_inflows_and_redeems_idle_cash_for_its_months(tmp_
     assert flows[march][0] < 0.6 * flows[march - 1][0] and flows[march + 1][0] < 0.6 * flows[march][0]
     assert flows[march][1] < 0 and flows[march + 1][1] < 0
     assert flows[march + 2][0] > flows[march + 1][0]  # new commitments resume when the freeze ends
+
+
+def test_a_forced_default_lowers_sentiment(tmp_path):
+    """Defaults are bad news: the month CoreWeave is forced into default, sentiment falls below the same seed's
+    sentiment without the default; with default_news = 0 it does not (the channel is this one)."""
+    path = scenario(tmp_path, '[[shocks]]\ndate = "2025-06"\nkind = "firm_default"\nfirm = "CoreWeave"\n')
+    june = 29
+    _, base = run("baseline", 30)
+    _, shocked = run(path, 30)
+    assert shocked["debt_in_default"].iloc[june] > 0
+    assert shocked["sentiment"].iloc[june] < base["sentiment"].iloc[june] - 0.01
+    m = GPUEconomy(scenario=path, rng=4, **{"run.months": 30, "expectations.default_news": 0.0})
+    b = GPUEconomy(scenario="baseline", rng=4, **{"run.months": 30, "expectations.default_news": 0.0})
+    while m.running:
+        m.step()
+        b.step()
+    assert abs(m.sentiment - b.sentiment) < abs(shocked["sentiment"].iloc[june] - base["sentiment"].iloc[june])
