@@ -121,13 +121,15 @@ class UsedGpuMarket:
         if not np.any(outside < self.quote * (1.0 - 1e-9)):
             self.prices = outside
             return
-        best = outside.copy()
-        kw = self.economy.facility_kw
-        for bid in self.bids():
-            if not bid.buyer.alive:
-                continue
-            can_buy = (bid.budget * BN >= bid.values) & (bid.power_mw * 1000.0 >= kw)  # at least one GPU
-            np.maximum(best, np.where(can_buy, bid.values, 0.0), out=best)
+        live = [bid for bid in self.bids() if bid.buyer.alive]
+        if not live:
+            self.prices = np.minimum(outside, self.quote)
+            return
+        values = np.array([bid.values for bid in live])  # (bidders, generations)
+        budget = np.array([bid.budget for bid in live])[:, None] * BN
+        power = np.array([bid.power_mw for bid in live])[:, None] * 1000.0
+        can_buy = (budget >= values) & (power >= self.economy.facility_kw[None, :])  # at least one GPU
+        best = np.maximum(outside, np.where(can_buy, values, 0.0).max(axis=0))
         self.prices = np.minimum(best, self.quote)
 
     def discount(self) -> float:
