@@ -24,6 +24,11 @@ class Chipmaker(mesa.Agent):
         self.vendor = vendor
         self.eid = eid
         self.capacity = capacity  # GPUs per month
+        # capacity paid for and not yet producing, GPUs/month, by month of arrival (the first arrives next); at the start,
+        # what was booked at the fastest pace over the last lead months (orders ran ahead of output from late 2022)
+        growth = model.p["nvidia.capacity_growth_max"]
+        self.capacity_pipeline: deque = deque(capacity * growth * (1.0 + growth) ** k
+                                              for k in range(model.p["nvidia.capacity_lead_months"]))
         p = model.p
         self.markup = p["nvidia.launch_markup"]
         self.gens = [i for i, g in enumerate(model.gens) if g.vendor == vendor]
@@ -72,19 +77,39 @@ class Chipmaker(mesa.Agent):
         return {g: self.capacity * s for g, s in self.production_mix(month).items()}
 
     def respond_to_orders(self) -> None:
-        """Markup and capacity respond to the order book: orders above capacity raise prices and trigger
-        expansion (up to ``nvidia.capacity_growth_max`` a month); a glut brings discounts and lets
-        capacity shrink slowly."""
+        """Markup and capacity respond to the order book: orders above output raise prices; a glut brings discounts.
+        Nvidia's capacity follows (:meth:`invest_in_capacity`)."""
         p = self.model.p
         ratio = self.requested / max(self.supply_h100e, 1.0)  # both in H100e
         ratio = min(max(ratio, 0.2), 5.0)
         self.markup *= float(np.exp(p["nvidia.markup_speed"] * np.log(ratio)))
         self.markup = min(max(self.markup, p["nvidia.markup_min"]), p["nvidia.markup_max"])
         if self.vendor == "nvidia":
-            growth = min(p["nvidia.capacity_growth_max"], p["nvidia.capacity_response"] * max(0.0, ratio - 1.0))
-            if ratio < p["nvidia.glut_ratio"]:
-                growth = -p["nvidia.capacity_shrink"]
-            self.capacity *= 1.0 + growth
+            self.invest_in_capacity()
+
+    def invest_in_capacity(self) -> None:
+        """Output capacity grows only through investment that takes time and money: when the orders due exceed what it
+        will be able to make once the capacity already paid for arrives, Nvidia books more (wafers, packaging,
+        memory; up to ``nvidia.capacity_growth_max`` of today's capacity a month), paying
+        ``nvidia.capacity_cost_months`` months of its newest generation's unit cost per GPU a month of new output now;
+        it arrives ``nvidia.capacity_lead_months`` later, whatever the orders are by then (so supply lags a surge and
+        overshoots when demand slows). In a glut idle lines are retired at once (``nvidia.capacity_shrink``)."""
+        m, p = self.model, self.model.p
+        pipeline = sum(self.capacity_pipeline)
+        ratio = self.requested / max(self.supply_h100e * (self.capacity + pipeline) / max(self.capacity, 1.0), 1.0)
+        ratio = min(max(ratio, 0.2), 5.0)
+        added = self.capacity * min(p["nvidia.capacity_growth_max"], p["nvidia.capacity_response"] * max(0.0, ratio - 1.0))
+        if self.requested / max(self.supply_h100e, 1.0) < p["nvidia.glut_ratio"]:
+            added = 0.0
+            self.capacity *= 1.0 - p["nvidia.capacity_shrink"]
+        if added > 0 and p["nvidia.capacity_cost_months"] > 0:
+            g = m.newest_nvidia_gen
+            cost = added * p["nvidia.capacity_cost_months"] * self.unit_cost(g) * 1e-9
+            cost = min(cost, max(0.0, m.ledger.cash[self.eid]))
+            added *= cost / (added * p["nvidia.capacity_cost_months"] * self.unit_cost(g) * 1e-9)
+            m.ledger.pay(self.eid, m.ledger.sector("foundry_and_suppliers"), cost, "capacity_investment")
+        self.capacity_pipeline.append(added)
+        self.capacity += self.capacity_pipeline.popleft()
 
     # --- accounts ---------------------------------------------------------------------------------
     def close_month(self) -> None:

@@ -155,6 +155,8 @@ KINDS: dict[str, Kind] = {
     "facility_draw": Kind("swap", "swap", _routes(("banks", "lender")), "a credit fund draws on its bank back-leverage facility"),
     "facility_repayment": Kind("swap", "swap", _routes(("lender", "banks")), "a credit fund repays its back-leverage facility"),
     "facility_interest": Kind("pnl", "pnl", _routes(("lender", "banks")), "interest on a credit fund's back-leverage facility"),
+    "capacity_investment": Kind("pnl", "pnl", _routes(("chipmaker", "foundry_and_suppliers")),
+                                "a chipmaker pays for new output capacity (wafers, packaging, memory booked ahead)"),
     "corporate_tax": Kind("pnl", "pnl", _routes((("chipmaker", "hyperscaler", "neocloud", "lab"), "government")),
                           "corporate income tax on a profitable firm's taxable profit"),
 }

@@ -50,8 +50,18 @@ PARAMETERS: tuple[Parameter, ...] = (
     # --- Nvidia ----------------------------------------------------------------------------
     _p("nvidia.initial_capacity", 90000, 1000, 2000000, "GPUs/month", "Nvidia data-centre GPU output capacity in January 2023",
        "derived from Nvidia's fiscal-2024 data-centre revenue (Nvidia results, February 2024)"),
-    _p("nvidia.capacity_growth_max", 0.07, 0.0, 0.3, "per month", "Maximum monthly growth of Nvidia's output capacity"),
-    _p("nvidia.capacity_response", 0.08, 0.0, 1.0, "per month", "Capacity growth per unit of excess order backlog"),
+    _p("nvidia.capacity_growth_max", 0.10, 0.0, 0.3, "per month",
+       "Most output capacity Nvidia books in a month, as a share of its current capacity (arriving after nvidia.capacity_lead_months)",
+       "Set with the lead time so that data-centre revenue roughly doubles a year in 2024-25 (Nvidia results)"),
+    _p("nvidia.capacity_response", 0.3, 0.0, 1.0, "per month",
+       "Capacity booked per unit of excess of orders due over output (once the capacity already booked is counted)"),
+    _p("nvidia.capacity_lead_months", 9, 0, 36, "months",
+       "Months between booking output capacity (wafers, advanced packaging, high-bandwidth memory) and producing with it",
+       "Assumption: foundry and packaging capacity is booked quarters ahead (TSMC's CoWoS expansions of 2023-24 took "
+       "about three quarters to come on line, TSMC earnings calls 2023-24)", kind=int),
+    _p("nvidia.capacity_cost_months", 3.0, 0.0, 24.0, "months of unit cost",
+       "Cost of one GPU a month of new output capacity, in months of the newest generation's unit cost, paid when booked",
+       "Assumption (capacity commitments and prepaid supply agreements; expensed when booked)"),
     _p("nvidia.glut_ratio", 0.7, 0.0, 1.0, "orders due / output",
        "Below this ratio of orders due to output Nvidia lets its capacity shrink (by nvidia.capacity_shrink a month)"),
     _p("nvidia.capacity_shrink", 0.01, 0.0, 0.2, "per month", "Monthly shrinkage of Nvidia's capacity in a glut"),
@@ -347,11 +357,11 @@ PARAMETERS: tuple[Parameter, ...] = (
        "is subtracted inside sentiment's tanh (a month in which 5% of the debt defaults lowers it by tanh(1.2))"),
     _p("expectations.neutral_growth", 0.25, -0.5, 2.0, "per year", "Expected AI growth at which sentiment is neutral"),
     # --- tax --------------------------------------------------------------------------------------
-    _p("tax.corporate_rate", 0.15, 0.0, 0.6, "share of taxable profit",
+    _p("tax.corporate_rate", 0.25, 0.0, 0.6, "share of taxable profit",
        "Corporate income tax rate of every profitable firm (chipmakers, neoclouds, labs, hyperscalers' AI business), "
        "on profits net of losses carried forward",
-       "Between Nvidia's effective tax rate (12.0% in fiscal 2024, 13.3% in fiscal 2025; NVIDIA Form 10-K) and the 21% "
-       "US federal statutory rate (Tax Cuts and Jobs Act of 2017)"),
+       "21% US federal statutory rate (Tax Cuts and Jobs Act of 2017) plus state taxes, about 25%; Nvidia's effective "
+       "rate was lower (12.0% in fiscal 2024, 13.3% in fiscal 2025; NVIDIA Form 10-K)"),
     # --- interest rates ---------------------------------------------------------------------------
     _p("rates.sofr_long_run", 0.036, 0.0, 0.2, "per year", "SOFR from 2026 on", "effective federal funds rate 3.64% in March 2026 (Federal Reserve)"),
     _p("rates.shock_size", 0.0, -0.1, 0.2, "per year", "Permanent SOFR shock"),

@@ -83,3 +83,26 @@ def test_nvidias_multiple_is_bounded():
     low = run(24, seed=2, **{"nvidia.pe_max": 10.0})
     high = run(24, seed=2)
     assert low.nvidia.market_cap < high.nvidia.market_cap
+
+
+def test_capacity_booked_in_a_boom_arrives_after_the_lead_time_and_costs_money():
+    from gpucredit.sim.model import GPUEconomy
+
+    m = GPUEconomy(rng=1, **{"run.months": 24, "nvidia.capacity_lead_months": 6})
+    nv = m.nvidia
+    m.step()
+    nv.capacity_pipeline = type(nv.capacity_pipeline)([0.0] * 6)  # nothing booked before
+    before, cash = nv.capacity, m.ledger.cash[nv.eid]
+    nv.requested, nv.supply_h100e = 3.0 * 1e6, 1e6  # orders due three times output: a boom
+    nv.invest_in_capacity()
+    booked = nv.capacity_pipeline[-1]
+    assert booked > 0 and nv.capacity == before  # booked now, nothing more produced yet
+    assert m.ledger.cash[nv.eid] < cash  # and paid for
+    nv.requested = 0.0  # the boom ends at once: what was booked still arrives, in month 6
+    for month in range(1, 7):
+        nv.supply_h100e = nv.requested + 1.0
+        nv.requested = nv.supply_h100e  # orders exactly meet output: no new bookings, no shrinking
+        nv.invest_in_capacity()
+        if month < 6:
+            assert nv.capacity == pytest.approx(before)
+    assert nv.capacity == pytest.approx(before + booked)

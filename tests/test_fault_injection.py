@@ -154,8 +154,10 @@ def test_the_harness_without_a_fault_runs_clean(monkeypatch):
     """The same run with the phase-8 sale done right passes every check: the faults, not the harness, are caught."""
     model = economy()
     sell_one_gpu_in_phase_8(monkeypatch, model)
-    before = model.fleet.sold_outside
+    before, resold = model.fleet.sold_outside, 0.0
     while model.running:
         model.step()
-    assert model.fleet.sold_outside - before >= 12.0
+        resold += model.flow["used_gpus_resold"]
+    # a GPU a month changed hands, to outside buyers or to a neocloud bidding more
+    assert model.fleet.sold_outside - before + resold >= 12.0
     assert model.ledger.gpus[model.ledger.sector("used_gpu_buyers")] == pytest.approx(model.fleet.sold_outside)
