@@ -607,7 +607,7 @@ def test_a_lab_whose_funding_stops_defaults_on_its_contracts_and_its_providers_c
     # the providers' loans lose the collateral value of the lab's contracts (GPU prices unchanged)
     m.loans.mark_all()
     fell = collateral - sum(l.collateral_value for l in loans)  # (start-ups failing this month may take a little more)
-    assert labs_part > 0 and labs_part * 0.999 <= fell <= labs_part * 1.01
+    assert labs_part > 0 and labs_part * 0.999 <= fell <= labs_part * 1.05
 
 
 def test_a_lender_whose_loan_marks_fall_meets_a_margin_call_and_stops_lending(fresh_24):
