@@ -42,7 +42,7 @@ POSITIVE_PRICES = ("spot_price_h100e", "clearing_price_h100e", "h100_rental_pric
 NON_NEGATIVE_PRICES = ("a100_rental_price", "b200_rental_price", "secondary_price_h100", "secondary_price_a100",
                        "secondary_price_b200")
 COUNTS = ("defaults_count", "covenant_breaches", "covenant_waivers", "neoclouds_alive", "startups_alive",
-          "startup_failures", "lab_failures")
+          "startup_failures", "lab_failures", "lender_failures")
 SHARES = ("utilization", "fire_sale_discount", "circular_revenue_share", "round_trip_ratio", "nvidia_customer_hhi",
           "lender_exposure_hhi", "origination_ltv", "extrapolator_share", "systemic_risk", "nvidia_gross_margin")
 LEAD_SHARES = ("lead_neocloud_top_customer_share", "nvidia_stake_in_lead")  # NaN after the lead neocloud exits
