@@ -53,8 +53,8 @@ def fail_lender(economy, lender) -> bool:
     m.flow["lender_failures"] += 1
     m.events.log("lender_failure", [lender.name, buyer.name], principal,
                  detail=f"{reason}; loans sold at {paid:.3f} for principal {principal:.3f}; seized GPUs sold for "
-                        f"{gpus:.3f}; bank wrote off {written_off:.3f}; investors got back {returned:.3f} of equity "
-                        f"{max(equity_before, 0.0):.3f} (US$bn)")
+                        f"{gpus:.3f}; bank wrote off {written_off:.3f}; investors got back {returned:.3f}; book equity "
+                        f"at failure {equity_before:.3f} (US$bn)")
     m.contracts.refresh_books()
     return True
 
