@@ -104,27 +104,30 @@ def test_spreads_rise_with_the_borrowers_leverage(fresh_24):
 
 
 def _offered_spreads(m, exclude: str) -> float:
-    """The average spread each surviving neocloud with a relationship lender is offered on a draw of US$0.1bn."""
-    quotes = [nc.lender.spread(nc.ig_share(), nc, 0.1) for nc in m.neoclouds
+    """The average spread each surviving neocloud with a relationship lender is offered on a non-IG draw of US$0.1bn
+    (the grade held fixed, so only the risk premia can differ between the paired runs)."""
+    quotes = [nc.lender.spread(0.0, nc, 0.1) for nc in m.neoclouds
               if nc.name != exclude and nc.lender is not None and nc.lender.alive]
     return float(np.mean(quotes))
 
 
 def test_a_default_raises_the_spreads_other_borrowers_are_offered(tmp_path):
-    """Paired runs from the same seed, with and without a dated firm_default of the largest neocloud: in the months
-    after it the other borrowers are offered higher spreads (their lenders' losses, and the fire sale's lower marks)."""
-    calm = tmp_path / "calm.toml"
-    calm.write_text('name = "calm"\n')
-    shocked = tmp_path / "default.toml"
-    shocked.write_text('name = "default"\n[[shocks]]\ndate = "2025-01"\nkind = "firm_default"\nfirm = "CoreWeave"\n')
-    spreads = {}
-    for path in (calm, shocked):
-        m = GPUEconomy(str(path), rng=3, record="series", **{"run.months": 26})
+    """Paired runs from the same seed, both with used-GPU prices 60% lower from January 2025, one also with a dated
+    firm_default of Fluidstack that month: its lender loses money on the seized GPUs, and three months later the other
+    borrowers are offered higher spreads than in the run without the default. (A default fully covered by collateral,
+    as CoreWeave's is at these prices, costs the lenders nothing and moves no spread.)"""
+    drop = '[[shocks]]\ndate = "2025-01"\nkind = "used_gpu_price_drop"\nsize = 0.6\n'
+    default = '[[shocks]]\ndate = "2025-01"\nkind = "firm_default"\nfirm = "Fluidstack"\n'
+    spreads, losses = {}, {}
+    for name, shocks in (("calm", drop), ("default", drop + default)):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f'name = "{name}"\n' + shocks)
+        m = GPUEconomy(str(path), rng=3, record="series", **{"run.months": 28})
         while m.running:
             m.step()
-        spreads[path.stem] = _offered_spreads(m, "CoreWeave")
-        if path is shocked:
-            assert "CoreWeave" not in {nc.name for nc in m.neoclouds}
+        spreads[name] = _offered_spreads(m, "Fluidstack")
+        losses[name] = m.datacollector.get_model_vars_dataframe()["lender_losses"].sum()
+    assert losses["default"] > losses["calm"]
     assert spreads["default"] > spreads["calm"]
 
 
