@@ -12,7 +12,7 @@ Upper90, Apollo, plus generic ones) that make GPU-backed delayed-draw term loans
   contracts' remaining value). At a breach (covenant or missed payment) the lender compares what it expects to
   recover by foreclosing now with what it expects from waiving (:meth:`Lender.decide_on_breach`); a waiver suspends
   enforcement for ``lenders.waiver_months``, otherwise a cure period opens; an uncured breach at its end is a default.
-* **Failure.** A fund whose equity is exhausted, or whose bank's margin call stays unmet for
+* **Failure.** A fund whose net worth is exhausted, or whose bank's margin call stays unmet for
   ``lenders.margin_call_months``, fails (:mod:`gpucredit.sim.credit.lender_failure`).
 * **Recovery.** On default the lender seizes the pledged GPUs and the assigned contracts; it keeps the GPUs
   that serve those contracts (leasing them out) and sells the rest over ``lenders.liquidation_months``
@@ -285,8 +285,16 @@ class Lender(mesa.Agent):
         later = self.foreclosure_recovery(loan, self.expected_price_factor()) if cure < 1.0 else 0.0
         return cure * loan.principal + (1.0 - cure) * later
 
+    def net_worth(self) -> float:
+        """Its equity counting the contracts it took over at defaults as worth the prepaid compute it owes on them, US$bn:
+        book equity plus that prepaid compute (its book carries the liability but not the contracts' remaining
+        payments, which the default resolution takes to be worth as much; docs/ODD.md 7.8)."""
+        register = self.model.contracts
+        owed = float(register.column("prepaid")[register.rows_of(provider=self.eid)].sum())
+        return self.model.ledger.equity[self.eid] + owed
+
     def failing(self) -> bool:
-        """Whether it fails: its equity is exhausted, or its bank's margin call has been unmet for
+        """Whether it fails: its net worth is exhausted, or its bank's margin call has been unmet for
         ``lenders.margin_call_months`` month-ends in a row."""
         m = self.model
-        return m.ledger.equity[self.eid] <= 0.0 or self.unmet_margin_months >= m.p["lenders.margin_call_months"]
+        return self.unmet_margin_months >= m.p["lenders.margin_call_months"] or self.net_worth() <= 0.0

@@ -27,7 +27,7 @@ def age(economy) -> None:
     for lender in m.lenders:
         lender.service_facility()
         lender.raise_capital()
-    fail_lenders(m)  # funds with their equity exhausted or a margin call long unmet
+    fail_lenders(m)  # funds with their net worth exhausted or a margin call long unmet
     for chip in (m.nvidia, m.rival):
         chip.respond_to_orders()
     for gen in m.gens:

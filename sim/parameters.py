@@ -366,7 +366,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Risk premium per unit of the borrower's LTV after the draw (all its debt over its loans' collateral) above the lender's origination LTV",
        "assumption: spreads rise with leverage (Merton 1974, J. Finance); CoreWeave: SOFR + 2.25% (A3) vs + 4.50% (Ba2) facilities, 2026 (press)"),
     _p("lenders.margin_call_months", 3, 1, 24, "months",
-       "Months a fund's bank waits on an unmet margin call before the fund fails (as it does with its equity exhausted)", kind=int),
+       "Months a fund's bank waits on an unmet margin call before the fund fails (as it does with its net worth exhausted)", kind=int),
     _p("lenders.facility_spread", 0.02, 0.0, 0.1, "per year", "Spread over SOFR a fund pays on its back-leverage facility"),
     _p("lenders.cash_buffer", 0.02, 0.0, 0.5, "share of loan book", "Cash a fund keeps on hand; it repays its facility with cash above it"),
     _p("lenders.capital_growth", 0.06, 0.0, 0.5, "per month", "Largest monthly growth of a lender's allocation, reached at high appetite"),

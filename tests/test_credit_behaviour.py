@@ -141,7 +141,7 @@ def test_a_failing_lender_fails_and_its_loans_change_hands_with_the_accounts_clo
     sold = [l for l in lender.loans if l.status not in ("default", "repaid") and l.principal > 0]
     clients = [nc for nc in m.neoclouds if nc.relationship_lender == lender.eid]
     assert sold
-    lender.failing = lambda: True  # its equity exhausted, say
+    lender.failing = lambda: True  # its net worth exhausted, say
     m.step()  # the month's accounts are checked at its end: the run would stop if they did not close
     assert not lender.alive and lender not in m.lenders and lender in m.failed_lenders
     assert m.current["lender_failures"] == 1
@@ -159,18 +159,22 @@ def test_a_failing_lender_fails_and_its_loans_change_hands_with_the_accounts_clo
 
 
 def test_lenders_fail_in_a_credit_freeze_with_collapsing_collateral(tmp_path):
-    """Thinly capitalised funds levered on a 90% advance rate, a year-long credit freeze and a 95% fall in used-GPU
-    prices in January 2025: a fund's equity is exhausted and it fails (none fails without the shocks)."""
+    """Thinly capitalised funds levered on a 90% advance rate against loans secured by GPUs alone, then in January 2025
+    a two-year credit freeze (investors withdraw their commitments) and a 90% fall in used-GPU prices: the loan marks
+    collapse, the banks' margin calls cannot be met, and after three months funds fail. None fails without the shocks."""
     text = ('name = "fund_run"\n[parameters]\n"lenders.advance_rate" = 0.9\n"lenders.fund_capital" = 0.5\n'
-            '"lenders.waiver_hurdle" = 1.0\n')
-    shocks = ('[[shocks]]\ndate = "2025-01"\nkind = "credit_freeze"\nsize = 1.0\nmonths = 12\n'
-              '[[shocks]]\ndate = "2025-01"\nkind = "used_gpu_price_drop"\nsize = 0.95\n')
-    failures = {}
+            '"lenders.contract_collateral_share" = 0.0\n')
+    shocks = ('[[shocks]]\ndate = "2025-01"\nkind = "credit_freeze"\nsize = 1.0\nmonths = 24\n'
+              '[[shocks]]\ndate = "2025-01"\nkind = "used_gpu_price_drop"\nsize = 0.9\n')
+    failures, events = {}, {}
     for name, body in (("calm", text), ("stress", text.replace("[parameters]", shocks + "[parameters]"))):
         path = tmp_path / f"{name}.toml"
         path.write_text(body)
-        m = GPUEconomy(str(path), rng=0, record="series", **{"run.months": 30})
+        m = GPUEconomy(str(path), rng=0, record="full", **{"run.months": 30})
         while m.running:
             m.step()
         failures[name] = m.datacollector.get_model_vars_dataframe()["lender_failures"].sum()
+        events[name] = [e for e in m.events if e["event"] == "lender_failure"]
     assert failures["stress"] >= 1 and failures["calm"] == 0
+    assert all("margin call unmet for 3 months" in e["detail"] for e in events["stress"])
+    assert all(e["date"] >= "2025-03" for e in events["stress"])  # not before the margin call has run three months

@@ -1,7 +1,8 @@
 """The failure of a credit fund, in named steps.
 
 A fund fails (:meth:`gpucredit.agents.lender.Lender.failing`, checked at month end after its bank facility is serviced
-and its investors have moved money) when its equity is exhausted, or when its bank's margin call has stayed unmet for
+and its investors have moved money) when its net worth is exhausted (book equity plus the prepaid compute it owes on
+contracts taken over at defaults, which those contracts' remaining payments are taken to be worth), or when its bank's margin call has stayed unmet for
 ``lenders.margin_call_months``. Its bank then enforces its security; :func:`fail_lender` runs:
 
 1. :func:`sell_seized_gpus`   -- the GPUs it seized from defaulted borrowers are sold at once to outside buyers at the
@@ -40,8 +41,8 @@ def fail_lender(economy, lender) -> bool:
     buyer = max((l for l in m.lenders if l is not lender and l.alive), key=lambda l: (l.capital(), -l.eid), default=None)
     if buyer is None:
         return False
-    equity_before = m.ledger.equity[lender.eid]
-    reason = "equity exhausted" if equity_before <= 0 else f"margin call unmet for {lender.unmet_margin_months} months"
+    worth = lender.net_worth()
+    reason = "net worth exhausted" if worth <= 0 else f"margin call unmet for {lender.unmet_margin_months} months"
     lender.alive = False
     gpus = sell_seized_gpus(m, lender)
     hand_over_contracts(m, lender, buyer)
@@ -53,8 +54,8 @@ def fail_lender(economy, lender) -> bool:
     m.flow["lender_failures"] += 1
     m.events.log("lender_failure", [lender.name, buyer.name], principal,
                  detail=f"{reason}; loans sold at {paid:.3f} for principal {principal:.3f}; seized GPUs sold for "
-                        f"{gpus:.3f}; bank wrote off {written_off:.3f}; investors got back {returned:.3f}; book equity "
-                        f"at failure {equity_before:.3f} (US$bn)")
+                        f"{gpus:.3f}; bank wrote off {written_off:.3f}; investors got back {returned:.3f}; net worth "
+                        f"at failure {worth:.3f} (US$bn)")
     m.contracts.refresh_books()
     return True
 
