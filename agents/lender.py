@@ -6,10 +6,14 @@ Upper90, Apollo, plus generic ones) that make GPU-backed delayed-draw term loans
   lower for draws backed by investment-grade contracts. Exposure to one borrower is capped at a share of
   the fund's capital. Credit investors add capital when sentiment and collateral values rise, within
   their total allocation to GPU lending, and redeem idle cash after losses and collateral declines.
+* **Spreads** price risk: the grade blend (IG-backed draws cheaper), plus a premium for the borrower's leverage after the
+  draw above the lender's origination LTV, plus a premium for the lender's own recent losses.
 * **Monitoring.** Collateral is marked monthly to the secondary GPU price (plus a share of the assigned
-  contracts' remaining value). A breach (covenant or missed payment) opens a cure period; the lender may
-  waive it (forbearance) for ``lenders.waiver_months``; an uncured breach at the end of the cure period
-  is a default.
+  contracts' remaining value). At a breach (covenant or missed payment) the lender compares what it expects to
+  recover by foreclosing now with what it expects from waiving (:meth:`Lender.decide_on_breach`); a waiver suspends
+  enforcement for ``lenders.waiver_months``, otherwise a cure period opens; an uncured breach at its end is a default.
+* **Failure.** A fund whose net worth is exhausted, or whose bank's margin call stays unmet for
+  ``lenders.margin_call_months``, fails (:mod:`gpucredit.sim.credit.lender_failure`).
 * **Recovery.** On default the lender seizes the pledged GPUs and the assigned contracts; it keeps the GPUs
   that serve those contracts (leasing them out) and sells the rest over ``lenders.liquidation_months``
   to outside buyers, a fire sale that depresses the used-GPU price; losses are principal minus recoveries. The
@@ -44,6 +48,8 @@ class Lender(mesa.Agent):
         self.margin_call = False  # its facility exceeds the advance on its loan marks: no new lending
         self._marks = None  # (loan register version, loan marks) as last added up
         self._book = None  # (loan register version, book) as last added up
+        self.unmet_margin_months = 0  # consecutive month-ends with its bank's margin call unmet
+        self.waiver_hurdle = model.p["lenders.waiver_hurdle"]  # its forbearance: a behavioural trait, share of principal
 
     # --- underwriting -------------------------------------------------------------------------------
     def capital(self) -> float:
@@ -59,7 +65,7 @@ class Lender(mesa.Agent):
         nothing while its bank's margin call is unmet."""
         m = self.model
         led, eid = m.ledger, self.eid
-        if self.margin_call:
+        if self.margin_call or not self.alive:
             return 0.0
         capital = max(led.equity[eid], 0.0)  # self.capital(), inlined: asked of every lender for every order
         limit = m.p["lenders.concentration_limit"] * capital - m.loans.exposure(eid, borrower)
@@ -114,6 +120,7 @@ class Lender(mesa.Agent):
         banks = led.sector("banks")
         if self.borrowings <= 0:
             self.margin_call = False
+            self.unmet_margin_months = 0
             return
         interest = self.borrowings * (m.sofr + p["lenders.facility_spread"]) / 12.0
         paid = min(interest, max(0.0, led.cash[self.eid]))
@@ -135,6 +142,7 @@ class Lender(mesa.Agent):
             self.margin_call = unmet > 1e-9
         else:
             self.margin_call = False
+        self.unmet_margin_months = self.unmet_margin_months + 1 if self.margin_call else 0
         self.repay_facility(max(0.0, led.cash[self.eid] - self.cash_buffer()))
 
     def repay_facility(self, amount: float) -> None:
@@ -174,13 +182,27 @@ class Lender(mesa.Agent):
         covenant = min(m.p["lenders.max_covenant_ltv"], m.p["lenders.max_ltv"] + m.p["lenders.covenant_cushion"])
         return m.loans.open(self, borrower, covenant)
 
-    def spread(self, ig_share: float) -> float:
-        """Spread over SOFR it charges on a draw: lower for the share backed by investment-grade contracts, plus a
-        risk premium of ``lenders.spread_loss_sensitivity`` x its recent loss rate (losses over the last 12 months
-        relative to its book), so a default raises what its other borrowers pay."""
+    def spread(self, ig_share: float, borrower=None, draw: float = 0.0) -> float:
+        """Spread over SOFR it charges on a draw of ``draw`` US$bn by ``borrower``: the grade blend (lower for the share
+        backed by investment-grade contracts), plus ``lenders.spread_leverage_sensitivity`` x the borrower's LTV after the
+        draw above its own origination LTV (a discount below it), plus ``lenders.spread_loss_sensitivity`` x its recent
+        loss rate (losses over the last 12 months relative to its book), so a default raises what its other borrowers
+        pay. Never below zero."""
         p = self.model.p
-        return (ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"]
-                + p["lenders.spread_loss_sensitivity"] * self.loss_rate())
+        spread = (ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"]
+                  + p["lenders.spread_loss_sensitivity"] * self.loss_rate())
+        if borrower is not None:
+            spread += p["lenders.spread_leverage_sensitivity"] * max(0.0, self.ltv_after(borrower, draw) - self.origination_ltv())
+        return max(0.0, spread)
+
+    def ltv_after(self, borrower, draw: float) -> float:
+        """``borrower``'s loan-to-value after drawing ``draw`` US$bn: all its debt over the collateral of its open loans,
+        the GPUs the draw buys counted at the value this lender advances against (draw / origination LTV)."""
+        open_loans = [l for l in self.model.loans.of_borrower(borrower.eid) if l.status not in ("default", "repaid")]
+        ltv = self.origination_ltv()
+        debt = sum([l.principal for l in open_loans]) + draw
+        collateral = sum([l.collateral_value for l in open_loans]) + draw / max(ltv, 1e-9)
+        return debt / collateral if collateral > 1e-12 else ltv
 
     def loss_rate(self) -> float:
         """Its credit losses over the last 12 months (this month's included) relative to its book plus those losses."""
@@ -215,8 +237,64 @@ class Lender(mesa.Agent):
 
     # --- monitoring ---------------------------------------------------------------------------------
     def decide_on_breach(self, loan: Loan) -> str:
-        """``waive`` (forbearance) or ``enforce``; drawn from the model's generator."""
+        """``waive`` (forbearance) or ``enforce``: it waives when the expected recovery from waiving exceeds what it
+        expects to recover by foreclosing now by more than its ``waiver_hurdle`` (``lenders.waiver_hurdle``) x the
+        principal. No coin flip: the same breach of the same borrower gets the same answer."""
+        now = self.foreclosure_recovery(loan)
+        return "waive" if self.waiver_value(loan) - now > self.waiver_hurdle * loan.principal else "enforce"
+
+    def foreclosure_recovery(self, loan: Loan, price_factor: float = 1.0) -> float:
+        """US$bn it expects to recover by foreclosing on ``loan``: the pledged GPUs sold at once to outside buyers (at the
+        used-GPU market's outside price x ``price_factor``, the fire-sale impact of selling them included), plus
+        ``lenders.contract_collateral_share`` of the assigned contracts' remaining value, plus its share of the
+        borrower's cash, at most the principal, less ``lenders.foreclosure_cost`` x the principal (never below 0)."""
+        m, p = self.model, self.model.p
+        fleet = m.fleet
+        gpus = sum([m.used_gpus.forced_sale_value(int(fleet.gen[r]), float(fleet.count[r]), price_factor)
+                    for r in fleet.rows_of(loan.borrower) if fleet.pledged[r] == loan.id])
+        contracts = p["lenders.contract_collateral_share"] * m.contracts.remaining_value_by_loan(loan.id)
+        share = loan.principal / max(m.loans.debt_of(loan.borrower), 1e-12)
+        cash = share * max(0.0, m.ledger.cash[loan.borrower])
+        return max(0.0, min(loan.principal, gpus + contracts + cash) - p["lenders.foreclosure_cost"] * loan.principal)
+
+    def expected_price_factor(self) -> float:
+        """The change of used-GPU prices it expects over a waiver (``lenders.waiver_months``): the last six months'
+        return of the collateral price index, extrapolated."""
         m = self.model
-        if m.rng.random() < m.p["lenders.forbearance"]:
-            return "waive"
-        return "enforce"
+        return max(0.0, 1.0 + m.expectations.collateral_return_6m) ** (m.p["lenders.waiver_months"] / 6.0)
+
+    def cure_probability(self, loan: Loan) -> float:
+        """How likely the borrower is to cure by the end of a waiver: what it can bring (cash, and the contracted
+        payments due from its backlog over the waiver, both in proportion to this loan's share of its debt) over what
+        curing takes (arrears, interest over the waiver, and the pay-down to ``neoclouds.cure_target`` x the covenant
+        at the collateral value expected then), at most 1."""
+        m, p = self.model, self.model.p
+        months = p["lenders.waiver_months"]
+        share = loan.principal / max(m.loans.debt_of(loan.borrower), 1e-12)
+        backlog_due = m.contracts.backlog_by_provider.get(loan.borrower, 0.0) * min(1.0, months / p["contracts.term_months"])
+        resources = share * (max(0.0, m.ledger.cash[loan.borrower]) + backlog_due)
+        collateral = loan.gpu_value * self.expected_price_factor() + (loan.collateral_value - loan.gpu_value)
+        need = (loan.missed + loan.principal * loan.monthly_rate(m.sofr) * months
+                + max(0.0, loan.principal - p["neoclouds.cure_target"] * loan.covenant_ltv * collateral))
+        return min(1.0, resources / need) if need > 1e-12 else 1.0
+
+    def waiver_value(self, loan: Loan) -> float:
+        """US$bn it expects from waiving: the principal if the borrower cures, else foreclosure after the waiver at the
+        collateral prices it expects then (:meth:`cure_probability`, :meth:`foreclosure_recovery`)."""
+        cure = self.cure_probability(loan)
+        later = self.foreclosure_recovery(loan, self.expected_price_factor()) if cure < 1.0 else 0.0
+        return cure * loan.principal + (1.0 - cure) * later
+
+    def net_worth(self) -> float:
+        """Its equity counting the contracts it took over at defaults as worth the prepaid compute it owes on them, US$bn:
+        book equity plus that prepaid compute (its book carries the liability but not the contracts' remaining
+        payments, which the default resolution takes to be worth as much; docs/ODD.md 7.8)."""
+        register = self.model.contracts
+        owed = float(register.column("prepaid")[register.rows_of(provider=self.eid)].sum())
+        return self.model.ledger.equity[self.eid] + owed
+
+    def failing(self) -> bool:
+        """Whether it fails: its net worth is exhausted, or its bank's margin call has been unmet for
+        ``lenders.margin_call_months`` month-ends in a row."""
+        m = self.model
+        return self.unmet_margin_months >= m.p["lenders.margin_call_months"] or self.net_worth() <= 0.0

@@ -299,7 +299,7 @@ class Neocloud(mesa.Agent):
             draw = min(remaining, lender_room)
             if draw > 1e-6:
                 loan = lender.facility_for(self)
-                m.loans.draw(loan, draw, lender.spread(ig), ig)
+                m.loans.draw(loan, draw, lender.spread(ig, self, draw), ig)
                 draws.append((loan.id, draw))
                 remaining -= draw
             if remaining <= 1e-6:

@@ -8,8 +8,11 @@ The crisis flag
 ---------------
 A run has a **credit crisis** when, in some window of 12 consecutive months, GPU-backed loans whose principal
 is at least :data:`CRISIS_DEFAULT_SHARE` (10%) of the GPU-backed debt outstanding at the start of the window
-defaulted (``debt_in_default`` summed over the window over ``gpu_backed_lending`` the month before it starts).
-This is the model's systemic-risk measure "share of GPU-backed debt defaulting within 12 months" (docs/ODD.md),
+defaulted (``debt_in_default`` summed over the window over ``gpu_backed_lending`` the month before it starts), and
+at least :data:`CRISIS_MIN_DEFAULTED_BN` (US$1bn) of principal defaulted in that window: a small market in which one
+small borrower's default is 10% of the debt is not a credit crisis. US$1bn is about a tenth of the GPU-backed lending
+outstanding in November 2024 (more than US$11bn, Financial Times) and half of CoreWeave's first delayed-draw term loan
+(US$2.3bn, July 2023). This is the model's systemic-risk measure "share of GPU-backed debt defaulting within 12 months" (docs/ODD.md),
 turned into a flag. The
 continuous version is ``max_default_share_12m``, better suited to sensitivity analysis than the 0/1 flag.
 
@@ -25,6 +28,7 @@ import pandas as pd
 
 CRISIS_DEFAULT_SHARE = 0.10
 CRISIS_WINDOW_MONTHS = 12
+CRISIS_MIN_DEFAULTED_BN = 1.0  # a window is a crisis only if at least this much principal (US$bn) defaulted in it
 MIN_DEBT_BN = 0.05  # windows starting with less GPU-backed debt than this (US$bn) do not count as credit markets
 
 OUTCOMES: tuple[tuple[str, str, str], ...] = (
@@ -45,8 +49,9 @@ OUTCOMES: tuple[tuple[str, str, str], ...] = (
     ("peak_circular_revenue_share", "fraction", "Highest share of Nvidia's trailing-12-month revenue paid by customers it finances"),
     ("peak_nvidia_revenue_12m", "US$bn/year", "Highest trailing-12-month Nvidia data-centre revenue"),
     ("crisis", "0/1",
-     f"1 if max_default_share_12m >= {CRISIS_DEFAULT_SHARE:g}: in some {CRISIS_WINDOW_MONTHS}-month window, loans worth at "
-     f"least {CRISIS_DEFAULT_SHARE:.0%} of the GPU-backed debt outstanding at its start defaulted"),
+     f"1 if in some {CRISIS_WINDOW_MONTHS}-month window loans worth at least {CRISIS_DEFAULT_SHARE:.0%} of the GPU-backed "
+     f"debt outstanding at its start, and at least US${CRISIS_MIN_DEFAULTED_BN:g}bn, defaulted (smaller defaults do not "
+     f"count; windows starting with less than US${MIN_DEBT_BN}bn of debt are skipped)"),
 )
 OUTCOME_NAMES = tuple(name for name, _, _ in OUTCOMES)
 
@@ -75,11 +80,33 @@ def max_window_default_share(defaulted: np.ndarray, outstanding: np.ndarray,
     if n == 0:
         return 0.0
     before = np.concatenate(([debt[0] + d[0]], debt[:-1]))  # debt the month before each window starts
-    sums = np.convolve(d, np.ones(window), mode="full")[window - 1:window - 1 + n]  # sum of d[t : t + window]
+    sums = window_sums(d, window)  # sum of d[t : t + window]
     valid = before >= min_debt
     if not valid.any():
         return 0.0
     return float(np.max(sums[valid] / before[valid]))
+
+
+def window_sums(defaulted: np.ndarray, window: int = CRISIS_WINDOW_MONTHS) -> np.ndarray:
+    """Principal defaulting in each ``window``-month window, by its first month (US$bn): ``sum(defaulted[t:t+window])``."""
+    d = np.asarray(defaulted, dtype=float)
+    return np.convolve(d, np.ones(window), mode="full")[window - 1:window - 1 + d.size]
+
+
+def credit_crisis(defaulted: np.ndarray, outstanding: np.ndarray, share: float = CRISIS_DEFAULT_SHARE,
+                  floor_bn: float = CRISIS_MIN_DEFAULTED_BN, window: int = CRISIS_WINDOW_MONTHS,
+                  min_debt: float = MIN_DEBT_BN) -> bool:
+    """Whether some ``window``-month window saw defaults of at least ``share`` of the debt outstanding the month before
+    it and at least ``floor_bn`` US$bn of principal (windows starting with less than ``min_debt`` US$bn are skipped)."""
+    d = np.asarray(defaulted, dtype=float)
+    debt = np.asarray(outstanding, dtype=float)
+    if d.size == 0:
+        return False
+    before = np.concatenate(([debt[0] + d[0]], debt[:-1]))
+    sums = window_sums(d, window)
+    valid = before >= min_debt
+    hit = valid & (sums >= floor_bn) & (sums >= share * np.where(valid, before, np.inf))
+    return bool(hit.any())
 
 
 def run_outcomes(df: pd.DataFrame) -> dict[str, float]:
@@ -112,6 +139,6 @@ def run_outcomes(df: pd.DataFrame) -> dict[str, float]:
         "fire_sale_total": float(df["fire_sale_volume"].sum()),
         "peak_circular_revenue_share": float(df["circular_revenue_share"].max()) if len(df) else math.nan,
         "peak_nvidia_revenue_12m": float(revenue_12m.max()) if len(df) else math.nan,
-        "crisis": float(share_12m >= CRISIS_DEFAULT_SHARE),
+        "crisis": float(credit_crisis(defaulted, lending)),
     }
     return {name: values[name] for name in OUTCOME_NAMES}

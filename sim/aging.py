@@ -1,5 +1,5 @@
 """The economy ages by a month: contracts expire, firms out of cash exit, repaid loans close, GPUs depreciate and
-are scrapped, lenders' investors move capital, chipmakers respond to their order books, new generations launch.
+are scrapped, lenders' investors move capital, failing lenders fail, chipmakers respond to their order books, new generations launch.
 
 * **Depreciation**: straight line on historical cost over ``technology.accounting_life_months``.
 * **Scrapping**: GPUs past ``technology.physical_life_months``, and every GPU of a generation whose spot margin
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .credit.default import exits_for_want_of_cash
+from .credit.lender_failure import fail_lenders
 
 
 def age(economy) -> None:
@@ -26,6 +27,7 @@ def age(economy) -> None:
     for lender in m.lenders:
         lender.service_facility()
         lender.raise_capital()
+    fail_lenders(m)  # funds with their net worth exhausted or a margin call long unmet
     for chip in (m.nvidia, m.rival):
         chip.respond_to_orders()
     for gen in m.gens:

@@ -159,6 +159,8 @@ KINDS: dict[str, Kind] = {
                                 "a chipmaker pays for new output capacity (wafers, packaging, memory booked ahead)"),
     "corporate_tax": Kind("pnl", "pnl", _routes((("chipmaker", "hyperscaler", "neocloud", "lab"), "government")),
                           "corporate income tax on a profitable firm's taxable profit"),
+    "loan_portfolio_sale": Kind("swap", "swap", _routes(("lender", "lender")),
+                                "a surviving credit fund buys a failed fund's loans at their marks"),
 }
 # kind -> (does it change the payer's book equity, the payee's): everything but a swap does
 _N_ROLES = len(ROLES)
@@ -186,6 +188,8 @@ NONCASH: dict[str, str | None] = {
     "gain_on_gpu_sales": None,
     "facility_interest_capitalised": None,  # a credit fund's unpaid interest added to its bank facility
     "gpus_seized": None,  # the borrower loses their book value, the lender gains their market value
+    "loan_sale_discount": "loan_sale_discount",  # a failed fund's loans sold below principal: its loss, the buyer's gain
+    "facility_written_off": None,  # the bank writes off what a failed fund cannot repay (the fund's liability is gone)
     "stake_revaluation": None,
     "stake_writedown": None,
 }

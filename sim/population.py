@@ -54,6 +54,7 @@ def build_population(economy, roster) -> None:
 
     m.neoclouds = []
     m.defunct = []
+    m.failed_lenders = []  # credit funds that failed (sim/credit/lender_failure.py)
     lender_by_name = {l.name: l for l in m.lenders}
     optimism = optimism_draws(rng, len(neoclouds) + p["population.small_neoclouds"])
     for k, (name, n_a100, n_h100, mw, cash, lender_name, _entry) in enumerate(neoclouds):

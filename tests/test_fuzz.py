@@ -43,7 +43,7 @@ POSITIVE_PRICES = ("spot_price_h100e", "clearing_price_h100e", "rental_price_h10
 NON_NEGATIVE_PRICES = tuple(n for n in SERIES_NAMES if n.startswith(("rental_price_", "secondary_price_"))
                             and n not in POSITIVE_PRICES)
 COUNTS = ("defaults_count", "covenant_breaches", "covenant_waivers", "neoclouds_alive", "startups_alive",
-          "startup_failures", "lab_failures")
+          "startup_failures", "lab_failures", "lender_failures")
 SHARES = ("utilization", "fire_sale_discount", "circular_revenue_share", "round_trip_ratio", "nvidia_customer_hhi",
           "lender_exposure_hhi", "origination_ltv", "extrapolator_share", "systemic_risk", "nvidia_gross_margin")
 LEAD_SHARES = ("lead_neocloud_top_customer_share", "nvidia_stake_in_lead")  # NaN after the lead neocloud exits

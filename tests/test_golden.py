@@ -126,7 +126,8 @@ def compare(path: str) -> None:
         medians = {k: float(np.median(np.abs(np.array(now[k]) - np.array(old[k])) / np.maximum(np.abs(old[k]), 1e-12)))
                    for k in ("spot_price_h100e", "nvidia_revenue", "neocloud_debt", "systemic_risk")}
         print(f"{case}: {moved}/{total} values moved; largest relative difference {worst[0]:.3g} ({worst[1]}, month "
-              f"{worst[2]}); medians " + ", ".join(f"{k} {v:.2g}" for k, v in medians.items()))
+              f"{worst[2]}); medians " + ", ".join(f"{k} {v:.2g}" for k, v in medians.items())
+              + "; new series: " + (", ".join(sorted(set(now) - set(old))) or "none"))
 
 
 if __name__ == "__main__":

@@ -168,9 +168,9 @@ def _force_breach(m):
     return loan
 
 
-def _defaults_after_price_collapse(forbearance, months):
+def _defaults_after_price_collapse(waiver_hurdle, months):
     """Neocloud defaults in the ``months`` after used-GPU prices collapse (and stay collapsed)."""
-    m = run(24, seed=3, **{"lenders.forbearance": forbearance})
+    m = run(24, seed=3, **{"lenders.waiver_hurdle": waiver_hurdle})
     m.p["run.months"] = m.n_months = 60
     defaults = []
     sector = m.ledger.sector("venture_and_public_equity")
@@ -187,8 +187,8 @@ def _defaults_after_price_collapse(forbearance, months):
 
 def test_a_waiver_delays_a_default():
     cure = 3
-    strict = _defaults_after_price_collapse(0.0, 8)
-    forbearing = _defaults_after_price_collapse(1.0, 8)
+    strict = _defaults_after_price_collapse(1.0, 8)  # never waives
+    forbearing = _defaults_after_price_collapse(-1.0, 8)  # waives whatever foreclosing would recover
     # strict lenders foreclose once the cure period has run out
     assert strict[cure - 1] == 0 and strict[cure] > 0
     # lenders that waive every breach suspend enforcement for the waiver period (6 months)

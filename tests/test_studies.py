@@ -17,7 +17,7 @@ import pytest
 
 from gpucredit.experiments.cli import main as cli
 from gpucredit.experiments.engine import run_study
-from gpucredit.experiments.outcomes import OUTCOME_NAMES, drawdown, max_window_default_share, run_outcomes
+from gpucredit.experiments.outcomes import OUTCOME_NAMES, credit_crisis, drawdown, max_window_default_share, run_outcomes
 from gpucredit.experiments.simulators import ishigami_indices
 from gpucredit.experiments.store import StudyStore, load_runs, query
 from gpucredit.experiments.study import StudyError, StudySpec, build_plan, load_spec, make_factor, parse_vary, seeds, validate
@@ -314,7 +314,20 @@ def test_run_outcomes_flag_a_crisis_only_above_the_threshold(baseline_24):
     stressed.loc[18, "defaults_count"] = 1
     out = run_outcomes(stressed)
     assert out["crisis"] == 1.0 and out["first_default_month"] == 18.0 and out["max_default_share_12m"] >= 0.2
-    assert calm["crisis"] == (calm["max_default_share_12m"] >= 0.10)
+    assert calm["crisis"] == credit_crisis(df["debt_in_default"].to_numpy(), df["gpu_backed_lending"].to_numpy())
+
+
+def test_the_crisis_flag_ignores_defaults_too_small_to_matter():
+    """A default of 20% of a US$2bn market (US$0.4bn) is not a credit crisis; the same share of a US$20bn market
+    (US$4bn) is; and US$1bn defaulting is a crisis only where it is at least 10% of the debt."""
+    defaulted = np.zeros(36)
+    defaulted[18] = 0.4
+    assert max_window_default_share(defaulted, np.full(36, 2.0)) == pytest.approx(0.2)  # the share is unchanged ...
+    assert not credit_crisis(defaulted, np.full(36, 2.0))  # ... but US$0.4bn is below the US$1bn floor
+    assert credit_crisis(defaulted * 10, np.full(36, 20.0))
+    defaulted[18] = 1.0
+    assert credit_crisis(defaulted, np.full(36, 10.0)) and not credit_crisis(defaulted, np.full(36, 10.5))
+    assert credit_crisis(defaulted * 0.4, np.full(36, 2.0), floor_bn=0.0)  # without the floor it would count
 
 
 def test_a_study_directory_is_run_by_one_process_at_a_time(reference):

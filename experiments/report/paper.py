@@ -18,7 +18,7 @@ from gpucredit.sim.calendar import month_label
 from gpucredit.sim.reporting.columns import SERIES
 from gpucredit.sim.scenarios import load_scenario
 
-from ..outcomes import CRISIS_DEFAULT_SHARE, OUTCOMES
+from ..outcomes import CRISIS_DEFAULT_SHARE, CRISIS_MIN_DEFAULTED_BN, OUTCOMES
 from .document import Bullets, Paragraph, Section, Table, num, pct, pval
 from .results import StudyData, bands
 from .spec import ReportSpec
@@ -116,7 +116,7 @@ def abstract(ev: Evidence) -> str:
             f"median US${num(lending)}bn (90% band US${num(low)}bn to US${num(high)}bn; median path peak "
             f"{lending_month}), and the spot price of compute falls by a median {pct(drawdown, 0)} from peak to "
             f"trough. Runs with a credit crisis: {crises} of {n} (at least {CRISIS_DEFAULT_SHARE:.0%} of GPU-backed "
-            f"debt defaulting within 12 months). {_largest_effect(ev)}{calib}")
+            f"debt, and at least US${CRISIS_MIN_DEFAULTED_BN:g}bn, defaulting within 12 months). {_largest_effect(ev)}{calib}")
 
 
 # ====================================================================================================
@@ -146,8 +146,8 @@ def model_section(ev: Evidence, odd: Path) -> Section:
                     "Appendix A lists every parameter with its default, range, unit and source."),
           Paragraph(f"Money is in US$ billions, prices of compute in US$ per GPU-hour or per H100-equivalent hour, "
                     f"dates are months (YYYY-MM). A run has a credit crisis when, within some 12-month window, loans "
-                    f"worth at least {CRISIS_DEFAULT_SHARE:.0%} of the GPU-backed debt outstanding at its start "
-                    f"default; Appendix B defines every outcome."))
+                    f"worth at least {CRISIS_DEFAULT_SHARE:.0%} of the GPU-backed debt outstanding at its start, "
+                    f"and at least US${CRISIS_MIN_DEFAULTED_BN:g}bn, default; Appendix B defines every outcome."))
     return s
 
 

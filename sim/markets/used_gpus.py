@@ -113,6 +113,14 @@ class UsedGpuMarket:
         self.quote = appraisal * ((1.0 - self.liquidity_discount) * math.exp(-self.panic))
         self.mark()
 
+    def forced_sale_value(self, g: int, units: float, price_factor: float = 1.0) -> float:
+        """What selling ``units`` GPUs of generation ``g`` to outside buyers at once would fetch, US$bn: the integral of
+        their demand curve from today's outside price (times ``price_factor``, a seller's expected price change), the
+        price impact of the sale included; neoclouds' bids are left out (a lender cannot count on them). A query: it
+        sells nothing."""
+        x = self.impact * units * self.economy.perf[g] / self.depth()
+        return self.outside_price(g) * price_factor * units * (-math.expm1(-x) / x if x > 1e-12 else 1.0) / BN
+
     def mark(self) -> None:
         """Each generation's price: the best bid for its next GPU, never above the quote. Neoclouds' bids matter only
         where outside buyers' price is below the quote (after recent sales)."""

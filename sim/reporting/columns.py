@@ -90,6 +90,7 @@ SERIES: tuple[tuple[str, str, str], ...] = (
     ("loan_provisions", "US$bn", "Provisions for expected credit losses: principal above collateral value summed over open loans"),
     ("covenant_breaches", "count/month", "LTV-covenant breaches and missed payments enforced in the month"),
     ("covenant_waivers", "count/month", "Breaches waived by lenders in the month"),
+    ("lender_failures", "count/month", "Credit funds that failed in the month (net worth exhausted or a margin call unmet for lenders.margin_call_months); their loans sold to the largest surviving fund"),
     ("ai_revenue", "US$bn/month", "End-user AI revenue in the month"),
     ("ai_capex", "US$bn/month", "GPU purchases plus the data-centre construction they need, in the month"),
     ("hyperscaler_capex", "US$bn/month", "Big-four hyperscaler capex: AI capex plus non-AI capex (Oracle excluded)"),

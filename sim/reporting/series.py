@@ -173,6 +173,7 @@ class SeriesRecorder:
         self._lenders(m, out)
         out["covenant_breaches"] = flow["covenant_breaches"]
         out["covenant_waivers"] = flow["waivers"]
+        out["lender_failures"] = flow["lender_failures"]
 
 
     def _fundamental(self, m, out: dict) -> None:
