@@ -8,6 +8,7 @@ runs nothing and only renders. Bad input is refused with one line and exit statu
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -325,3 +326,49 @@ def test_every_report_figure_is_legible_at_one_journal_column(tmp_path, monkeypa
     with style():  # the type sizes the report saves them with
         problems = [p for name, fig in drawn.items() for p in _legibility_problems(name, fig)]
     assert not problems, "\n".join(problems)
+
+
+# ====================================================================================================
+# calibration sources: original articles and filings, with their addresses
+# ====================================================================================================
+def test_every_calibration_source_is_an_original_with_an_address():
+    """Publisher, title, date and an https address for every source; an address that is only the publisher's
+    site or a list of filings says so, and a headline not recorded is not dressed up as one."""
+    from gpucredit.experiments.sources import URL_SCOPES, load_sources, reference
+
+    sources = load_sources()
+    assert len(sources) >= 20
+    for key, s in sources.items():
+        assert s["publisher"].strip() and s["date"].strip() and s["url"].startswith("https://"), key
+        assert s["title"].strip().lower() not in ("press", "report", "") and len(s["title"]) > 12, key
+        assert s["url_scope"] in URL_SCOPES and isinstance(s["title_exact"], bool), key
+        if s["url_scope"] == "site":  # a bare site: no path was guessed
+            assert s["url"].rstrip("/").count("/") <= 3, key
+        text = reference(key)
+        assert s["url"] in text and (("\u201c" + s["title"] + "\u201d") in text) == s["title_exact"], key
+        assert ("Publisher's site" in text) == (s["url_scope"] == "site"), key
+
+
+def test_calibration_help_lists_every_target_source_with_its_address(capsys):
+    from gpucredit.experiments.sources import _data, load_sources
+
+    with pytest.raises(SystemExit):
+        main(["calibration", "--help"])
+    text = capsys.readouterr().out
+    cited = {k for t in _data()["target"] for k in t["sources"]}
+    assert all(load_sources()[k]["url"] in text for k in cited)
+    assert "(default 48" in text and all(t["label"] in text for t in _data()["target"])
+
+
+def test_the_report_numbers_calibration_sources_and_lists_them(report):
+    """The calibration table cites [n]; a second table gives each number's publisher, title, date and address,
+    in the PDF's tables and in the HTML."""
+    out = report[0]
+    table = pd.read_csv(out / "tables" / "calibration.csv")
+    refs = pd.read_csv(out / "tables" / "calibration_sources.csv")
+    cited = {k for keys in table["source_keys"] for k in keys.split()}
+    assert set(refs["key"]) == cited and list(refs["number"]) == list(range(1, len(refs) + 1))
+    page = (out / "report.html").read_text()
+    for r in refs.itertuples():
+        assert html.escape(r.reference.split(". ")[-1].split(": ")[-1]) in page  # the address
+    assert f"[{len(refs)}]" in page
