@@ -108,7 +108,7 @@ def counterfactual_section(ev: Evidence) -> Section:
                                    f"outcome is in tables/counterfactuals.csv.",
                 ["outcome (unit)", "scenario", "median", "5-95%", "difference", "95% CI", "d_z", "p (Holm)"], rows,
                 ev.comparison, align="llrrrrrr", small=True,
-                widths=("1.3fr", "1.3fr", "auto", "auto", "auto", "auto", "auto", "auto")))
+                widths=("1.6fr", "auto", "auto", "auto", "auto", "auto", "auto", "auto")))
     return s
 
 
