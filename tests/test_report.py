@@ -298,6 +298,11 @@ def _synthetic_figures(tmp_path, monkeypatch) -> dict:
     grid = pd.DataFrame(np.linspace(0, 1, 30).reshape(5, 6), index=pd.Index([0.3, 0.4, 0.5, 0.6, 0.7],
                         name="lenders.max_ltv"), columns=pd.Index([6, 12, 18, 24, 30, 36], name="technology.cadence_months"))
     charts.heatmap(grid, "crisis probability (share of runs)", tmp_path, "phase", True)
+    params = ["lenders.max_ltv", "technology.accounting_life_months", "nvidia.launch_markup", "rates.shock_size"]
+    outcomes = ["peak_gpu_backed_lending", "market_cap_drawdown", "max_default_share_12m", "spot_price_drawdown"]
+    sobol = pd.DataFrame([{"outcome": o, "parameter": q, "S1": 0.1 * k, "S1_conf": 0.05, "ST": 0.15 * k,
+                           "ST_conf": 0.08} for o in outcomes for k, q in enumerate(params)])
+    charts.sobol_bars(sobol, outcomes, tmp_path, "sobol", {"peak_gpu_backed_lending": "Peak GPU-backed lending (US$bn)"})
     graph = nx.MultiDiGraph()
     agents = {"Lender": ["Blackstone", "Pimco", "Apollo", "BlackRock", "Macquarie", "Carlyle", "Upper90", "Magnetar"],
               "Neocloud": ["CoreWeave", "Lambda", "Nebius", "Crusoe"] + [f"Small neocloud {k}" for k in range(1, 22)],
@@ -322,7 +327,7 @@ def test_every_report_figure_is_legible_at_one_journal_column(tmp_path, monkeypa
     from gpucredit.experiments.report.charts import style
 
     drawn = _synthetic_figures(tmp_path, monkeypatch)
-    assert set(drawn) == {"bands", "paths", "forest", "phase", "network"}
+    assert set(drawn) == {"bands", "paths", "forest", "phase", "sobol", "network"}
     with style():  # the type sizes the report saves them with
         problems = [p for name, fig in drawn.items() for p in _legibility_problems(name, fig)]
     assert not problems, "\n".join(problems)

@@ -214,9 +214,10 @@ def heatmap(table: pd.DataFrame, label: str, directory: Path, stem: str, unit_ra
         return save(fig, directory, stem)
 
 
-def sobol_bars(table: pd.DataFrame, outcomes: list[str], directory: Path, stem: str) -> str:
+def sobol_bars(table: pd.DataFrame, outcomes: list[str], directory: Path, stem: str,
+               titles: dict[str, str] | None = None) -> str:
     """First-order (S1) and total-order (ST) Sobol indices with their confidence intervals, one panel per outcome,
-    stacked in one column."""
+    stacked in one column; ``titles`` names outcomes in words (else the outcome dictionary's name and unit)."""
     from ..study_figures import variable_label
 
     params = list(dict.fromkeys(table["parameter"]))
@@ -235,7 +236,7 @@ def sobol_bars(table: pd.DataFrame, outcomes: list[str], directory: Path, stem: 
             ax.set_xlim(-0.1, 1.1)
             value_axis(ax.xaxis, nbins=5)
             ax.set_xlabel("Sobol index (share of variance)")
-            ax.set_title(variable_label(outcome, width=60), loc="left")
+            ax.set_title(esc((titles or {}).get(outcome, "")) or variable_label(outcome, width=60), loc="left")
             ax.grid(axis="y", visible=False)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)

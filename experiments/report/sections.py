@@ -145,7 +145,8 @@ def sensitivity_section(ev: Evidence) -> Section | None:
         if "S1" in table:
             outcomes = [o for o in ("peak_gpu_backed_lending", "market_cap_drawdown", "max_default_share_12m",
                                     "spot_price_drawdown") if o in set(table["outcome"])][:4]
-            stem = charts.sobol_bars(table, outcomes, ev.figures, f"sobol_{name}")
+            stem = charts.sobol_bars(table, outcomes, ev.figures, f"sobol_{name}",
+                                     {n: f"{t} ({OUTCOME_UNITS[n]})" for n, t in KEY_OUTCOMES})
             s.add(Figure(stem, f"First- and total-order Sobol indices with bootstrap 95% CIs ({name}, N = "
                                f"{study.spec.samples}, {len(study.runs)} runs).", charts.PAGE_SHARE))
             cols = ["S1", "S1_conf", "ST", "ST_conf"]
