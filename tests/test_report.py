@@ -285,6 +285,10 @@ def _synthetic_figures(tmp_path, monkeypatch) -> dict:
         ("H100 rental price", "US$/GPU-hour", 8), ("Used H100 price", "US$/GPU", 40_000),
         ("GPU-backed lending outstanding", "US$bn", 100), ("Nvidia market cap", "US$bn", 60_000),
         ("Debt entering default", "US$bn/month", 4), ("Circular revenue share", "fraction", 0.25))], tmp_path, "bands")
+    for months in (12, 24, 36):  # short horizons label months or years, never crowded
+        short = bands(8).iloc[:months]
+        charts.band_panels([("H100 rental price", "US$/GPU-hour", {"baseline": short}),
+                            ("GPU-backed lending", "US$bn", {"baseline": short})], tmp_path, f"bands_{months}")
     charts.band_panels([(t, u, {sc: bands(s) for sc in scenarios}) for t, u, s in (
         ("H100 rental price", "US$/GPU-hour", 8), ("GPU-backed lending", "US$bn", 100),
         ("Nvidia market cap", "US$bn", 60_000), ("Debt entering default", "US$bn/month", 4))], tmp_path, "paths")
@@ -327,7 +331,7 @@ def test_every_report_figure_is_legible_at_one_journal_column(tmp_path, monkeypa
     from gpucredit.experiments.report.charts import style
 
     drawn = _synthetic_figures(tmp_path, monkeypatch)
-    assert set(drawn) == {"bands", "paths", "forest", "phase", "sobol", "network"}
+    assert set(drawn) == {"bands", "bands_12", "bands_24", "bands_36", "paths", "forest", "phase", "sobol", "network"}
     with style():  # the type sizes the report saves them with
         problems = [p for name, fig in drawn.items() for p in _legibility_problems(name, fig)]
     assert not problems, "\n".join(problems)

@@ -90,15 +90,15 @@ def _dates(labels) -> pd.DatetimeIndex:
 
 
 def date_axis(ax, dates: pd.DatetimeIndex | None = None) -> None:
-    """Calendar years on the time axis, at most four of them (2024, 2028, 2032 over a decade); months
-    (``YYYY-MM``) for runs shorter than three years."""
+    """Calendar years on the time axis, at most four of them (2024, 2028, 2032 over a decade); for horizons
+    shorter than a year and a half, at most three or four months (``YYYY-MM``: January and July, or quarters)."""
     span = (dates.max() - dates.min()).days / 365.25 if dates is not None and len(dates) > 1 else 10.0
-    if span >= 3:
+    if span >= 1.5:
         step = next(k for k in (1, 2, 4, 5, 10, 20, 50) if span / k <= 3.2 or k == 50)
-        locator = mdates.YearLocator(step)
-        formatter = mdates.DateFormatter("%Y")
+        locator, formatter = mdates.YearLocator(step), mdates.DateFormatter("%Y")
     else:
-        locator = mdates.MonthLocator(interval=max(1, math.ceil(span * 12 / 3)))
+        every = next(k for k in (1, 2, 3, 4, 6, 12) if span * 12 / k <= 3 or k == 12)
+        locator = mdates.MonthLocator(bymonth=range(1, 13, every))
         formatter = mdates.DateFormatter("%Y-%m")
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(formatter)
