@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from typing import Callable
 
 import numpy as np
@@ -23,7 +21,7 @@ from gpucredit.sim import GPUEconomy
 from gpucredit.sim.calendar import month_label
 from gpucredit.sim.reporting.columns import SERIES
 
-TARGETS_FILE = "data/calibration_targets.toml"
+from .sources import TARGETS_FILE, _data, cite, load_sources, number_sources, reference  # noqa: F401 (re-exported)
 STATISTICS = ("max", "mean", "sum", "at")
 
 
@@ -62,17 +60,6 @@ class Target:
         return float(window.max() if self.statistic == "max" else window.mean())
 
 
-@lru_cache(maxsize=1)
-def _data() -> dict:
-    text = resources.files("gpucredit.experiments").joinpath(TARGETS_FILE).read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
-def load_sources() -> dict[str, dict]:
-    """Every source by key: ``publisher``, ``title``, ``date``, ``url``, ``url_checked``."""
-    return dict(_data().get("source", {}))
-
-
 def load_facts() -> list[dict]:
     """The facts behind default parameters: ``fact``, ``date``, ``sources`` (keys of :func:`load_sources`)."""
     return list(_data().get("fact", []))
@@ -97,10 +84,9 @@ def load_targets() -> list[Target]:
     return targets
 
 
-def cite(keys: tuple[str, ...] | list[str]) -> str:
-    """Short citations of sources: ``publisher, title (date)`` joined by "; "."""
-    sources = load_sources()
-    return "; ".join(f"{sources[k]['publisher']}, {sources[k]['title']} ({sources[k]['date']})" for k in keys)
+def numbered_sources(targets: list[Target]) -> dict[str, int]:
+    """The sources of ``targets`` numbered 1, 2, ... in order of first citation."""
+    return number_sources([t.sources for t in targets])
 
 
 def _legacy_targets() -> tuple[tuple[str, Callable[[pd.DataFrame], float], float, str], ...]:
@@ -126,7 +112,8 @@ def run_seed(seed: int, months: int, scenario: str = "baseline") -> pd.DataFrame
 
 def calibration_table(seeds: int = 20, months: int = 48, scenario: str = "baseline") -> pd.DataFrame:
     """Per target the run covers: the median over ``seeds`` seeds, the 10th and 90th percentiles, the observed
-    value, the relative error of the median, the unit and the source (publisher, title, date)."""
+    value, the relative error of the median, the unit, the sources cited (publisher, title, date) and their keys
+    (``source_keys``)."""
     frames = [run_seed(s, months, scenario) for s in range(seeds)]
     rows = []
     for target in load_targets():
@@ -142,7 +129,7 @@ def calibration_table(seeds: int = 20, months: int = 48, scenario: str = "baseli
         rows.append({"target": target.label, "unit": target.unit, "model_median": model,
                      "p10": float(np.percentile(values, 10)), "p90": float(np.percentile(values, 90)),
                      "target_value": target.value, "relative_error": (model - target.value) / abs(target.value),
-                     "source": cite(target.sources)})
+                     "source": cite(target.sources), "source_keys": target.sources})
     return pd.DataFrame(rows)
 
 
@@ -164,8 +151,14 @@ def main(args) -> int:
         print(f"gpucredit: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     table = calibration_table(seeds, months)
+    numbers = numbered_sources(load_targets())
+    table["sources"] = [" ".join(f"[{numbers[k]}]" for k in keys) for keys in table.pop("source_keys")]
+    table = table.drop(columns="source")  # the full references follow the table
     with pd.option_context("display.width", 250, "display.max_colwidth", 70):
         print(table.to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
+    print("\nSources:")
+    for key, n in numbers.items():
+        print(f"  [{n}] {reference(key)}")
     print(f"\nMedian over {seeds} seeds of the baseline, {months} months; p10/p90: 10th and 90th percentiles over "
           f"seeds. Targets and sources: gpucredit/experiments/{TARGETS_FILE}. "
           "Stylized research model: not a forecast or investment advice.")

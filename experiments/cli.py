@@ -489,9 +489,19 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--format", choices=("table", "json"), default="table")
     co.set_defaults(func=cmd_columns)
 
-    ca = sub.add_parser("calibration", help="compare simulated and observed calibration targets")
-    ca.add_argument("--seeds", type=int, default=None, help="number of seeds (default 20)")
-    ca.add_argument("--months", type=int, default=None, help="months to simulate (default 36)")
+    from .sources import target_sources_text
+
+    ca = sub.add_parser("calibration", help="compare simulated and observed calibration targets",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Run the baseline over --seeds seeds and print, for each calibration target, the "
+                                    "median over seeds, the 10th and 90th percentiles, the observed value, the "
+                                    "relative error of the median and the target's numbered sources, then each "
+                                    "source's publisher, title, date and address. Targets and sources: "
+                                    "experiments/data/calibration_targets.toml.",
+                        epilog=target_sources_text())
+    ca.add_argument("--seeds", type=int, default=None, help="number of seeds, 1 to 1000 (default 20)")
+    ca.add_argument("--months", type=int, default=None, help="months to simulate from 2023-01, 1 to 600 (default 48: "
+                                                             "to 2026-12, every target's window)")
     ca.set_defaults(func=_delegate("calibration"))
 
     be = sub.add_parser("bench", help="time the model and the study engine",

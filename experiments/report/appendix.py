@@ -37,7 +37,7 @@ def parameter_section() -> Section:
                     f"(gpucredit.sim.parameters; also `gpucredit params`). Scenarios change some of them (see the scenario table of section 2)."),
           Table("parameters", "Parameters: default, allowed range, unit, description and source.",
                 ["parameter", "default", "allowed", "unit", "description", "source"], rows, pd.DataFrame(raw),
-                align="lrllll", small=True, widths=("auto", "auto", "auto", "0.8fr", "2fr", "1.4fr")))
+                align="lrllll", small=True, widths=("auto", "auto", "auto", "0.7fr", "1.7fr", "1.7fr")))
     return s
 
 
@@ -97,8 +97,10 @@ def reproducibility_section(ev: Evidence) -> Section:
                 ["study", "root seed", "design seed", "replicate seeds"], rows, pd.DataFrame(raw), align="lrrl",
                 small=True, widths=("auto", "auto", "auto", "1fr")))
     hashes = sha256_files(ev.root)
-    s.add(Table("sha256", f"SHA-256 of every stored result file ({len(hashes)} files under studies/; sizes in bytes).",
+    s.add(Table("sha256", f"SHA-256 of every stored result file ({len(hashes)} files; paths below studies/, sizes in "
+                          f"bytes).",
                 ["file", "bytes", "sha256"],
-                [[r.path, str(r.bytes), r.sha256] for r in hashes.itertuples()], hashes, align="lrl", small=True,
+                [[r.path.removeprefix("studies/"), str(r.bytes), r.sha256] for r in hashes.itertuples()], hashes,
+                align="lrl", small=True,
                 mono=True, widths=("1fr", "auto", "auto")))
     return s

@@ -15,14 +15,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
 import networkx as nx
 import numpy as np
 import pandas as pd
 
 from ..figures import C, new_figure
 from ..run import month_index
-from .charts import RC, save
+from .charts import WIDTH, save, style, wrap
 
 AFTER_MONTHS = 24
 EDGE_COLOURS = {"loan": C["red"], "equity_stake": C["purple"], "compute": C["blue"], "rent_back": C["brown"],
@@ -111,43 +110,58 @@ def _draw(ax, graph: nx.MultiDiGraph, title: str, scale: float) -> None:
         if weight > 0 and u in pos and v in pos:
             segments, widths = by_kind.setdefault(kind, ([], []))
             segments.append([pos[u], pos[v]])
-            widths.append(0.25 + 4.0 * math.sqrt(weight / scale))
+            widths.append(0.2 + 2.5 * math.sqrt(weight / scale))
     for kind, (segments, widths) in by_kind.items():
         ax.add_collection(LineCollection(segments, linewidths=widths, colors=EDGE_COLOURS.get(kind, C["grey"]),
                                          alpha=0.55, capstyle="round"))
     assets = {n: float(graph.nodes[n].get("assets", 0.0)) for n in pos}
     biggest = sorted(assets.values(), reverse=True)[:1] or [1.0]
     for node, (x, y) in pos.items():
-        ax.scatter([x], [y], s=8 + 160 * math.sqrt(max(assets[node], 0.0) / max(biggest[0], 1e-9)), color="#333333",
-                   zorder=3, edgecolor="white", linewidth=0.4)
+        exited = not graph.nodes[node].get("type")  # an exited neocloud: an open dot, not named
+        ax.scatter([x], [y], s=5 + 80 * math.sqrt(max(assets[node], 0.0) / max(biggest[0], 1e-9)),
+                   color="white" if exited else "#333333", edgecolor="#333333" if exited else "white",
+                   linewidth=0.5 if exited else 0.4, zorder=3)
     neoclouds = [n for n in pos if graph.nodes[n].get("type") == "Neocloud"]
-    labelled = [n for n in pos if n not in neoclouds] + sorted(neoclouds, key=lambda n: -assets[n])[:NEOCLOUD_LABELS]
+    named = [n for n in pos if n not in neoclouds and graph.nodes[n].get("type")]
+    labelled = named + sorted(neoclouds, key=lambda n: -assets[n])[:NEOCLOUD_LABELS]
     for node in labelled:
-        x, y = pos[node]
-        exited = "" if graph.nodes[node].get("type") else " (exited)"
-        ax.annotate(str(node)[:22] + exited, (x, y), xytext=(4, 0), textcoords="offset points", fontsize=5.5, va="center")
-    ax.set_xticks(range(len(LAYER_NAMES)), LAYER_NAMES, fontsize=6.5)
+        _label(ax, node, pos[node])
+    ax.set_xticks(range(len(LAYER_NAMES)), LAYER_NAMES)
+    ax.tick_params(axis="x", length=0)
     ax.set_yticks([])
-    ax.set_xlim(-0.3, len(LAYER_NAMES) - 0.4)
-    ax.set_ylim(-0.02, 1.02)
+    ax.grid(False)
+    ax.set_xlim(-0.15, len(LAYER_NAMES) - 0.35)
+    ax.set_ylim(-0.03, 1.03)
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
-    ax.set_title(title)
+    ax.set_title(title, loc="left")
+
+
+def _label(ax, node, xy: tuple[float, float]) -> None:
+    """The agent's name to the right of its dot, on a light box so that the edges behind it do not hide it: on one
+    line up to 18 characters (a column's width), in the last column on lines of up to 8 (the figure ends there)."""
+    x, y = xy
+    last = x >= len(LAYER_NAMES) - 1
+    ax.annotate(wrap(str(node), 8 if last else 18), (x, y), xytext=(4, 0), textcoords="offset points", fontsize=5.5,
+                va="center", ha="left", linespacing=0.95, zorder=4,
+                bbox={"boxstyle": "square,pad=0.08", "facecolor": "white", "edgecolor": "none", "alpha": 0.75})
 
 
 def network_figure(graphs: dict[str, nx.MultiDiGraph], titles: dict[str, str], directory: Path, stem: str) -> str:
-    """The snapshots side by side; line width grows with the square root of the claim (US$bn), on one scale for
-    both panels; dot size with the square root of the node's total assets."""
+    """The snapshots one above the other, one journal column wide; line width grows with the square root of the
+    claim (US$bn), on one scale for both panels; dot size with the square root of the node's total assets."""
     from matplotlib.lines import Line2D
 
     scale = max([w for g in graphs.values() for w in _aggregate(g).values()] + [1e-9])
-    with matplotlib.rc_context(RC):
-        fig = new_figure(figsize=(7.2, 4.6), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(1, len(graphs)))
+    with style():
+        fig = new_figure(figsize=(WIDTH, 3.0 * len(graphs) + 0.55), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(len(graphs), 1, squeeze=False)).ravel()
         for ax, (month, graph) in zip(axes, graphs.items()):
             _draw(ax, graph, titles[month], scale)
         handles = [Line2D([], [], color=c, lw=2, label=k.replace("_", " ")) for k, c in EDGE_COLOURS.items()
                    if k != "backstop"]
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False,
-                   title=f"claims (line width \u221d \u221a(US\\$bn); widest = US\\${scale:,.1f}bn)", title_fontsize=7)
+        handles.append(Line2D([], [], ls="none", marker="o", markerfacecolor="white", markeredgecolor="#333333",
+                              label="exited neocloud"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False,
+                   title=f"claims: line width \u221d \u221a(claim in US\\$bn); widest US\\${scale:,.1f}bn")
         return save(fig, directory, stem)

@@ -179,18 +179,30 @@ def study_section(ev: Evidence) -> Section:
 
 
 def calibration_section(ev: Evidence) -> Section:
+    from ..sources import number_sources, reference
+
     s = Section("calibration", "Calibration")
     n = len(ev.frames)
     s.add(Paragraph(f"The {ev.reference} scenario against public figures of 2023-2025: for each target, the median "
                     f"over {n} runs, the 90% band (5th to 95th percentile over runs), the relative error of the median "
-                    f"((model - target) / |target|) and the source of the target. The calibration is by hand; the "
-                    f"table shows where the model lands, not a fit."))
+                    f"((model - target) / |target|) and the sources of the target, numbered as in the list below the "
+                    f"table. The calibration is by hand; the table shows where the model lands, not a fit."))
     t = ev.calibration
+    keys = [k.split() for k in t["source_keys"]] if len(t) else []
+    numbers = number_sources(keys)
     rows = [[r.target, num(r.model_median), f"{num(r.model_p05)} to {num(r.model_p95)}", num(r.target_value),
-             pct(r.relative_error, 0), r.source] for r in t.itertuples()]
-    s.add(Table("calibration", f"Model ({ev.reference}, {n} runs) against calibration targets.",
-                ["target (unit)", "model median", "90% band", "target", "rel. error", "source"], rows, t,
-                align="lrrrrl", widths=("1.6fr", "auto", "auto", "auto", "auto", "1fr")))
+             pct(r.relative_error, 0), ", ".join(f"[{numbers[k]}]" for k in cited)]
+            for r, cited in zip(t.itertuples(), keys)]
+    s.add(Table("calibration", f"Model ({ev.reference}, {n} runs) against calibration targets; sources in Table "
+                               f"\u201cSources of the calibration targets\u201d below.",
+                ["target (unit)", "model median", "90% band", "target", "rel. error", "sources"], rows, t,
+                align="lrrrrl", widths=("1fr", "auto", "auto", "auto", "auto", "auto")))
+    refs = [{"number": n, "key": key, "reference": reference(key)} for key, n in numbers.items()]
+    s.add(Table("calibration_sources", "Sources of the calibration targets: publisher, title (a published headline "
+                                       "in quotation marks; a description for press reports whose headline is not "
+                                       "recorded), date and address.",
+                ["#", "source"], [[f"[{r['number']}]", r["reference"]] for r in refs], pd.DataFrame(refs),
+                align="ll", small=True, widths=("auto", "1fr")))
     if ev.outside:
         s.add(Paragraph("Targets outside the simulated horizon (not compared): " + "; ".join(ev.outside) + "."))
     return s

@@ -38,12 +38,15 @@ def _table(table: Table) -> str:
 
 
 def _figure(fig: Figure) -> str:
-    return (f'#figure(image("figures/{fig.stem}.pdf", width: {fig.width * 100:.0f}%), '
+    """A figure at its share of the text width, floating to the top or bottom of a page (``placement: auto``) so
+    that a tall figure does not leave the rest of a page empty."""
+    return (f'#figure(image("figures/{fig.stem}.pdf", width: {fig.width * 100:.1f}%), placement: auto, '
             f"caption: {typst_string(fig.caption)}) <fig-{fig.stem}>\n")
 
 
 def _section(section: Section, number: str) -> str:
-    parts = [f"#heading(level: 1, {typst_string(number + ' ' + section.title)}) <{section.key}>\n"]
+    # the floating figures of the previous section are placed before this one begins
+    parts = [f"#place.flush()\n#heading(level: 1, {typst_string(number + ' ' + section.title)}) <{section.key}>\n"]
     for block in section.blocks:
         if isinstance(block, Paragraph):
             parts.append(f"#par({typst_string(block.text)})\n")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..calibration import TARGETS
+from ..calibration import load_targets
 from ..compare import comparison_table, scenario_summary
 from ..store import STATUS_OK, StudyStore, connect
 from ..study import StudySpec
@@ -128,18 +128,21 @@ def _covers(statistic, df: pd.DataFrame) -> bool:
 
 def calibration(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, list[str]]:
     """Model against target for every calibration target of :mod:`gpucredit.experiments.calibration` that the
-    horizon covers: median, 90% band over seeds, relative error of the median, source. Also returns the labels
-    of targets outside the horizon."""
+    horizon covers: median, 90% band over seeds, relative error of the median, sources (cited, and their keys in
+    ``source_keys``, space-separated). Also returns the labels of targets outside the horizon."""
+    from ..sources import cite
+
     rows, outside = [], []
-    for label, statistic, target, source in TARGETS:
-        covered = bool(frames) and _covers(statistic, frames[0])
-        median, low, high = quantiles([statistic(df) for df in frames] if covered else [])
+    for t in load_targets():
+        label = f"{t.label} ({t.unit})"
+        covered = bool(frames) and _covers(t.compute, frames[0])
+        median, low, high = quantiles([t.compute(df) for df in frames] if covered else [])
         if not math.isfinite(median):
             outside.append(label)
             continue
         rows.append({"target": label, "model_median": median, "model_p05": low, "model_p95": high,
-                     "target_value": target, "relative_error": (median - target) / abs(target),
-                     "source": clean_source(source)})
+                     "target_value": t.value, "relative_error": (median - t.value) / abs(t.value),
+                     "source": clean_source(cite(t.sources)), "source_keys": " ".join(t.sources)})
     return pd.DataFrame(rows), outside
 
 

@@ -21,7 +21,7 @@ def dynamics_section(ev: Evidence) -> Section:
                     f"{ev.reference} scenario. Nothing is scheduled: booms, defaults and corrections emerge from the "
                     f"agents' rules and differ from seed to seed."),
           Figure(stem, f"{ev.reference}: median and 5-95% band over {n} seeds of six monthly series (units on the "
-                       f"axes; debt entering default is a monthly flow)."))
+                       f"axes; debt entering default is a monthly flow).", charts.PAGE_SHARE))
     rows, raw = [], []
     for name, unit, description in _outcomes():
         median, low, high = quantiles(list(ev.main.outcome(ev.reference, name)))
@@ -55,7 +55,9 @@ def network_section(ev: Evidence) -> Section:
           Figure(stem, f"Financial network of {ev.reference}, seed {ev.network_seed}, at "
                        f"{peak if peak == after else peak + ' and ' + after}. Columns: "
                        f"lenders, neoclouds, hyperscalers, AI developers (labs and the start-up population), chipmakers; line colour: type of claim; line width grows with "
-                       f"the square root of its value (US$bn); dot size with the square root of total assets."))
+                       f"the square root of its value (US$bn); dot size with the square root of total assets; open dots: "
+                       f"neoclouds that have exited; the five largest neoclouds are named.",
+                 charts.PAGE_SHARE))
     rows, raw = [], []
     for month, graph in ev.networks.items():
         t = summary(graph)
@@ -89,9 +91,9 @@ def counterfactual_section(ev: Evidence) -> Section:
           Figure(paths, (f"Median over {ev.main.spec.replicates} seeds of four series in each scenario."
                          if len(scenarios) > charts.MAX_BANDS else
                          f"Median and 5-95% band over {ev.main.spec.replicates} seeds of four series in each "
-                         f"scenario.")),
-          Figure(forest, f"Paired differences from {ev.reference} (mean and 95% CI over seeds); filled markers: "
-                         f"Holm-adjusted p < 0.05."))
+                         f"scenario."), charts.PAGE_SHARE),
+          Figure(forest, f"Paired differences from {ev.reference} (mean and 95% CI over seeds; shares in "
+                         f"percentage points); filled markers: Holm-adjusted p < 0.05.", charts.PAGE_SHARE))
     table = ev.comparison[ev.comparison["outcome"].isin([k for k, _ in KEY_OUTCOMES])]
     rows = []
     for name, title in KEY_OUTCOMES:
@@ -106,7 +108,7 @@ def counterfactual_section(ev: Evidence) -> Section:
                                    f"outcome is in tables/counterfactuals.csv.",
                 ["outcome (unit)", "scenario", "median", "5-95%", "difference", "95% CI", "d_z", "p (Holm)"], rows,
                 ev.comparison, align="llrrrrrr", small=True,
-                widths=("1.3fr", "1.3fr", "auto", "auto", "auto", "auto", "auto", "auto")))
+                widths=("1.6fr", "auto", "auto", "auto", "auto", "auto", "auto", "auto")))
     return s
 
 
@@ -116,12 +118,13 @@ def phase_section(ev: Evidence) -> Section | None:
     s = Section("phase", "Phase diagram")
     for name, table in ev.phases.items():
         study = next(o for o in ev.others if o.spec.name == name)
-        stem = charts.heatmap(table, "crisis probability (share of runs)", ev.figures, f"phase_{name}", True)
+        stem = charts.heatmap(table, "crisis probability (share of runs)", ev.figures, f"phase_{name}", True,
+                             study.spec.model)
         seeds = f"{study.spec.replicates} seed{'s' if study.spec.replicates != 1 else ''}"
         s.add(Paragraph(f"Study {name}: {study.spec.description.rstrip('.')}. The probability of a credit crisis in "
                         f"each cell is the share of its runs ({seeds}) with a crisis."),
               Figure(stem, f"Crisis probability over {table.index.name} (rows) and {table.columns.name} (columns), "
-                           f"{seeds} per cell ({name}).", width=0.75))
+                           f"{seeds} per cell ({name}).", charts.PAGE_SHARE))
         raw = table.reset_index()
         rows = [[f"{idx:g}"] + [pct(v, 0) for v in row] for idx, row in zip(table.index, table.to_numpy(float))]
         s.add(Table(f"phase_{name}", f"Crisis probability per cell ({name}); rows {table.index.name}, columns "
@@ -142,9 +145,10 @@ def sensitivity_section(ev: Evidence) -> Section | None:
         if "S1" in table:
             outcomes = [o for o in ("peak_gpu_backed_lending", "market_cap_drawdown", "max_default_share_12m",
                                     "spot_price_drawdown") if o in set(table["outcome"])][:4]
-            stem = charts.sobol_bars(table, outcomes, ev.figures, f"sobol_{name}")
+            stem = charts.sobol_bars(table, outcomes, ev.figures, f"sobol_{name}",
+                                     {n: f"{t} ({OUTCOME_UNITS[n]})" for n, t in KEY_OUTCOMES})
             s.add(Figure(stem, f"First- and total-order Sobol indices with bootstrap 95% CIs ({name}, N = "
-                               f"{study.spec.samples}, {len(study.runs)} runs)."))
+                               f"{study.spec.samples}, {len(study.runs)} runs).", charts.PAGE_SHARE))
             cols = ["S1", "S1_conf", "ST", "ST_conf"]
         else:
             cols = ["mu_star", "mu_star_conf", "sigma", "mu"]
