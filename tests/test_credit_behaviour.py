@@ -58,6 +58,8 @@ def test_foreclosure_recovery_counts_the_fire_sale_impact_of_selling_the_gpus(fr
     m = fresh_24
     loan = _breached_loan(m)
     lender = m.entity[loan.lender]
+    # the GPUs alone (no contracts counted, no foreclosure cost), so the cap at the principal cannot hide the impact
+    m.p["lenders.contract_collateral_share"], m.p["lenders.foreclosure_cost"] = 0.0, 0.0
     recovered = lender.foreclosure_recovery(loan)
     assert 0.0 < recovered < loan.principal
     m.used_gpus.impact = 0.0  # outside buyers with unlimited depth
