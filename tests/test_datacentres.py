@@ -6,6 +6,7 @@ import pytest
 from gpucredit.sim import GPUEconomy
 from gpucredit.sim.credit.default import resolve_default
 from gpucredit.sim.finance.datacentres import BUILDING, OWNED
+from gpucredit.sim.ledger import PAIR
 from gpucredit.sim.parameters import ParameterError, resolve
 from tests.conftest import run
 
@@ -71,13 +72,18 @@ def test_a_builders_default_passes_its_datacentres_to_the_construction_lender_at
     book, debt = sum(b.book for b in builds), sum(b.debt for b in builds)
     assert book > 0 and debt > 0
     banks = m.ledger.sector("banks")
-    banks_cash = m.ledger.cash[banks]
+    banks_cash, cash = m.ledger.cash[banks], m.ledger.cash[lead.eid]
+    assert cash > 0
     resolve_default(m, lead)
     proceeds = rate * book
     recovered = min(proceeds, debt)
     # the construction lender pays the recovery value for the data centres and is repaid out of it, up to its claim
     assert m.ledger.cash[banks] - banks_cash == pytest.approx(recovered - proceeds)
     assert m.flow["construction_losses"] == pytest.approx(debt - recovered)
+    # what the data centres fetch beyond the construction debt goes to the firm's GPU lenders with its cash
+    to_lenders = sum(v for pair, v in m.ledger.flows["recovery"].items() if pair // PAIR == lead.eid)
+    assert to_lenders == pytest.approx(cash + proceeds - recovered)
+    assert (proceeds > debt) == (rate == 1.0)  # both cases: a shortfall and an excess
     assert m.datacentres.of(lead.eid) == [] and m.datacentres.debt_of(lead.eid) == 0.0
     event = [e for e in m.events if e["event"] == "construction_default"][-1]
     assert event["amount_bn"] == pytest.approx(debt) and lead.name in event["agents"]
