@@ -8,7 +8,8 @@ Decision rules, each month:
   power and financing limits). Lenders lend cheaper against investment-grade (IG) contracts.
 * **Investment.** It orders GPUs to honour signed contracts, and speculatively when the net present value
   of a new GPU, under its own price expectations (its weight on extrapolation is its own), beats its cost:
-  within power capacity (leased with a lead time), chip allocation and financing.
+  within power capacity (leased with a lead time; the leaders build part of theirs with construction debt),
+  chip allocation and financing.
 * **Financing.** Each delivery is paid with a draw on a GPU-backed delayed-draw term loan (up to the lender's
   current LTV of the GPUs' appraised value) and cash; equity is raised from VCs and Nvidia when sentiment
   allows and cash is short, or in a growth round once its valuation has doubled since its last round.
@@ -33,8 +34,10 @@ class Neocloud(mesa.Agent):
         super().__init__(model)
         self.name = name
         self.eid = eid
-        self.power_mw = power_mw
-        self.pipeline: list[tuple[int, float]] = []  # (month ready, MW)
+        self.power_mw = power_mw  # leased and owned capacity that can host GPUs
+        self.owned_mw = 0.0  # of which data centres it built and owns (no lease)
+        self.builds = False  # does it build part of its new capacity (one of the leaders, ``datacentres.builders``)
+        self.pipeline: list[tuple[int, float]] = []  # leases signed: (month ready, MW)
         self.relationship_lender = relationship_lender
         self.optimism = optimism  # own weight on the extrapolating rule
         self.size = size
@@ -86,6 +89,8 @@ class Neocloud(mesa.Agent):
     def power_headroom_mw(self, by_month: int | None = None) -> float:
         """MW free now, or by ``by_month`` counting the power under construction that will be ready by then."""
         coming = 0.0 if by_month is None else sum(mw for t, mw in self.pipeline if t <= by_month)
+        if self.builds and by_month is not None:
+            coming += self.model.datacentres.ready_by(self.eid, by_month)
         return max(0.0, self.power_mw + coming - self.power_used())
 
     def hurdle_rate(self) -> float:
@@ -258,12 +263,33 @@ class Neocloud(mesa.Agent):
         return self.model.contracts.contracted_next_by_provider.get(self.eid, 0.0)
 
     def plan_power(self, desired_units: float, g: int, expanding: bool) -> None:
+        """New capacity when what it wants to run over the lease lead time exceeds what it has and has coming, at most
+        its current capacity (or 5 MW per unit size) at a time. A builder builds part of each block (:meth:`mw_to_build`,
+        ready after ``datacentres.build_months``) and leases the rest (``neoclouds.power_lead_months``)."""
         m = self.model
         pipeline = sum(mw for _, mw in self.pipeline)
+        if self.builds:
+            pipeline += m.datacentres.building_mw(self.eid)
         need_mw = self.power_used() + desired_units * m.facility_kw[g] / 1000.0 * m.p["neoclouds.power_lead_months"]
         if expanding and need_mw > self.power_mw + pipeline:
-            lease = min(need_mw - self.power_mw - pipeline, max(self.power_mw, 5.0 * self.size))
-            self.pipeline.append((m.month + m.p["neoclouds.power_lead_months"], lease))
+            block = min(need_mw - self.power_mw - pipeline, max(self.power_mw, 5.0 * self.size))
+            built = self.mw_to_build(block) if self.builds else 0.0
+            if built > 0:
+                m.datacentres.start(self, built)
+            self.pipeline.append((m.month + m.p["neoclouds.power_lead_months"], block - built))
+
+    def mw_to_build(self, block: float) -> float:
+        """MW of a new ``block`` a builder builds: ``datacentres.build_share`` of it, at most what its cash above its buffer
+        can fund the equity part of, after the equity still to come on the projects it has under way."""
+        p = self.model.p
+        equity_per_mw = (1.0 - p["datacentres.debt_share"]) * p["datacentres.cost_per_mw"]
+        free = self.model.ledger.cash[self.eid] - self.cash_buffer() - self.model.datacentres.equity_to_come(self.eid)
+        return max(0.0, min(p["datacentres.build_share"] * block, free / equity_per_mw if equity_per_mw > 0 else block))
+
+    def commission_owned(self, mw: float) -> None:
+        """A data centre it built is complete: ``mw`` MW it owns can host GPUs from now on."""
+        self.power_mw += mw
+        self.owned_mw += mw
 
     def commission_power(self) -> None:
         m = self.model

@@ -46,6 +46,7 @@ GROUP_TITLES = {
     "startups": "AI start-ups",
     "hyperscalers": "Hyperscalers",
     "neoclouds": "Neoclouds",
+    "datacentres": "Data-centre construction",
     "lenders": "Lenders and loan terms",
     "markets": "Markets",
     "contracts": "Compute contracts",

@@ -18,11 +18,11 @@ import numpy as np
 from .ledger import AccountingError
 from .technology import BN
 
-ASSETS = ("cash", "gpus_book", "loans_receivable", "equity_stakes", "prepaid_compute", "chip_deposits")
-LIABILITIES = ("loans_payable", "deferred_revenue", "customer_advances", "bonds", "bank_facility")
+ASSETS = ("cash", "gpus_book", "loans_receivable", "equity_stakes", "prepaid_compute", "chip_deposits", "datacentres")
+LIABILITIES = ("loans_payable", "deferred_revenue", "customer_advances", "bonds", "bank_facility", "construction_debt")
 SNAPSHOT_COLUMNS = ("cash", "gpus_book", "gpus_market", "gpu_count", "loans_receivable", "equity_stakes", "prepaid_compute",
-                    "chip_deposits", "assets", "loans_payable", "deferred_revenue", "customer_advances", "bonds",
-                    "bank_facility", "liabilities", "equity")
+                    "chip_deposits", "datacentres", "assets", "loans_payable", "deferred_revenue", "customer_advances",
+                    "bonds", "bank_facility", "construction_debt", "liabilities", "equity")
 
 
 def balance_sheets(economy) -> dict[str, np.ndarray]:
@@ -32,7 +32,7 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     n = len(led.names)
     out = {k: np.zeros(n) for k in ("cash", "gpus_book", "gpus_market", "gpu_count", "loans_receivable", "equity_stakes",
                                     "prepaid_compute", "chip_deposits", "loans_payable", "deferred_revenue",
-                                    "customer_advances", "bonds", "bank_facility")}
+                                    "customer_advances", "bonds", "bank_facility", "datacentres", "construction_debt")}
     out["cash"][:] = led.cash
     out["cash"][np.asarray(led.is_sector)] = 0.0  # an outside sector's cash is its net payments, not a balance sheet
     cnt, own = fleet.view("count"), fleet.view("owner")
@@ -58,6 +58,9 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
         out["bonds"][h.eid] = h.bonds
     for lender in m.lenders:
         out["bank_facility"][lender.eid] = lender.borrowings
+    for build in m.datacentres.builds:  # owned and under construction, at book value; the loans behind them
+        out["datacentres"][build.owner] += build.book
+        out["construction_debt"][build.owner] += build.debt
     out["assets"] = sum(out[k] for k in ASSETS)  # 0 + cash + ...: the same additions, in the same order
     out["liabilities"] = sum(out[k] for k in LIABILITIES)
     out["equity"] = np.array(led.equity)

@@ -46,7 +46,7 @@ SECTORS = (
     "venture_and_public_equity",
     "credit_investors",
     "bond_investors",
-    "banks",  # back-leverage lenders to the credit funds
+    "banks",  # back-leverage lenders to the credit funds; construction lenders to the neoclouds that build
     "used_gpu_buyers",
     "hyperscaler_core_business",
     "recyclers",  # take the GPUs scrapped, for nothing
@@ -161,6 +161,16 @@ KINDS: dict[str, Kind] = {
                           "corporate income tax on a profitable firm's taxable profit"),
     "loan_portfolio_sale": Kind("swap", "swap", _routes(("lender", "lender")),
                                 "a surviving credit fund buys a failed fund's loans at their marks"),
+    "construction_draw": Kind("swap", "swap", _routes(("banks", "neocloud")), "a builder draws on its construction loan"),
+    "construction_spend": Kind("swap", "pnl", _routes(("neocloud", "utilities_and_data_centres")),
+                               "a builder pays for a month's work on its data centre (cash for the asset)"),
+    "construction_interest": Kind("pnl", "pnl", _routes(("neocloud", "banks")),
+                                  "interest on a finished data centre's construction loan"),
+    "construction_repayment": Kind("swap", "swap", _routes(("neocloud", "banks")),
+                                   "a builder repays principal of its construction loan (at a default, out of the "
+                                   "data centres' sale)"),
+    "datacentre_sale": Kind("swap", "swap", _routes(("banks", "neocloud")),
+                            "a defaulted builder's construction lender takes its data centres at their recovery value"),
 }
 # kind -> (does it change the payer's book equity, the payee's): everything but a swap does
 _N_ROLES = len(ROLES)
@@ -187,6 +197,10 @@ NONCASH: dict[str, str | None] = {
     "scrapping": None,
     "gain_on_gpu_sales": None,
     "facility_interest_capitalised": None,  # a credit fund's unpaid interest added to its bank facility
+    "construction_interest_capitalised": None,  # a builder's unpaid interest added to its construction loan (banks)
+    "datacentre_depreciation": None,
+    "datacentre_writedown": None,  # a defaulted builder's data centres: book value less what the construction lender paid
+    "construction_debt_extinguished": None,  # the construction debt it did not recover (the banks are an outside sector)
     "gpus_seized": None,  # the borrower loses their book value, the lender gains their market value
     "loan_sale_discount": "loan_sale_discount",  # a failed fund's loans sold below principal: its loss, the buyer's gain
     "facility_written_off": None,  # the bank writes off what a failed fund cannot repay (the fund's liability is gone)

@@ -12,7 +12,8 @@ the object that owns the mechanism:
                                (:mod:`.markets.chips`)
 6. ``clear_compute_market``    the spot market (:mod:`.markets.compute`), contract payments (:mod:`.contracts.register`),
                                backstops (:mod:`.finance.circular`), running costs
-7. ``service_debt``            interest and amortisation; missed payments open breaches (neoclouds' decision rules)
+7. ``service_debt``            interest and amortisation; missed payments open breaches (neoclouds' decision rules);
+                               data-centre construction and its loans (:mod:`.finance.datacentres`)
 8. ``mark_and_enforce``        used-GPU prices (:mod:`.markets.used_gpus`), lenders' liquidations, marks, covenants,
                                cures and defaults (:mod:`.credit`)
 9. ``settle_equity``           valuations, neocloud rounds, payouts, circular-financing agreements, stake marks,
@@ -41,6 +42,7 @@ from .demand import AIRevenue
 from .events import EventLog
 from .expectations import Expectations, form_expectations, full_cost_of_new_capacity
 from .finance.circular import CircularFinance
+from .finance.datacentres import DataCentres
 from .finance.equity import EquityRegister
 from .finance.tax import CorporateTax
 from .finance.venture import VentureSupply
@@ -114,6 +116,7 @@ class GPUEconomy(mesa.Model):
         self.taxes = CorporateTax(self)
         self._lenders_ranked, self._lenders_ranked_month = [], -1
         build_population(self, spec.roster)
+        self.datacentres = DataCentres(self)  # marks the neoclouds that build
         lead = lead_neocloud_name(spec.roster)  # followed by name: NaN metrics after it exits, never another firm
         self.lead_neocloud = next((nc for nc in self.neoclouds if nc.name == lead), None)
         self.shocks = ShockSchedule(self, spec.shocks)
@@ -273,6 +276,7 @@ class GPUEconomy(mesa.Model):
     def service_debt(self) -> None:
         for nc in list(self.neoclouds):
             nc.service_debt()
+        self.datacentres.advance()
 
     # ---- 8 ------------------------------------------------------------------------------------------
     def mark_and_enforce(self) -> None:

@@ -253,6 +253,16 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("neoclouds.payout_buffer_multiple", 2.0, 0.0, 10.0, "x cash buffer", "Cash a neocloud keeps, in cash buffers, before paying out surplus"),
     _p("neoclouds.valuation_sentiment", 0.5, 0.0, 2.0, "per unit sentiment", "Growth of a neocloud's valuation multiple with sentiment"),
     _p("neoclouds.backlog_weight", 0.25, 0.0, 1.0, "share of backlog", "Weight of the contract backlog beside annualised revenue in a neocloud's valuation"),
+    # --- data-centre construction (sim/finance/datacentres.py) ---------------------------------------
+    _p("datacentres.builders", 2, 0, 5, "firms", "Named neoclouds that build data centres: the largest by opening power capacity (0: all lease)", "assumption: the leaders build (e.g. CoreWeave's self-built campuses), the small ones lease colocation space", int),
+    _p("datacentres.build_share", 0.5, 0.0, 1.0, "share of new MW", "Share of each new block of capacity a builder builds; it leases the rest", "assumption (leaders still lease much of their capacity from data-centre developers)"),
+    _p("datacentres.cost_per_mw", 0.011, 0.002, 0.05, "US$bn/MW", "Construction cost of powered shell, electrical and cooling per MW of critical IT load", "US$10-12m per MW (Cushman & Wakefield, Data Center Development Cost Guide, 2024-25)"),
+    _p("datacentres.build_months", 18, 6, 36, "months", "Construction time of a data centre (no GPU is hosted before it is complete)", "12-24 months (Cushman & Wakefield, Data Center Development Cost Guide, 2024-25)", int),
+    _p("datacentres.debt_share", 0.8, 0.0, 1.0, "share of cost", "Share of construction spending financed by the construction loan (the rest from cash)", "assumption: top of a 60-80% loan-to-cost, near CoreWeave's reported debt at end-2024 (prospectus, March 2025)"),
+    _p("datacentres.spread", 0.035, 0.0, 0.2, "per year", "Spread over SOFR of construction loans (capitalised during construction)"),
+    _p("datacentres.term_months", 60, 12, 360, "months", "Straight-line amortisation of a construction loan once the data centre is complete", kind=int),
+    _p("datacentres.life_months", 240, 60, 480, "months", "Straight-line depreciation life of an owned data centre", kind=int),
+    _p("datacentres.recovery_rate", 0.6, 0.0, 1.0, "share of book value", "Share of its data centres' book value a defaulted builder's construction lender recovers"),
     # --- lenders ----------------------------------------------------------------------------------
     _p("lenders.max_ltv", 0.70, 0.1, 0.95, "share", "Maximum loan-to-value at origination",
        "assumption: no named deal discloses its LTV; unattributed market commentary cites 60-70% advance rates (unverified)"),

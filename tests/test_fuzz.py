@@ -51,7 +51,7 @@ NON_NEGATIVE = ("lender_losses", "gpus_seized", "debt_in_default", "fire_sale_vo
                 "gpu_backed_lending", "installed_h100e", "installed_gpus", "installing_h100e", "neocloud_avg_ltv",
                 "ai_revenue", "nvidia_capacity", "sofr", "idle_h100e", "used_gpus_resold", "lender_leverage",
                 "lender_borrowings", "lender_uncalled", "loan_provisions", "venture_allotment", "venture_raised",
-                "backstop_paid")
+                "backstop_paid", "construction_debt", "datacentre_mw_building", "datacentre_mw_owned")
 
 
 # ================================================================================================================

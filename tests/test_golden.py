@@ -114,8 +114,9 @@ def compare(path: str) -> None:
         now = outputs(*CASES[case])["series"]
         old = before[case]
         moved, total, worst = 0, 0, (0.0, "", -1)
+        new = [name for name in now if name not in old]  # columns added since the save: nothing to compare with
         for name, values in now.items():
-            if name not in old:  # a series added since
+            if name in new:
                 continue
             a, b = np.array(old[name]), np.array(values)
             rel = np.abs(b - a) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
@@ -127,7 +128,7 @@ def compare(path: str) -> None:
                    for k in ("spot_price_h100e", "nvidia_revenue", "neocloud_debt", "systemic_risk")}
         print(f"{case}: {moved}/{total} values moved; largest relative difference {worst[0]:.3g} ({worst[1]}, month "
               f"{worst[2]}); medians " + ", ".join(f"{k} {v:.2g}" for k, v in medians.items())
-              + "; new series: " + (", ".join(sorted(set(now) - set(old))) or "none"))
+              + (f"; new columns: {', '.join(new)}" if new else ""))
 
 
 if __name__ == "__main__":

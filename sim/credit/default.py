@@ -7,7 +7,9 @@ it cannot pay its bills. :func:`resolve_default` then runs:
    unencumbered ones; an unlevered firm's GPUs are sold to outside buyers;
 2. :func:`assign_contracts`  -- contracts go with the GPUs to the contract's own lender (or the lead lender) with
    their prepayments; with no lender they are terminated;
-3. :func:`distribute_cash`   -- cash goes to the lenders pro rata to their claims; a cash hole is an unpaid bill;
+3. :func:`distribute_cash`   -- its data centres go to their construction lender, who keeps what it is owed of their
+   recovery value (:meth:`~gpucredit.sim.finance.datacentres.DataCentres.realise`); then cash goes to the lenders pro
+   rata to their claims; a cash hole is an unpaid bill;
 4. :func:`write_off_loans`   -- the facilities are in default, the debt extinguished;
 5. :func:`apply_absolute_priority` -- no lender keeps more than it is owed: the excess goes to the other lenders,
    then the unpaid suppliers, then the shareholders;
@@ -40,6 +42,7 @@ def resolve_default(economy, nc) -> None:
     lead = max(lenders_share, key=lenders_share.get) if lenders_share else None
     seized_units, seized_rows, recovery = seize_collateral(m, nc, lenders_share, lead)
     assumed = assign_contracts(m, nc, lenders_share, lead)
+    m.datacentres.realise(nc)  # the construction lender is paid out of the data centres first: its security
     unpaid_bills = distribute_cash(m, nc, lenders_share, recovery)
     write_off_loans(m, nc, loans)
     apply_absolute_priority(m, nc, {k: principal * v for k, v in lenders_share.items()}, recovery, unpaid_bills,

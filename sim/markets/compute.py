@@ -381,8 +381,8 @@ class SpotMarket:
 
     # --- running costs -----------------------------------------------------------------------------------
     def pay_running_costs(self) -> None:
-        """Power and operations for the GPUs that ran this month; data-centre leases (neoclouds: the MW they lease
-        and their overhead; other owners: per GPU)."""
+        """Power and operations for the GPUs that ran this month; data-centre leases (neoclouds: the MW they lease,
+        not the data centres they own, and their overhead; other owners: per GPU)."""
         m = self.economy
         led, fleet = m.ledger, m.fleet
         owner, gen, count = fleet.view("owner"), fleet.view("gen"), fleet.view("count")
@@ -396,7 +396,7 @@ class SpotMarket:
         power_cost, overhead_per_size = m.p["neoclouds.power_cost"], m.p["neoclouds.overhead"]
         staff = led.sector("staff_and_services")
         for nc in m.neoclouds:
-            led.pay(nc.eid, util_sector, nc.power_mw * power_cost * 1e-3, "data_centre_lease")
+            led.pay(nc.eid, util_sector, (nc.power_mw - nc.owned_mw) * power_cost * 1e-3, "data_centre_lease")
             led.pay(nc.eid, staff, overhead_per_size * nc.size, "operating_expense")
         for eid in np.flatnonzero(facility > 0).tolist():
             if eid not in neo:

@@ -84,7 +84,7 @@ class SeriesRecorder:
     @staticmethod
     def lead_neocloud(m) -> dict[str, float]:
         """The credit metrics an analyst reads for the lead neocloud (CoreWeave unless a scenario renames it), fixed
-        by name: monthly revenue, EBITDA and interest expense (US$bn/month, interest capitalised included), all its debt,
+        by name: monthly revenue, EBITDA and interest expense (US$bn/month, interest capitalised included), all its debt (GPU-backed and construction loans),
         its backlog (remaining value of its contracts as provider) and its valuation (US$bn). NaN after it exits."""
         nc = m.lead_neocloud
         names = ("lead_neocloud_revenue", "lead_neocloud_ebitda", "lead_neocloud_interest_expense", "lead_neocloud_debt",
@@ -95,7 +95,9 @@ class SeriesRecorder:
         revenue = led.income_of(eid, "compute_contract", "compute_spot", "backstop", "rent_back")
         costs = led.income_of(eid, "compute_cover", "power_and_operations", "data_centre_lease", "operating_expense")
         backlog = m.contracts.remaining_value(m.contracts.rows_of(provider=eid))
-        values = (revenue, revenue + costs, -led.income_of(eid, "interest"), m.loans.debt_of(eid),
+        interest = -led.income_of(eid, "interest", "construction_interest", "construction_interest_capitalised")
+        debt = m.loans.debt_of(eid) + m.datacentres.debt_of(eid)  # GPU-backed and construction loans
+        values = (revenue, revenue + costs, interest, debt,
                   float(backlog.sum()), nc.valuation, nc.top_customer_share(), m.equity.share_of(m.nvidia.eid, eid))
         return {k: float(v) for k, v in zip(names, values)}
 
@@ -154,6 +156,7 @@ class SeriesRecorder:
                                    "power_and_operations", "data_centre_lease", "operating_expense") for nc in neo)
         # capped at +-100 (a vanishing interest bill, e.g. 1e-320 US$bn in a fuzzed draw, made the ratio infinite)
         out["neocloud_interest_coverage"] = max(-100.0, min(ebitda / interest, 100.0)) if interest > 1e-12 else 0.0
+        out["construction_debt"], out["datacentre_mw_building"], out["datacentre_mw_owned"] = m.datacentres.totals()
         out["gpu_backed_lending"] = sum(l.principal for l in loans)
         by_lender = defaultdict(float)
         for l in loans:
