@@ -164,7 +164,7 @@ def test_lenders_fail_in_a_credit_freeze_with_collapsing_collateral(tmp_path):
     """Thinly capitalised funds levered on a 90% advance rate against loans secured by GPUs alone, then in January 2025
     a two-year credit freeze (investors withdraw their commitments) and a 90% fall in used-GPU prices: the loan marks
     collapse, the banks' margin calls cannot be met, and after three months funds fail. None fails without the shocks."""
-    text = ('name = "fund_run"\n[parameters]\n"lenders.advance_rate" = 0.9\n"lenders.fund_capital" = 0.5\n'
+    text = ('name = "fund_run"\n[parameters]\n"lenders.advance_rate" = 0.9\n"lenders.fund_capital" = 0.3\n'
             '"lenders.contract_collateral_share" = 0.0\n')
     shocks = ('[[shocks]]\ndate = "2025-01"\nkind = "credit_freeze"\nsize = 1.0\nmonths = 24\n'
               '[[shocks]]\ndate = "2025-01"\nkind = "used_gpu_price_drop"\nsize = 0.9\n')
