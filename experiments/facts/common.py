@@ -5,7 +5,9 @@ The verdict rule (docs/ODD.md, section 10.1): a fact with an expected direction 
 confidence interval of its statistic lies entirely on the expected side of the reference value (0 for a
 difference or a correlation, 1 for an amplification ratio), ``fails`` when it lies entirely on the opposite side,
 and is ``inconclusive`` otherwise. A two-sided claim ("depends on how agents react") holds when the interval
-excludes the reference value and is otherwise inconclusive. Nothing is forced: the verdict is read off the runs.
+excludes the reference value and is otherwise inconclusive. With fewer than :data:`MIN_SEEDS` seeds (or seed pairs) a
+statistic is always inconclusive: a bootstrap over a handful of seeds does not give a 95% interval. Nothing is
+forced: the verdict is read off the runs.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ MAX_LTV = "lenders.max_ltv"
 HOLDS, FAILS, INCONCLUSIVE, NOT_RUN = "holds", "fails", "inconclusive", "not run"
 CONFIDENCE = 0.95
 BOOTSTRAP_DRAWS = 4000
+MIN_SEEDS = 5  # below this many seeds (or seed pairs) no statistic gets a verdict other than inconclusive
 BOOTSTRAP_SEED = 20261126  # the bootstrap's own generator: the same table every time from the same runs
 
 
@@ -85,10 +88,11 @@ CLAIMS = {c.number: c for c in (
 )}
 
 
-def verdict(low: float, high: float, expected: int, reference: float = 0.0) -> str:
+def verdict(low: float, high: float, expected: int, reference: float = 0.0, n: int | None = None) -> str:
     """``holds`` / ``fails`` / ``inconclusive`` from a confidence interval [low, high] and the expected direction
-    (+1: above ``reference``, -1: below it, 0: different from it, either way)."""
-    if not (math.isfinite(low) and math.isfinite(high)):
+    (+1: above ``reference``, -1: below it, 0: different from it, either way); inconclusive when ``n`` (seeds or
+    seed pairs behind the interval) is below :data:`MIN_SEEDS`."""
+    if not (math.isfinite(low) and math.isfinite(high)) or (n is not None and n < MIN_SEEDS):
         return INCONCLUSIVE
     above, below = low > reference, high < reference
     if expected == 0:
@@ -132,7 +136,7 @@ def directional_row(fact: int, label: str, values, expected: int, statistic=np.m
         return FactRow(fact, label, n=0, verdict=INCONCLUSIVE, expected=f"{sign} {reference:g}",
                        note=(note + "; " if note else "") + "no run gave a finite value")
     value, low, high = bootstrap((x,), statistic)
-    return FactRow(fact, label, value, low, high, int(x.size), verdict(low, high, expected, reference),
+    return FactRow(fact, label, value, low, high, int(x.size), verdict(low, high, expected, reference, int(x.size)),
                    f"{sign} {reference:g}", f"{name} over seeds, 95% percentile bootstrap ({BOOTSTRAP_DRAWS} draws)",
                    note)
 

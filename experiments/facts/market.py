@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .common import (CLAIMS, CRISIS, EQUITY_VALUE, FAILS, GPU_LENDING, HOLDS, INCONCLUSIVE, LENDER_LEVERAGE, MAX_LTV,
-                     ORIGINATION_LTV, SENTIMENT, USED_GPU_PRICE, FactRow, StoredStudy, directional_row, not_run,
+                     MIN_SEEDS, ORIGINATION_LTV, SENTIMENT, USED_GPU_PRICE, FactRow, StoredStudy, directional_row, not_run,
                      verdict)
 
 MIN_RETURNS = 12            # months of returns a run needs for a kurtosis or an autocorrelation
@@ -171,8 +171,10 @@ def critical_leverage(study: StoredStudy) -> list[FactRow]:
             + f"Study {study.name}")
     if math.isfinite(slope):
         return [FactRow(4, "logistic slope of the crisis flag on lenders.max_ltv (log-odds per unit LTV)", slope, low,
-                        high, len(data), verdict(low, high, +1), "> 0", "logit MLE, 95% Wald interval", note)]
-    result = HOLDS if p_more < 0.05 else FAILS if p_less < 0.05 else INCONCLUSIVE
+                        high, len(data), verdict(low, high, +1, 0.0, len(data)), "> 0",
+                        "logit maximum likelihood, 95% Wald interval", note)]
+    result = (INCONCLUSIVE if len(data) < MIN_SEEDS else HOLDS if p_more < 0.05 else FAILS if p_less < 0.05
+              else INCONCLUSIVE)
     diff = share.iloc[-1] - share.iloc[0]
     return [FactRow(4, f"crisis probability at max LTV {share.index[-1]:g} minus at {share.index[0]:g} "
                        f"(logistic slope not estimable)", float(diff), math.nan, math.nan, len(data), result, "> 0",

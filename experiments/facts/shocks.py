@@ -93,7 +93,7 @@ def ratio_row(study: StoredStudy, shocked: str, what: str) -> FactRow:
     initial, final = (np.array([p[k] for p in pairs_.values()]) for k in (0, 1))
     value, low, high = bootstrap((initial, final), ratio_of_sums)
     return FactRow(3, f"final / initial losses after {what} ({date}; {months} months)", value, low, high,
-                   len(pairs_), verdict(low, high, +1, 1.0), "> 1",
+                   len(pairs_), verdict(low, high, +1, 1.0, len(pairs_)), "> 1",
                    f"sum over seeds of final / of initial losses; 95% paired bootstrap ({BOOTSTRAP_DRAWS} draws)",
                    f"study {study.name}: initial US${initial.sum() / len(initial):.3g}bn, final "
                    f"US${final.sum() / len(final):.3g}bn per run on average")
@@ -110,7 +110,7 @@ def reaction_row(strict: StoredStudy, forbearing: StoredStudy, shocked: str, wha
         return FactRow(3, label, verdict="inconclusive", note="the shock hit no run in both studies")
     arrays = tuple(np.array([d[s][k] for s in seeds]) for d in (a, b) for k in (0, 1))
     value, low, high = bootstrap(arrays, lambda i1, f1, i2, f2: ratio_of_sums(i1, f1) - ratio_of_sums(i2, f2))
-    return FactRow(3, label, value, low, high, len(seeds), verdict(low, high, 0), "!= 0",
+    return FactRow(3, label, value, low, high, len(seeds), verdict(low, high, 0, 0.0, len(seeds)), "!= 0",
                    f"difference of ratios of sums; 95% paired bootstrap over seeds ({BOOTSTRAP_DRAWS} draws)",
                    f"forbearing ({forbearing.name}) {ratio_of_sums(*arrays[:2]):.3g}, strict ({strict.name}) "
                    f"{ratio_of_sums(*arrays[2:]):.3g}")
