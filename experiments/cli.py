@@ -598,7 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                "reused: its stored runs are not run again)")
     rt.set_defaults(func=cmd_report)
 
-    fa = sub.add_parser("facts", help="the stylized facts as experiments: statistic, 95% CI over seeds, verdict",
+    fa = sub.add_parser("facts", help="the stylized facts as experiments: statistic, 95%% CI over seeds, verdict",
                         description="Run the fact studies (experiments/studies/fact*.toml; stored runs are reused), "
                                     "then print each fact's statistics with 95% confidence intervals over seeds and "
                                     "a verdict (holds / fails / inconclusive), and write facts.csv and facts.md "
