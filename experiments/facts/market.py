@@ -58,12 +58,11 @@ def tails_and_clustering(study: StoredStudy, scenario: str | None = None) -> lis
     seeds = sorted(set(low) & set(high))
     rows = []
     for column, what in ((USED_GPU_PRICE, "used-H100 price"), (EQUITY_VALUE, "Nvidia equity value")):
-        for measure, name in ((excess_kurtosis, "excess kurtosis"), (volatility_clustering, "lag-1 autocorrelation "
-                                                                                            "of |returns|")):
+        for measure, name in ((excess_kurtosis, "excess kurtosis"), (volatility_clustering, "lag-1 autocorr. of |r|")):
             diffs = [measure(log_returns(high[s][column])) - measure(log_returns(low[s][column])) for s in seeds]
-            rows.append(directional_row(1, f"{name} of monthly log returns of the {what}: max LTV {levels[-1]:g} "
-                                           f"minus {levels[0]:g} (paired seeds)", diffs, +1,
-                                        note=f"study {study.name}, scenario {scenario}"))
+            rows.append(directional_row(1, f"{name}, monthly log returns r of the {what}: max LTV {levels[-1]:g} "
+                                           f"minus {levels[0]:g}", diffs, +1,
+                                        note=f"study {study.name}, scenario {scenario}; paired seeds"))
     return rows
 
 
@@ -95,10 +94,10 @@ def procyclicality(study: StoredStudy, scenario: str | None = None) -> list[Fact
     frames = study.series_by_seed(scenario)
     rows = []
     for column, what in ((LENDER_LEVERAGE, "lender leverage"), (ORIGINATION_LTV, "origination LTV")):
-        for cycle, label in ((SENTIMENT, "sentiment"), ("lending_growth", "12-month growth of GPU-backed lending")):
+        for cycle, label in ((SENTIMENT, "sentiment"), ("lending_growth", "12-month GPU-lending growth")):
             rhos = [cycle_correlation(df, column, cycle) for df in frames.values()]
             flat = sum(not math.isfinite(r) for r in rhos)
-            rows.append(directional_row(2, f"correlation over months of {what} with {label} (median over runs)",
+            rows.append(directional_row(2, f"corr({what}, {label}) over months, median over runs",
                                         rhos, +1, statistic=np.median,
                                         note=f"study {study.name}, scenario {scenario}"
                                              + (f"; {flat} run(s) without variation left out" if flat else "")))

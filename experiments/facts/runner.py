@@ -170,7 +170,7 @@ def format_table(rows: list[FactRow]) -> str:
     body = [[str(r.fact), r.label, _num(r.value), _interval(r), str(r.n), r.verdict] for r in rows]
     header = ["fact", "statistic", "value", "95% CI", "n", "verdict"]
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
-    widths[1] = min(widths[1], 90)
+    widths[1] = min(widths[1], 100)
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join((c if len(c) <= w else c[:w - 3] + "...").ljust(w) for c, w in zip(line, widths))
               for line in body]

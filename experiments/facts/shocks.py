@@ -85,14 +85,14 @@ def ratio_of_sums(initial: np.ndarray, final: np.ndarray) -> float:
 def ratio_row(study: StoredStudy, shocked: str, what: str) -> FactRow:
     """Final over initial losses, summed over seeds (a ratio of sums: robust to seeds with a tiny initial loss)."""
     if shocked not in study.spec.scenarios:
-        return FactRow(3, f"final / initial losses after {what}", note=f"study {study.name} lacks scenario {shocked}")
+        return FactRow(3, f"final / initial losses, {what}", note=f"study {study.name} lacks scenario {shocked}")
     pairs_, months, date = amplification(study, shocked)
     if not pairs_:
-        return FactRow(3, f"final / initial losses after {what} ({date})", verdict="inconclusive",
+        return FactRow(3, f"final / initial losses, {what} ({date})", verdict="inconclusive",
                        note=f"study {study.name}: the shock hit no run (after the horizon, or the firm had exited)")
     initial, final = (np.array([p[k] for p in pairs_.values()]) for k in (0, 1))
     value, low, high = bootstrap((initial, final), ratio_of_sums)
-    return FactRow(3, f"final / initial losses after {what} ({date}; {months} months)", value, low, high,
+    return FactRow(3, f"final / initial losses, {what} ({date}; {months} months)", value, low, high,
                    len(pairs_), verdict(low, high, +1, 1.0, len(pairs_)), "> 1",
                    f"sum over seeds of final / of initial losses; 95% paired bootstrap ({BOOTSTRAP_DRAWS} draws)",
                    f"study {study.name}: initial US${initial.sum() / len(initial):.3g}bn, final "
@@ -105,7 +105,7 @@ def reaction_row(strict: StoredStudy, forbearing: StoredStudy, shocked: str, wha
     a, months, date = amplification(forbearing, shocked)
     b, _, _ = amplification(strict, shocked)
     seeds = sorted(set(a) & set(b))
-    label = f"final / initial losses after {what} ({date}): forbearing minus strict lenders"
+    label = f"final / initial losses, {what} ({date}): forbearing minus strict lenders"
     if not seeds:
         return FactRow(3, label, verdict="inconclusive", note="the shock hit no run in both studies")
     arrays = tuple(np.array([d[s][k] for s in seeds]) for d in (a, b) for k in (0, 1))
@@ -120,7 +120,7 @@ def fire_sales(main: StoredStudy, strict: StoredStudy | None = None,
                forbearing: StoredStudy | None = None) -> list[FactRow]:
     """Fact 3: final over initial losses after a used-GPU price drop and after a forced default (expected > 1),
     and the difference between forbearing and strict lenders (expected != 0)."""
-    shocks = ((PRICE_SHOCK, "a used-GPU price drop"), (DEFAULT_SHOCK, "a forced neocloud default"))
+    shocks = ((PRICE_SHOCK, "used-GPU price drop"), (DEFAULT_SHOCK, "forced neocloud default"))
     rows = [ratio_row(main, shocked, what) for shocked, what in shocks]
     for shocked, what in shocks:
         if strict is None or forbearing is None:
@@ -156,11 +156,11 @@ def collateral_channel(study: StoredStudy, shocked: str = DEFAULT_SHOCK) -> list
         price.append(100.0 * window_mean(rel, t0))
         non_ig.append(BP * window_mean(_delta(base, hit, SPREAD_NON_IG), t0))
         ig.append(BP * window_mean(_delta(base, hit, SPREAD_IG), t0))
-    months = f"months {AFTER_DEFAULT[0]}-{AFTER_DEFAULT[1] - 1} after the default of {date}"
+    months = f"months {AFTER_DEFAULT[0]}-{AFTER_DEFAULT[1] - 1} after the {date} default"
     note = f"study {study.name}" + (f"; {missed} seed(s) left out: no forced default (firm gone or after the horizon)"
                                     if missed else "")
-    return [directional_row(6, f"used-H100 price, default minus none (%, {months})", price, -1, note=note),
-            directional_row(6, f"spread on new non-IG lending, default minus none (bp, {months})", non_ig, +1,
+    return [directional_row(6, f"used-H100 price, default minus none, % ({months})", price, -1, note=note),
+            directional_row(6, f"non-IG loan spread, default minus none, bp ({months})", non_ig, +1,
                             note=note),
-            directional_row(6, f"spread on new IG-backed lending, default minus none (bp, {months})", ig, +1,
+            directional_row(6, f"IG-backed loan spread, default minus none, bp ({months})", ig, +1,
                             note=note)]
