@@ -3,7 +3,8 @@ evaluate each fact and write the table.
 
 ::
 
-    DIR/studies/<study>-<seeds>seeds-<months>m/   the study stores (gpucredit.experiments.store), reused next time
+    DIR/studies/<study>/                          the study stores (gpucredit.experiments.store), reused next time;
+                                                  <study>-<seeds>seeds-<months>m/ with other --seeds or --months
     DIR/facts.csv                                 one row per statistic: fact, label, value, ci_low, ci_high, n,
                                                   verdict, expected, method, note
     DIR/facts.md                                  the same as a markdown table, with each fact's verdict
@@ -112,7 +113,11 @@ def fact_specs(only: tuple[int, ...], seeds: int | None = None, months: int | No
 
 
 def study_directory(root: Path, spec: StudySpec) -> Path:
-    """Where a fact study is stored: its name, seeds and months (another --seeds or --months is another study)."""
+    """Where a fact study is stored: ``studies/<name>`` as shipped (where a report naming the study finds it), or
+    ``studies/<name>-<seeds>seeds-<months>m`` with other seeds or months (another study, stored beside it)."""
+    shipped = load_spec(STUDY_DIR / f"{spec.name}.toml")
+    if (spec.replicates, spec.months) == (shipped.replicates, shipped.months):
+        return root / "studies" / spec.name
     return root / "studies" / f"{spec.name}-{spec.replicates}seeds-{spec.months}m"
 
 
