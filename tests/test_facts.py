@@ -17,8 +17,8 @@ from gpucredit.experiments.facts.common import MIN_SEEDS, bootstrap, directional
 from gpucredit.experiments.facts.market import (critical_leverage, excess_kurtosis, logistic_slope, procyclicality,
                                                 tails_and_clustering, volatility_clustering)
 from gpucredit.experiments.facts.runner import FACT_STUDIES, evaluate, fact_specs, format_table, markdown
-from gpucredit.experiments.facts.shocks import (DEFAULT_SHOCK, PRICE_SHOCK, collateral_channel, final_loss,
-                                                fire_sales, initial_loss, ratio_of_sums)
+from gpucredit.experiments.facts.shocks import (DEFAULT_SHOCK, PRICE_SHOCK, amplification_ratio, collateral_channel,
+                                                fire_sales, initial_loss, loss_paths)
 from gpucredit.experiments.facts.vendor import NO_CIRCULAR, circular_financing
 from gpucredit.experiments.study import StudySpec, make_factor, validate
 
@@ -63,11 +63,22 @@ def test_volatility_clustering_is_found_in_a_garch_series_and_not_in_white_noise
 def test_a_known_loss_ratio_is_recovered_and_judged_against_one():
     rng = np.random.default_rng(3)
     initial = rng.uniform(1.0, 3.0, 20)
-    assert ratio_of_sums(initial, 2.0 * initial) == pytest.approx(2.0)
-    value, low, high = bootstrap((initial, 2.0 * initial * rng.uniform(0.9, 1.1, 20)), ratio_of_sums)
+    flat = np.zeros((20, 12))
+    assert amplification_ratio(initial, 2.0 * initial, flat) == pytest.approx(2.0)
+    value, low, high = bootstrap((initial, 2.0 * initial * rng.uniform(0.9, 1.1, 20), flat), amplification_ratio)
     assert low < value < high and low > 1.0 and verdict(low, high, +1, 1.0, 20) == HOLDS
-    _, low, high = bootstrap((initial, 0.5 * initial * rng.uniform(0.9, 1.1, 20)), ratio_of_sums)
+    _, low, high = bootstrap((initial, 0.5 * initial * rng.uniform(0.9, 1.1, 20), flat), amplification_ratio)
     assert verdict(low, high, +1, 1.0, 20) == FAILS
+
+
+def test_paired_runs_that_only_drift_apart_add_no_loss():
+    # market-value differences of either sign, mean zero: averaged over seeds before the largest month is taken
+    rng = np.random.default_rng(5)
+    initial, credit = np.full(40, 10.0), np.zeros(40)
+    drift = rng.normal(0.0, 20.0, (40, 23))
+    drift -= drift.mean(axis=0)  # exactly zero on average in every month
+    assert amplification_ratio(initial, credit, drift) == pytest.approx(0.0, abs=1e-9)
+    assert np.mean([d.max() for d in drift]) > 10.0  # the largest month per seed would have read noise as loss
 
 
 def test_initial_and_final_losses_follow_their_definitions():
@@ -81,8 +92,9 @@ def test_initial_and_final_losses_follow_their_definitions():
     hit.loc[t0, "debt_in_default"] = 2.0
     assert initial_loss(base, hit, t0, "used_gpu_price_drop") == 5.0
     assert initial_loss(base, hit, t0, "firm_default") == 2.0
-    final, months = final_loss(base, hit, t0, months=24)
-    assert final == pytest.approx(1.5 + 4.0) and months == n - t0  # cut at the end of the run
+    credit, path = loss_paths(base, hit, t0, months=24)
+    assert credit == 1.5 and len(path) == n - t0 - 1  # cut at the end of the run; the impact month is not in it
+    assert amplification_ratio(np.array([5.0]), np.array([credit]), path[None, :]) == pytest.approx((1.5 + 4.0) / 5)
 
 
 def test_a_logistic_slope_is_positive_when_crises_rise_with_leverage_and_absent_without_variation():

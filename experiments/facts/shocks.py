@@ -51,20 +51,30 @@ def initial_loss(base: pd.DataFrame, hit: pd.DataFrame, t0: int, kind: str) -> f
     return float(_delta(base, hit, column)[t0])
 
 
-def final_loss(base: pd.DataFrame, hit: pd.DataFrame, t0: int, months: int = LOSS_MONTHS) -> tuple[float, int]:
-    """(final losses in US$bn, months counted): the paired excess credit losses of the lenders summed over the
-    shock month and the following months, plus the largest paired fall in the market value of the installed GPUs
-    in any month after the shock month (losses of the GPUs' holders, at least 0). Counted over ``months`` months
-    or up to the end of the run."""
+def loss_paths(base: pd.DataFrame, hit: pd.DataFrame, t0: int, months: int = LOSS_MONTHS) -> tuple[float, np.ndarray]:
+    """The two parts of one seed's final losses over ``months`` months from the shock (or to the end of the run):
+    the lenders' paired excess credit losses summed over the shock month and the following months (US$bn), and the
+    path of the paired fall in the market value of the installed GPUs in each month after the shock month (US$bn,
+    the paired rise of book minus market value: the losses of the GPUs' holders)."""
     end = min(len(base), t0 + months)
     credit = float(_delta(base, hit, LENDER_LOSSES)[t0:end].sum())
-    later = _delta(base, hit, FLEET_GAP)[t0 + 1:end]
-    holders = max(0.0, float(later.max())) if later.size else 0.0
-    return credit + holders, end - t0
+    return credit, _delta(base, hit, FLEET_GAP)[t0 + 1:end]
 
 
-def amplification(study: StoredStudy, shocked: str) -> tuple[dict[int, tuple[float, float]], int, str]:
-    """seed -> (initial, final) for the seeds whose shock did hit (initial > 0), months counted, shock date."""
+def amplification_ratio(initial: np.ndarray, credit: np.ndarray, gaps: np.ndarray) -> float:
+    """Final over initial losses of a set of seeds: (mean credit losses + the largest fall of the seed-averaged
+    market-value path, at least 0) / mean initial loss. The path is averaged over seeds before its largest value is
+    taken, so paired runs that merely drift apart (differences of either sign) do not count as losses."""
+    total = float(np.mean(initial))
+    if total <= 0:
+        return math.nan
+    path = np.mean(gaps, axis=0) if gaps.size else np.zeros(1)
+    return (float(np.mean(credit)) + max(0.0, float(np.max(path)))) / total
+
+
+def amplification(study: StoredStudy, shocked: str) -> tuple[dict[int, tuple], int, str]:
+    """seed -> (initial loss, credit losses, market-value path) for the seeds whose shock did hit (initial > 0),
+    the months counted and the shock's date."""
     t0, kind, date = shock_of(shocked)
     out, counted = {}, 0
     for seed, base, hit in pairs(study, shocked, study.spec.scenarios[0]):
@@ -72,48 +82,50 @@ def amplification(study: StoredStudy, shocked: str) -> tuple[dict[int, tuple[flo
             continue
         initial = initial_loss(base, hit, t0, kind)
         if initial > 1e-9:
-            final, counted = final_loss(base, hit, t0)
-            out[seed] = (initial, final)
+            credit, path = loss_paths(base, hit, t0)
+            out[seed], counted = (initial, credit, path), len(path) + 1
     return out, counted, date
 
 
-def ratio_of_sums(initial: np.ndarray, final: np.ndarray) -> float:
-    total = initial.sum()
-    return float(final.sum() / total) if total > 0 else math.nan
+def _arrays(by_seed: dict[int, tuple], seeds: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (np.array([by_seed[s][0] for s in seeds]), np.array([by_seed[s][1] for s in seeds]),
+            np.array([by_seed[s][2] for s in seeds]))
 
 
 def ratio_row(study: StoredStudy, shocked: str, what: str) -> FactRow:
-    """Final over initial losses, summed over seeds (a ratio of sums: robust to seeds with a tiny initial loss)."""
+    """Final over initial losses after a shock, with a bootstrap interval over the seeds it hit."""
     if shocked not in study.spec.scenarios:
         return FactRow(3, f"final / initial losses, {what}", note=f"study {study.name} lacks scenario {shocked}")
-    pairs_, months, date = amplification(study, shocked)
-    if not pairs_:
+    by_seed, months, date = amplification(study, shocked)
+    if not by_seed:
         return FactRow(3, f"final / initial losses, {what} ({date})", verdict="inconclusive",
                        note=f"study {study.name}: the shock hit no run (after the horizon, or the firm had exited)")
-    initial, final = (np.array([p[k] for p in pairs_.values()]) for k in (0, 1))
-    value, low, high = bootstrap((initial, final), ratio_of_sums)
+    initial, credit, gaps = _arrays(by_seed, sorted(by_seed))
+    value, low, high = bootstrap((initial, credit, gaps), amplification_ratio)
+    path = np.mean(gaps, axis=0) if gaps.size else np.zeros(1)
     return FactRow(3, f"final / initial losses, {what} ({date}; {months} months)", value, low, high,
-                   len(pairs_), verdict(low, high, +1, 1.0, len(pairs_)), "> 1",
-                   f"sum over seeds of final / of initial losses; 95% paired bootstrap ({BOOTSTRAP_DRAWS} draws)",
-                   f"study {study.name}: initial US${initial.sum() / len(initial):.3g}bn, final "
-                   f"US${final.sum() / len(final):.3g}bn per run on average")
+                   len(by_seed), verdict(low, high, +1, 1.0, len(by_seed)), "> 1",
+                   f"mean final over mean initial loss; 95% bootstrap over seeds ({BOOTSTRAP_DRAWS} draws)",
+                   f"study {study.name}, per run on average: initial US${initial.mean():.3g}bn; credit losses "
+                   f"US${credit.mean():.3g}bn; largest fall of GPU market value after the impact month "
+                   f"US${max(0.0, float(path.max())):.3g}bn")
 
 
 def reaction_row(strict: StoredStudy, forbearing: StoredStudy, shocked: str, what: str) -> FactRow:
     """How the amplification depends on the lenders' reaction: the ratio under forbearing lenders minus under
     strict ones, over the seeds present in both studies (the same seeds: the studies share their root seed)."""
-    a, months, date = amplification(forbearing, shocked)
+    a, _, date = amplification(forbearing, shocked)
     b, _, _ = amplification(strict, shocked)
     seeds = sorted(set(a) & set(b))
     label = f"final / initial losses, {what} ({date}): forbearing minus strict lenders"
     if not seeds:
         return FactRow(3, label, verdict="inconclusive", note="the shock hit no run in both studies")
-    arrays = tuple(np.array([d[s][k] for s in seeds]) for d in (a, b) for k in (0, 1))
-    value, low, high = bootstrap(arrays, lambda i1, f1, i2, f2: ratio_of_sums(i1, f1) - ratio_of_sums(i2, f2))
+    arrays = (*_arrays(a, seeds), *_arrays(b, seeds))
+    value, low, high = bootstrap(arrays, lambda *x: amplification_ratio(*x[:3]) - amplification_ratio(*x[3:]))
     return FactRow(3, label, value, low, high, len(seeds), verdict(low, high, 0, 0.0, len(seeds)), "!= 0",
-                   f"difference of ratios of sums; 95% paired bootstrap over seeds ({BOOTSTRAP_DRAWS} draws)",
-                   f"forbearing ({forbearing.name}) {ratio_of_sums(*arrays[:2]):.3g}, strict ({strict.name}) "
-                   f"{ratio_of_sums(*arrays[2:]):.3g}")
+                   f"difference of the two ratios; 95% paired bootstrap over seeds ({BOOTSTRAP_DRAWS} draws)",
+                   f"forbearing ({forbearing.name}) {amplification_ratio(*arrays[:3]):.3g}, strict ({strict.name}) "
+                   f"{amplification_ratio(*arrays[3:]):.3g}")
 
 
 def fire_sales(main: StoredStudy, strict: StoredStudy | None = None,
