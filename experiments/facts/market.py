@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .common import (CLAIMS, CRISIS, EQUITY_VALUE, FAILS, GPU_LENDING, HOLDS, INCONCLUSIVE, LENDER_LEVERAGE, MAX_LTV,
-                     MIN_SEEDS, ORIGINATION_LTV, SENTIMENT, USED_GPU_PRICE, FactRow, StoredStudy, directional_row, not_run,
-                     verdict)
+from .common import (CRISIS, EQUITY_VALUE, FAILS, GPU_LENDING, HOLDS, INCONCLUSIVE, LENDER_LEVERAGE, MAX_LTV,
+                     MIN_SEEDS, ORIGINATION_LTV, SENTIMENT, USED_GPU_PRICE, FactRow, StoredStudy, directional_row,
+                     not_run, verdict)
 
 MIN_RETURNS = 12            # months of returns a run needs for a kurtosis or an autocorrelation
 MIN_LENDING_BN = 0.05       # US$bn: months with less GPU-backed lending are not a credit market (as outcomes.py)
@@ -180,5 +180,5 @@ def critical_leverage(study: StoredStudy) -> list[FactRow]:
                     "Fisher exact test, one-sided, 5% level (no interval)", note)]
 
 
-__all__ = ["CLAIMS", "tails_and_clustering", "procyclicality", "critical_leverage", "log_returns", "excess_kurtosis",
+__all__ = ["tails_and_clustering", "procyclicality", "critical_leverage", "log_returns", "excess_kurtosis",
            "volatility_clustering", "cycle_correlation", "logistic_slope", "wilson"]

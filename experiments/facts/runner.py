@@ -21,7 +21,7 @@ from typing import Callable
 import pandas as pd
 
 from ..study import REPO, StudyError, StudySpec, load_spec, validate
-from .common import CLAIMS, FAILS, HOLDS, INCONCLUSIVE, MAX_LTV, NOT_RUN, FactRow, StoredStudy, not_run
+from .common import CLAIMS, FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, FactRow, StoredStudy, not_run
 from .market import critical_leverage, procyclicality, tails_and_clustering
 from .shocks import collateral_channel, fire_sales
 from .vendor import capital_overhang, circular_financing
