@@ -210,4 +210,4 @@ def write_outputs(rows: list[FactRow], root: Path) -> None:
 
 
 __all__ = ["FACTS", "FACT_STUDIES", "FactsError", "parse_only", "evaluate", "evaluate_fact", "fact_verdict",
-           "run_facts", "format_table", "markdown", "MAX_LTV"]
+           "run_facts", "format_table", "markdown"]
