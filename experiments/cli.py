@@ -19,6 +19,7 @@
     gpucredit query DIR "SELECT avg(crisis) FROM runs"                     # DuckDB: runs, timeseries, plan
     gpucredit report --scenarios baseline,tight_credit --seeds 5 --out DIR # report.html, report.pdf, tables, figures
     gpucredit report --spec experiments/report/specs/full.toml --out DIR [--facts FILE]
+    gpucredit facts [--only 1,3] [--seeds N] [--months M] [--out DIR] [--jobs J]   # stylized facts: CI and verdict
 
 Bad input (unknown scenario or parameter, a value out of range, a malformed scenario file, an output directory
 gpucredit did not write, an unreachable scheduler, ...) prints one line ``gpucredit: error: ...`` to stderr and
@@ -429,12 +430,34 @@ def cmd_report(args: argparse.Namespace) -> int:
                             executor=args.executor, scheduler=args.scheduler)
     except (*_study_errors(), ReportError) as exc:
         return _fail(exc, EXIT_INPUT)
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted; finished runs are stored in {args.out}/studies. Run the same command again "
-              f"to resume.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        raise Interrupted(getattr(exc, "signum", signal.SIGINT),
+                          f"finished runs are stored in {args.out}/studies; run the same command again to resume") \
+            from None
     print(f"Report: {root / 'report.pdf'}")
     print(f"        {root / 'report.html'}  (tables/ and figures/ beside them)")
+    print(DISCLAIMER)
+    return 0
+
+
+def cmd_facts(args: argparse.Namespace) -> int:
+    """The stylized facts as experiments: run the missing runs of their studies, print and write the table."""
+    from gpucredit.experiments.facts import FactsError, format_table, run_facts
+    from gpucredit.experiments.facts.runner import parse_only
+
+    try:
+        only = parse_only(args.only)
+        jobs = count(args.jobs, "--jobs", 1, 256)
+        rows = run_facts(only, args.out, seeds=args.seeds, months=args.months, workers=jobs,
+                         progress=not args.no_progress)
+    except (*_study_errors(), FactsError) as exc:
+        return _fail(exc, EXIT_INPUT)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(getattr(exc, "signum", signal.SIGINT),
+                          f"finished runs are stored in {args.out}/studies; run the same command again to resume") \
+            from None
+    print(format_table(rows))
+    print(f"Tables: {os.path.join(args.out, 'facts.csv')}, {os.path.join(args.out, 'facts.md')}")
     print(DISCLAIMER)
     return 0
 
@@ -584,6 +607,20 @@ def build_parser() -> argparse.ArgumentParser:
     rt._option_string_actions["--out"].help = ("report directory (created; a directory holding an earlier report is "
                                                "reused: its stored runs are not run again)")
     rt.set_defaults(func=cmd_report)
+
+    fa = sub.add_parser("facts", help="the stylized facts as experiments: statistic, 95%% CI over seeds, verdict",
+                        description="Run the fact studies (experiments/studies/fact*.toml; stored runs are reused), "
+                                    "then print each fact's statistics with 95% confidence intervals over seeds and "
+                                    "a verdict (holds / fails / inconclusive), and write facts.csv and facts.md "
+                                    "into --out. " + DISCLAIMER)
+    fa.add_argument("--only", default=None, metavar="1,3", help="comma-separated fact numbers (default: all, 1-7)")
+    fa.add_argument("--seeds", type=int, default=None, help="seeds per condition (default: the study files', 20)")
+    fa.add_argument("--months", type=int, default=None, help="months from 2023-01 (default: the study files', 120)")
+    fa.add_argument("--out", default="results/facts", help="directory for the studies and tables (default "
+                                                          "results/facts; reused on the next call)")
+    fa.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    fa.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fa.set_defaults(func=cmd_facts)
 
     qu = sub.add_parser("query", help="read-only SQL over a stored study (DuckDB views runs, timeseries, plan)")
     qu.add_argument("directory")

@@ -90,7 +90,7 @@ def gather(spec: ReportSpec, root: Path, facts, command: str):
     graphs = net.snapshots(spec.reference, seed, spec.main.months, dict(spec.main.fixed), run_id, months, frames[0],
                            root / "networks")
     ev = Evidence(spec, root, main, others, comparison, frames, table, outside,
-                  evaluate(main, comparison, frames, others), graphs, seed,
+                  evaluate(main, others), graphs, seed,
                   facts=fact_table(facts, frames) if facts else None, command=command)
     for study in others:
         if study.spec.design in ("sobol", "morris"):

@@ -164,14 +164,18 @@ def stylized_section(ev: Evidence) -> Section:
     s = Section("facts", "Stylized facts")
     run = [f for f in ev.stylized if f.verdict != "not run"]
     skipped = [f"{f.number}" for f in ev.stylized if f.verdict == "not run"]
-    s.add(Paragraph(f"Each stylized fact is an experiment with an expected direction, never forced by the code. "
+    s.add(Paragraph(f"Each stylized fact is an experiment with an expected direction, never forced by the code "
+                    f"(gpucredit facts; docs/ODD.md, section 10.1). A statistic holds when its 95% confidence "
+                    f"interval over seeds lies on the expected side, fails when it lies on the opposite side, and is "
+                    f"inconclusive otherwise; a fact holds when all its statistics hold and fails when any fails. "
                     f"{len(run)} of {len(ev.stylized)} could be evaluated from this report's studies; not run: "
                     f"{', '.join(skipped) or 'none'} (the table says what each needs)."))
     rows = [[str(f.number), f.claim, f.source, f.statistic, f.verdict] for f in ev.stylized]
     raw = pd.DataFrame([f.__dict__ for f in ev.stylized])
-    s.add(Table("stylized_facts", "Stylized facts: the statistic and the verdict (consistent / not consistent with the "
-                                  "expected direction, inconclusive, or not run).",
-                ["#", "fact", "reference", "statistic", "verdict"], rows, raw, align="lllll", small=True,
+    s.add(Table("stylized_facts", "Stylized facts: each statistic with its 95% confidence interval, runs or seed "
+                                  "pairs (n) and verdict, and the fact's verdict (holds, fails, inconclusive, or not "
+                                  "run).",
+                ["#", "fact", "reference", "statistics", "verdict"], rows, raw, align="lllll", small=True,
                 widths=("auto", "1.5fr", "1fr", "2fr", "auto")))
     return s
 
