@@ -102,11 +102,12 @@ class Chipmaker(mesa.Agent):
         if self.requested / max(self.supply_h100e, 1.0) < p["nvidia.glut_ratio"]:
             added = 0.0
             self.capacity *= 1.0 - p["nvidia.capacity_shrink"]
-        if added > 0 and p["nvidia.capacity_cost_months"] > 0:
-            g = m.newest_nvidia_gen
-            cost = added * p["nvidia.capacity_cost_months"] * self.unit_cost(g) * 1e-9
-            cost = min(cost, max(0.0, m.ledger.cash[self.eid]))
-            added *= cost / (added * p["nvidia.capacity_cost_months"] * self.unit_cost(g) * 1e-9)
+        if added > 0:
+            cost = added * p["nvidia.capacity_cost_months"] * self.unit_cost(m.newest_nvidia_gen) * 1e-9
+            cash = max(0.0, m.ledger.cash[self.eid])
+            if cost > cash:  # it books only what its cash pays for
+                added *= cash / cost
+                cost = cash
             m.ledger.pay(self.eid, m.ledger.sector("foundry_and_suppliers"), cost, "capacity_investment")
         self.capacity_pipeline.append(added)
         self.capacity += self.capacity_pipeline.popleft()

@@ -106,3 +106,9 @@ def test_capacity_booked_in_a_boom_arrives_after_the_lead_time_and_costs_money()
         if month < 6:
             assert nv.capacity == pytest.approx(before)
     assert nv.capacity == pytest.approx(before + booked)
+
+
+def test_a_vanishing_capacity_cost_books_capacity_for_almost_nothing():
+    """A fuzzed draw with a vanishing nvidia.capacity_cost_months divided by a cost that underflowed to zero and stopped."""
+    m = run(12, seed=1, **{"nvidia.capacity_cost_months": 5e-324, "nvidia.capacity_lead_months": 0})  # cost underflows to 0
+    assert m.month == 11 and m.nvidia.capacity > 0
