@@ -112,3 +112,18 @@ def test_a_vanishing_capacity_cost_books_capacity_for_almost_nothing():
     """A fuzzed draw with a vanishing nvidia.capacity_cost_months divided by a cost that underflowed to zero and stopped."""
     m = run(12, seed=1, **{"nvidia.capacity_cost_months": 5e-324, "nvidia.capacity_lead_months": 0})  # cost underflows to 0
     assert m.month == 11 and m.nvidia.capacity > 0
+
+
+def test_a_hyperscaler_with_almost_no_room_takes_no_sliver_of_a_delivery():
+    """Fuzzed draws with a core cash flow or leverage limit of 5e-324 left a hyperscaler a subnormal room, so it took a
+    share of 1e-323 of a delivery: 2e-318 GPUs for a payment that rounded to zero, which the ledger refuses."""
+    from gpucredit.sim.model import GPUEconomy
+
+    m = GPUEconomy(rng=1, **{"run.months": 3})
+    m.step()
+    h = m.hyperscalers[0]
+    m.p["hyperscalers.core_cash_flow"] = 5e-324  # its limit and cash floor become subnormal
+    h.bonds = m.ledger.cash[h.eid]  # net debt 0: the room is the (subnormal) limit
+    chip, g = m.nvidia, m.newest_nvidia_gen
+    taken = h.take_delivery(chip, [(g, 1000.0, chip.list_price(g), 0.0)])
+    assert taken == 0.0
