@@ -185,14 +185,17 @@ class Lender(mesa.Agent):
     def spread(self, ig_share: float, borrower=None, draw: float = 0.0) -> float:
         """Spread over SOFR it charges on a draw of ``draw`` US$bn by ``borrower``: the grade blend (lower for the share
         backed by investment-grade contracts), plus ``lenders.spread_leverage_sensitivity`` x the borrower's LTV after the
-        draw above its own origination LTV (a discount below it), plus ``lenders.spread_loss_sensitivity`` x its recent
+        draw above its own origination LTV (at most 1: up to the sensitivity itself), plus ``lenders.spread_loss_sensitivity`` x its recent
         loss rate (losses over the last 12 months relative to its book), so a default raises what its other borrowers
         pay. Never below zero."""
         p = self.model.p
         spread = (ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"]
                   + p["lenders.spread_loss_sensitivity"] * self.loss_rate())
         if borrower is not None:
-            spread += p["lenders.spread_leverage_sensitivity"] * max(0.0, self.ltv_after(borrower, draw) - self.origination_ltv())
+            # the excess counts up to 1 (an LTV 100 points above its own): a borrower with almost no collateral left
+            # would otherwise be quoted an unbounded rate (a fuzzed draw compounded one to 1e84 US$bn of interest)
+            excess = self.ltv_after(borrower, draw) - self.origination_ltv()
+            spread += p["lenders.spread_leverage_sensitivity"] * min(1.0, max(0.0, excess))
         return max(0.0, spread)
 
     def ltv_after(self, borrower, draw: float) -> float:

@@ -180,3 +180,16 @@ def test_lenders_fail_in_a_credit_freeze_with_collapsing_collateral(tmp_path):
     assert failures["stress"] >= 1 and failures["calm"] == 0
     assert all("margin call unmet for 3 months" in e["detail"] for e in events["stress"])
     assert all(e["date"] >= "2025-03" for e in events["stress"])  # not before the margin call has run three months
+
+
+def test_the_leverage_premium_is_bounded_when_a_borrower_has_almost_no_collateral(fresh_24):
+    """A fuzzed draw quoted a borrower with next to no collateral an unbounded spread and compounded its interest to
+    1e84 US$bn: the premium counts an LTV excess of at most 1."""
+    m = fresh_24
+    lender = m.lenders[0]
+    borrower = next(nc for nc in m.neoclouds if nc.alive)
+    lender.ltv_after = lambda b, d: 1e12  # all debt, no collateral
+    p = m.p
+    ceiling = (p["lenders.spread_non_ig"] + p["lenders.spread_loss_sensitivity"] * lender.loss_rate()
+               + p["lenders.spread_leverage_sensitivity"])
+    assert lender.spread(0.0, borrower, 1.0) <= ceiling + 1e-12
