@@ -80,12 +80,16 @@ class Chipmaker(mesa.Agent):
         """Markup and capacity respond to the order book: orders above output raise prices; a glut brings discounts.
         Nvidia's capacity follows (:meth:`invest_in_capacity`)."""
         p = self.model.p
-        ratio = self.requested / max(self.supply_h100e, 1.0)  # both in H100e
-        ratio = min(max(ratio, 0.2), 5.0)
+        ratio = self.order_ratio()
         self.markup *= float(np.exp(p["nvidia.markup_speed"] * np.log(ratio)))
         self.markup = min(max(self.markup, p["nvidia.markup_min"]), p["nvidia.markup_max"])
         if self.vendor == "nvidia":
             self.invest_in_capacity()
+
+    def order_ratio(self, output_h100e: float | None = None) -> float:
+        """H100e of the orders due this month over ``output_h100e`` (default: this month's output), within [0.2, 5]."""
+        output = self.supply_h100e if output_h100e is None else output_h100e
+        return min(max(self.requested / max(output, 1.0), 0.2), 5.0)
 
     def invest_in_capacity(self) -> None:
         """Output capacity grows only through investment that takes time and money: when the orders due exceed what it
@@ -96,10 +100,9 @@ class Chipmaker(mesa.Agent):
         overshoots when demand slows). In a glut idle lines are retired at once (``nvidia.capacity_shrink``)."""
         m, p = self.model, self.model.p
         pipeline = sum(self.capacity_pipeline)
-        ratio = self.requested / max(self.supply_h100e * (self.capacity + pipeline) / max(self.capacity, 1.0), 1.0)
-        ratio = min(max(ratio, 0.2), 5.0)
+        ratio = self.order_ratio(self.supply_h100e * (self.capacity + pipeline) / max(self.capacity, 1.0))
         added = self.capacity * min(p["nvidia.capacity_growth_max"], p["nvidia.capacity_response"] * max(0.0, ratio - 1.0))
-        if self.requested / max(self.supply_h100e, 1.0) < p["nvidia.glut_ratio"]:
+        if self.order_ratio() < p["nvidia.glut_ratio"]:
             added = 0.0
             self.capacity *= 1.0 - p["nvidia.capacity_shrink"]
         if added > 0:
