@@ -224,8 +224,7 @@ def _execute_study(spec, args: argparse.Namespace):
         result = run_study(spec, args.out, workers=args.workers, executor=args.executor, scheduler=args.scheduler,
                            progress=not args.no_progress, allow_version_mix=getattr(args, "allow_version_mix", False))
     except KeyboardInterrupt as exc:
-        raise Interrupted(getattr(exc, "signum", signal.SIGINT),
-                          f"finished runs are stored in {args.out}; run the same command again to resume") from None
+        raise _resumable(exc, args.out) from None
     except OSError as exc:
         raise StudyIOError(f"cannot write the study in {args.out}: {_os_reason(exc)}; finished runs are stored, "
                            f"run the same command again to resume") from None
@@ -431,9 +430,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except (*_study_errors(), ReportError) as exc:
         return _fail(exc, EXIT_INPUT)
     except KeyboardInterrupt as exc:
-        raise Interrupted(getattr(exc, "signum", signal.SIGINT),
-                          f"finished runs are stored in {args.out}/studies; run the same command again to resume") \
-            from None
+        raise _resumable(exc, f"{args.out}/studies") from None
     print(f"Report: {root / 'report.pdf'}")
     print(f"        {root / 'report.html'}  (tables/ and figures/ beside them)")
     print(DISCLAIMER)
@@ -453,9 +450,7 @@ def cmd_facts(args: argparse.Namespace) -> int:
     except (*_study_errors(), FactsError) as exc:
         return _fail(exc, EXIT_INPUT)
     except KeyboardInterrupt as exc:
-        raise Interrupted(getattr(exc, "signum", signal.SIGINT),
-                          f"finished runs are stored in {args.out}/studies; run the same command again to resume") \
-            from None
+        raise _resumable(exc, f"{args.out}/studies") from None
     print(format_table(rows))
     print(f"Tables: {os.path.join(args.out, 'facts.csv')}, {os.path.join(args.out, 'facts.md')}")
     print(DISCLAIMER)
@@ -658,6 +653,13 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int, detail: str = ""):
         super().__init__(signum, detail)
         self.signum, self.detail = int(signum), detail
+
+
+def _resumable(exc: KeyboardInterrupt, stored_in) -> Interrupted:
+    """A study, report or fact run stopped by a signal: its finished runs are kept in ``stored_in`` and the same command
+    resumes it."""
+    return Interrupted(getattr(exc, "signum", signal.SIGINT),
+                       f"finished runs are stored in {stored_in}; run the same command again to resume")
 
 
 class StudyIOError(Exception):
