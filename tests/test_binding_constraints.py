@@ -73,8 +73,8 @@ def test_the_leverage_limit_binds_on_hyperscaler_capex():
     from gpucredit.experiments.run import timeseries
 
     small = {"hyperscalers.core_cash_flow": 2.0}
-    tight = timeseries(run(36, seed=3, **small, **{"hyperscalers.max_net_leverage": 0.0}))
-    loose = timeseries(run(36, seed=3, **small, **{"hyperscalers.max_net_leverage": 10.0}))
+    tight = timeseries(run(48, seed=3, **small, **{"hyperscalers.max_net_leverage": 0.0}))
+    loose = timeseries(run(48, seed=3, **small, **{"hyperscalers.max_net_leverage": 10.0}))
     assert tight["hyperscaler_capex"].sum() < loose["hyperscaler_capex"].sum()
     assert tight["hyperscaler_net_debt"].max() < loose["hyperscaler_net_debt"].max()
 
