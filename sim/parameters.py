@@ -99,9 +99,14 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Nvidia rents back ~US$1.3bn over 4 years from CoreWeave and from Lambda (The Information, 2023-2025)"),
     _p("nvidia.rentback_months", 48, 1, 120, "months", "Term of each rent-back", "The Information, 2023-2025", int),
     _p("nvidia.pe_base", 20.0, 5.0, 100.0, "x earnings", "Multiple of forward operating earnings at zero growth and neutral sentiment", "stylized: about $3.3tn (end-2024) and $4.5tn (end-2025) market cap on $81bn and ~$130bn operating income"),
-    _p("nvidia.pe_max", 60.0, 5.0, 200.0, "x earnings", "Highest multiple of forward after-tax earnings the market pays",
+    _p("nvidia.pe_max", 60.0, 5.0, 200.0, "x earnings",
+       "Highest multiple of forward after-tax earnings the market pays for a firm worth up to US$1tn",
        "Nvidia's price/earnings ratio stayed below about 60 after its 2023 earnings caught up with its price (about 50-60 "
        "in 2024-25; company filings and market data)"),
+    _p("nvidia.pe_size_elasticity", 0.25, 0.0, 2.0, "elasticity",
+       "How fast the highest multiple falls with size above US$1tn: pe_max x (US$1tn / market cap)^elasticity",
+       "assumption: no firm worth more than US$1tn has traded above about 60 times earnings; Apple and Microsoft at "
+       "about US$3tn traded at about 30-40 times (2024; company filings and market data)"),
     _p("nvidia.pe_growth", 10.0, 0.0, 100.0, "x per unit growth", "Extra multiple per unit of expected annual revenue growth"),
     _p("nvidia.pe_sentiment", 5.0, 0.0, 100.0, "x per unit sentiment", "Extra multiple per unit of sentiment"),
     _p("nvidia.price_to_sales_floor", 3.0, 0.0, 50.0, "x annual revenue",
