@@ -141,8 +141,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("labs.runway_months", 24, 3, 120, "months", "Cash runway labs plan to: monthly burn on compute = cash / runway", kind=int),
     _p("labs.contract_share", 0.7, 0.0, 1.0, "share", "Share of expected compute needs labs hold under term contracts"),
     _p("labs.planning_months", 6, 0, 48, "months",
-       "Labs size term contracts for the compute they expect to need this many months ahead: current needs grown at the "
-       "market's expected AI-revenue growth (0 = current needs only; default = contracts.lead_months, when capacity "
+       "Labs size term contracts for the compute they expect to need this many months ahead: current needs grown with the "
+       "AI revenue the market expects (0 = current needs only; default = contracts.lead_months, when capacity "
        "sold forward starts)",
        "OpenAI's and Meta's multi-year CoreWeave contracts (US$22.4bn, US$14.2bn) signed in 2025 ahead of revenue (Reuters, 2025)", int),
     _p("labs.funding_rate", 0.03, 0.0, 1.0, "per month", "Probability a lab raises a round in a month at neutral sentiment"),
