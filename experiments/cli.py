@@ -16,7 +16,7 @@
     gpucredit sweep --vary lenders.max_ltv=0.5:0.9 --design sobol --samples 64 --out DIR
     gpucredit sensitivity DIR                                              # Sobol / Morris indices
     gpucredit compare --scenarios baseline,no_circular_financing --seeds 20 --out DIR
-    gpucredit query DIR "SELECT avg(crisis) FROM runs"                     # DuckDB: runs, timeseries, plan
+    gpucredit query DIR "SELECT avg(crisis) FROM runs"                     # DuckDB: runs, timeseries, firms, plan
     gpucredit report --scenarios baseline,tight_credit --seeds 5 --out DIR # report.html, report.pdf, tables, figures
     gpucredit report --spec experiments/report/specs/full.toml --out DIR [--facts FILE]
     gpucredit facts [--only 1,3] [--seeds N] [--months M] [--out DIR] [--jobs J]   # stylized facts: CI and verdict
@@ -386,7 +386,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    """One read-only SQL statement (DuckDB) over a stored study: views runs, timeseries and plan. Anything else
+    """One read-only SQL statement (DuckDB) over a stored study: views runs, timeseries, firms and plan. Anything else
     (several statements, COPY, ATTACH, SET, INSTALL, reading a file, ...) is refused with one line, status 2."""
     import duckdb
 
@@ -617,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
     fa.add_argument("--no-progress", action="store_true", help="no progress bar")
     fa.set_defaults(func=cmd_facts)
 
-    qu = sub.add_parser("query", help="read-only SQL over a stored study (DuckDB views runs, timeseries, plan)")
+    qu = sub.add_parser("query", help="read-only SQL over a stored study (DuckDB views runs, timeseries, firms, plan)")
     qu.add_argument("directory")
     qu.add_argument("sql")
     qu.add_argument("--format", choices=("table", "csv", "json"), default="table")
