@@ -52,3 +52,82 @@ def test_each_correction_outcome_moves_across_runs():
         values = [r[name] for r in runs]
         assert all(math.isfinite(v) for v in values) and any(v > 0 for v in values), name
         assert len(set(values)) > 1, (name, values)  # not a constant of the model
+
+
+# ====================================================================================================
+# the scenarios and the shipped study, at a small size
+# ====================================================================================================
+def test_the_two_correction_scenarios_set_what_they_say():
+    from gpucredit.sim.parameters import resolve
+    from gpucredit.sim.scenarios import load_scenario
+
+    assert load_scenario("no_extrapolation").parameters == {"expectations.trend_weight": 0.0}
+    demand = resolve({}, load_scenario("demand_no_saturation").parameters)
+    base = resolve({}, load_scenario("baseline").parameters)
+
+    def level(p, year):  # the deterministic adoption curve of sim/demand.py, US$bn/year
+        logistic = lambda t: 1.0 / (1.0 + math.exp(-p["demand.adoption_rate"] * (t - p["demand.adoption_midpoint"])))
+        return p["demand.initial_ai_revenue"] + (p["demand.ai_revenue_max"] - p["demand.initial_ai_revenue"]) * (
+            logistic(year) - logistic(2023.0)) / (1.0 - logistic(2023.0))
+
+    for year in (2024.0, 2025.0, 2026.0):  # the same path to 2026 (within 5%) ...
+        assert level(demand, year) == pytest.approx(level(base, year), rel=0.05)
+    # ... then still growing fast in 2032 (at least 50% a year) where the baseline has all but saturated
+    assert level(demand, 2032.0) / level(demand, 2031.0) > 1.5 and level(base, 2032.0) / level(base, 2031.0) < 1.1
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """The shipped correction study at 2 seeds and 36 months (8 runs)."""
+    from dataclasses import replace
+
+    from gpucredit.experiments.engine import run_study
+    from gpucredit.experiments.study import REPO, load_spec, validate
+
+    spec = validate(replace(load_spec(REPO / "experiments" / "studies" / "correction.toml"), replicates=2, months=36))
+    assert spec.scenarios == ["baseline", "demand_no_saturation", "no_extrapolation", "no_circular_financing"]
+    out = tmp_path_factory.mktemp("correction") / "study"
+    run_study(spec, out, workers=1, progress=False)
+    return out
+
+
+def test_the_correction_table_of_a_stored_study(study, capsys):
+    from gpucredit.experiments.cli import main
+
+    assert main(["correction", str(study)]) == 0
+    printed = capsys.readouterr().out
+    assert "2025-" in printed or "2024-" in printed or "2023-" in printed  # the turning point as YYYY-MM
+    table = pd.read_csv(study / "correction.csv")
+    assert len(table) == 5 * 4 and set(table["scenario"]) == {"baseline", "demand_no_saturation", "no_extrapolation",
+                                                              "no_circular_financing"}
+    base = table[table["scenario"] == "baseline"]
+    assert base["reference"].isna().all() and (base["n"] == 2).all()
+    others = table[table["scenario"] != "baseline"]
+    assert (others["reference"] == "baseline").all() and (others["n_pairs"] == 2).all()
+    assert (table["band_low"] <= table["median"]).all() and (table["median"] <= table["band_high"]).all()
+
+
+def test_a_study_stored_before_the_correction_outcomes_gets_them_recomputed(study, tmp_path):
+    import json
+    import shutil
+
+    from gpucredit.experiments.correction import CORRECTION_OUTCOMES, correction_table
+
+    old = tmp_path / "old"
+    shutil.copytree(study, old)
+    manifest = json.loads((old / "study.json").read_text())
+    manifest["run_columns"] = [c for c in manifest["run_columns"] if c not in CORRECTION_OUTCOMES[:4]]
+    (old / "study.json").write_text(json.dumps(manifest))
+    (old / "runs.parquet").unlink()  # the run table is rebuilt from the journal with the old columns
+    fresh, _ = correction_table(study)
+    again, notes = correction_table(old)
+    pd.testing.assert_frame_equal(fresh, again)
+    assert any("recomputed from the stored series" in n for n in notes)
+
+
+def test_a_directory_that_is_no_study_is_one_line_and_status_2(tmp_path, capsys):
+    from gpucredit.experiments.cli import main
+
+    assert main(["correction", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not a gpucredit study directory" in err
