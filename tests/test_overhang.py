@@ -175,3 +175,13 @@ def test_a_study_stored_without_firm_panels_is_reported_not_misread(study, tmp_p
     assert row.verdict == NOT_RUN and "no firms/ folder" in row.note and "--out" in row.note
     assert query(old, "SELECT count(*) AS n FROM firms")["n"].iloc[0] == 0  # the view exists, empty
     assert len(query(old, "SELECT * FROM runs")) == 2
+
+
+def test_gpucredit_facts_reads_fact_5_from_the_study_named_fact5_overhang(study):
+    from gpucredit.experiments.facts.runner import FACT_STUDIES, evaluate
+
+    assert FACT_STUDIES[5] == ("fact5_overhang",)
+    rows = evaluate({"fact5_overhang": StoredStudy.open(study)}, (5,))
+    assert len(rows) == 3 and all(r.verdict != NOT_RUN for r in rows)
+    [missing] = evaluate({}, (5,))
+    assert missing.verdict == NOT_RUN and "fact5_overhang" in missing.note
