@@ -28,8 +28,9 @@ from .store import STATUS_OK, StoreError, StudyStore
 from .study import StudySpec
 
 CORRECTION_OUTCOMES = ("correction_month", "correction_depth_revenue", "correction_months_to_trough",
-                       "ai_capex_drawdown", "market_cap_drawdown")
-MONTH_OUTCOMES = ("correction_month",)  # months since 2023-01: shown as YYYY-MM
+                       "first_correction_month", "ai_revenue_growth_after_peak", "ai_capex_drawdown",
+                       "market_cap_drawdown")
+MONTH_OUTCOMES = ("correction_month", "first_correction_month")  # months since 2023-01: shown as YYYY-MM
 UNITS = {name: unit for name, unit, _ in OUTCOMES}
 BAND = (5.0, 95.0)  # the 90% band over seeds, percentiles
 COLUMNS = ["outcome", "unit", "scenario", "n", "median", "band_low", "band_high", "reference", "n_pairs", "diff_mean",
@@ -63,7 +64,7 @@ def _series(store: StudyStore, run_id: str) -> pd.DataFrame:
     if not path.is_file():
         raise StoreError(f"'{store.root}': run {run_id} has no stored series ({path}); the correction outcomes cannot "
                          f"be recomputed: run the study again into a new --out")
-    return pd.read_parquet(path, columns=["nvidia_revenue", "ai_capex"])
+    return pd.read_parquet(path, columns=["nvidia_revenue", "ai_capex", "ai_revenue"])
 
 
 def correction_table(directory: str | Path) -> tuple[pd.DataFrame, list[str]]:

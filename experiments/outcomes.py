@@ -28,6 +28,7 @@ import pandas as pd
 
 CRISIS_DEFAULT_SHARE = 0.10
 CRISIS_WINDOW_MONTHS = 12
+FIRST_CORRECTION = 0.20  # a fall of a fifth from a running peak is a correction (the convention for a bear market)
 CRISIS_MIN_DEFAULTED_BN = 1.0  # a window is a crisis only if at least this much principal (US$bn) defaulted in it
 MIN_DEBT_BN = 0.05  # windows starting with less GPU-backed debt than this (US$bn) do not count as credit markets
 
@@ -57,6 +58,12 @@ OUTCOMES: tuple[tuple[str, str, str], ...] = (
     ("correction_months_to_trough", "months",
      "Months from that peak to the first month at the lowest trailing-12-month Nvidia revenue after it (0 if it peaks "
      "in the last month; at most the months left in the run)"),
+    ("first_correction_month", "months since 2023-01",
+     f"Month of the running peak from which Nvidia's trailing-12-month revenue first falls by at least "
+     f"{FIRST_CORRECTION:.0%} (a correction on the way up counts; empty (NaN) if it never falls that far)"),
+    ("ai_revenue_growth_after_peak", "fraction",
+     "Growth of trailing-12-month end-user AI revenue over the 12 months after correction_month (positive: end "
+     "demand still grows while the vendor's revenue turns; empty (NaN) if fewer than 12 months remain)"),
     ("ai_capex_drawdown", "fraction",
      "Fall of trailing-12-month AI capex (GPU purchases and the data centres they need) from its peak to its lowest "
      "level after it: 1 - trough / peak"),
@@ -141,15 +148,41 @@ def peak_and_trough(series: np.ndarray) -> tuple[int, int, float]:
     return peak, trough, float(max(0.0, fall))
 
 
+def first_correction(series: np.ndarray, fall: float = None) -> float:
+    """The month of the running peak from which ``series`` first falls by at least ``fall`` (default
+    :data:`FIRST_CORRECTION`) of it; NaN if it never does."""
+    fall = FIRST_CORRECTION if fall is None else fall
+    x = np.asarray(series, dtype=float)
+    if x.size == 0:
+        return math.nan
+    running = np.maximum.accumulate(x)
+    hit = np.flatnonzero((running > 0) & (x <= (1.0 - fall) * running))
+    if not hit.size:
+        return math.nan
+    return float(np.argmax(x[:hit[0] + 1]))  # the first month at the running peak it fell from
+
+
+def growth_after(series: np.ndarray, month: int, months: int = 12) -> float:
+    """Growth of ``series`` over the ``months`` after ``month`` (NaN if the run ends before, or it starts at 0)."""
+    x = np.asarray(series, dtype=float)
+    if month + months >= x.size or x[month] <= 0:
+        return math.nan
+    return float(x[month + months] / x[month] - 1.0)
+
+
 def correction(df: pd.DataFrame) -> dict[str, float]:
     """The correction outcomes of one run: when Nvidia's trailing-12-month revenue peaks, how far and for how long it
     then falls, and how far trailing-12-month AI capex falls from its own peak."""
     if not len(df):
         return dict.fromkeys(("correction_month", "correction_depth_revenue", "correction_months_to_trough",
-                              "ai_capex_drawdown"), math.nan)
-    peak, trough, fall = peak_and_trough(trailing_12m(df["nvidia_revenue"].to_numpy(float)))
+                              "first_correction_month", "ai_revenue_growth_after_peak", "ai_capex_drawdown"), math.nan)
+    revenue = trailing_12m(df["nvidia_revenue"].to_numpy(float))
+    peak, trough, fall = peak_and_trough(revenue)
     return {"correction_month": float(peak), "correction_depth_revenue": fall,
             "correction_months_to_trough": float(trough - peak),
+            "first_correction_month": first_correction(revenue),
+            "ai_revenue_growth_after_peak": (growth_after(trailing_12m(df["ai_revenue"].to_numpy(float)), peak)
+                                             if "ai_revenue" in df else math.nan),
             "ai_capex_drawdown": peak_and_trough(trailing_12m(df["ai_capex"].to_numpy(float)))[2]}
 
 

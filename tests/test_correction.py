@@ -105,13 +105,15 @@ def test_the_correction_table_of_a_stored_study(study, capsys):
     printed = capsys.readouterr().out
     assert "2025-" in printed or "2024-" in printed or "2023-" in printed  # the turning point as YYYY-MM
     table = pd.read_csv(study / "correction.csv")
-    assert len(table) == 5 * 4 and set(table["scenario"]) == {"baseline", "demand_no_saturation", "no_extrapolation",
+    assert len(table) == 7 * 4 and set(table["scenario"]) == {"baseline", "demand_no_saturation", "no_extrapolation",
                                                               "no_circular_financing"}
     base = table[table["scenario"] == "baseline"]
-    assert base["reference"].isna().all() and (base["n"] == 2).all()
+    always = ~table["outcome"].isin(["first_correction_month", "ai_revenue_growth_after_peak"])  # NaN when not observed
+    assert base["reference"].isna().all() and (base[always]["n"] == 2).all()
     others = table[table["scenario"] != "baseline"]
-    assert (others["reference"] == "baseline").all() and (others["n_pairs"] == 2).all()
-    assert (table["band_low"] <= table["median"]).all() and (table["median"] <= table["band_high"]).all()
+    assert (others["reference"] == "baseline").all() and (others[always]["n_pairs"] == 2).all()
+    seen = table[table["n"] > 0]
+    assert (seen["band_low"] <= seen["median"]).all() and (seen["median"] <= seen["band_high"]).all()
 
 
 def test_a_study_stored_before_the_correction_outcomes_gets_them_recomputed(study, tmp_path):
@@ -138,3 +140,20 @@ def test_a_directory_that_is_no_study_is_one_line_and_status_2(tmp_path, capsys)
     assert main(["correction", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not a gpucredit study directory" in err
+
+
+def test_the_first_correction_and_the_growth_of_end_demand_through_it():
+    from gpucredit.experiments.outcomes import correction, first_correction, growth_after
+
+    boom_dip_boom = np.array([1, 2, 4, 8, 6, 5, 9, 12, 16, 20], dtype=float)  # a 37% dip on the way up, then a new high
+    assert first_correction(boom_dip_boom) == 3.0  # the running peak it fell from
+    assert first_correction(np.array([1, 2, 4, 8, 7, 7.5, 9], dtype=float)) != first_correction(boom_dip_boom)
+    assert math.isnan(first_correction(np.array([1, 2, 4, 8, 7, 7.5, 9], dtype=float)))  # a 12.5% dip is no correction
+    assert growth_after(np.arange(1.0, 30.0), 5) == pytest.approx(18.0 / 6.0 - 1.0)
+    assert math.isnan(growth_after(np.arange(1.0, 10.0), 5))  # fewer than 12 months left
+    months = 48
+    t = np.arange(months, dtype=float)
+    vendor = np.where(t < 24, t + 1.0, np.maximum(49.0 - t, 1.0))  # the vendor's revenue turns at month 23
+    for ai, sign in ((1.0 + t, 1.0), (np.where(t < 24, t + 1.0, 49.0 - t), -1.0)):  # end demand grows on / falls too
+        out = correction(pd.DataFrame({"nvidia_revenue": vendor, "ai_capex": vendor, "ai_revenue": ai}))
+        assert np.sign(out["ai_revenue_growth_after_peak"]) == sign
