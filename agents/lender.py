@@ -252,9 +252,7 @@ class Lender(mesa.Agent):
         ``lenders.contract_collateral_share`` of the assigned contracts' remaining value, plus its share of the
         borrower's cash, at most the principal, less ``lenders.foreclosure_cost`` x the principal (never below 0)."""
         m, p = self.model, self.model.p
-        fleet = m.fleet
-        gpus = sum([m.used_gpus.forced_sale_value(int(fleet.gen[r]), float(fleet.count[r]), price_factor)
-                    for r in fleet.rows_of(loan.borrower) if fleet.pledged[r] == loan.id])
+        gpus = m.used_gpus.forced_sale_total(m.fleet.rows_of(loan.borrower, pledged_to=loan.id), price_factor)
         contracts = p["lenders.contract_collateral_share"] * m.contracts.remaining_value_by_loan(loan.id)
         share = loan.principal / max(m.loans.debt_of(loan.borrower), 1e-12)
         cash = share * max(0.0, m.ledger.cash[loan.borrower])

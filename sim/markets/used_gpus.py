@@ -121,6 +121,23 @@ class UsedGpuMarket:
         x = self.impact * units * self.economy.perf[g] / self.depth()
         return self.outside_price(g) * price_factor * units * (-math.expm1(-x) / x if x > 1e-12 else 1.0) / BN
 
+    def forced_sale_total(self, rows: np.ndarray, price_factor: float = 1.0) -> float:
+        """What selling the fleet's cohorts ``rows`` to outside buyers would fetch, US$bn: the sum, in row order, of
+        :meth:`forced_sale_value` of each cohort sold at once on its own (the same figures, with each generation's
+        outside price and the depth worked out once rather than once per cohort). A query: it sells nothing."""
+        fleet = self.economy.fleet
+        perf = self.economy.perf
+        depth = self.depth()
+        outside: dict[int, float] = {}  # each generation's outside price, as first needed
+        total = 0.0
+        for g, units in zip(fleet.gen[rows].tolist(), fleet.count[rows].tolist()):
+            price = outside.get(g)
+            if price is None:
+                price = outside[g] = float(self.outside_price(g))
+            x = self.impact * units * float(perf[g]) / depth
+            total = total + price * price_factor * units * (-math.expm1(-x) / x if x > 1e-12 else 1.0) / BN  # one by one
+        return total
+
     def mark(self) -> None:
         """Each generation's price: the best bid for its next GPU, never above the quote. Neoclouds' bids matter only
         where outside buyers' price is below the quote (after recent sales)."""
