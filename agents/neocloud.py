@@ -387,8 +387,7 @@ class Neocloud(mesa.Agent):
     def sell_unpledged(self, amount: float) -> float:
         """Sell unencumbered GPUs (oldest first) to raise ``amount`` US$bn; a forced sale."""
         m = self.model
-        rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] < 0]
-        return m.used_gpus.sell_for_cash(self.eid, rows, amount)
+        return m.used_gpus.sell_for_cash(self.eid, m.fleet.rows_of(self.eid, pledged_to=-1), amount)
 
     def try_to_cure(self, loan) -> bool:
         """Pay arrears and pay down to the covenant LTV with cash, then by selling pledged GPUs."""
@@ -406,7 +405,7 @@ class Neocloud(mesa.Agent):
             m.loans.repay(loan, pay)
             excess -= pay
         if (excess > 1e-9 or loan.missed > 1e-9) and loan.ltv < 1.0:
-            rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] == loan.id]
+            rows = m.fleet.rows_of(self.eid, pledged_to=loan.id)
             need = max(excess / max(1e-9, 1.0 - loan.covenant_ltv * m.p["neoclouds.cure_target"]), loan.missed)
             raised = m.used_gpus.sell_for_cash(self.eid, rows, need)
             pay = min(raised, loan.principal, m.ledger.cash[self.eid])

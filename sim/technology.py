@@ -153,7 +153,8 @@ class Fleet:
         return getattr(self, col)[: self.n]
 
     def rows_of(self, owner: int, pledged_to: int | None = None) -> np.ndarray:
-        """``owner``'s cohorts with GPUs in them (only those pledged to loan ``pledged_to``, if given), in row order."""
+        """``owner``'s cohorts with GPUs in them (only those pledged to loan ``pledged_to``, if given; -1: the
+        unencumbered ones), in row order."""
         held = (self.owner[: self.n] == owner) & (self.count[: self.n] > 0)
         if pledged_to is not None:
             held &= self.pledged[: self.n] == pledged_to

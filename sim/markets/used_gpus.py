@@ -320,7 +320,8 @@ class UsedGpuMarket:
         m = self.economy
         fleet = m.fleet
         raised = 0.0
-        rows = sorted(rows, key=lambda r: m.perf[fleet.gen[r]])
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[np.argsort(m.perf[fleet.gen[rows]], kind="stable")]  # least efficient first, ties in the order given
         for r in rows:
             if raised >= amount:
                 break
