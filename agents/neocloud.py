@@ -173,7 +173,7 @@ class Neocloud(mesa.Agent):
 
     # --- investment and financing ---------------------------------------------------------------------
     def in_distress(self) -> bool:
-        return any(l.status == "breach" for l in self.model.loans.of_borrower(self.eid))
+        return self.model.loans.in_breach(self.eid)
 
     def syndicate(self) -> list:
         """The lenders of its facility, in the order it draws on them: its relationship lender (the arranger,

@@ -82,6 +82,7 @@ class UsedGpuMarket:
         self.prices = np.zeros(n)
         self._bids: list[Bid] = []
         self._bids_month = None  # the month the bid book was formed
+        self._stacked = None  # (bid book, its live bids' ids, their values stacked), see _bid_values
 
     # --- prices --------------------------------------------------------------------------------------
     def depth(self) -> float:
@@ -150,12 +151,21 @@ class UsedGpuMarket:
         if not live:
             self.prices = np.minimum(outside, self.quote)
             return
-        values = np.array([bid.values for bid in live])  # (bidders, generations)
+        values = self._bid_values(live)  # (bidders, generations)
         budget = np.array([bid.budget for bid in live])[:, None] * BN
         power = np.array([bid.power_mw for bid in live])[:, None] * 1000.0
         can_buy = (budget >= values) & (power >= self.economy.facility_kw[None, :])  # at least one GPU
         best = np.maximum(outside, np.where(can_buy, values, 0.0).max(axis=0))
         self.prices = np.minimum(best, self.quote)
+
+    def _bid_values(self, live: list[Bid]) -> np.ndarray:
+        """What a GPU of each generation is worth to each of the ``live`` bidders (one row each, in bid-book order),
+        stacked once for the month's bid book and reused until the bidders change (a bid's values stay as formed;
+        only its budget and power are drawn down)."""
+        cached = self._stacked
+        if cached is None or cached[0] is not self._bids or cached[1] != [id(bid) for bid in live]:
+            cached = self._stacked = (self._bids, [id(bid) for bid in live], np.array([bid.values for bid in live]))
+        return cached[2]
 
     def discount(self) -> float:
         """How far recent sales have pushed used-GPU prices below outside buyers' quote: 1 - the installed base at
