@@ -158,7 +158,7 @@ class Fleet:
         held = (self.owner[: self.n] == owner) & (self.count[: self.n] > 0)
         if pledged_to is not None:
             held &= self.pledged[: self.n] == pledged_to
-        return np.flatnonzero(held)
+        return held.nonzero()[0]
 
     def split(self, i: int, count: float) -> int:
         """Split ``count`` GPUs of cohort ``i`` into a new cohort (same owner, pledge and vintage,
