@@ -136,7 +136,8 @@ class UsedGpuMarket:
             if price is None:
                 price = outside[g] = float(self.outside_price(g))
             x = self.impact * units * float(perf[g]) / depth
-            total = total + price * price_factor * units * (-math.expm1(-x) / x if x > 1e-12 else 1.0) / BN  # one by one
+            flattening = -math.expm1(-x) / x if x > 1e-12 else 1.0  # the demand curve's (1 - e^-x) / x
+            total = total + price * price_factor * units * flattening / BN  # one by one, as the values were summed
         return total
 
     def mark(self) -> None:
