@@ -310,7 +310,10 @@ class Neocloud(mesa.Agent):
         cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
         net = cost - sum([lot[3] for lot in lots])  # still to pay, less the deposits applied
         advance = sum([units * self.advance_per_gpu(syndicate, g, price) for g, units, price, _ in lots])
-        rooms = self.syndicate_rooms(syndicate, advance)
+        # its lenders' room: the arranger's, the others' only when it cannot fund the advance alone (else not drawn on)
+        rooms = [syndicate[0].lending_room(eid)] if syndicate else []
+        if rooms and not rooms[0] >= advance:
+            rooms += [lender.lending_room(eid) for lender in syndicate[1:]]
         room = sum(rooms)
         share = 1.0
         if net - min(advance, room) > have + 1e-12:  # cannot pay in full: take fewer GPUs
@@ -337,19 +340,6 @@ class Neocloud(mesa.Agent):
             for loan_id, part in tranches:
                 ship(eid, chipmaker, g, share * units * part, price, loan_id, share * prepaid * part)
         return share
-
-    def syndicate_rooms(self, syndicate: list, advance: float) -> list[float]:
-        """What the lenders of its ``syndicate`` can lend it for a delivery the arranger advances ``advance`` US$bn
-        against, in drawing order (:meth:`gpucredit.agents.lender.Lender.lending_room`). The other lenders are asked
-        only when the arranger cannot fund the advance alone: otherwise they would not be drawn on, and the list
-        holds the arranger's room alone."""
-        if not syndicate:
-            return []
-        eid = self.eid
-        arranger = syndicate[0].lending_room(eid)
-        if arranger >= advance:
-            return [arranger]
-        return [arranger] + [lender.lending_room(eid) for lender in syndicate[1:]]
 
     def ig_share(self) -> float:
         """Share of its contracted capacity sold to investment-grade customers."""
