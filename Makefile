@@ -37,7 +37,7 @@ demo: $(STAMP)
 	$(VBIN)/gpucredit report --spec experiments/report/specs/demo.toml --out $(DEMO_OUT) || exit $$?; \
 	echo "make demo took $$(( $$(date +%s) - start )) s"
 
-# the full report: every shipped scenario over 50 seeds, the phase diagram and the Sobol indices (1,420 runs)
+# the full report: every shipped scenario over 50 seeds, the phase diagram and the Sobol indices (1,520 runs)
 report: $(STAMP)
 	$(VBIN)/gpucredit report --spec experiments/report/specs/full.toml --out $(REPORT_OUT)
 

@@ -145,7 +145,8 @@ class Chipmaker(mesa.Agent):
 
     def value_firm(self) -> None:
         """Market capitalisation = forward after-tax operating earnings x a multiple rising with growth and sentiment,
-        at most ``nvidia.pe_max``, and no less than ``nvidia.price_to_sales_floor`` x annualised recent revenue.
+        at most ``nvidia.pe_max`` (and less for a firm worth more than US$1tn, :func:`size_bounded_value`), and no
+        less than ``nvidia.price_to_sales_floor`` x annualised recent revenue.
         Forward earnings are the last 12 months' after-tax operating earnings (revenue less cost of goods, operating
         expenses and corporate tax; marks on equity stakes are not capitalised) grown by half the recent revenue
         growth."""
@@ -161,4 +162,18 @@ class Chipmaker(mesa.Agent):
         multiple = p["nvidia.pe_base"] + p["nvidia.pe_growth"] * max(believable, 0.0) + p["nvidia.pe_sentiment"] * self.model.sentiment
         # when earnings are negative or thin the market values the franchise on sales instead
         sales_floor = p["nvidia.price_to_sales_floor"] * 4.0 * recent
-        self.market_cap = max(min(max(multiple, 5.0), p["nvidia.pe_max"]) * forward, sales_floor)
+        self.market_cap = max(size_bounded_value(min(max(multiple, 5.0), p["nvidia.pe_max"]) * forward, forward,
+                                                 p["nvidia.pe_max"], p["nvidia.pe_size_elasticity"]), sales_floor)
+
+
+TRILLION = 1000.0  # US$bn: the size above which the highest multiple falls
+
+
+def size_bounded_value(value: float, forward_earnings: float, pe_max: float, elasticity: float) -> float:
+    """A valuation (US$bn) bounded by what investors have ever paid for a firm of its size: above US$1tn the highest
+    multiple of forward earnings is ``pe_max x (US$1tn / value)^elasticity``, so the bound is the value V solving
+    ``V = pe_max x (1tn / V)^e x earnings``, i.e. ``(pe_max x earnings x 1tn^e)^(1 / (1 + e))``."""
+    if value <= TRILLION or forward_earnings <= 0:
+        return value
+    bound = (pe_max * forward_earnings * TRILLION**elasticity) ** (1.0 / (1.0 + elasticity))
+    return min(value, bound)

@@ -78,16 +78,15 @@ class Hyperscaler(mesa.Agent):
         return max(0.0, m.p["hyperscalers.offer_share"] * free)
 
     def plan_orders(self) -> None:
-        """Build toward expected own demand ``build_ahead_months`` ahead (budget growing at the market's
-        expected rate, at the full cost of new capacity), ordering a share of the gap each month, plus capacity to sell
+        """Build toward expected own demand ``build_ahead_months`` ahead (budget growing with the AI revenue the market
+        expects, at the full cost of new capacity), ordering a share of the gap each month, plus capacity to sell
         when a new GPU has a positive NPV at the market's expectations and its (investment-grade) cost of
         capital: custom silicon first, up to the rival's share, then Nvidia."""
         m, p = self.model, self.model.p
         ahead = p["hyperscalers.build_ahead_months"]
-        growth = max(-0.5, m.expectations.expected_growth)
-        # the AI race: capacity planned for the budget's expected growth at the full cost of new capacity (what
-        # an hour of its own fleet costs it), not at today's rental price
-        target = self.own_demand(m.fundamental_price) * (1.0 + growth) ** (ahead / 12.0) + self.contracted_out()
+        # the AI race: capacity planned for the AI revenue the market expects (towards the market size it believes
+        # in) at the full cost of new capacity (what an hour of its own fleet costs it), not at today's rental price
+        target = self.own_demand(m.fundamental_price) * m.expectations.revenue_factor(ahead) + self.contracted_out()
         gap = max(0.0, target - self.fleet() - m.chips.on_order[self.eid])
         self.planned = {}
         gn = m.newest_nvidia_gen

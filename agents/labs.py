@@ -58,13 +58,14 @@ class Lab(mesa.Agent):
 
     def expected_budget_growth(self) -> float:
         """Factor by which it expects its compute budget to grow over ``labs.planning_months``: the market's
-        expected AI-revenue growth (fundamentalists and extrapolators, see :mod:`gpucredit.sim.expectations`). A lab plans
+        expected AI revenue (fundamentalists towards the market size they believe in, extrapolators the latest trend,
+        see :mod:`gpucredit.sim.expectations`). A lab plans
         its term compute for that budget, so in a boom it signs for capacity its revenue does not yet pay for,
         and a disappointment leaves it holding take-or-pay commitments its revenue cannot meet."""
         months = self.model.p["labs.planning_months"]
         if months == 0:
             return 1.0
-        return (1.0 + max(-0.5, self.model.expectations.expected_growth)) ** (months / 12.0)
+        return self.model.expectations.revenue_factor(months)
 
     def value_firm(self) -> None:
         m = self.model

@@ -16,7 +16,8 @@
     gpucredit sweep --vary lenders.max_ltv=0.5:0.9 --design sobol --samples 64 --out DIR
     gpucredit sensitivity DIR                                              # Sobol / Morris indices
     gpucredit compare --scenarios baseline,no_circular_financing --seeds 20 --out DIR
-    gpucredit query DIR "SELECT avg(crisis) FROM runs"                     # DuckDB: runs, timeseries, plan
+    gpucredit correction DIR                                               # turning point and depth of the bust
+    gpucredit query DIR "SELECT avg(crisis) FROM runs"                     # DuckDB: runs, timeseries, firms, plan
     gpucredit report --scenarios baseline,tight_credit --seeds 5 --out DIR # report.html, report.pdf, tables, figures
     gpucredit report --spec experiments/report/specs/full.toml --out DIR [--facts FILE]
     gpucredit facts [--only 1,3] [--seeds N] [--months M] [--out DIR] [--jobs J]   # stylized facts: CI and verdict
@@ -385,8 +386,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_correction(args: argparse.Namespace) -> int:
+    """The correction table of a stored study: when the boom turns and how far it falls, per scenario, with paired
+    differences from the first scenario (experiments/studies/correction.toml is the shipped study)."""
+    from gpucredit.experiments.correction import correction_table, format_table, method_note
+    from gpucredit.experiments.store import StudyStore
+
+    try:
+        table, notes = correction_table(args.directory)
+    except _study_errors() as exc:
+        return _fail(exc, EXIT_INPUT)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    csv = StudyStore(args.directory).root / "correction.csv"
+    _write_table(csv, table)
+    print(format_table(table))
+    print(f"{method_note(table)} Table: {csv}")
+    print(DISCLAIMER)
+    return 0
+
+
 def cmd_query(args: argparse.Namespace) -> int:
-    """One read-only SQL statement (DuckDB) over a stored study: views runs, timeseries and plan. Anything else
+    """One read-only SQL statement (DuckDB) over a stored study: views runs, timeseries, firms and plan. Anything else
     (several statements, COPY, ATTACH, SET, INSTALL, reading a file, ...) is refused with one line, status 2."""
     import duckdb
 
@@ -587,6 +608,13 @@ def build_parser() -> argparse.ArgumentParser:
     _execution_options(cp)
     cp.set_defaults(func=cmd_compare)
 
+    co = sub.add_parser("correction", help="when the boom turns and how far it falls, per scenario, from a stored study",
+                        description="The correction outcomes of a stored study (e.g. run with gpucredit compare --spec "
+                                    "experiments/studies/correction.toml --out DIR): median and 90%% band over seeds "
+                                    "per scenario, paired differences from the first scenario. " + DISCLAIMER)
+    co.add_argument("directory")
+    co.set_defaults(func=cmd_correction)
+
     rt = sub.add_parser("report", help="a paper-ready report (HTML and PDF) of scenarios over common seeds",
                         description="Run the report's studies (stored runs are reused) and write report.html "
                                     "(self-contained), report.pdf, tables/ (booktabs .tex and .csv) and figures/ "
@@ -617,7 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
     fa.add_argument("--no-progress", action="store_true", help="no progress bar")
     fa.set_defaults(func=cmd_facts)
 
-    qu = sub.add_parser("query", help="read-only SQL over a stored study (DuckDB views runs, timeseries, plan)")
+    qu = sub.add_parser("query", help="read-only SQL over a stored study (DuckDB views runs, timeseries, firms, plan)")
     qu.add_argument("directory")
     qu.add_argument("sql")
     qu.add_argument("--format", choices=("table", "csv", "json"), default="table")

@@ -56,8 +56,9 @@ DISCLAIMER = "Stylized research model: not a forecast or investment advice."
 # ====================================================================================================
 # the worker side
 # ====================================================================================================
-def simulate_run(task: dict) -> tuple[dict, bytes | None]:
-    """Run one simulation (in a worker process) and return its record and its series as Parquet bytes.
+def simulate_run(task: dict) -> tuple[dict, tuple[bytes, bytes | None] | None]:
+    """Run one simulation (in a worker process) and return its record and, as Parquet bytes, its series and its
+    firm panel (None for a model without one).
 
     Never raises for a failing model: the record then has ``status = 'failed'`` and the traceback in ``error``.
     """
@@ -68,12 +69,15 @@ def simulate_run(task: dict) -> tuple[dict, bytes | None]:
         if task["code"] != code_version():
             raise RuntimeError(f"this worker runs gpucredit code version {code_version()}, the study expects "
                                f"{task['code']}; install the same version on every worker")
-        table, outcomes = simulate(task["model"], task["scenario"], task["overrides"], task["seed"], task["months"])
+        table, outcomes, firms = simulate(task["model"], task["scenario"], task["overrides"], task["seed"],
+                                          task["months"])
         record.update(outcomes)
         record["duration_s"] = time.perf_counter() - started
         record["error"] = None
         table.insert(0, "run_id", task["run_id"])
-        payload = table_bytes(table, record)
+        if firms is not None:
+            firms.insert(0, "run_id", task["run_id"])
+        payload = (table_bytes(table, record), None if firms is None else table_bytes(firms, record))
     except Exception:  # a failing run is data: store it and go on
         record["status"] = STATUS_FAILED
         record["error"] = traceback.format_exc()
@@ -508,7 +512,7 @@ def _execute(todo: list[str], make_task: Callable[[str], dict], store: StudyStor
     counts = {"executed": 0, "failed": failed}
     retried = 0
 
-    def finish(record: dict, payload: bytes | None) -> None:
+    def finish(record: dict, payload: tuple[bytes, bytes | None] | None) -> None:
         store.save(record, payload)
         counts["executed"] += 1
         counts["failed"] += record["status"] == STATUS_FAILED

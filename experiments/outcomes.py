@@ -28,6 +28,7 @@ import pandas as pd
 
 CRISIS_DEFAULT_SHARE = 0.10
 CRISIS_WINDOW_MONTHS = 12
+FIRST_CORRECTION = 0.20  # a fall of a fifth from a running peak is a correction (the convention for a bear market)
 CRISIS_MIN_DEFAULTED_BN = 1.0  # a window is a crisis only if at least this much principal (US$bn) defaulted in it
 MIN_DEBT_BN = 0.05  # windows starting with less GPU-backed debt than this (US$bn) do not count as credit markets
 
@@ -48,6 +49,24 @@ OUTCOMES: tuple[tuple[str, str, str], ...] = (
     ("fire_sale_total", "US$bn", "Proceeds of forced GPU sales over the run"),
     ("peak_circular_revenue_share", "fraction", "Highest share of Nvidia's trailing-12-month revenue paid by customers it finances"),
     ("peak_nvidia_revenue_12m", "US$bn/year", "Highest trailing-12-month Nvidia data-centre revenue"),
+    ("correction_month", "months since 2023-01",
+     "The boom's turning point: first month at the peak of Nvidia's trailing-12-month data-centre revenue (0 = "
+     "January 2023; tables show it as YYYY-MM; the last month of the run if the revenue is still rising then)"),
+    ("correction_depth_revenue", "fraction",
+     "Fall of Nvidia's trailing-12-month revenue from that peak to its lowest level after it: 1 - trough / peak "
+     "(0 if it peaks in the last month)"),
+    ("correction_months_to_trough", "months",
+     "Months from that peak to the first month at the lowest trailing-12-month Nvidia revenue after it (0 if it peaks "
+     "in the last month; at most the months left in the run)"),
+    ("first_correction_month", "months since 2023-01",
+     f"Month of the running peak from which Nvidia's trailing-12-month revenue first falls by at least "
+     f"{FIRST_CORRECTION:.0%} (a correction on the way up counts; empty (NaN) if it never falls that far)"),
+    ("ai_revenue_growth_after_peak", "fraction",
+     "Growth of trailing-12-month end-user AI revenue over the 12 months after correction_month (positive: end "
+     "demand still grows while the vendor's revenue turns; empty (NaN) if fewer than 12 months remain)"),
+    ("ai_capex_drawdown", "fraction",
+     "Fall of trailing-12-month AI capex (GPU purchases and the data centres they need) from its peak to its lowest "
+     "level after it: 1 - trough / peak"),
     ("crisis", "0/1",
      f"1 if in some {CRISIS_WINDOW_MONTHS}-month window loans worth at least {CRISIS_DEFAULT_SHARE:.0%} of the GPU-backed "
      f"debt outstanding at its start, and at least US${CRISIS_MIN_DEFAULTED_BN:g}bn, defaulted (smaller defaults do not "
@@ -109,6 +128,64 @@ def credit_crisis(defaulted: np.ndarray, outstanding: np.ndarray, share: float =
     return bool(hit.any())
 
 
+def trailing_12m(monthly: np.ndarray) -> np.ndarray:
+    """Trailing-12-month sums of a monthly flow (the first 11 months sum the months so far)."""
+    x = np.asarray(monthly, dtype=float)
+    return np.convolve(x, np.ones(12), mode="full")[:x.size]
+
+
+def peak_and_trough(series: np.ndarray) -> tuple[int, int, float]:
+    """(peak month, trough month, fall) of a series: the first month at its highest level, the first month at its
+    lowest level from the peak on, and the fall between them as a fraction of the peak, 1 - trough / peak (0 for a peak at the end or
+    a peak of 0). Unlike :func:`drawdown`, the fall is measured from the global peak: the correction after the boom,
+    not the largest dip on the way up."""
+    x = np.asarray(series, dtype=float)
+    if x.size == 0:
+        return 0, 0, math.nan
+    peak = int(np.argmax(x))
+    trough = peak + int(np.argmin(x[peak:]))
+    fall = 1.0 - x[trough] / x[peak] if x[peak] > 0 else 0.0
+    return peak, trough, float(max(0.0, fall))
+
+
+def first_correction(series: np.ndarray, fall: float = None) -> float:
+    """The month of the running peak from which ``series`` first falls by at least ``fall`` (default
+    :data:`FIRST_CORRECTION`) of it; NaN if it never does."""
+    fall = FIRST_CORRECTION if fall is None else fall
+    x = np.asarray(series, dtype=float)
+    if x.size == 0:
+        return math.nan
+    running = np.maximum.accumulate(x)
+    hit = np.flatnonzero((running > 0) & (x <= (1.0 - fall) * running))
+    if not hit.size:
+        return math.nan
+    return float(np.argmax(x[:hit[0] + 1]))  # the first month at the running peak it fell from
+
+
+def growth_after(series: np.ndarray, month: int, months: int = 12) -> float:
+    """Growth of ``series`` over the ``months`` after ``month`` (NaN if the run ends before, or it starts at 0)."""
+    x = np.asarray(series, dtype=float)
+    if month + months >= x.size or x[month] <= 0:
+        return math.nan
+    return float(x[month + months] / x[month] - 1.0)
+
+
+def correction(df: pd.DataFrame) -> dict[str, float]:
+    """The correction outcomes of one run: when Nvidia's trailing-12-month revenue peaks, how far and for how long it
+    then falls, and how far trailing-12-month AI capex falls from its own peak."""
+    if not len(df):
+        return dict.fromkeys(("correction_month", "correction_depth_revenue", "correction_months_to_trough",
+                              "first_correction_month", "ai_revenue_growth_after_peak", "ai_capex_drawdown"), math.nan)
+    revenue = trailing_12m(df["nvidia_revenue"].to_numpy(float))
+    peak, trough, fall = peak_and_trough(revenue)
+    return {"correction_month": float(peak), "correction_depth_revenue": fall,
+            "correction_months_to_trough": float(trough - peak),
+            "first_correction_month": first_correction(revenue),
+            "ai_revenue_growth_after_peak": (growth_after(trailing_12m(df["ai_revenue"].to_numpy(float)), peak)
+                                             if "ai_revenue" in df else math.nan),
+            "ai_capex_drawdown": peak_and_trough(trailing_12m(df["ai_capex"].to_numpy(float)))[2]}
+
+
 def run_outcomes(df: pd.DataFrame) -> dict[str, float]:
     """Every outcome of :data:`OUTCOMES` for one run's monthly series (a DataFrame in month order)."""
     spot = df["spot_price_h100e"].to_numpy(float)
@@ -118,7 +195,7 @@ def run_outcomes(df: pd.DataFrame) -> dict[str, float]:
     peak_lending = float(lending.max()) if lending.size else 0.0
     peak_month = int(spot.argmax()) if spot.size else 0
     default_months = np.flatnonzero(defaults > 0)
-    revenue_12m = np.convolve(df["nvidia_revenue"].to_numpy(float), np.ones(12), mode="full")[:len(df)]
+    revenue_12m = trailing_12m(df["nvidia_revenue"].to_numpy(float))
     share_12m = max_window_default_share(defaulted, lending)
 
     def per_peak_debt(total: float) -> float:
@@ -140,5 +217,6 @@ def run_outcomes(df: pd.DataFrame) -> dict[str, float]:
         "peak_circular_revenue_share": float(df["circular_revenue_share"].max()) if len(df) else math.nan,
         "peak_nvidia_revenue_12m": float(revenue_12m.max()) if len(df) else math.nan,
         "crisis": float(credit_crisis(defaulted, lending)),
+        **correction(df),
     }
     return {name: values[name] for name in OUTCOME_NAMES}

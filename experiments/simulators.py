@@ -1,7 +1,8 @@
 """What a study can run: the gpucredit economy, and analytic test functions for checking the analysis.
 
 A simulator maps (scenario, parameter values, seed, months) to a table with one row per period and, from it,
-the scalar outcomes of :mod:`gpucredit.experiments.outcomes`. The study engine (:mod:`gpucredit.experiments.engine`) only ever calls
+the scalar outcomes of :mod:`gpucredit.experiments.outcomes`; the economy also returns its firm-level histories
+(:mod:`gpucredit.sim.reporting.firms`: one row per neocloud and month), which a study stores beside the series. The study engine (:mod:`gpucredit.experiments.engine`) only ever calls
 :func:`simulate`, so a study of the Ishigami function goes through exactly the same sampling, execution, storage
 and analysis path as a study of the economy: that is how the test suite checks Sobol indices against their
 analytic values.
@@ -33,7 +34,7 @@ class Simulator:
     outcomes: tuple[str, ...]
     parameter: Callable[[str], Parameter]      # name -> declaration (raises ParameterError if unknown)
     resolve: Callable[[str, dict], dict]       # (scenario, overrides) -> every parameter value used
-    run: Callable[[str, dict, int, int | None], pd.DataFrame]
+    run: Callable[[str, dict, int, int | None], tuple[pd.DataFrame, pd.DataFrame | None]]  # (series, firm panel)
     summarise: Callable[[pd.DataFrame], dict[str, float]]
     uses_scenarios: bool = True
 
@@ -54,8 +55,10 @@ def _gpucredit_resolve(scenario: str, overrides: dict) -> dict:
     return {"parameters": values, "roster": spec.roster}
 
 
-def _gpucredit_run(scenario: str, overrides: dict, seed: int, months: int | None) -> pd.DataFrame:
+def _gpucredit_run(scenario: str, overrides: dict, seed: int, months: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The monthly series and the firm panel of one run (the panel only reads the economy after each month)."""
     from gpucredit.sim.model import GPUEconomy
+    from gpucredit.sim.reporting.firms import FirmPanel
 
     from .run import timeseries
 
@@ -63,9 +66,21 @@ def _gpucredit_run(scenario: str, overrides: dict, seed: int, months: int | None
     if months is not None:
         kwargs["run.months"] = months
     model = GPUEconomy(scenario=scenario, rng=seed, record="series", **kwargs)  # a study stores the series only
+    panel = FirmPanel()
     while model.running:
         model.step()
-    return timeseries(model)
+        panel.observe(model)
+    return timeseries(model), firm_frame(panel.columns)
+
+
+def firm_frame(columns: dict[str, list]) -> pd.DataFrame:
+    """The firm panel as a compact table: small integer types for months and flags, the firm name categorical."""
+    frame = pd.DataFrame(columns)
+    frame["month"] = frame["month"].astype("int16")
+    for name in ("named", "nvidia_backstop", "nvidia_rent_back", "failed"):
+        frame[name] = frame[name].astype("int8")
+    frame["firm"] = frame["firm"].astype("category")
+    return frame
 
 
 GPUCREDIT = Simulator(
@@ -113,7 +128,7 @@ def _ishigami_run(scenario: str, overrides: dict, seed: int, months: int | None)
     x = _ishigami_resolve(scenario, overrides)["parameters"]
     y = (math.sin(x["x1"]) + ISHIGAMI_A * math.sin(x["x2"]) ** 2
          + ISHIGAMI_B * x["x3"] ** 4 * math.sin(x["x1"]))
-    return pd.DataFrame({"date": ["-"], "y": [y]})
+    return pd.DataFrame({"date": ["-"], "y": [y]}), None
 
 
 ISHIGAMI = Simulator(
@@ -137,8 +152,8 @@ def get_simulator(name: str) -> Simulator:
 
 
 def simulate(model: str, scenario: str, overrides: dict[str, Any], seed: int, months: int | None
-             ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Run one simulation and summarise it: (per-period table, scalar outcomes)."""
+             ) -> tuple[pd.DataFrame, dict[str, float], pd.DataFrame | None]:
+    """Run one simulation and summarise it: (per-period table, scalar outcomes, firm panel or None)."""
     simulator = get_simulator(model)
-    table = simulator.run(scenario, overrides, seed, months)
-    return table, simulator.summarise(table)
+    table, firms = simulator.run(scenario, overrides, seed, months)
+    return table, simulator.summarise(table), firms

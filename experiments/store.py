@@ -14,14 +14,19 @@
                                 one file per successful run (run_id, date, every series), written atomically;
                                 its Parquet metadata also carries the run's record, so a run whose journal line
                                 was lost (the process killed between the two writes) is recovered, not re-run
+        firms/<run_id>.parquet  the run's firm panel (gpucredit.sim.reporting.firms): one row per neocloud and
+                                month it operated (and its failure month), written just before its series file;
+                                absent in studies stored before gpucredit kept firm panels
 
-The two views :func:`connect` creates (DuckDB):
+The views :func:`connect` creates (DuckDB):
 
 * ``runs``       -- one row per run of the plan: ``run_id``, ``status`` (``ok``/``failed``), ``scenario``, ``seed``,
   one column per varied parameter (dotted names: quote them, ``"lenders.max_ltv"``), one per outcome
   (:data:`gpucredit.experiments.outcomes.OUTCOMES`), ``duration_s`` and ``error`` (the traceback of a failed run).
   ``duration_s`` is the only column that can change from one execution to the next.
 * ``timeseries`` -- ``run_id``, ``date`` and every series of ``gpucredit columns``, for every stored run of the plan.
+* ``firms``      -- ``run_id`` and the firm panel's columns (``month``, ``firm``, ``gpu_capex``, ``nvidia_stake``,
+  ``failed``, ...), for every stored run of the plan that has one.
 * ``plan``       -- the design: which run_id each (scenario, point, replicate) uses.
 """
 
@@ -171,6 +176,7 @@ class StudyStore:
         self.journal_path = self.root / "runs.jsonl"
         self.runs_path = self.root / "runs.parquet"
         self.series_dir = self.root / "timeseries"
+        self.firms_dir = self.root / "firms"
         self.figures_dir = self.root / "figures"
 
     # ------------------------------------------------------------------------------------------------
@@ -193,11 +199,17 @@ class StudyStore:
     def series_path(self, run_id: str) -> Path:
         return self.series_dir / f"{run_id}.parquet"
 
+    def firms_path(self, run_id: str) -> Path:
+        """The firm panel of a run (:mod:`gpucredit.sim.reporting.firms`); studies stored before gpucredit kept
+        firm panels have none."""
+        return self.firms_dir / f"{run_id}.parquet"
+
     def prepare(self) -> None:
         """Create the folders; remove temporary files left by an execution that was killed."""
         self.series_dir.mkdir(parents=True, exist_ok=True)
-        for folder in (self.root, self.series_dir):
-            remove_temporary_files(folder)
+        for folder in (self.root, self.series_dir, self.firms_dir):
+            if folder.is_dir():
+                remove_temporary_files(folder)
         # a killed execution may leave the journal's last line unfinished: start the next record on a new line
         if self.journal_path.is_file() and self.journal_path.stat().st_size:
             with open(self.journal_path, "rb+") as fh:
@@ -286,10 +298,16 @@ class StudyStore:
         finally:
             os.close(fd)
 
-    def save(self, record: dict, payload: bytes | None) -> None:
-        """Store one finished run: its series file first (atomically), then its journal line."""
-        if payload is not None:
-            atomic_write_bytes(self.series_path(record["run_id"]), payload)
+    def save(self, record: dict, payload: bytes | tuple[bytes, bytes | None] | None) -> None:
+        """Store one finished run: its firm panel (if any), then its series file (each atomically; the series file
+        marks the run as stored), then its journal line. ``payload`` is the series as Parquet bytes, or the pair
+        (series, firm panel or None)."""
+        series, firms = payload if isinstance(payload, tuple) else (payload, None)
+        if firms is not None:
+            self.firms_dir.mkdir(exist_ok=True)
+            atomic_write_bytes(self.firms_path(record["run_id"]), firms)
+        if series is not None:
+            atomic_write_bytes(self.series_path(record["run_id"]), series)
         self.append_journal(record)
 
     # ------------------------------------------------------------------------------------------------
@@ -347,7 +365,7 @@ class StudyStore:
 # ====================================================================================================
 # SQL
 # ====================================================================================================
-READ_ONLY = "one SELECT (or WITH ... SELECT, DESCRIBE, SHOW, SUMMARIZE) over the views runs, timeseries and plan"
+READ_ONLY = "one SELECT (or WITH ... SELECT, DESCRIBE, SHOW, SUMMARIZE) over the views runs, timeseries, firms and plan"
 # Settings fixed when the connection opens: no extension is installed or loaded behind the user's back, and no
 # stored credentials (DuckDB "secrets") are read.
 _CONNECTION_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
@@ -374,8 +392,10 @@ def connect(root: str | Path):
         _create_table(con, "runs", runs)
         _create_table(con, "plan", plan)
         files = _series_files(store, runs)
+        firm_files = _series_files(store, runs, store.firms_dir, store.firms_path)
         _create_timeseries_view(con, files)
-        _seal(con, files)
+        _create_firms_view(con, firm_files)
+        _seal(con, files + firm_files)
     except BaseException:
         con.close()
         raise
@@ -401,11 +421,13 @@ def _create_table(con, name: str, frame: pd.DataFrame) -> None:
         con.unregister("_gpucredit_frame")
 
 
-def _series_files(store: StudyStore, runs: pd.DataFrame) -> list[Path]:
-    """The stored time-series files of the runs in the run table, absolute, in file-name order."""
-    if not store.series_dir.is_dir():
+def _series_files(store: StudyStore, runs: pd.DataFrame, folder: Path | None = None, path_of=None) -> list[Path]:
+    """The stored time-series files (or, with ``folder`` and ``path_of``, firm-panel files) of the runs in the run
+    table, absolute, in file-name order."""
+    folder, path_of = folder or store.series_dir, path_of or store.series_path
+    if not folder.is_dir():
         return []
-    paths = (store.series_path(run_id).absolute() for run_id in runs["run_id"])
+    paths = (path_of(run_id).absolute() for run_id in runs["run_id"])
     return sorted((path for path in paths if path.is_file()), key=lambda path: path.name)
 
 
@@ -416,6 +438,16 @@ def _create_timeseries_view(con, files: list[Path]) -> None:
     listed = ", ".join(_sql_string(_glob_escaped(path)) for path in files)
     con.execute(f"CREATE VIEW timeseries AS SELECT t.* FROM read_parquet([{listed}], union_by_name = true) AS t "
                 "WHERE t.run_id IN (SELECT run_id FROM runs)")
+
+
+def _create_firms_view(con, files: list[Path]) -> None:
+    if not files:
+        con.execute("CREATE VIEW firms AS SELECT NULL::VARCHAR AS run_id, NULL::SMALLINT AS month, "
+                    "NULL::VARCHAR AS firm WHERE false")
+        return
+    listed = ", ".join(_sql_string(_glob_escaped(path)) for path in files)
+    con.execute(f"CREATE VIEW firms AS SELECT f.* FROM read_parquet([{listed}], union_by_name = true) AS f "
+                "WHERE f.run_id IN (SELECT run_id FROM runs)")
 
 
 def _seal(con, files: list[Path]) -> None:
@@ -461,7 +493,7 @@ def query(root: str | Path, sql: str) -> pd.DataFrame:
             return con.execute(statement).df()
         except duckdb.PermissionException as exc:
             raise QueryError(f"SQL refused: {str(exc).splitlines()[0]}; gpucredit query reads only the views runs, "
-                             f"timeseries and plan") from None
+                             f"timeseries, firms and plan") from None
     finally:
         con.close()
 

@@ -79,8 +79,8 @@ CONSTRAINTS: tuple[Constraint, ...] = (
     Constraint("revenue_shares", ("demand.lab_share", "demand.startup_share"), (), 1.0,
                "Labs and start-ups together earn at most all AI revenue (hyperscalers' AI services earn the rest); "
                "otherwise the start-ups' share would be cut to what the labs leave"),
-    Constraint("adoption_ceiling", ("demand.initial_ai_revenue",), ("demand.ai_revenue_max",), 0.0,
-               "AI revenue starts at or below its saturation level (the adoption S-curve rises from one to the other)"),
+    Constraint("adoption_ceiling", ("demand.initial_ai_revenue",), ("demand.market_size",), 0.0,
+               "AI revenue starts at or below the median market size (adoption rises from one towards the other)"),
     Constraint("depreciation_life", ("technology.accounting_life_months",), ("technology.physical_life_months",), 0.0,
                "GPUs are depreciated over at most their physical life (straight-line depreciation over a longer life "
                "overstates book values and understates the full cost of new capacity)"),

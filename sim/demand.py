@@ -1,9 +1,21 @@
-"""End-user AI revenue and how it reaches the buyers of compute.
+"""End-user AI revenue: diffusion towards a market size nobody knows, served by the compute developers deploy.
 
-AI revenue (US$bn a month) follows logistic adoption scaled to its January 2023 level, slowing after
-``demand.slowdown_year`` by ``demand.slowdown_factor``, with a persistent AR(1) shock in logs. It is split among the
-labs (``demand.lab_share``, by weight), the start-ups (``demand.startup_share`` x ``population.scale``) and the
-hyperscalers (the rest, by weight, as AI-services revenue); each then sets its compute budget.
+* **The market size.** The long-run end-user AI market (US$bn/year at full adoption) is drawn once per run from a
+  log-normal distribution with median ``demand.market_size`` and log standard deviation
+  ``demand.market_size_uncertainty`` (:attr:`AIRevenue.market_size`). No agent observes it; they learn it from the
+  revenue that arrives (:mod:`.market_size`).
+* **Adoption** is a logistic diffusion in its own state, not a dated curve: the adopters' share ``a`` of the market
+  grows by ``demand.adoption_rate / 12 x a (1 - a) x service`` a month from ``a_0 = demand.initial_ai_revenue / M``, so
+  where it flattens depends on the market drawn and on the compute it is served with. A scenario may slow it from
+  ``demand.slowdown_year`` by ``demand.slowdown_factor``.
+* **Potential revenue** is ``M / 12 x a`` times a persistent AR(1) shock in logs (and a scenario's demand shock).
+* **Service.** Revenue needs compute: one H100e-hour in use carries at most ``demand.revenue_per_h100e_hour`` US$ of
+  end-user revenue. The compute developers and hyperscalers ran last month can serve ``min(1, capacity / potential)``
+  of this month's potential; revenue is the potential times that share to the power ``demand.rationing_elasticity``
+  (scarce compute rations use and slows adoption). Cheaper compute lets developers' budgets deploy more of it, so it
+  raises usage and, when compute is scarce, revenue.
+* **The split.** Revenue goes to the labs (``demand.lab_share``, by weight), the start-ups (``demand.startup_share`` x
+  ``population.scale``) and the hyperscalers (the rest, by weight, as AI-services revenue); each sets its budget.
 """
 
 from __future__ import annotations
@@ -11,33 +23,59 @@ from __future__ import annotations
 import math
 
 from .calendar import year_of
+from .technology import BN, HOURS_PER_MONTH
+
+
+def draw_market_size(p, rng) -> float:
+    """The run's long-run AI market, US$bn/year: log-normal around ``demand.market_size``, and at least twice the
+    initial revenue (adoption starts below half of it)."""
+    size = p["demand.market_size"] * math.exp(p["demand.market_size_uncertainty"] * float(rng.standard_normal()))
+    return max(size, 2.0 * p["demand.initial_ai_revenue"])
+
+
+def diffuse(adoption: float, speed: float) -> float:
+    """One month of logistic diffusion at ``speed`` (per month): ``a + speed x a (1 - a)``, within (0, 1)."""
+    return min(adoption + speed * adoption * (1.0 - adoption), 1.0 - 1e-12)
 
 
 class AIRevenue:
-    """The AI-revenue process and its persistent shock."""
+    """The AI-revenue process: adoption, its persistent shock, and the service compute allows."""
 
     def __init__(self, economy):
         self.economy = economy
-        self.shock = 0.0  # log deviation from the adoption curve (AR(1))
-        self.annual = economy.p["demand.initial_ai_revenue"]
+        p = economy.p
+        self.market_size = draw_market_size(p, economy.rng)  # US$bn/year, never observed by agents
+        self.adoption = p["demand.initial_ai_revenue"] / self.market_size
+        self.shock = 0.0  # log deviation of potential revenue (AR(1))
+        self.service = 1.0  # share of potential revenue last month's compute could serve
+        self.potential = 0.0  # this month's potential end-user revenue, US$bn
         self.revenue = 0.0  # this month's end-user AI revenue, US$bn
 
+    def adoption_speed(self) -> float:
+        """Diffusion speed this month (per month): ``demand.adoption_rate / 12``, times ``demand.slowdown_factor`` from
+        ``demand.slowdown_year``."""
+        p = self.economy.p
+        slow = p["demand.slowdown_factor"] if year_of(self.economy.month) >= p["demand.slowdown_year"] else 1.0
+        return p["demand.adoption_rate"] / 12.0 * slow
+
+    def serving_capacity(self) -> float:
+        """End-user revenue (US$bn/month) the compute in use can carry: last month's H100e in use (the live fleet in
+        the first month) x ``demand.revenue_per_h100e_hour`` x hours."""
+        m = self.economy
+        in_use = m.spot.in_use_h100e if m.month > 0 else float(m.fleet.capacity_by_owner.sum())
+        return in_use * m.p["demand.revenue_per_h100e_hour"] * HOURS_PER_MONTH / BN
+
     def now(self) -> float:
-        """End-user AI revenue this month, US$bn: logistic adoption (slowing after ``demand.slowdown_year`` by
-        ``demand.slowdown_factor``) scaled to the January 2023 level, with a persistent AR(1) shock in logs."""
+        """End-user AI revenue this month, US$bn: adoption advances (slowed by last month's rationing), potential revenue
+        follows it with its shock, and the compute in use serves what it can."""
         m = self.economy
         p = m.p
-        rate = p["demand.adoption_rate"]
-        t = year_of(m.month)
-        t_slow = p["demand.slowdown_year"]
-        eff_t = t if t <= t_slow else t_slow + (t - t_slow) * p["demand.slowdown_factor"]
-        mid = p["demand.adoption_midpoint"]
-        logistic = 1.0 / (1.0 + math.exp(-rate * (eff_t - mid)))
-        logistic0 = 1.0 / (1.0 + math.exp(-rate * (2023.0 - mid)))
-        level = p["demand.initial_ai_revenue"] + (p["demand.ai_revenue_max"] - p["demand.initial_ai_revenue"]) * (
-            logistic - logistic0) / (1.0 - logistic0)
+        if m.month > 0:
+            self.adoption = diffuse(self.adoption, self.adoption_speed() * self.service)
         self.shock = p["demand.shock_persistence"] * self.shock + p["demand.shock_volatility"] * float(m.rng.standard_normal())
-        return level * math.exp(self.shock) * m.shocks.demand_factor / 12.0
+        self.potential = self.market_size / 12.0 * self.adoption * math.exp(self.shock) * m.shocks.demand_factor
+        self.service = min(1.0, self.serving_capacity() / self.potential) if self.potential > 0 else 1.0
+        return self.potential * self.service ** p["demand.rationing_elasticity"]
 
     def pay_buyers(self) -> None:
         """End users pay this month's AI revenue to labs, start-ups and hyperscalers, who set their compute budgets."""

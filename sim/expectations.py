@@ -14,11 +14,22 @@ Two forecasting rules for the spot price of an H100e-hour:
 
 Each rule's fitness is an exponentially weighted average of minus its squared one-month forecast error
 (in units of (10 x log error)^2); the population shares follow a logit with intensity of choice ``beta``.
-The same shares apply to the growth forecasts behind the sentiment index: fundamentalists expect AI
-revenue to keep growing at its realised 12-month rate, extrapolators expect the latest quarter's growth of AI
-revenue (annualised) to continue. Sentiment is a persistent (exponentially weighted) average of
-``tanh((expected growth - neutral) / scale - default_news x 12 x default rate)``: the share of GPU-backed debt that
-defaults in a month, annualised, is bad news (a forced default or a wave of them lowers sentiment).
+The same shares apply to the forecasts of AI revenue behind investment plans and the sentiment index:
+fundamentalists project adoption towards the market size they have learnt so far (:mod:`.market_size`: a belief
+over the unknown long-run market, updated from the revenue that arrives), extrapolators expect the latest quarter's
+growth of AI revenue (annualised) to continue. Sentiment is a persistent (exponentially weighted) average of
+``tanh(news)``, and the news is what agents see:
+
+* expected AI-revenue growth above ``neutral_growth``, in units of ``sentiment_scale``;
+* compute prices: ``price_news`` x the 6-month log change of the spot price relative to the fundamental (rents
+  rising faster than the cost of new capacity is good news for everyone who owns or finances GPUs);
+* returns: ``return_news`` x the 6-month log returns of used GPUs (market value per installed H100e) and of
+  Nvidia's equity, averaged;
+* credit: ``- default_news x 12 x default rate - loss_news x 12 x loss rate``, the share of GPU-backed debt that
+  defaults in the month and lenders' credit losses over GPU-backed lending, both annualised (a forced default or a
+  credit loss lowers sentiment).
+
+Each market term is clipped to +-1 (a log change beyond it is news of the same size).
 """
 
 from __future__ import annotations
@@ -29,6 +40,9 @@ from collections import deque
 import numpy as np
 
 from ..agents.investment import fundamental_price
+from .market_size import MarketSizeBelief
+
+RETURN_MONTHS = 6  # window of the price and return news in sentiment
 
 
 class Expectations:
@@ -41,6 +55,12 @@ class Expectations:
         self.neutral = params["expectations.neutral_growth"]
         self.sentiment_memory = params["expectations.sentiment_memory"]
         self.default_news = params["expectations.default_news"]
+        self.loss_news = params["expectations.loss_news"]
+        self.price_news = params["expectations.price_news"]
+        self.return_news = params["expectations.return_news"]
+        self.belief = MarketSizeBelief(params)
+        self.momentum = 0.0  # the latest quarter's AI-revenue growth, annualised (the extrapolators' forecast)
+        self.news_history: deque = deque(maxlen=RETURN_MONTHS + 1)  # (spot / fundamental, Nvidia's market cap)
         self.cost_trend_weight = params["expectations.cost_trend_weight"]
         self.cost_trend_months = params["expectations.cost_trend_months"]
         self.log_fundamentals = [math.log(initial_price)]
@@ -145,15 +165,35 @@ class Expectations:
         one = np.array([1.0])
         self.forecasts = np.array([self.fundamentalist_path(one)[0], self.extrapolator_path(one)[0]])
 
-    def update_sentiment(self, fundamental_growth: float, momentum_growth: float, default_rate: float = 0.0) -> float:
-        """``fundamental_growth``: realised 12-month AI revenue growth; ``momentum_growth``: the latest
-        quarter's AI revenue growth, annualised. Both per year. ``default_rate``: the share of GPU-backed debt that
-        defaulted this month. Sentiment is persistent: an exponentially weighted average of
-        tanh((expected growth - neutral) / scale - default_news x 12 x default_rate): defaults are bad news."""
+    def revenue_factor(self, months: float, extrapolator_weight: float | None = None) -> float:
+        """Expected AI revenue ``months`` ahead over today's, for the market mix of rules (or a given weight on
+        extrapolation): fundamentalists project adoption towards the market size they believe in, extrapolators the
+        latest quarter's growth (times ``trend_weight``; at worst -50% a year)."""
+        w = self.shares[1] if extrapolator_weight is None else min(1.0, max(0.0, extrapolator_weight))
+        extrapolated = (1.0 + max(-0.5, self.trend_weight * self.momentum)) ** (months / 12.0)
+        return (1.0 - w) * self.belief.revenue_factor(months) + w * extrapolated
+
+    def market_news(self) -> float:
+        """Price and return news over the last 6 months (see the module docstring), before the credit news."""
+        if len(self.news_history) <= RETURN_MONTHS:
+            return 0.0
+        (rent_then, cap_then), (rent_now, cap_now) = self.news_history[0], self.news_history[-1]
+        clip = lambda x: min(1.0, max(-1.0, x))
+        log_change = lambda now, then: clip(math.log(now / then)) if now > 0 and then > 0 else 0.0
+        returns = 0.5 * (clip(self.collateral_return_6m) + log_change(cap_now, cap_then))
+        return self.price_news * log_change(rent_now, rent_then) + self.return_news * returns
+
+    def update_sentiment(self, fundamental_growth: float, momentum_growth: float, default_rate: float = 0.0,
+                         loss_rate: float = 0.0, market_news: float = 0.0) -> float:
+        """``fundamental_growth``: the fundamentalists' expected AI-revenue growth over the next year;
+        ``momentum_growth``: the latest quarter's AI revenue growth, annualised. Both per year. ``default_rate`` and
+        ``loss_rate``: the shares of GPU-backed debt that defaulted and that lenders lost this month; ``market_news``:
+        :meth:`market_news`. Sentiment is persistent: an exponentially weighted average of tanh(news)."""
         extrapolated = self.trend_weight * momentum_growth
         self.expected_growth = self.shares[0] * fundamental_growth + self.shares[1] * extrapolated
-        mood = math.tanh((self.expected_growth - self.neutral) / self.scale - self.default_news * 12.0 * default_rate)
-        self.sentiment = self.sentiment_memory * self.sentiment + (1.0 - self.sentiment_memory) * mood
+        news = ((self.expected_growth - self.neutral) / self.scale + market_news
+                - 12.0 * (self.default_news * default_rate + self.loss_news * loss_rate))
+        self.sentiment = self.sentiment_memory * self.sentiment + (1.0 - self.sentiment_memory) * math.tanh(news)
         return self.sentiment
 
 
@@ -181,24 +221,42 @@ def default_rate(economy) -> float:
     return defaulted / (performing + defaulted)
 
 
+def loss_rate(economy) -> float:
+    """Lenders' credit losses this month over GPU-backed lending (performing at the month's end plus what defaulted)."""
+    m = economy
+    losses = m.flow["lender_losses"] + m.flow["liquidation_losses"]
+    if losses <= 0.0:
+        return 0.0
+    performing = sum(loan.principal for loan in m.loans.values() if loan.status == "performing")
+    return losses / (performing + m.flow["debt_in_default"] + losses)
+
+
+def learn_market_size(economy) -> None:
+    """Agents update their belief about the long-run AI market from this month's revenue and service."""
+    m = economy
+    p, d = m.p, m.demand
+    slow = d.adoption_speed() / (p["demand.adoption_rate"] / 12.0)
+    m.expectations.belief.observe(d.revenue, d.service, slow, m.shocks.demand_factor, p["demand.rationing_elasticity"])
+
+
 def form_expectations(economy) -> None:
-    """The market observes this month's spot price, fundamental, AI revenue and collateral prices: the forecasting
-    rules are scored and their shares switch; sentiment follows expected AI-revenue growth (fundamentalists: its
-    realised 12-month growth; extrapolators: the latest quarter's, annualised)."""
+    """The market observes this month's spot price, fundamental, AI revenue, collateral prices, Nvidia's equity and
+    credit losses: the forecasting rules are scored and their shares switch; the belief about the market size is
+    updated; sentiment follows the news (module docstring)."""
     m = economy
     ex = m.expectations
     fundamental = full_cost_of_new_capacity(m, m.month)
     ex.fundamental_price = fundamental
     ex.observe_price(m.spot.price, fundamental)
+    learn_market_size(m)
     ex.ai_revenue_history.append(m.ledger.income_total("ai_revenue"))
     ai_hist = list(ex.ai_revenue_history)
-    if len(ai_hist) >= 15:
-        fundamental_growth = sum(ai_hist[-3:]) / max(sum(ai_hist[-15:-12]), 1e-9) - 1.0
-    else:
-        fundamental_growth = (ai_hist[-1] / max(ai_hist[0], 1e-9)) ** (12.0 / max(len(ai_hist) - 1, 1)) - 1.0 if len(ai_hist) > 1 else 1.0
+    fundamental_growth = ex.belief.revenue_factor(12.0) - 1.0
     # extrapolators read the latest quarter's AI-revenue growth, annualised (news of the boom, not its capex)
     momentum = (sum(ai_hist[-3:]) / max(sum(ai_hist[-6:-3]), 1e-9)) ** 4 - 1.0 if len(ai_hist) >= 6 else fundamental_growth
-    ex.update_sentiment(min(fundamental_growth, 5.0), min(max(momentum, -0.9), 5.0), default_rate(m))
+    ex.momentum = min(max(momentum, -0.9), 5.0)
     ex.collateral_index_history.append(m.used_gpus.collateral_index())
     ci = list(ex.collateral_index_history)
     ex.collateral_return_6m = (ci[-1] / ci[-7] - 1.0) if len(ci) >= 7 and ci[-7] > 0 else 0.0
+    ex.news_history.append((m.spot.price / fundamental, m.nvidia.market_cap))
+    ex.update_sentiment(min(fundamental_growth, 5.0), ex.momentum, default_rate(m), loss_rate(m), ex.market_news())

@@ -84,6 +84,10 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Nvidia's stakes in CoreWeave, OpenAI, Anthropic and Nebius (company filings; Reuters, FT, 2023-2026)"),
     _p("nvidia.neocloud_round_share", 0.4, 0.0, 1.0, "share of a round",
        "Largest share of a neocloud customer's equity round Nvidia takes (within its strategic budget)"),
+    _p("nvidia.max_neocloud_investees", 3, 0, 1000, "firms",
+       "Most neoclouds Nvidia holds stakes in: its largest neocloud customers by 12-month purchases, followed on once held",
+       "neoclouds Nvidia finances: CoreWeave (stake, filings 2023-2026), Nebius (US$2bn stake, press, March 2026), "
+       "Lambda (rent-back, The Information, 2023-2025)", kind=int),
     _p("nvidia.lab_round_share", 0.1, 0.0, 1.0, "share of a round", "Largest share of a lab's equity round Nvidia takes (within its strategic budget)"),
     _p("nvidia.investee_preference", 0.0, 0.0, 10.0, "weight",
        "Extra allocation weight for investees when chips are scarce (0 = pro rata)", "assumption: allocation of scarce chips (model design, Nvidia's allocation rule)"),
@@ -95,9 +99,14 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Nvidia rents back ~US$1.3bn over 4 years from CoreWeave and from Lambda (The Information, 2023-2025)"),
     _p("nvidia.rentback_months", 48, 1, 120, "months", "Term of each rent-back", "The Information, 2023-2025", int),
     _p("nvidia.pe_base", 20.0, 5.0, 100.0, "x earnings", "Multiple of forward operating earnings at zero growth and neutral sentiment", "stylized: about $3.3tn (end-2024) and $4.5tn (end-2025) market cap on $81bn and ~$130bn operating income"),
-    _p("nvidia.pe_max", 60.0, 5.0, 200.0, "x earnings", "Highest multiple of forward after-tax earnings the market pays",
+    _p("nvidia.pe_max", 60.0, 5.0, 200.0, "x earnings",
+       "Highest multiple of forward after-tax earnings the market pays for a firm worth up to US$1tn",
        "Nvidia's price/earnings ratio stayed below about 60 after its 2023 earnings caught up with its price (about 50-60 "
        "in 2024-25; company filings and market data)"),
+    _p("nvidia.pe_size_elasticity", 0.25, 0.0, 2.0, "elasticity",
+       "How fast the highest multiple falls with size above US$1tn: pe_max x (US$1tn / market cap)^elasticity",
+       "assumption: no firm worth more than US$1tn has traded above about 60 times earnings; Apple and Microsoft at "
+       "about US$3tn traded at about 30-40 times (2024; company filings and market data)"),
     _p("nvidia.pe_growth", 10.0, 0.0, 100.0, "x per unit growth", "Extra multiple per unit of expected annual revenue growth"),
     _p("nvidia.pe_sentiment", 5.0, 0.0, 100.0, "x per unit sentiment", "Extra multiple per unit of sentiment"),
     _p("nvidia.price_to_sales_floor", 3.0, 0.0, 50.0, "x annual revenue",
@@ -108,15 +117,21 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("rival.share_end_year", 2030.0, 2023.5, 2045.0, "year", "Year the rival share reaches rival.share_end"),
     _p("rival.price_discount", 0.35, 0.0, 0.9, "share", "Rival list price per H100e below Nvidia's"),
     # --- AI demand --------------------------------------------------------------------------
-    _p("demand.ai_revenue_max", 2000.0, 10.0, 20000.0, "US$bn/year", "Saturation level of end-user AI revenue (S-curve)"),
-    _p("demand.adoption_rate", 0.95, 0.05, 5.0, "per year", "Logistic growth rate of AI adoption"),
-    _p("demand.adoption_midpoint", 2029.0, 2023.0, 2060.0, "year", "Year adoption reaches half its saturation level"),
+    _p("demand.market_size", 2000.0, 10.0, 50000.0, "US$bn/year",
+       "Median long-run end-user AI market (revenue at full adoption); each run draws its own, unknown to agents"),
+    _p("demand.market_size_uncertainty", 0.5, 0.0, 2.0, "log s.d.",
+       "Log standard deviation of the run's market size around demand.market_size (agents' prior is the same)"),
+    _p("demand.adoption_rate", 0.95, 0.05, 5.0, "per year", "Logistic diffusion speed of AI adoption at full service"),
     _p("demand.initial_ai_revenue", 9.0, 0.1, 1000.0, "US$bn/year", "End-user AI revenue run-rate in January 2023",
        "derived from AI revenue against capex (Sequoia Capital, 'AI's $200B Question', September 2023)"),
     _p("demand.shock_volatility", 0.03, 0.0, 0.5, "log per month", "Volatility of persistent AI-revenue shocks"),
     _p("demand.shock_persistence", 0.95, 0.0, 0.999, "AR(1)", "Persistence of AI-revenue shocks"),
     _p("demand.slowdown_year", 2100.0, 2023.0, 2100.0, "year", "From this year AI adoption grows more slowly"),
     _p("demand.slowdown_factor", 1.0, 0.0, 1.0, "multiplier", "Adoption growth multiplier after demand.slowdown_year"),
+    _p("demand.revenue_per_h100e_hour", 1.5, 0.05, 50.0, "US$/H100e-hour",
+       "Most end-user AI revenue one H100e-hour of compute in use can carry (beyond it, use is rationed)"),
+    _p("demand.rationing_elasticity", 1.0, 0.0, 3.0, "elasticity",
+       "Exponent on the served share of potential AI revenue (0: compute never limits revenue)"),
     _p("demand.price_elasticity", 0.9, 0.1, 3.0, "elasticity", "Price elasticity of compute demand (H100e-hours)"),
     _p("demand.reference_price", 2.0, 0.1, 20.0, "US$/H100e-hour", "Price at which budgets buy budget/price hours"),
     _p("demand.lab_share", 0.45, 0.0, 1.0, "share", "Share of AI revenue earned by the named labs"),
@@ -126,8 +141,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("labs.runway_months", 24, 3, 120, "months", "Cash runway labs plan to: monthly burn on compute = cash / runway", kind=int),
     _p("labs.contract_share", 0.7, 0.0, 1.0, "share", "Share of expected compute needs labs hold under term contracts"),
     _p("labs.planning_months", 6, 0, 48, "months",
-       "Labs size term contracts for the compute they expect to need this many months ahead: current needs grown at the "
-       "market's expected AI-revenue growth (0 = current needs only; default = contracts.lead_months, when capacity "
+       "Labs size term contracts for the compute they expect to need this many months ahead: current needs grown with the "
+       "AI revenue the market expects (0 = current needs only; default = contracts.lead_months, when capacity "
        "sold forward starts)",
        "OpenAI's and Meta's multi-year CoreWeave contracts (US$22.4bn, US$14.2bn) signed in 2025 ahead of revenue (Reuters, 2025)", int),
     _p("labs.funding_rate", 0.03, 0.0, 1.0, "per month", "Probability a lab raises a round in a month at neutral sentiment"),
@@ -374,6 +389,12 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("expectations.default_news", 2.0, 0.0, 50.0, "per unit annualised default rate",
        "How much defaults lower sentiment: the annualised share of GPU-backed debt defaulting in a month, times this, "
        "is subtracted inside sentiment's tanh (a month in which 5% of the debt defaults lowers it by tanh(1.2))"),
+    _p("expectations.loss_news", 2.0, 0.0, 50.0, "per unit annualised loss rate",
+       "Sentiment lost per unit of lenders' annualised credit losses over GPU-backed lending"),
+    _p("expectations.price_news", 0.5, 0.0, 5.0, "per unit log change",
+       "Sentiment news from the 6-month log change of the spot price relative to the full cost of new capacity"),
+    _p("expectations.return_news", 0.5, 0.0, 5.0, "per unit log return",
+       "Sentiment news from the 6-month returns of used GPUs and of Nvidia's equity (averaged)"),
     _p("expectations.neutral_growth", 0.25, -0.5, 2.0, "per year", "Expected AI growth at which sentiment is neutral"),
     # --- tax --------------------------------------------------------------------------------------
     _p("tax.corporate_rate", 0.25, 0.0, 0.6, "share of taxable profit",

@@ -25,12 +25,13 @@ def test_every_scenario_closes_its_accounts_for_ten_years(scenario):
     assert (firm.isna().any(axis=1).to_numpy() == gone).all() and (np.diff(gone.astype(int)) >= 0).all()
 
 
-def test_shipped_scenarios_are_the_twelve_of_the_specification():
-    # fact_*: the dated shocks of the stylized-fact experiments (experiments/facts), not counterfactuals
+def test_shipped_scenarios_are_the_twelve_of_the_specification_and_the_two_of_the_correction_study():
+    # fact_*: the dated shocks of the stylized-fact experiments (experiments/facts), not counterfactuals;
+    # no_extrapolation and demand_no_saturation: the counterfactuals of experiments/studies/correction.toml
     assert {s for s in shipped_scenarios() if not s.startswith("fact_")} == {
         "baseline", "no_circular_financing", "tight_credit", "loose_credit", "fast_obsolescence",
         "demand_disappointment", "rate_shock", "lease_expiry_wave", "strict_lenders", "forbearing_lenders",
-        "investee_preference", "rival_chips"}
+        "investee_preference", "rival_chips", "no_extrapolation", "demand_no_saturation"}
 
 
 # random parameter sets over the full declared ranges, respecting the declared constraints: tests/test_fuzz.py

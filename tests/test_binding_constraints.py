@@ -73,8 +73,8 @@ def test_the_leverage_limit_binds_on_hyperscaler_capex():
     from gpucredit.experiments.run import timeseries
 
     small = {"hyperscalers.core_cash_flow": 2.0}
-    tight = timeseries(run(36, seed=3, **small, **{"hyperscalers.max_net_leverage": 0.0}))
-    loose = timeseries(run(36, seed=3, **small, **{"hyperscalers.max_net_leverage": 10.0}))
+    tight = timeseries(run(48, seed=3, **small, **{"hyperscalers.max_net_leverage": 0.0}))
+    loose = timeseries(run(48, seed=3, **small, **{"hyperscalers.max_net_leverage": 10.0}))
     assert tight["hyperscaler_capex"].sum() < loose["hyperscaler_capex"].sum()
     assert tight["hyperscaler_net_debt"].max() < loose["hyperscaler_net_debt"].max()
 
@@ -127,3 +127,15 @@ def test_a_hyperscaler_with_almost_no_room_takes_no_sliver_of_a_delivery():
     chip, g = m.nvidia, m.newest_nvidia_gen
     taken = h.take_delivery(chip, [(g, 1000.0, chip.list_price(g), 0.0)])
     assert taken == 0.0
+
+
+def test_nvidias_multiple_is_bounded_by_what_investors_have_paid_for_a_firm_of_its_size():
+    from gpucredit.agents.chipmaker import size_bounded_value
+
+    assert size_bounded_value(800.0, 20.0, 60.0, 0.25) == 800.0  # below US$1tn only pe_max applies
+    earnings = 400.0  # US$bn of forward earnings at 60x would be US$24tn
+    bounded = size_bounded_value(60.0 * earnings, earnings, 60.0, 0.25)
+    implied = bounded / earnings
+    assert implied == pytest.approx(60.0 * (1000.0 / bounded) ** 0.25)  # the multiple the size allows, exactly
+    assert 25.0 < implied < 35.0 and bounded < 15_000.0
+    assert size_bounded_value(60.0 * earnings, earnings, 60.0, 0.0) == 60.0 * earnings  # elasticity 0: no size bound

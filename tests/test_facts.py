@@ -162,7 +162,7 @@ def test_fact_2_3_6_7_read_paired_scenarios(studies):
 def test_a_missing_study_is_not_run_with_the_reason(studies):
     rows = evaluate({}, (1, 5))
     assert [r.verdict for r in rows] == [NOT_RUN, NOT_RUN]
-    assert "fact1_leverage_tails" in rows[0].note and "firm-level" in rows[1].note
+    assert "fact1_leverage_tails" in rows[0].note and "fact5_overhang" in rows[1].note
     assert "not run" in format_table(rows) and "| 5 |" in markdown(rows)
 
 

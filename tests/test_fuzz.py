@@ -217,7 +217,7 @@ def test_defaults_and_shipped_scenarios_respect_the_constraints():
     ({"contracts.term_months": 12, "contracts.term_spread": 12}, ["contracts.term_spread = 12", "contracts.term_months = 12"]),
     ({"technology.accounting_life_months": 100, "technology.physical_life_months": 96},
      ["technology.accounting_life_months = 100"]),
-    ({"demand.initial_ai_revenue": 50.0, "demand.ai_revenue_max": 40.0}, ["demand.initial_ai_revenue = 50"]),
+    ({"demand.initial_ai_revenue": 50.0, "demand.market_size": 40.0}, ["demand.initial_ai_revenue = 50"]),
     ({"nvidia.backstop_start_year": 2030.0, "nvidia.backstop_end_year": 2029.0}, ["nvidia.backstop_end_year = 2029"]),
     ({"lenders.max_ltv": 0.9, "lenders.max_covenant_ltv": 0.8}, ["lenders.max_covenant_ltv = 0.8"]),
 ])

@@ -80,7 +80,7 @@ def test_ordinary_queries_still_work(studies, capsys):
                           "SELECT r.run_id, r.y, p.y_max FROM runs r JOIN peaks p USING (run_id) ORDER BY r.run_id")
     assert len(joined) == 4 and (joined["y"] == joined["y_max"]).all()
     assert list(query(study, "DESCRIBE runs")["column_name"][:2]) == ["run_id", "status"]
-    assert sorted(query(study, "SHOW TABLES")["name"]) == ["plan", "runs", "timeseries"]
+    assert sorted(query(study, "SHOW TABLES")["name"]) == ["firms", "plan", "runs", "timeseries"]
     assert len(query(study, "SUMMARIZE plan")) == len(query(study, "SELECT * FROM plan").columns)
     assert query(study, "FROM plan SELECT count(*) AS n; -- a trailing comment")["n"].item() == 4
 

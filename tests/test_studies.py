@@ -60,6 +60,10 @@ def test_two_workers_store_the_same_results_as_one(reference, tmp_path):
     pd.testing.assert_frame_equal(runs_1, runs_2)
     pd.testing.assert_frame_equal(series_1, series_2)
     assert len(series_1) == 6 * 12 and series_1["run_id"].nunique() == 6
+    firms = "SELECT * FROM firms ORDER BY run_id, month, firm"  # the firm panels too
+    firms_1, firms_2 = query(reference, firms), query(tmp_path / "two", firms)
+    pd.testing.assert_frame_equal(firms_1, firms_2)
+    assert firms_1["run_id"].nunique() == 6 and set(firms_1.groupby("run_id")["month"].max()) == {11}
     # the seeds are spawned from the root seed and recorded
     manifest = json.loads((reference / "study.json").read_text())
     assert manifest["replicate_seeds"] == seeds(small_study())[1]

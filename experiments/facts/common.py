@@ -150,7 +150,8 @@ def not_run(fact: int, reason: str) -> FactRow:
 # ====================================================================================================
 @dataclass
 class StoredStudy:
-    """The successful runs of a stored study (``gpucredit.experiments.store``): plan, run table, monthly series."""
+    """The successful runs of a stored study (``gpucredit.experiments.store``): plan, run table, monthly series and
+    firm panels."""
 
     directory: Path
     spec: object
@@ -188,6 +189,13 @@ class StoredStudy:
             from ..store import StudyStore
             self._cache[run_id] = pd.read_parquet(StudyStore(self.directory).series_path(run_id))
         return self._cache[run_id]
+
+    def firms(self, run_id: str) -> pd.DataFrame | None:
+        """The firm panel of one run (:mod:`gpucredit.sim.reporting.firms`), None for a run stored without one."""
+        from ..store import StudyStore
+
+        path = StudyStore(self.directory).firms_path(run_id)
+        return pd.read_parquet(path) if path.is_file() else None
 
     def series_by_seed(self, scenario: str, **levels) -> dict[int, pd.DataFrame]:
         """seed -> monthly series of every successful run of ``scenario`` at that design point."""

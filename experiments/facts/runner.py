@@ -32,7 +32,7 @@ FACT_STUDIES: dict[int, tuple[str, ...]] = {
     2: ("fact2_procyclical",),
     3: ("fact3_fire_sales", "fact3_strict_lenders", "fact3_forbearing_lenders"),
     4: ("fact4_critical_leverage",),
-    5: (),
+    5: ("fact5_overhang",),
     6: ("fact6_collateral",),
     7: ("fact7_circular",),
 }
@@ -62,8 +62,6 @@ def parse_only(text: str | None) -> tuple[int, ...]:
 # ====================================================================================================
 def evaluate_fact(number: int, studies: dict[str, StoredStudy]) -> list[FactRow]:
     """The rows of one fact from the stored studies it needs (by study name); ``not run`` if one is missing."""
-    if number == 5:
-        return capital_overhang()
     missing = [name for name in FACT_STUDIES[number][:1] if name not in studies]
     if missing:
         return [not_run(number, f"needs the study {missing[0]} (gpucredit facts --only {number})")]
@@ -73,6 +71,7 @@ def evaluate_fact(number: int, studies: dict[str, StoredStudy]) -> list[FactRow]
                 3: lambda: fire_sales(get("fact3_fire_sales"), get("fact3_strict_lenders"),
                                       get("fact3_forbearing_lenders")),
                 4: lambda: critical_leverage(get("fact4_critical_leverage")),
+                5: lambda: capital_overhang(get("fact5_overhang")),
                 6: lambda: collateral_channel(get("fact6_collateral")),
                 7: lambda: circular_financing(get("fact7_circular"))}
     return evaluate[number]()

@@ -1,20 +1,15 @@
-"""Facts about the chip vendor and the firms it finances: 5 (capital overhang; not run) and 7 (circular financing
-inflates the vendor's boom and deepens its bust)."""
+"""Facts about the chip vendor and the firms it finances: 5 (capital overhang, read from the firm panels:
+:mod:`.overhang`) and 7 (circular financing inflates the vendor's boom and deepens its bust)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .common import PEAK_VENDOR_REVENUE, VENDOR_DRAWDOWN, FactRow, StoredStudy, directional_row, not_run
+from .overhang import capital_overhang
 
 NO_CIRCULAR = "no_circular_financing"
-OVERHANG_NEEDS = ("needs firm-level histories: each neocloud's investment in the boom, its cut in the bust and "
-                  "whether the vendor financed it; studies store aggregate monthly series only")
-
-
-def capital_overhang() -> list[FactRow]:
-    """Fact 5: not run (see :data:`OVERHANG_NEEDS`)."""
-    return [not_run(5, OVERHANG_NEEDS)]
+__all__ = ["NO_CIRCULAR", "capital_overhang", "circular_financing"]
 
 
 def circular_financing(study: StoredStudy) -> list[FactRow]:

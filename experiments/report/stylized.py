@@ -2,9 +2,10 @@
 report's studies.
 
 A fact is evaluated when the report names its study (e.g. ``studies = ["fact2_procyclical", "fact4_critical_leverage",
-"fact6_collateral"]``; see ``gpucredit facts`` and experiments/studies/fact*.toml). Without them, three facts are
-still read from studies the report has anyway: 2 from the main study's reference scenario, 4 from a grid study over
-``lenders.max_ltv`` (e.g. phase_ltv_cadence), 7 from the main study when it includes ``no_circular_financing``.
+"fact6_collateral"]``; see ``gpucredit facts`` and experiments/studies/fact*.toml). Without them, four facts are
+still read from studies the report has anyway: 2 and 5 from the main study's reference scenario (5 from its firm
+panels), 4 from a grid study over ``lenders.max_ltv`` (e.g. phase_ltv_cadence), 7 from the main study when it
+includes ``no_circular_financing``.
 Every other fact is listed as ``not run`` with what it needs. Verdicts (holds / fails / inconclusive) follow the
 facts package's rule; nothing is forced.
 """
@@ -18,7 +19,7 @@ from ..facts import CLAIMS, FACTS, NOT_RUN, FactRow, StoredStudy, fact_verdict
 from ..facts.common import MAX_LTV
 from ..facts.market import critical_leverage, procyclicality
 from ..facts.runner import evaluate_fact
-from ..facts.vendor import NO_CIRCULAR, circular_financing
+from ..facts.vendor import NO_CIRCULAR, capital_overhang, circular_financing
 from .document import num
 from .results import StudyData
 
@@ -46,9 +47,11 @@ def statistic_text(rows: list[FactRow]) -> str:
 
 
 def _fallback(number: int, main: StoredStudy, others: list[StoredStudy]) -> list[FactRow] | None:
-    """Facts 2, 4 and 7 from the report's usual studies when it names no fact study for them."""
+    """Facts 2, 4, 5 and 7 from the report's usual studies when it names no fact study for them."""
     if number == 2:
         return procyclicality(main)
+    if number == 5:
+        return capital_overhang(main)
     if number == 4:
         grid = next((s for s in others if s.spec.design == "grid" and MAX_LTV in s.spec.factor_names), None)
         return critical_leverage(grid) if grid is not None else None

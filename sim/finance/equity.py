@@ -88,12 +88,26 @@ class EquityRegister:
                 self.invest(m.nvidia, lab, nvidia_part, lab.valuation)
             m.events.log("equity_raise", [lab.name] + (["Nvidia"] if nvidia_part > 1e-6 else []), vc_part + nvidia_part)
 
+    def strategic_neoclouds(self) -> set[int]:
+        """The neoclouds whose rounds Nvidia joins: those it already holds, then its largest neocloud customers by chip
+        purchases over the last 12 months, until it holds ``nvidia.max_neocloud_investees`` (Nvidia invests
+        selectively, in large and fast-growing customers, not in every raise; the rest raise from venture and public
+        equity alone, so investees and non-investees coexist)."""
+        m = self.economy
+        neoclouds = {nc.eid for nc in m.neoclouds}
+        held = self.investees_of(m.nvidia.eid) & neoclouds
+        purchases = m.chips.sales_12m()
+        ranked = sorted((eid for eid in purchases if eid in neoclouds and eid not in held), key=lambda e: (-purchases[e], e))
+        room = max(0, m.p["nvidia.max_neocloud_investees"] - len(held))
+        return held | set(ranked[:room])
+
     def fund_neoclouds(self) -> None:
         """Neoclouds raise what they need (:meth:`~gpucredit.agents.neocloud.Neocloud.equity_need`, or a growth round)
-        when sentiment allows; Nvidia joins its customers' rounds first, venture and public equity take the rest."""
+        when sentiment allows; Nvidia joins the rounds of its strategic customers first (:meth:`strategic_neoclouds`),
+        venture and public equity take the rest."""
         m = self.economy
         p = m.p
-        customers = {eid for eid in m.chips.sales_12m()}
+        customers = self.strategic_neoclouds()
         for nc in m.neoclouds:
             if (m.sentiment < p["neoclouds.raise_threshold"] or m.month - nc.last_raise < p["neoclouds.round_interval_months"]
                     or nc.valuation <= 0):

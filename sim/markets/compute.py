@@ -182,6 +182,7 @@ class SpotMarket:
         self.expected_utilisation = 0.8
         self.utilisation = 0.0
         self.idle_h100e = 0.0  # live capacity that ran nothing this month
+        self.in_use_h100e = 0.0  # live capacity that ran contracts, spot sales or its owner's workloads this month
         self.utilisation_by_gen = np.zeros(0)
         self.premia = np.zeros(0)  # each generation's posted rent per H100e relative to the price index (0 before release)
         self.cohort_active = np.zeros(0)  # H100e each cohort runs this month (contracts, spot, internal use)
@@ -270,6 +271,7 @@ class SpotMarket:
         sold = free * np.where(hyp_row, tier_fill[n_gen + gen], tier_fill[gen])
         active = used_contract + sold
         self.idle_h100e = float(np.maximum(h100e - active, 0.0).sum())  # by cohort: no negative rounding remainder
+        self.in_use_h100e = float(active.sum())
         self.utilisation = min(1.0, float(active.sum() / max(h100e.sum(), 1e-9)))  # the rows' sum can pass 1 by rounding
         self.utilisation_by_gen = np.divide(np.bincount(gen, weights=active, minlength=n_gen),
                                             np.maximum(np.bincount(gen, weights=h100e, minlength=n_gen), 1e-9))

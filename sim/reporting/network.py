@@ -21,8 +21,10 @@ Metrics (precise definitions; also in ``docs/ODD.md``):
 * **circular revenue share** = Nvidia chip revenue over the last 12 months paid by firms that, in the month
   of purchase, Nvidia financed (held equity in, backstopped or rented back from), divided by all Nvidia chip
   revenue over the same 12 months;
-* **round-trip ratio** = sum over financed firms f of min(chip purchases by f, Nvidia money to f) divided by
-  the sum of Nvidia money to f (equity investments, backstop and rent-back payments), all over 12 months;
+* **round-trip ratio** = sum over financed firms f of (Nvidia money to f) x (f's cash paid to Nvidia / all of f's
+  cash outlays) divided by the sum of Nvidia money to f (equity investments, backstop and rent-back payments), all
+  over 12 months: money is fungible, so a dollar Nvidia puts in comes back in the proportion the firm spends on
+  Nvidia's chips (1 only for a firm that spends on nothing else, 0 for one that buys none);
 * **HHI** of Nvidia's customers (12-month revenue shares), of lending by lender, of each neocloud's customers;
 * **systemic risk (DebtRank)**, Battiston et al. (2012): each neocloud first loses the equity equivalent of a
   20% fall in its GPUs' market value; distress h in [0, 1] propagates through exposures

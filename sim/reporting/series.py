@@ -110,15 +110,31 @@ class SeriesRecorder:
         hist["nvidia_flows_to"].append(dict(m.nvidia_flows_to))
         sales12 = sum(list(hist["nvidia_sales"])[-12:])
         out["circular_revenue_share"] = sum(list(hist["nvidia_financed_sales"])[-12:]) / sales12 if sales12 > 0 else 0.0
-        money = defaultdict(float)
-        for month in list(hist["nvidia_flows_to"])[-12:]:
-            for k, v in month.items():
-                money[k] += v
         purchases = m.chips.sales_12m()
-        total_money = sum(money.values())
-        out["round_trip_ratio"] = sum(min(purchases.get(k, 0.0), v) for k, v in money.items()) / total_money if total_money > 0 else 0.0
+        out["round_trip_ratio"] = self._round_trip(m, financed)
         out["nvidia_customer_hhi"] = hhi(purchases.values())
 
+
+    def _round_trip(self, m, financed: set[int]) -> float:
+        """Round-trip ratio: of the money Nvidia put into the firms it finances over the last 12 months, the share that
+        came back to Nvidia, money being fungible: each firm's Nvidia money times the share of all its cash outlays that
+        went to Nvidia (chip payments and deposits), summed over firms, over all the Nvidia money."""
+        hist = self.history
+        paid, to_nvidia = m.ledger.paid_by_party(), m.ledger.paid_by_party(m.nvidia.eid)
+        hist["financed_outlays"].append({f: (float(paid[f]), float(to_nvidia[f])) for f in financed})
+        money, outlays, back = defaultdict(float), defaultdict(float), defaultdict(float)
+        for month in list(hist["nvidia_flows_to"])[-12:]:
+            for firm, amount in month.items():
+                money[firm] += amount
+        for month in list(hist["financed_outlays"])[-12:]:
+            for firm, (total, nvidia) in month.items():
+                outlays[firm] += total
+                back[firm] += nvidia
+        total_money = sum(money.values())
+        if total_money <= 0:
+            return 0.0
+        returned = sum(amount * min(1.0, back[f] / outlays[f]) for f, amount in money.items() if outlays[f] > 0)
+        return returned / total_money
 
     def _lenders(self, m, out: dict) -> None:
         """Lenders' own leverage and funding, the spreads on the month's new lending by grade, provisions."""
@@ -183,12 +199,16 @@ class SeriesRecorder:
         """AI revenue against the spending it must justify; sentiment; rates; book against market; the lead neocloud;
         populations; systemic risk."""
         fleet, hist, flow = m.fleet, self.history, m.flow
-        nv = m.nvidia
         neo = m.neoclouds
         cnt, gen, sec = fleet.view("count"), fleet.view("gen"), m.used_gpus.prices
         ai_history = m.expectations.ai_revenue_history
         ai = list(ai_history)[-1] if ai_history else 0.0
         out["ai_revenue"] = ai
+        out["ai_potential_revenue"] = m.demand.potential
+        out["ai_adoption"] = m.demand.adoption
+        out["ai_compute_in_use"] = m.spot.in_use_h100e
+        out["ai_market_size"] = m.demand.market_size
+        out["expected_market_size"] = m.expectations.belief.expected_size()
         out["ai_capex"] = flow["ai_capex"]
         big_four = [h for h in m.hyperscalers if h.name != "Oracle"]
         out["hyperscaler_capex"] = sum(h.capex for h in big_four) + m.p["hyperscalers.non_ai_capex"]
