@@ -145,7 +145,7 @@ class UsedGpuMarket:
         where outside buyers' price is below the quote (after recent sales)."""
         depth = self.depth()
         outside = self.quote * np.exp(-self.impact * self.absorbed / depth)
-        if not np.any(outside < self.quote * (1.0 - 1e-9)):
+        if not (outside < self.quote * (1.0 - 1e-9)).any():  # (the method: without np.any's Python wrappers)
             self.prices = outside
             return
         live = [bid for bid in self.bids() if bid.buyer.alive]
