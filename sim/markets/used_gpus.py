@@ -234,9 +234,11 @@ class UsedGpuMarket:
         return best, price
 
     # --- sales ---------------------------------------------------------------------------------------
-    def sell_cohort(self, seller: int, row: int, units: float, forced: bool) -> float:
+    def sell_cohort(self, seller: int, row: int, units: float, forced: bool, remark: bool = True) -> float:
         """Sell ``units`` GPUs of a cohort into the bid book (best bid first; see the module docstring); returns the
-        proceeds, US$bn. ``forced`` sales count as fire sales in the outputs and the event log."""
+        proceeds, US$bn. ``forced`` sales count as fire sales in the outputs and the event log. The prices are marked
+        after the sale unless ``remark`` is false: for a run of sales that reads no price in between (a sale itself
+        reads the bids and outside buyers' demand, not the marks), the caller marks once after the last."""
         m = self.economy
         fleet = m.fleet
         g = int(fleet.gen[row])
@@ -253,7 +255,8 @@ class UsedGpuMarket:
                 take = self.outside_quantity(g, left, bid_price)
                 proceeds += self.sell_outside(seller, row, take)
             left -= take
-        self.mark()
+        if remark:
+            self.mark()
         if forced and proceeds > 0:
             m.flow["fire_sale_volume"] += proceeds
             m.flow["fire_sale_units"] += units
