@@ -84,14 +84,16 @@ def used_gpu_values(model, hurdle_rate: float, extrapolator_weights) -> np.ndarr
     m = model
     life = m.p["technology.physical_life_months"]
     paths = m.expectations.price_paths(life, extrapolator_weights)  # (buyers, months)
-    remaining = np.maximum(0, life - (m.month - m.release))  # months of life left, by generation
+    released = np.flatnonzero(m.release <= m.month)  # only these are valued: the others are worth nothing yet
+    remaining = np.maximum(0, life - (m.month - m.release[released]))  # months of life left, by generation
     months = np.arange(1, life + 1)
-    cost = m.running_cost + m.facility_cost
-    earning = m.perf * m.spot.relative_rents()  # H100e at its own generation's rent relative to the index
+    cost = (m.running_cost + m.facility_cost)[released]
+    earning = (m.perf * m.spot.relative_rents())[released]  # H100e at its own generation's rent relative to the index
     margin = np.maximum(paths[:, None, :] * earning[None, :, None] - cost[None, :, None], 0.0)
     margin = margin * (HOURS_PER_MONTH * m.spot.expected_utilisation)
     alive = months[None, :] <= remaining[:, None]  # (generations, months)
-    values = (margin * alive[None, :, :] * discount_factors(hurdle_rate, life)[None, None, :]).sum(axis=2)
+    values = np.zeros((len(paths), len(m.gens)))
+    values[:, released] = (margin * alive[None, :, :] * discount_factors(hurdle_rate, life)[None, None, :]).sum(axis=2)
     newest = m.newest_nvidia_gen
     replacement = m.perf * (m.nvidia.list_price(newest) / m.gens[newest].perf)
     values = np.minimum(values, replacement[None, :])

@@ -47,6 +47,7 @@ class Lender(mesa.Agent):
         self.uncalled = 0.0  # investors' commitments not yet called, US$bn
         self.margin_call = False  # its facility exceeds the advance on its loan marks: no new lending
         self._marks = None  # (loan register version, loan marks) as last added up
+        self._capacity = (None, 0.0)  # (what it depends on, funding capacity) as last worked out
         self._book = None  # (loan register version, book) as last added up
         self.unmet_margin_months = 0  # consecutive month-ends with its bank's margin call unmet
         self.waiver_hurdle = model.p["lenders.waiver_hurdle"]  # its forbearance: a behavioural trait, share of principal
@@ -83,12 +84,19 @@ class Lender(mesa.Agent):
 
     def funding_capacity(self) -> float:
         """US$bn it could lend now: cash above its buffer, plus uncalled commitments, plus the facility's headroom, with
-        the advance on the new loans themselves (x / (1 - advance rate))."""
-        m, p = self.model, self.model.p
-        advance = p["lenders.advance_rate"]
-        own = max(0.0, m.ledger.cash[self.eid] - self.cash_buffer()) + self.uncalled
-        headroom = advance * self.loan_marks() - self.borrowings
-        return max(0.0, (own + headroom) / (1.0 - advance) if headroom >= 0 else own + headroom)
+        the advance on the new loans themselves (x / (1 - advance rate)). Worked out again only when its cash, its
+        uncalled commitments, its facility or a loan facility (the register's version: its book and marks) has changed
+        since: every neocloud asking the same lender in a month gets the one figure."""
+        m = self.model
+        cash = m.ledger.cash[self.eid]
+        inputs = (m.loans.version, cash, self.uncalled, self.borrowings)
+        if self._capacity[0] != inputs:
+            advance = m.p["lenders.advance_rate"]
+            own = max(0.0, cash - self.cash_buffer()) + self.uncalled
+            headroom = advance * self.loan_marks() - self.borrowings
+            capacity = max(0.0, (own + headroom) / (1.0 - advance) if headroom >= 0 else own + headroom)
+            self._capacity = (inputs, capacity)
+        return self._capacity[1]
 
     def cash_buffer(self) -> float:
         return self.model.p["lenders.cash_buffer"] * self.book()
@@ -252,9 +260,7 @@ class Lender(mesa.Agent):
         ``lenders.contract_collateral_share`` of the assigned contracts' remaining value, plus its share of the
         borrower's cash, at most the principal, less ``lenders.foreclosure_cost`` x the principal (never below 0)."""
         m, p = self.model, self.model.p
-        fleet = m.fleet
-        gpus = sum([m.used_gpus.forced_sale_value(int(fleet.gen[r]), float(fleet.count[r]), price_factor)
-                    for r in fleet.rows_of(loan.borrower) if fleet.pledged[r] == loan.id])
+        gpus = m.used_gpus.forced_sale_total(m.fleet.rows_of(loan.borrower, pledged_to=loan.id), price_factor)
         contracts = p["lenders.contract_collateral_share"] * m.contracts.remaining_value_by_loan(loan.id)
         share = loan.principal / max(m.loans.debt_of(loan.borrower), 1e-12)
         cash = share * max(0.0, m.ledger.cash[loan.borrower])

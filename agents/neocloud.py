@@ -173,7 +173,7 @@ class Neocloud(mesa.Agent):
 
     # --- investment and financing ---------------------------------------------------------------------
     def in_distress(self) -> bool:
-        return any(l.status == "breach" for l in self.model.loans.of_borrower(self.eid))
+        return self.model.loans.in_breach(self.eid)
 
     def syndicate(self) -> list:
         """The lenders of its facility, in the order it draws on them: its relationship lender (the arranger,
@@ -306,12 +306,15 @@ class Neocloud(mesa.Agent):
         m = self.model
         syndicate = self.syndicate()
         eid = self.eid
-        rooms = [l.lending_room(eid) for l in syndicate]
-        room = sum(rooms)
         have = max(0.0, m.ledger.cash[self.eid])
         cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
         net = cost - sum([lot[3] for lot in lots])  # still to pay, less the deposits applied
         advance = sum([units * self.advance_per_gpu(syndicate, g, price) for g, units, price, _ in lots])
+        # its lenders' room: the arranger's, the others' only when it cannot fund the advance alone (else not drawn on)
+        rooms = [syndicate[0].lending_room(eid)] if syndicate else []
+        if rooms and not rooms[0] >= advance:
+            rooms += [lender.lending_room(eid) for lender in syndicate[1:]]
+        room = sum(rooms)
         share = 1.0
         if net - min(advance, room) > have + 1e-12:  # cannot pay in full: take fewer GPUs
             full_advance = have / (net - advance) if net > advance else 1.0
@@ -374,8 +377,7 @@ class Neocloud(mesa.Agent):
     def sell_unpledged(self, amount: float) -> float:
         """Sell unencumbered GPUs (oldest first) to raise ``amount`` US$bn; a forced sale."""
         m = self.model
-        rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] < 0]
-        return m.used_gpus.sell_for_cash(self.eid, rows, amount)
+        return m.used_gpus.sell_for_cash(self.eid, m.fleet.rows_of(self.eid, pledged_to=-1), amount)
 
     def try_to_cure(self, loan) -> bool:
         """Pay arrears and pay down to the covenant LTV with cash, then by selling pledged GPUs."""
@@ -393,7 +395,7 @@ class Neocloud(mesa.Agent):
             m.loans.repay(loan, pay)
             excess -= pay
         if (excess > 1e-9 or loan.missed > 1e-9) and loan.ltv < 1.0:
-            rows = [i for i in m.fleet.rows_of(self.eid) if m.fleet.pledged[i] == loan.id]
+            rows = m.fleet.rows_of(self.eid, pledged_to=loan.id)
             need = max(excess / max(1e-9, 1.0 - loan.covenant_ltv * m.p["neoclouds.cure_target"]), loan.missed)
             raised = m.used_gpus.sell_for_cash(self.eid, rows, need)
             pay = min(raised, loan.principal, m.ledger.cash[self.eid])

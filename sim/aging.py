@@ -46,8 +46,9 @@ def depreciate(economy) -> None:
     dep = np.minimum(fleet.book[:n], fleet.cost[:n] / life)
     fleet.book[:n] -= dep
     by_owner = np.bincount(fleet.owner[:n], weights=dep, minlength=len(led.names))
-    for eid in np.flatnonzero(by_owner > 0):
-        led.book(int(eid), -float(by_owner[eid]), "depreciation")
+    amounts = by_owner.tolist()
+    for eid in np.flatnonzero(by_owner > 0).tolist():
+        led.book(eid, -amounts[eid], "depreciation")
     m.flow["depreciation"] = float(dep.sum())
 
 

@@ -152,8 +152,13 @@ class Fleet:
     def view(self, col: str) -> np.ndarray:
         return getattr(self, col)[: self.n]
 
-    def rows_of(self, owner: int) -> np.ndarray:
-        return np.flatnonzero((self.owner[: self.n] == owner) & (self.count[: self.n] > 0))
+    def rows_of(self, owner: int, pledged_to: int | None = None) -> np.ndarray:
+        """``owner``'s cohorts with GPUs in them (only those pledged to loan ``pledged_to``, if given; -1: the
+        unencumbered ones), in row order."""
+        held = (self.owner[: self.n] == owner) & (self.count[: self.n] > 0)
+        if pledged_to is not None:
+            held &= self.pledged[: self.n] == pledged_to
+        return held.nonzero()[0]
 
     def split(self, i: int, count: float) -> int:
         """Split ``count`` GPUs of cohort ``i`` into a new cohort (same owner, pledge and vintage,

@@ -50,7 +50,7 @@ def groups(keys: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
 
 def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int) -> dict[int, float]:
     """Sum of ``values`` by party, for the parties that appear."""
-    appear = np.flatnonzero(np.bincount(parties, minlength=n)).tolist()
+    appear = np.bincount(parties, minlength=n).nonzero()[0].tolist()
     totals = np.bincount(parties, weights=values, minlength=n).tolist()
     return {k: totals[k] for k in appear}
 
@@ -141,7 +141,7 @@ class ContractRegister:
         return self.n
 
     def active_rows(self) -> np.ndarray:
-        return np.flatnonzero(self.column("active"))
+        return self.column("active").nonzero()[0]  # (np.flatnonzero without its wrappers: asked ~10 times a month)
 
     def active(self) -> ActiveContracts:
         return ActiveContracts(self)
@@ -159,7 +159,7 @@ class ContractRegister:
             mask &= self.column("provider") == provider
         if customer is not None:
             mask &= self.column("customer") == customer
-        return np.flatnonzero(mask)
+        return mask.nonzero()[0]
 
     # --- books ---------------------------------------------------------------------------------------
     def refresh_books(self) -> None:
@@ -456,7 +456,7 @@ class ContractRegister:
 
     def _startups_served(self) -> np.ndarray:
         """Rows of start-ups' contracts being served this month."""
-        return np.flatnonzero(self.column("active") & (self.column("slot") >= 0) & (self.column("start") <= self.economy.month))
+        return (self.column("active") & (self.column("slot") >= 0) & (self.column("start") <= self.economy.month)).nonzero()[0]
 
     def startup_contracted(self) -> np.ndarray:
         """H100e each start-up slot has under a contract being served."""
@@ -483,4 +483,4 @@ class ContractRegister:
 
     def remaining_value_by_loan(self, loan_id: int) -> float:
         """Remaining value (US$bn) of the active contracts assigned to loan ``loan_id``."""
-        return float(self.remaining_value(np.flatnonzero(self.column("active") & (self.column("loan") == loan_id))).sum())
+        return float(self.remaining_value((self.column("active") & (self.column("loan") == loan_id)).nonzero()[0]).sum())

@@ -253,11 +253,15 @@ def liquidate_seized(economy) -> None:
     if not len(selling):
         return
     owners = fleet.owner[selling]
+    sold = False
     for lender in m.lenders:
         rows = selling[owners == lender.eid]
         for row, months_left in zip(rows.tolist(), fleet.liquidate[rows].tolist()):
-            m.used_gpus.sell_cohort(lender.eid, row, fleet.count[row] / months_left, forced=True)
+            m.used_gpus.sell_cohort(lender.eid, row, fleet.count[row] / months_left, forced=True, remark=False)
             fleet.liquidate[row] = months_left - 1
+            sold = True
+    if sold:  # the used-GPU prices after the tranches: no sale reads them, so one mark after the last is the same
+        m.used_gpus.mark()
 
 
 def cancel_chip_orders(economy, nc) -> None:

@@ -40,6 +40,11 @@ class LoanRegister:
         """``eid``'s facilities, oldest first."""
         return [self.loans[i] for i in self.by_borrower.get(eid, ())]
 
+    def in_breach(self, borrower: int) -> bool:
+        """Whether any of ``borrower``'s facilities is in breach."""
+        loans = self.loans
+        return any([loans[i].status == "breach" for i in self.by_borrower.get(borrower, ())])
+
     def outstanding(self) -> list[Loan]:
         """Open loans with principal outstanding."""
         return [l for l in self.loans.values() if l.status not in CLOSED and l.principal > 0]

@@ -82,6 +82,7 @@ class UsedGpuMarket:
         self.prices = np.zeros(n)
         self._bids: list[Bid] = []
         self._bids_month = None  # the month the bid book was formed
+        self._stacked = None  # (bid book, its live bids' ids, their values stacked), see _bid_values
 
     # --- prices --------------------------------------------------------------------------------------
     def depth(self) -> float:
@@ -121,24 +122,51 @@ class UsedGpuMarket:
         x = self.impact * units * self.economy.perf[g] / self.depth()
         return self.outside_price(g) * price_factor * units * (-math.expm1(-x) / x if x > 1e-12 else 1.0) / BN
 
+    def forced_sale_total(self, rows: np.ndarray, price_factor: float = 1.0) -> float:
+        """What selling the fleet's cohorts ``rows`` to outside buyers would fetch, US$bn: the sum, in row order, of
+        :meth:`forced_sale_value` of each cohort sold at once on its own (the same figures, with each generation's
+        outside price and the depth worked out once rather than once per cohort). A query: it sells nothing."""
+        fleet = self.economy.fleet
+        perf = self.economy.perf
+        depth = self.depth()
+        outside: dict[int, float] = {}  # each generation's outside price, as first needed
+        total = 0.0
+        for g, units in zip(fleet.gen[rows].tolist(), fleet.count[rows].tolist()):
+            price = outside.get(g)
+            if price is None:
+                price = outside[g] = float(self.outside_price(g))
+            x = self.impact * units * float(perf[g]) / depth
+            flattening = -math.expm1(-x) / x if x > 1e-12 else 1.0  # the demand curve's (1 - e^-x) / x
+            total = total + price * price_factor * units * flattening / BN  # one by one, as the values were summed
+        return total
+
     def mark(self) -> None:
         """Each generation's price: the best bid for its next GPU, never above the quote. Neoclouds' bids matter only
         where outside buyers' price is below the quote (after recent sales)."""
         depth = self.depth()
         outside = self.quote * np.exp(-self.impact * self.absorbed / depth)
-        if not np.any(outside < self.quote * (1.0 - 1e-9)):
+        if not (outside < self.quote * (1.0 - 1e-9)).any():  # (the method: without np.any's Python wrappers)
             self.prices = outside
             return
         live = [bid for bid in self.bids() if bid.buyer.alive]
         if not live:
             self.prices = np.minimum(outside, self.quote)
             return
-        values = np.array([bid.values for bid in live])  # (bidders, generations)
+        values = self._bid_values(live)  # (bidders, generations)
         budget = np.array([bid.budget for bid in live])[:, None] * BN
         power = np.array([bid.power_mw for bid in live])[:, None] * 1000.0
         can_buy = (budget >= values) & (power >= self.economy.facility_kw[None, :])  # at least one GPU
         best = np.maximum(outside, np.where(can_buy, values, 0.0).max(axis=0))
         self.prices = np.minimum(best, self.quote)
+
+    def _bid_values(self, live: list[Bid]) -> np.ndarray:
+        """What a GPU of each generation is worth to each of the ``live`` bidders (one row each, in bid-book order),
+        stacked once for the month's bid book and reused until the bidders change (a bid's values stay as formed;
+        only its budget and power are drawn down)."""
+        cached = self._stacked
+        if cached is None or cached[0] is not self._bids or cached[1] != [id(bid) for bid in live]:
+            cached = self._stacked = (self._bids, [id(bid) for bid in live], np.array([bid.values for bid in live]))
+        return cached[2]
 
     def discount(self) -> float:
         """How far recent sales have pushed used-GPU prices below outside buyers' quote: 1 - the installed base at
@@ -206,9 +234,11 @@ class UsedGpuMarket:
         return best, price
 
     # --- sales ---------------------------------------------------------------------------------------
-    def sell_cohort(self, seller: int, row: int, units: float, forced: bool) -> float:
+    def sell_cohort(self, seller: int, row: int, units: float, forced: bool, remark: bool = True) -> float:
         """Sell ``units`` GPUs of a cohort into the bid book (best bid first; see the module docstring); returns the
-        proceeds, US$bn. ``forced`` sales count as fire sales in the outputs and the event log."""
+        proceeds, US$bn. ``forced`` sales count as fire sales in the outputs and the event log. The prices are marked
+        after the sale unless ``remark`` is false: for a run of sales that reads no price in between (a sale itself
+        reads the bids and outside buyers' demand, not the marks), the caller marks once after the last."""
         m = self.economy
         fleet = m.fleet
         g = int(fleet.gen[row])
@@ -225,7 +255,8 @@ class UsedGpuMarket:
                 take = self.outside_quantity(g, left, bid_price)
                 proceeds += self.sell_outside(seller, row, take)
             left -= take
-        self.mark()
+        if remark:
+            self.mark()
         if forced and proceeds > 0:
             m.flow["fire_sale_volume"] += proceeds
             m.flow["fire_sale_units"] += units
@@ -303,7 +334,8 @@ class UsedGpuMarket:
         m = self.economy
         fleet = m.fleet
         raised = 0.0
-        rows = sorted(rows, key=lambda r: m.perf[fleet.gen[r]])
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[np.argsort(m.perf[fleet.gen[rows]], kind="stable")]  # least efficient first, ties in the order given
         for r in rows:
             if raised >= amount:
                 break

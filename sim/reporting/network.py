@@ -45,6 +45,7 @@ from ..contracts.register import groups
 from ..technology import BN
 
 SHOCK = 0.2
+DENSE_PAIRS = 1 << 20  # at most this many possible (holder, obligor) pairs: sum claims by pair without sorting them
 
 
 def exposures(model) -> list[tuple[int, int, str, float, dict]]:
@@ -146,6 +147,17 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.concatenate(parts_h), np.concatenate(parts_o), np.concatenate(parts_v)
 
 
+def sum_by_pair(pair: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (holder, obligor) pairs of ``n`` nodes (``pair`` = holder x n + obligor) in increasing order, and
+    the claims' values summed by pair in claim order (US$bn). Counted straight into the n x n pairs when they are few
+    (``DENSE_PAIRS``), without sorting the claims; the same sums either way (each pair's claims added in claim order)."""
+    if n * n <= DENSE_PAIRS:
+        edges = np.flatnonzero(np.bincount(pair, minlength=n * n))
+        return edges, np.bincount(pair, weights=value, minlength=n * n)[edges]
+    edges, which = np.unique(pair, return_inverse=True)
+    return edges, np.bincount(which, weights=value, minlength=len(edges))
+
+
 def debtrank(model, shock: float = SHOCK) -> float:
     """DebtRank of the economy (module docstring): the exposure-weighted average final distress of all nodes, in
     [0, 1], after each neocloud loses ``shock`` (a share) of its GPUs' market value. The exposure matrix is kept
@@ -158,8 +170,7 @@ def debtrank(model, shock: float = SHOCK) -> float:
     nodes = np.flatnonzero(np.bincount(np.concatenate([holder, obligor, neoclouds]).astype(int)))  # in increasing order
     n = len(nodes)
     pair = np.searchsorted(nodes, holder) * n + np.searchsorted(nodes, obligor)
-    edges, which = np.unique(pair, return_inverse=True)
-    exposure = np.bincount(which, weights=value, minlength=len(edges))  # summed in claim order, US$bn
+    edges, exposure = sum_by_pair(pair, value, n)
     row, col = np.divmod(edges, n)  # holder i, obligor j of each edge
     equity = np.maximum(np.asarray(m.ledger.equity)[nodes], 1e-6)
     w = np.minimum(1.0, exposure / equity[row])  # W[i, j]
