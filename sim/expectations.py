@@ -211,23 +211,29 @@ def full_cost_of_new_capacity(economy, month: int) -> float:
                              p["technology.accounting_life_months"])
 
 
-def default_rate(economy) -> float:
+def performing_debt(economy) -> float:
+    """GPU-backed principal performing at the month's end, US$bn."""
+    return sum(loan.principal for loan in economy.loans.values() if loan.status == "performing")
+
+
+def default_rate(economy, performing: float | None = None) -> float:
     """Share of GPU-backed debt (performing at the month's end, plus what defaulted in it) that defaulted this month."""
     m = economy
     defaulted = m.flow["debt_in_default"]
     if defaulted <= 0.0:
         return 0.0
-    performing = sum(loan.principal for loan in m.loans.values() if loan.status == "performing")
+    performing = performing_debt(m) if performing is None else performing
     return defaulted / (performing + defaulted)
 
 
-def loss_rate(economy) -> float:
-    """Lenders' credit losses this month over GPU-backed lending (performing at the month's end plus what defaulted)."""
+def loss_rate(economy, performing: float | None = None) -> float:
+    """Lenders' credit losses this month (at default and on later sales of seized GPUs) over GPU-backed debt: performing
+    at the month's end, plus what defaulted in it and what was lost."""
     m = economy
     losses = m.flow["lender_losses"] + m.flow["liquidation_losses"]
     if losses <= 0.0:
         return 0.0
-    performing = sum(loan.principal for loan in m.loans.values() if loan.status == "performing")
+    performing = performing_debt(m) if performing is None else performing
     return losses / (performing + m.flow["debt_in_default"] + losses)
 
 
@@ -259,4 +265,6 @@ def form_expectations(economy) -> None:
     ci = list(ex.collateral_index_history)
     ex.collateral_return_6m = (ci[-1] / ci[-7] - 1.0) if len(ci) >= 7 and ci[-7] > 0 else 0.0
     ex.news_history.append((m.spot.price / fundamental, m.nvidia.market_cap))
-    ex.update_sentiment(min(fundamental_growth, 5.0), ex.momentum, default_rate(m), loss_rate(m), ex.market_news())
+    performing = performing_debt(m)
+    ex.update_sentiment(min(fundamental_growth, 5.0), ex.momentum, default_rate(m, performing), loss_rate(m, performing),
+                        ex.market_news())

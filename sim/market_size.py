@@ -36,6 +36,7 @@ class MarketSizeBelief:
         self.rate = p["demand.adoption_rate"] / 12.0
         self.persistence = p["demand.shock_persistence"]
         self.noise = max(p["demand.shock_volatility"], MIN_NOISE)
+        self.last_service = 1.0  # the service observed last month (it moved this month's adoption)
         self.started = False
 
     def weights(self) -> np.ndarray:
