@@ -407,16 +407,15 @@ class Ledger:
         paid = np.bincount(pairs // PAIR, weights=amounts, minlength=n)
         return received - paid, received + paid
 
-    def paid_by_party(self, payee: int | None = None) -> np.ndarray:
-        """This month's cash paid out by every party over all kinds (only what went to ``payee``, if given), US$bn."""
+    def paid_by_party(self, payee: int) -> tuple[np.ndarray, np.ndarray]:
+        """This month's cash paid out by every party over all kinds, and the part of it that went to ``payee``, US$bn."""
         n = len(self.names)
         count = sum(len(column) for column in self.flows.values())
         pairs = np.fromiter(chain.from_iterable(self.flows.values()), dtype=np.int64, count=count)
         amounts = np.fromiter(chain.from_iterable(c.values() for c in self.flows.values()), dtype=float, count=count)
-        if payee is not None:
-            keep = pairs % PAIR == payee
-            pairs, amounts = pairs[keep], amounts[keep]
-        return np.bincount(pairs // PAIR, weights=amounts, minlength=n)
+        keep = pairs % PAIR == payee
+        return (np.bincount(pairs // PAIR, weights=amounts, minlength=n),
+                np.bincount(pairs[keep] // PAIR, weights=amounts[keep], minlength=n))
 
     def flow_matrix(self) -> dict[str, dict[str, float]]:
         """This month's transaction-flow matrix by role: {kind: {role: net cash in (+) or out (-), US$bn}}. Each entry is

@@ -38,16 +38,22 @@ class MarketSizeBelief:
         self.noise = max(p["demand.shock_volatility"], MIN_NOISE)
         self.last_service = 1.0  # the service observed last month (it moved this month's adoption)
         self.started = False
+        self._factors: dict[float, float] = {}  # revenue_factor by horizon, until the next observation
+        self._weights: np.ndarray | None = None
 
     def weights(self) -> np.ndarray:
-        w = np.exp(self.log_weights - self.log_weights.max())
-        return w / w.sum()
+        """The belief: each candidate size's posterior probability (recomputed after each observation)."""
+        if self._weights is None:
+            w = np.exp(self.log_weights - self.log_weights.max())
+            self._weights = w / w.sum()
+        return self._weights
 
     def observe(self, revenue: float, service: float, speed_factor: float, demand_factor: float,
                 rationing_elasticity: float) -> None:
         """One month's evidence: realised revenue (US$bn/month), the share of potential revenue compute served (last
         month's service moves adoption; this month's tells how much revenue was lost), the scenario's slowdown of
         diffusion and its demand shock. Each candidate's adoption advances as the true one does."""
+        self._factors, self._weights = {}, None
         if self.started:
             speed = self.rate * speed_factor * self.last_service
             self.adoption = np.minimum(self.adoption + speed * self.adoption * (1.0 - self.adoption), 1.0 - 1e-12)
@@ -70,6 +76,8 @@ class MarketSizeBelief:
     def revenue_factor(self, months: float) -> float:
         """Expected AI revenue ``months`` ahead over today's: each candidate's adoption at full service, weighted by
         the belief."""
-        a = self.adoption
-        ahead = 1.0 / (a + (1.0 - a) * math.exp(-self.rate * months))
-        return float(self.weights() @ ahead)
+        if months not in self._factors:
+            a = self.adoption
+            ahead = 1.0 / (a + (1.0 - a) * math.exp(-self.rate * months))
+            self._factors[months] = float(self.weights() @ ahead)
+        return self._factors[months]

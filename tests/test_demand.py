@@ -81,17 +81,30 @@ def test_agents_learn_the_market_size_only_when_growth_flattens():
 
 
 def test_the_boom_is_built_on_the_belief_not_on_the_true_size():
-    """Two economies whose markets differ but whose revenue has not yet told them so plan the same capacity: the
-    belief, not the market drawn, drives investment until the data reveal it."""
-    small = run(18, seed=5, **{"demand.market_size_uncertainty": 0.0, "demand.market_size": 1500.0})
-    large = run(18, seed=5, **{"demand.market_size_uncertainty": 0.0, "demand.market_size": 1500.0})
-    assert small.expectations.belief.expected_size() == large.expectations.belief.expected_size()
-    # agents who believe in a larger market plan more capacity for the same revenue
-    e = small.expectations
-    base = e.revenue_factor(12, extrapolator_weight=0.0)
-    e.belief.sizes = e.belief.sizes * 3.0
-    e.belief.adoption = e.belief.adoption / 3.0
-    assert e.revenue_factor(12, extrapolator_weight=0.0) > base
+    """Two economies from one seed whose true markets differ fourfold, but whose revenue has not yet told them so:
+    after 18 months their agents believe in about the same market and plan about the same capacity; the belief, not
+    the market drawn, drives investment until the data reveal it."""
+    economies = []
+    for size in (1000.0, 4000.0):
+        m = GPUEconomy(rng=5, **{"run.months": 18})
+        m.demand.market_size = size  # the truth, which agents do not see
+        m.demand.adoption = m.p["demand.initial_ai_revenue"] / size
+        while m.running:
+            m.step()
+        economies.append(m)
+    small, large = economies
+    prior = MarketSizeBelief(defaults()).expected_size()
+    for m in economies:
+        assert m.expectations.belief.expected_size() == pytest.approx(prior, rel=0.1)
+    assert small.demand.revenue == pytest.approx(large.demand.revenue, rel=0.05)
+    capacity = [sum(h.fleet() for h in m.hyperscalers) for m in economies]
+    assert capacity[0] == pytest.approx(capacity[1], rel=0.05)
+    # agents who believe in a larger market expect more revenue growth from the same revenue
+    p = defaults()
+    modest, bold = MarketSizeBelief(p), MarketSizeBelief(dict(p, **{"demand.market_size": 6000.0}))
+    for belief in (modest, bold):
+        _feed(belief, 1000.0, 24)  # the same two years of revenue
+    assert bold.revenue_factor(12) > modest.revenue_factor(12)
 
 
 def test_credit_losses_and_falling_prices_lower_sentiment():

@@ -120,7 +120,7 @@ class SeriesRecorder:
         came back to Nvidia, money being fungible: each firm's Nvidia money times the share of all its cash outlays that
         went to Nvidia (chip payments and deposits), summed over firms, over all the Nvidia money."""
         hist = self.history
-        paid, to_nvidia = m.ledger.paid_by_party(), m.ledger.paid_by_party(m.nvidia.eid)
+        paid, to_nvidia = m.ledger.paid_by_party(m.nvidia.eid)
         hist["financed_outlays"].append({f: (float(paid[f]), float(to_nvidia[f])) for f in financed})
         money, outlays, back = defaultdict(float), defaultdict(float), defaultdict(float)
         for month in list(hist["nvidia_flows_to"])[-12:]:
