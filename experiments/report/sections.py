@@ -10,6 +10,7 @@ from .document import Figure, Paragraph, Section, Table, num, pct, pval
 from .network import AFTER_MONTHS, network_figure, summary
 from .paper import (BASELINE_SERIES, COMPARED_SERIES, KEY_OUTCOMES, OUTCOME_UNITS, UNITS, Evidence)
 from .results import bands, quantiles
+from ..sensitivity import flag_summary
 
 
 def dynamics_section(ev: Evidence) -> Section:
@@ -152,11 +153,16 @@ def sensitivity_section(ev: Evidence) -> Section | None:
             cols = ["S1", "S1_conf", "ST", "ST_conf"]
         else:
             cols = ["mu_star", "mu_star_conf", "sigma", "mu"]
-        rows = [[r["outcome"], r["parameter"]] + [num(r[c], 2) for c in cols] for _, r in table.iterrows()]
+        flags = table["flag"] if "flag" in table else pd.Series("ok", index=table.index)
+        rows = [[r["outcome"], r["parameter"]] + [num(r[c], 2) for c in cols] + ["ok" if flags[i] == "ok" else "flagged"]
+                for i, r in table.iterrows()]
         s.add(Paragraph(f"Study {name}: {study.spec.description.rstrip('.')}."
-                        + (" Not analysed: " + "; ".join(notes) + "." if notes else "")),
-              Table(f"sensitivity_{name}", f"Sensitivity indices of {name} for every outcome that varies.",
-                    ["outcome", "parameter", *cols], rows, table, align="ll" + "r" * len(cols), small=True))
+                        + (" Not analysed: " + "; ".join(notes) + "." if notes else "")
+                        + " " + flag_summary(table) + " The reasons for each flag are in the table's CSV."),
+              Table(f"sensitivity_{name}", f"Sensitivity indices of {name} for every outcome that varies; "
+                                           f"'flagged': an index outside its range or less precise than its size.",
+                    ["outcome", "parameter", *cols, "read"], rows, table, align="ll" + "r" * len(cols) + "l",
+                    small=True))
     return s
 
 
