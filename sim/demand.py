@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .calendar import year_of
 from .technology import BN, HOURS_PER_MONTH
 
@@ -33,9 +35,10 @@ def draw_market_size(p, rng) -> float:
     return max(size, 2.0 * p["demand.initial_ai_revenue"])
 
 
-def diffuse(adoption: float, speed: float) -> float:
-    """One month of logistic diffusion at ``speed`` (per month): ``a + speed x a (1 - a)``, within (0, 1)."""
-    return min(adoption + speed * adoption * (1.0 - adoption), 1.0 - 1e-12)
+def diffuse(adoption, speed):
+    """One month of logistic diffusion at ``speed`` (per month): ``a + speed x a (1 - a)``, below 1; for one adoption
+    share or, elementwise, for an array of them (the candidates of :mod:`.market_size`)."""
+    return np.minimum(adoption + speed * adoption * (1.0 - adoption), 1.0 - 1e-12)
 
 
 class AIRevenue:
@@ -71,7 +74,7 @@ class AIRevenue:
         m = self.economy
         p = m.p
         if m.month > 0:
-            self.adoption = diffuse(self.adoption, self.adoption_speed() * self.service)
+            self.adoption = float(diffuse(self.adoption, self.adoption_speed() * self.service))
         self.shock = p["demand.shock_persistence"] * self.shock + p["demand.shock_volatility"] * float(m.rng.standard_normal())
         self.potential = self.market_size / 12.0 * self.adoption * math.exp(self.shock) * m.shocks.demand_factor
         self.service = min(1.0, self.serving_capacity() / self.potential) if self.potential > 0 else 1.0

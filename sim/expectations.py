@@ -240,9 +240,9 @@ def loss_rate(economy, performing: float | None = None) -> float:
 def learn_market_size(economy) -> None:
     """Agents update their belief about the long-run AI market from this month's revenue and service."""
     m = economy
-    p, d = m.p, m.demand
-    slow = d.adoption_speed() / (p["demand.adoption_rate"] / 12.0)
-    m.expectations.belief.observe(d.revenue, d.service, slow, m.shocks.demand_factor, p["demand.rationing_elasticity"])
+    d = m.demand
+    m.expectations.belief.observe(d.revenue, d.service, d.adoption_speed(), m.shocks.demand_factor,
+                                  m.p["demand.rationing_elasticity"])
 
 
 def form_expectations(economy) -> None:

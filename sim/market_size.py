@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from .demand import diffuse
+
 GRID_POINTS = 41  # candidate market sizes, from -3 to +3 prior standard deviations
 MIN_NOISE = 0.01  # log per month: the least forecast noise agents allow for (so a belief never collapses on one month)
 
@@ -48,15 +50,15 @@ class MarketSizeBelief:
             self._weights = w / w.sum()
         return self._weights
 
-    def observe(self, revenue: float, service: float, speed_factor: float, demand_factor: float,
+    def observe(self, revenue: float, service: float, speed: float, demand_factor: float,
                 rationing_elasticity: float) -> None:
         """One month's evidence: realised revenue (US$bn/month), the share of potential revenue compute served (last
-        month's service moves adoption; this month's tells how much revenue was lost), the scenario's slowdown of
-        diffusion and its demand shock. Each candidate's adoption advances as the true one does."""
+        month's service moves adoption; this month's tells how much revenue was lost), this month's diffusion speed at
+        full service (:meth:`~.demand.AIRevenue.adoption_speed`, a scenario's slowdown included) and its demand shock.
+        Each candidate's adoption advances as the true one does (:func:`~.demand.diffuse`)."""
         self._factors, self._weights = {}, None
         if self.started:
-            speed = self.rate * speed_factor * self.last_service
-            self.adoption = np.minimum(self.adoption + speed * self.adoption * (1.0 - self.adoption), 1.0 - 1e-12)
+            self.adoption = diffuse(self.adoption, speed * self.last_service)
         self.last_service = service
         potential = revenue / max(service, 1e-12) ** rationing_elasticity
         if potential <= 0:

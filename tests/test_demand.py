@@ -59,7 +59,7 @@ def _feed(belief: MarketSizeBelief, size: float, months: int, rate: float = 0.95
     for t in range(months):
         if t:
             a = diffuse(a, rate / 12.0)
-        belief.observe(size / 12.0 * a, 1.0, 1.0, 1.0, 1.0)
+        belief.observe(size / 12.0 * a, 1.0, rate / 12.0, 1.0, 1.0)
 
 
 def test_agents_learn_the_market_size_only_when_growth_flattens():
