@@ -57,8 +57,12 @@ class BidBook:
     each generation is worth to it (US$), the US$bn it has left to spend and the MW of power it has left to run what
     it buys. Sales draw the budget and power down; the values stay as formed."""
 
-    def __init__(self, buyers: list, values: list[np.ndarray], budget: list[float], power_mw: list[float], n_gens: int):
+    def __init__(self, buyers: list, values: list[np.ndarray], budget: list[float], power_mw: list[float], n_gens: int,
+                 exits: list | None = None):
         self.buyers = buyers
+        self._exits = exits if exits is not None else []  # the economy's list of neoclouds that exited (it only grows)
+        self._exits_seen = len(self._exits)  # ... as long as it is this long, every bidder is in business
+        self._all_alive = np.ones(len(buyers), dtype=bool)
         self.eids = np.array([b.eid for b in buyers], dtype=np.int64)
         self.values = np.array(values, dtype=float).reshape(len(buyers), n_gens)
         self.budget = np.array(budget, dtype=float)
@@ -68,7 +72,10 @@ class BidBook:
         return len(self.buyers)
 
     def alive(self) -> np.ndarray:
-        """Which bidders are still in business (a neocloud can default after it bid)."""
+        """Which bidders are still in business (a neocloud can default after it bid: it then joins the economy's
+        exits, so while no neocloud has exited since the book was formed, every bidder is)."""
+        if len(self._exits) == self._exits_seen:
+            return self._all_alive
         return np.fromiter((b.alive for b in self.buyers), dtype=bool, count=len(self.buyers))
 
 
@@ -244,7 +251,7 @@ class UsedGpuMarket:
                     values.append(bid[0])
                     budget.append(bid[1])
                     power.append(bid[2])
-            self._bids = BidBook(buyers, values, budget, power, len(m.gens))
+            self._bids = BidBook(buyers, values, budget, power, len(m.gens), m.defunct)
         return self._bids
 
     def withdraw_bids(self) -> None:
@@ -263,8 +270,9 @@ class UsedGpuMarket:
         ok = (value > 0.0) & (book.budget * BN >= value) & (book.power_mw * 1000.0 >= self.economy.facility_kw[g])
         ok &= book.eids != seller
         candidates = ok.nonzero()[0]
+        alive = book.alive()
         for row in candidates[np.argsort(-value[candidates], kind="stable")].tolist():  # best first
-            if book.buyers[row].alive:
+            if alive[row]:
                 return Bid(book, row), value[row]
         return None, 0.0
 
