@@ -208,9 +208,15 @@ class Fleet:
             arr = getattr(self, col)
             arr[:m] = arr[: self.n][keep]
         self.n = m
-        self._rows_by_owner = {}
-        for i, owner in enumerate(self.owner[:m].tolist()):
-            self._rows_by_owner.setdefault(owner, []).append(i)
+        self._index_owners()
+
+    def _index_owners(self) -> None:
+        """Each owner's rows, ascending (rebuilt after :meth:`compact` renumbers the rows)."""
+        rows = np.argsort(self.owner[: self.n], kind="stable")  # by owner, each owner's rows in row order
+        owners, starts = np.unique(self.owner[rows], return_index=True)
+        ends = np.append(starts[1:], self.n)
+        self._rows_by_owner = {owner: rows[a:b].tolist()
+                               for owner, a, b in zip(owners.tolist(), starts.tolist(), ends.tolist())}
 
     def by_owner(self, values: np.ndarray, n_owners: int) -> np.ndarray:
         return np.bincount(self.owner[: self.n], weights=values, minlength=n_owners)
