@@ -213,10 +213,10 @@ class Fleet:
     def _index_owners(self) -> None:
         """Each owner's rows, ascending (rebuilt after :meth:`compact` renumbers the rows)."""
         rows = np.argsort(self.owner[: self.n], kind="stable")  # by owner, each owner's rows in row order
-        owners, starts = np.unique(self.owner[rows], return_index=True)
-        ends = np.append(starts[1:], self.n)
-        self._rows_by_owner = {owner: rows[a:b].tolist()
-                               for owner, a, b in zip(owners.tolist(), starts.tolist(), ends.tolist())}
+        owners = self.owner[rows]
+        cuts = ((owners[1:] != owners[:-1]).nonzero()[0] + 1).tolist()  # where the next owner's rows begin
+        rows = rows.tolist()
+        self._rows_by_owner = {int(owners[a]): rows[a:b] for a, b in zip([0] + cuts, cuts + [self.n]) if b > a}
 
     def by_owner(self, values: np.ndarray, n_owners: int) -> np.ndarray:
         return np.bincount(self.owner[: self.n], weights=values, minlength=n_owners)

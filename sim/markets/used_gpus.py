@@ -52,6 +52,9 @@ def appraise(expected_path: np.ndarray, perf: np.ndarray, running_cost: np.ndarr
     return np.minimum(value, replacement_cost)
 
 
+SCAN_BIDS_BELOW = 64  # bids: below, the best bid is found bid by bid; from there on, with array operations
+
+
 class BidBook:
     """The month's standing bids of neoclouds, columnar: one row per bidder (in the order asked) with what a GPU of
     each generation is worth to it (US$), the US$bn it has left to spend and the MW of power it has left to run what
@@ -261,20 +264,32 @@ class UsedGpuMarket:
 
     def best_bid(self, g: int, seller: int) -> tuple[Bid | None, float]:
         """The highest neocloud bid (other than the seller's, from a firm still in business, with money and power
-        left) for a GPU of generation ``g``, and its price (at most the quote); of equal bids, the first asked. The
-        book is searched as arrays: a sale costs the same few array operations however many neoclouds bid."""
+        left) for a GPU of generation ``g``, and its price (at most the quote); of equal bids, the first asked. A book
+        of up to ``SCAN_BIDS_BELOW`` bids is read bid by bid (cheaper than array operations on a few rows); a larger one
+        as arrays, so that a sale costs the same few array operations however many neoclouds bid. The two give the same
+        answer (tests/test_fuzz.py)."""
         book = self.bids()
-        if not len(book):
-            return None, 0.0
+        if len(book) < SCAN_BIDS_BELOW or not len(book):
+            return self._scan_for_best_bid(book, g, seller)
         value = np.minimum(book.values[:, g], self.quote[g])
         ok = (value > 0.0) & (book.budget * BN >= value) & (book.power_mw * 1000.0 >= self.economy.facility_kw[g])
-        ok &= book.eids != seller
-        candidates = ok.nonzero()[0]
-        alive = book.alive()
-        for row in candidates[np.argsort(-value[candidates], kind="stable")].tolist():  # best first
-            if alive[row]:
-                return Bid(book, row), value[row]
-        return None, 0.0
+        ok &= (book.eids != seller) & book.alive()
+        row = int(np.where(ok, value, 0.0).argmax())  # the first of the highest
+        return (Bid(book, row), value[row]) if ok[row] else (None, 0.0)
+
+    def _scan_for_best_bid(self, book: BidBook, g: int, seller: int) -> tuple[Bid | None, float]:
+        """:meth:`best_bid`, bid by bid."""
+        kw = self.economy.facility_kw[g]
+        quote = self.quote[g]
+        budget, power, alive = book.budget.tolist(), book.power_mw.tolist(), book.alive().tolist()
+        best, price = None, 0.0
+        for row, (eid, bid_value) in enumerate(zip(book.eids.tolist(), book.values[:, g])):
+            if eid == seller or not alive[row]:
+                continue
+            value = min(bid_value, quote)
+            if value > price and budget[row] * BN >= value and power[row] * 1000.0 >= kw:  # at least one GPU
+                best, price = row, value
+        return (Bid(book, best), price) if best is not None else (None, 0.0)
 
     # --- sales ---------------------------------------------------------------------------------------
     def sell_cohort(self, seller: int, row: int, units: float, forced: bool, remark: bool = True) -> float:
