@@ -150,6 +150,8 @@ def test_undeclared_kinds_items_and_roles_are_refused():
     led, (lab,) = _ledger_with("lab")
     with pytest.raises(AccountingError, match="non-cash item 'windfall' .* is not declared"):
         led.book(lab, 1.0, "windfall")
+    with pytest.raises(AccountingError, match="payment kind 'gift' is not declared"):
+        led.pay(lab, led.sector("end_users"), 1.0, "gift")
     with pytest.raises(AccountingError, match="GPUs moved from lab A \\(lab\\) .* 'gpus_seized'"):
         led.move_gpus(lab, led.sector("recyclers"), 5.0, "gpus_seized")
     with pytest.raises(ValueError, match="role of 'Bank' must be one of"):
