@@ -263,6 +263,7 @@ class Ledger:
         self.cash_open.append(self.cash[-1])
         self.equity.append(0.0 if sector else float(cash if equity is None else equity))
         self.gpus.append(0.0)
+        self._arrays = None  # one more party
         return eid
 
     def sector(self, name: str) -> int:
@@ -292,6 +293,7 @@ class Ledger:
         if gpus or for_gpus:
             self._move_gpus_paid_for(payer, payee, amount, kind, float(gpus))
         flows[pair] = amount if before is None else before + amount
+        self._arrays = None  # the month's flows as arrays are built again when next asked for
         cash = self.cash
         cash[payer] -= amount
         cash[payee] += amount
@@ -413,6 +415,7 @@ class Ledger:
         self.gpu_flows = defaultdict(dict)  # kind or item -> {eid: GPUs in (+) or out (-)}
         self._columns: dict[str, tuple] = {}  # kind -> its flows, income and booking this month (pay)
         self._noncash: dict[str, tuple] = {}  # item -> its income and transfer entries this month (book)
+        self._arrays = None  # the month's flows as arrays (_flow_arrays), once asked for
 
     def income_of(self, eid: int, *items: str) -> float:
         """This step's net income of ``eid`` from ``items`` (their sum in the order given), US$bn."""
@@ -427,25 +430,36 @@ class Ledger:
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)
 
+    def _flow_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """This month's flows by (payer, payee) pair as arrays: payer, payee, amount (US$bn) in the order of the flow
+        matrix, and each party's payments summed over them; built once after the month's last payment (the month-end
+        checks and the round-trip ratio both read them)."""
+        arrays = self._arrays
+        if arrays is None:
+            flows = self.flows
+            count = sum([len(column) for column in flows.values()])
+            pairs = np.fromiter(chain.from_iterable(flows.values()), dtype=np.int64, count=count)
+            amounts = np.fromiter(chain.from_iterable([c.values() for c in flows.values()]), dtype=float, count=count)
+            payer = pairs // PAIR
+            paid = np.bincount(payer, weights=amounts, minlength=len(self.names))
+            paid.flags.writeable = False  # shared by the callers
+            arrays = self._arrays = (payer, pairs % PAIR, amounts, paid)
+        return arrays
+
     def flows_by_party(self) -> tuple[np.ndarray, np.ndarray]:
         """This month's net cash in (+) or out (-) of every party over all kinds, and its gross flows (US$bn)."""
-        n = len(self.names)
-        count = sum(len(column) for column in self.flows.values())
-        pairs = np.fromiter(chain.from_iterable(self.flows.values()), dtype=np.int64, count=count)
-        amounts = np.fromiter(chain.from_iterable(c.values() for c in self.flows.values()), dtype=float, count=count)
-        received = np.bincount(pairs % PAIR, weights=amounts, minlength=n)
-        paid = np.bincount(pairs // PAIR, weights=amounts, minlength=n)
+        _, payee, amounts, paid = self._flow_arrays()
+        received = np.bincount(payee, weights=amounts, minlength=len(self.names))
         return received - paid, received + paid
 
     def paid_by_party(self, payee: int) -> tuple[np.ndarray, np.ndarray]:
-        """This month's cash paid out by every party over all kinds, and the part of it that went to ``payee``, US$bn."""
-        n = len(self.names)
-        count = sum(len(column) for column in self.flows.values())
-        pairs = np.fromiter(chain.from_iterable(self.flows.values()), dtype=np.int64, count=count)
-        amounts = np.fromiter(chain.from_iterable(c.values() for c in self.flows.values()), dtype=float, count=count)
-        keep = pairs % PAIR == payee
-        return (np.bincount(pairs // PAIR, weights=amounts, minlength=n),
-                np.bincount(pairs[keep] // PAIR, weights=amounts[keep], minlength=n))
+        """This month's cash paid out by every party over all kinds, and the part of it that went to ``payee``, US$bn
+        (read-only arrays)."""
+        payers, payees, amounts, paid = self._flow_arrays()
+        keep = payees == payee
+        to_payee = np.bincount(payers[keep], weights=amounts[keep], minlength=len(self.names))
+        to_payee.flags.writeable = False
+        return paid, to_payee
 
     def flow_matrix(self) -> dict[str, dict[str, float]]:
         """This month's transaction-flow matrix by role: {kind: {role: net cash in (+) or out (-), US$bn}}. Each entry is
