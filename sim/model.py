@@ -317,7 +317,7 @@ class GPUEconomy(mesa.Model):
     # ---- 13 -----------------------------------------------------------------------------------------
     def record(self) -> None:
         self.taxes.assess()  # the month's taxable profits, known once its books are complete
-        self.current = self.series.record(self)
+        self.current = self.series.record(self, self.closing_sheets)
         self.chips.close_month()
         self.venture.close_month()
         self.datacollector.collect(self)
