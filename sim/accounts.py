@@ -30,41 +30,48 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     m = economy
     led, fleet = m.ledger, m.fleet
     n = len(led.names)
-    out = {k: np.zeros(n) for k in ("cash", "gpus_book", "gpus_market", "gpu_count", "loans_receivable", "equity_stakes",
-                                    "prepaid_compute", "chip_deposits", "loans_payable", "deferred_revenue",
-                                    "customer_advances", "bonds", "bank_facility", "datacentres", "construction_debt")}
-    out["cash"][:] = led.cash
-    out["cash"][np.asarray(led.is_sector)] = 0.0  # an outside sector's cash is its net payments, not a balance sheet
+    out = {"cash": np.array(led.cash)}
+    out["cash"][np.array(led.is_sector)] = 0.0  # an outside sector's cash is its net payments, not a balance sheet
     cnt, own = fleet.view("count"), fleet.view("owner")
-    out["gpus_book"] += np.bincount(own, weights=fleet.view("book"), minlength=n)
-    out["gpus_market"] += gpus_market_value(m)
-    out["gpu_count"] += np.bincount(own, weights=cnt, minlength=n)
-    # claims summed by party with np.bincount, in list order (the same totals as a loop over them)
+    out["gpus_book"] = by_party(own, fleet.view("book"), n)
+    out["gpus_market"] = by_party(None, gpus_market_value(m), n)
+    out["gpu_count"] = by_party(own, cnt, n)
     loans = [loan for loan in m.loans.values() if loan.status != "default"]
-    principal = np.array([loan.principal for loan in loans], dtype=float)
-    out["loans_receivable"] += np.bincount(np.array([loan.lender for loan in loans], dtype=int), weights=principal, minlength=n)
-    out["loans_payable"] += np.bincount(np.array([loan.borrower for loan in loans], dtype=int), weights=principal, minlength=n)
+    principal = [loan.principal for loan in loans]
+    out["loans_receivable"] = by_party([loan.lender for loan in loans], principal, n)
+    out["loans_payable"] = by_party([loan.borrower for loan in loans], principal, n)
     stakes = m.equity.stakes
-    out["equity_stakes"] += np.bincount(np.array([st.holder for st in stakes], dtype=int),
-                                        weights=np.array([st.value for st in stakes], dtype=float), minlength=n)
+    out["equity_stakes"] = by_party([st.holder for st in stakes], [st.value for st in stakes], n)
     customer, provider, prepaid = m.contracts.active().columns("customer", "provider", "prepaid")
-    out["prepaid_compute"] += np.bincount(customer, weights=prepaid, minlength=n)
-    out["deferred_revenue"] += np.bincount(provider, weights=prepaid, minlength=n)
+    out["prepaid_compute"] = by_party(customer, prepaid, n)
+    out["deferred_revenue"] = by_party(provider, prepaid, n)
     orders = m.chips.orders()
-    deposits = np.array([o.deposit for o in orders], dtype=float)
-    out["chip_deposits"] += np.bincount(np.array([o.buyer for o in orders], dtype=int), weights=deposits, minlength=n)
-    out["customer_advances"] += np.bincount(np.array([o.seller for o in orders], dtype=int), weights=deposits, minlength=n)
-    for h in m.hyperscalers:
-        out["bonds"][h.eid] = h.bonds
-    for lender in m.lenders:
-        out["bank_facility"][lender.eid] = lender.borrowings
-    for build in m.datacentres.builds:  # owned and under construction, at book value; the loans behind them
-        out["datacentres"][build.owner] += build.book
-        out["construction_debt"][build.owner] += build.debt
+    deposits = [o.deposit for o in orders]
+    out["chip_deposits"] = by_party([o.buyer for o in orders], deposits, n)
+    out["customer_advances"] = by_party([o.seller for o in orders], deposits, n)
+    out["bonds"] = np.zeros(n)
+    out["bonds"][[h.eid for h in m.hyperscalers]] = [h.bonds for h in m.hyperscalers]
+    out["bank_facility"] = np.zeros(n)
+    out["bank_facility"][[lender.eid for lender in m.lenders]] = [lender.borrowings for lender in m.lenders]
+    builds = m.datacentres.builds  # owned and under construction, at book value; the loans behind them
+    owners = [build.owner for build in builds]
+    out["datacentres"] = by_party(owners, [build.book for build in builds], n)
+    out["construction_debt"] = by_party(owners, [build.debt for build in builds], n)
     out["assets"] = sum(out[k] for k in ASSETS)  # 0 + cash + ...: the same additions, in the same order
     out["liabilities"] = sum(out[k] for k in LIABILITIES)
     out["equity"] = np.array(led.equity)
     return out
+
+
+def by_party(parties, amounts, n: int) -> np.ndarray:
+    """``amounts`` (US$bn) summed by party for all ``n`` entities, as floats, in the order given: np.bincount adds them
+    one by one, so each total is what a loop over them gives. ``parties`` None: ``amounts`` is already by party."""
+    total = np.zeros(n)
+    if parties is None:
+        total += amounts
+    elif len(parties):
+        total += np.bincount(np.asarray(parties, dtype=int), weights=np.asarray(amounts, dtype=float), minlength=n)
+    return total
 
 
 def gpus_market_value(economy) -> np.ndarray:
@@ -75,15 +82,16 @@ def gpus_market_value(economy) -> np.ndarray:
     return np.bincount(fleet.view("owner"), weights=value, minlength=len(m.ledger.names))
 
 
-def check_accounts(economy, cash_at_open: float) -> None:
+def check_accounts(economy, cash_at_open: float) -> dict[str, np.ndarray]:
     """Stop the run if the month's accounts do not close (``cash_at_open``: agent cash when the month opened), in this
     order: the transaction-flow matrix (:func:`check_flow_matrix`), GPUs (:func:`check_gpus`), balance sheets
-    (:func:`check_balance_sheets`), agent cash against the outside sectors, start-up cash, finite balances."""
+    (:func:`check_balance_sheets`), agent cash against the outside sectors, start-up cash, finite balances. Returns the
+    balance sheets checked (:func:`balance_sheets`), the month's closing ones once nothing changes the stocks."""
     m = economy
     led = m.ledger
     check_flow_matrix(m)
     check_gpus(m)
-    check_balance_sheets(m)
+    sheets = check_balance_sheets(m)
     change = led.agent_cash_total() - cash_at_open
     from_sectors = -sum(c - c0 for c, c0, sector in zip(led.cash, led.cash_open, led.is_sector) if sector)
     if abs(change - from_sectors) > 1e-7 * max(1.0, abs(cash_at_open)):
@@ -95,6 +103,7 @@ def check_accounts(economy, cash_at_open: float) -> None:
                               f"the ledger's {led.cash[s.eid]:.9f} (US$bn)")
     if not np.all(np.isfinite(led.cash)) or not np.all(np.isfinite(led.equity)):
         raise AccountingError(f"step {m.month} ({m.date}): non-finite cash or equity")
+    return sheets
 
 
 def check_flow_matrix(economy) -> None:
@@ -133,8 +142,9 @@ def _largest(ledger, net: np.ndarray, k: int = 3) -> str:
     return ", ".join(f"{ledger.party(int(i))} {net[i]:+.9f}" for i in top if net[i] != 0.0)
 
 
-def check_balance_sheets(economy) -> None:
-    """Every agent's assets minus liabilities equal its book equity accumulated from the ledger's entries."""
+def check_balance_sheets(economy) -> dict[str, np.ndarray]:
+    """Every agent's assets minus liabilities equal its book equity accumulated from the ledger's entries. Returns the
+    balance sheets checked."""
     m = economy
     led = m.ledger
     bs = balance_sheets(m)
@@ -148,6 +158,7 @@ def check_balance_sheets(economy) -> None:
             f"step {m.month} ({m.date}): balance sheet of {led.party(i)} does not balance: assets "
             f"{bs['assets'][i]:.9f} - liabilities {bs['liabilities'][i]:.9f} = {bs['assets'][i] - bs['liabilities'][i]:.9f}"
             f" but book equity is {bs['equity'][i]:.9f} (US$bn)")
+    return bs
 
 
 def check_gpus(economy) -> None:
@@ -167,10 +178,11 @@ def check_gpus(economy) -> None:
     position = np.asarray(led.gpus)
     # rounding: relative to what a party holds and to the GPUs it moved this month (a party can trade far more GPUs
     # in a month than it holds at its end)
-    moved_gross = np.zeros(n)
+    gross = [0.0] * n
     for flows in led.gpu_flows.values():
         for i, v in flows.items():
-            moved_gross[i] += abs(v)
+            gross[i] += abs(v)
+    moved_gross = np.array(gross)
     bad = np.flatnonzero(np.abs(position - held) > 1e-6 * np.maximum(1.0, np.abs(held)) + 1e-9 * moved_gross)
     if len(bad):
         i = int(bad[np.argsort(np.asarray(led.is_sector)[bad], kind="stable")][0])  # an agent at fault before a sector
@@ -193,10 +205,12 @@ def check_gpus(economy) -> None:
     fleet.produced_checked = fleet.produced
 
 
-def snapshot_balance_sheets(economy) -> list[dict]:
-    """One row per agent (not the outside sectors or the spot exchange) with its balance sheet now."""
+def snapshot_balance_sheets(economy, sheets: dict[str, np.ndarray] | None = None) -> list[dict]:
+    """One row per agent (not the outside sectors or the spot exchange) with its balance sheet now: ``sheets``, the
+    month's closing balance sheets if the checks have just built them (:func:`check_accounts`), else built here."""
     m = economy
-    bs = {k: v.tolist() for k, v in balance_sheets(m).items()}  # Python floats
+    bs = balance_sheets(m) if sheets is None else sheets
+    columns = [bs[k].tolist() for k in SNAPSHOT_COLUMNS]  # Python floats
     rows = []
     for eid, name in enumerate(m.ledger.names):
         if m.ledger.is_sector[eid] or eid == m.spot.exchange:
@@ -204,7 +218,6 @@ def snapshot_balance_sheets(economy) -> list[dict]:
         agent = m.entity.get(eid)
         row = {"date": m.date, "agent": name, "type": type(agent).__name__ if agent else "Entity",
                "alive": agent is m.startups or bool(getattr(agent, "alive", True))}
-        for k in SNAPSHOT_COLUMNS:
-            row[k] = bs[k][eid]
+        row.update(zip(SNAPSHOT_COLUMNS, [column[eid] for column in columns]))
         rows.append(row)
     return rows

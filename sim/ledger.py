@@ -172,13 +172,22 @@ KINDS: dict[str, Kind] = {
     "datacentre_sale": Kind("swap", "swap", _routes(("banks", "neocloud")),
                             "a defaulted builder's construction lender takes its data centres at their recovery value"),
 }
-# kind -> (does it change the payer's book equity, the payee's): everything but a swap does
 _N_ROLES = len(ROLES)
 _ROLE_ID = {r: i for i, r in enumerate(ROLES)}
-# kind -> (does it change the payer's book equity, the payee's (everything but a swap does), is it for GPUs, its routes
-# as integer codes payer role id x number of roles + payee role id): one lookup a payment
+
+
+def _books_income(books: bool, roles) -> bool:
+    """Whether a side of a payment kind books income: its booking changes book equity (everything but a swap does) and
+    the side can be an agent (an outside sector keeps no book equity)."""
+    return books and any(r not in SECTORS for r in roles)
+
+
+# kind -> (does it book the payer's income, the payee's, is it for GPUs, its routes as integer codes payer role id x
+# number of roles + payee role id). A kind's income column opens at its first payment of the month: for every kind
+# declared, each route that books a side has an agent on that side, so this is when its first entry appears.
 _BOOKING: dict[str, tuple[bool, bool, bool, frozenset]] = {
-    k: (v.payer_books != "swap", v.payee_books != "swap", v.for_gpus,
+    k: (_books_income(v.payer_books != "swap", {a for a, _ in v.routes}),
+        _books_income(v.payee_books != "swap", {b for _, b in v.routes}), v.for_gpus,
         frozenset(_ROLE_ID[a] * _N_ROLES + _ROLE_ID[b] for a, b in v.routes)) for k, v in KINDS.items()}
 
 # non-cash items: name -> the transfer it belongs to (its entries must net to zero across the parties every month), or
@@ -254,6 +263,7 @@ class Ledger:
         self.cash_open.append(self.cash[-1])
         self.equity.append(0.0 if sector else float(cash if equity is None else equity))
         self.gpus.append(0.0)
+        self._arrays = None  # one more party
         return eid
 
     def sector(self, name: str) -> int:
@@ -272,8 +282,10 @@ class Ledger:
             amount = self._zero_or_refuse(payer, payee, amount, kind)
             if not gpus:
                 return
-        payer_books, payee_books, for_gpus, routes = _BOOKING[kind]
-        flows = self.flows[kind]
+        try:  # this month's flows and income of the kind, found with one lookup (~150,000 payments a run)
+            flows, payer_income, payee_income, for_gpus, routes = self._columns[kind]
+        except KeyError:
+            flows, payer_income, payee_income, for_gpus, routes = self._open_column(kind)
         pair = payer * PAIR + payee
         before = flows.get(pair)
         if before is None and self._role_id[payer] * _N_ROLES + self._role_id[payee] not in routes:
@@ -281,18 +293,28 @@ class Ledger:
         if gpus or for_gpus:
             self._move_gpus_paid_for(payer, payee, amount, kind, float(gpus))
         flows[pair] = amount if before is None else before + amount
+        self._arrays = None  # the month's flows as arrays are built again when next asked for
         cash = self.cash
         cash[payer] -= amount
         cash[payee] += amount
-        is_sector = self.is_sector
-        if payer_books and not is_sector[payer]:
+        if payer_income is not None and not self.is_sector[payer]:
             self.equity[payer] -= amount
-            income = self.income[kind]
-            income[payer] = income.get(payer, 0.0) - amount
-        if payee_books and not is_sector[payee]:
+            payer_income[payer] = payer_income.get(payer, 0.0) - amount
+        if payee_income is not None and not self.is_sector[payee]:
             self.equity[payee] += amount
-            income = self.income[kind]
-            income[payee] = income.get(payee, 0.0) + amount
+            payee_income[payee] = payee_income.get(payee, 0.0) + amount
+
+    def _open_column(self, kind: str) -> tuple:
+        """The month's first payment of ``kind``: its column of the transaction-flow matrix and, for a side that books
+        income, its income column (opened now: every route of such a kind has an agent on that side)."""
+        if kind not in _BOOKING:
+            raise AccountingError(f"step {self.month} ({self.date}): payment kind '{kind}' is not declared "
+                                  f"(declared: {', '.join(KINDS)})")
+        payer_books, payee_books, for_gpus, routes = _BOOKING[kind]
+        income = self.income[kind] if payer_books or payee_books else None
+        column = self._columns[kind] = (self.flows[kind], income if payer_books else None,
+                                        income if payee_books else None, for_gpus, routes)
+        return column
 
     def _zero_or_refuse(self, payer: int, payee: int, amount: float, kind: str) -> float:
         """0.0 for a zero amount or a negative one within rounding of the ledger's largest balance (a difference of
@@ -355,23 +377,31 @@ class Ledger:
     def book(self, eid: int, amount: float, item: str) -> None:
         """A non-cash income (+) or expense (-) item of a declared name (:data:`NONCASH`); the caller changes the matching
         stock."""
-        try:
-            transfer = NONCASH[item]
+        try:  # this month's income and transfer entries of the item, found with one lookup (~95,000 entries a run)
+            income, entries = self._noncash[item]
         except KeyError:
-            raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' of {amount!r} US$bn for "
-                                  f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})") from None
+            income = entries = None
+            if item not in NONCASH:
+                raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' of {amount!r} US$bn for "
+                                      f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})") from None
+        amount = float(amount)  # as in pay()
         if amount == 0.0 or self.is_sector[eid]:
             return
-        if not math.isfinite(amount):
+        if not -math.inf < amount < math.inf:
             raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' for {self.party(eid)}: "
                                   f"invalid amount {amount!r}")
-        amount = float(amount)  # as in pay()
+        if income is None:  # the item's first entry this month
+            income, entries = self._open_noncash(item)
         self.equity[eid] += amount
-        income = self.income[item]
         income[eid] = income.get(eid, 0.0) + amount
-        if transfer is not None:
-            entries = self.transfers[transfer]
+        if entries is not None:
             entries[eid] = entries.get(eid, 0.0) + amount
+
+    def _open_noncash(self, item: str) -> tuple[dict, dict | None]:
+        """The month's first entry of non-cash ``item``: its income column and, for a transfer, the transfer's entries."""
+        transfer = NONCASH[item]
+        column = self._noncash[item] = (self.income[item], None if transfer is None else self.transfers[transfer])
+        return column
 
     def start_step(self, month: int, date: str) -> None:
         """A new month: its flows start from zero; the opening cash is kept for the month-end checks."""
@@ -383,6 +413,9 @@ class Ledger:
         self.flows = defaultdict(dict)  # kind -> {payer x PAIR + payee: this month's payments}: the transaction-flow matrix
         self.transfers = defaultdict(dict)  # non-cash transfer -> {eid: entry}
         self.gpu_flows = defaultdict(dict)  # kind or item -> {eid: GPUs in (+) or out (-)}
+        self._columns: dict[str, tuple] = {}  # kind -> its flows, income and booking this month (pay)
+        self._noncash: dict[str, tuple] = {}  # item -> its income and transfer entries this month (book)
+        self._arrays = None  # the month's flows as arrays (_flow_arrays), once asked for
 
     def income_of(self, eid: int, *items: str) -> float:
         """This step's net income of ``eid`` from ``items`` (their sum in the order given), US$bn."""
@@ -397,25 +430,36 @@ class Ledger:
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)
 
+    def _flow_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """This month's flows by (payer, payee) pair as arrays: payer, payee, amount (US$bn) in the order of the flow
+        matrix, and each party's payments summed over them; built once after the month's last payment (the month-end
+        checks and the round-trip ratio both read them)."""
+        arrays = self._arrays
+        if arrays is None:
+            flows = self.flows
+            count = sum([len(column) for column in flows.values()])
+            pairs = np.fromiter(chain.from_iterable(flows.values()), dtype=np.int64, count=count)
+            amounts = np.fromiter(chain.from_iterable([c.values() for c in flows.values()]), dtype=float, count=count)
+            payer = pairs // PAIR
+            paid = np.bincount(payer, weights=amounts, minlength=len(self.names))
+            paid.flags.writeable = False  # shared by the callers
+            arrays = self._arrays = (payer, pairs % PAIR, amounts, paid)
+        return arrays
+
     def flows_by_party(self) -> tuple[np.ndarray, np.ndarray]:
         """This month's net cash in (+) or out (-) of every party over all kinds, and its gross flows (US$bn)."""
-        n = len(self.names)
-        count = sum(len(column) for column in self.flows.values())
-        pairs = np.fromiter(chain.from_iterable(self.flows.values()), dtype=np.int64, count=count)
-        amounts = np.fromiter(chain.from_iterable(c.values() for c in self.flows.values()), dtype=float, count=count)
-        received = np.bincount(pairs % PAIR, weights=amounts, minlength=n)
-        paid = np.bincount(pairs // PAIR, weights=amounts, minlength=n)
+        _, payee, amounts, paid = self._flow_arrays()
+        received = np.bincount(payee, weights=amounts, minlength=len(self.names))
         return received - paid, received + paid
 
     def paid_by_party(self, payee: int) -> tuple[np.ndarray, np.ndarray]:
-        """This month's cash paid out by every party over all kinds, and the part of it that went to ``payee``, US$bn."""
-        n = len(self.names)
-        count = sum(len(column) for column in self.flows.values())
-        pairs = np.fromiter(chain.from_iterable(self.flows.values()), dtype=np.int64, count=count)
-        amounts = np.fromiter(chain.from_iterable(c.values() for c in self.flows.values()), dtype=float, count=count)
-        keep = pairs % PAIR == payee
-        return (np.bincount(pairs // PAIR, weights=amounts, minlength=n),
-                np.bincount(pairs[keep] // PAIR, weights=amounts[keep], minlength=n))
+        """This month's cash paid out by every party over all kinds, and the part of it that went to ``payee``, US$bn
+        (read-only arrays)."""
+        payers, payees, amounts, paid = self._flow_arrays()
+        keep = payees == payee
+        to_payee = np.bincount(payers[keep], weights=amounts[keep], minlength=len(self.names))
+        to_payee.flags.writeable = False
+        return paid, to_payee
 
     def flow_matrix(self) -> dict[str, dict[str, float]]:
         """This month's transaction-flow matrix by role: {kind: {role: net cash in (+) or out (-), US$bn}}. Each entry is

@@ -100,6 +100,7 @@ class GPUEconomy(mesa.Model):
         self.entity: dict[int, mesa.Agent] = {}
         self.events = EventLog(self.date, keep=record == "full")
         self.balance_sheet_rows: list[dict] = []
+        self.closing_sheets = None  # the month's balance sheets, as checked (accounts.check_accounts)
         self._open_tallies()
         self.sofr = sofr_at(p, 0)
         self.expectations = Expectations(p, p["markets.initial_spot_price"])
@@ -311,15 +312,15 @@ class GPUEconomy(mesa.Model):
 
     # ---- 12 -----------------------------------------------------------------------------------------
     def check_accounts(self) -> None:
-        accounts.check_accounts(self, self._cash_start)
+        self.closing_sheets = accounts.check_accounts(self, self._cash_start)  # reused by the record: no stock changes
 
     # ---- 13 -----------------------------------------------------------------------------------------
     def record(self) -> None:
         self.taxes.assess()  # the month's taxable profits, known once its books are complete
-        self.current = self.series.record(self)
+        self.current = self.series.record(self, self.closing_sheets)
         self.chips.close_month()
         self.venture.close_month()
         self.datacollector.collect(self)
         interval = self.p["run.balance_sheet_interval"]
         if self.record_mode == "full" and (self.month % interval == interval - 1 or self.month == self.n_months - 1):
-            self.balance_sheet_rows.extend(accounts.snapshot_balance_sheets(self))
+            self.balance_sheet_rows.extend(accounts.snapshot_balance_sheets(self, self.closing_sheets))

@@ -150,6 +150,8 @@ def test_undeclared_kinds_items_and_roles_are_refused():
     led, (lab,) = _ledger_with("lab")
     with pytest.raises(AccountingError, match="non-cash item 'windfall' .* is not declared"):
         led.book(lab, 1.0, "windfall")
+    with pytest.raises(AccountingError, match="payment kind 'gift' is not declared"):
+        led.pay(lab, led.sector("end_users"), 1.0, "gift")
     with pytest.raises(AccountingError, match="GPUs moved from lab A \\(lab\\) .* 'gpus_seized'"):
         led.move_gpus(lab, led.sector("recyclers"), 5.0, "gpus_seized")
     with pytest.raises(ValueError, match="role of 'Bank' must be one of"):
@@ -164,3 +166,32 @@ def test_mesa_batch_run_drives_the_model():
     assert len(results) == 4
     assert {r["scenario"] for r in results} == {"baseline", "tight_credit"}
     assert all(r["Step"] == 6 and np.isfinite(r["spot_price_h100e"]) for r in results)
+
+
+def test_the_month_flows_read_by_the_checks_and_the_round_trip_follow_every_payment():
+    # the ledger turns the month's flows into arrays once and reuses them: a later payment must show up
+    led, (neocloud, nvidia, lender) = _ledger_with("neocloud", "chipmaker", "lender")
+    led.pay(neocloud, nvidia, 2.0, "chip_deposit")
+    paid, to_nvidia = led.paid_by_party(nvidia)
+    assert paid[neocloud] == 2.0 and to_nvidia[neocloud] == 2.0
+    led.pay(neocloud, lender, 0.5, "interest")
+    led.pay(neocloud, nvidia, 1.0, "chip_deposit")
+    paid, to_nvidia = led.paid_by_party(nvidia)
+    assert paid[neocloud] == 3.5 and to_nvidia[neocloud] == 3.0
+    net, gross = led.flows_by_party()
+    assert net[neocloud] == -3.5 and net[nvidia] == 3.0 and net[lender] == 0.5 and gross[neocloud] == 3.5
+    led.start_step(15, "2024-04")
+    assert not led.flows_by_party()[1].any()
+
+
+def test_the_record_reads_the_balance_sheets_the_checks_built_and_nothing_in_between_changes_a_stock():
+    from gpucredit.sim.accounts import balance_sheets
+    from gpucredit.sim.reporting.network import debtrank
+
+    model = run(months=30, seed=2)
+    fresh = balance_sheets(model)
+    assert fresh.keys() == model.closing_sheets.keys()
+    for item, values in fresh.items():
+        assert np.array_equal(values, model.closing_sheets[item]), item
+    # systemic risk from the checked sheets is the one computed afresh, bit for bit
+    assert debtrank(model, sheets=model.closing_sheets) == debtrank(model) == model.current["systemic_risk"]

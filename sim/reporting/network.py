@@ -158,31 +158,46 @@ def sum_by_pair(pair: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray
     return edges, np.bincount(which, weights=value, minlength=len(edges))
 
 
-def debtrank(model, shock: float = SHOCK) -> float:
+def debtrank(model, shock: float = SHOCK, sheets: dict[str, np.ndarray] | None = None) -> float:
     """DebtRank of the economy (module docstring): the exposure-weighted average final distress of all nodes, in
     [0, 1], after each neocloud loses ``shock`` (a share) of its GPUs' market value. The exposure matrix is kept
-    sparse, as an edge list of (holder, obligor) pairs with their summed exposure (US$bn)."""
+    sparse, as an edge list of (holder, obligor) pairs with their summed exposure (US$bn). ``sheets``: the month's
+    balance sheets if already built (:func:`~gpucredit.sim.accounts.balance_sheets`: equity and GPUs at market)."""
     m = model
     holder, obligor, value = claims(m)
     if not len(value):
         return 0.0
     neoclouds = np.array([nc.eid for nc in m.neoclouds], dtype=int)
-    nodes = np.flatnonzero(np.bincount(np.concatenate([holder, obligor, neoclouds]).astype(int)))  # in increasing order
+    present = np.bincount(np.concatenate([holder, obligor, neoclouds]).astype(int))
+    nodes = present.nonzero()[0]  # in increasing order
     n = len(nodes)
-    pair = np.searchsorted(nodes, holder) * n + np.searchsorted(nodes, obligor)
-    edges, exposure = sum_by_pair(pair, value, n)
+    index = np.zeros(len(present), dtype=np.intp)  # entity id -> its node
+    index[nodes] = np.arange(n)
+    edges, exposure = sum_by_pair(index[holder] * n + index[obligor], value, n)
     row, col = np.divmod(edges, n)  # holder i, obligor j of each edge
-    equity = np.maximum(np.asarray(m.ledger.equity)[nodes], 1e-6)
+    if sheets is None:
+        equity_of, market_value = np.asarray(m.ledger.equity), gpus_market_value(m)
+    else:
+        equity_of, market_value = sheets["equity"], sheets["gpus_market"]
+    equity = np.maximum(equity_of[nodes], 1e-6)
     w = np.minimum(1.0, exposure / equity[row])  # W[i, j]
     h = np.zeros(n)
-    k = np.searchsorted(nodes, neoclouds)
-    h[k] = np.minimum(1.0, shock * gpus_market_value(m)[neoclouds] / equity[k])
+    k = index[neoclouds]
+    h[k] = np.minimum(1.0, shock * market_value[neoclouds] / equity[k])
+    return _propagate(h, row, col, w, exposure, n)
+
+
+def _propagate(h: np.ndarray, row: np.ndarray, col: np.ndarray, w: np.ndarray, exposure: np.ndarray, n: int) -> float:
+    """DebtRank's rounds from the initial distress ``h`` of the ``n`` nodes: each node passes its new distress on
+    along the edges (holder ``row``, obligor ``col``, weight ``w``) until none changes by 1e-9 (at most 100 rounds);
+    the exposure-weighted average final distress."""
     delta = h.copy()
+    bincount, minimum, largest = np.bincount, np.minimum, np.maximum.reduce
     for _ in range(100):
-        new = np.minimum(1.0, h + np.bincount(row, weights=w * delta[col], minlength=n))  # h + W @ delta
+        new = minimum(1.0, h + bincount(row, weights=w * delta[col], minlength=n))  # h + W @ delta
         delta = new - h
         h = new
-        if delta.max() < 1e-9:
+        if largest(delta) < 1e-9:
             break
     size = np.bincount(col, weights=exposure, minlength=n) + np.bincount(row, weights=exposure, minlength=n)
     if size.sum() <= 0:

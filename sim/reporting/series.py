@@ -17,6 +17,11 @@ from .columns import SERIES, generation_column, series_names
 from .network import debtrank, hhi
 
 
+# a neocloud's operating profit before depreciation: revenue less cost of cover, running costs, leases and overheads
+EBITDA_ITEMS = ("compute_contract", "compute_spot", "backstop", "rent_back", "compute_cover", "power_and_operations",
+                "data_centre_lease", "operating_expense")
+
+
 class SeriesRecorder:
     """Computes the monthly series (:meth:`record`) and keeps the histories the trailing series need (24 months)."""
 
@@ -33,8 +38,9 @@ class SeriesRecorder:
                                    for g in m.gens])
         return self._gens[1]
 
-    def record(self, economy) -> dict[str, float]:
-        """Every column of the data dictionary (:data:`SERIES`) for the current month."""
+    def record(self, economy, sheets: dict | None = None) -> dict[str, float]:
+        """Every column of the data dictionary (:data:`SERIES`) for the current month; ``sheets``: the month's closing
+        balance sheets if the checks have built them (:func:`~gpucredit.sim.accounts.check_accounts`)."""
         m = economy
         fleet, flow = m.fleet, m.flow
         nv = m.nvidia
@@ -73,11 +79,12 @@ class SeriesRecorder:
 
         self._circularity(m, out)
         self._credit(m, out)
-        self._fundamental(m, out)
-        for k, v in out.items():
-            if not math.isfinite(v):
-                raise FloatingPointError(f"step {m.month} ({m.date}): series '{k}' is not finite ({v})")
-            out[k] = float(v)
+        self._fundamental(m, out, sheets)
+        values = list(map(float, out.values()))
+        if not np.isfinite(values).all():
+            k, v = next((k, v) for k, v in out.items() if not math.isfinite(v))
+            raise FloatingPointError(f"step {m.month} ({m.date}): series '{k}' is not finite ({v})")
+        out = dict(zip(out, values))
         out.update(self.lead_neocloud(m))  # NaN once it has exited (or if a scenario removes it)
         return out
 
@@ -156,27 +163,37 @@ class SeriesRecorder:
         out["loan_provisions"] = sum([max(0.0, l.principal - l.collateral_value) for l in m.loans.values()
                                       if l.status not in ("default", "repaid")])
 
+    @staticmethod
+    def _neocloud_loans(loans: list, neoclouds: set[int], sofr: float) -> tuple[float, float, float]:
+        """Over the open loans of ``neoclouds`` (in register order): principal (US$bn), principal x LTV (capped at 5) and
+        the month's interest due (US$bn/month), each added up loan by loan in one pass."""
+        debt = weighted_ltv = interest = 0
+        for l in loans:
+            if l.borrower in neoclouds:
+                principal = l.principal
+                debt += principal
+                weighted_ltv += principal * min(l.ltv, 5.0)
+                interest += principal * l.monthly_rate(sofr)
+        return debt, weighted_ltv, interest
+
     def _credit(self, m, out: dict) -> None:
         """Neoclouds and GPU-backed credit."""
         led, flow = m.ledger, m.flow
         neo = m.neoclouds
         out["neocloud_revenue"] = sum(nc.revenue for nc in neo)
         loans = m.loans.outstanding()
-        neo_ids = {nc.eid for nc in neo}
-        neo_loans = [l for l in loans if l.borrower in neo_ids]
-        debt = sum(l.principal for l in neo_loans)
+        debt, weighted_ltv, interest = self._neocloud_loans(loans, {nc.eid for nc in neo}, m.sofr)
         out["neocloud_debt"] = debt
-        out["neocloud_avg_ltv"] = sum(l.principal * min(l.ltv, 5.0) for l in neo_loans) / debt if debt > 0 else 0.0
-        interest = sum(l.principal * l.monthly_rate(m.sofr) for l in neo_loans)
-        ebitda = sum(led.income_of(nc.eid, "compute_contract", "compute_spot", "backstop", "rent_back", "compute_cover",
-                                   "power_and_operations", "data_centre_lease", "operating_expense") for nc in neo)
+        out["neocloud_avg_ltv"] = weighted_ltv / debt if debt > 0 else 0.0
+        ebitda = sum([led.income_of(nc.eid, *EBITDA_ITEMS) for nc in neo])
         # capped at +-100 (a vanishing interest bill, e.g. 1e-320 US$bn in a fuzzed draw, made the ratio infinite)
         out["neocloud_interest_coverage"] = max(-100.0, min(ebitda / interest, 100.0)) if interest > 1e-12 else 0.0
         out["construction_debt"], out["datacentre_mw_building"], out["datacentre_mw_owned"] = m.datacentres.totals()
-        out["gpu_backed_lending"] = sum(l.principal for l in loans)
-        by_lender = defaultdict(float)
+        lending, by_lender = 0, defaultdict(float)
         for l in loans:
+            lending += l.principal
             by_lender[l.lender] += l.principal
+        out["gpu_backed_lending"] = lending
         out["lender_exposure_hhi"] = hhi(by_lender.values())
         live_lenders = [l for l in m.lenders]
         out["origination_ltv"] = float(np.mean([l.origination_ltv() for l in live_lenders])) if live_lenders else 0.0
@@ -195,7 +212,7 @@ class SeriesRecorder:
         out["lender_failures"] = flow["lender_failures"]
 
 
-    def _fundamental(self, m, out: dict) -> None:
+    def _fundamental(self, m, out: dict, sheets: dict | None = None) -> None:
         """AI revenue against the spending it must justify; sentiment; rates; book against market; the lead neocloud;
         populations; systemic risk."""
         fleet, hist, flow = m.fleet, self.history, m.flow
@@ -230,7 +247,7 @@ class SeriesRecorder:
         out["neoclouds_alive"] = len(neo)
         out["startups_alive"] = int(m.startups.alive.sum()) if m.startups.n else 0
         out["startup_failures"] = flow["startup_failures"]
-        out["systemic_risk"] = debtrank(m)
+        out["systemic_risk"] = debtrank(m, sheets=sheets)
 
 
 class SeriesCollector(mesa.DataCollector):
