@@ -280,7 +280,8 @@ class ChipMarket:
     def close_month(self) -> None:
         """This month's sales join the history (after the month's series are recorded)."""
         m = self.economy
-        self.sales_history.append(dict(self.sales))
+        # kept as plain floats (a sale can be a numpy scalar, slow to add up at every 12-month total; the same values)
+        self.sales_history.append({buyer: float(sale) for buyer, sale in self.sales.items()})
         self._closed_month = m.month
         self._sales_12m = None
 
