@@ -163,7 +163,6 @@ class ChipMarket:
         for chip in self.chipmakers:
             supply = chip.supply(m.month)
             book = self.order_book[chip.eid]
-            chip.backlog_h100e = sum(o.h100e for o in book)
             due: dict[int, list[ChipOrder]] = {}  # each buyer's orders due, oldest first
             for o in book:
                 if o.month + lead <= m.month and o.h100e > 0:
