@@ -11,6 +11,7 @@ that markets, depreciation and collateral marks are vectorised and economies of 
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,6 +130,7 @@ class Fleet:
         self.live_from = np.zeros(capacity, dtype=np.int64)  # first month it serves compute
         self.h100e_per_gpu = np.zeros(capacity)  # perf[gen]
         self.kw_per_gpu = np.zeros(capacity)  # facility_kw[gen]
+        self._rows_by_owner: dict[int, list[int]] = {}  # owner -> its cohorts' rows, ascending (see :meth:`transfer`)
 
     def _grow(self, need: int) -> None:
         cap = len(self.count)
@@ -156,18 +158,28 @@ class Fleet:
         if self.facility_kw is not None:
             self.kw_per_gpu[i] = self.facility_kw[gen]
         self.n += 1
+        self._rows_by_owner.setdefault(int(owner), []).append(i)  # the newest row: the list stays ascending
         return i
+
+    def transfer(self, i: int, new_owner: int) -> None:
+        """Cohort ``i`` changes hands (a resale or a seizure): the one way a cohort's owner changes."""
+        old = int(self.owner[i])
+        self.owner[i] = new_owner
+        self._rows_by_owner[old].remove(i)
+        bisect.insort(self._rows_by_owner.setdefault(int(new_owner), []), i)
 
     def view(self, col: str) -> np.ndarray:
         return getattr(self, col)[: self.n]
 
     def rows_of(self, owner: int, pledged_to: int | None = None) -> np.ndarray:
         """``owner``'s cohorts with GPUs in them (only those pledged to loan ``pledged_to``, if given; -1: the
-        unencumbered ones), in row order."""
-        held = (self.owner[: self.n] == owner) & (self.count[: self.n] > 0)
+        unencumbered ones), in row order. Read from the owner's own rows, not a scan of the whole fleet: with many
+        firms each asking for its GPUs, a scan would make a month's time grow with the square of the population."""
+        rows = np.array(self._rows_by_owner.get(int(owner), ()), dtype=np.int64)
+        held = self.count[rows] > 0
         if pledged_to is not None:
-            held &= self.pledged[: self.n] == pledged_to
-        return held.nonzero()[0]
+            held &= self.pledged[rows] == pledged_to
+        return rows[held]
 
     def split(self, i: int, count: float) -> int:
         """Split ``count`` GPUs of cohort ``i`` into a new cohort (same owner, pledge and vintage,
@@ -205,6 +217,15 @@ class Fleet:
             arr = getattr(self, col)
             arr[:m] = arr[: self.n][keep]
         self.n = m
+        self._index_owners()
+
+    def _index_owners(self) -> None:
+        """Each owner's rows, ascending (rebuilt after :meth:`compact` renumbers the rows)."""
+        rows = np.argsort(self.owner[: self.n], kind="stable")  # by owner, each owner's rows in row order
+        owners = self.owner[rows]
+        cuts = ((owners[1:] != owners[:-1]).nonzero()[0] + 1).tolist()  # where the next owner's rows begin
+        rows = rows.tolist()
+        self._rows_by_owner = {int(owners[a]): rows[a:b] for a, b in zip([0] + cuts, cuts + [self.n]) if b > a}
 
     def by_owner(self, values: np.ndarray, n_owners: int) -> np.ndarray:
         return np.bincount(self.owner[: self.n], weights=values, minlength=n_owners)

@@ -390,3 +390,68 @@ def test_gpu_positions_restart_from_the_holdings_after_each_check():
     led.gpus[owner] += 0.5 + 1e-3 * held  # a real gap
     with pytest.raises(AccountingError, match="not conserved"):
         check_gpus(model)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "transfer", "split", "remove", "compact"]),
+                          st.integers(0, 4), st.integers(0, 40), st.floats(0.0, 1.0)), max_size=80))
+def test_the_fleet_finds_an_owners_gpus_as_a_scan_of_every_cohort_would(ops):
+    """The fleet keeps each owner's rows (so a firm's GPUs are found without scanning the whole fleet): after any
+    sequence of new cohorts, changes of hands, splits, sales and compactions, rows_of gives what a scan gives."""
+    from gpucredit.sim.technology import Fleet
+
+    fleet = Fleet(np.ones(3), np.ones(3), capacity=2)
+    for op, owner, row, x in ops:
+        i = row % fleet.n if fleet.n else None
+        if op == "add" or i is None:
+            fleet.add(owner, row % 3, 0, 1.0 + 10 * x, 1.0, pledged=owner % 2 - 1)
+        elif op == "transfer":
+            fleet.transfer(i, owner)
+        elif op == "split" and fleet.count[i] > 0:
+            fleet.split(i, fleet.count[i] * x)
+        elif op == "remove" and fleet.count[i] > 0:
+            fleet.remove(i, fleet.count[i] * x)
+        elif op == "compact":
+            fleet.compact()
+        for eid in range(5):
+            for pledged in (None, -1, 0):
+                held = (fleet.view("owner") == eid) & (fleet.view("count") > 0)
+                if pledged is not None:
+                    held &= fleet.view("pledged") == pledged
+                assert fleet.rows_of(eid, pledged).tolist() == held.nonzero()[0].tolist()
+
+
+def test_the_best_used_gpu_bid_is_the_same_read_bid_by_bid_or_as_arrays(monkeypatch):
+    """A small bid book is searched bid by bid, a large one with array operations: on random books (ties, bidders out
+    of business or without money or power, the seller's own bid) both find the same bid at the same price."""
+    from gpucredit.sim.markets import used_gpus
+    from gpucredit.sim.markets.used_gpus import BidBook
+
+    m = GPUEconomy(scenario="baseline", rng=0, **{"run.months": 2})
+    market = m.used_gpus
+    rng = np.random.default_rng(7)
+    n_gens = len(m.gens)
+    found = 0
+    for trial in range(300):
+        n = int(rng.integers(0, 30))
+        buyers = [m.neoclouds[i % len(m.neoclouds)] for i in range(n)]
+        values = rng.choice([0.0, 5_000.0, 20_000.0, 40_000.0], size=(n, n_gens))  # ties on purpose
+        book = BidBook(buyers, list(values), list(rng.choice([0.0, 1e-6, 0.5], size=n)),
+                       list(rng.choice([0.0, 0.001, 5.0], size=n)), n_gens, m.defunct)
+        if n and trial % 3 == 0:
+            book._exits = [None] * (book._exits_seen + 1)  # an exit since the book was formed: alive flags are read
+            for b in buyers[: n // 2]:
+                monkeypatch.setattr(b, "alive", bool(rng.integers(0, 2)))
+        market._bids, market._bids_month = book, m.month
+        g, seller = int(rng.integers(0, n_gens)), int(buyers[0].eid) if n and trial % 2 else -1
+        monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 10**9)
+        by_bid = market.best_bid(g, seller)
+        monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 0)
+        by_array = market.best_bid(g, seller)
+        assert (by_bid[0] is None) == (by_array[0] is None)
+        if by_bid[0] is not None:
+            found += 1
+            assert (by_bid[0].row, by_bid[1]) == (by_array[0].row, by_array[1])
+        else:
+            assert by_bid[1] == by_array[1] == 0.0
+    assert 30 < found < 270  # both outcomes occur
