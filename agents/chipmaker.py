@@ -33,7 +33,6 @@ class Chipmaker(mesa.Agent):
         self.markup = p["nvidia.launch_markup"]
         self.gens = [i for i, g in enumerate(model.gens) if g.vendor == vendor]
         self.requested = 0.0  # H100e of orders due for delivery this month (all generations)
-        self.backlog_h100e = 0.0  # H100e on order, due or not
         self.supply_h100e = 0.0  # H100e it could deliver this month
         self.revenue_history: deque = deque([0.0] * 24, maxlen=24)
         self.earnings_history: deque = deque([0.0] * 12, maxlen=12)
@@ -45,6 +44,11 @@ class Chipmaker(mesa.Agent):
         self.strategic_budget = 0.0
         self.market_cap = 0.0
         self.invested = 0.0  # cumulative equity investment, US$bn
+
+    @property
+    def backlog_h100e(self) -> float:
+        """H100e on order from it, due or not (added up when asked: no rule reads it)."""
+        return sum(o.h100e for o in self.model.chips.order_book[self.eid])
 
     # --- production and pricing -------------------------------------------------------------------
     def production_mix(self, month: int) -> dict[int, float]:

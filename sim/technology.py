@@ -96,10 +96,13 @@ class Fleet:
     ``count`` (GPUs), ``cost`` (historical cost, US$bn), ``book`` (net book value, US$bn) and
     ``pledged`` (id of the loan the cohort secures, -1 if unencumbered), ``liquidate`` (months left
     in a lender's liquidation of seized GPUs, 0 if held) and ``live_from`` (first month the GPUs serve compute:
-    delivered GPUs are installed, networked and burnt in first).
+    delivered GPUs are installed, networked and burnt in first). Each cohort also carries its generation's
+    ``h100e_per_gpu`` and ``kw_per_gpu`` (from ``perf`` and ``facility_kw``, fixed for the run), so that each owner's
+    capacity and power are added up without looking the generation up for every cohort (three times a month).
     """
 
-    COLUMNS = ("owner", "gen", "vintage", "count", "cost", "book", "pledged", "liquidate", "live_from")
+    COLUMNS = ("owner", "gen", "vintage", "count", "cost", "book", "pledged", "liquidate", "live_from", "h100e_per_gpu",
+               "kw_per_gpu")
 
     def __init__(self, perf: np.ndarray | None = None, facility_kw: np.ndarray | None = None, capacity: int = 256):
         self.perf = perf  # H100e per GPU, by generation
@@ -125,6 +128,8 @@ class Fleet:
         self.pledged = np.full(capacity, -1, dtype=np.int64)
         self.liquidate = np.zeros(capacity, dtype=np.int64)  # months left in a lender's liquidation (0 = held)
         self.live_from = np.zeros(capacity, dtype=np.int64)  # first month it serves compute
+        self.h100e_per_gpu = np.zeros(capacity)  # perf[gen]
+        self.kw_per_gpu = np.zeros(capacity)  # facility_kw[gen]
         self._rows_by_owner: dict[int, list[int]] = {}  # owner -> its cohorts' rows, ascending (see :meth:`transfer`)
 
     def _grow(self, need: int) -> None:
@@ -148,6 +153,10 @@ class Fleet:
         self.count[i], self.cost[i], self.book[i], self.pledged[i] = count, cost_bn, cost_bn, pledged
         self.liquidate[i] = 0
         self.live_from[i] = vintage if live_from is None else live_from
+        if self.perf is not None:
+            self.h100e_per_gpu[i] = self.perf[gen]
+        if self.facility_kw is not None:
+            self.kw_per_gpu[i] = self.facility_kw[gen]
         self.n += 1
         self._rows_by_owner.setdefault(int(owner), []).append(i)  # the newest row: the list stays ascending
         return i
@@ -249,9 +258,9 @@ class Fleet:
     def refresh(self, month: int, n_owners: int) -> None:
         """Each owner's capacity serving compute (H100e), capacity still being installed, and power drawn (MW:
         GPUs being installed occupy their racks too)."""
-        own, g, cnt = self.view("owner"), self.view("gen"), self.view("count")
-        h100e = cnt * self.perf[g]
+        own, cnt = self.view("owner"), self.view("count")
+        h100e = cnt * self.view("h100e_per_gpu")
         live = self.live_rows(month)
         self.capacity_by_owner = np.bincount(own, weights=h100e * live, minlength=n_owners)
         self.installing_by_owner = np.bincount(own, weights=h100e * ~live, minlength=n_owners)
-        self.power_by_owner = np.bincount(own, weights=cnt * self.facility_kw[g] / 1000.0, minlength=n_owners)
+        self.power_by_owner = np.bincount(own, weights=cnt * self.view("kw_per_gpu") / 1000.0, minlength=n_owners)

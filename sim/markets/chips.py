@@ -163,7 +163,6 @@ class ChipMarket:
         for chip in self.chipmakers:
             supply = chip.supply(m.month)
             book = self.order_book[chip.eid]
-            chip.backlog_h100e = sum(o.h100e for o in book)
             due: dict[int, list[ChipOrder]] = {}  # each buyer's orders due, oldest first
             for o in book:
                 if o.month + lead <= m.month and o.h100e > 0:
@@ -280,7 +279,8 @@ class ChipMarket:
     def close_month(self) -> None:
         """This month's sales join the history (after the month's series are recorded)."""
         m = self.economy
-        self.sales_history.append(dict(self.sales))
+        # kept as plain floats (a sale can be a numpy scalar, slow to add up at every 12-month total; the same values)
+        self.sales_history.append({buyer: float(sale) for buyer, sale in self.sales.items()})
         self._closed_month = m.month
         self._sales_12m = None
 
