@@ -67,8 +67,9 @@ class StartupPopulation(mesa.Agent):
         rng = m.rng
         live = self.alive
         p = m.p
-        self.shock[live] = (p["startups.revenue_persistence"] * self.shock[live]
-                            + p["startups.revenue_volatility"] * rng.standard_normal(int(live.sum())))
+        rows = live.nonzero()[0]  # the live slots (selected once, for the shocks' read and write)
+        self.shock[rows] = (p["startups.revenue_persistence"] * self.shock[rows]
+                            + p["startups.revenue_volatility"] * rng.standard_normal(len(rows)))
         potential = self.weight * np.exp(self.shock) * live
         denom = potential.sum()
         self.revenue = total_revenue * potential / denom if denom > 0 else np.zeros(self.n)

@@ -47,7 +47,7 @@ def appraise(expected_path: np.ndarray, perf: np.ndarray, running_cost: np.ndarr
     horizon = len(expected_path)
     months = np.arange(1, horizon + 1)
     discount = (1.0 + annual_rate / 12.0) ** -months
-    margin = np.maximum(np.outer(perf, expected_path) - running_cost[:, None], 0.0) * HOURS_PER_MONTH * utilisation
+    margin = np.maximum(perf[:, None] * expected_path - running_cost[:, None], 0.0) * HOURS_PER_MONTH * utilisation  # (np.outer's products)
     alive = months[None, :] <= remaining_life[:, None]
     value = (margin * alive * discount).sum(axis=1)
     return np.minimum(value, replacement_cost)
