@@ -298,17 +298,17 @@ class ContractRegister:
         if not len(rows):
             return
         c = self._columns
-        customer, provider, slot, kind = c["customer"][rows], c["provider"][rows], c["slot"][rows], c["kind"][rows]
-        start, end, qty, price, prepaid = c["start"][rows], c["end"][rows], c["qty"][rows], c["price"][rows], c["prepaid"][rows]
+        customer, provider, slot, kind, start, end, qty, price, prepaid = (
+            c[name].take(rows) for name in ("customer", "provider", "slot", "kind", "start", "end", "qty", "price", "prepaid"))
         serving = start <= m.month  # a forward contract is neither served nor paid before it starts
         release = np.where(serving, prepaid / np.maximum(1, end - m.month), 0.0)
         due = np.where(serving, np.maximum(0.0, qty * price * H - release), 0.0)
         paid = np.zeros(len(rows))
         short = self._pay_in_full(customer, serving & (slot < 0), due, paid)
         failing_slots = self._startups_pay(slot, serving & (slot >= 0), due, paid)
-        settled = serving & ~np.isin(customer, short) if short else serving
+        settled = (serving & ~np.isin(customer, short) if short else serving).nonzero()[0]
         c["prepaid"][rows[settled]] -= release[settled]
-        self._settle_grouped(customer[settled], provider[settled], kind[settled], paid[settled], release[settled])
+        self._settle_grouped(*(x.take(settled) for x in (customer, provider, kind, paid, release)))
         for eid in short:  # short of cash: contract by contract, failing on the first it cannot meet
             agent = m.entity.get(eid)
             for i in np.flatnonzero(serving & (customer == eid)).tolist():
@@ -354,7 +354,7 @@ class ContractRegister:
         """One transfer per customer, provider and kind of contract (in increasing order of the key)."""
         n = len(self.economy.ledger.names)
         key = (customer * n + provider) * 2 + (kind == RENT_BACK)
-        keys = np.flatnonzero(np.bincount(key))
+        keys = np.bincount(key).nonzero()[0]
         amounts = np.bincount(key, weights=paid)[keys].tolist()
         released = np.bincount(key, weights=release)[keys].tolist()
         for k, amount, rel in zip(keys.tolist(), amounts, released):
@@ -438,10 +438,11 @@ class ContractRegister:
         keep = self.column("active")
         if keep.all():
             return
-        k = int(keep.sum())
+        rows = keep.nonzero()[0]  # (selected once for the 13 columns)
+        k = len(rows)
         for name in COLUMNS:
             col = self._columns[name]
-            col[:k] = col[: self.n][keep]
+            col[:k] = col.take(rows)
         self.n = k
 
     # --- reassignment at a provider's default ------------------------------------------------------------

@@ -222,13 +222,14 @@ class UsedGpuMarket:
     def best_bid(self, g: int, seller: int) -> tuple[Bid | None, float]:
         """The highest neocloud bid (other than the seller's, from a firm still in business, with money and power
         left) for a GPU of generation ``g``, and its price (at most the quote)."""
-        kw = self.economy.facility_kw[g]
+        kw = float(self.economy.facility_kw[g])  # (only compared)
+        quote = self.quote[g]
         best, price = None, 0.0
         for bid in self.bids():
             buyer = bid.buyer
             if buyer.eid == seller or not buyer.alive:
                 continue
-            value = min(bid.values[g], self.quote[g])
+            value = min(bid.values[g], quote)
             if value > price and bid.budget * BN >= value and bid.power_mw * 1000.0 >= kw:  # at least one GPU
                 best, price = bid, value
         return best, price
@@ -336,10 +337,10 @@ class UsedGpuMarket:
         raised = 0.0
         rows = np.asarray(rows, dtype=np.int64)
         rows = rows[np.argsort(m.perf[fleet.gen[rows]], kind="stable")]  # least efficient first, ties in the order given
-        for r in rows:
+        for r, g in zip(rows.tolist(), fleet.gen[rows].tolist()):
             if raised >= amount:
                 break
-            price = self.prices[fleet.gen[r]]
+            price = self.prices[g]  # (marked again after each sale)
             if price <= 0 or fleet.count[r] <= 0:
                 continue
             units = min(fleet.count[r], (amount - raised) * BN / price)
