@@ -42,3 +42,23 @@ def test_books_refreshed_within_a_deferral_are_the_books_of_the_contracts_then(f
     fresh = {name: getattr(register, name) for name in ("signed_by_customer", "backlog_by_provider")}
     register.refresh_books()
     assert fresh == {name: getattr(register, name) for name in fresh}
+
+
+def test_with_no_forward_contract_the_capacity_served_is_what_is_signed_and_a_separate_book(fresh_24):
+    """When every active contract has started, what each party is served now equals what it signed; the books stay
+    separate: capacity taken by a deal later in the month (sign_with_lead adds it to signed_by_provider) is not
+    served yet."""
+    m = fresh_24
+    register = m.contracts
+    rows = register.active_rows()
+    forward = rows[register.column("start")[rows] > m.month]
+    register.terminate(forward, "test")  # no contract is still to start
+    register.refresh_books()
+    assert np.array_equal(register.contracted_by_provider, register.signed_by_provider)
+    assert register.contracted_by_customer == register.signed_by_customer
+    provider = m.neoclouds[0].eid
+    served = register.contracted_by_provider[provider]
+    register.signed_by_provider[provider] += 1000.0
+    register.signed_by_customer[m.labs[0].eid] = -1.0
+    assert register.contracted_by_provider[provider] == served
+    assert register.contracted_by_customer.get(m.labs[0].eid) != -1.0

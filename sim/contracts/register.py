@@ -201,17 +201,20 @@ class ContractRegister:
         started = start <= month
         monthly = qty * price * H  # US$bn a month
         customers = parties_in(customer, n)  # (both customers' books below have the same parties)
-        # capacity served and used now (started contracts) and capacity signed (including forward starts)
-        # (np.bincount of no rows is an integer array, whatever the weights: cast)
-        self.contracted_by_provider = np.bincount(provider[started], weights=qty[started], minlength=n).astype(float, copy=False)
-        self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n).astype(float, copy=False)
-        self.contracted_by_customer = totals_by_party(customer[started], qty[started], n)
+        # capacity signed (including forward starts) and capacity served and used now (started contracts; the same
+        # sums when no contract is still to start) (np.bincount of no rows is an integer array, whatever the weights: cast)
+        signed = self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n).astype(float, copy=False)
         self.signed_by_customer = totals_by_party(customer, qty, n, customers)
+        if started.all():
+            self.contracted_by_provider, self.contracted_by_customer = signed.copy(), dict(self.signed_by_customer)
+        else:
+            self.contracted_by_provider = np.bincount(provider[started], weights=qty[started], minlength=n).astype(float, copy=False)
+            self.contracted_by_customer = totals_by_party(customer[started], qty[started], n)
         self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], n)
         self.contract_payments_by_customer = totals_by_party(customer, monthly, n, customers)
         self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - np.maximum(start, month)), n)
         soon = start <= month + m.p["neoclouds.install_months"]
-        due_soon = np.bincount(provider[soon], weights=qty[soon], minlength=n).astype(float, copy=False)
+        due_soon = signed if soon.all() else np.bincount(provider[soon], weights=qty[soon], minlength=n).astype(float, copy=False)
         due = due_soon.tolist()
         self.contracted_next_by_provider = {i: due[i] for i in (due_soon > 0).nonzero()[0].tolist()}
 
