@@ -250,8 +250,8 @@ class SpotMarket:
         hyp_row = is_hyperscaler[owner]
         gen_cost = m.running_cost / m.perf
         reservation = p["hyperscalers.reservation_markup"] * m.fundamental_price
-        available = np.concatenate([np.bincount(gen, weights=free * ~hyp_row, minlength=n_gen),
-                                    np.bincount(gen, weights=free * hyp_row, minlength=n_gen)])
+        tier = gen + n_gen * hyp_row  # each cohort's supply tier: its generation, a hyperscaler's in the second half
+        available = np.bincount(tier, weights=free, minlength=2 * n_gen)  # (each tier's rows, added in row order)
         tier_cost = np.concatenate([gen_cost, np.maximum(gen_cost, reservation)])
         labs = [l for l in m.labs if l.alive]
         budgets, contracted = self.buyers(labs)
@@ -267,7 +267,7 @@ class SpotMarket:
         traded = min(demand, supply)
         fill_buyers = traded / demand if demand > 0 else 0.0
         tier_fill = fill_merit_order(traded, available, tier_cost, price)
-        sold = free * np.where(hyp_row, tier_fill[n_gen + gen], tier_fill[gen])
+        sold = free * tier_fill[tier]
         active = used_contract + sold
         self.idle_h100e = float(np.maximum(h100e - active, 0.0).sum())  # by cohort: no negative rounding remainder
         self.in_use_h100e = float(active.sum())
