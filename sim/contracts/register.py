@@ -334,7 +334,7 @@ class ContractRegister:
         n = len(led.names)
         total_due = np.bincount(customer[named], weights=due[named], minlength=n)
         short = []
-        for eid in np.flatnonzero(np.bincount(customer[named], minlength=n)).tolist():  # customers being served
+        for eid in np.bincount(customer[named], minlength=n).nonzero()[0].tolist():  # customers being served
             agent = m.entity.get(eid)
             if agent in m.hyperscalers:
                 agent.ensure_cash(float(total_due[eid]))
@@ -347,7 +347,7 @@ class ContractRegister:
     def _startups_pay(self, slot: np.ndarray, of_startups: np.ndarray, due: np.ndarray, paid: np.ndarray) -> np.ndarray:
         """Each start-up pays its contract out of its own cash as far as it goes; returns the slots that fell short."""
         s = self.economy.startups
-        k = np.flatnonzero(of_startups)
+        k = of_startups.nonzero()[0]
         paying = slot[k]
         paid[k] = np.minimum(due[k], np.maximum(s.cash[paying], 0.0))
         s.cash[paying] -= paid[k]
@@ -396,7 +396,7 @@ class ContractRegister:
         spot market. Ended contracts leave the table when the next month opens."""
         m = self.economy
         c = self._columns
-        rows = np.flatnonzero(self.column("active") & (self.column("end") <= m.month + 1))
+        rows = (self.column("active") & (self.column("end") <= m.month + 1)).nonzero()[0]
         if len(rows):
             self._book_prepaid(rows, None)
             c["active"][rows] = False

@@ -370,7 +370,7 @@ class SpotMarket:
         s.cash -= s_spend
         led.pay(s.eid, self.exchange, float(s_spend.sum()), "compute_spot")
         cover_each = cover.tolist()
-        for eid in np.flatnonzero(cover > 0).tolist():
+        for eid in (cover > 0).nonzero()[0].tolist():
             led.pay(eid, self.exchange, cover_each[eid], "compute_cover")
         received = led.cash[self.exchange]
         seller_units = np.bincount(owner, weights=sold, minlength=len(led.names))
@@ -401,13 +401,13 @@ class SpotMarket:
         facility = np.bincount(owner, weights=count * m.facility_cost[gen] * H, minlength=len(led.names))
         neo = {nc.eid for nc in m.neoclouds}
         running_each, facility_each = running.tolist(), facility.tolist()
-        for eid in np.flatnonzero(running > 0).tolist():
+        for eid in (running > 0).nonzero()[0].tolist():
             led.pay(eid, util_sector, running_each[eid], "power_and_operations")
         power_cost, overhead_per_size = m.p["neoclouds.power_cost"], m.p["neoclouds.overhead"]
         staff = led.sector("staff_and_services")
         for nc in m.neoclouds:
             led.pay(nc.eid, util_sector, (nc.power_mw - nc.owned_mw) * power_cost * 1e-3, "data_centre_lease")
             led.pay(nc.eid, staff, overhead_per_size * nc.size, "operating_expense")
-        for eid in np.flatnonzero(facility > 0).tolist():
+        for eid in (facility > 0).nonzero()[0].tolist():
             if eid not in neo:
                 led.pay(eid, util_sector, facility_each[eid], "data_centre_lease")
