@@ -93,7 +93,7 @@ class ActiveContracts:
             elif f == "kind":
                 out.append(np.array(KINDS, dtype=object)[self.register.column("kind")[self.rows]])
             else:
-                out.append(self.register.column(f)[self.rows])
+                out.append(self.register._columns[f].take(self.rows))  # (the rows in use: column(f)[rows])
         return out
 
 
