@@ -66,6 +66,13 @@ def this_months_appraisals(model) -> dict:
     return memo[1]
 
 
+def roster_key(model) -> tuple:
+    """Names the neocloud roster in the keys of shared appraisals: no neocloud enters after the start and each that
+    exits joins ``model.defunct``, so the count of exits names who is in the market (cheaper than listing them, which
+    every neocloud asking would do: a month's time would grow with the square of their number)."""
+    return ("exits", len(model.defunct))
+
+
 @functools.lru_cache(maxsize=64)
 def discount_factors(annual_rate: float, horizon: int) -> np.ndarray:
     """Discount factors ``(1 + r/12)^-t`` for months t = 1..horizon (read-only: the same array is returned for

@@ -306,4 +306,8 @@ class Lender(mesa.Agent):
         """Whether it fails: its net worth is exhausted, or its bank's margin call has been unmet for
         ``lenders.margin_call_months`` month-ends in a row."""
         m = self.model
-        return self.unmet_margin_months >= m.p["lenders.margin_call_months"] or self.net_worth() <= 0.0
+        if self.unmet_margin_months >= m.p["lenders.margin_call_months"]:
+            return True
+        # the prepaid compute it owes on contracts taken over is never negative, so its net worth is positive whenever
+        # its book equity is: the contract register is read only when the book equity is exhausted
+        return m.ledger.equity[self.eid] <= 0.0 and self.net_worth() <= 0.0

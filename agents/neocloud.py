@@ -25,7 +25,7 @@ from collections import deque
 import mesa
 import numpy as np
 
-from .investment import fundamental_price, gpu_npvs, this_months_appraisals, used_gpu_values
+from .investment import fundamental_price, gpu_npvs, roster_key, this_months_appraisals, used_gpu_values
 
 
 class Neocloud(mesa.Agent):
@@ -109,7 +109,7 @@ class Neocloud(mesa.Agent):
         m = self.model
         hurdle = self.hurdle_rate()
         peers = m.neoclouds
-        key = ("neoclouds", g, unit_price, hurdle, tuple([nc.eid for nc in peers]))
+        key = ("neoclouds", g, unit_price, hurdle, roster_key(m))
         appraisals = this_months_appraisals(m)
         npvs = appraisals.get(key)
         if npvs is None:
@@ -132,7 +132,7 @@ class Neocloud(mesa.Agent):
             return None
         hurdle = self.hurdle_rate()
         peers = m.neoclouds
-        key = ("used_gpus", hurdle, tuple([nc.eid for nc in peers]))
+        key = ("used_gpus", hurdle, roster_key(m))
         appraisals = this_months_appraisals(m)
         values = appraisals.get(key)
         if values is None:

@@ -11,6 +11,7 @@ that markets, depreciation and collateral marks are vectorised and economies of 
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,6 +125,7 @@ class Fleet:
         self.pledged = np.full(capacity, -1, dtype=np.int64)
         self.liquidate = np.zeros(capacity, dtype=np.int64)  # months left in a lender's liquidation (0 = held)
         self.live_from = np.zeros(capacity, dtype=np.int64)  # first month it serves compute
+        self._rows_by_owner: dict[int, list[int]] = {}  # owner -> its cohorts' rows, ascending (see :meth:`transfer`)
 
     def _grow(self, need: int) -> None:
         cap = len(self.count)
@@ -147,18 +149,28 @@ class Fleet:
         self.liquidate[i] = 0
         self.live_from[i] = vintage if live_from is None else live_from
         self.n += 1
+        self._rows_by_owner.setdefault(int(owner), []).append(i)  # the newest row: the list stays ascending
         return i
+
+    def transfer(self, i: int, new_owner: int) -> None:
+        """Cohort ``i`` changes hands (a resale or a seizure): the one way a cohort's owner changes."""
+        old = int(self.owner[i])
+        self.owner[i] = new_owner
+        self._rows_by_owner[old].remove(i)
+        bisect.insort(self._rows_by_owner.setdefault(int(new_owner), []), i)
 
     def view(self, col: str) -> np.ndarray:
         return getattr(self, col)[: self.n]
 
     def rows_of(self, owner: int, pledged_to: int | None = None) -> np.ndarray:
         """``owner``'s cohorts with GPUs in them (only those pledged to loan ``pledged_to``, if given; -1: the
-        unencumbered ones), in row order."""
-        held = (self.owner[: self.n] == owner) & (self.count[: self.n] > 0)
+        unencumbered ones), in row order. Read from the owner's own rows, not a scan of the whole fleet: with many
+        firms each asking for its GPUs, a scan would make a month's time grow with the square of the population."""
+        rows = np.array(self._rows_by_owner.get(int(owner), ()), dtype=np.int64)
+        held = self.count[rows] > 0
         if pledged_to is not None:
-            held &= self.pledged[: self.n] == pledged_to
-        return held.nonzero()[0]
+            held &= self.pledged[rows] == pledged_to
+        return rows[held]
 
     def split(self, i: int, count: float) -> int:
         """Split ``count`` GPUs of cohort ``i`` into a new cohort (same owner, pledge and vintage,
@@ -196,6 +208,15 @@ class Fleet:
             arr = getattr(self, col)
             arr[:m] = arr[: self.n][keep]
         self.n = m
+        self._index_owners()
+
+    def _index_owners(self) -> None:
+        """Each owner's rows, ascending (rebuilt after :meth:`compact` renumbers the rows)."""
+        rows = np.argsort(self.owner[: self.n], kind="stable")  # by owner, each owner's rows in row order
+        owners, starts = np.unique(self.owner[rows], return_index=True)
+        ends = np.append(starts[1:], self.n)
+        self._rows_by_owner = {owner: rows[a:b].tolist()
+                               for owner, a, b in zip(owners.tolist(), starts.tolist(), ends.tolist())}
 
     def by_owner(self, values: np.ndarray, n_owners: int) -> np.ndarray:
         return np.bincount(self.owner[: self.n], weights=values, minlength=n_owners)

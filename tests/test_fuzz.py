@@ -390,3 +390,32 @@ def test_gpu_positions_restart_from_the_holdings_after_each_check():
     led.gpus[owner] += 0.5 + 1e-3 * held  # a real gap
     with pytest.raises(AccountingError, match="not conserved"):
         check_gpus(model)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "transfer", "split", "remove", "compact"]),
+                          st.integers(0, 4), st.integers(0, 40), st.floats(0.0, 1.0)), max_size=80))
+def test_the_fleet_finds_an_owners_gpus_as_a_scan_of_every_cohort_would(ops):
+    """The fleet keeps each owner's rows (so a firm's GPUs are found without scanning the whole fleet): after any
+    sequence of new cohorts, changes of hands, splits, sales and compactions, rows_of gives what a scan gives."""
+    from gpucredit.sim.technology import Fleet
+
+    fleet = Fleet(np.ones(3), np.ones(3), capacity=2)
+    for op, owner, row, x in ops:
+        i = row % fleet.n if fleet.n else None
+        if op == "add" or i is None:
+            fleet.add(owner, row % 3, 0, 1.0 + 10 * x, 1.0, pledged=owner % 2 - 1)
+        elif op == "transfer":
+            fleet.transfer(i, owner)
+        elif op == "split" and fleet.count[i] > 0:
+            fleet.split(i, fleet.count[i] * x)
+        elif op == "remove" and fleet.count[i] > 0:
+            fleet.remove(i, fleet.count[i] * x)
+        elif op == "compact":
+            fleet.compact()
+        for eid in range(5):
+            for pledged in (None, -1, 0):
+                held = (fleet.view("owner") == eid) & (fleet.view("count") > 0)
+                if pledged is not None:
+                    held &= fleet.view("pledged") == pledged
+                assert fleet.rows_of(eid, pledged).tolist() == held.nonzero()[0].tolist()

@@ -96,7 +96,7 @@ def seize_collateral(economy, nc, lenders_share: dict, lead) -> tuple[float, dic
         led.book(nc.eid, -fleet.book[r], "gpus_seized")
         led.book(new_owner, value, "gpus_seized")
         led.move_gpus(nc.eid, new_owner, fleet.count[r], "gpus_seized")
-        fleet.owner[r] = new_owner
+        fleet.transfer(r, new_owner)
         fleet.book[r] = value
         fleet.cost[r] = value  # fair value becomes the lender's cost; the physical age is unchanged
         fleet.pledged[r] = -1

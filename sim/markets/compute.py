@@ -271,9 +271,11 @@ class SpotMarket:
         active = used_contract + sold
         self.idle_h100e = float(np.maximum(h100e - active, 0.0).sum())  # by cohort: no negative rounding remainder
         self.in_use_h100e = float(active.sum())
-        self.utilisation = min(1.0, self.in_use_h100e / float(max(h100e.sum(), 1e-9)))  # the rows' sum can pass 1 by rounding
+        # (the rows' sum can pass 1 by rounding)
+        self.utilisation = min(1.0, self.in_use_h100e / float(max(h100e.sum(), 1e-9)))
         in_use_by_gen = np.bincount(gen, weights=active, minlength=n_gen)
-        self.utilisation_by_gen = np.divide(in_use_by_gen, np.maximum(np.bincount(gen, weights=h100e, minlength=n_gen), 1e-9))
+        installed_by_gen = np.bincount(gen, weights=h100e, minlength=n_gen)
+        self.utilisation_by_gen = np.divide(in_use_by_gen, np.maximum(installed_by_gen, 1e-9))
         self.expected_utilisation = 0.8 * self.expected_utilisation + 0.2 * min(0.95, max(0.3, self.utilisation))
         self.cohort_active = active
         self.post_generation_rents(in_use_by_gen, np.bincount(gen, weights=sold, minlength=n_gen))

@@ -29,7 +29,6 @@ loan's collateral.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,20 +46,68 @@ def appraise(expected_path: np.ndarray, perf: np.ndarray, running_cost: np.ndarr
     horizon = len(expected_path)
     months = np.arange(1, horizon + 1)
     discount = (1.0 + annual_rate / 12.0) ** -months
-    margin = np.maximum(perf[:, None] * expected_path - running_cost[:, None], 0.0) * HOURS_PER_MONTH * utilisation  # (np.outer's products)
+    # np.outer's products, broadcast (without its Python wrapper)
+    margin = np.maximum(perf[:, None] * expected_path - running_cost[:, None], 0.0) * HOURS_PER_MONTH * utilisation
     alive = months[None, :] <= remaining_life[:, None]
     value = (margin * alive * discount).sum(axis=1)
     return np.minimum(value, replacement_cost)
 
 
-@dataclass
+class BidBook:
+    """The month's standing bids of neoclouds, columnar: one row per bidder (in the order asked) with what a GPU of
+    each generation is worth to it (US$), the US$bn it has left to spend and the MW of power it has left to run what
+    it buys. Sales draw the budget and power down; the values stay as formed."""
+
+    def __init__(self, buyers: list, values: list[np.ndarray], budget: list[float], power_mw: list[float], n_gens: int,
+                 exits: list | None = None):
+        self.buyers = buyers
+        self._exits = exits if exits is not None else []  # the economy's list of neoclouds that exited (it only grows)
+        self._exits_seen = len(self._exits)  # ... as long as it is this long, every bidder is in business
+        self._all_alive = np.ones(len(buyers), dtype=bool)
+        self.eids = np.array([b.eid for b in buyers], dtype=np.int64)
+        self.values = np.array(values, dtype=float).reshape(len(buyers), n_gens)
+        self.budget = np.array(budget, dtype=float)
+        self.power_mw = np.array(power_mw, dtype=float)
+
+    def __len__(self) -> int:
+        return len(self.buyers)
+
+    def alive(self) -> np.ndarray:
+        """Which bidders are still in business (a neocloud can default after it bid: it then joins the economy's
+        exits, so while no neocloud has exited since the book was formed, every bidder is)."""
+        if len(self._exits) == self._exits_seen:
+            return self._all_alive
+        return np.fromiter((b.alive for b in self.buyers), dtype=bool, count=len(self.buyers))
+
+
 class Bid:
-    """A neocloud's standing bid this month: what a GPU of each generation is worth to it (US$), the US$bn it has left
-    to spend and the MW of power it has left to run what it buys."""
-    buyer: object
-    values: np.ndarray
-    budget: float
-    power_mw: float
+    """One row of the bid book: a neocloud's standing bid (its budget and power are the book's, drawn down by what it
+    buys)."""
+
+    __slots__ = ("book", "row")
+
+    def __init__(self, book: BidBook, row: int):
+        self.book, self.row = book, row
+
+    @property
+    def buyer(self):
+        return self.book.buyers[self.row]
+
+    @property
+    def budget(self) -> float:
+        return self.book.budget[self.row]
+
+    @budget.setter
+    def budget(self, value: float) -> None:
+        self.book.budget[self.row] = value
+
+    @property
+    def power_mw(self) -> float:
+        return self.book.power_mw[self.row]
+
+    @power_mw.setter
+    def power_mw(self, value: float) -> None:
+        self.book.power_mw[self.row] = value
 
 
 class UsedGpuMarket:
@@ -80,9 +127,8 @@ class UsedGpuMarket:
         self.appraisal_per_gpu = np.zeros(n)
         self.quote = np.zeros(n)  # outside buyers' top price, US$ per GPU
         self.prices = np.zeros(n)
-        self._bids: list[Bid] = []
+        self._bids = BidBook([], [], [], [], len(economy.gens))
         self._bids_month = None  # the month the bid book was formed
-        self._stacked = None  # (bid book, its live bids' ids, their values stacked), see _bid_values
 
     # --- prices --------------------------------------------------------------------------------------
     def depth(self) -> float:
@@ -148,25 +194,17 @@ class UsedGpuMarket:
         if not (outside < self.quote * (1.0 - 1e-9)).any():  # (the method: without np.any's Python wrappers)
             self.prices = outside
             return
-        live = [bid for bid in self.bids() if bid.buyer.alive]
-        if not live:
+        book = self.bids()
+        live = book.alive()
+        if not live.any():
             self.prices = np.minimum(outside, self.quote)
             return
-        values = self._bid_values(live)  # (bidders, generations)
-        budget = np.array([bid.budget for bid in live])[:, None] * BN
-        power = np.array([bid.power_mw for bid in live])[:, None] * 1000.0
+        values = book.values[live]  # (bidders, generations)
+        budget = book.budget[live][:, None] * BN
+        power = book.power_mw[live][:, None] * 1000.0
         can_buy = (budget >= values) & (power >= self.economy.facility_kw[None, :])  # at least one GPU
         best = np.maximum(outside, np.where(can_buy, values, 0.0).max(axis=0))
         self.prices = np.minimum(best, self.quote)
-
-    def _bid_values(self, live: list[Bid]) -> np.ndarray:
-        """What a GPU of each generation is worth to each of the ``live`` bidders (one row each, in bid-book order),
-        stacked once for the month's bid book and reused until the bidders change (a bid's values stay as formed;
-        only its budget and power are drawn down)."""
-        cached = self._stacked
-        if cached is None or cached[0] is not self._bids or cached[1] != [id(bid) for bid in live]:
-            cached = self._stacked = (self._bids, [id(bid) for bid in live], np.array([bid.values for bid in live]))
-        return cached[2]
 
     def discount(self) -> float:
         """How far recent sales have pushed used-GPU prices below outside buyers' quote: 1 - the installed base at
@@ -200,18 +238,21 @@ class UsedGpuMarket:
         return value / h
 
     # --- the bid book --------------------------------------------------------------------------------
-    def bids(self) -> list[Bid]:
-        """The month's standing bids of neoclouds, formed the first time they are needed in a month and drawn down
-        by what they buy."""
+    def bids(self) -> BidBook:
+        """The month's bid book, formed the first time it is needed in a month (each neocloud asked, in order) and
+        drawn down by what they buy."""
         m = self.economy
         if self._bids_month != m.month:
             self._bids_month = m.month
-            self._bids = []
+            buyers, values, budget, power = [], [], [], []
             for nc in m.neoclouds:
                 bid = nc.used_gpu_bid()
                 if bid is not None:
-                    values, budget, power = bid
-                    self._bids.append(Bid(nc, values, budget, power))
+                    buyers.append(nc)
+                    values.append(bid[0])
+                    budget.append(bid[1])
+                    power.append(bid[2])
+            self._bids = BidBook(buyers, values, budget, power, len(m.gens), m.defunct)
         return self._bids
 
     def withdraw_bids(self) -> None:
@@ -221,18 +262,20 @@ class UsedGpuMarket:
 
     def best_bid(self, g: int, seller: int) -> tuple[Bid | None, float]:
         """The highest neocloud bid (other than the seller's, from a firm still in business, with money and power
-        left) for a GPU of generation ``g``, and its price (at most the quote)."""
-        kw = float(self.economy.facility_kw[g])  # (only compared)
-        quote = self.quote[g]
-        best, price = None, 0.0
-        for bid in self.bids():
-            buyer = bid.buyer
-            if buyer.eid == seller or not buyer.alive:
-                continue
-            value = min(bid.values[g], quote)
-            if value > price and bid.budget * BN >= value and bid.power_mw * 1000.0 >= kw:  # at least one GPU
-                best, price = bid, value
-        return best, price
+        left) for a GPU of generation ``g``, and its price (at most the quote); of equal bids, the first asked. The
+        book is searched as arrays: a sale costs the same few array operations however many neoclouds bid."""
+        book = self.bids()
+        if not len(book):
+            return None, 0.0
+        value = np.minimum(book.values[:, g], self.quote[g])
+        ok = (value > 0.0) & (book.budget * BN >= value) & (book.power_mw * 1000.0 >= self.economy.facility_kw[g])
+        ok &= book.eids != seller
+        candidates = ok.nonzero()[0]
+        alive = book.alive()
+        for row in candidates[np.argsort(-value[candidates], kind="stable")].tolist():  # best first
+            if alive[row]:
+                return Bid(book, row), value[row]
+        return None, 0.0
 
     # --- sales ---------------------------------------------------------------------------------------
     def sell_cohort(self, seller: int, row: int, units: float, forced: bool, remark: bool = True) -> float:
@@ -315,7 +358,7 @@ class UsedGpuMarket:
         paid = units * price / BN
         part = fleet.split(row, units) if units < fleet.count[row] * (1.0 - 1e-12) else row
         book = fleet.book[part]
-        fleet.owner[part] = buyer
+        fleet.transfer(part, buyer)
         fleet.pledged[part] = -1
         fleet.liquidate[part] = 0
         fleet.cost[part] = fleet.book[part] = paid
