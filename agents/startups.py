@@ -67,8 +67,9 @@ class StartupPopulation(mesa.Agent):
         rng = m.rng
         live = self.alive
         p = m.p
-        self.shock[live] = (p["startups.revenue_persistence"] * self.shock[live]
-                            + p["startups.revenue_volatility"] * rng.standard_normal(int(live.sum())))
+        rows = live.nonzero()[0]  # the live slots (selected once, for the shocks' read and write)
+        self.shock[rows] = (p["startups.revenue_persistence"] * self.shock[rows]
+                            + p["startups.revenue_volatility"] * rng.standard_normal(len(rows)))
         potential = self.weight * np.exp(self.shock) * live
         denom = potential.sum()
         self.revenue = total_revenue * potential / denom if denom > 0 else np.zeros(self.n)
@@ -101,7 +102,7 @@ class StartupPopulation(mesa.Agent):
         m, p = self.model, self.model.p
         looking = (self.alive & ~m.contracts.startups_with_contract()
                    & (m.rng.random(self.n) < p["startups.contract_search_rate"]))
-        idx = np.flatnonzero(looking)
+        idx = looking.nonzero()[0]
         want = (p["startups.contract_share"] * self.budget[idx] * 1e9 / (p["demand.reference_price"] * 730.0)
                 * (contract_price / p["demand.reference_price"]) ** (-p["demand.price_elasticity"]))
         return idx, want
@@ -115,7 +116,7 @@ class StartupPopulation(mesa.Agent):
         self.team_cost += self.hiring(size)
         self.cash += size
         m.ledger.pay(m.ledger.sector("venture_and_public_equity"), self.eid, float(size.sum()), "funding_round")
-        empty = np.flatnonzero(~self.alive)
+        empty = (~self.alive).nonzero()[0]
         if len(empty):
             entry = p["startups.entry_rate"] * max(0.0, 1.0 + p["startups.funding_sentiment"] * m.sentiment)
             self._enter(empty[m.rng.random(len(empty)) < entry], rationed=True)

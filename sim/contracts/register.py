@@ -43,31 +43,38 @@ def groups(keys: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     array taken in ``order`` holds the same elements, in the same order, as a boolean selection ``keys == key``."""
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
-    distinct, first = np.unique(sorted_keys, return_index=True)
-    ends = np.append(first[1:], len(keys))
-    return order, list(zip(distinct.tolist(), first.tolist(), ends.tolist()))
+    if not len(keys):
+        return order, []
+    # each key's first row: where the sorted keys change (np.unique's first indices without its second sort)
+    first = np.concatenate(([0], (sorted_keys[1:] != sorted_keys[:-1]).nonzero()[0] + 1))
+    ends = first[1:].tolist() + [len(keys)]
+    return order, list(zip(sorted_keys[first].tolist(), first.tolist(), ends))
 
 
-def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int) -> dict[int, float]:
-    """Sum of ``values`` by party, for the parties that appear."""
-    appear = np.bincount(parties, minlength=n).nonzero()[0].tolist()
+def parties_in(parties: np.ndarray, n: int) -> list[int]:
+    """The distinct parties among ``parties`` (entity ids below ``n``), in increasing order."""
+    return np.bincount(parties, minlength=n).nonzero()[0].tolist()
+
+
+def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int, appear: list[int] | None = None) -> dict[int, float]:
+    """Sum of ``values`` by party, for the parties that appear (``appear``: :func:`parties_in` of ``parties``, when
+    already known)."""
+    if appear is None:
+        appear = parties_in(parties, n)
     totals = np.bincount(parties, weights=values, minlength=n).tolist()
     return {k: totals[k] for k in appear}
 
 
-def _book(name: str, doc: str) -> property:
-    """One of the books (:meth:`ContractRegister.refresh_books`), brought up to date when read if a refresh is due."""
-    key = "_" + name
-
-    def read(self):
-        if self._books_stale:
-            self._compute_books()
-        return getattr(self, key)
-
-    def write(self, value) -> None:
-        setattr(self, key, value)
-
-    return property(read, write, doc=doc)
+BOOKS = {  # name -> what it holds (:meth:`ContractRegister.refresh_books`)
+    "contracted_by_provider": "H100e each provider serves now (array by entity id)",
+    "signed_by_provider": "H100e each provider has signed, forward starts included (array)",
+    "contracted_by_customer": "H100e each customer is served now (dict)",
+    "signed_by_customer": "H100e each customer has signed (dict)",
+    "ig_contracted_by_provider": "H100e each provider sold investment-grade (dict)",
+    "contract_payments_by_customer": "Each customer's monthly payments, US$bn (dict)",
+    "backlog_by_provider": "Each provider's remaining contract value, US$bn (dict)",
+    "contracted_next_by_provider": "H100e each provider serves by the end of its installation time (dict)",
+}
 
 
 class ActiveContracts:
@@ -86,23 +93,12 @@ class ActiveContracts:
             elif f == "kind":
                 out.append(np.array(KINDS, dtype=object)[self.register.column("kind")[self.rows]])
             else:
-                out.append(self.register.column(f)[self.rows])
+                out.append(self.register._columns[f].take(self.rows))  # (the rows in use: column(f)[rows])
         return out
-
 
 
 class ContractRegister:
     """The compute contracts of an economy (``economy.contracts``) and the rules that settle them."""
-
-    contracted_by_provider = _book("contracted_by_provider", "H100e each provider serves now (array by entity id)")
-    signed_by_provider = _book("signed_by_provider", "H100e each provider has signed, forward starts included (array)")
-    contracted_by_customer = _book("contracted_by_customer", "H100e each customer is served now (dict)")
-    signed_by_customer = _book("signed_by_customer", "H100e each customer has signed (dict)")
-    ig_contracted_by_provider = _book("ig_contracted_by_provider", "H100e each provider sold investment-grade (dict)")
-    contract_payments_by_customer = _book("contract_payments_by_customer", "Each customer's monthly payments, US$bn (dict)")
-    backlog_by_provider = _book("backlog_by_provider", "Each provider's remaining contract value, US$bn (dict)")
-    contracted_next_by_provider = _book("contracted_next_by_provider",
-                                        "H100e each provider serves by the end of its installation time (dict)")
 
     def __init__(self, economy, capacity: int = 256):
         self.economy = economy
@@ -167,8 +163,18 @@ class ContractRegister:
         :meth:`books_deferred`, when next read or at its end)."""
         if self._deferring:
             self._books_stale = True
+            for name in BOOKS:  # the next read finds none and computes them (:meth:`__getattr__`)
+                self.__dict__.pop(name, None)
         else:
             self._compute_books()
+
+    def __getattr__(self, name: str):
+        """A book read while a refresh is due (:meth:`books_deferred`): the books are computed now. (The books are plain
+        attributes otherwise: read many times a month, they cost no more than any attribute.)"""
+        if name in BOOKS:
+            self._compute_books()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @contextmanager
     def books_deferred(self):
@@ -189,22 +195,28 @@ class ContractRegister:
         n = len(m.ledger.names) + 1
         month = m.month
         rows = self.active_rows()
+        c = self._columns
         provider, customer, qty, price, start, end, ig = (
-            self._columns[c][rows] for c in ("provider", "customer", "qty", "price", "start", "end", "ig"))
+            c[name].take(rows) for name in ("provider", "customer", "qty", "price", "start", "end", "ig"))
         started = start <= month
         monthly = qty * price * H  # US$bn a month
-        # capacity served and used now (started contracts) and capacity signed (including forward starts)
-        # (np.bincount of no rows is an integer array, whatever the weights: cast)
-        self.contracted_by_provider = np.bincount(provider[started], weights=qty[started], minlength=n).astype(float, copy=False)
-        self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n).astype(float, copy=False)
-        self.contracted_by_customer = totals_by_party(customer[started], qty[started], n)
-        self.signed_by_customer = totals_by_party(customer, qty, n)
+        customers = parties_in(customer, n)  # (both customers' books below have the same parties)
+        # capacity signed (including forward starts) and capacity served and used now (started contracts; the same
+        # sums when no contract is still to start) (np.bincount of no rows is an integer array, whatever the weights: cast)
+        signed = self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n).astype(float, copy=False)
+        self.signed_by_customer = totals_by_party(customer, qty, n, customers)
+        if started.all():
+            self.contracted_by_provider, self.contracted_by_customer = signed.copy(), dict(self.signed_by_customer)
+        else:
+            self.contracted_by_provider = np.bincount(provider[started], weights=qty[started], minlength=n).astype(float, copy=False)
+            self.contracted_by_customer = totals_by_party(customer[started], qty[started], n)
         self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], n)
-        self.contract_payments_by_customer = totals_by_party(customer, monthly, n)
+        self.contract_payments_by_customer = totals_by_party(customer, monthly, n, customers)
         self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - np.maximum(start, month)), n)
         soon = start <= month + m.p["neoclouds.install_months"]
-        due_soon = np.bincount(provider[soon], weights=qty[soon], minlength=n).astype(float, copy=False)
-        self.contracted_next_by_provider = {i: v for i, v in enumerate(due_soon.tolist()) if v > 0}
+        due_soon = signed if soon.all() else np.bincount(provider[soon], weights=qty[soon], minlength=n).astype(float, copy=False)
+        due = due_soon.tolist()
+        self.contracted_next_by_provider = {i: due[i] for i in (due_soon > 0).nonzero()[0].tolist()}
 
     # --- signing -------------------------------------------------------------------------------------
     def term(self) -> int:
@@ -289,17 +301,17 @@ class ContractRegister:
         if not len(rows):
             return
         c = self._columns
-        customer, provider, slot, kind = c["customer"][rows], c["provider"][rows], c["slot"][rows], c["kind"][rows]
-        start, end, qty, price, prepaid = c["start"][rows], c["end"][rows], c["qty"][rows], c["price"][rows], c["prepaid"][rows]
+        customer, provider, slot, kind, start, end, qty, price, prepaid = (
+            c[name].take(rows) for name in ("customer", "provider", "slot", "kind", "start", "end", "qty", "price", "prepaid"))
         serving = start <= m.month  # a forward contract is neither served nor paid before it starts
         release = np.where(serving, prepaid / np.maximum(1, end - m.month), 0.0)
         due = np.where(serving, np.maximum(0.0, qty * price * H - release), 0.0)
         paid = np.zeros(len(rows))
         short = self._pay_in_full(customer, serving & (slot < 0), due, paid)
         failing_slots = self._startups_pay(slot, serving & (slot >= 0), due, paid)
-        settled = serving & ~np.isin(customer, short) if short else serving
+        settled = (serving & ~np.isin(customer, short) if short else serving).nonzero()[0]
         c["prepaid"][rows[settled]] -= release[settled]
-        self._settle_grouped(customer[settled], provider[settled], kind[settled], paid[settled], release[settled])
+        self._settle_grouped(*(x.take(settled) for x in (customer, provider, kind, paid, release)))
         for eid in short:  # short of cash: contract by contract, failing on the first it cannot meet
             agent = m.entity.get(eid)
             for i in np.flatnonzero(serving & (customer == eid)).tolist():
@@ -322,7 +334,7 @@ class ContractRegister:
         n = len(led.names)
         total_due = np.bincount(customer[named], weights=due[named], minlength=n)
         short = []
-        for eid in np.flatnonzero(np.bincount(customer[named], minlength=n)).tolist():  # customers being served
+        for eid in np.bincount(customer[named], minlength=n).nonzero()[0].tolist():  # customers being served
             agent = m.entity.get(eid)
             if agent in m.hyperscalers:
                 agent.ensure_cash(float(total_due[eid]))
@@ -335,7 +347,7 @@ class ContractRegister:
     def _startups_pay(self, slot: np.ndarray, of_startups: np.ndarray, due: np.ndarray, paid: np.ndarray) -> np.ndarray:
         """Each start-up pays its contract out of its own cash as far as it goes; returns the slots that fell short."""
         s = self.economy.startups
-        k = np.flatnonzero(of_startups)
+        k = of_startups.nonzero()[0]
         paying = slot[k]
         paid[k] = np.minimum(due[k], np.maximum(s.cash[paying], 0.0))
         s.cash[paying] -= paid[k]
@@ -345,7 +357,7 @@ class ContractRegister:
         """One transfer per customer, provider and kind of contract (in increasing order of the key)."""
         n = len(self.economy.ledger.names)
         key = (customer * n + provider) * 2 + (kind == RENT_BACK)
-        keys = np.flatnonzero(np.bincount(key))
+        keys = np.bincount(key).nonzero()[0]
         amounts = np.bincount(key, weights=paid)[keys].tolist()
         released = np.bincount(key, weights=release)[keys].tolist()
         for k, amount, rel in zip(keys.tolist(), amounts, released):
@@ -384,7 +396,7 @@ class ContractRegister:
         spot market. Ended contracts leave the table when the next month opens."""
         m = self.economy
         c = self._columns
-        rows = np.flatnonzero(self.column("active") & (self.column("end") <= m.month + 1))
+        rows = (self.column("active") & (self.column("end") <= m.month + 1)).nonzero()[0]
         if len(rows):
             self._book_prepaid(rows, None)
             c["active"][rows] = False
@@ -429,10 +441,11 @@ class ContractRegister:
         keep = self.column("active")
         if keep.all():
             return
-        k = int(keep.sum())
+        rows = keep.nonzero()[0]  # (selected once for the 13 columns)
+        k = len(rows)
         for name in COLUMNS:
             col = self._columns[name]
-            col[:k] = col[: self.n][keep]
+            col[:k] = col.take(rows)
         self.n = k
 
     # --- reassignment at a provider's default ------------------------------------------------------------

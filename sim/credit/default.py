@@ -249,7 +249,7 @@ def liquidate_seized(economy) -> None:
     m = economy
     fleet = m.fleet
     n = fleet.n
-    selling = np.flatnonzero((fleet.count[:n] > 0) & (fleet.liquidate[:n] > 0))  # mostly none
+    selling = ((fleet.count[:n] > 0) & (fleet.liquidate[:n] > 0)).nonzero()[0]  # mostly none
     if not len(selling):
         return
     owners = fleet.owner[selling]

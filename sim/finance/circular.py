@@ -63,7 +63,7 @@ class CircularFinance:
             if not (b.start <= m.month < b.end) or b.paid >= b.cap:
                 continue
             rows = fleet.rows_of(b.beneficiary)
-            live = fleet.live_rows(m.month)[rows]
+            live = fleet.live_from[rows] <= m.month  # (fleet.live_rows of its rows only)
             idle = float(((fleet.count[rows] * m.perf[fleet.gen[rows]] - m.spot.cohort_active[rows]) * live).sum())
             value = min(max(idle, 0.0) * m.spot.price * H, b.monthly_cap(m.month), max(led.cash[b.guarantor], 0.0))
             if value > 1e-9:

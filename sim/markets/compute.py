@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import sys
 
 import numpy as np
 
@@ -73,20 +74,20 @@ class SpotDemandCurve:
         a, c = at_reference[buying], contracted[buying]
         threshold = c / a
         order = np.argsort(threshold)
-        self.threshold = threshold[order].tolist()
+        self.threshold = threshold[order]  # searched with ndarray.searchsorted: no list of every buyer's threshold
         # sums over the first k buyers in threshold order (those buying at a factor above all their thresholds)
         self.a_upto = np.concatenate(([0.0], np.cumsum(a[order])))
         self.c_upto = np.concatenate(([0.0], np.cumsum(c[order])))
         exact = not (contracted[~buying] < 0).any()
         # rounding of the sorted sums and of the buyer-by-buyer sum: a few units in the last place per buyer
-        self.relative_error = 4.0 * (len(contracted) + 8) * np.finfo(float).eps if exact else math.inf
+        self.relative_error = 4.0 * (len(contracted) + 8) * sys.float_info.epsilon if exact else math.inf
         self.total_a, self.total_c = float(self.a_upto[-1]), float(self.c_upto[-1])
 
     def total(self, price: float) -> tuple[float, float]:
         """Total spot demand at ``price`` and a bound on its difference from ``spot_demand(...).sum()``."""
         f = (price / self.reference_price) ** (-self.elasticity)
-        k = bisect.bisect_left(self.threshold, f)  # the first k buyers buy on spot (up to rounding at the threshold)
-        return f * float(self.a_upto[k]) - float(self.c_upto[k]), self.relative_error * (f * self.total_a + self.total_c)
+        k = self.threshold.searchsorted(f)  # the first k buyers buy on spot (up to rounding at the threshold)
+        return f * self.a_upto.item(k) - self.c_upto.item(k), self.relative_error * (f * self.total_a + self.total_c)
 
 
 def spot_supply(price: float, available: np.ndarray, cost: np.ndarray) -> float:
@@ -188,6 +189,7 @@ class SpotMarket:
         self.cohort_active = np.zeros(0)  # H100e each cohort runs this month (contracts, spot, internal use)
         self.exchange = economy.ledger.register("spot exchange", "spot_exchange")  # all spot payments pass through it
         self._cost_rank = None
+        self._relative_rents = None  # (the premia posted, relative_rents() of them)
 
     def cost_rank(self) -> np.ndarray:
         """Each generation's rank by running cost per H100e (equal costs, equal ranks), fixed for the run."""
@@ -219,16 +221,13 @@ class SpotMarket:
         cum = np.cumsum(cap_sorted)
         group_start_cum = np.zeros(n)
         if n:
-            starts = np.concatenate(([0], np.flatnonzero(np.diff(own_sorted)) + 1))  # each owner's first row
+            starts = np.concatenate(([0], (own_sorted[1:] != own_sorted[:-1]).nonzero()[0] + 1))  # each owner's first row
             before = np.concatenate(([0.0], cum[:-1]))
-            group_offsets = before[starts]
-            is_start = np.zeros(n, dtype=bool)
-            is_start[starts] = True
-            group_id = np.cumsum(is_start) - 1
-            group_start_cum = group_offsets[group_id]
+            rows_each = np.concatenate((starts[1:], [n])) - starts
+            group_start_cum = np.repeat(before[starts], rows_each)  # the running total before each owner's first row
         within = cum - group_start_cum
         wanted = need[own_sorted] if n else np.zeros(0)
-        used_sorted = np.clip(wanted - (within - cap_sorted), 0.0, cap_sorted)
+        used_sorted = np.minimum(np.maximum(wanted - (within - cap_sorted), 0.0), cap_sorted)  # np.clip's values
         used = np.zeros(n)
         used[order] = used_sorted
         return used
@@ -251,8 +250,8 @@ class SpotMarket:
         hyp_row = is_hyperscaler[owner]
         gen_cost = m.running_cost / m.perf
         reservation = p["hyperscalers.reservation_markup"] * m.fundamental_price
-        available = np.concatenate([np.bincount(gen, weights=free * ~hyp_row, minlength=n_gen),
-                                    np.bincount(gen, weights=free * hyp_row, minlength=n_gen)])
+        tier = gen + n_gen * hyp_row  # each cohort's supply tier: its generation, a hyperscaler's in the second half
+        available = np.bincount(tier, weights=free, minlength=2 * n_gen)  # (each tier's rows, added in row order)
         tier_cost = np.concatenate([gen_cost, np.maximum(gen_cost, reservation)])
         labs = [l for l in m.labs if l.alive]
         budgets, contracted = self.buyers(labs)
@@ -268,16 +267,18 @@ class SpotMarket:
         traded = min(demand, supply)
         fill_buyers = traded / demand if demand > 0 else 0.0
         tier_fill = fill_merit_order(traded, available, tier_cost, price)
-        sold = free * np.where(hyp_row, tier_fill[n_gen + gen], tier_fill[gen])
+        sold = free * tier_fill[tier]
         active = used_contract + sold
         self.idle_h100e = float(np.maximum(h100e - active, 0.0).sum())  # by cohort: no negative rounding remainder
         self.in_use_h100e = float(active.sum())
-        self.utilisation = min(1.0, float(active.sum() / max(h100e.sum(), 1e-9)))  # the rows' sum can pass 1 by rounding
-        self.utilisation_by_gen = np.divide(np.bincount(gen, weights=active, minlength=n_gen),
-                                            np.maximum(np.bincount(gen, weights=h100e, minlength=n_gen), 1e-9))
+        # (the rows' sum can pass 1 by rounding)
+        self.utilisation = min(1.0, self.in_use_h100e / float(max(h100e.sum(), 1e-9)))
+        in_use_by_gen = np.bincount(gen, weights=active, minlength=n_gen)
+        installed_by_gen = np.bincount(gen, weights=h100e, minlength=n_gen)
+        self.utilisation_by_gen = np.divide(in_use_by_gen, np.maximum(installed_by_gen, 1e-9))
         self.expected_utilisation = 0.8 * self.expected_utilisation + 0.2 * min(0.95, max(0.3, self.utilisation))
         self.cohort_active = active
-        self.post_generation_rents(np.bincount(gen, weights=active, minlength=n_gen), np.bincount(gen, weights=sold, minlength=n_gen))
+        self.post_generation_rents(in_use_by_gen, np.bincount(gen, weights=sold, minlength=n_gen))
         self.settle(labs, demand_each * fill_buyers * price * H, shortfall * fill_buyers * price * H, owner, sold * self.premia[gen])
 
     def post_generation_rents(self, in_use: np.ndarray, sold: np.ndarray) -> None:
@@ -304,7 +305,12 @@ class SpotMarket:
         n = len(self.economy.gens)
         if len(self.premia) != n:
             return np.ones(n)
-        return np.where(self.premia > 0, self.premia, 1.0)
+        cached = self._relative_rents  # (premia posted, the rents): asked several times a month, posted once
+        if cached is None or cached[0] is not self.premia:
+            rents = np.where(self.premia > 0, self.premia, 1.0)
+            rents.flags.writeable = False  # shared by every caller until the next posting
+            cached = self._relative_rents = (self.premia, rents)
+        return cached[1]
 
     def rents(self) -> np.ndarray:
         """Spot rent of one GPU of each generation, US$/GPU-hour (0 before its release)."""
@@ -366,16 +372,20 @@ class SpotMarket:
         s.cash -= s_spend
         led.pay(s.eid, self.exchange, float(s_spend.sum()), "compute_spot")
         cover_each = cover.tolist()
-        for eid in np.flatnonzero(cover > 0).tolist():
+        for eid in (cover > 0).nonzero()[0].tolist():
             led.pay(eid, self.exchange, cover_each[eid], "compute_cover")
         received = led.cash[self.exchange]
         seller_units = np.bincount(owner, weights=sold, minlength=len(led.names))
         total_units = seller_units.sum()
         if total_units > 0 and received > 0:  # (received can be a rounding remainder of last month's settlement)
-            for eid in np.flatnonzero(seller_units > 0):
-                amount = received * seller_units[eid] / total_units
-                led.pay(self.exchange, int(eid), amount, "compute_spot")
-                m.customer_payments[int(eid)][-1] += amount
+            sellers = (seller_units > 0).nonzero()[0]
+            amounts = received * seller_units[sellers] / total_units  # (each as the scalar product and quotient)
+            payments = m.customer_payments
+            # each amount stays a numpy float in the revenue by customer: Python's sum() adds plain floats with
+            # compensation and numpy floats without, and the neoclouds' customer shares are sums of these
+            for eid, amount in zip(sellers.tolist(), amounts):
+                led.pay(self.exchange, eid, amount, "compute_spot")
+                payments[eid][-1] += amount
         leftover = led.cash[self.exchange]
         if abs(leftover) > SETTLEMENT_TOLERANCE * max(1.0, abs(received)):
             raise AccountingError(f"step {m.month} ({m.date}): spot exchange left with {leftover:.9f} US$bn of the "
@@ -393,13 +403,13 @@ class SpotMarket:
         facility = np.bincount(owner, weights=count * m.facility_cost[gen] * H, minlength=len(led.names))
         neo = {nc.eid for nc in m.neoclouds}
         running_each, facility_each = running.tolist(), facility.tolist()
-        for eid in np.flatnonzero(running > 0).tolist():
+        for eid in (running > 0).nonzero()[0].tolist():
             led.pay(eid, util_sector, running_each[eid], "power_and_operations")
         power_cost, overhead_per_size = m.p["neoclouds.power_cost"], m.p["neoclouds.overhead"]
         staff = led.sector("staff_and_services")
         for nc in m.neoclouds:
             led.pay(nc.eid, util_sector, (nc.power_mw - nc.owned_mw) * power_cost * 1e-3, "data_centre_lease")
             led.pay(nc.eid, staff, overhead_per_size * nc.size, "operating_expense")
-        for eid in np.flatnonzero(facility > 0).tolist():
+        for eid in (facility > 0).nonzero()[0].tolist():
             if eid not in neo:
                 led.pay(eid, util_sector, facility_each[eid], "data_centre_lease")

@@ -46,7 +46,8 @@ def appraise(expected_path: np.ndarray, perf: np.ndarray, running_cost: np.ndarr
     horizon = len(expected_path)
     months = np.arange(1, horizon + 1)
     discount = (1.0 + annual_rate / 12.0) ** -months
-    margin = np.maximum(np.outer(perf, expected_path) - running_cost[:, None], 0.0) * HOURS_PER_MONTH * utilisation
+    # np.outer's products, broadcast (without its Python wrapper)
+    margin = np.maximum(perf[:, None] * expected_path - running_cost[:, None], 0.0) * HOURS_PER_MONTH * utilisation
     alive = months[None, :] <= remaining_life[:, None]
     value = (margin * alive * discount).sum(axis=1)
     return np.minimum(value, replacement_cost)
@@ -394,10 +395,10 @@ class UsedGpuMarket:
         raised = 0.0
         rows = np.asarray(rows, dtype=np.int64)
         rows = rows[np.argsort(m.perf[fleet.gen[rows]], kind="stable")]  # least efficient first, ties in the order given
-        for r in rows:
+        for r, g in zip(rows.tolist(), fleet.gen[rows].tolist()):
             if raised >= amount:
                 break
-            price = self.prices[fleet.gen[r]]
+            price = self.prices[g]  # (marked again after each sale)
             if price <= 0 or fleet.count[r] <= 0:
                 continue
             units = min(fleet.count[r], (amount - raised) * BN / price)
