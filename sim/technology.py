@@ -130,7 +130,9 @@ class Fleet:
         self.live_from = np.zeros(capacity, dtype=np.int64)  # first month it serves compute
         self.h100e_per_gpu = np.zeros(capacity)  # perf[gen]
         self.kw_per_gpu = np.zeros(capacity)  # facility_kw[gen]
-        self._rows_by_owner: dict[int, list[int]] = {}  # owner -> its cohorts' rows, ascending (see :meth:`transfer`)
+        # owner -> its cohorts' rows, ascending: indexed when first asked for after a compaction, then kept up to date
+        # by every new cohort and change of hands (see :meth:`rows_of`); None until asked for
+        self._rows_by_owner: dict[int, list[int]] | None = None
 
     def _grow(self, need: int) -> None:
         cap = len(self.count)
@@ -158,15 +160,17 @@ class Fleet:
         if self.facility_kw is not None:
             self.kw_per_gpu[i] = self.facility_kw[gen]
         self.n += 1
-        self._rows_by_owner.setdefault(int(owner), []).append(i)  # the newest row: the list stays ascending
+        if self._rows_by_owner is not None:
+            self._rows_by_owner.setdefault(int(owner), []).append(i)  # the newest row: the list stays ascending
         return i
 
     def transfer(self, i: int, new_owner: int) -> None:
         """Cohort ``i`` changes hands (a resale or a seizure): the one way a cohort's owner changes."""
         old = int(self.owner[i])
         self.owner[i] = new_owner
-        self._rows_by_owner[old].remove(i)
-        bisect.insort(self._rows_by_owner.setdefault(int(new_owner), []), i)
+        if self._rows_by_owner is not None:
+            self._rows_by_owner[old].remove(i)
+            bisect.insort(self._rows_by_owner.setdefault(int(new_owner), []), i)
 
     def view(self, col: str) -> np.ndarray:
         return getattr(self, col)[: self.n]
@@ -175,6 +179,8 @@ class Fleet:
         """``owner``'s cohorts with GPUs in them (only those pledged to loan ``pledged_to``, if given; -1: the
         unencumbered ones), in row order. Read from the owner's own rows, not a scan of the whole fleet: with many
         firms each asking for its GPUs, a scan would make a month's time grow with the square of the population."""
+        if self._rows_by_owner is None:
+            self._index_owners()
         rows = np.array(self._rows_by_owner.get(int(owner), ()), dtype=np.int64)
         held = self.count[rows] > 0
         if pledged_to is not None:
@@ -217,10 +223,10 @@ class Fleet:
             arr = getattr(self, col)
             arr[:m] = arr[: self.n][keep]
         self.n = m
-        self._index_owners()
+        self._rows_by_owner = None  # the rows are renumbered: indexed again when next asked for
 
     def _index_owners(self) -> None:
-        """Each owner's rows, ascending (rebuilt after :meth:`compact` renumbers the rows)."""
+        """Each owner's rows, ascending (the first time they are asked for after :meth:`compact` renumbers them)."""
         rows = np.argsort(self.owner[: self.n], kind="stable")  # by owner, each owner's rows in row order
         owners = self.owner[rows]
         cuts = ((owners[1:] != owners[:-1]).nonzero()[0] + 1).tolist()  # where the next owner's rows begin

@@ -396,8 +396,9 @@ def test_gpu_positions_restart_from_the_holdings_after_each_check():
 @given(st.lists(st.tuples(st.sampled_from(["add", "transfer", "split", "remove", "compact"]),
                           st.integers(0, 4), st.integers(0, 40), st.floats(0.0, 1.0)), max_size=80))
 def test_the_fleet_finds_an_owners_gpus_as_a_scan_of_every_cohort_would(ops):
-    """The fleet keeps each owner's rows (so a firm's GPUs are found without scanning the whole fleet): after any
-    sequence of new cohorts, changes of hands, splits, sales and compactions, rows_of gives what a scan gives."""
+    """The fleet keeps each owner's rows (so a firm's GPUs are found without scanning the whole fleet; indexed when
+    first asked for after a compaction): after any sequence of new cohorts, changes of hands, splits, sales and
+    compactions, rows_of gives what a scan gives."""
     from gpucredit.sim.technology import Fleet
 
     fleet = Fleet(np.ones(3), np.ones(3), capacity=2)
@@ -413,6 +414,8 @@ def test_the_fleet_finds_an_owners_gpus_as_a_scan_of_every_cohort_would(ops):
             fleet.remove(i, fleet.count[i] * x)
         elif op == "compact":
             fleet.compact()
+        if x < 0.3:  # not asked after every change: the index is also kept up to date between questions
+            continue
         for eid in range(5):
             for pledged in (None, -1, 0):
                 held = (fleet.view("owner") == eid) & (fleet.view("count") > 0)
