@@ -98,7 +98,7 @@ class Bid:
 
     @property
     def budget(self) -> float:
-        return self.book.budget[self.row]
+        return float(self.book.budget[self.row])  # a plain float, as the neocloud bid it
 
     @budget.setter
     def budget(self, value: float) -> None:
@@ -106,7 +106,7 @@ class Bid:
 
     @property
     def power_mw(self) -> float:
-        return self.book.power_mw[self.row]
+        return float(self.book.power_mw[self.row])
 
     @power_mw.setter
     def power_mw(self, value: float) -> None:
