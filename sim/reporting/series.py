@@ -17,9 +17,10 @@ from .columns import SERIES, generation_column, series_names
 from .network import debtrank, hhi
 
 
-# a neocloud's operating profit before depreciation: revenue less cost of cover, running costs, leases and overheads
-EBITDA_ITEMS = ("compute_contract", "compute_spot", "backstop", "rent_back", "compute_cover", "power_and_operations",
-                "data_centre_lease", "operating_expense")
+# a neocloud's operating profit before depreciation: its revenue less cost of cover, running costs, leases and overheads
+NEOCLOUD_REVENUE_ITEMS = ("compute_contract", "compute_spot", "backstop", "rent_back")
+NEOCLOUD_OPERATING_COST_ITEMS = ("compute_cover", "power_and_operations", "data_centre_lease", "operating_expense")
+EBITDA_ITEMS = NEOCLOUD_REVENUE_ITEMS + NEOCLOUD_OPERATING_COST_ITEMS
 
 
 class SeriesRecorder:
@@ -99,8 +100,8 @@ class SeriesRecorder:
         if nc is None or not nc.alive:
             return dict.fromkeys(names, math.nan)
         led, eid = m.ledger, nc.eid
-        revenue = led.income_of(eid, "compute_contract", "compute_spot", "backstop", "rent_back")
-        costs = led.income_of(eid, "compute_cover", "power_and_operations", "data_centre_lease", "operating_expense")
+        revenue = led.income_of(eid, *NEOCLOUD_REVENUE_ITEMS)
+        costs = led.income_of(eid, *NEOCLOUD_OPERATING_COST_ITEMS)
         backlog = m.contracts.remaining_value(m.contracts.rows_of(provider=eid))
         interest = -led.income_of(eid, "interest", "construction_interest", "construction_interest_capitalised")
         debt = m.loans.debt_of(eid) + m.datacentres.debt_of(eid)  # GPU-backed and construction loans
