@@ -75,7 +75,9 @@ class Chipmaker(mesa.Agent):
         return self.model.gens[g].launch_price / self.model.p["nvidia.launch_markup"]
 
     def list_price(self, g: int) -> float:
-        return self.unit_cost(g) * self.markup
+        """US$ per GPU: the unit cost times the markup (:meth:`unit_cost` written out: ~25,000 prices a run)."""
+        m = self.model
+        return m.gens[g].launch_price / m.p["nvidia.launch_markup"] * self.markup
 
     def supply(self, month: int) -> dict[int, float]:
         return {g: self.capacity * s for g, s in self.production_mix(month).items()}

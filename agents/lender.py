@@ -22,6 +22,7 @@ Upper90, Apollo, plus generic ones) that make GPU-backed delayed-draw term loans
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import mesa
@@ -30,6 +31,21 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..sim.contracts.claims import Loan
+
+
+def units_funded(syndicate: list, borrower: int, advance: float, on_order: float, enough: float = math.inf) -> float:
+    """New GPUs a ``syndicate``'s lending room to ``borrower`` funds the ``advance`` (US$bn per GPU) on, after the
+    advances on the ``on_order`` GPUs it already has on order. The lenders are asked in turn only until their room funds
+    more than ``enough`` GPUs (what the borrower's cash pays the equity slice of: more room would not be used); with no
+    advance nothing is borrowed and nobody is asked."""
+    if not advance > 0:
+        return 0.0
+    rooms = []
+    for lender in syndicate:
+        rooms.append(lender.lending_room(borrower))
+        if max(0.0, sum(rooms) - on_order * advance) / advance > enough * (1.0 + 1e-9):
+            break  # the room not yet counted would only add to a bound that does not bind
+    return max(0.0, sum(rooms) - on_order * advance) / advance
 
 
 class Lender(mesa.Agent):

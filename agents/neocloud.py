@@ -26,6 +26,7 @@ import mesa
 import numpy as np
 
 from .investment import fundamental_price, gpu_npvs, roster_key, this_months_appraisals, used_gpu_values
+from .lender import units_funded
 
 
 class Neocloud(mesa.Agent):
@@ -215,14 +216,13 @@ class Neocloud(mesa.Agent):
         advance = self.advance_per_gpu(syndicate, g, unit_price)
         # what it already has on order is paid for first: its loan advances and equity slices are spoken for
         on_order = m.chips.on_order[eid] / m.gens[g].perf
-        room = max(0.0, sum([l.lending_room(eid) for l in syndicate]) - on_order * advance)
         cash_free = m.ledger.cash[eid] - self.cash_buffer() - max(0.0, m.chips.on_order_cost(eid) - on_order * advance)
-        units_debt = room / advance if advance > 0 else 0.0
         equity_slice = unit_price * 1e-9 - advance - prepaid
         if equity_slice <= 0:
-            units_cash = units_debt
+            units_cash = units_debt = units_funded(syndicate, eid, advance, on_order)
         else:
             units_cash = max(0.0, cash_free) / equity_slice
+            units_debt = units_funded(syndicate, eid, advance, on_order, units_cash)
         units_loan_limited = min(units_debt, units_cash) + max(0.0, cash_free - min(units_debt, units_cash) * equity_slice) / (unit_price * 1e-9)
         units_power = self.power_headroom_mw(by_month) * 1000.0 / m.facility_kw[g] - on_order
         units_growth = months * self.growth_room() / m.gens[g].perf
@@ -309,7 +309,10 @@ class Neocloud(mesa.Agent):
         have = max(0.0, m.ledger.cash[self.eid])
         cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
         net = cost - sum([lot[3] for lot in lots])  # still to pay, less the deposits applied
-        advance = sum([units * self.advance_per_gpu(syndicate, g, price) for g, units, price, _ in lots])
+        # the arranger's advance on each lot (advance_per_gpu, with its LTV and the appraisals read once per delivery)
+        ltv = syndicate[0].origination_ltv() if syndicate else 0.0
+        appraisal = m.used_gpus.appraisal_per_gpu
+        advance = sum([units * (ltv * min(price, appraisal[g]) * 1e-9 if syndicate else 0.0) for g, units, price, _ in lots])
         # its lenders' room: the arranger's, the others' only when it cannot fund the advance alone (else not drawn on)
         rooms = [syndicate[0].lending_room(eid)] if syndicate else []
         if rooms and not rooms[0] >= advance:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from gpucredit.agents.lender import units_funded
 from gpucredit.sim.contracts.claims import Backstop
 from gpucredit.sim.accounts import balance_sheets
 from gpucredit.sim.credit.default import resolve_default
@@ -467,6 +468,32 @@ def test_buyers_count_what_they_have_on_order():
     assert nc.financeable_units(g, m.nvidia.list_price(g)) < free
 
 
+def test_a_syndicate_is_asked_for_room_only_until_cash_binds_instead():
+    """The GPUs a neocloud's syndicate funds the advance on are worked out lender by lender, stopping once they exceed
+    what its cash pays the equity slice of: the financing bound min(debt-funded, cash-funded) is the same as with every
+    lender asked, whatever the cash."""
+    m = run(24, seed=0)
+    g = m.newest_nvidia_gen
+    price = m.nvidia.list_price(g)
+    checked = 0
+    for nc in m.neoclouds:
+        syndicate = nc.syndicate()
+        advance = nc.advance_per_gpu(syndicate, g, price)
+        rooms = [lender.lending_room(nc.eid) for lender in syndicate]
+        if advance <= 0 or sum(1 for r in rooms if r > 0) < 2:
+            continue  # a bound of one lender's room proves nothing about asking the others
+        on_order = m.chips.on_order[nc.eid] / m.gens[g].perf
+        every_lender = max(0.0, sum(rooms) - on_order * advance) / advance
+        assert units_funded(syndicate, nc.eid, advance, on_order) == every_lender
+        arranger_only = max(0.0, rooms[0] - on_order * advance) / advance
+        for cash_funds in [0.0, 0.5 * arranger_only, arranger_only, 0.5 * (arranger_only + every_lender),
+                           every_lender, 2.0 * every_lender]:
+            asked = units_funded(syndicate, nc.eid, advance, on_order, cash_funds)
+            assert min(asked, cash_funds) == min(every_lender, cash_funds), (nc.name, cash_funds)
+        checked += 1
+    assert checked > 0
+
+
 def test_a_buyer_that_cannot_pay_for_its_allocation_forfeits_that_part_of_its_deposit():
     m = run(6, seed=2)
     nv = m.nvidia
@@ -476,9 +503,8 @@ def test_a_buyer_that_cannot_pay_for_its_allocation_forfeits_that_part_of_its_de
     assert deposit > 0
     # its cash covers only part of the equity slice (the test sets it; the ledger check is not run)
     m.ledger.cash[nc.eid] = deposit
-    mix = {g: s * m.gens[g].perf for g, s in nv.production_mix(m.month).items()}
-    total = sum(mix.values())
-    mix = {g: v / total for g, v in mix.items()}
+    supply = nv.supply(m.month)
+    mix = m.chips.output_mix(nv, supply, sum(units * m.gens[g].perf for g, units in supply.items()))
     nvidia_forfeits_before = m.ledger.income_of(nv.eid, "forfeited_deposit")  # other buyers' this month
     buyer_forfeits_before = m.ledger.income_of(nc.eid, "forfeited_deposit")
     shipped = m.chips.deliver([order], nv, 20_000.0, mix)

@@ -96,8 +96,12 @@ class ChipMarket:
         """Value of what ``buyer`` has on order at today's list prices, less its deposits, US$bn."""
         m = self.economy
         nvidia, rival = m.nvidia, m.rival
-        return (self.order_value(nvidia, self.on_order_from.get((buyer, nvidia.eid), 0.0))
-                + self.order_value(rival, self.on_order_from.get((buyer, rival.eid), 0.0))) - self.deposits_paid[buyer]
+        on_order_from = self.on_order_from
+        value = self.order_value(nvidia, on_order_from.get((buyer, nvidia.eid), 0.0))
+        rival_key = (buyer, rival.eid)
+        if rival_key in on_order_from:  # a buyer that never ordered from the rival (every neocloud) owes it 0.0, adding nothing
+            value = value + self.order_value(rival, on_order_from[rival_key])
+        return value - self.deposits_paid[buyer]
 
     def place(self, buyer: int, chip, h100e: float, deposit_share: float | None = None, month: int | None = None) -> ChipOrder:
         """An order for ``h100e`` of ``chip``'s output placed in ``month`` (default: this month), with a deposit
@@ -177,7 +181,7 @@ class ChipMarket:
             pref = m.p["nvidia.investee_preference"] if chip is m.nvidia else 0.0
             weights = np.array([1.0 + pref * (b in invested) for b in buyers])
             alloc = allocate_chips(requested, weights, supply_h100e)
-            mix = {g: units * gens[g].perf / supply_h100e for g, units in supply.items()}
+            mix = self.output_mix(chip, supply, supply_h100e)
             shipped = 0.0
             for b, got in zip(buyers, alloc):
                 if got > 1e-9:
@@ -185,8 +189,15 @@ class ChipMarket:
             self.order_book[chip.eid] = [o for o in book if o.h100e > 1e-9]
             m.flow[f"{chip.vendor}_allocation_ratio"] = float(shipped / max(chip.requested, 1e-9))
 
-    def deliver(self, orders: list[ChipOrder], chip, h100e: float, mix: dict[int, float]) -> float:
-        """Ship one buyer ``h100e`` of its due ``orders`` (oldest first) as the chipmaker's generation mix; the
+    def output_mix(self, chip, supply: dict[int, float], supply_h100e: float) -> list[tuple[int, float, float, float]]:
+        """``chip``'s output ``supply`` (GPUs by generation, ``supply_h100e`` H100e in all) as (generation, share of
+        the H100e, H100e per GPU, list price per GPU): every buyer this month gets this mix at these prices."""
+        gens = self.economy.gens
+        return [(g, units * gens[g].perf / supply_h100e, gens[g].perf, chip.list_price(g)) for g, units in supply.items()]
+
+    def deliver(self, orders: list[ChipOrder], chip, h100e: float, mix: list[tuple[int, float, float, float]]) -> float:
+        """Ship one buyer ``h100e`` of its due ``orders`` (oldest first) as the chipmaker's generation ``mix`` (each
+        generation's share of the H100e, its H100e per GPU and its list price per GPU); the
         buyer pays what it can (a neocloud with loan draws, its deposits and cash). The part it cannot pay for is
         cancelled and that share of its deposits forfeited to the chipmaker; an order filled with deposit to
         spare (prices per H100e fall) gets the rest back. A buyer takes the same share of every generation's lot.
@@ -194,11 +205,10 @@ class ChipMarket:
         m = self.economy
         buyer_id = orders[0].buyer
         buyer = m.entity[buyer_id]
-        gens = m.gens
-        lots = [(g, units, chip.list_price(g)) for g, units in [(g, h100e * share / gens[g].perf) for g, share in mix.items()]
-                if units > 1e-6]  # (generation, GPUs, list price)
-        h100e = sum(units * gens[g].perf for g, units, _ in lots)
-        value = sum(units * price for _, units, price in lots) / BN
+        lots = [(g, units, price, perf) for g, units, price, perf in
+                [(g, h100e * share / perf, price, perf) for g, share, perf, price in mix] if units > 1e-6]
+        h100e = sum(units * perf for _, units, _, perf in lots)
+        value = sum(units * price for _, units, price, _ in lots) / BN
         if h100e <= 0:
             return 0.0
         deposit, left, filled = 0.0, h100e, []
@@ -214,7 +224,7 @@ class ChipMarket:
             left -= x
             filled.append(o)
         taken = buyer.take_delivery(chip, [(g, units, price, deposit * units * price / BN / value if value > 0 else 0.0)
-                                           for g, units, price in lots])  # the deposit applied pro rata to value
+                                           for g, units, price, _ in lots])  # the deposit applied pro rata to value
         shipped, applied = taken * h100e, taken * deposit
         if shipped < h100e * (1.0 - 1e-9):
             self.cancel(filled[-1], chip, h100e - shipped, forfeit=deposit - applied, reason="unpaid_allocation")
