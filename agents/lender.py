@@ -92,7 +92,7 @@ class Lender(mesa.Agent):
     def loan_marks(self) -> float:
         """Its open loans marked at the lower of principal and collateral value, US$bn (the facility's borrowing base);
         added up again only when a facility or a mark has changed since (the loan register's version)."""
-        version = self.model.loans.version
+        version = self.model.loans.lender_version(self.eid)
         if self._marks is None or self._marks[0] != version:
             marks = sum([min(l.principal, l.collateral_value) for l in self.loans if l.status not in ("default", "repaid")])
             self._marks = (version, marks)
@@ -105,7 +105,7 @@ class Lender(mesa.Agent):
         since: every neocloud asking the same lender in a month gets the one figure."""
         m = self.model
         cash = m.ledger.cash[self.eid]
-        inputs = (m.loans.version, cash, self.uncalled, self.borrowings)
+        inputs = (m.loans.lender_version(self.eid), cash, self.uncalled, self.borrowings)
         if self._capacity[0] != inputs:
             advance = m.p["lenders.advance_rate"]
             own = max(0.0, cash - self.cash_buffer()) + self.uncalled
@@ -191,7 +191,7 @@ class Lender(mesa.Agent):
 
     def book(self) -> float:
         """Principal outstanding on its loans not in default, US$bn (added up again only after a facility changed)."""
-        version = self.model.loans.version
+        version = self.model.loans.lender_version(self.eid)
         if self._book is None or self._book[0] != version:
             self._book = (version, sum([l.principal for l in self.loans if l.status != "default"]))
         return self._book[1]

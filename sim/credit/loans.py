@@ -25,6 +25,9 @@ class LoanRegister:
         self.by_borrower: dict[int, list[int]] = {}  # borrower eid -> its facilities' ids, oldest first
         self.exposures: dict[tuple[int, int], float] = {}  # (lender, borrower) -> principal outstanding, cached
         self.version = 0  # bumped whenever a facility's principal, status or marks change (for callers' caches)
+        self._changed_at: dict[int, int] = {}  # lender eid -> the version at which one of its facilities last changed
+        self._all_marked_at = 0  # the version at which every facility was last marked (mark_all)
+        self._closed: set[int] = set()  # lenders with a facility closed since the last change (changed at the next)
 
     def __getitem__(self, loan_id: int) -> Loan:
         return self.loans[loan_id]
@@ -68,11 +71,27 @@ class LoanRegister:
         loans = self.loans
         return sum([loans[i].principal for i in self.by_borrower.get(borrower, ())])  # of_borrower's, oldest first
 
+    def lender_version(self, lender: int) -> int:
+        """The version at which one of ``lender``'s facilities last changed (principal, status or marks): a lender's
+        book and marks, added up from its own facilities, stay current while it is the same (others' draws and
+        repayments leave them as they are)."""
+        return max(self._changed_at.get(lender, 0), self._all_marked_at)
+
     # --- the life of a facility ----------------------------------------------------------------------
     def changed(self, loan: Loan) -> None:
         """A facility's principal or status changed: its lender's cached exposure to the borrower is stale."""
         self.exposures.pop((loan.lender, loan.borrower), None)
+        self._bump(loan.lender)
+
+    def _bump(self, lender: int) -> None:
+        """A new version, at which ``lender``'s facilities changed (and those of lenders with a facility closed since
+        the last version: a closing leaves the version as it is, and is seen with the next change of any facility)."""
         self.version += 1
+        if self._closed:
+            for eid in self._closed:
+                self._changed_at[eid] = self.version
+            self._closed.clear()
+        self._changed_at[lender] = self.version
 
     def open(self, lender, borrower, covenant: float) -> Loan:
         """A new delayed-draw facility: draws for 24 months, fully amortising by ``lenders.maturity_months``; the
@@ -133,6 +152,7 @@ class LoanRegister:
         for loan in self.loans.values():
             if loan.status == "performing" and loan.principal <= 1e-9 and month >= loan.draw_until:
                 loan.status = "repaid"
+                self._closed.add(loan.lender)
 
     # --- collateral ----------------------------------------------------------------------------------
     def mark(self, loan: Loan) -> None:
@@ -144,7 +164,7 @@ class LoanRegister:
         contracts = m.contracts.remaining_value_by_loan(loan.id)
         loan.gpu_value = gpu_value
         loan.collateral_value = gpu_value + m.p["lenders.contract_collateral_share"] * contracts
-        self.version += 1
+        self._bump(loan.lender)
 
     def mark_all(self) -> None:
         """Every open loan's collateral at market: its pledged GPUs plus ``lenders.contract_collateral_share`` of the
@@ -173,3 +193,5 @@ class LoanRegister:
             loan.gpu_value = gpu_value
             loan.collateral_value = gpu_value + share * contracts
         self.version += 1
+        self._all_marked_at = self.version  # every lender's marks changed (and those with a facility closed)
+        self._closed.clear()
