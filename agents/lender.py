@@ -62,9 +62,10 @@ class Lender(mesa.Agent):
         self.borrowings = 0.0  # owed on its bank back-leverage facility, US$bn
         self.uncalled = 0.0  # investors' commitments not yet called, US$bn
         self.margin_call = False  # its facility exceeds the advance on its loan marks: no new lending
-        self._marks = None  # (loan register version, loan marks) as last added up
+        self.loans_version = 0  # the loan register's version when one of its facilities last changed (set by the register)
+        self._marks = None  # (its loans' version, loan marks) as last added up
         self._capacity = (None, 0.0)  # (what it depends on, funding capacity) as last worked out
-        self._book = None  # (loan register version, book) as last added up
+        self._book = None  # (its loans' version, book) as last added up
         self.unmet_margin_months = 0  # consecutive month-ends with its bank's margin call unmet
         self.waiver_hurdle = model.p["lenders.waiver_hurdle"]  # its forbearance: a behavioural trait, share of principal
 
@@ -91,8 +92,8 @@ class Lender(mesa.Agent):
     # --- funding: investors' capital and the bank's back-leverage -----------------------------------------
     def loan_marks(self) -> float:
         """Its open loans marked at the lower of principal and collateral value, US$bn (the facility's borrowing base);
-        added up again only when a facility or a mark has changed since (the loan register's version)."""
-        version = self.model.loans.lender_version(self.eid)
+        added up again only when one of its facilities or marks has changed since (its ``loans_version``)."""
+        version = self.loans_version
         if self._marks is None or self._marks[0] != version:
             marks = sum([min(l.principal, l.collateral_value) for l in self.loans if l.status not in ("default", "repaid")])
             self._marks = (version, marks)
@@ -101,11 +102,11 @@ class Lender(mesa.Agent):
     def funding_capacity(self) -> float:
         """US$bn it could lend now: cash above its buffer, plus uncalled commitments, plus the facility's headroom, with
         the advance on the new loans themselves (x / (1 - advance rate)). Worked out again only when its cash, its
-        uncalled commitments, its facility or a loan facility (the register's version: its book and marks) has changed
+        uncalled commitments, its facility or one of its loan facilities (its book and marks: ``loans_version``) has changed
         since: every neocloud asking the same lender in a month gets the one figure."""
         m = self.model
         cash = m.ledger.cash[self.eid]
-        inputs = (m.loans.lender_version(self.eid), cash, self.uncalled, self.borrowings)
+        inputs = (self.loans_version, cash, self.uncalled, self.borrowings)
         if self._capacity[0] != inputs:
             advance = m.p["lenders.advance_rate"]
             own = max(0.0, cash - self.cash_buffer()) + self.uncalled
@@ -191,7 +192,7 @@ class Lender(mesa.Agent):
 
     def book(self) -> float:
         """Principal outstanding on its loans not in default, US$bn (added up again only after a facility changed)."""
-        version = self.model.loans.lender_version(self.eid)
+        version = self.loans_version
         if self._book is None or self._book[0] != version:
             self._book = (version, sum([l.principal for l in self.loans if l.status != "default"]))
         return self._book[1]

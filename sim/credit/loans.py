@@ -22,11 +22,9 @@ class LoanRegister:
     def __init__(self, economy):
         self.economy = economy
         self.loans: dict[int, Loan] = {}
-        self.by_borrower: dict[int, list[int]] = {}  # borrower eid -> its facilities' ids, oldest first
+        self.by_borrower: dict[int, list[Loan]] = {}  # borrower eid -> its facilities, oldest first
         self.exposures: dict[tuple[int, int], float] = {}  # (lender, borrower) -> principal outstanding, cached
         self.version = 0  # bumped whenever a facility's principal, status or marks change (for callers' caches)
-        self._changed_at: dict[int, int] = {}  # lender eid -> the version at which one of its facilities last changed
-        self._all_marked_at = 0  # the version at which every facility was last marked (mark_all)
         self._closed: set[int] = set()  # lenders with a facility closed since the last change (changed at the next)
 
     def __getitem__(self, loan_id: int) -> Loan:
@@ -41,12 +39,11 @@ class LoanRegister:
     # --- queries -------------------------------------------------------------------------------------
     def of_borrower(self, eid: int) -> list[Loan]:
         """``eid``'s facilities, oldest first."""
-        return [self.loans[i] for i in self.by_borrower.get(eid, ())]
+        return list(self.by_borrower.get(eid, ()))
 
     def in_breach(self, borrower: int) -> bool:
         """Whether any of ``borrower``'s facilities is in breach."""
-        loans = self.loans
-        return any([loans[i].status == "breach" for i in self.by_borrower.get(borrower, ())])
+        return any([l.status == "breach" for l in self.by_borrower.get(borrower, ())])
 
     def outstanding(self) -> list[Loan]:
         """Open loans with principal outstanding."""
@@ -54,7 +51,7 @@ class LoanRegister:
 
     def newest_facility(self, borrower: int) -> int:
         """Id of ``borrower``'s newest facility not in default (-1 if none): new contracts are assigned to it."""
-        ids = [i for i in self.by_borrower.get(borrower, ()) if self.loans[i].status != "default"]
+        ids = [l.id for l in self.by_borrower.get(borrower, ()) if l.status != "default"]
         return ids[-1] if ids else -1
 
     def exposure(self, lender: int, borrower: int) -> float:
@@ -62,20 +59,13 @@ class LoanRegister:
         key = (lender, borrower)
         exposure = self.exposures.get(key)
         if exposure is None:
-            facilities = self.of_borrower(borrower)  # oldest first (as in the lender's own list)
+            facilities = self.by_borrower.get(borrower, ())  # oldest first (as in the lender's own list)
             exposure = self.exposures[key] = sum(l.principal for l in facilities if l.lender == lender and l.status != "default")
         return exposure
 
     def debt_of(self, borrower: int) -> float:
         """All principal ``borrower`` owes on its facilities (defaulted ones included until they are written off)."""
-        loans = self.loans
-        return sum([loans[i].principal for i in self.by_borrower.get(borrower, ())])  # of_borrower's, oldest first
-
-    def lender_version(self, lender: int) -> int:
-        """The version at which one of ``lender``'s facilities last changed (principal, status or marks): a lender's
-        book and marks, added up from its own facilities, stay current while it is the same (others' draws and
-        repayments leave them as they are)."""
-        return max(self._changed_at.get(lender, 0), self._all_marked_at)
+        return sum([l.principal for l in self.by_borrower.get(borrower, ())])  # oldest first
 
     # --- the life of a facility ----------------------------------------------------------------------
     def changed(self, loan: Loan) -> None:
@@ -84,14 +74,17 @@ class LoanRegister:
         self._bump(loan.lender)
 
     def _bump(self, lender: int) -> None:
-        """A new version, at which ``lender``'s facilities changed (and those of lenders with a facility closed since
-        the last version: a closing leaves the version as it is, and is seen with the next change of any facility)."""
+        """A new version, at which ``lender``'s facilities changed (its ``loans_version``: its book and marks, added up
+        from its own facilities, stay current while it is the same, whatever other lenders' facilities do); also that
+        of lenders with a facility closed since the last version (a closing moves no version: it is seen with the next
+        change of any facility)."""
         self.version += 1
+        entity = self.economy.entity
         if self._closed:
             for eid in self._closed:
-                self._changed_at[eid] = self.version
+                entity[eid].loans_version = self.version
             self._closed.clear()
-        self._changed_at[lender] = self.version
+        entity[lender].loans_version = self.version
 
     def open(self, lender, borrower, covenant: float) -> Loan:
         """A new delayed-draw facility: draws for 24 months, fully amortising by ``lenders.maturity_months``; the
@@ -100,7 +93,7 @@ class LoanRegister:
         loan = Loan(m.new_id(), lender.eid, borrower.eid, m.month, m.month + m.p["lenders.maturity_months"],
                     m.month + 24, covenant_ltv=covenant)
         self.loans[loan.id] = loan
-        self.by_borrower.setdefault(borrower.eid, []).append(loan.id)
+        self.by_borrower.setdefault(borrower.eid, []).append(loan)
         lender.loans.append(loan)
         m.contracts.assign_unassigned(borrower.eid, loan.id)  # its contracts not yet collateral become this loan's
         return loan
@@ -193,5 +186,6 @@ class LoanRegister:
             loan.gpu_value = gpu_value
             loan.collateral_value = gpu_value + share * contracts
         self.version += 1
-        self._all_marked_at = self.version  # every lender's marks changed (and those with a facility closed)
+        for lender in m.lenders + m.failed_lenders:  # every lender's marks changed (and those with a facility closed)
+            lender.loans_version = self.version
         self._closed.clear()
