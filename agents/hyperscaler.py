@@ -112,8 +112,8 @@ class Hyperscaler(mesa.Agent):
         bonds if need be within its leverage limit (:meth:`ensure_cash`); returns the share of the delivery it takes
         (the same share of every lot)."""
         m = self.model
-        cost = sum(units * price for _, units, price, _ in lots) * 1e-9
-        due = cost - sum(prepaid for *_, prepaid in lots)
+        cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
+        due = cost - sum([lot[3] for lot in lots])  # less the deposits applied
         affordable = self.ensure_cash(due, obligation=False)
         share = 1.0 if due <= 0 else min(1.0, affordable / due)
         if share < 1e-9:  # (a vanishing share would ship a few 1e-318 GPUs for a payment that rounds to nothing)

@@ -74,7 +74,7 @@ class Neocloud(mesa.Agent):
 
     def coming(self) -> float:
         """H100e on its way: being installed or still on order."""
-        return self.installing() + self.model.chips.on_order[self.eid]
+        return self.model.fleet.installing_by_owner[self.eid] + self.model.chips.on_order[self.eid]  # installing(), inlined
 
     def contracted(self) -> float:
         """H100e it has sold on term contracts, including forward contracts that have not started."""
@@ -89,10 +89,10 @@ class Neocloud(mesa.Agent):
 
     def power_headroom_mw(self, by_month: int | None = None) -> float:
         """MW free now, or by ``by_month`` counting the power under construction that will be ready by then."""
-        coming = 0.0 if by_month is None else sum(mw for t, mw in self.pipeline if t <= by_month)
+        coming = 0.0 if by_month is None else sum([mw for t, mw in self.pipeline if t <= by_month])
         if self.builds and by_month is not None:
             coming += self.model.datacentres.ready_by(self.eid, by_month)
-        return max(0.0, self.power_mw + coming - self.power_used())
+        return max(0.0, self.power_mw + coming - self.model.fleet.power_by_owner[self.eid])  # power_used(), inlined
 
     def hurdle_rate(self) -> float:
         m = self.model
@@ -144,17 +144,18 @@ class Neocloud(mesa.Agent):
     # --- contracts first ------------------------------------------------------------------------------
     def growth_room(self) -> float:
         """H100e a neocloud can add this month: fleet growth limit, on its fleet including what is on its way."""
-        m = self.model
-        p = m.p
+        m, p, eid = self.model, self.model.p, self.eid
         g = m.newest_nvidia_gen
-        return p["neoclouds.max_growth"] * (self.capacity() + self.coming()) + p["neoclouds.min_order"] * self.size * m.gens[g].perf
+        coming = m.fleet.installing_by_owner[eid] + m.chips.on_order[eid]  # capacity() and coming(), inlined
+        return p["neoclouds.max_growth"] * (m.fleet.capacity_by_owner[eid] + coming) + p["neoclouds.min_order"] * self.size * m.gens[g].perf
 
     def contract_offer(self, contract_price: float) -> float:
         """H100e of new term capacity offered at ``contract_price``."""
         if self.in_distress():
             return 0.0
         m = self.model
-        uncommitted = max(0.0, self.capacity() - self.contracted())
+        capacity, contracted = self.capacity(), self.contracted()
+        uncommitted = max(0.0, capacity - contracted)
         g = m.newest_nvidia_gen
         unit_price = m.nvidia.list_price(g)
         if contract_price < self.full_cost_per_h100e(g, unit_price, 1.0):
@@ -168,7 +169,7 @@ class Neocloud(mesa.Agent):
         ordering_from = min(lead, m.p["neoclouds.install_months"])  # it orders for a contract this close to the start
         order_months = max(1, ordering_from - m.p["nvidia.order_lead_months"] - m.p["technology.deploy_months"] + 1)
         prepaid = m.p["contracts.prepay_share"] * contract_price * 730.0 * m.p["contracts.term_months"] * m.gens[g].perf * 1e-9
-        unbuilt = max(0.0, self.contracted() - self.capacity() - self.coming())  # not yet on its way either
+        unbuilt = max(0.0, contracted - capacity - self.coming())  # not yet on its way either
         addable = self.financeable_units(g, unit_price, by_month=m.month + lead, months=order_months, prepaid=prepaid) * m.gens[g].perf
         return uncommitted + max(0.0, addable - unbuilt)
 
@@ -267,7 +268,7 @@ class Neocloud(mesa.Agent):
         its current capacity (or 5 MW per unit size) at a time. A builder builds part of each block (:meth:`mw_to_build`,
         ready after ``datacentres.build_months``) and leases the rest (``neoclouds.power_lead_months``)."""
         m = self.model
-        pipeline = sum(mw for _, mw in self.pipeline)
+        pipeline = sum([mw for _, mw in self.pipeline])
         if self.builds:
             pipeline += m.datacentres.building_mw(self.eid)
         need_mw = self.power_used() + desired_units * m.facility_kw[g] / 1000.0 * m.p["neoclouds.power_lead_months"]
@@ -309,8 +310,7 @@ class Neocloud(mesa.Agent):
         have = max(0.0, m.ledger.cash[self.eid])
         cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
         net = cost - sum([lot[3] for lot in lots])  # still to pay, less the deposits applied
-        # the arranger's advance on each lot (advance_per_gpu, with its LTV and the appraisals read once per delivery)
-        ltv = syndicate[0].origination_ltv() if syndicate else 0.0
+        ltv = syndicate[0].origination_ltv() if syndicate else 0.0  # the arranger's advance on each lot: advance_per_gpu
         appraisal = m.used_gpus.appraisal_per_gpu
         advance = sum([units * (ltv * min(price, appraisal[g]) * 1e-9 if syndicate else 0.0) for g, units, price, _ in lots])
         # its lenders' room: the arranger's, the others' only when it cannot fund the advance alone (else not drawn on)

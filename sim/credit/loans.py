@@ -60,7 +60,7 @@ class LoanRegister:
         exposure = self.exposures.get(key)
         if exposure is None:
             facilities = self.by_borrower.get(borrower, ())  # oldest first (as in the lender's own list)
-            exposure = self.exposures[key] = sum(l.principal for l in facilities if l.lender == lender and l.status != "default")
+            exposure = self.exposures[key] = sum([l.principal for l in facilities if l.lender == lender and l.status != "default"])
         return exposure
 
     def debt_of(self, borrower: int) -> float:
@@ -69,22 +69,19 @@ class LoanRegister:
 
     # --- the life of a facility ----------------------------------------------------------------------
     def changed(self, loan: Loan) -> None:
-        """A facility's principal or status changed: its lender's cached exposure to the borrower is stale."""
+        """A facility's principal, status or marks changed: its lender's cached exposure to the borrower is stale, and
+        a new version is the one at which its lender's facilities changed (its ``loans_version``: its book and marks,
+        added up from its own facilities, stay current while it is the same, whatever other lenders' facilities do);
+        also that of lenders with a facility closed since the last version (a closing moves no version: it is seen
+        with the next change of any facility)."""
         self.exposures.pop((loan.lender, loan.borrower), None)
-        self._bump(loan.lender)
-
-    def _bump(self, lender: int) -> None:
-        """A new version, at which ``lender``'s facilities changed (its ``loans_version``: its book and marks, added up
-        from its own facilities, stay current while it is the same, whatever other lenders' facilities do); also that
-        of lenders with a facility closed since the last version (a closing moves no version: it is seen with the next
-        change of any facility)."""
         self.version += 1
         entity = self.economy.entity
         if self._closed:
             for eid in self._closed:
                 entity[eid].loans_version = self.version
             self._closed.clear()
-        entity[lender].loans_version = self.version
+        entity[loan.lender].loans_version = self.version
 
     def open(self, lender, borrower, covenant: float) -> Loan:
         """A new delayed-draw facility: draws for 24 months, fully amortising by ``lenders.maturity_months``; the
@@ -157,7 +154,7 @@ class LoanRegister:
         contracts = m.contracts.remaining_value_by_loan(loan.id)
         loan.gpu_value = gpu_value
         loan.collateral_value = gpu_value + m.p["lenders.contract_collateral_share"] * contracts
-        self._bump(loan.lender)
+        self.changed(loan)  # (its exposure, added up again from the same principals, is the same)
 
     def mark_all(self) -> None:
         """Every open loan's collateral at market: its pledged GPUs plus ``lenders.contract_collateral_share`` of the

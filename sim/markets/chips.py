@@ -162,17 +162,17 @@ class ChipMarket:
         ships its current generation mix. Output that no order claims is not produced."""
         m = self.economy
         gens = m.gens
-        lead = m.p["nvidia.order_lead_months"]
+        placed_by = m.month - m.p["nvidia.order_lead_months"]  # orders placed by this month are due
         invested = m.equity.investees_of(m.nvidia.eid)
         for chip in self.chipmakers:
             supply = chip.supply(m.month)
             book = self.order_book[chip.eid]
             due: dict[int, list[ChipOrder]] = {}  # each buyer's orders due, oldest first
             for o in book:
-                if o.month + lead <= m.month and o.h100e > 0:
+                if o.month <= placed_by and o.h100e > 0:
                     due.setdefault(o.buyer, []).append(o)
             buyers = list(due)
-            requested = np.array([sum(o.h100e for o in due[b]) for b in buyers])
+            requested = np.array([sum([o.h100e for o in due[b]]) for b in buyers])
             supply_h100e = sum(units * gens[g].perf for g, units in supply.items())
             chip.requested = float(requested.sum()) if buyers else 0.0
             chip.supply_h100e = supply_h100e
@@ -207,8 +207,8 @@ class ChipMarket:
         buyer = m.entity[buyer_id]
         lots = [(g, units, price, perf) for g, units, price, perf in
                 [(g, h100e * share / perf, price, perf) for g, share, perf, price in mix] if units > 1e-6]
-        h100e = sum(units * perf for _, units, _, perf in lots)
-        value = sum(units * price for _, units, price, _ in lots) / BN
+        h100e = sum([units * perf for _, units, _, perf in lots])
+        value = sum([units * price for _, units, price, _ in lots]) / BN
         if h100e <= 0:
             return 0.0
         deposit, left, filled = 0.0, h100e, []
@@ -248,7 +248,7 @@ class ChipMarket:
         prepaid = min(prepaid, cost)
         led.pay(owner, chip.eid, cost - prepaid, "chip_sale", gpus=units)  # the GPUs go to the buyer ...
         led.book(chip.eid, prepaid, "chip_sale")
-        cogs = units * chip.unit_cost(g) / BN
+        cogs = units * (m.gens[g].launch_price / m.p["nvidia.launch_markup"]) / BN  # chip.unit_cost(g), written out
         led.pay(chip.eid, self.foundry, cogs, "cost_of_goods", gpus=units)  # ... from the foundry, through the chipmaker
         month = m.month
         m.fleet.produce(owner, g, month, units, cost, pledged, live_from=month + self.deploy_months)

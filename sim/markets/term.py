@@ -73,7 +73,7 @@ class TermMarket:
         p = self.economy.p
         offers = sorted(((v, k, src) for src in sources for k, v in src.items() if v > 0 and k != buyer.eid),
                         key=lambda o: (-o[0], o[1]))[:p["contracts.max_providers"]]
-        total = sum(v for v, _, _ in offers)
+        total = sum([v for v, _, _ in offers])
         if total <= 0:
             return
         take = 1.0 if want >= total else want / total
