@@ -40,12 +40,14 @@ def units_funded(syndicate: list, borrower: int, advance: float, on_order: float
     advance nothing is borrowed and nobody is asked."""
     if not advance > 0:
         return 0.0
+    spoken_for = on_order * advance
+    bound = enough * (1.0 + 1e-9)
     rooms = []
     for lender in syndicate:
         rooms.append(lender.lending_room(borrower))
-        if max(0.0, sum(rooms) - on_order * advance) / advance > enough * (1.0 + 1e-9):
+        if (sum(rooms) - spoken_for) / advance > bound:
             break  # the room not yet counted would only add to a bound that does not bind
-    return max(0.0, sum(rooms) - on_order * advance) / advance
+    return max(0.0, sum(rooms) - spoken_for) / advance
 
 
 class Lender(mesa.Agent):

@@ -152,7 +152,7 @@ class ChipMarket:
                 self.place(nc.eid, m.nvidia, nc.planned_units * gens[nc.wanted_gen].perf)
         for h in m.hyperscalers:
             for chip in self.chipmakers:
-                want = sum(u * gens[g].perf for g, u in h.planned.items() if gens[g].vendor == chip.vendor)
+                want = sum([u * gens[g].perf for g, u in h.planned.items() if gens[g].vendor == chip.vendor])
                 if want > 0:
                     self.place(h.eid, chip, want)
 
@@ -173,7 +173,7 @@ class ChipMarket:
                     due.setdefault(o.buyer, []).append(o)
             buyers = list(due)
             requested = np.array([sum([o.h100e for o in due[b]]) for b in buyers])
-            supply_h100e = sum(units * gens[g].perf for g, units in supply.items())
+            supply_h100e = sum([units * gens[g].perf for g, units in supply.items()])
             chip.requested = float(requested.sum()) if buyers else 0.0
             chip.supply_h100e = supply_h100e
             if not buyers or not supply_h100e > 0:  # (a rival share of 1e-308 leaves output that rounds to zero)

@@ -71,7 +71,7 @@ class TermMarket:
         """``buyer`` contracts with its few largest willing providers, pro rata to their offers (taken from ``sources``,
         dicts of provider eid -> H100e offered, reduced by what it signs)."""
         p = self.economy.p
-        offers = sorted(((v, k, src) for src in sources for k, v in src.items() if v > 0 and k != buyer.eid),
+        offers = sorted([(v, k, src) for src in sources for k, v in src.items() if v > 0 and k != buyer.eid],
                         key=lambda o: (-o[0], o[1]))[:p["contracts.max_providers"]]
         total = sum([v for v, _, _ in offers])
         if total <= 0:
