@@ -227,6 +227,11 @@ GPU_TRANSFERS: dict[str, frozenset] = {
 PAIR = 1 << 20
 
 
+def _by_party() -> defaultdict:
+    """A month's column by party: {eid: amount}, a party's first entry added to 0.0."""
+    return defaultdict(float)
+
+
 class AccountingError(RuntimeError):
     """The accounts do not close: the run stops, naming the party, the step, the payment kind and the amounts."""
 
@@ -299,10 +304,10 @@ class Ledger:
         cash[payee] += amount
         if payer_income is not None and not self.is_sector[payer]:
             self.equity[payer] -= amount
-            payer_income[payer] = payer_income.get(payer, 0.0) - amount
+            payer_income[payer] -= amount  # (a column starts each party at 0.0)
         if payee_income is not None and not self.is_sector[payee]:
             self.equity[payee] += amount
-            payee_income[payee] = payee_income.get(payee, 0.0) + amount
+            payee_income[payee] += amount
 
     def _open_column(self, kind: str) -> tuple:
         """The month's first payment of ``kind``: its column of the transaction-flow matrix and, for a side that books
@@ -351,8 +356,8 @@ class Ledger:
         held[payee] -= gpus
         held[payer] += gpus
         moved = self.gpu_flows[kind]
-        moved[payee] = moved.get(payee, 0.0) - gpus
-        moved[payer] = moved.get(payer, 0.0) + gpus
+        moved[payee] -= gpus
+        moved[payer] += gpus
 
     def move_gpus(self, giver: int, taker: int, gpus: float, item: str) -> None:
         """``gpus`` GPUs change hands without cash (:data:`GPU_TRANSFERS`: opening fleets, seizures, scrapping)."""
@@ -371,8 +376,8 @@ class Ledger:
         held[giver] -= gpus
         held[taker] += gpus
         moved = self.gpu_flows[item]
-        moved[giver] = moved.get(giver, 0.0) - gpus
-        moved[taker] = moved.get(taker, 0.0) + gpus
+        moved[giver] -= gpus
+        moved[taker] += gpus
 
     def book(self, eid: int, amount: float, item: str) -> None:
         """A non-cash income (+) or expense (-) item of a declared name (:data:`NONCASH`); the caller changes the matching
@@ -393,9 +398,9 @@ class Ledger:
         if income is None:  # the item's first entry this month
             income, entries = self._open_noncash(item)
         self.equity[eid] += amount
-        income[eid] = income.get(eid, 0.0) + amount
+        income[eid] += amount
         if entries is not None:
-            entries[eid] = entries.get(eid, 0.0) + amount
+            entries[eid] += amount
 
     def _open_noncash(self, item: str) -> tuple[dict, dict | None]:
         """The month's first entry of non-cash ``item``: its income column and, for a transfer, the transfer's entries."""
@@ -409,10 +414,11 @@ class Ledger:
         self.cash_open = list(self.cash)
         scale = max(1.0, max(map(abs, self.cash_open), default=0.0))
         self.rounding = ROUNDING_ULPS * sys.float_info.epsilon * scale
-        self.income = defaultdict(dict)  # item -> {eid: this month's income (+) or expense (-)}, book equity's side
+        # the columns by party start each party at 0.0 at its first entry (a party enters a column's order there)
+        self.income = defaultdict(_by_party)  # item -> {eid: this month's income (+) or expense (-)}, book equity's side
         self.flows = defaultdict(dict)  # kind -> {payer x PAIR + payee: this month's payments}: the transaction-flow matrix
-        self.transfers = defaultdict(dict)  # non-cash transfer -> {eid: entry}
-        self.gpu_flows = defaultdict(dict)  # kind or item -> {eid: GPUs in (+) or out (-)}
+        self.transfers = defaultdict(_by_party)  # non-cash transfer -> {eid: entry}
+        self.gpu_flows = defaultdict(_by_party)  # kind or item -> {eid: GPUs in (+) or out (-)}
         self._columns: dict[str, tuple] = {}  # kind -> its flows, income and booking this month (pay)
         self._noncash: dict[str, tuple] = {}  # item -> its income and transfer entries this month (book)
         self._arrays = None  # the month's flows as arrays (_flow_arrays), once asked for
