@@ -34,9 +34,9 @@ import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import chain
-
 import numpy as np
+
+from .ledger_flows import PAIR, MonthFlows
 
 SECTORS = (
     "end_users",
@@ -223,9 +223,6 @@ GPU_TRANSFERS: dict[str, frozenset] = {
     "scrapping": _routes((GPU_OWNERS, "recyclers")),
 }
 
-# a month's flows of one kind are kept by (payer, payee) pair, under the key payer x PAIR + payee
-PAIR = 1 << 20
-
 
 def _by_party() -> defaultdict:
     """A month's column by party: {eid: amount}, a party's first entry added to 0.0."""
@@ -236,7 +233,7 @@ class AccountingError(RuntimeError):
     """The accounts do not close: the run stops, naming the party, the step, the payment kind and the amounts."""
 
 
-class Ledger:
+class Ledger(MonthFlows):
     """Cash, book equity and GPU positions of every entity, and the month's flows by kind and entity."""
 
     def __init__(self):
@@ -308,6 +305,54 @@ class Ledger:
         if payee_income is not None and not self.is_sector[payee]:
             self.equity[payee] += amount
             payee_income[payee] += amount
+
+    def pay_contracts(self, customers, providers, kinds: list[str], paid, released) -> None:
+        """A month's contract payments, one per customer, provider and kind, in the order given: ``customers[i]`` pays
+        ``providers[i]`` ``paid[i]`` US$bn of ``kinds[i]`` and ``released[i]`` US$bn of its prepayment is earned (the
+        non-cash transfer of that name: the customer's expense, the provider's income). The same entries in the same
+        order as :meth:`pay` followed by :meth:`book` for the customer and then the provider, group by group, without
+        a call for each; a payment or an entry out of the ordinary (zero, a kind's first this month, an outside sector,
+        a payment for GPUs) goes through those methods."""
+        customers, providers = np.asarray(customers).tolist(), np.asarray(providers).tolist()
+        paid, released = np.asarray(paid, dtype=float).tolist(), np.asarray(released, dtype=float).tolist()  # floats
+        cash, equity, is_sector, columns, noncash = self.cash, self.equity, self.is_sector, self._columns, self._noncash
+        role_id = self._role_id
+        for customer, provider, kind, amount, release in zip(customers, providers, kinds, paid, released):
+            usual = not is_sector[customer] and not is_sector[provider]
+            column = columns.get(kind)
+            pair = customer * PAIR + provider
+            if usual and column is not None and column[1] is not None and column[2] is not None and not column[3] \
+                    and 0.0 < amount < math.inf:
+                flows, customer_income, provider_income, _, routes = column  # pay(customer, provider, amount, kind):
+                if pair in flows:
+                    flows[pair] += amount
+                elif role_id[customer] * _N_ROLES + role_id[provider] in routes:
+                    flows[pair] = amount
+                else:
+                    self._refuse_route(customer, provider, amount, kind)
+                self._arrays = None
+                cash[customer] -= amount
+                cash[provider] += amount
+                equity[customer] -= amount
+                customer_income[customer] -= amount
+                equity[provider] += amount
+                provider_income[provider] += amount
+            else:
+                self.pay(customer, provider, amount, kind)
+            if release == 0.0:
+                continue  # book() enters nothing
+            entries = noncash.get(kind)
+            if usual and entries is not None and entries[1] is not None and -math.inf < release < math.inf:
+                income, transfer = entries  # book(customer, -release, kind), book(provider, release, kind):
+                equity[customer] += -release
+                income[customer] += -release
+                transfer[customer] += -release
+                equity[provider] += release
+                income[provider] += release
+                transfer[provider] += release
+            else:
+                self.book(customer, -release, kind)
+                self.book(provider, release, kind)
 
     def _open_column(self, kind: str) -> tuple:
         """The month's first payment of ``kind``: its column of the transaction-flow matrix and, for a side that books
@@ -435,48 +480,3 @@ class Ledger:
 
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)
-
-    def _flow_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """This month's flows by (payer, payee) pair as arrays: payer, payee, amount (US$bn) in the order of the flow
-        matrix, and each party's payments summed over them; built once after the month's last payment (the month-end
-        checks and the round-trip ratio both read them)."""
-        arrays = self._arrays
-        if arrays is None:
-            flows = self.flows
-            count = sum([len(column) for column in flows.values()])
-            pairs = np.fromiter(chain.from_iterable(flows.values()), dtype=np.int64, count=count)
-            amounts = np.fromiter(chain.from_iterable([c.values() for c in flows.values()]), dtype=float, count=count)
-            payer = pairs // PAIR
-            paid = np.bincount(payer, weights=amounts, minlength=len(self.names))
-            paid.flags.writeable = False  # shared by the callers
-            arrays = self._arrays = (payer, pairs % PAIR, amounts, paid)
-        return arrays
-
-    def flows_by_party(self) -> tuple[np.ndarray, np.ndarray]:
-        """This month's net cash in (+) or out (-) of every party over all kinds, and its gross flows (US$bn)."""
-        _, payee, amounts, paid = self._flow_arrays()
-        received = np.bincount(payee, weights=amounts, minlength=len(self.names))
-        return received - paid, received + paid
-
-    def paid_by_party(self, payee: int) -> tuple[np.ndarray, np.ndarray]:
-        """This month's cash paid out by every party over all kinds, and the part of it that went to ``payee``, US$bn
-        (read-only arrays)."""
-        payers, payees, amounts, paid = self._flow_arrays()
-        keep = payees == payee
-        to_payee = np.bincount(payers[keep], weights=amounts[keep], minlength=len(self.names))
-        to_payee.flags.writeable = False
-        return paid, to_payee
-
-    def flow_matrix(self) -> dict[str, dict[str, float]]:
-        """This month's transaction-flow matrix by role: {kind: {role: net cash in (+) or out (-), US$bn}}. Each entry is
-        a payment from one party to another, so every kind sums to zero across the roles, and a role's entries sum to
-        the change in its cash."""
-        out: dict[str, dict[str, float]] = {}
-        for kind, column in self.flows.items():
-            by_role: dict[str, float] = defaultdict(float)
-            for pair, amount in column.items():
-                payer, payee = divmod(pair, PAIR)
-                by_role[self.roles[payer]] -= amount
-                by_role[self.roles[payee]] += amount
-            out[kind] = dict(by_role)
-        return out

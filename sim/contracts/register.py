@@ -319,8 +319,8 @@ class ContractRegister:
                     continue
                 paid_now = min(float(due[i]), max(led.cash[eid], 0.0))
                 c["prepaid"][rows[i]] -= release[i]
-                self._settle(eid, int(provider[i]), "rent_back" if kind[i] == RENT_BACK else "compute_contract",
-                             paid_now, float(release[i]))
+                self._settle([eid], [int(provider[i])], ["rent_back" if kind[i] == RENT_BACK else "compute_contract"],
+                             [paid_now], [float(release[i])])
                 if due[i] - paid_now > 1e-9:
                     fail_lab(m, agent)
         if len(failing_slots):
@@ -358,23 +358,23 @@ class ContractRegister:
         n = len(self.economy.ledger.names)
         key = (customer * n + provider) * 2 + (kind == RENT_BACK)
         keys = np.bincount(key).nonzero()[0]
-        amounts = np.bincount(key, weights=paid)[keys].tolist()
-        released = np.bincount(key, weights=release)[keys].tolist()
-        for k, amount, rel in zip(keys.tolist(), amounts, released):
-            pair, is_rent_back = divmod(k, 2)
-            self._settle(pair // n, pair % n, "rent_back" if is_rent_back else "compute_contract", amount, rel)
+        pairs, rent_back = np.divmod(keys, 2)
+        self._settle((pairs // n).tolist(), (pairs % n).tolist(),
+                     ["rent_back" if r else "compute_contract" for r in rent_back.tolist()],
+                     np.bincount(key, weights=paid)[keys].tolist(), np.bincount(key, weights=release)[keys].tolist())
 
-    def _settle(self, customer: int, provider: int, kind: str, paid: float, release: float) -> None:
-        """A customer pays ``paid`` US$bn and ``release`` US$bn of its prepayment is earned by the provider."""
+    def _settle(self, customers: list[int], providers: list[int], kinds: list[str], paid: list[float],
+                released: list[float]) -> None:
+        """Each customer pays its provider ``paid`` US$bn and ``released`` US$bn of its prepayment is earned by the
+        provider (its revenue from the customer this month; Nvidia's rent-back money to the provider)."""
         m = self.economy
-        led = m.ledger
-        led.pay(customer, provider, paid, kind)
-        led.book(customer, -release, kind)
-        led.book(provider, release, kind)
-        m.customer_payments[provider][customer] += paid + release
-        if customer == m.nvidia.eid:
-            m.nvidia_flows_to[provider] += paid + release
-            m.flow["rent_back_paid"] += paid + release
+        m.ledger.pay_contracts(customers, providers, kinds, paid, released)
+        payments, nvidia = m.customer_payments, m.nvidia.eid
+        for customer, provider, amount, release in zip(customers, providers, paid, released):
+            payments[provider][customer] += amount + release
+            if customer == nvidia:
+                m.nvidia_flows_to[provider] += amount + release
+                m.flow["rent_back_paid"] += amount + release
 
     # --- the end of a contract ---------------------------------------------------------------------------
     def terminate(self, rows, reason: str) -> None:
