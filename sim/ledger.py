@@ -447,6 +447,22 @@ class Ledger(MonthFlows):
         if entries is not None:
             entries[eid] += amount
 
+    def book_all(self, eids, amounts, items: list[str]) -> None:
+        """Non-cash entries: the entries of ``book(eids[i], amounts[i], items[i])`` one after another (the same
+        additions in the same order), without a call for each; an entry out of the ordinary (its item's first this
+        month, an outside sector, an amount not finite) goes through :meth:`book`."""
+        equity, is_sector, noncash = self.equity, self.is_sector, self._noncash
+        for eid, amount, item in zip(np.asarray(eids).tolist(), np.asarray(amounts, dtype=float).tolist(), items):
+            column = noncash.get(item)
+            if column is None or is_sector[eid] or not -math.inf < amount < math.inf:
+                self.book(eid, amount, item)
+            elif amount != 0.0:
+                income, entries = column
+                equity[eid] += amount
+                income[eid] += amount
+                if entries is not None:
+                    entries[eid] += amount
+
     def _open_noncash(self, item: str) -> tuple[dict, dict | None]:
         """The month's first entry of non-cash ``item``: its income column and, for a transfer, the transfer's entries."""
         transfer = NONCASH[item]

@@ -58,3 +58,24 @@ def test_batched_contract_payments_refuse_a_route_their_kind_does_not_declare():
     with pytest.raises(AccountingError, match="'compute_contract' .* from neocloud 5 \\(neocloud\\) to lab 1"):
         led.pay_contracts([nc0], [lab1], ["compute_contract"], [1.0], [0.0])
     assert led.cash[lab1] == 50.0 and led.cash[nc0] == 50.0 + 1.0 + 1.0  # the refused payments moved nothing
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_batched_non_cash_entries_are_the_entries_booked_one_by_one(seed):
+    """Depreciation (one-sided) and prepayments earned or kept (transfers between customer and provider), mixed in one
+    batch as the register's expiries make them: the same equity, income and transfer entries in the same order."""
+    rng = np.random.default_rng(seed)
+    batched, parties = _ledger()
+    one_by_one, _ = _ledger()
+    parties = parties + [batched.sector("recyclers")]  # an outside sector keeps no book equity: nothing is entered
+    for _ in range(3):
+        k = int(rng.integers(1, 40))
+        eids = rng.choice(parties, size=k).tolist()
+        amounts = rng.choice([0.0, -0.0, 1.0, -1.0], size=k) * rng.random(k)
+        items = [["depreciation", "compute_contract", "rent_back", "contracts_terminated"][i] for i in rng.integers(4, size=k)]
+        batched.book_all(eids, amounts, items)
+        for eid, amount, item in zip(eids, amounts, items):
+            one_by_one.book(eid, amount, item)
+        assert _state(batched) == _state(one_by_one)
+    with pytest.raises(AccountingError, match="non-cash item 'windfall'"):
+        batched.book_all([parties[0]], [1.0], ["windfall"])

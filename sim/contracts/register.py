@@ -410,19 +410,20 @@ class ContractRegister:
     def _book_prepaid(self, rows: np.ndarray, item: str | None) -> None:
         """The unreleased prepayment of ``rows`` moves from the customers' assets to the providers' income (booked
         under ``item``, or under the contract's payment kind), summed by customer, provider and kind."""
-        c = self._columns
-        led = self.economy.ledger
+        c, led = self._columns, self.economy.ledger
         n = len(led.names)
         key = (c["customer"][rows] * n + c["provider"][rows]) * 2 + (c["kind"][rows] == RENT_BACK)
         order, by_key = groups(key)
         prepaid = c["prepaid"][rows][order]
+        parties, amounts, kinds = [], [], []  # the customer's entry, then the provider's, group by group
         for k, first, last in by_key:
             amount = float(prepaid[first:last].sum())
             if amount:
                 pair, is_rent_back = divmod(k, 2)
-                kind = item or ("rent_back" if is_rent_back else "compute_contract")
-                led.book(pair // n, -amount, kind)
-                led.book(pair % n, amount, kind)
+                parties += (pair // n, pair % n)
+                amounts += (-amount, amount)
+                kinds += [item or ("rent_back" if is_rent_back else "compute_contract")] * 2
+        led.book_all(parties, amounts, kinds)
         c["prepaid"][rows] = 0.0
 
     def _log_by_pair(self, rows: np.ndarray, event: str, amounts: np.ndarray, detail: str) -> None:
