@@ -64,6 +64,8 @@ CONTRACT_CUSTOMERS = ("lab", "startups", "hyperscaler")
 FIRMS_WITH_SHAREHOLDERS = ("chipmaker", "hyperscaler", "neocloud", "lab", "startups")
 DEVELOPERS = ("lab", "startups")
 
+_INF = math.inf  # (a module name: read in every payment)
+
 # the number of units in the last place of the ledger's largest balance below which a negative amount is rounding
 ROUNDING_ULPS = 16
 
@@ -224,11 +226,6 @@ GPU_TRANSFERS: dict[str, frozenset] = {
 }
 
 
-def _by_party() -> defaultdict:
-    """A month's column by party: {eid: amount}, a party's first entry added to 0.0."""
-    return defaultdict(float)
-
-
 class AccountingError(RuntimeError):
     """The accounts do not close: the run stops, naming the party, the step, the payment kind and the amounts."""
 
@@ -279,8 +276,9 @@ class Ledger(MonthFlows):
         """Move ``amount`` US$bn of cash from ``payer`` to ``payee`` and book both sides by ``kind``; a payment for GPUs
         moves ``gpus`` GPUs from ``payee`` to ``payer`` with it. The route is checked the first time this month that
         ``payer`` pays ``payee`` this kind (the flows are kept by pair: later payments find the pair there)."""
-        amount = float(amount)  # a numpy scalar would make every later sum of these balances slower (same value)
-        if not 0.0 < amount < math.inf:  # zero or rounding: no cash moves; negative, infinite or NaN: an error
+        if type(amount) is not float:  # a numpy scalar would make every later sum of these balances slower (same value)
+            amount = float(amount)
+        if not 0.0 < amount < _INF:  # zero or rounding: no cash moves; negative, infinite or NaN: an error
             amount = self._zero_or_refuse(payer, payee, amount, kind)
             if not gpus:
                 return
@@ -301,10 +299,10 @@ class Ledger(MonthFlows):
         cash[payee] += amount
         if payer_income is not None and not self.is_sector[payer]:
             self.equity[payer] -= amount
-            payer_income[payer] -= amount  # (a column starts each party at 0.0)
+            payer_income[payer] = payer_income.get(payer, 0.0) - amount
         if payee_income is not None and not self.is_sector[payee]:
             self.equity[payee] += amount
-            payee_income[payee] += amount
+            payee_income[payee] = payee_income.get(payee, 0.0) + amount
 
     def pay_contracts(self, customers, providers, kinds: list[str], paid, released) -> None:
         """A month's contract payments, one per customer, provider and kind, in the order given: ``customers[i]`` pays
@@ -322,7 +320,7 @@ class Ledger(MonthFlows):
             column = columns.get(kind)
             pair = customer * PAIR + provider
             if usual and column is not None and column[1] is not None and column[2] is not None and not column[3] \
-                    and 0.0 < amount < math.inf:
+                    and 0.0 < amount < _INF:
                 flows, customer_income, provider_income, _, routes = column  # pay(customer, provider, amount, kind):
                 if pair in flows:
                     flows[pair] += amount
@@ -334,22 +332,22 @@ class Ledger(MonthFlows):
                 cash[customer] -= amount
                 cash[provider] += amount
                 equity[customer] -= amount
-                customer_income[customer] -= amount
+                customer_income[customer] = customer_income.get(customer, 0.0) - amount
                 equity[provider] += amount
-                provider_income[provider] += amount
+                provider_income[provider] = provider_income.get(provider, 0.0) + amount
             else:
                 self.pay(customer, provider, amount, kind)
             if release == 0.0:
                 continue  # book() enters nothing
             entries = noncash.get(kind)
-            if usual and entries is not None and entries[1] is not None and -math.inf < release < math.inf:
+            if usual and entries is not None and entries[1] is not None and -_INF < release < _INF:
                 income, transfer = entries  # book(customer, -release, kind), book(provider, release, kind):
                 equity[customer] += -release
-                income[customer] += -release
-                transfer[customer] += -release
+                income[customer] = income.get(customer, 0.0) + -release
+                transfer[customer] = transfer.get(customer, 0.0) + -release
                 equity[provider] += release
-                income[provider] += release
-                transfer[provider] += release
+                income[provider] = income.get(provider, 0.0) + release
+                transfer[provider] = transfer.get(provider, 0.0) + release
             else:
                 self.book(customer, -release, kind)
                 self.book(provider, release, kind)
@@ -401,8 +399,8 @@ class Ledger(MonthFlows):
         held[payee] -= gpus
         held[payer] += gpus
         moved = self.gpu_flows[kind]
-        moved[payee] -= gpus
-        moved[payer] += gpus
+        moved[payee] = moved.get(payee, 0.0) - gpus
+        moved[payer] = moved.get(payer, 0.0) + gpus
 
     def move_gpus(self, giver: int, taker: int, gpus: float, item: str) -> None:
         """``gpus`` GPUs change hands without cash (:data:`GPU_TRANSFERS`: opening fleets, seizures, scrapping)."""
@@ -421,8 +419,8 @@ class Ledger(MonthFlows):
         held[giver] -= gpus
         held[taker] += gpus
         moved = self.gpu_flows[item]
-        moved[giver] -= gpus
-        moved[taker] += gpus
+        moved[giver] = moved.get(giver, 0.0) - gpus
+        moved[taker] = moved.get(taker, 0.0) + gpus
 
     def book(self, eid: int, amount: float, item: str) -> None:
         """A non-cash income (+) or expense (-) item of a declared name (:data:`NONCASH`); the caller changes the matching
@@ -434,18 +432,19 @@ class Ledger(MonthFlows):
             if item not in NONCASH:
                 raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' of {amount!r} US$bn for "
                                       f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})") from None
-        amount = float(amount)  # as in pay()
+        if type(amount) is not float:  # as in pay()
+            amount = float(amount)
         if amount == 0.0 or self.is_sector[eid]:
             return
-        if not -math.inf < amount < math.inf:
+        if not -_INF < amount < _INF:
             raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' for {self.party(eid)}: "
                                   f"invalid amount {amount!r}")
         if income is None:  # the item's first entry this month
             income, entries = self._open_noncash(item)
         self.equity[eid] += amount
-        income[eid] += amount
+        income[eid] = income.get(eid, 0.0) + amount
         if entries is not None:
-            entries[eid] += amount
+            entries[eid] = entries.get(eid, 0.0) + amount
 
     def book_all(self, eids, amounts, items: list[str]) -> None:
         """Non-cash entries: the entries of ``book(eids[i], amounts[i], items[i])`` one after another (the same
@@ -454,14 +453,14 @@ class Ledger(MonthFlows):
         equity, is_sector, noncash = self.equity, self.is_sector, self._noncash
         for eid, amount, item in zip(np.asarray(eids).tolist(), np.asarray(amounts, dtype=float).tolist(), items):
             column = noncash.get(item)
-            if column is None or is_sector[eid] or not -math.inf < amount < math.inf:
+            if column is None or is_sector[eid] or not -_INF < amount < _INF:
                 self.book(eid, amount, item)
             elif amount != 0.0:
                 income, entries = column
                 equity[eid] += amount
-                income[eid] += amount
+                income[eid] = income.get(eid, 0.0) + amount
                 if entries is not None:
-                    entries[eid] += amount
+                    entries[eid] = entries.get(eid, 0.0) + amount
 
     def _open_noncash(self, item: str) -> tuple[dict, dict | None]:
         """The month's first entry of non-cash ``item``: its income column and, for a transfer, the transfer's entries."""
@@ -475,11 +474,10 @@ class Ledger(MonthFlows):
         self.cash_open = list(self.cash)
         scale = max(1.0, max(map(abs, self.cash_open), default=0.0))
         self.rounding = ROUNDING_ULPS * sys.float_info.epsilon * scale
-        # the columns by party start each party at 0.0 at its first entry (a party enters a column's order there)
-        self.income = defaultdict(_by_party)  # item -> {eid: this month's income (+) or expense (-)}, book equity's side
+        self.income = defaultdict(dict)  # item -> {eid: this month's income (+) or expense (-)}, book equity's side
         self.flows = defaultdict(dict)  # kind -> {payer x PAIR + payee: this month's payments}: the transaction-flow matrix
-        self.transfers = defaultdict(_by_party)  # non-cash transfer -> {eid: entry}
-        self.gpu_flows = defaultdict(_by_party)  # kind or item -> {eid: GPUs in (+) or out (-)}
+        self.transfers = defaultdict(dict)  # non-cash transfer -> {eid: entry}
+        self.gpu_flows = defaultdict(dict)  # kind or item -> {eid: GPUs in (+) or out (-)}
         self._columns: dict[str, tuple] = {}  # kind -> its flows, income and booking this month (pay)
         self._noncash: dict[str, tuple] = {}  # item -> its income and transfer entries this month (book)
         self._arrays = None  # the month's flows as arrays (_flow_arrays), once asked for
