@@ -290,8 +290,15 @@ class Ledger(MonthFlows):
         before = flows.get(pair)
         if before is None and self._role_id[payer] * _N_ROLES + self._role_id[payee] not in routes:
             self._refuse_route(payer, payee, amount, kind)
-        if gpus or for_gpus:
-            self._move_gpus_paid_for(payer, payee, amount, kind, float(gpus))
+        if gpus or for_gpus:  # the GPUs a payment is for move the other way (only then: one payment in five)
+            gpus = float(gpus)
+            if not (for_gpus and 0.0 < gpus < _INF and amount != 0.0):  # (a paid delivery passes the checks)
+                self._check_gpus_paid_for(payer, payee, amount, kind, gpus)
+            held, moved = self.gpus, self.gpu_flows[kind]  # as _move(payee, payer, gpus, kind), inlined
+            held[payee] -= gpus
+            held[payer] += gpus
+            moved[payee] = moved.get(payee, 0.0) - gpus
+            moved[payer] = moved.get(payer, 0.0) + gpus
         flows[pair] = amount if before is None else before + amount
         self._arrays = None  # the month's flows as arrays are built again when next asked for
         cash = self.cash
@@ -380,8 +387,8 @@ class Ledger(MonthFlows):
                               f"{self.party(payer)} to {self.party(payee)}: '{kind}' ({KINDS[kind].meaning}) is paid only "
                               f"{routes}")
 
-    def _move_gpus_paid_for(self, payer: int, payee: int, amount: float, kind: str, gpus: float) -> None:
-        """The GPUs a payment is for move the other way: a payment for GPUs moves some, nothing else moves any."""
+    def _check_gpus_paid_for(self, payer: int, payee: int, amount: float, kind: str, gpus: float) -> None:
+        """A payment for GPUs moves some, nothing else moves any; GPUs move for no cash only where the kind allows."""
         spec = KINDS[kind]
         if not spec.for_gpus:
             raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
@@ -395,12 +402,6 @@ class Ledger(MonthFlows):
             raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
                                   f"{self.party(payer)} to {self.party(payee)} for {gpus:.3f} GPUs: '{kind}' "
                                   f"({spec.meaning}) never moves GPUs for nothing")
-        held = self.gpus  # as _move(payee, payer, gpus, kind), inlined: one GPU payment in five
-        held[payee] -= gpus
-        held[payer] += gpus
-        moved = self.gpu_flows[kind]
-        moved[payee] = moved.get(payee, 0.0) - gpus
-        moved[payer] = moved.get(payer, 0.0) + gpus
 
     def move_gpus(self, giver: int, taker: int, gpus: float, item: str) -> None:
         """``gpus`` GPUs change hands without cash (:data:`GPU_TRANSFERS`: opening fleets, seizures, scrapping)."""

@@ -112,9 +112,10 @@ class ContractRegister:
         """The column ``name`` over the rows in use (a view: writes go to the register)."""
         return self._columns[name][: self.n]
 
-    def _append(self, k: int, **values) -> np.ndarray:
-        """Add ``k`` rows with the given column values (scalars or arrays); returns their row numbers."""
-        need = self.n + k
+    def _append(self, k: int | None, **values) -> np.ndarray:
+        """Add ``k`` rows with the given column values (scalars or arrays), or (``k`` None) one row of scalars set by
+        index (a contract signed alone); returns their row numbers."""
+        where, need = (self.n, self.n + 1) if k is None else (slice(self.n, self.n + k), self.n + k)
         size = len(self._columns["id"])
         if need > size:
             new = max(2 * size, need)
@@ -124,8 +125,8 @@ class ContractRegister:
                 self._columns[name] = grown
         rows = np.arange(self.n, need)
         for name, (_, empty) in COLUMNS.items():  # rows dropped by _compact may have left values here
-            self._columns[name][self.n: need] = values.get(name, empty)
-        self._columns["active"][self.n: need] = True
+            self._columns[name][where] = values.get(name, empty)
+        self._columns["active"][where] = True
         self.n = need
         return rows
 
@@ -144,8 +145,7 @@ class ContractRegister:
 
     def remaining_value(self, rows: np.ndarray) -> np.ndarray:
         """US$bn still to be paid on contracts ``rows`` (all of it for a forward contract that has not started)."""
-        c = self._columns
-        month = self.economy.month
+        c, month = self._columns, self.economy.month
         return c["qty"][rows] * c["price"][rows] * H * np.maximum(0, c["end"][rows] - np.maximum(c["start"][rows], month))
 
     def rows_of(self, provider: int | None = None, customer: int | None = None) -> np.ndarray:
@@ -257,7 +257,7 @@ class ContractRegister:
             qty *= shrink
             prepay *= shrink
         m.ledger.pay(customer.eid, provider_eid, prepay, "contract_prepayment")
-        row = self._append(1, id=m.new_id(), customer=customer.eid, provider=provider_eid, qty=qty, price=price,
+        row = self._append(None, id=m.new_id(), customer=customer.eid, provider=provider_eid, qty=qty, price=price,
                            start=start, end=start + term, ig=grade == "ig", kind=KINDS.index(kind), prepaid=prepay,
                            loan=m.loans.newest_facility(provider_eid))
         return ComputeContract(self, int(row[0]))
