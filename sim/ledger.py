@@ -483,15 +483,5 @@ class Ledger(MonthFlows):
         self._noncash: dict[str, tuple] = {}  # item -> its income and transfer entries this month (book)
         self._arrays = None  # the month's flows as arrays (_flow_arrays), once asked for
 
-    def income_of(self, eid: int, *items: str) -> float:
-        """This step's net income of ``eid`` from ``items`` (their sum in the order given), US$bn."""
-        income = self.income
-        return sum([income[item].get(eid, 0.0) if item in income else 0.0 for item in items])
-
-    def income_total(self, item: str) -> float:
-        """This month's ``item`` income of all parties (positive entries only, in the order of their first entry), US$bn."""
-        income = self.income.get(item)
-        return sum(v for v in income.values() if v > 0) if income else 0
-
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)

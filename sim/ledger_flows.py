@@ -1,6 +1,6 @@
-"""The month's transaction-flow matrix as the month-end checks and the series read it: the ledger's flows by payment
-kind and (payer, payee) pair turned into arrays once after the month's last payment (:class:`MonthFlows`, a part of
-:class:`~gpucredit.sim.ledger.Ledger`)."""
+"""The month's income and transaction-flow matrix as the agents, the month-end checks and the series read them: income
+by item and party, and the ledger's flows by payment kind and (payer, payee) pair turned into arrays once after the
+month's last payment (:class:`MonthFlows`, a part of :class:`~gpucredit.sim.ledger.Ledger`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,28 @@ import numpy as np
 
 # a month's flows of one kind are kept by (payer, payee) pair, under the key payer x PAIR + payee
 PAIR = 1 << 20
+_NO_ENTRIES: dict = {}  # an item with no entry this month has no column: this one stands in (read only)
 
 
 class MonthFlows:
-    """Readers of a ledger's month of flows (``flows``: kind -> {payer x PAIR + payee: US$bn}; ``names`` and ``roles``
-    of the parties; ``_arrays``: the arrays once built, None after any payment)."""
+    """Readers of a ledger's month of income (``income``: item -> {eid: US$bn}) and flows (``flows``: kind ->
+    {payer x PAIR + payee: US$bn}; ``names`` and ``roles`` of the parties; ``_arrays``: the arrays once built, None
+    after any payment)."""
+
+    def income_of(self, eid: int, *items: str) -> float:
+        """This step's net income of ``eid`` from ``items`` (their sum in the order given), US$bn."""
+        column = self.income.get
+        return sum([column(item, _NO_ENTRIES).get(eid, 0.0) for item in items])
+
+    def incomes_of(self, eids: list[int], *items: str) -> list[float]:
+        """:meth:`income_of` each of ``eids`` (the same sums), the items' columns looked up once."""
+        columns = [self.income.get(item, _NO_ENTRIES) for item in items]
+        return [sum([column.get(eid, 0.0) for column in columns]) for eid in eids]
+
+    def income_total(self, item: str) -> float:
+        """This month's ``item`` income of all parties (positive entries only, in the order of their first entry), US$bn."""
+        income = self.income.get(item)
+        return sum(v for v in income.values() if v > 0) if income else 0
 
     def _flow_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """This month's flows by (payer, payee) pair as arrays: payer, payee, amount (US$bn) in the order of the flow

@@ -79,3 +79,17 @@ def test_batched_non_cash_entries_are_the_entries_booked_one_by_one(seed):
         assert _state(batched) == _state(one_by_one)
     with pytest.raises(AccountingError, match="non-cash item 'windfall'"):
         batched.book_all([parties[0]], [1.0], ["windfall"])
+
+
+def test_incomes_of_several_parties_are_each_partys_income_of_the_items():
+    """The series' EBITDA of all neoclouds reads each one's income of eight items at once: the same sums as one by one,
+    items with no entry this month (no column yet) counting zero."""
+    rng = np.random.default_rng(3)
+    led, parties = _ledger()
+    items = ["depreciation", "compute_contract", "scrapping", "rent_back", "interest"]  # scrapping, interest: none
+    for _ in range(200):
+        led.book(int(rng.choice(parties)), float(rng.normal()), items[int(rng.choice([0, 1, 3]))])
+    assert led.incomes_of(parties, *items) == [led.income_of(eid, *items) for eid in parties]
+    assert led.incomes_of(parties, *items) == [sum(led.income[i].get(eid, 0.0) for i in items if i in led.income)
+                                               for eid in parties]
+    assert led.income_of(parties[0], "scrapping") == 0.0 and "scrapping" not in led.income  # (nothing opened)

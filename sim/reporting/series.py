@@ -186,7 +186,7 @@ class SeriesRecorder:
         debt, weighted_ltv, interest = self._neocloud_loans(loans, {nc.eid for nc in neo}, m.sofr)
         out["neocloud_debt"] = debt
         out["neocloud_avg_ltv"] = weighted_ltv / debt if debt > 0 else 0.0
-        ebitda = sum([led.income_of(nc.eid, *EBITDA_ITEMS) for nc in neo])
+        ebitda = sum(led.incomes_of([nc.eid for nc in neo], *EBITDA_ITEMS))
         # capped at +-100 (a vanishing interest bill, e.g. 1e-320 US$bn in a fuzzed draw, made the ratio infinite)
         out["neocloud_interest_coverage"] = max(-100.0, min(ebitda / interest, 100.0)) if interest > 1e-12 else 0.0
         out["construction_debt"], out["datacentre_mw_building"], out["datacentre_mw_owned"] = m.datacentres.totals()
