@@ -243,6 +243,7 @@ class Ledger(MonthFlows):
         self.equity: list[float] = []  # book equity accumulated from entries (agents only)
         self.gpus: list[float] = []  # GPUs held according to the transactions (the foundry's position: minus all made)
         self.sector_id: dict[str, int] = {}
+        self._routes_checked: dict[str, set] = {}  # kind -> payer x PAIR + payee of every pair on its routes paid so far
         self.month, self.date = -1, "opening"
         self.start_step(-1, "opening")
         for s in SECTORS:
@@ -274,8 +275,8 @@ class Ledger(MonthFlows):
 
     def pay(self, payer: int, payee: int, amount: float, kind: str, gpus: float = 0.0) -> None:
         """Move ``amount`` US$bn of cash from ``payer`` to ``payee`` and book both sides by ``kind``; a payment for GPUs
-        moves ``gpus`` GPUs from ``payee`` to ``payer`` with it. The route is checked the first time this month that
-        ``payer`` pays ``payee`` this kind (the flows are kept by pair: later payments find the pair there)."""
+        moves ``gpus`` GPUs from ``payee`` to ``payer`` with it. The route is checked the first time ``payer`` pays
+        ``payee`` this kind (a pair found on the kind's routes is noted: roles never change)."""
         if type(amount) is not float:  # a numpy scalar would make every later sum of these balances slower (same value)
             amount = float(amount)
         if not 0.0 < amount < _INF:  # zero or rounding: no cash moves; negative, infinite or NaN: an error
@@ -283,13 +284,13 @@ class Ledger(MonthFlows):
             if not gpus:
                 return
         try:  # this month's flows and income of the kind, found with one lookup (~150,000 payments a run)
-            flows, payer_income, payee_income, for_gpus, routes = self._columns[kind]
+            flows, payer_income, payee_income, for_gpus, checked = self._columns[kind]
         except KeyError:
-            flows, payer_income, payee_income, for_gpus, routes = self._open_column(kind)
+            flows, payer_income, payee_income, for_gpus, checked = self._open_column(kind)
         pair = payer * PAIR + payee
         before = flows.get(pair)
-        if before is None and self._role_id[payer] * _N_ROLES + self._role_id[payee] not in routes:
-            self._refuse_route(payer, payee, amount, kind)
+        if before is None and pair not in checked:  # the pair's first payment of the kind ever
+            self._check_route(payer, payee, amount, kind)
         if gpus or for_gpus:  # the GPUs a payment is for move the other way (only then: one payment in five)
             gpus = float(gpus)
             if not (for_gpus and 0.0 < gpus < _INF and amount != 0.0):  # (a paid delivery passes the checks)
@@ -321,20 +322,19 @@ class Ledger(MonthFlows):
         customers, providers = np.asarray(customers).tolist(), np.asarray(providers).tolist()
         paid, released = np.asarray(paid, dtype=float).tolist(), np.asarray(released, dtype=float).tolist()  # floats
         cash, equity, is_sector, columns, noncash = self.cash, self.equity, self.is_sector, self._columns, self._noncash
-        role_id = self._role_id
         for customer, provider, kind, amount, release in zip(customers, providers, kinds, paid, released):
             usual = not is_sector[customer] and not is_sector[provider]
             column = columns.get(kind)
             pair = customer * PAIR + provider
             if usual and column is not None and column[1] is not None and column[2] is not None and not column[3] \
                     and 0.0 < amount < _INF:
-                flows, customer_income, provider_income, _, routes = column  # pay(customer, provider, amount, kind):
+                flows, customer_income, provider_income, _, checked = column  # pay(customer, provider, amount, kind):
                 if pair in flows:
                     flows[pair] += amount
-                elif role_id[customer] * _N_ROLES + role_id[provider] in routes:
-                    flows[pair] = amount
                 else:
-                    self._refuse_route(customer, provider, amount, kind)
+                    if pair not in checked:
+                        self._check_route(customer, provider, amount, kind)
+                    flows[pair] = amount
                 self._arrays = None
                 cash[customer] -= amount
                 cash[provider] += amount
@@ -365,10 +365,10 @@ class Ledger(MonthFlows):
         if kind not in _BOOKING:
             raise AccountingError(f"step {self.month} ({self.date}): payment kind '{kind}' is not declared "
                                   f"(declared: {', '.join(KINDS)})")
-        payer_books, payee_books, for_gpus, routes = _BOOKING[kind]
+        payer_books, payee_books, for_gpus, _ = _BOOKING[kind]
         income = self.income[kind] if payer_books or payee_books else None
-        column = self._columns[kind] = (self.flows[kind], income if payer_books else None,
-                                        income if payee_books else None, for_gpus, routes)
+        column = self._columns[kind] = (self.flows[kind], income if payer_books else None, income if payee_books else None,
+                                        for_gpus, self._routes_checked.setdefault(kind, set()))
         return column
 
     def _zero_or_refuse(self, payer: int, payee: int, amount: float, kind: str) -> float:
@@ -380,8 +380,12 @@ class Ledger(MonthFlows):
                               f"{self.party(payee)}: invalid amount {amount!r} US$bn (must be >= 0 and finite; negatives "
                               f"down to -{self.rounding:.3g} are rounding)")
 
-    def _refuse_route(self, payer: int, payee: int, amount: float, kind: str) -> None:
-        """Stop the run: ``kind`` may not be paid by ``payer``'s role to ``payee``'s."""
+    def _check_route(self, payer: int, payee: int, amount: float, kind: str) -> None:
+        """A pair's first payment of ``kind``: on the kind's routes, the pair is noted as checked (roles never change);
+        otherwise the run stops: ``kind`` may not be paid by ``payer``'s role to ``payee``'s."""
+        if self._role_id[payer] * _N_ROLES + self._role_id[payee] in _BOOKING[kind][3]:
+            self._routes_checked[kind].add(payer * PAIR + payee)
+            return
         routes = routes_text(KINDS[kind].routes)
         raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
                               f"{self.party(payer)} to {self.party(payee)}: '{kind}' ({KINDS[kind].meaning}) is paid only "

@@ -93,3 +93,18 @@ def test_incomes_of_several_parties_are_each_partys_income_of_the_items():
     assert led.incomes_of(parties, *items) == [sum(led.income[i].get(eid, 0.0) for i in items if i in led.income)
                                                for eid in parties]
     assert led.income_of(parties[0], "scrapping") == 0.0 and "scrapping" not in led.income  # (nothing opened)
+
+
+def test_a_route_is_checked_once_per_pair_and_a_refused_pair_is_refused_every_time():
+    """The ledger notes the pairs found on their kind's routes (roles never change) and checks only new ones: a pair
+    refused once is refused again, in later months too, and a pair accepted stays accepted."""
+    led, (lab0, lab1, startups, hyperscaler, nvidia, nc0, *_rest, lender) = _ledger()
+    for month in range(15, 18):
+        led.start_step(month, "2024-04")
+        led.pay(nc0, lender, 0.25, "interest")  # a borrower pays its lender
+        for _ in range(2):
+            with pytest.raises(AccountingError, match="'interest' .* from lender 8 \\(lender\\) to neocloud 5"):
+                led.pay(lender, nc0, 0.25, "interest")
+            with pytest.raises(AccountingError, match="'rent_back' .* from lab 0 \\(lab\\)"):
+                led.pay_contracts([lab0], [nc0], ["rent_back"], [1.0], [0.0])
+    assert led.cash[nc0] == 50.0 - 0.75 and led.cash[lender] == 50.0 + 0.75
