@@ -283,10 +283,10 @@ class Ledger(MonthFlows):
             amount = self._zero_or_refuse(payer, payee, amount, kind)
             if not gpus:
                 return
-        try:  # this month's flows and income of the kind, found with one lookup (~150,000 payments a run)
-            flows, payer_income, payee_income, for_gpus, checked = self._columns[kind]
-        except KeyError:
-            flows, payer_income, payee_income, for_gpus, checked = self._open_column(kind)
+        column = self._columns.get(kind)  # this month's flows and income of the kind, found with one lookup
+        if column is None:  # (not a KeyError caught: raising one costs as much as three payments)
+            column = self._open_column(kind)
+        flows, payer_income, payee_income, for_gpus, checked = column
         pair = payer * PAIR + payee
         before = flows.get(pair)
         if before is None and pair not in checked:  # the pair's first payment of the kind ever
@@ -430,13 +430,10 @@ class Ledger(MonthFlows):
     def book(self, eid: int, amount: float, item: str) -> None:
         """A non-cash income (+) or expense (-) item of a declared name (:data:`NONCASH`); the caller changes the matching
         stock."""
-        try:  # this month's income and transfer entries of the item, found with one lookup (~95,000 entries a run)
-            income, entries = self._noncash[item]
-        except KeyError:
-            income = entries = None
-            if item not in NONCASH:
-                raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' of {amount!r} US$bn for "
-                                      f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})") from None
+        column = self._noncash.get(item)  # this month's income and transfer entries of the item, found with one lookup
+        if column is None and item not in NONCASH:
+            raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' of {amount!r} US$bn for "
+                                  f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})")
         if type(amount) is not float:  # as in pay()
             amount = float(amount)
         if amount == 0.0 or self.is_sector[eid]:
@@ -444,8 +441,7 @@ class Ledger(MonthFlows):
         if not -_INF < amount < _INF:
             raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' for {self.party(eid)}: "
                                   f"invalid amount {amount!r}")
-        if income is None:  # the item's first entry this month
-            income, entries = self._open_noncash(item)
+        income, entries = column if column is not None else self._open_noncash(item)  # (None: its first this month)
         self.equity[eid] += amount
         income[eid] = income.get(eid, 0.0) + amount
         if entries is not None:
