@@ -66,11 +66,11 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
 def by_party(parties, amounts, n: int) -> np.ndarray:
     """``amounts`` (US$bn) summed by party for all ``n`` entities, as floats, in the order given: np.bincount adds them
     one by one, so each total is what a loop over them gives. ``parties`` None: ``amounts`` is already by party."""
+    if parties is not None and len(parties):  # (a fresh float array: bincount's sums start from 0.0)
+        return np.bincount(np.asarray(parties, dtype=int), weights=np.asarray(amounts, dtype=float), minlength=n)
     total = np.zeros(n)
     if parties is None:
         total += amounts
-    elif len(parties):
-        total += np.bincount(np.asarray(parties, dtype=int), weights=np.asarray(amounts, dtype=float), minlength=n)
     return total
 
 
@@ -101,7 +101,7 @@ def check_accounts(economy, cash_at_open: float) -> dict[str, np.ndarray]:
     if s.n and abs(float(s.cash.sum()) - led.cash[s.eid]) > 1e-7 * max(1.0, abs(led.cash[s.eid])):
         raise AccountingError(f"step {m.month} ({m.date}): start-up cash {float(s.cash.sum()):.9f} differs from "
                               f"the ledger's {led.cash[s.eid]:.9f} (US$bn)")
-    if not np.all(np.isfinite(led.cash)) or not np.all(np.isfinite(led.equity)):
+    if not np.isfinite(led.cash).all() or not np.isfinite(led.equity).all():
         raise AccountingError(f"step {m.month} ({m.date}): non-finite cash or equity")
     return sheets
 

@@ -46,9 +46,8 @@ def depreciate(economy) -> None:
     dep = np.minimum(fleet.book[:n], fleet.cost[:n] / life)
     fleet.book[:n] -= dep
     by_owner = np.bincount(fleet.owner[:n], weights=dep, minlength=len(led.names))
-    amounts = by_owner.tolist()
-    for eid in np.flatnonzero(by_owner > 0).tolist():
-        led.book(eid, -amounts[eid], "depreciation")
+    owners = (by_owner > 0).nonzero()[0]
+    led.book_all(owners, -by_owner[owners], ["depreciation"] * len(owners))
     m.flow["depreciation"] = float(dep.sum())
 
 

@@ -34,9 +34,9 @@ import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import chain
-
 import numpy as np
+
+from .ledger_flows import PAIR, MonthFlows
 
 SECTORS = (
     "end_users",
@@ -63,6 +63,8 @@ SPOT_BUYERS = ("lab", "startups", "hyperscaler")
 CONTRACT_CUSTOMERS = ("lab", "startups", "hyperscaler")
 FIRMS_WITH_SHAREHOLDERS = ("chipmaker", "hyperscaler", "neocloud", "lab", "startups")
 DEVELOPERS = ("lab", "startups")
+
+_INF = math.inf  # (a module name: read in every payment)
 
 # the number of units in the last place of the ledger's largest balance below which a negative amount is rounding
 ROUNDING_ULPS = 16
@@ -223,15 +225,12 @@ GPU_TRANSFERS: dict[str, frozenset] = {
     "scrapping": _routes((GPU_OWNERS, "recyclers")),
 }
 
-# a month's flows of one kind are kept by (payer, payee) pair, under the key payer x PAIR + payee
-PAIR = 1 << 20
-
 
 class AccountingError(RuntimeError):
     """The accounts do not close: the run stops, naming the party, the step, the payment kind and the amounts."""
 
 
-class Ledger:
+class Ledger(MonthFlows):
     """Cash, book equity and GPU positions of every entity, and the month's flows by kind and entity."""
 
     def __init__(self):
@@ -244,6 +243,7 @@ class Ledger:
         self.equity: list[float] = []  # book equity accumulated from entries (agents only)
         self.gpus: list[float] = []  # GPUs held according to the transactions (the foundry's position: minus all made)
         self.sector_id: dict[str, int] = {}
+        self._routes_checked: dict[str, set] = {}  # kind -> payer x PAIR + payee of every pair on its routes paid so far
         self.month, self.date = -1, "opening"
         self.start_step(-1, "opening")
         for s in SECTORS:
@@ -275,23 +275,31 @@ class Ledger:
 
     def pay(self, payer: int, payee: int, amount: float, kind: str, gpus: float = 0.0) -> None:
         """Move ``amount`` US$bn of cash from ``payer`` to ``payee`` and book both sides by ``kind``; a payment for GPUs
-        moves ``gpus`` GPUs from ``payee`` to ``payer`` with it. The route is checked the first time this month that
-        ``payer`` pays ``payee`` this kind (the flows are kept by pair: later payments find the pair there)."""
-        amount = float(amount)  # a numpy scalar would make every later sum of these balances slower (same value)
-        if not 0.0 < amount < math.inf:  # zero or rounding: no cash moves; negative, infinite or NaN: an error
+        moves ``gpus`` GPUs from ``payee`` to ``payer`` with it. The route is checked the first time ``payer`` pays
+        ``payee`` this kind (a pair found on the kind's routes is noted: roles never change)."""
+        if type(amount) is not float:  # a numpy scalar would make every later sum of these balances slower (same value)
+            amount = float(amount)
+        if not 0.0 < amount < _INF:  # zero or rounding: no cash moves; negative, infinite or NaN: an error
             amount = self._zero_or_refuse(payer, payee, amount, kind)
             if not gpus:
                 return
-        try:  # this month's flows and income of the kind, found with one lookup (~150,000 payments a run)
-            flows, payer_income, payee_income, for_gpus, routes = self._columns[kind]
-        except KeyError:
-            flows, payer_income, payee_income, for_gpus, routes = self._open_column(kind)
+        column = self._columns.get(kind)  # this month's flows and income of the kind, found with one lookup
+        if column is None:  # (not a KeyError caught: raising one costs as much as three payments)
+            column = self._open_column(kind)
+        flows, payer_income, payee_income, for_gpus, checked = column
         pair = payer * PAIR + payee
         before = flows.get(pair)
-        if before is None and self._role_id[payer] * _N_ROLES + self._role_id[payee] not in routes:
-            self._refuse_route(payer, payee, amount, kind)
-        if gpus or for_gpus:
-            self._move_gpus_paid_for(payer, payee, amount, kind, float(gpus))
+        if before is None and pair not in checked:  # the pair's first payment of the kind ever
+            self._check_route(payer, payee, amount, kind)
+        if gpus or for_gpus:  # the GPUs a payment is for move the other way (only then: one payment in five)
+            gpus = float(gpus)
+            if not (for_gpus and 0.0 < gpus < _INF and amount != 0.0):  # (a paid delivery passes the checks)
+                self._check_gpus_paid_for(payer, payee, amount, kind, gpus)
+            held, moved = self.gpus, self.gpu_flows[kind]  # as _move(payee, payer, gpus, kind), inlined
+            held[payee] -= gpus
+            held[payer] += gpus
+            moved[payee] = moved.get(payee, 0.0) - gpus
+            moved[payer] = moved.get(payer, 0.0) + gpus
         flows[pair] = amount if before is None else before + amount
         self._arrays = None  # the month's flows as arrays are built again when next asked for
         cash = self.cash
@@ -304,16 +312,63 @@ class Ledger:
             self.equity[payee] += amount
             payee_income[payee] = payee_income.get(payee, 0.0) + amount
 
+    def pay_contracts(self, customers, providers, kinds: list[str], paid, released) -> None:
+        """A month's contract payments, one per customer, provider and kind, in the order given: ``customers[i]`` pays
+        ``providers[i]`` ``paid[i]`` US$bn of ``kinds[i]`` and ``released[i]`` US$bn of its prepayment is earned (the
+        non-cash transfer of that name: the customer's expense, the provider's income). The same entries in the same
+        order as :meth:`pay` followed by :meth:`book` for the customer and then the provider, group by group, without
+        a call for each; a payment or an entry out of the ordinary (zero, a kind's first this month, an outside sector,
+        a payment for GPUs) goes through those methods."""
+        customers, providers = np.asarray(customers).tolist(), np.asarray(providers).tolist()
+        paid, released = np.asarray(paid, dtype=float).tolist(), np.asarray(released, dtype=float).tolist()  # floats
+        cash, equity, is_sector, columns, noncash = self.cash, self.equity, self.is_sector, self._columns, self._noncash
+        for customer, provider, kind, amount, release in zip(customers, providers, kinds, paid, released):
+            usual = not is_sector[customer] and not is_sector[provider]
+            column = columns.get(kind)
+            pair = customer * PAIR + provider
+            if usual and column is not None and column[1] is not None and column[2] is not None and not column[3] \
+                    and 0.0 < amount < _INF:
+                flows, customer_income, provider_income, _, checked = column  # pay(customer, provider, amount, kind):
+                if pair in flows:
+                    flows[pair] += amount
+                else:
+                    if pair not in checked:
+                        self._check_route(customer, provider, amount, kind)
+                    flows[pair] = amount
+                self._arrays = None
+                cash[customer] -= amount
+                cash[provider] += amount
+                equity[customer] -= amount
+                customer_income[customer] = customer_income.get(customer, 0.0) - amount
+                equity[provider] += amount
+                provider_income[provider] = provider_income.get(provider, 0.0) + amount
+            else:
+                self.pay(customer, provider, amount, kind)
+            if release == 0.0:
+                continue  # book() enters nothing
+            entries = noncash.get(kind)
+            if usual and entries is not None and entries[1] is not None and -_INF < release < _INF:
+                income, transfer = entries  # book(customer, -release, kind), book(provider, release, kind):
+                equity[customer] += -release
+                income[customer] = income.get(customer, 0.0) + -release
+                transfer[customer] = transfer.get(customer, 0.0) + -release
+                equity[provider] += release
+                income[provider] = income.get(provider, 0.0) + release
+                transfer[provider] = transfer.get(provider, 0.0) + release
+            else:
+                self.book(customer, -release, kind)
+                self.book(provider, release, kind)
+
     def _open_column(self, kind: str) -> tuple:
         """The month's first payment of ``kind``: its column of the transaction-flow matrix and, for a side that books
         income, its income column (opened now: every route of such a kind has an agent on that side)."""
         if kind not in _BOOKING:
             raise AccountingError(f"step {self.month} ({self.date}): payment kind '{kind}' is not declared "
                                   f"(declared: {', '.join(KINDS)})")
-        payer_books, payee_books, for_gpus, routes = _BOOKING[kind]
+        payer_books, payee_books, for_gpus, _ = _BOOKING[kind]
         income = self.income[kind] if payer_books or payee_books else None
-        column = self._columns[kind] = (self.flows[kind], income if payer_books else None,
-                                        income if payee_books else None, for_gpus, routes)
+        column = self._columns[kind] = (self.flows[kind], income if payer_books else None, income if payee_books else None,
+                                        for_gpus, self._routes_checked.setdefault(kind, set()))
         return column
 
     def _zero_or_refuse(self, payer: int, payee: int, amount: float, kind: str) -> float:
@@ -325,15 +380,19 @@ class Ledger:
                               f"{self.party(payee)}: invalid amount {amount!r} US$bn (must be >= 0 and finite; negatives "
                               f"down to -{self.rounding:.3g} are rounding)")
 
-    def _refuse_route(self, payer: int, payee: int, amount: float, kind: str) -> None:
-        """Stop the run: ``kind`` may not be paid by ``payer``'s role to ``payee``'s."""
+    def _check_route(self, payer: int, payee: int, amount: float, kind: str) -> None:
+        """A pair's first payment of ``kind``: on the kind's routes, the pair is noted as checked (roles never change);
+        otherwise the run stops: ``kind`` may not be paid by ``payer``'s role to ``payee``'s."""
+        if self._role_id[payer] * _N_ROLES + self._role_id[payee] in _BOOKING[kind][3]:
+            self._routes_checked[kind].add(payer * PAIR + payee)
+            return
         routes = routes_text(KINDS[kind].routes)
         raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
                               f"{self.party(payer)} to {self.party(payee)}: '{kind}' ({KINDS[kind].meaning}) is paid only "
                               f"{routes}")
 
-    def _move_gpus_paid_for(self, payer: int, payee: int, amount: float, kind: str, gpus: float) -> None:
-        """The GPUs a payment is for move the other way: a payment for GPUs moves some, nothing else moves any."""
+    def _check_gpus_paid_for(self, payer: int, payee: int, amount: float, kind: str, gpus: float) -> None:
+        """A payment for GPUs moves some, nothing else moves any; GPUs move for no cash only where the kind allows."""
         spec = KINDS[kind]
         if not spec.for_gpus:
             raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
@@ -347,12 +406,6 @@ class Ledger:
             raise AccountingError(f"step {self.month} ({self.date}): payment '{kind}' of {amount:.9f} US$bn from "
                                   f"{self.party(payer)} to {self.party(payee)} for {gpus:.3f} GPUs: '{kind}' "
                                   f"({spec.meaning}) never moves GPUs for nothing")
-        held = self.gpus  # as _move(payee, payer, gpus, kind), inlined: one GPU payment in five
-        held[payee] -= gpus
-        held[payer] += gpus
-        moved = self.gpu_flows[kind]
-        moved[payee] = moved.get(payee, 0.0) - gpus
-        moved[payer] = moved.get(payer, 0.0) + gpus
 
     def move_gpus(self, giver: int, taker: int, gpus: float, item: str) -> None:
         """``gpus`` GPUs change hands without cash (:data:`GPU_TRANSFERS`: opening fleets, seizures, scrapping)."""
@@ -377,25 +430,38 @@ class Ledger:
     def book(self, eid: int, amount: float, item: str) -> None:
         """A non-cash income (+) or expense (-) item of a declared name (:data:`NONCASH`); the caller changes the matching
         stock."""
-        try:  # this month's income and transfer entries of the item, found with one lookup (~95,000 entries a run)
-            income, entries = self._noncash[item]
-        except KeyError:
-            income = entries = None
-            if item not in NONCASH:
-                raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' of {amount!r} US$bn for "
-                                      f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})") from None
-        amount = float(amount)  # as in pay()
+        column = self._noncash.get(item)  # this month's income and transfer entries of the item, found with one lookup
+        if column is None and item not in NONCASH:
+            raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' of {amount!r} US$bn for "
+                                  f"{self.party(eid)} is not declared (declared: {', '.join(NONCASH)})")
+        if type(amount) is not float:  # as in pay()
+            amount = float(amount)
         if amount == 0.0 or self.is_sector[eid]:
             return
-        if not -math.inf < amount < math.inf:
+        if not -_INF < amount < _INF:
             raise AccountingError(f"step {self.month} ({self.date}): non-cash item '{item}' for {self.party(eid)}: "
                                   f"invalid amount {amount!r}")
-        if income is None:  # the item's first entry this month
-            income, entries = self._open_noncash(item)
+        income, entries = column if column is not None else self._open_noncash(item)  # (None: its first this month)
         self.equity[eid] += amount
         income[eid] = income.get(eid, 0.0) + amount
         if entries is not None:
             entries[eid] = entries.get(eid, 0.0) + amount
+
+    def book_all(self, eids, amounts, items: list[str]) -> None:
+        """Non-cash entries: the entries of ``book(eids[i], amounts[i], items[i])`` one after another (the same
+        additions in the same order), without a call for each; an entry out of the ordinary (its item's first this
+        month, an outside sector, an amount not finite) goes through :meth:`book`."""
+        equity, is_sector, noncash = self.equity, self.is_sector, self._noncash
+        for eid, amount, item in zip(np.asarray(eids).tolist(), np.asarray(amounts, dtype=float).tolist(), items):
+            column = noncash.get(item)
+            if column is None or is_sector[eid] or not -_INF < amount < _INF:
+                self.book(eid, amount, item)
+            elif amount != 0.0:
+                income, entries = column
+                equity[eid] += amount
+                income[eid] = income.get(eid, 0.0) + amount
+                if entries is not None:
+                    entries[eid] = entries.get(eid, 0.0) + amount
 
     def _open_noncash(self, item: str) -> tuple[dict, dict | None]:
         """The month's first entry of non-cash ``item``: its income column and, for a transfer, the transfer's entries."""
@@ -417,60 +483,5 @@ class Ledger:
         self._noncash: dict[str, tuple] = {}  # item -> its income and transfer entries this month (book)
         self._arrays = None  # the month's flows as arrays (_flow_arrays), once asked for
 
-    def income_of(self, eid: int, *items: str) -> float:
-        """This step's net income of ``eid`` from ``items`` (their sum in the order given), US$bn."""
-        income = self.income
-        return sum([income[item].get(eid, 0.0) if item in income else 0.0 for item in items])
-
-    def income_total(self, item: str) -> float:
-        """This month's ``item`` income of all parties (positive entries only, in the order of their first entry), US$bn."""
-        income = self.income.get(item)
-        return sum(v for v in income.values() if v > 0) if income else 0
-
     def agent_cash_total(self) -> float:
         return math.fsum(c for c, sector in zip(self.cash, self.is_sector) if not sector)
-
-    def _flow_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """This month's flows by (payer, payee) pair as arrays: payer, payee, amount (US$bn) in the order of the flow
-        matrix, and each party's payments summed over them; built once after the month's last payment (the month-end
-        checks and the round-trip ratio both read them)."""
-        arrays = self._arrays
-        if arrays is None:
-            flows = self.flows
-            count = sum([len(column) for column in flows.values()])
-            pairs = np.fromiter(chain.from_iterable(flows.values()), dtype=np.int64, count=count)
-            amounts = np.fromiter(chain.from_iterable([c.values() for c in flows.values()]), dtype=float, count=count)
-            payer = pairs // PAIR
-            paid = np.bincount(payer, weights=amounts, minlength=len(self.names))
-            paid.flags.writeable = False  # shared by the callers
-            arrays = self._arrays = (payer, pairs % PAIR, amounts, paid)
-        return arrays
-
-    def flows_by_party(self) -> tuple[np.ndarray, np.ndarray]:
-        """This month's net cash in (+) or out (-) of every party over all kinds, and its gross flows (US$bn)."""
-        _, payee, amounts, paid = self._flow_arrays()
-        received = np.bincount(payee, weights=amounts, minlength=len(self.names))
-        return received - paid, received + paid
-
-    def paid_by_party(self, payee: int) -> tuple[np.ndarray, np.ndarray]:
-        """This month's cash paid out by every party over all kinds, and the part of it that went to ``payee``, US$bn
-        (read-only arrays)."""
-        payers, payees, amounts, paid = self._flow_arrays()
-        keep = payees == payee
-        to_payee = np.bincount(payers[keep], weights=amounts[keep], minlength=len(self.names))
-        to_payee.flags.writeable = False
-        return paid, to_payee
-
-    def flow_matrix(self) -> dict[str, dict[str, float]]:
-        """This month's transaction-flow matrix by role: {kind: {role: net cash in (+) or out (-), US$bn}}. Each entry is
-        a payment from one party to another, so every kind sums to zero across the roles, and a role's entries sum to
-        the change in its cash."""
-        out: dict[str, dict[str, float]] = {}
-        for kind, column in self.flows.items():
-            by_role: dict[str, float] = defaultdict(float)
-            for pair, amount in column.items():
-                payer, payee = divmod(pair, PAIR)
-                by_role[self.roles[payer]] -= amount
-                by_role[self.roles[payee]] += amount
-            out[kind] = dict(by_role)
-        return out

@@ -195,3 +195,19 @@ def test_the_record_reads_the_balance_sheets_the_checks_built_and_nothing_in_bet
         assert np.array_equal(values, model.closing_sheets[item]), item
     # systemic risk from the checked sheets is the one computed afresh, bit for bit
     assert debtrank(model, sheets=model.closing_sheets) == debtrank(model) == model.current["systemic_risk"]
+
+
+def test_the_lenders_gpus_in_the_record_are_the_checked_sheets_gpus_at_book():
+    """The record reads each lender's GPUs at book (seized GPUs it still holds) from the month's checked balance sheets
+    instead of summing the fleet again: the same lender leverage, bit for bit, in a month where lenders hold GPUs."""
+    from gpucredit.sim.reporting.series import SeriesRecorder
+
+    model = GPUEconomy(scenario="baseline", rng=2, **{"run.months": 41})
+    while model.running:
+        model.step()
+    lenders = [lender.eid for lender in model.lenders]
+    assert model.closing_sheets["gpus_book"][lenders].sum() > 0  # seized GPUs held (else the test shows nothing)
+    from_sheets, from_fleet = {}, {}
+    SeriesRecorder()._lenders(model, from_sheets, model.closing_sheets)
+    SeriesRecorder()._lenders(model, from_fleet)
+    assert from_sheets == from_fleet and from_sheets["lender_leverage"] == model.current["lender_leverage"]

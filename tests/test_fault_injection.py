@@ -120,9 +120,10 @@ def contract_payment_counted_twice(monkeypatch, model):
     """A contract payment is received in cash and booked as earned revenue again."""
     original = ContractRegister._settle
 
-    def settle(self, customer, provider, kind, paid, release):
-        original(self, customer, provider, kind, paid, release)
-        self.economy.ledger.book(provider, paid, kind)
+    def settle(self, customers, providers, kinds, paid, released):
+        original(self, customers, providers, kinds, paid, released)
+        for provider, kind, amount in zip(providers, kinds, paid):
+            self.economy.ledger.book(provider, amount, kind)
     monkeypatch.setattr(ContractRegister, "_settle", settle)
 
 

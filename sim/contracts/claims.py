@@ -78,7 +78,9 @@ class Loan:
         return self.principal / max(self.collateral_value, 1e-12)
 
     def monthly_rate(self, sofr: float) -> float:
-        return (sofr + self.spread) / 12.0
+        """SOFR plus the blended spread, per month (the spread worked out here as :attr:`spread` does: a loan's rate is
+        asked for every month)."""
+        return (sofr + (self.spread_sum / self.drawn if self.drawn > 0 else 0.0)) / 12.0
 
     def amortisation(self, month: int) -> float:
         remaining = max(1, self.maturity - month)

@@ -112,9 +112,10 @@ class ContractRegister:
         """The column ``name`` over the rows in use (a view: writes go to the register)."""
         return self._columns[name][: self.n]
 
-    def _append(self, k: int, **values) -> np.ndarray:
-        """Add ``k`` rows with the given column values (scalars or arrays); returns their row numbers."""
-        need = self.n + k
+    def _append(self, k: int | None, **values) -> np.ndarray:
+        """Add ``k`` rows with the given column values (scalars or arrays), or (``k`` None) one row of scalars set by
+        index (a contract signed alone); returns their row numbers."""
+        where, need = (self.n, self.n + 1) if k is None else (slice(self.n, self.n + k), self.n + k)
         size = len(self._columns["id"])
         if need > size:
             new = max(2 * size, need)
@@ -124,8 +125,8 @@ class ContractRegister:
                 self._columns[name] = grown
         rows = np.arange(self.n, need)
         for name, (_, empty) in COLUMNS.items():  # rows dropped by _compact may have left values here
-            self._columns[name][self.n: need] = values.get(name, empty)
-        self._columns["active"][self.n: need] = True
+            self._columns[name][where] = values.get(name, empty)
+        self._columns["active"][where] = True
         self.n = need
         return rows
 
@@ -144,8 +145,7 @@ class ContractRegister:
 
     def remaining_value(self, rows: np.ndarray) -> np.ndarray:
         """US$bn still to be paid on contracts ``rows`` (all of it for a forward contract that has not started)."""
-        c = self._columns
-        month = self.economy.month
+        c, month = self._columns, self.economy.month
         return c["qty"][rows] * c["price"][rows] * H * np.maximum(0, c["end"][rows] - np.maximum(c["start"][rows], month))
 
     def rows_of(self, provider: int | None = None, customer: int | None = None) -> np.ndarray:
@@ -257,7 +257,7 @@ class ContractRegister:
             qty *= shrink
             prepay *= shrink
         m.ledger.pay(customer.eid, provider_eid, prepay, "contract_prepayment")
-        row = self._append(1, id=m.new_id(), customer=customer.eid, provider=provider_eid, qty=qty, price=price,
+        row = self._append(None, id=m.new_id(), customer=customer.eid, provider=provider_eid, qty=qty, price=price,
                            start=start, end=start + term, ig=grade == "ig", kind=KINDS.index(kind), prepaid=prepay,
                            loan=m.loans.newest_facility(provider_eid))
         return ComputeContract(self, int(row[0]))
@@ -319,8 +319,8 @@ class ContractRegister:
                     continue
                 paid_now = min(float(due[i]), max(led.cash[eid], 0.0))
                 c["prepaid"][rows[i]] -= release[i]
-                self._settle(eid, int(provider[i]), "rent_back" if kind[i] == RENT_BACK else "compute_contract",
-                             paid_now, float(release[i]))
+                self._settle([eid], [int(provider[i])], ["rent_back" if kind[i] == RENT_BACK else "compute_contract"],
+                             [paid_now], [float(release[i])])
                 if due[i] - paid_now > 1e-9:
                     fail_lab(m, agent)
         if len(failing_slots):
@@ -358,23 +358,23 @@ class ContractRegister:
         n = len(self.economy.ledger.names)
         key = (customer * n + provider) * 2 + (kind == RENT_BACK)
         keys = np.bincount(key).nonzero()[0]
-        amounts = np.bincount(key, weights=paid)[keys].tolist()
-        released = np.bincount(key, weights=release)[keys].tolist()
-        for k, amount, rel in zip(keys.tolist(), amounts, released):
-            pair, is_rent_back = divmod(k, 2)
-            self._settle(pair // n, pair % n, "rent_back" if is_rent_back else "compute_contract", amount, rel)
+        pairs, rent_back = np.divmod(keys, 2)
+        self._settle((pairs // n).tolist(), (pairs % n).tolist(),
+                     ["rent_back" if r else "compute_contract" for r in rent_back.tolist()],
+                     np.bincount(key, weights=paid)[keys].tolist(), np.bincount(key, weights=release)[keys].tolist())
 
-    def _settle(self, customer: int, provider: int, kind: str, paid: float, release: float) -> None:
-        """A customer pays ``paid`` US$bn and ``release`` US$bn of its prepayment is earned by the provider."""
+    def _settle(self, customers: list[int], providers: list[int], kinds: list[str], paid: list[float],
+                released: list[float]) -> None:
+        """Each customer pays its provider ``paid`` US$bn and ``released`` US$bn of its prepayment is earned by the
+        provider (its revenue from the customer this month; Nvidia's rent-back money to the provider)."""
         m = self.economy
-        led = m.ledger
-        led.pay(customer, provider, paid, kind)
-        led.book(customer, -release, kind)
-        led.book(provider, release, kind)
-        m.customer_payments[provider][customer] += paid + release
-        if customer == m.nvidia.eid:
-            m.nvidia_flows_to[provider] += paid + release
-            m.flow["rent_back_paid"] += paid + release
+        m.ledger.pay_contracts(customers, providers, kinds, paid, released)
+        payments, nvidia = m.customer_payments, m.nvidia.eid
+        for customer, provider, amount, release in zip(customers, providers, paid, released):
+            payments[provider][customer] += amount + release
+            if customer == nvidia:
+                m.nvidia_flows_to[provider] += amount + release
+                m.flow["rent_back_paid"] += amount + release
 
     # --- the end of a contract ---------------------------------------------------------------------------
     def terminate(self, rows, reason: str) -> None:
@@ -410,19 +410,20 @@ class ContractRegister:
     def _book_prepaid(self, rows: np.ndarray, item: str | None) -> None:
         """The unreleased prepayment of ``rows`` moves from the customers' assets to the providers' income (booked
         under ``item``, or under the contract's payment kind), summed by customer, provider and kind."""
-        c = self._columns
-        led = self.economy.ledger
+        c, led = self._columns, self.economy.ledger
         n = len(led.names)
         key = (c["customer"][rows] * n + c["provider"][rows]) * 2 + (c["kind"][rows] == RENT_BACK)
         order, by_key = groups(key)
         prepaid = c["prepaid"][rows][order]
+        parties, amounts, kinds = [], [], []  # the customer's entry, then the provider's, group by group
         for k, first, last in by_key:
             amount = float(prepaid[first:last].sum())
             if amount:
                 pair, is_rent_back = divmod(k, 2)
-                kind = item or ("rent_back" if is_rent_back else "compute_contract")
-                led.book(pair // n, -amount, kind)
-                led.book(pair % n, amount, kind)
+                parties += (pair // n, pair % n)
+                amounts += (-amount, amount)
+                kinds += [item or ("rent_back" if is_rent_back else "compute_contract")] * 2
+        led.book_all(parties, amounts, kinds)
         c["prepaid"][rows] = 0.0
 
     def _log_by_pair(self, rows: np.ndarray, event: str, amounts: np.ndarray, detail: str) -> None:

@@ -103,24 +103,28 @@ class DataCentres:
     def advance(self) -> None:
         """The month of every project (phase 7): construction spending and draws, capitalised interest and completion;
         debt service and depreciation of the finished ones."""
+        m = self.economy
+        rate = self.monthly_rate()  # (nothing in the month's advance changes SOFR or the spread)
+        banks, life = m.ledger.sector("banks"), m.p["datacentres.life_months"]
         for b in list(self.builds):
             if b.status == OWNED:
-                self._service(b)
-                self._depreciate(b)
+                if b.debt > 0:
+                    self._service(b, rate, banks)
+                self._depreciate(b, life)
             else:
-                self._build(b)
+                self._build(b, rate)
 
     def monthly_rate(self) -> float:
         m = self.economy
         return (m.sofr + m.p["datacentres.spread"]) / 12.0
 
-    def _build(self, b: Build) -> None:
+    def _build(self, b: Build, rate: float) -> None:
         """Interest on the loan is capitalised; this month's spending (cost / build months, less if the builder's cash
         cannot fund its equity part) is drawn ``datacentres.debt_share`` on the loan and paid to the contractors; a
         project fully spent and past its due month is complete."""
         m = self.economy
         led, p = m.ledger, m.p
-        interest = b.debt * self.monthly_rate()
+        interest = b.debt * rate
         b.debt += interest
         b.book += interest
         m.flow["construction_interest_capitalised"] += interest
@@ -151,15 +155,12 @@ class DataCentres:
         nc.commission_owned(b.mw)
         m.events.log("datacentre_complete", [nc.name], b.book, units=b.mw, detail="MW")
 
-    def _service(self, b: Build) -> None:
-        """Interest and the straight-line instalment of a finished data centre's loan, out of the owner's cash; what it
-        cannot pay of the interest is added to the loan (an expense), unpaid principal stays due."""
-        if b.debt <= 0:
-            return
-        m = self.economy
-        led = m.ledger
-        banks = led.sector("banks")
-        interest = b.debt * self.monthly_rate()
+    def _service(self, b: Build, rate: float, banks: int) -> None:
+        """Interest (``rate`` a month) and the straight-line instalment of a finished data centre's loan (still owed),
+        out of the owner's cash, to the ``banks``; what it cannot pay of the interest is added to the loan (an
+        expense), unpaid principal stays due."""
+        led = self.economy.ledger
+        interest = b.debt * rate
         cash = max(0.0, led.cash[b.owner])
         paid = min(interest, cash)
         led.pay(b.owner, banks, paid, "construction_interest")
@@ -170,8 +171,8 @@ class DataCentres:
         led.pay(b.owner, banks, principal, "construction_repayment")
         b.debt -= principal
 
-    def _depreciate(self, b: Build) -> None:
-        dep = min(b.book, b.basis / self.economy.p["datacentres.life_months"])
+    def _depreciate(self, b: Build, life_months: int) -> None:
+        dep = min(b.book, b.basis / life_months)
         b.book -= dep
         self.economy.ledger.book(b.owner, -dep, "datacentre_depreciation")
 

@@ -79,7 +79,7 @@ class SeriesRecorder:
         out["chip_deposits"] = sum([o.deposit for o in m.chips.orders()])
 
         self._circularity(m, out)
-        self._credit(m, out)
+        self._credit(m, out, sheets)
         self._fundamental(m, out, sheets)
         values = list(map(float, out.values()))
         if not np.isfinite(values).all():
@@ -144,12 +144,14 @@ class SeriesRecorder:
         returned = sum(amount * min(1.0, back[f] / outlays[f]) for f, amount in money.items() if outlays[f] > 0)
         return returned / total_money
 
-    def _lenders(self, m, out: dict) -> None:
-        """Lenders' own leverage and funding, the spreads on the month's new lending by grade, provisions."""
+    def _lenders(self, m, out: dict, sheets: dict | None = None) -> None:
+        """Lenders' own leverage and funding, the spreads on the month's new lending by grade, provisions (``sheets``: the
+        month's closing balance sheets, if built: the GPUs at book by party)."""
         lenders = [l for l in m.lenders if l.alive]
         led = m.ledger
         book = {l.eid: l.book() for l in lenders}
-        gpus = np.bincount(m.fleet.view("owner"), weights=m.fleet.view("book"), minlength=len(led.names))
+        gpus = (sheets["gpus_book"] if sheets is not None
+                else np.bincount(m.fleet.view("owner"), weights=m.fleet.view("book"), minlength=len(led.names)))
         assets = sum(max(led.cash[l.eid], 0.0) + book[l.eid] + gpus[l.eid] for l in lenders)
         equity = sum(led.equity[l.eid] for l in lenders)
         out["lender_leverage"] = assets / equity if equity > 0 else 0.0
@@ -177,8 +179,8 @@ class SeriesRecorder:
                 interest += principal * l.monthly_rate(sofr)
         return debt, weighted_ltv, interest
 
-    def _credit(self, m, out: dict) -> None:
-        """Neoclouds and GPU-backed credit."""
+    def _credit(self, m, out: dict, sheets: dict | None = None) -> None:
+        """Neoclouds and GPU-backed credit (``sheets``: as for :meth:`_lenders`)."""
         led, flow = m.ledger, m.flow
         neo = m.neoclouds
         out["neocloud_revenue"] = sum(nc.revenue for nc in neo)
@@ -186,7 +188,7 @@ class SeriesRecorder:
         debt, weighted_ltv, interest = self._neocloud_loans(loans, {nc.eid for nc in neo}, m.sofr)
         out["neocloud_debt"] = debt
         out["neocloud_avg_ltv"] = weighted_ltv / debt if debt > 0 else 0.0
-        ebitda = sum([led.income_of(nc.eid, *EBITDA_ITEMS) for nc in neo])
+        ebitda = sum(led.incomes_of([nc.eid for nc in neo], *EBITDA_ITEMS))
         # capped at +-100 (a vanishing interest bill, e.g. 1e-320 US$bn in a fuzzed draw, made the ratio infinite)
         out["neocloud_interest_coverage"] = max(-100.0, min(ebitda / interest, 100.0)) if interest > 1e-12 else 0.0
         out["construction_debt"], out["datacentre_mw_building"], out["datacentre_mw_owned"] = m.datacentres.totals()
@@ -207,7 +209,7 @@ class SeriesRecorder:
         out["fire_sale_volume"] = flow["fire_sale_volume"]
         out["used_gpus_resold"] = flow["used_gpus_resold"]
         out["lender_losses"] = flow["lender_losses"] + flow["liquidation_losses"]
-        self._lenders(m, out)
+        self._lenders(m, out, sheets)
         out["covenant_breaches"] = flow["covenant_breaches"]
         out["covenant_waivers"] = flow["waivers"]
         out["lender_failures"] = flow["lender_failures"]
