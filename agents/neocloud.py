@@ -310,9 +310,7 @@ class Neocloud(mesa.Agent):
         have = max(0.0, m.ledger.cash[self.eid])
         cost = sum([units * price for _, units, price, _ in lots]) * 1e-9
         net = cost - sum([lot[3] for lot in lots])  # still to pay, less the deposits applied
-        ltv = syndicate[0].origination_ltv() if syndicate else 0.0  # the arranger's advance on each lot: advance_per_gpu
-        appraisal = m.used_gpus.appraisal_per_gpu
-        advance = sum([units * (ltv * min(price, appraisal[g]) * 1e-9 if syndicate else 0.0) for g, units, price, _ in lots])
+        advance = sum([units * self.advance_per_gpu(syndicate, g, price) for g, units, price, _ in lots])
         # its lenders' room: the arranger's, the others' only when it cannot fund the advance alone (else not drawn on)
         rooms = [syndicate[0].lending_room(eid)] if syndicate else []
         if rooms and not rooms[0] >= advance:

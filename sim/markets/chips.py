@@ -248,7 +248,7 @@ class ChipMarket:
         prepaid = min(prepaid, cost)
         led.pay(owner, chip.eid, cost - prepaid, "chip_sale", gpus=units)  # the GPUs go to the buyer ...
         led.book(chip.eid, prepaid, "chip_sale")
-        cogs = units * (m.gens[g].launch_price / m.p["nvidia.launch_markup"]) / BN  # chip.unit_cost(g), written out
+        cogs = units * chip.unit_cost(g) / BN
         led.pay(chip.eid, self.foundry, cogs, "cost_of_goods", gpus=units)  # ... from the foundry, through the chipmaker
         month = m.month
         m.fleet.produce(owner, g, month, units, cost, pledged, live_from=month + self.deploy_months)
