@@ -166,19 +166,36 @@ def test_a_top_level_agents_package_does_not_clash(tmp_path):
 # ====================================================================================================
 # 3. a non-editable install ships every subpackage
 # ====================================================================================================
+def _mapped_dir(package: str, mapping: dict) -> Path:
+    """The directory ``package`` is installed from under [tool.setuptools] package-dir."""
+    prefixes = [k for k in mapping if package == k or package.startswith(k + ".")]
+    assert prefixes, f"{package}: no package-dir entry covers it"
+    key = max(prefixes, key=len)
+    rest = package[len(key):].lstrip(".").split(".") if package != key else []
+    return ROOT / mapping[key] / Path(*rest)
+
+
 def test_pyproject_lists_every_package_and_maps_its_directory():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    listed, mapping = set(config["packages"]), config["package-dir"]
+    listed, mapping, package_data = set(config["packages"]), config["package-dir"], config["package-data"]
     on_disk = package_dirs()
-    assert listed == set(on_disk), (f"missing from [tool.setuptools] packages: {sorted(set(on_disk) - listed)}; "
-                                    f"listed but not a package on disk: {sorted(listed - set(on_disk))}")
+    data = listed - set(on_disk)  # directories of data files only (scenarios, studies, templates, ...)
+    assert set(on_disk) <= listed, f"missing from [tool.setuptools] packages: {sorted(set(on_disk) - listed)}"
     for package, directory in on_disk.items():
-        prefixes = [k for k in mapping if package == k or package.startswith(k + ".")]
-        assert prefixes, f"{package}: no package-dir entry covers it"
-        key = max(prefixes, key=len)
-        rest = package[len(key):].lstrip(".").split(".") if package != key else []
-        assert (ROOT / mapping[key]).joinpath(*rest).resolve() == directory.resolve(), (
-            f"{package}: package-dir maps it to {ROOT / mapping[key] / Path(*rest)}, but it lives in {directory}")
+        assert _mapped_dir(package, mapping).resolve() == directory.resolve(), (
+            f"{package}: package-dir maps it to {_mapped_dir(package, mapping)}, but it lives in {directory}")
+    for package in data:  # a data package: a directory without modules whose files its package-data globs ship
+        directory = _mapped_dir(package, mapping)
+        assert directory.is_dir() and not list(directory.glob("*.py")), f"{package}: listed but not a package on disk"
+        globs = package_data.get(package, [])
+        assert any(f for g in globs for f in directory.glob(g)), f"{package}: its package-data ships no file"
+    # every data file beside the code is shipped: each file under experiments/ that is not Python is matched
+    shipped = {f.resolve() for package, globs in package_data.items() for g in globs
+               for f in _mapped_dir(package, mapping).glob(g)}
+    unshipped = [str(f.relative_to(ROOT)) for f in (ROOT / "experiments").rglob("*")
+                 if f.is_file() and f.suffix not in (".py", ".pyc") and "__pycache__" not in f.parts
+                 and f.resolve() not in shipped]
+    assert not unshipped, f"data files no [tool.setuptools.package-data] glob ships: {unshipped}"
     # a directory of modules without an __init__.py would be left out of the packages above, and of the wheel
     stray = [str(rel) for top in TOP for rel, files in _walk(top) if files and "__init__.py" not in files]
     assert not stray, f"directories with Python modules but no __init__.py: {stray}"
