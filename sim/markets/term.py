@@ -118,9 +118,11 @@ class TermMarket:
         idx, want = s.contract_seekers(price)
         pool = {k: v for k, v in offers.items() if v > 0}
         total_offer = sum(pool.values())
-        if len(idx) == 0 or total_offer <= 0 or want.sum() <= 0:
+        wanted = want.sum()
+        if len(idx) == 0 or total_offer <= 0 or wanted <= 0:
             return
-        fill = min(1.0, total_offer / want.sum())
+        # all filled when offers cover what is wanted (not min(1, offer / wanted): that overflows when little is wanted)
+        fill = 1.0 if total_offer >= wanted else total_offer / wanted
         providers = np.array(list(pool.keys()))
         weights = np.array(list(pool.values()))
         chosen = providers[m.rng.choice(len(providers), size=len(idx), p=weights / weights.sum())]
