@@ -199,7 +199,9 @@ def test_the_record_reads_the_balance_sheets_the_checks_built_and_nothing_in_bet
 
 def test_the_lenders_gpus_in_the_record_are_the_checked_sheets_gpus_at_book():
     """The record reads each lender's GPUs at book (seized GPUs it still holds) from the month's checked balance sheets
-    instead of summing the fleet again: the same lender leverage, bit for bit, in a month where lenders hold GPUs."""
+    instead of summing the fleet again: the same lender leverage, bit for bit, as from sheets built afresh from the
+    fleet, in a month where lenders hold GPUs."""
+    from gpucredit.sim.accounts import balance_sheets
     from gpucredit.sim.reporting.series import SeriesRecorder
 
     model = GPUEconomy(scenario="baseline", rng=2, **{"run.months": 41})
@@ -209,5 +211,5 @@ def test_the_lenders_gpus_in_the_record_are_the_checked_sheets_gpus_at_book():
     assert model.closing_sheets["gpus_book"][lenders].sum() > 0  # seized GPUs held (else the test shows nothing)
     from_sheets, from_fleet = {}, {}
     SeriesRecorder()._lenders(model, from_sheets, model.closing_sheets)
-    SeriesRecorder()._lenders(model, from_fleet)
+    SeriesRecorder()._lenders(model, from_fleet, balance_sheets(model))
     assert from_sheets == from_fleet and from_sheets["lender_leverage"] == model.current["lender_leverage"]

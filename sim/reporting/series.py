@@ -11,6 +11,7 @@ from collections import defaultdict, deque
 import mesa
 import numpy as np
 
+from ..accounts import balance_sheets
 from ..finance.circular import financed_by_nvidia
 from ..technology import BN
 from .columns import SERIES, generation_column, series_names
@@ -41,8 +42,10 @@ class SeriesRecorder:
 
     def record(self, economy, sheets: dict | None = None) -> dict[str, float]:
         """Every column of the data dictionary (:data:`SERIES`) for the current month; ``sheets``: the month's closing
-        balance sheets if the checks have built them (:func:`~gpucredit.sim.accounts.check_accounts`)."""
+        balance sheets if the checks have built them (:func:`~gpucredit.sim.accounts.check_accounts`; else built here)."""
         m = economy
+        if sheets is None:
+            sheets = balance_sheets(m)
         fleet, flow = m.fleet, m.flow
         nv = m.nvidia
         price = m.spot.price
@@ -144,14 +147,13 @@ class SeriesRecorder:
         returned = sum(amount * min(1.0, back[f] / outlays[f]) for f, amount in money.items() if outlays[f] > 0)
         return returned / total_money
 
-    def _lenders(self, m, out: dict, sheets: dict | None = None) -> None:
+    def _lenders(self, m, out: dict, sheets: dict) -> None:
         """Lenders' own leverage and funding, the spreads on the month's new lending by grade, provisions (``sheets``: the
-        month's closing balance sheets, if built: the GPUs at book by party)."""
+        month's closing balance sheets: the GPUs at book by party)."""
         lenders = [l for l in m.lenders if l.alive]
         led = m.ledger
         book = {l.eid: l.book() for l in lenders}
-        gpus = (sheets["gpus_book"] if sheets is not None
-                else np.bincount(m.fleet.view("owner"), weights=m.fleet.view("book"), minlength=len(led.names)))
+        gpus = sheets["gpus_book"]
         assets = sum(max(led.cash[l.eid], 0.0) + book[l.eid] + gpus[l.eid] for l in lenders)
         equity = sum(led.equity[l.eid] for l in lenders)
         out["lender_leverage"] = assets / equity if equity > 0 else 0.0
@@ -179,7 +181,7 @@ class SeriesRecorder:
                 interest += principal * l.monthly_rate(sofr)
         return debt, weighted_ltv, interest
 
-    def _credit(self, m, out: dict, sheets: dict | None = None) -> None:
+    def _credit(self, m, out: dict, sheets: dict) -> None:
         """Neoclouds and GPU-backed credit (``sheets``: as for :meth:`_lenders`)."""
         led, flow = m.ledger, m.flow
         neo = m.neoclouds
@@ -215,7 +217,7 @@ class SeriesRecorder:
         out["lender_failures"] = flow["lender_failures"]
 
 
-    def _fundamental(self, m, out: dict, sheets: dict | None = None) -> None:
+    def _fundamental(self, m, out: dict, sheets: dict) -> None:
         """AI revenue against the spending it must justify; sentiment; rates; book against market; the lead neocloud;
         populations; systemic risk."""
         fleet, hist, flow = m.fleet, self.history, m.flow
