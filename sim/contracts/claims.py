@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..table import column_property
+
 
 @dataclass(slots=True)
 class ChipOrder:
@@ -90,17 +92,6 @@ class Loan:
 KINDS = ("compute", "overflow", "rent_back")  # a contract's kind, stored as its index
 
 
-def _column_property(name: str, doc: str, convert=None, encode=None) -> property:
-    def read(self):
-        value = self._register.column(name)[self.row]
-        return convert(value) if convert else value
-
-    def write(self, value) -> None:
-        self._register.column(name)[self.row] = encode(value) if encode else value
-
-    return property(read, write, doc=doc)
-
-
 def _row_of(register, contract_id: int) -> int:
     """The row of contract ``contract_id`` (ids increase in signing order and rows keep that order)."""
     ids = register.column("id")
@@ -117,29 +108,29 @@ class ComputeContract:
     whether it is active change during its life. A contract that ended stays readable until the register drops it, when
     the next month opens."""
 
-    __slots__ = ("_register", "id")
+    __slots__ = ("_table", "id")
 
     def __init__(self, register, row: int):
-        self._register = register
+        self._table = register
         self.id = int(register.column("id")[row])
 
     @property
     def row(self) -> int:
         """Its row in the register now (rows move when ended contracts leave, at the start of a month)."""
-        return _row_of(self._register, self.id)
+        return _row_of(self._table, self.id)
 
-    customer = _column_property("customer", "entity id of the customer", int)
-    slot = _column_property("slot", "the start-up's slot if the customer is the start-up population, else -1", int)
-    provider = _column_property("provider", "entity id of the provider", int)
-    qty = _column_property("qty", "H100e committed (full-time equivalents: qty x 730 H100e-hours a month)")
-    price = _column_property("price", "US$ per H100e-hour")
-    start = _column_property("start", "first month served", int)
-    end = _column_property("end", "first month no longer covered", int)
-    grade = _column_property("ig", '"ig" or "non_ig"', lambda v: "ig" if v else "non_ig", lambda g: g == "ig")
-    kind = _column_property("kind", "compute | overflow | rent_back", lambda v: KINDS[v], KINDS.index)
-    prepaid = _column_property("prepaid", "unreleased prepayment, US$bn (customer asset, provider liability)")
-    loan = _column_property("loan", "id of the loan it is assigned to as collateral (-1: none)", int)
-    active = _column_property("active", "whether it is still in force", bool)
+    customer = column_property("customer", "entity id of the customer", int)
+    slot = column_property("slot", "the start-up's slot if the customer is the start-up population, else -1", int)
+    provider = column_property("provider", "entity id of the provider", int)
+    qty = column_property("qty", "H100e committed (full-time equivalents: qty x 730 H100e-hours a month)")
+    price = column_property("price", "US$ per H100e-hour")
+    start = column_property("start", "first month served", int)
+    end = column_property("end", "first month no longer covered", int)
+    grade = column_property("ig", '"ig" or "non_ig"', lambda v: "ig" if v else "non_ig", lambda g: g == "ig")
+    kind = column_property("kind", "compute | overflow | rent_back", lambda v: KINDS[v], KINDS.index)
+    prepaid = column_property("prepaid", "unreleased prepayment, US$bn (customer asset, provider liability)")
+    loan = column_property("loan", "id of the loan it is assigned to as collateral (-1: none)", int)
+    active = column_property("active", "whether it is still in force", bool)
 
     def monthly_value(self) -> float:
         """US$bn per month."""

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..technology import H
+from ..table import Table
 from .claims import KINDS, ComputeContract
 
 RENT_BACK = KINDS.index("rent_back")
@@ -97,45 +98,25 @@ class ActiveContracts:
         return out
 
 
-class ContractRegister:
-    """The compute contracts of an economy (``economy.contracts``) and the rules that settle them."""
+class ContractRegister(Table):
+    """The compute contracts of an economy (``economy.contracts``), a table with one row per contract
+    (:class:`gpucredit.sim.table.Table`), and the rules that settle them."""
 
     def __init__(self, economy, capacity: int = 256):
+        super().__init__(COLUMNS, capacity)  # ``n``: rows in use (active contracts and those ended this month)
         self.economy = economy
-        self.n = 0  # rows in use (active contracts and those ended this month)
-        self._columns = {name: np.full(capacity, empty, dtype=dtype) for name, (dtype, empty) in COLUMNS.items()}
         self._books_stale = False  # a refresh was asked for while deferred (:meth:`books_deferred`)
         self._deferring = 0
 
     # --- the table -----------------------------------------------------------------------------------
-    def column(self, name: str) -> np.ndarray:
-        """The column ``name`` over the rows in use (a view: writes go to the register)."""
-        return self._columns[name][: self.n]
-
     def _append(self, k: int | None, **values) -> np.ndarray:
-        """Add ``k`` rows with the given column values (scalars or arrays), or (``k`` None) one row of scalars set by
-        index (a contract signed alone); returns their row numbers."""
-        where, need = (self.n, self.n + 1) if k is None else (slice(self.n, self.n + k), self.n + k)
-        size = len(self._columns["id"])
-        if need > size:
-            new = max(2 * size, need)
-            for name, (dtype, empty) in COLUMNS.items():
-                grown = np.full(new, empty, dtype=dtype)
-                grown[: self.n] = self._columns[name][: self.n]
-                self._columns[name] = grown
-        rows = np.arange(self.n, need)
-        for name, (_, empty) in COLUMNS.items():  # rows dropped by _compact may have left values here
-            self._columns[name][where] = values.get(name, empty)
-        self._columns["active"][where] = True
-        self.n = need
-        return rows
+        """Add ``k`` active rows with the given column values (scalars or arrays), or (``k`` None) one row of scalars
+        set by index (a contract signed alone); returns their row numbers."""
+        return self.append(k, active=True, **values)
 
     def __iter__(self):
         """Every contract in the table (active ones and those ended this month), as views, in signing order."""
         return (ComputeContract(self, r) for r in range(self.n))
-
-    def __len__(self) -> int:
-        return self.n
 
     def active_rows(self) -> np.ndarray:
         return self.column("active").nonzero()[0]  # (np.flatnonzero without its wrappers: asked ~10 times a month)
@@ -440,14 +421,8 @@ class ContractRegister:
     def _compact(self) -> None:
         """Drop ended contracts (keeps the table short in long runs; row numbers change)."""
         keep = self.column("active")
-        if keep.all():
-            return
-        rows = keep.nonzero()[0]  # (selected once for the 13 columns)
-        k = len(rows)
-        for name in COLUMNS:
-            col = self._columns[name]
-            col[:k] = col.take(rows)
-        self.n = k
+        if not keep.all():
+            self.keep(keep.nonzero()[0])  # (selected once for the 13 columns)
 
     # --- reassignment at a provider's default ------------------------------------------------------------
     def reassign(self, rows: np.ndarray, new_providers: np.ndarray) -> None:
