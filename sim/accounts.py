@@ -45,10 +45,10 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     customer, provider, prepaid = m.contracts.active().columns("customer", "provider", "prepaid")
     out["prepaid_compute"] = by_party(customer, prepaid, n)
     out["deferred_revenue"] = by_party(provider, prepaid, n)
-    orders = m.chips.orders()
-    deposits = [o.deposit for o in orders]
-    out["chip_deposits"] = by_party([o.buyer for o in orders], deposits, n)
-    out["customer_advances"] = by_party([o.seller for o in orders], deposits, n)
+    book = m.chips.order_book  # open chip orders, chipmaker by chipmaker
+    buyer, seller, deposit = (book.column(k)[book.rows_by_seller()] for k in ("buyer", "seller", "deposit"))
+    out["chip_deposits"] = by_party(buyer, deposit, n)
+    out["customer_advances"] = by_party(seller, deposit, n)
     out["bonds"] = np.zeros(n)
     out["bonds"][[h.eid for h in m.hyperscalers]] = [h.bonds for h in m.hyperscalers]
     out["bank_facility"] = np.zeros(n)

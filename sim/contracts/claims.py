@@ -3,7 +3,8 @@ so it appears on two balance sheets by construction.
 
 * :class:`ChipOrder`: a chipmaker owes H100e of its output, the buyer owes the list price at delivery; the
   buyer's deposit is its asset (chip deposits) and the chipmaker's liability (customer advances) until it is
-  applied to the deliveries or forfeited.
+  applied to the deliveries or forfeited. Chip orders are rows of a columnar order book; this class is a view of
+  one row.
 * :class:`Loan`: a GPU-backed delayed-draw term loan facility (lender holds, borrower owes), secured by the
   fleet cohorts pledged to it and the compute contracts assigned to it, with an LTV covenant, a cure
   period and possible waivers.
@@ -27,25 +28,72 @@ from dataclasses import dataclass, field
 from ..table import column_property
 
 
-@dataclass(slots=True)
-class ChipOrder:
-    """An order for ``h100e`` of a chipmaker's output, placed in ``month``. It is filled from the chipmaker's
+def deposit_with(deposit, open_h100e, h100e):
+    """The deposit (US$bn) that goes with ``h100e`` of an order with ``open_h100e`` H100e still to deliver and
+    ``deposit`` US$bn still held: its share of what is open (all of it for the rest of the order)."""
+    if open_h100e <= 0:
+        return 0.0
+    return deposit * min(1.0, h100e / open_h100e)
+
+
+def _row_by_id(table, claim_id: int, what: str) -> int:
+    """The row of claim ``claim_id`` in ``table`` (ids increase in the order claims are added, and rows keep that
+    order)."""
+    ids = table.column("id")
+    row = int(ids.searchsorted(claim_id))
+    if row >= len(ids) or ids[row] != claim_id:
+        raise LookupError(f"{what} {claim_id} has left its register")
+    return row
+
+
+class _RowView:
+    """A claim seen as an object: a view of its row (found by its id) in a register that is a
+    :class:`~gpucredit.sim.table.Table`. Two views are equal, and hash alike, when they are of the same claim."""
+
+    __slots__ = ("_table", "id")
+    what = "claim"
+
+    def __init__(self, register, row: int):
+        self._table = register
+        self.id = int(register.column("id")[row])
+
+    @property
+    def row(self) -> int:
+        """Its row in the register now (rows move when claims leave the register)."""
+        return _row_by_id(self._table, self.id, self.what)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other._table is self._table and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.id))
+
+
+class ChipOrder(_RowView):
+    """An order for ``h100e`` of a chipmaker's output, placed in ``month``: one row of the chip order book
+    (:class:`gpucredit.sim.markets.chips.OrderBook`), seen as an object. It is filled from the chipmaker's
     production (its generation mix at the time) once ``nvidia.order_lead_months`` have passed, in allocations
     over one or more months, at the list price of the delivery month. The ``deposit`` paid at the order is
     applied to the deliveries pro rata; orders are non-cancellable, so a buyer that cannot pay for its
-    allocation, or defaults, forfeits that part of its deposit."""
-    id: int
-    buyer: int
-    seller: int
-    h100e: float  # still to deliver
-    month: int  # placed
-    deposit: float = 0.0  # US$bn still held by the seller
+    allocation, or defaults, forfeits that part of its deposit. A filled or cancelled order stays readable until the
+    book drops it, at the end of its chipmaker's allocation (or of the buyer's default)."""
+
+    __slots__ = ()
+    what = "chip order"
+
+    buyer = column_property("buyer", "entity id of the buyer", int)
+    seller = column_property("seller", "entity id of the chipmaker", int)
+    h100e = column_property("h100e", "H100e still to deliver", float)
+    month = column_property("month", "month placed (month index; before 0: placed before January 2023)", int)
+    deposit = column_property("deposit", "US$bn of deposit still held by the chipmaker", float)
 
     def apply_deposit(self, h100e: float) -> float:
         """The deposit (US$bn) that goes with ``h100e`` of this order, delivered or cancelled."""
-        if self.h100e <= 0:
-            return 0.0
-        return self.deposit * min(1.0, h100e / self.h100e)
+        return float(deposit_with(self.deposit, self.h100e, h100e))
+
+    def __repr__(self) -> str:
+        return (f"ChipOrder(id={self.id}, buyer={self.buyer}, seller={self.seller}, h100e={self.h100e:.1f}, "
+                f"month={self.month}, deposit={self.deposit:.6f})")
 
 
 @dataclass(slots=True)

@@ -34,8 +34,6 @@ Metrics (precise definitions; also in ``docs/ODD.md``):
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import networkx as nx
 import numpy as np
 
@@ -103,16 +101,13 @@ def build_network(model) -> nx.MultiDiGraph:
     for buyer, value in sales.items():
         if value > 0:
             g.add_edge(m.nvidia.name, name[buyer], type="chip_sale", weight=float(value))
-    for chip in m.chips.chipmakers:
-        open_h100e: dict[int, float] = defaultdict(float)
-        deposits: dict[int, float] = defaultdict(float)
-        for o in m.chips.order_book[chip.eid]:
-            open_h100e[o.buyer] += o.h100e
-            deposits[o.buyer] += o.deposit
-        for buyer, h100e in open_h100e.items():
+    book = m.chips.order_book
+    for chip in m.chips.chipmakers:  # its open orders by buyer, buyers in the order of their oldest order
+        buyers, open_h100e, deposits, _ = book.by_buyer(book.rows_of(chip.eid))
+        for buyer, h100e, deposit in zip(buyers, open_h100e, deposits):
             if name[buyer] in g:
                 g.add_edge(name[buyer], chip.name, type="chip_order", weight=float(m.chips.order_value(chip, h100e)),
-                           h100e=float(h100e), deposit=float(deposits[buyer]))
+                           h100e=float(h100e), deposit=float(deposit))
     return g
 
 
