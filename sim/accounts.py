@@ -40,8 +40,7 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     principal = [loan.principal for loan in loans]
     out["loans_receivable"] = by_party([loan.lender for loan in loans], principal, n)
     out["loans_payable"] = by_party([loan.borrower for loan in loans], principal, n)
-    stakes = m.equity.stakes
-    out["equity_stakes"] = by_party([st.holder for st in stakes], [st.value for st in stakes], n)
+    out["equity_stakes"] = by_party(m.equity.column("holder"), m.equity.column("value"), n)
     customer, provider, prepaid = m.contracts.active().columns("customer", "provider", "prepaid")
     out["prepaid_compute"] = by_party(customer, prepaid, n)
     out["deferred_revenue"] = by_party(provider, prepaid, n)

@@ -110,3 +110,76 @@ def test_first_seen_numbers_keys_in_the_order_they_appear():
     distinct, group = first_seen(keys)
     assert distinct.tolist() == [7, 3, 1, 9]
     assert group.tolist() == [0, 1, 0, 2, 1, 3]
+
+
+# --- equity stakes ---------------------------------------------------------------------------------------------
+def _two_holders(m):
+    """Nvidia and the rival chipmaker both hold stakes in the same neocloud (the rival's bought last)."""
+    nc = max(m.neoclouds, key=lambda n: n.valuation)
+    m.equity.invest(m.nvidia, nc, 0.3, nc.valuation)
+    m.equity.invest(m.rival, nc, 0.2, nc.valuation + 0.3)
+    return nc
+
+
+def test_a_stake_is_a_view_of_its_row_and_rounds_dilute_every_holder(fresh_24):
+    m = fresh_24
+    nc = max(m.neoclouds, key=lambda n: n.valuation)
+    register = m.equity
+    m.equity.invest(m.nvidia, nc, 0.3, nc.valuation)
+    nvidia = next(s for s in register if s.holder == m.nvidia.eid and s.issuer == nc.eid)
+    share, cost = nvidia.share, nvidia.cost
+    assert (type(nvidia.share), type(nvidia.value), type(nvidia.holder), type(nvidia.since)) == (float, float, int, int)
+    m.equity.invest(m.rival, nc, 0.2, nc.valuation + 0.3)  # a second holder buys in: Nvidia is diluted
+    rival = next(s for s in register if s.holder == m.rival.eid)
+    assert nvidia.share == share * ((nc.valuation + 0.3) / (nc.valuation + 0.5)) and nvidia.cost == cost
+    assert rival.share == 0.2 / (nc.valuation + 0.5) and rival.value == 0.2 and rival.since == m.month
+    assert register.held_share(nc.eid) == nvidia.share + rival.share
+    assert register.share_of(m.rival.eid, nc.eid) == rival.share
+    assert register.stakes_in(nc.eid)[-1] == rival and rival != nvidia
+    nvidia.value = 1.5  # a write goes to the row
+    assert register.column("value")[nvidia.row] == 1.5
+    before = [st.share for st in register]
+    m.equity.sell_to_outside_investors(nc, 1.0, nc.valuation)
+    for st, old in zip(register, before):
+        assert st.share == (old * (nc.valuation / (nc.valuation + 1.0)) if st.issuer == nc.eid else old)
+
+
+def test_the_equity_registers_marks_and_sums_are_those_stake_by_stake(fresh_24):
+    """The month's marks (one column operation) book each holder what marking the stakes one by one books, and leave
+    each stake at its share of the issuer's valuation; value held and shares held are the stakes added in turn."""
+    m = fresh_24
+    _two_holders(m)
+    register = m.equity
+    assert register.n >= 3
+    expected_value, expected_income = [], defaultdict(float)
+    for st in register:
+        new = st.share * max(getattr(m.entity[st.issuer], "valuation", 0.0), 0.0)
+        expected_value.append(new)
+        expected_income[st.holder] += new - st.value
+    before = {h: m.ledger.income_of(h, "stake_revaluation") for h in expected_income}
+    register.mark()
+    assert [st.value for st in register] == expected_value
+    for h, income in expected_income.items():
+        assert m.ledger.income_of(h, "stake_revaluation") - before[h] == pytest.approx(income, abs=1e-12)
+    for holder in (m.nvidia.eid, m.rival.eid):
+        total = 0.0
+        for st in register:
+            total += st.value if st.holder == holder else 0.0
+        assert register.value_held_by(holder) == total
+        assert register.investees_of(holder) == {st.issuer for st in register if st.holder == holder}
+    sheets = balance_sheets(m)
+    assert sheets["equity_stakes"][m.nvidia.eid] == register.value_held_by(m.nvidia.eid)
+
+
+def test_a_defaulted_issuers_stakes_are_written_off_and_leave_the_register(fresh_24):
+    m = fresh_24
+    nc = _two_holders(m)
+    register = m.equity
+    values = {st.holder: st.value for st in register.stakes_in(nc.eid)}
+    others = [st for st in register if st.issuer != nc.eid]
+    equity = {h: m.ledger.equity[h] for h in values}
+    register.write_off(nc.eid)
+    assert not register.stakes_in(nc.eid) and list(register) == others
+    for h, v in values.items():
+        assert m.ledger.equity[h] == equity[h] - v
+    assert m.flow["stake_writedowns"] >= sum(values.values()) - 1e-12

@@ -201,13 +201,13 @@ def test_a_default_writes_nvidias_stake_down(fresh_24):
     m = fresh_24
     nc = m.neoclouds[1]
     m.equity.invest(m.nvidia, nc, 0.2, max(nc.valuation, 1.0))  # Nvidia joins an equity round
-    stake = next(s for s in m.equity.stakes if s.holder == m.nvidia.eid and s.issuer == nc.eid)
+    stake = next(s for s in m.equity if s.holder == m.nvidia.eid and s.issuer == nc.eid)
     equity_before = m.ledger.equity[m.nvidia.eid]
     value = stake.value
     forfeited_before = m.ledger.income_of(m.nvidia.eid, "forfeited_deposit")
     surplus_before = m.ledger.income_of(m.nvidia.eid, "recovery")
     resolve_default(m, nc)
-    assert stake not in m.equity.stakes
+    assert stake not in list(m.equity)
     forfeited = m.ledger.income_of(m.nvidia.eid, "forfeited_deposit") - forfeited_before  # its chip deposits
     # as a shareholder it gets its share of whatever the lenders seized beyond their claims (absolute priority)
     surplus = m.ledger.income_of(m.nvidia.eid, "recovery") - surplus_before

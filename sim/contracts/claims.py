@@ -13,7 +13,8 @@ so it appears on two balance sheets by construction.
   liability of the provider, released month by month). Rent-backs are compute contracts whose customer is
   the chipmaker; start-ups' contracts are contracts whose customer is the start-up population, with the start-up's
   slot. Compute contracts are rows of a columnar register; this class is a view of one row.
-* :class:`EquityStake`: a holder's share of an issuer's equity, marked to the issuer's valuation.
+* :class:`EquityStake`: a holder's share of an issuer's equity, marked to the issuer's valuation (a view of one row
+  of the columnar equity register).
 * :class:`Backstop`: a guarantor's commitment to buy the beneficiary's unsold capacity up to a cap.
 
 The registers that hold these claims and settle them are :mod:`gpucredit.sim.contracts.register` (compute contracts),
@@ -194,14 +195,24 @@ class ComputeContract:
                 f"{self.kind}, prepaid={self.prepaid:.6f}, loan={self.loan}, active={self.active})")
 
 
-@dataclass(slots=True)
-class EquityStake:
-    holder: int
-    issuer: int
-    share: float
-    cost: float  # US$bn paid
-    value: float = 0.0  # US$bn, marked to the issuer's valuation
-    since: int = 0
+class EquityStake(_RowView):
+    """A holder's share of an issuer's equity, marked to the issuer's valuation: one row of the equity register
+    (:class:`gpucredit.sim.finance.equity.EquityRegister`, one row per holder and issuer), seen as an object. A stake
+    written off (its issuer defaulted) leaves the register."""
+
+    __slots__ = ()
+    what = "equity stake"
+
+    holder = column_property("holder", "entity id of the holder", int)
+    issuer = column_property("issuer", "entity id of the issuer", int)
+    share = column_property("share", "fraction of the issuer's equity held (diluted by later rounds)", float)
+    cost = column_property("cost", "US$bn paid", float)
+    value = column_property("value", "US$bn, marked to the issuer's valuation", float)
+    since = column_property("since", "month of the first investment", int)
+
+    def __repr__(self) -> str:
+        return (f"EquityStake(holder={self.holder}, issuer={self.issuer}, share={self.share:.6f}, cost={self.cost:.6f}, "
+                f"value={self.value:.6f}, since={self.since})")
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ class CircularFinance:
         p = m.p
         nv = m.nvidia
         alive = {nc.eid: nc for nc in m.neoclouds}
-        held = sorted((s for s in m.equity.stakes if s.holder == nv.eid and s.issuer in alive), key=lambda s: -s.value)
+        held = sorted((s for s in m.equity if s.holder == nv.eid and s.issuer in alive), key=lambda s: -s.value)
         if p["nvidia.backstop_cap"] > 0 and not self.backstops and year_of(m.month) >= p["nvidia.backstop_start_year"] and held:
             end = int(round((p["nvidia.backstop_end_year"] - 2023.0) * 12))
             if end > m.month:

@@ -53,7 +53,7 @@ def exposures(model) -> list[tuple[int, int, str, float, dict]]:
     for loan in m.loans.outstanding():
         out.append((loan.lender, loan.borrower, "loan", loan.principal,
                     {"collateral": loan.collateral_value, "ltv": loan.ltv, "status": loan.status}))
-    for st in m.equity.stakes:
+    for st in m.equity:
         out.append((st.holder, st.issuer, "equity_stake", st.value, {"share": st.share}))
     out.extend(contract_edges(m))
     for b in m.circular.live():
@@ -124,10 +124,10 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     m = model
     month = m.month
     loans = m.loans.outstanding()
-    stakes = m.equity.stakes
-    holder = [l.lender for l in loans] + [st.holder for st in stakes]
-    obligor = [l.borrower for l in loans] + [st.issuer for st in stakes]
-    value = [l.principal for l in loans] + [st.value for st in stakes]
+    stakes = m.equity
+    holder = [l.lender for l in loans] + stakes.column("holder").tolist()
+    obligor = [l.borrower for l in loans] + stakes.column("issuer").tolist()
+    value = [l.principal for l in loans] + stakes.column("value").tolist()
     parts_h, parts_o, parts_v = [np.array(holder, dtype=int)], [np.array(obligor, dtype=int)], [np.array(value, dtype=float)]
     provider, customer, qty, price, start, end = m.contracts.active().columns("provider", "customer", "qty", "price", "start", "end")
     if len(provider):
