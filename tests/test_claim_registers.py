@@ -9,6 +9,7 @@ import pytest
 
 from gpucredit.sim.accounts import balance_sheets
 from gpucredit.sim.contracts.claims import ChipOrder
+from gpucredit.sim.finance.circular import Backstops
 from gpucredit.sim.markets.chips import first_seen
 from tests.conftest import run
 
@@ -183,3 +184,39 @@ def test_a_defaulted_issuers_stakes_are_written_off_and_leave_the_register(fresh
     for h, v in values.items():
         assert m.ledger.equity[h] == equity[h] - v
     assert m.flow["stake_writedowns"] >= sum(values.values()) - 1e-12
+
+
+# --- backstops -------------------------------------------------------------------------------------------------
+def test_a_backstop_is_a_view_of_its_row_and_the_table_selects_those_in_force():
+    table = Backstops()
+    first = table.add(1, 5, 6.0, 10, 40)
+    second = table.add(1, 6, 3.0, 20, 30)
+    assert (type(first.cap), type(first.paid), type(first.end)) == (float, float, int)
+    first.paid = 1.5  # a write goes to the row
+    assert table.column("paid")[first.row] == 1.5 and first.monthly_cap(25) == (6.0 - 1.5) / 15
+    assert second.monthly_cap(29) == 3.0 and second.monthly_cap(35) == 3.0  # the rest, in its last month or after
+    for month in (5, 10, 20, 29, 30, 39, 40):
+        by_loop = [b for b in table if b.start <= month < b.end and b.cap > b.paid]
+        assert table.live(month) == by_loop
+        assert table.beneficiaries(month) == {b.beneficiary for b in table if b.start <= month < b.end}
+    second.paid = 3.0  # its cap used up: in force, but no longer live
+    assert table.live(25) == [first] and table.beneficiaries(25) == {5, 6}
+    table.end_for(5, 12)  # the beneficiary left the market
+    assert first.end == 12 and table.live(12) == [] and second.end == 30
+    assert list(table) == [first, second] and first != second
+
+
+def test_a_backstop_pays_its_beneficiarys_idle_capacity_up_to_the_monthly_cap(fresh_24):
+    """Nvidia buys the idle live capacity of a backstopped neocloud at the spot price, never more than the cap left
+    spread over the remaining months; what it paid is recorded on the backstop's row."""
+    m = fresh_24
+    nc = max(m.neoclouds, key=lambda n: m.fleet.capacity_by_owner[n.eid])
+    m.circular.backstops = Backstops()
+    backstop = m.circular.backstops.add(m.nvidia.eid, nc.eid, 0.012, m.month, m.month + 12)
+    cap = backstop.monthly_cap(m.month)
+    m.spot.cohort_active[:] = 0.0  # nothing of it is used this month
+    before = m.ledger.income_of(nc.eid, "backstop")
+    m.circular.pay_backstops()
+    assert backstop.paid == pytest.approx(cap, rel=1e-12) and cap == pytest.approx(0.001)
+    assert m.ledger.income_of(nc.eid, "backstop") - before == pytest.approx(cap, rel=1e-12)
+    assert backstop.monthly_cap(m.month + 1) == pytest.approx((0.012 - cap) / 11)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gpucredit.agents.lender import units_funded
-from gpucredit.sim.contracts.claims import Backstop
+from gpucredit.sim.finance.circular import Backstops
 from gpucredit.sim.accounts import balance_sheets
 from gpucredit.sim.credit.default import resolve_default
 from tests.conftest import run
@@ -126,7 +126,8 @@ def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
     m = fresh_24
     # the neocloud with the most capacity not committed to contracts
     nc = max(m.neoclouds, key=lambda n: m.fleet.capacity_by_owner[n.eid] - m.contracts.contracted_by_provider[n.eid])
-    m.circular.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
+    m.circular.backstops = Backstops()  # this one only
+    m.circular.backstops.add(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)
     m.open_month = lambda: None  # keep the month as it is
     # a demand collapse: developers and hyperscalers stop buying compute on spot
     for lab in m.labs:
@@ -155,7 +156,8 @@ def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
 def test_a_backstop_pays_nothing_when_all_capacity_is_used(fresh_24):
     m = fresh_24
     nc = m.neoclouds[0]
-    m.circular.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
+    m.circular.backstops = Backstops()  # this one only
+    m.circular.backstops.add(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)
     for h in m.hyperscalers:
         h.budget = 1e4  # overwhelming demand: every GPU is rented
     m.flow.clear()

@@ -15,7 +15,8 @@ so it appears on two balance sheets by construction.
   slot. Compute contracts are rows of a columnar register; this class is a view of one row.
 * :class:`EquityStake`: a holder's share of an issuer's equity, marked to the issuer's valuation (a view of one row
   of the columnar equity register).
-* :class:`Backstop`: a guarantor's commitment to buy the beneficiary's unsold capacity up to a cap.
+* :class:`Backstop`: a guarantor's commitment to buy the beneficiary's unsold capacity up to a cap (a view of one
+  row of the columnar backstop table).
 
 The registers that hold these claims and settle them are :mod:`gpucredit.sim.contracts.register` (compute contracts),
 :mod:`gpucredit.sim.credit.loans` (loans), :mod:`gpucredit.sim.markets.chips` (chip orders),
@@ -24,7 +25,7 @@ The registers that hold these claims and settle them are :mod:`gpucredit.sim.con
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..table import column_property
 
@@ -215,16 +216,30 @@ class EquityStake(_RowView):
                 f"value={self.value:.6f}, since={self.since})")
 
 
-@dataclass(slots=True)
-class Backstop:
-    guarantor: int
-    beneficiary: int
-    cap: float  # US$bn total
-    start: int
-    end: int
-    paid: float = 0.0
-    draws: list = field(default_factory=list)
+def backstop_monthly_cap(cap: float, paid: float, end: int, month: int) -> float:
+    """The most a backstop pays in ``month`` (US$bn): what is left of its ``cap`` spread evenly over the months to its
+    ``end``."""
+    remaining_months = max(1, end - month)
+    return max(0.0, cap - paid) / remaining_months
+
+
+class Backstop(_RowView):
+    """A guarantor's commitment to buy the beneficiary's unsold capacity up to a cap, from ``start`` to ``end``: one
+    row of the backstop table (:class:`gpucredit.sim.finance.circular.Backstops`), seen as an object."""
+
+    __slots__ = ()
+    what = "backstop"
+
+    guarantor = column_property("guarantor", "entity id of the guarantor (Nvidia)", int)
+    beneficiary = column_property("beneficiary", "entity id of the beneficiary (a neocloud)", int)
+    cap = column_property("cap", "US$bn it pays at most in all", float)
+    start = column_property("start", "first month in force", int)
+    end = column_property("end", "first month no longer in force (the beneficiary's exit ends it)", int)
+    paid = column_property("paid", "US$bn paid so far", float)
 
     def monthly_cap(self, month: int) -> float:
-        remaining_months = max(1, self.end - month)
-        return max(0.0, self.cap - self.paid) / remaining_months
+        return backstop_monthly_cap(self.cap, self.paid, self.end, month)
+
+    def __repr__(self) -> str:
+        return (f"Backstop(guarantor={self.guarantor}, beneficiary={self.beneficiary}, cap={self.cap:.3f}, "
+                f"start={self.start}, end={self.end}, paid={self.paid:.6f})")

@@ -280,9 +280,7 @@ def write_down_stakes(economy, nc) -> None:
 def exit_market(economy, nc) -> None:
     """Backstops in its favour end; it leaves the market."""
     m = economy
-    for b in m.circular.backstops:
-        if b.beneficiary == nc.eid:
-            b.end = m.month
+    m.circular.backstops.end_for(nc.eid, m.month)
     nc.alive = False
     m.neoclouds.remove(nc)
     m.defunct.append(nc)
