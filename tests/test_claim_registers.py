@@ -92,7 +92,7 @@ def test_orders_due_are_grouped_by_buyer_in_the_order_of_their_oldest_order(econ
     placed_by = m.month
     for chip in m.chips.chipmakers:
         due = book.due_rows(chip.eid, placed_by)
-        buyers, requested, deposit, rows = book.by_buyer(due)
+        buyers, requested, deposit, rows = book.by_buyer(due, deposits=True)
         owed: dict[int, list] = {}
         for o in m.chips.orders(chip.eid):
             if o.month <= placed_by and o.h100e > 0:
@@ -108,9 +108,11 @@ def test_orders_due_are_grouped_by_buyer_in_the_order_of_their_oldest_order(econ
 
 def test_first_seen_numbers_keys_in_the_order_they_appear():
     keys = np.array([7, 3, 7, 1, 3, 9])
-    distinct, group = first_seen(keys)
+    distinct, group, members = first_seen(keys, np.array([10, 11, 12, 13, 14, 15]))
     assert distinct.tolist() == [7, 3, 1, 9]
     assert group.tolist() == [0, 1, 0, 2, 1, 3]
+    assert members == [[10, 12], [11, 14], [13], [15]]
+    assert first_seen(keys[:0])[2] == []
 
 
 # --- equity stakes ---------------------------------------------------------------------------------------------

@@ -79,27 +79,29 @@ class CircularFinance:
         p = m.p
         nv = m.nvidia
         alive = {nc.eid: nc for nc in m.neoclouds}
-        held = sorted((s for s in m.equity if s.holder == nv.eid and s.issuer in alive), key=lambda s: -s.value)
+        rows = m.equity.rows_of(holder=nv.eid)  # its stakes in neoclouds still operating, the most valuable first
+        stakes = zip(m.equity.column("issuer")[rows].tolist(), m.equity.column("value")[rows].tolist())
+        held = [issuer for issuer, _ in sorted(((i, v) for i, v in stakes if i in alive), key=lambda s: -s[1])]
         if p["nvidia.backstop_cap"] > 0 and not self.backstops.n and year_of(m.month) >= p["nvidia.backstop_start_year"] and held:
             end = int(round((p["nvidia.backstop_end_year"] - 2023.0) * 12))
             if end > m.month:
-                target = alive[held[0].issuer]
+                target = alive[held[0]]
                 self.backstops.add(nv.eid, target.eid, p["nvidia.backstop_cap"], m.month, end)
                 m.events.log("backstop_signed", ["Nvidia", target.name], p["nvidia.backstop_cap"])
         if p["nvidia.rentback_total"] > 0:
             signed = False
             have = m.contracts.rent_back_providers()
             price = m.term.price
-            for st in held[:2]:
-                if st.issuer in have or len(have) >= 2:
+            for issuer in held[:2]:
+                if issuer in have or len(have) >= 2:
                     continue
                 months = p["nvidia.rentback_months"]
                 qty = p["nvidia.rentback_total"] / (months * price * H)
-                c = m.contracts.sign(nv, st.issuer, qty, price, "ig", "rent_back", term=months, prepay_share=0.0)
+                c = m.contracts.sign(nv, issuer, qty, price, "ig", "rent_back", term=months, prepay_share=0.0)
                 if c is not None:
-                    have.add(st.issuer)
+                    have.add(issuer)
                     signed = True
-                    m.events.log("rent_back_signed", ["Nvidia", alive[st.issuer].name], p["nvidia.rentback_total"])
+                    m.events.log("rent_back_signed", ["Nvidia", alive[issuer].name], p["nvidia.rentback_total"])
             if signed:
                 m.contracts.refresh_books()
 

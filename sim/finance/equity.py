@@ -44,11 +44,11 @@ class EquityRegister(Table):
 
     def rows_of(self, holder: int | None = None, issuer: int | None = None) -> np.ndarray:
         """Rows of the stakes ``holder`` holds and/or of those in ``issuer``, in the order first bought."""
-        mask = np.ones(self.n, dtype=bool)
+        if issuer is None:
+            return (self.column("holder") == holder).nonzero()[0] if holder is not None else np.arange(self.n)
+        mask = self.column("issuer") == issuer
         if holder is not None:
             mask &= self.column("holder") == holder
-        if issuer is not None:
-            mask &= self.column("issuer") == issuer
         return mask.nonzero()[0]
 
     def stakes_in(self, issuer: int) -> list[EquityStake]:
@@ -56,7 +56,7 @@ class EquityRegister(Table):
         return [EquityStake(self, r) for r in self.rows_of(issuer=issuer).tolist()]
 
     def investees_of(self, holder: int) -> set[int]:
-        return set(self.column("issuer")[self.rows_of(holder)].tolist())
+        return set(self.column("issuer")[self.column("holder") == holder].tolist())
 
     def value_held_by(self, holder: int) -> float:
         """US$bn: the market value of ``holder``'s stakes."""

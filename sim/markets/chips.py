@@ -52,13 +52,23 @@ def allocate_chips(requested: np.ndarray, weights: np.ndarray, supply: float) ->
     return alloc
 
 
-def first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct ``keys`` in the order they first appear, and for each element the index of its key among them."""
-    distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    rank = np.argsort(first, kind="stable")
-    position = np.empty(len(distinct), dtype=np.int64)
-    position[rank] = np.arange(len(distinct))
-    return distinct[rank], position[inverse]
+def first_seen(keys: np.ndarray, items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[list]]:
+    """The distinct ``keys`` in the order they first appear; for each element the index of its key among them; and
+    for each key the ``items`` (default: the positions) of its elements, in their order. One stable sort."""
+    n = len(keys)
+    order = np.argsort(keys, kind="stable")  # each key's elements together, in their order
+    sorted_keys = keys[order]
+    new = np.ones(n, dtype=bool)  # where a key's elements start
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+    starts = new.nonzero()[0]
+    rank = order[starts].argsort()  # the keys, in increasing order, ranked by where they first appear
+    position = np.empty(len(starts), dtype=np.intp)
+    position[rank] = np.arange(len(starts))
+    group = np.empty(n, dtype=np.intp)
+    group[order] = position[new.cumsum() - 1]
+    bounds = starts.tolist() + [n]
+    flat = (order if items is None else items[order]).tolist()
+    return sorted_keys[starts[rank]], group, [flat[bounds[j]:bounds[j + 1]] for j in rank.tolist()]
 
 
 class OrderBook(Table):
@@ -72,11 +82,11 @@ class OrderBook(Table):
 
     def rows_of(self, seller: int | None = None, buyer: int | None = None) -> np.ndarray:
         """Rows of ``seller``'s and/or ``buyer``'s orders, oldest first."""
-        mask = np.ones(self.n, dtype=bool)
+        if buyer is None:
+            return (self.column("seller") == seller).nonzero()[0] if seller is not None else np.arange(self.n)
+        mask = self.column("buyer") == buyer
         if seller is not None:
             mask &= self.column("seller") == seller
-        if buyer is not None:
-            mask &= self.column("buyer") == buyer
         return mask.nonzero()[0]
 
     def rows_by_seller(self) -> np.ndarray:
@@ -94,15 +104,15 @@ class OrderBook(Table):
         n = self.n
         return ((c["seller"][:n] == seller) & (c["month"][:n] <= placed_by) & (c["h100e"][:n] > 0)).nonzero()[0]
 
-    def by_buyer(self, rows: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray, list[np.ndarray]]:
+    def by_buyer(self, rows: np.ndarray, deposits: bool = False) -> tuple[list[int], np.ndarray, np.ndarray | None, list]:
         """The orders ``rows`` by buyer, buyers in the order of their first order among them: the buyers, their
-        H100e and deposits (each buyer's orders added in turn, as one after the other in a loop) and their rows."""
-        buyers, group = first_seen(self.column("buyer")[rows])
+        H100e and (if asked for) deposits, each buyer's orders added in turn as a loop over them adds them, and each
+        buyer's rows (a list, oldest first)."""
+        buyers, group, members = first_seen(self.column("buyer")[rows], rows)
         k = len(buyers)
         h100e = np.bincount(group, weights=self.column("h100e")[rows], minlength=k)
-        deposit = np.bincount(group, weights=self.column("deposit")[rows], minlength=k)
-        in_group = rows[np.argsort(group, kind="stable")]
-        return buyers.tolist(), h100e, deposit, np.split(in_group, np.bincount(group, minlength=k).cumsum()[:-1])
+        deposit = np.bincount(group, weights=self.column("deposit")[rows], minlength=k) if deposits else None
+        return buyers.tolist(), h100e, deposit, members
 
     def drop_filled(self, seller: int) -> None:
         """``seller``'s orders with nothing left to deliver leave the book (rows change)."""
@@ -149,7 +159,8 @@ class ChipMarket:
         for s in book.sellers:
             own = seller == s
             by_buyer = np.bincount(buyer[own], weights=h100e[own], minlength=size)
-            self.on_order_from.update(((b, s), by_buyer[b]) for b in np.unique(buyer[own]).tolist())
+            with_orders = np.bincount(buyer[own], minlength=size).nonzero()[0]
+            self.on_order_from.update(zip([(b, s) for b in with_orders.tolist()], by_buyer[with_orders]))
 
     def _order_changed(self, buyer: int, seller: int, h100e: float, deposit: float) -> None:
         """``buyer``'s order with ``seller`` changed by ``h100e`` H100e on order and ``deposit`` US$bn of deposit."""
@@ -269,9 +280,9 @@ class ChipMarket:
             alloc = allocate_chips(requested, weights, supply_h100e)
             mix = self.output_mix(chip, supply, supply_h100e)
             shipped = 0.0
-            for rows, got in zip(due, alloc):
+            for rows, got in zip(due, alloc.tolist()):
                 if got > 1e-9:
-                    shipped += self.deliver(rows.tolist(), chip, float(got), mix)
+                    shipped += self.deliver(rows, chip, got, mix)
             book.drop_filled(chip.eid)
             m.flow[f"{chip.vendor}_allocation_ratio"] = float(shipped / max(chip.requested, 1e-9))
 

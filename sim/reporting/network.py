@@ -103,7 +103,7 @@ def build_network(model) -> nx.MultiDiGraph:
             g.add_edge(m.nvidia.name, name[buyer], type="chip_sale", weight=float(value))
     book = m.chips.order_book
     for chip in m.chips.chipmakers:  # its open orders by buyer, buyers in the order of their oldest order
-        buyers, open_h100e, deposits, _ = book.by_buyer(book.rows_of(chip.eid))
+        buyers, open_h100e, deposits, _ = book.by_buyer(book.rows_of(chip.eid), deposits=True)
         for buyer, h100e, deposit in zip(buyers, open_h100e, deposits):
             if name[buyer] in g:
                 g.add_edge(name[buyer], chip.name, type="chip_order", weight=float(m.chips.order_value(chip, h100e)),
