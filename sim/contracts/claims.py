@@ -52,17 +52,23 @@ class _RowView:
     """A claim seen as an object: a view of its row (found by its id) in a register that is a
     :class:`~gpucredit.sim.table.Table`. Two views are equal, and hash alike, when they are of the same claim."""
 
-    __slots__ = ("_table", "id")
+    __slots__ = ("_table", "id", "_row")
     what = "claim"
 
     def __init__(self, register, row: int):
         self._table = register
         self.id = int(register.column("id")[row])
+        self._row = row  # where it was last found
 
     @property
     def row(self) -> int:
-        """Its row in the register now (rows move when claims leave the register)."""
-        return _row_by_id(self._table, self.id, self.what)
+        """Its row in the register now (rows move when claims leave the register): where it was last found if it is
+        still there, else looked up by id."""
+        table, row = self._table, self._row
+        if row < table.n and table._columns["id"][row] == self.id:
+            return row
+        self._row = row = _row_by_id(table, self.id, self.what)
+        return row
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and other._table is self._table and other.id == self.id

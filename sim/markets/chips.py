@@ -314,10 +314,11 @@ class ChipMarket:
         for r in rows:  # the oldest orders first
             if left <= 1e-12:
                 break
-            x = min(open_h100e[r], left)
-            d = min(deposit_with(held[r], open_h100e[r], x), value * x / h100e)  # never more than the GPUs it pays for
-            open_h100e[r] -= x
-            held[r] -= d
+            h, dep = open_h100e[r], held[r]  # (numpy scalars, read once)
+            x = min(h, left)
+            d = min(deposit_with(dep, h, x), value * x / h100e)  # never more than the GPUs it pays for
+            open_h100e[r] = h - x
+            held[r] = dep - d
             self._order_changed(buyer_id, chip.eid, -x, -d)
             deposit += d
             left -= x
