@@ -10,7 +10,7 @@ import pytest
 from gpucredit.sim.accounts import balance_sheets
 from gpucredit.sim.contracts.claims import ChipOrder
 from gpucredit.sim.finance.circular import Backstops
-from gpucredit.sim.markets.chips import first_seen
+from gpucredit.sim.markets.chips import ORDER_COLUMNS, OrderBook, first_seen
 from tests.conftest import run
 
 
@@ -104,6 +104,17 @@ def test_orders_due_are_grouped_by_buyer_in_the_order_of_their_oldest_order(econ
                 added += o.h100e
             assert total == added
             assert book.column("id")[rows_b].tolist() == [o.id for o in owed[b]]
+
+
+def test_an_order_added_alone_is_the_row_append_would_add_even_when_the_book_grows():
+    added, appended = OrderBook([1, 2], capacity=2), OrderBook([1, 2], capacity=2)
+    for k in range(5):
+        order = dict(id=10 + k, buyer=20 + k % 2, seller=1 + k % 2, h100e=100.0 * k, month=k - 3, deposit=0.5 * k)
+        assert added.add(**order) == int(appended.append(**order)[0]) == k
+    assert added.n == appended.n == 5 and len(added._columns["id"]) >= 5
+    for name in ORDER_COLUMNS:
+        assert added.column(name).tolist() == appended.column(name).tolist()
+        assert added.column(name).dtype == appended.column(name).dtype
 
 
 def test_first_seen_numbers_keys_in_the_order_they_appear():
