@@ -218,6 +218,10 @@ class ChipMarket:
     def place(self, buyer: int, chip, h100e: float, deposit_share: float | None = None, month: int | None = None) -> ChipOrder:
         """An order for ``h100e`` of ``chip``'s output placed in ``month`` (default: this month), with a deposit
         of ``nvidia.deposit_share`` of its value at today's list price (a hyperscaler issues bonds for it if need be)."""
+        return ChipOrder(self.order_book, self._place(buyer, chip, h100e, deposit_share, month))
+
+    def _place(self, buyer: int, chip, h100e: float, deposit_share: float | None = None, month: int | None = None) -> int:
+        """:meth:`place`, returning the order's row (the market's own orders need no view)."""
         m = self.economy
         share = m.p["nvidia.deposit_share"] if deposit_share is None else deposit_share
         value = self.order_value(chip, h100e)
@@ -233,7 +237,7 @@ class ChipMarket:
                        month=m.month if month is None else month, deposit=deposit)
         self._order_changed(buyer, chip.eid, h100e, deposit)
         m.flow["chip_orders"] += value
-        return ChipOrder(book, row)
+        return row
 
     def seed(self) -> None:
         """The backlog at the start: ``nvidia.order_lead_months`` months of each chipmaker's output on order,
@@ -251,7 +255,7 @@ class ChipMarket:
             for k in range(lead, 0, -1):
                 for b, w in zip(buyers, weights / weights.sum()):
                     if w * supply > 1e-6:
-                        self.place(b, chip, w * supply, deposit_share=0.0, month=-k)
+                        self._place(b, chip, w * supply, deposit_share=0.0, month=-k)
         m.flow = defaultdict(float)  # pre-history orders are not this month's
 
     # --- clearing ------------------------------------------------------------------------------------
@@ -262,12 +266,12 @@ class ChipMarket:
         gens = m.gens
         for nc in m.neoclouds:
             if nc.planned_units > 0:
-                self.place(nc.eid, m.nvidia, nc.planned_units * gens[nc.wanted_gen].perf)
+                self._place(nc.eid, m.nvidia, nc.planned_units * gens[nc.wanted_gen].perf)
         for h in m.hyperscalers:
             for chip in self.chipmakers:
                 want = sum([u * gens[g].perf for g, u in h.planned.items() if gens[g].vendor == chip.vendor])
                 if want > 0:
-                    self.place(h.eid, chip, want)
+                    self._place(h.eid, chip, want)
 
     def allocate(self) -> None:
         """Each chipmaker allocates this month's output among the orders due (placed at least
