@@ -56,6 +56,7 @@ class EquityRegister(Table):
         return [EquityStake(self, r) for r in self.rows_of(issuer=issuer).tolist()]
 
     def investees_of(self, holder: int) -> set[int]:
+        """The firms ``holder`` holds a stake in."""
         return set(self.column("issuer")[self.column("holder") == holder].tolist())
 
     def value_held_by(self, holder: int) -> float:
@@ -63,6 +64,7 @@ class EquityRegister(Table):
         return added_in_turn(self.column("value")[self.rows_of(holder)])
 
     def share_of(self, holder: int, issuer: int) -> float:
+        """The share of ``issuer``'s equity ``holder`` owns (0-1)."""
         return added_in_turn(self.column("share")[self.rows_of(holder, issuer)])
 
     def held_share(self, issuer: int) -> float:
