@@ -48,7 +48,7 @@ class Chipmaker(mesa.Agent):
     @property
     def backlog_h100e(self) -> float:
         """H100e on order from it, due or not (added up when asked: no rule reads it)."""
-        return sum(o.h100e for o in self.model.chips.order_book[self.eid])
+        return self.model.chips.backlog(self.eid)
 
     # --- production and pricing -------------------------------------------------------------------
     def production_mix(self, month: int) -> dict[int, float]:

@@ -70,3 +70,11 @@ def column_property(name: str, doc: str, convert: Callable | None = None, encode
         self._table._columns[name][self.row] = encode(value) if encode else value
 
     return property(read, write, doc=doc)
+
+
+def added_in_turn(values: np.ndarray) -> float:
+    """The sum of ``values`` added one after another from 0.0, in their order: what a ``+=`` loop gives, and Python's
+    ``sum()`` of numpy scalars (which, unlike a sum of Python floats, is not compensated). 0.0 if there are none."""
+    if not len(values):
+        return 0.0
+    return float(np.bincount(np.zeros(len(values), dtype=np.intp), weights=values, minlength=1)[0])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gpucredit.agents.lender import units_funded
-from gpucredit.sim.contracts.claims import Backstop
+from gpucredit.sim.finance.circular import Backstops
 from gpucredit.sim.accounts import balance_sheets
 from gpucredit.sim.credit.default import resolve_default
 from tests.conftest import run
@@ -126,7 +126,8 @@ def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
     m = fresh_24
     # the neocloud with the most capacity not committed to contracts
     nc = max(m.neoclouds, key=lambda n: m.fleet.capacity_by_owner[n.eid] - m.contracts.contracted_by_provider[n.eid])
-    m.circular.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
+    m.circular.backstops = Backstops()  # this one only
+    m.circular.backstops.add(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)
     m.open_month = lambda: None  # keep the month as it is
     # a demand collapse: developers and hyperscalers stop buying compute on spot
     for lab in m.labs:
@@ -155,7 +156,8 @@ def test_a_backstop_pays_when_utilisation_is_low(fresh_24):
 def test_a_backstop_pays_nothing_when_all_capacity_is_used(fresh_24):
     m = fresh_24
     nc = m.neoclouds[0]
-    m.circular.backstops = [Backstop(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)]
+    m.circular.backstops = Backstops()  # this one only
+    m.circular.backstops.add(m.nvidia.eid, nc.eid, 6.3, m.month, m.month + 60)
     for h in m.hyperscalers:
         h.budget = 1e4  # overwhelming demand: every GPU is rented
     m.flow.clear()
@@ -201,13 +203,13 @@ def test_a_default_writes_nvidias_stake_down(fresh_24):
     m = fresh_24
     nc = m.neoclouds[1]
     m.equity.invest(m.nvidia, nc, 0.2, max(nc.valuation, 1.0))  # Nvidia joins an equity round
-    stake = next(s for s in m.equity.stakes if s.holder == m.nvidia.eid and s.issuer == nc.eid)
+    stake = next(s for s in m.equity if s.holder == m.nvidia.eid and s.issuer == nc.eid)
     equity_before = m.ledger.equity[m.nvidia.eid]
     value = stake.value
     forfeited_before = m.ledger.income_of(m.nvidia.eid, "forfeited_deposit")
     surplus_before = m.ledger.income_of(m.nvidia.eid, "recovery")
     resolve_default(m, nc)
-    assert stake not in m.equity.stakes
+    assert stake not in list(m.equity)
     forfeited = m.ledger.income_of(m.nvidia.eid, "forfeited_deposit") - forfeited_before  # its chip deposits
     # as a shareholder it gets its share of whatever the lenders seized beyond their claims (absolute priority)
     surplus = m.ledger.income_of(m.nvidia.eid, "recovery") - surplus_before
@@ -432,19 +434,20 @@ def test_a_chip_order_is_filled_after_the_lead_time_with_its_deposit_applied():
                                           * nv.list_price(m.newest_nvidia_gen) * 1e-9)
     assert after["chip_deposits"][h.eid] - before["chip_deposits"][h.eid] == pytest.approx(order.deposit)
     assert after["customer_advances"][nv.eid] - before["customer_advances"][nv.eid] == pytest.approx(order.deposit)
-    ratio = order.deposit / order.h100e
+    ratio, placed = order.deposit / order.h100e, order.month
     for _ in range(lead - 1):
         m.step()
         assert order.h100e == 50_000.0, "nothing is shipped before the lead time"
     # due: the buyer shares each month's output with the other buyers, and its own orders fill oldest first
     for _ in range(12):
         m.step()
-        if order.h100e < 50_000.0:
+        still_open = order in m.chips.orders(nv.eid, h.eid)  # a filled order leaves the book
+        if not still_open or order.h100e < 50_000.0:
             break
-    assert order.h100e < 50_000.0
-    older = [o for o in m.chips.order_book[nv.eid] if o.buyer == h.eid and o.month < order.month]
+    assert not still_open or order.h100e < 50_000.0
+    older = [o for o in m.chips.orders(nv.eid, h.eid) if o.month < placed]
     assert not older, "a buyer's older orders are filled first"
-    assert order.h100e < 1e-6 or order.deposit / order.h100e == pytest.approx(ratio), "the deposit is applied pro rata"
+    assert not still_open or order.deposit / order.h100e == pytest.approx(ratio), "the deposit is applied pro rata"
     assert m.flow["nvidia_allocation_ratio"] > 0
 
 
@@ -507,7 +510,7 @@ def test_a_buyer_that_cannot_pay_for_its_allocation_forfeits_that_part_of_its_de
     mix = m.chips.output_mix(nv, supply, sum(units * m.gens[g].perf for g, units in supply.items()))
     nvidia_forfeits_before = m.ledger.income_of(nv.eid, "forfeited_deposit")  # other buyers' this month
     buyer_forfeits_before = m.ledger.income_of(nc.eid, "forfeited_deposit")
-    shipped = m.chips.deliver([order], nv, 20_000.0, mix)
+    shipped = m.chips.deliver([order.row], nv, 20_000.0, mix)
     assert 0 < shipped < 20_000.0  # only what its cash, deposit and loan advances pay for
     assert order.h100e == pytest.approx(0.0) and order.deposit == pytest.approx(0.0)
     cancelled = [e for e in m.events if e["event"] == "chip_order_cancelled"]
@@ -522,12 +525,12 @@ def test_a_defaulting_neocloud_forfeits_its_open_chip_orders(fresh_24):
     m = fresh_24
     nv = m.nvidia
     nc = max(m.neoclouds, key=lambda n: n.capacity())
-    order = m.chips.place(nc.eid, nv, 10_000.0, deposit_share=0.1)
-    open_before = sum(o.h100e for o in m.chips.order_book[nv.eid] if o.buyer == nc.eid)
+    deposit = m.chips.place(nc.eid, nv, 10_000.0, deposit_share=0.1).deposit
+    open_before = sum(o.h100e for o in m.chips.orders(nv.eid, nc.eid))
     assert open_before >= 10_000.0
     resolve_default(m, nc)
-    assert not [o for o in m.chips.order_book[nv.eid] if o.buyer == nc.eid]
-    assert m.ledger.income_of(nv.eid, "forfeited_deposit") >= order.deposit - 1e-12 or order.deposit == 0
+    assert not m.chips.orders(nv.eid, nc.eid)
+    assert m.ledger.income_of(nv.eid, "forfeited_deposit") >= deposit - 1e-12 or deposit == 0
     assert balance_sheets(m)["chip_deposits"][nc.eid] == 0.0
     assert sum(e["units"] for e in m.events if e["event"] == "chip_order_cancelled" and e["date"] == m.date) == pytest.approx(open_before)
 

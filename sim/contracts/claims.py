@@ -3,7 +3,8 @@ so it appears on two balance sheets by construction.
 
 * :class:`ChipOrder`: a chipmaker owes H100e of its output, the buyer owes the list price at delivery; the
   buyer's deposit is its asset (chip deposits) and the chipmaker's liability (customer advances) until it is
-  applied to the deliveries or forfeited.
+  applied to the deliveries or forfeited. Chip orders are rows of a columnar order book; this class is a view of
+  one row.
 * :class:`Loan`: a GPU-backed delayed-draw term loan facility (lender holds, borrower owes), secured by the
   fleet cohorts pledged to it and the compute contracts assigned to it, with an LTV covenant, a cure
   period and possible waivers.
@@ -12,8 +13,10 @@ so it appears on two balance sheets by construction.
   liability of the provider, released month by month). Rent-backs are compute contracts whose customer is
   the chipmaker; start-ups' contracts are contracts whose customer is the start-up population, with the start-up's
   slot. Compute contracts are rows of a columnar register; this class is a view of one row.
-* :class:`EquityStake`: a holder's share of an issuer's equity, marked to the issuer's valuation.
-* :class:`Backstop`: a guarantor's commitment to buy the beneficiary's unsold capacity up to a cap.
+* :class:`EquityStake`: a holder's share of an issuer's equity, marked to the issuer's valuation (a view of one row
+  of the columnar equity register).
+* :class:`Backstop`: a guarantor's commitment to buy the beneficiary's unsold capacity up to a cap (a view of one
+  row of the columnar backstop table).
 
 The registers that hold these claims and settle them are :mod:`gpucredit.sim.contracts.register` (compute contracts),
 :mod:`gpucredit.sim.credit.loans` (loans), :mod:`gpucredit.sim.markets.chips` (chip orders),
@@ -22,30 +25,83 @@ The registers that hold these claims and settle them are :mod:`gpucredit.sim.con
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..table import column_property
 
 
-@dataclass(slots=True)
-class ChipOrder:
-    """An order for ``h100e`` of a chipmaker's output, placed in ``month``. It is filled from the chipmaker's
+def deposit_with(deposit, open_h100e, h100e):
+    """The deposit (US$bn) that goes with ``h100e`` of an order with ``open_h100e`` H100e still to deliver and
+    ``deposit`` US$bn still held: its share of what is open (all of it for the rest of the order)."""
+    if open_h100e <= 0:
+        return 0.0
+    return deposit * min(1.0, h100e / open_h100e)
+
+
+def _row_by_id(table, claim_id: int, what: str) -> int:
+    """The row of claim ``claim_id`` in ``table`` (ids increase in the order claims are added, and rows keep that
+    order)."""
+    ids = table.column("id")
+    row = int(ids.searchsorted(claim_id))
+    if row >= len(ids) or ids[row] != claim_id:
+        raise LookupError(f"{what} {claim_id} has left its register")
+    return row
+
+
+class _RowView:
+    """A claim seen as an object: a view of its row (found by its id) in a register that is a
+    :class:`~gpucredit.sim.table.Table`. Two views are equal, and hash alike, when they are of the same claim."""
+
+    __slots__ = ("_table", "id", "_row")
+    what = "claim"
+
+    def __init__(self, register, row: int):
+        self._table = register
+        self.id = int(register.column("id")[row])
+        self._row = row  # where it was last found
+
+    @property
+    def row(self) -> int:
+        """Its row in the register now (rows move when claims leave the register): where it was last found if it is
+        still there, else looked up by id."""
+        table, row = self._table, self._row
+        if row < table.n and table._columns["id"][row] == self.id:
+            return row
+        self._row = row = _row_by_id(table, self.id, self.what)
+        return row
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other._table is self._table and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.id))
+
+
+class ChipOrder(_RowView):
+    """An order for ``h100e`` of a chipmaker's output, placed in ``month``: one row of the chip order book
+    (:class:`gpucredit.sim.markets.chips.OrderBook`), seen as an object. It is filled from the chipmaker's
     production (its generation mix at the time) once ``nvidia.order_lead_months`` have passed, in allocations
     over one or more months, at the list price of the delivery month. The ``deposit`` paid at the order is
     applied to the deliveries pro rata; orders are non-cancellable, so a buyer that cannot pay for its
-    allocation, or defaults, forfeits that part of its deposit."""
-    id: int
-    buyer: int
-    seller: int
-    h100e: float  # still to deliver
-    month: int  # placed
-    deposit: float = 0.0  # US$bn still held by the seller
+    allocation, or defaults, forfeits that part of its deposit. A filled or cancelled order stays readable until the
+    book drops it, at the end of its chipmaker's allocation (or of the buyer's default)."""
+
+    __slots__ = ()
+    what = "chip order"
+
+    buyer = column_property("buyer", "entity id of the buyer", int)
+    seller = column_property("seller", "entity id of the chipmaker", int)
+    h100e = column_property("h100e", "H100e still to deliver", float)
+    month = column_property("month", "month placed (month index; before 0: placed before January 2023)", int)
+    deposit = column_property("deposit", "US$bn of deposit still held by the chipmaker", float)
 
     def apply_deposit(self, h100e: float) -> float:
         """The deposit (US$bn) that goes with ``h100e`` of this order, delivered or cancelled."""
-        if self.h100e <= 0:
-            return 0.0
-        return self.deposit * min(1.0, h100e / self.h100e)
+        return float(deposit_with(self.deposit, self.h100e, h100e))
+
+    def __repr__(self) -> str:
+        return (f"ChipOrder(id={self.id}, buyer={self.buyer}, seller={self.seller}, h100e={self.h100e:.1f}, "
+                f"month={self.month}, deposit={self.deposit:.6f})")
 
 
 @dataclass(slots=True)
@@ -146,26 +202,50 @@ class ComputeContract:
                 f"{self.kind}, prepaid={self.prepaid:.6f}, loan={self.loan}, active={self.active})")
 
 
-@dataclass(slots=True)
-class EquityStake:
-    holder: int
-    issuer: int
-    share: float
-    cost: float  # US$bn paid
-    value: float = 0.0  # US$bn, marked to the issuer's valuation
-    since: int = 0
+class EquityStake(_RowView):
+    """A holder's share of an issuer's equity, marked to the issuer's valuation: one row of the equity register
+    (:class:`gpucredit.sim.finance.equity.EquityRegister`, one row per holder and issuer), seen as an object. A stake
+    written off (its issuer defaulted) leaves the register."""
+
+    __slots__ = ()
+    what = "equity stake"
+
+    holder = column_property("holder", "entity id of the holder", int)
+    issuer = column_property("issuer", "entity id of the issuer", int)
+    share = column_property("share", "fraction of the issuer's equity held (diluted by later rounds)", float)
+    cost = column_property("cost", "US$bn paid", float)
+    value = column_property("value", "US$bn, marked to the issuer's valuation", float)
+    since = column_property("since", "month of the first investment", int)
+
+    def __repr__(self) -> str:
+        return (f"EquityStake(holder={self.holder}, issuer={self.issuer}, share={self.share:.6f}, cost={self.cost:.6f}, "
+                f"value={self.value:.6f}, since={self.since})")
 
 
-@dataclass(slots=True)
-class Backstop:
-    guarantor: int
-    beneficiary: int
-    cap: float  # US$bn total
-    start: int
-    end: int
-    paid: float = 0.0
-    draws: list = field(default_factory=list)
+def backstop_monthly_cap(cap: float, paid: float, end: int, month: int) -> float:
+    """The most a backstop pays in ``month`` (US$bn): what is left of its ``cap`` spread evenly over the months to its
+    ``end``."""
+    remaining_months = max(1, end - month)
+    return max(0.0, cap - paid) / remaining_months
+
+
+class Backstop(_RowView):
+    """A guarantor's commitment to buy the beneficiary's unsold capacity up to a cap, from ``start`` to ``end``: one
+    row of the backstop table (:class:`gpucredit.sim.finance.circular.Backstops`), seen as an object."""
+
+    __slots__ = ()
+    what = "backstop"
+
+    guarantor = column_property("guarantor", "entity id of the guarantor (Nvidia)", int)
+    beneficiary = column_property("beneficiary", "entity id of the beneficiary (a neocloud)", int)
+    cap = column_property("cap", "US$bn it pays at most in all", float)
+    start = column_property("start", "first month in force", int)
+    end = column_property("end", "first month no longer in force (the beneficiary's exit ends it)", int)
+    paid = column_property("paid", "US$bn paid so far", float)
 
     def monthly_cap(self, month: int) -> float:
-        remaining_months = max(1, self.end - month)
-        return max(0.0, self.cap - self.paid) / remaining_months
+        return backstop_monthly_cap(self.cap, self.paid, self.end, month)
+
+    def __repr__(self) -> str:
+        return (f"Backstop(guarantor={self.guarantor}, beneficiary={self.beneficiary}, cap={self.cap:.3f}, "
+                f"start={self.start}, end={self.end}, paid={self.paid:.6f})")

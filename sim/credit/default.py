@@ -191,8 +191,8 @@ def apply_absolute_priority(economy, nc, owed: dict[int, float], recovery: dict[
     to_lenders = min(total_surplus, total_short)
     to_suppliers = min(total_surplus - to_lenders, unpaid_bills)
     to_owners = total_surplus - to_lenders - to_suppliers
-    owners = [(st.holder, st.share) for st in m.equity.stakes if st.issuer == nc.eid]
-    outside = max(0.0, 1.0 - sum(share for _, share in owners))
+    owners = [(st.holder, st.share) for st in m.equity.stakes_in(nc.eid)]
+    outside = max(0.0, 1.0 - m.equity.held_share(nc.eid))
     for k, x in surplus.items():
         part = x / total_surplus
         for j, gap in short.items():
@@ -272,21 +272,15 @@ def cancel_chip_orders(economy, nc) -> None:
 def write_down_stakes(economy, nc) -> None:
     """Its shareholders are wiped out: every stake in it is written off."""
     m = economy
-    outside_share = max(0.0, 1.0 - sum(s.share for s in m.equity.stakes if s.issuer == nc.eid))
+    outside_share = max(0.0, 1.0 - m.equity.held_share(nc.eid))
     m.venture.record_loss(outside_share * max(nc.valuation, 0.0))  # venture investors' equity is lost too
-    for st in [s_ for s_ in m.equity.stakes if s_.issuer == nc.eid]:
-        m.ledger.book(st.holder, -st.value, "stake_writedown")
-        m.flow["stake_writedowns"] += st.value
-        m.events.log("stake_writedown", [m.entity[st.holder].name, nc.name], st.value)
-        m.equity.stakes.remove(st)
+    m.equity.write_off(nc.eid)
 
 
 def exit_market(economy, nc) -> None:
     """Backstops in its favour end; it leaves the market."""
     m = economy
-    for b in m.circular.backstops:
-        if b.beneficiary == nc.eid:
-            b.end = m.month
+    m.circular.backstops.end_for(nc.eid, m.month)
     nc.alive = False
     m.neoclouds.remove(nc)
     m.defunct.append(nc)
@@ -300,7 +294,7 @@ def fail_lab(economy, customer) -> None:
     m = economy
     if customer in m.labs and customer.alive:
         customer.alive = False
-        outside_share = max(0.0, 1.0 - sum(s.share for s in m.equity.stakes if s.issuer == customer.eid))
+        outside_share = max(0.0, 1.0 - m.equity.held_share(customer.eid))
         m.venture.record_loss(outside_share * customer.valuation)  # venture investors' equity is lost
         m.flow["lab_failures"] += 1
         m.contracts.terminate(m.contracts.rows_of(customer=customer.eid), "customer_failure")

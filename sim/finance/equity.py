@@ -10,47 +10,101 @@
   ``neoclouds.max_round_share`` of their valuation; Nvidia takes up to ``nvidia.neocloud_round_share`` of its
   customers' rounds.
 * :meth:`EquityRegister.mark` -- stakes are marked to the issuer's valuation each month.
+
+The stakes are one columnar table (:class:`EquityRegister`, one row per holder and issuer, in the order first bought;
+:class:`~gpucredit.sim.contracts.claims.EquityStake` is a view of a row): dilution, marks and sums by holder or issuer
+are column operations. Sums add the stakes in turn, in row order.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..contracts.claims import EquityStake
+from ..table import Table, added_in_turn
+
+COLUMNS = {  # name -> (dtype, value of an empty row)
+    "id": (np.int64, 0), "holder": (np.int64, 0), "issuer": (np.int64, 0), "share": (float, 0.0),
+    "cost": (float, 0.0), "value": (float, 0.0), "since": (np.int64, 0),  # US$bn paid; US$bn at the last mark; month
+}
 
 
-class EquityRegister:
-    """Every equity stake one agent holds in another (``economy.equity``)."""
+class EquityRegister(Table):
+    """Every equity stake one agent holds in another (``economy.equity``): a table with one row per holder and issuer
+    (:class:`gpucredit.sim.table.Table`), and the rules of rounds, marks and write-offs."""
 
-    def __init__(self, economy):
+    def __init__(self, economy, capacity: int = 64):
+        super().__init__(COLUMNS, capacity)
         self.economy = economy
-        self.stakes: list[EquityStake] = []
+        self._next_id = 0  # the stakes' ids, in the order they are bought
 
     def __iter__(self):
-        return iter(self.stakes)
+        """Every stake, as views, in the order first bought."""
+        return (EquityStake(self, r) for r in range(self.n))
+
+    def rows_of(self, holder: int | None = None, issuer: int | None = None) -> np.ndarray:
+        """Rows of the stakes ``holder`` holds and/or of those in ``issuer``, in the order first bought."""
+        if issuer is None:
+            return (self.column("holder") == holder).nonzero()[0] if holder is not None else np.arange(self.n)
+        mask = self.column("issuer") == issuer
+        if holder is not None:
+            mask &= self.column("holder") == holder
+        return mask.nonzero()[0]
+
+    def stakes_in(self, issuer: int) -> list[EquityStake]:
+        """The stakes in ``issuer``, as views."""
+        return [EquityStake(self, r) for r in self.rows_of(issuer=issuer).tolist()]
 
     def investees_of(self, holder: int) -> set[int]:
-        return {s.issuer for s in self.stakes if s.holder == holder}
+        """The firms ``holder`` holds a stake in."""
+        return set(self.column("issuer")[self.column("holder") == holder].tolist())
 
     def value_held_by(self, holder: int) -> float:
-        return sum(s.value for s in self.stakes if s.holder == holder)
+        """US$bn: the market value of ``holder``'s stakes."""
+        return added_in_turn(self.column("value")[self.rows_of(holder)])
 
     def share_of(self, holder: int, issuer: int) -> float:
-        return sum(s.share for s in self.stakes if s.issuer == issuer and s.holder == holder)
+        """The share of ``issuer``'s equity ``holder`` owns (0-1)."""
+        return added_in_turn(self.column("share")[self.rows_of(holder, issuer)])
+
+    def held_share(self, issuer: int) -> float:
+        """The share of ``issuer``'s equity the modelled holders own (the rest is outside investors')."""
+        return added_in_turn(self.column("share")[self.rows_of(issuer=issuer)])
+
+    def dilute(self, issuer: int, factor: float) -> None:
+        """A round of new shares: every stake in ``issuer`` is multiplied by ``factor`` (pre-money / post-money)."""
+        share = self.column("share")
+        rows = self.rows_of(issuer=issuer)
+        share[rows] = share[rows] * factor
+
+    def write_off(self, issuer: int) -> None:
+        """Every stake in ``issuer`` (defaulted) is written off, a loss to its holder, and leaves the register."""
+        m = self.economy
+        rows = self.rows_of(issuer=issuer)
+        holder, value = self.column("holder"), self.column("value")
+        for r in rows.tolist():
+            m.ledger.book(int(holder[r]), -value[r], "stake_writedown")
+            m.flow["stake_writedowns"] += value[r]
+            m.events.log("stake_writedown", [m.entity[int(holder[r])].name, m.entity[issuer].name], value[r])
+        if len(rows):
+            self.keep((self.column("issuer") != issuer).nonzero()[0])
 
     def invest(self, investor, issuer, amount: float, pre_money: float) -> None:
         """``investor`` buys new shares of ``issuer`` for ``amount`` at ``pre_money`` valuation."""
         m = self.economy
         post = pre_money + amount
         share = amount / post
-        for s in self.stakes:
-            if s.issuer == issuer.eid:
-                s.share *= pre_money / post
-        stake = next((s for s in self.stakes if s.issuer == issuer.eid and s.holder == investor.eid), None)
-        if stake is None:
-            stake = EquityStake(investor.eid, issuer.eid, 0.0, 0.0, 0.0, m.month)
-            self.stakes.append(stake)
-        stake.share += share
-        stake.cost += amount
-        stake.value += amount
+        self.dilute(issuer.eid, pre_money / post)
+        rows = self.rows_of(investor.eid, issuer.eid)
+        if len(rows):
+            row = int(rows[0])
+        else:
+            row = int(self.append(id=self._next_id, holder=investor.eid, issuer=issuer.eid, since=m.month)[0])
+            self._next_id += 1
+        c = self._columns
+        c["share"][row] += share
+        c["cost"][row] += amount
+        c["value"][row] += amount
         investor.strategic_budget = max(0.0, investor.strategic_budget - amount)
         investor.invested += amount
         m.ledger.pay(investor.eid, issuer.eid, amount, "equity_investment")
@@ -60,9 +114,7 @@ class EquityRegister:
     def sell_to_outside_investors(self, issuer, amount: float, pre_money: float) -> None:
         """``issuer`` sells new shares for ``amount`` to venture and public equity at ``pre_money``: holders are diluted."""
         m = self.economy
-        for st in self.stakes:
-            if st.issuer == issuer.eid:
-                st.share *= pre_money / (pre_money + amount)
+        self.dilute(issuer.eid, pre_money / (pre_money + amount))
         m.ledger.pay(m.ledger.sector("venture_and_public_equity"), issuer.eid, amount, "funding_round")
 
     def fund_labs(self) -> None:
@@ -134,9 +186,12 @@ class EquityRegister:
 
     def mark(self) -> None:
         """Every stake marked to its issuer's valuation (never below zero); the change is the holder's income."""
+        if not self.n:
+            return
         m = self.economy
-        for st in self.stakes:
-            issuer = m.entity[st.issuer]
-            new = st.share * max(getattr(issuer, "valuation", 0.0), 0.0)
-            m.ledger.book(st.holder, new - st.value, "stake_revaluation")
-            st.value = new
+        entity = m.entity
+        valuation = np.array([max(getattr(entity[i], "valuation", 0.0), 0.0) for i in self.column("issuer").tolist()])
+        value = self.column("value")
+        new = self.column("share") * valuation
+        m.ledger.book_all(self.column("holder"), new - value, ["stake_revaluation"] * self.n)
+        value[:] = new

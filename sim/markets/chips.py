@@ -1,8 +1,10 @@
 """The primary chip market: buyers order chips (in H100e, with a deposit), chipmakers allocate their output among the
 orders due and deliver their current generation mix, paid at the delivery month's list price less the deposit.
 
-* **Order book.** Each chipmaker's open orders (:class:`~gpucredit.sim.contracts.claims.ChipOrder`), filled once
-  ``nvidia.order_lead_months`` have passed; what each buyer has on order is tallied (:attr:`ChipMarket.on_order`).
+* **Order book.** The chipmakers' open orders, one columnar table (:class:`OrderBook`: one row per order, in the order
+  placed; :class:`~gpucredit.sim.contracts.claims.ChipOrder` is a view of a row), filled once
+  ``nvidia.order_lead_months`` have passed and dropped when filled or cancelled; what each buyer has on order is
+  tallied (:attr:`ChipMarket.on_order`).
 * **Allocation.** Output is allocated among the buyers with orders due, pro rata to what they are owed (or with
   a preference weight for Nvidia's investees, ``nvidia.investee_preference``), water-filling any remainder
   (:func:`allocate_chips`); output no order claims is not produced.
@@ -16,8 +18,14 @@ from collections import defaultdict, deque
 
 import numpy as np
 
-from ..contracts.claims import ChipOrder
+from ..contracts.claims import ChipOrder, deposit_with
+from ..table import Table, added_in_turn
 from ..technology import BN
+
+ORDER_COLUMNS = {  # name -> (dtype, value of an empty row)
+    "id": (np.int64, 0), "buyer": (np.int64, 0), "seller": (np.int64, 0), "h100e": (float, 0.0),  # H100e still to deliver
+    "month": (np.int64, 0), "deposit": (float, 0.0),  # month placed; US$bn still held by the seller
+}
 
 
 def allocate_chips(requested: np.ndarray, weights: np.ndarray, supply: float) -> np.ndarray:
@@ -44,13 +52,94 @@ def allocate_chips(requested: np.ndarray, weights: np.ndarray, supply: float) ->
     return alloc
 
 
+def first_seen(keys: np.ndarray, items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[list]]:
+    """The distinct ``keys`` in the order they first appear; for each element the index of its key among them; and
+    for each key the ``items`` (default: the positions) of its elements, in their order. One stable sort."""
+    n = len(keys)
+    order = np.argsort(keys, kind="stable")  # each key's elements together, in their order
+    sorted_keys = keys[order]
+    new = np.ones(n, dtype=bool)  # where a key's elements start
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+    starts = new.nonzero()[0]
+    rank = order[starts].argsort()  # the keys, in increasing order, ranked by where they first appear
+    position = np.empty(len(starts), dtype=np.intp)
+    position[rank] = np.arange(len(starts))
+    group = np.empty(n, dtype=np.intp)
+    group[order] = position[new.cumsum() - 1]
+    bounds = starts.tolist() + [n]
+    flat = (order if items is None else items[order]).tolist()
+    return sorted_keys[starts[rank]], group, [flat[bounds[j]:bounds[j + 1]] for j in rank.tolist()]
+
+
+class OrderBook(Table):
+    """The chipmakers' open orders (``economy.chips.order_book``), a table with one row per order
+    (:class:`gpucredit.sim.table.Table`) in the order placed, so ids increase down the rows; a chipmaker's orders are
+    its rows, in that order. Amounts are read as stored (numpy float64), as the rules that settle orders add them up."""
+
+    def __init__(self, sellers: list[int], capacity: int = 512):
+        super().__init__(ORDER_COLUMNS, capacity)
+        self.sellers = sellers  # the chipmakers, in the order their books are read
+
+    def rows_of(self, seller: int | None = None, buyer: int | None = None) -> np.ndarray:
+        """Rows of ``seller``'s and/or ``buyer``'s orders, oldest first."""
+        if buyer is None:
+            return (self.column("seller") == seller).nonzero()[0] if seller is not None else np.arange(self.n)
+        mask = self.column("buyer") == buyer
+        if seller is not None:
+            mask &= self.column("seller") == seller
+        return mask.nonzero()[0]
+
+    def rows_by_seller(self) -> np.ndarray:
+        """Every row, chipmaker by chipmaker, oldest first within each."""
+        seller = self.column("seller")
+        return np.concatenate([(seller == s).nonzero()[0] for s in self.sellers])
+
+    def add(self, **values) -> int:
+        """One more order, every column given (:meth:`append` for a single row, without building its row number as
+        an array: an order is placed ~25 times a month); returns its row."""
+        row = self.n
+        columns = self._columns
+        if row == len(columns["id"]):  # full: grow
+            return int(self.append(**values)[0])
+        for name, column in columns.items():
+            column[row] = values[name]
+        self.n = row + 1
+        return row
+
+    def orders(self, rows=None) -> list[ChipOrder]:
+        """The orders in ``rows`` (default: all, chipmaker by chipmaker), as views."""
+        return [ChipOrder(self, r) for r in (self.rows_by_seller() if rows is None else rows).tolist()]
+
+    def due_rows(self, seller: int, placed_by: int) -> np.ndarray:
+        """Rows of ``seller``'s orders placed by month ``placed_by`` with H100e still to deliver, oldest first."""
+        c = self._columns
+        n = self.n
+        return ((c["seller"][:n] == seller) & (c["month"][:n] <= placed_by) & (c["h100e"][:n] > 0)).nonzero()[0]
+
+    def by_buyer(self, rows: np.ndarray, deposits: bool = False) -> tuple[list[int], np.ndarray, np.ndarray | None, list]:
+        """The orders ``rows`` by buyer, buyers in the order of their first order among them: the buyers, their
+        H100e and (if asked for) deposits, each buyer's orders added in turn as a loop over them adds them, and each
+        buyer's rows (a list, oldest first)."""
+        buyers, group, members = first_seen(self.column("buyer")[rows], rows)
+        k = len(buyers)
+        h100e = np.bincount(group, weights=self.column("h100e")[rows], minlength=k)
+        deposit = np.bincount(group, weights=self.column("deposit")[rows], minlength=k) if deposits else None
+        return buyers.tolist(), h100e, deposit, members
+
+    def drop_filled(self, seller: int) -> None:
+        """``seller``'s orders with nothing left to deliver leave the book (rows change)."""
+        keep = (self.column("seller") != seller) | (self.column("h100e") > 1e-9)
+        if not keep.all():
+            self.keep(keep.nonzero()[0])
+
+
 class ChipMarket:
-    """The chipmakers' order books and this month's chip sales."""
+    """The chipmakers' order book and this month's chip sales."""
 
     def __init__(self, economy, chipmakers: list):
         self.economy = economy
         self.chipmakers = chipmakers  # Nvidia, then the rival
-        self.order_book: dict[int, list[ChipOrder]] = {c.eid: [] for c in chipmakers}
+        self.order_book = OrderBook([c.eid for c in chipmakers])  # every open order, one row each
         self.sales: dict[int, float] = defaultdict(float)  # Nvidia revenue by buyer this month, US$bn
         self.sales_history: deque = deque(maxlen=24)  # the months' sales, by buyer
         self._closed_month = -99  # last month whose sales are in the history
@@ -66,25 +155,48 @@ class ChipMarket:
     # --- the order book ------------------------------------------------------------------------------
     def tally(self) -> None:
         """What each buyer has on order (H100e, in all and by chipmaker) and its deposits, recounted from the
-        order book and kept current by every order, delivery and cancellation."""
-        self.on_order = on_order = defaultdict(float)  # H100e by buyer
-        self.on_order_from = on_order_from = defaultdict(float)  # H100e by (buyer, chipmaker)
-        self.deposits_paid = deposits_paid = defaultdict(float)  # US$bn by buyer
-        for book in self.order_book.values():
-            for o in book:  # what _order_changed adds for each order, inlined (a recount of every open order)
-                h100e = o.h100e
-                on_order[o.buyer] += h100e
-                on_order_from[(o.buyer, o.seller)] += h100e
-                deposits_paid[o.buyer] += o.deposit
+        order book (each buyer's orders added in turn, chipmaker by chipmaker, as :meth:`_order_changed` adds them)
+        and kept current by every order, delivery and cancellation."""
+        book = self.order_book
+        rows = book.rows_by_seller()
+        buyer, seller = book.column("buyer")[rows], book.column("seller")[rows]
+        h100e, deposit = book.column("h100e")[rows], book.column("deposit")[rows]
+        size = int(buyer.max()) + 1 if len(rows) else 0
+        buyers = np.bincount(buyer, minlength=size).nonzero()[0].tolist()
+        on_order = np.bincount(buyer, weights=h100e, minlength=size)  # (numpy scalars, as the orders' own amounts)
+        deposits = np.bincount(buyer, weights=deposit, minlength=size)
+        self.on_order = defaultdict(float, zip(buyers, on_order[buyers]))  # H100e by buyer
+        self.deposits_paid = defaultdict(float, zip(buyers, deposits[buyers]))  # US$bn by buyer
+        self.on_order_from = defaultdict(float)  # H100e by (buyer, chipmaker)
+        for s in book.sellers:
+            own = seller == s
+            by_buyer = np.bincount(buyer[own], weights=h100e[own], minlength=size)
+            with_orders = np.bincount(buyer[own], minlength=size).nonzero()[0]
+            self.on_order_from.update(zip([(b, s) for b in with_orders.tolist()], by_buyer[with_orders]))
 
-    def _order_changed(self, order: ChipOrder, h100e: float, deposit: float) -> None:
-        self.on_order[order.buyer] += h100e
-        self.on_order_from[(order.buyer, order.seller)] += h100e
-        self.deposits_paid[order.buyer] += deposit
+    def _order_changed(self, buyer: int, seller: int, h100e: float, deposit: float) -> None:
+        """``buyer``'s order with ``seller`` changed by ``h100e`` H100e on order and ``deposit`` US$bn of deposit."""
+        self.on_order[buyer] += h100e
+        self.on_order_from[(buyer, seller)] += h100e
+        self.deposits_paid[buyer] += deposit
 
-    def orders(self):
-        """Every open order, chipmaker by chipmaker."""
-        return [o for book in self.order_book.values() for o in book]
+    def orders(self, seller: int | None = None, buyer: int | None = None) -> list[ChipOrder]:
+        """The open orders (of ``seller`` and/or ``buyer``), chipmaker by chipmaker, oldest first, as views."""
+        book = self.order_book
+        if seller is None and buyer is None:
+            return book.orders()
+        return book.orders(book.rows_of(seller, buyer))
+
+    def backlog(self, seller: int) -> float:
+        """H100e on order from chipmaker ``seller``, due or not (its orders added in turn, oldest first)."""
+        book = self.order_book
+        return added_in_turn(book.column("h100e")[book.rows_of(seller)])
+
+    def deposits_held(self) -> float:
+        """US$bn of deposits on the open orders (buyers' assets, chipmakers' customer advances), added in turn
+        chipmaker by chipmaker."""
+        book = self.order_book
+        return added_in_turn(book.column("deposit")[book.rows_by_seller()])
 
     def order_value(self, chip, h100e: float) -> float:
         """US$bn that ``h100e`` of ``chip``'s output costs at today's list price of its newest generation."""
@@ -106,6 +218,10 @@ class ChipMarket:
     def place(self, buyer: int, chip, h100e: float, deposit_share: float | None = None, month: int | None = None) -> ChipOrder:
         """An order for ``h100e`` of ``chip``'s output placed in ``month`` (default: this month), with a deposit
         of ``nvidia.deposit_share`` of its value at today's list price (a hyperscaler issues bonds for it if need be)."""
+        return ChipOrder(self.order_book, self._place(buyer, chip, h100e, deposit_share, month))
+
+    def _place(self, buyer: int, chip, h100e: float, deposit_share: float | None = None, month: int | None = None) -> int:
+        """:meth:`place`, returning the order's row (the market's own orders need no view)."""
         m = self.economy
         share = m.p["nvidia.deposit_share"] if deposit_share is None else deposit_share
         value = self.order_value(chip, h100e)
@@ -116,11 +232,12 @@ class ChipMarket:
                 buyer_agent.ensure_cash(deposit, obligation=False)  # within its leverage limit
             deposit = min(deposit, max(0.0, m.ledger.cash[buyer]))
             m.ledger.pay(buyer, chip.eid, deposit, "chip_deposit")
-        order = ChipOrder(m.new_id(), buyer, chip.eid, h100e, m.month if month is None else month, deposit)
-        self.order_book[chip.eid].append(order)
-        self._order_changed(order, h100e, deposit)
+        book = self.order_book
+        row = book.add(id=m.new_id(), buyer=buyer, seller=chip.eid, h100e=h100e,
+                       month=m.month if month is None else month, deposit=deposit)
+        self._order_changed(buyer, chip.eid, h100e, deposit)
         m.flow["chip_orders"] += value
-        return order
+        return row
 
     def seed(self) -> None:
         """The backlog at the start: ``nvidia.order_lead_months`` months of each chipmaker's output on order,
@@ -138,7 +255,7 @@ class ChipMarket:
             for k in range(lead, 0, -1):
                 for b, w in zip(buyers, weights / weights.sum()):
                     if w * supply > 1e-6:
-                        self.place(b, chip, w * supply, deposit_share=0.0, month=-k)
+                        self._place(b, chip, w * supply, deposit_share=0.0, month=-k)
         m.flow = defaultdict(float)  # pre-history orders are not this month's
 
     # --- clearing ------------------------------------------------------------------------------------
@@ -149,12 +266,12 @@ class ChipMarket:
         gens = m.gens
         for nc in m.neoclouds:
             if nc.planned_units > 0:
-                self.place(nc.eid, m.nvidia, nc.planned_units * gens[nc.wanted_gen].perf)
+                self._place(nc.eid, m.nvidia, nc.planned_units * gens[nc.wanted_gen].perf)
         for h in m.hyperscalers:
             for chip in self.chipmakers:
                 want = sum([u * gens[g].perf for g, u in h.planned.items() if gens[g].vendor == chip.vendor])
                 if want > 0:
-                    self.place(h.eid, chip, want)
+                    self._place(h.eid, chip, want)
 
     def allocate(self) -> None:
         """Each chipmaker allocates this month's output among the orders due (placed at least
@@ -164,15 +281,11 @@ class ChipMarket:
         gens = m.gens
         placed_by = m.month - m.p["nvidia.order_lead_months"]  # orders placed by this month are due
         invested = m.equity.investees_of(m.nvidia.eid)
+        book = self.order_book
         for chip in self.chipmakers:
             supply = chip.supply(m.month)
-            book = self.order_book[chip.eid]
-            due: dict[int, list[ChipOrder]] = {}  # each buyer's orders due, oldest first
-            for o in book:
-                if o.month <= placed_by and o.h100e > 0:
-                    due.setdefault(o.buyer, []).append(o)
-            buyers = list(due)
-            requested = np.array([sum([o.h100e for o in due[b]]) for b in buyers])
+            # each buyer's orders due, oldest first, and what it is owed: buyers in the order of their oldest order due
+            buyers, requested, _, due = book.by_buyer(book.due_rows(chip.eid, placed_by))
             supply_h100e = sum([units * gens[g].perf for g, units in supply.items()])
             chip.requested = float(requested.sum()) if buyers else 0.0
             chip.supply_h100e = supply_h100e
@@ -183,10 +296,10 @@ class ChipMarket:
             alloc = allocate_chips(requested, weights, supply_h100e)
             mix = self.output_mix(chip, supply, supply_h100e)
             shipped = 0.0
-            for b, got in zip(buyers, alloc):
+            for rows, got in zip(due, alloc.tolist()):
                 if got > 1e-9:
-                    shipped += self.deliver(due[b], chip, float(got), mix)
-            self.order_book[chip.eid] = [o for o in book if o.h100e > 1e-9]
+                    shipped += self.deliver(rows, chip, got, mix)
+            book.drop_filled(chip.eid)
             m.flow[f"{chip.vendor}_allocation_ratio"] = float(shipped / max(chip.requested, 1e-9))
 
     def output_mix(self, chip, supply: dict[int, float], supply_h100e: float) -> list[tuple[int, float, float, float]]:
@@ -195,15 +308,17 @@ class ChipMarket:
         gens = self.economy.gens
         return [(g, units * gens[g].perf / supply_h100e, gens[g].perf, chip.list_price(g)) for g, units in supply.items()]
 
-    def deliver(self, orders: list[ChipOrder], chip, h100e: float, mix: list[tuple[int, float, float, float]]) -> float:
-        """Ship one buyer ``h100e`` of its due ``orders`` (oldest first) as the chipmaker's generation ``mix`` (each
-        generation's share of the H100e, its H100e per GPU and its list price per GPU); the
+    def deliver(self, rows: list[int], chip, h100e: float, mix: list[tuple[int, float, float, float]]) -> float:
+        """Ship one buyer ``h100e`` of its due orders (their ``rows`` in the order book, oldest first) as the chipmaker's
+        generation ``mix`` (each generation's share of the H100e, its H100e per GPU and its list price per GPU); the
         buyer pays what it can (a neocloud with loan draws, its deposits and cash). The part it cannot pay for is
         cancelled and that share of its deposits forfeited to the chipmaker; an order filled with deposit to
         spare (prices per H100e fall) gets the rest back. A buyer takes the same share of every generation's lot.
         Returns the H100e shipped."""
         m = self.economy
-        buyer_id = orders[0].buyer
+        columns = self.order_book._columns  # (whole arrays: the rows in use are the first ones)
+        open_h100e, held = columns["h100e"], columns["deposit"]
+        buyer_id = int(columns["buyer"][rows[0]])
         buyer = m.entity[buyer_id]
         lots = [(g, units, price, perf) for g, units, price, perf in
                 [(g, h100e * share / perf, price, perf) for g, share, perf, price in mix] if units > 1e-6]
@@ -212,27 +327,28 @@ class ChipMarket:
         if h100e <= 0:
             return 0.0
         deposit, left, filled = 0.0, h100e, []
-        for o in orders:
+        for r in rows:  # the oldest orders first
             if left <= 1e-12:
                 break
-            x = min(o.h100e, left)
-            d = min(o.apply_deposit(x), value * x / h100e)  # never more than the GPUs it pays for
-            o.h100e -= x
-            o.deposit -= d
-            self._order_changed(o, -x, -d)
+            h, dep = open_h100e[r], held[r]  # (numpy scalars, read once)
+            x = min(h, left)
+            d = min(deposit_with(dep, h, x), value * x / h100e)  # never more than the GPUs it pays for
+            open_h100e[r] = h - x
+            held[r] = dep - d
+            self._order_changed(buyer_id, chip.eid, -x, -d)
             deposit += d
             left -= x
-            filled.append(o)
+            filled.append(r)
         taken = buyer.take_delivery(chip, [(g, units, price, deposit * units * price / BN / value if value > 0 else 0.0)
                                            for g, units, price, _ in lots])  # the deposit applied pro rata to value
         shipped, applied = taken * h100e, taken * deposit
         if shipped < h100e * (1.0 - 1e-9):
             self.cancel(filled[-1], chip, h100e - shipped, forfeit=deposit - applied, reason="unpaid_allocation")
-        for o in filled:
-            if o.h100e <= 1e-9 and o.deposit > 0:
-                m.ledger.pay(chip.eid, buyer_id, o.deposit, "chip_deposit")
-                self._order_changed(o, 0.0, -o.deposit)
-                o.deposit = 0.0
+        for r in filled:
+            if open_h100e[r] <= 1e-9 and held[r] > 0:  # filled with deposit to spare: the rest goes back
+                m.ledger.pay(chip.eid, buyer_id, held[r], "chip_deposit")
+                self._order_changed(buyer_id, chip.eid, 0.0, -held[r])
+                held[r] = 0.0
         return shipped
 
     def ship(self, owner: int, chip, g: int, units: float, unit_price: float, pledged: int = -1, prepaid: float = 0.0) -> None:
@@ -261,29 +377,32 @@ class ChipMarket:
             self.sales[owner] += cost
             self._sales_12m = None
 
-    def cancel(self, order: ChipOrder, chip, h100e: float, forfeit: float | None = None, reason: str = "buyer_default") -> None:
-        """Cancel ``h100e`` of an order; the buyer forfeits the deposit that goes with it (by default its share
-        of what is still open), booked as a loss to the buyer and income to the chipmaker."""
+    def cancel(self, row: int, chip, h100e: float, forfeit: float | None = None, reason: str = "buyer_default") -> None:
+        """Cancel ``h100e`` of the order in ``row`` of the order book; the buyer forfeits the deposit that goes with it
+        (by default its share of what is still open), booked as a loss to the buyer and income to the chipmaker."""
         m = self.economy
+        book = self.order_book
+        buyer = int(book.column("buyer")[row])
         if forfeit is None:
-            forfeit = order.apply_deposit(h100e)
-            h100e = min(h100e, order.h100e)
-            order.deposit -= forfeit
-            order.h100e -= h100e
-            self._order_changed(order, -h100e, -forfeit)
+            open_h100e, held = book.column("h100e"), book.column("deposit")
+            forfeit = deposit_with(held[row], open_h100e[row], h100e)
+            h100e = min(h100e, open_h100e[row])
+            held[row] -= forfeit
+            open_h100e[row] -= h100e
+            self._order_changed(buyer, chip.eid, -h100e, -forfeit)
         if forfeit > 0:
-            m.ledger.book(order.buyer, -forfeit, "forfeited_deposit")
+            m.ledger.book(buyer, -forfeit, "forfeited_deposit")
             m.ledger.book(chip.eid, forfeit, "forfeited_deposit")
         m.flow["chip_orders_cancelled"] += h100e
-        m.events.log("chip_order_cancelled", [m.entity[order.buyer].name, chip.name], forfeit, units=h100e, detail=reason)
+        m.events.log("chip_order_cancelled", [m.entity[buyer].name, chip.name], forfeit, units=h100e, detail=reason)
 
     def cancel_all(self, buyer: int) -> None:
         """A defaulted buyer's open orders are cancelled and its deposits forfeited."""
+        book = self.order_book
         for chip in self.chipmakers:
-            for o in self.order_book[chip.eid]:
-                if o.buyer == buyer:
-                    self.cancel(o, chip, o.h100e)
-            self.order_book[chip.eid] = [o for o in self.order_book[chip.eid] if o.h100e > 1e-9]
+            for row in book.rows_of(chip.eid, buyer).tolist():
+                self.cancel(row, chip, book.column("h100e")[row])
+            book.drop_filled(chip.eid)
 
     # --- sales ---------------------------------------------------------------------------------------
     def close_month(self) -> None:

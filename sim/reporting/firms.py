@@ -60,7 +60,7 @@ class FirmPanel:
         capex = np.bincount(owner[new], weights=fleet.view("cost")[new], minlength=n_owners)
         delivered = np.bincount(owner[new], weights=h100e[new], minlength=n_owners)
         held = np.bincount(owner, weights=h100e, minlength=n_owners)
-        backstopped = {b.beneficiary for b in m.circular.backstops if b.start <= m.month < b.end}
+        backstopped = m.circular.backstops.beneficiaries(m.month)
         rent_back = m.contracts.rent_back_providers_active()
         failed = m.defunct[self._defunct_seen:]
         self._defunct_seen = len(m.defunct)

@@ -34,8 +34,6 @@ Metrics (precise definitions; also in ``docs/ODD.md``):
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import networkx as nx
 import numpy as np
 
@@ -55,7 +53,7 @@ def exposures(model) -> list[tuple[int, int, str, float, dict]]:
     for loan in m.loans.outstanding():
         out.append((loan.lender, loan.borrower, "loan", loan.principal,
                     {"collateral": loan.collateral_value, "ltv": loan.ltv, "status": loan.status}))
-    for st in m.equity.stakes:
+    for st in m.equity:
         out.append((st.holder, st.issuer, "equity_stake", st.value, {"share": st.share}))
     out.extend(contract_edges(m))
     for b in m.circular.live():
@@ -103,16 +101,13 @@ def build_network(model) -> nx.MultiDiGraph:
     for buyer, value in sales.items():
         if value > 0:
             g.add_edge(m.nvidia.name, name[buyer], type="chip_sale", weight=float(value))
-    for chip in m.chips.chipmakers:
-        open_h100e: dict[int, float] = defaultdict(float)
-        deposits: dict[int, float] = defaultdict(float)
-        for o in m.chips.order_book[chip.eid]:
-            open_h100e[o.buyer] += o.h100e
-            deposits[o.buyer] += o.deposit
-        for buyer, h100e in open_h100e.items():
+    book = m.chips.order_book
+    for chip in m.chips.chipmakers:  # its open orders by buyer, buyers in the order of their oldest order
+        buyers, open_h100e, deposits, _ = book.by_buyer(book.rows_of(chip.eid), deposits=True)
+        for buyer, h100e, deposit in zip(buyers, open_h100e, deposits):
             if name[buyer] in g:
                 g.add_edge(name[buyer], chip.name, type="chip_order", weight=float(m.chips.order_value(chip, h100e)),
-                           h100e=float(h100e), deposit=float(deposits[buyer]))
+                           h100e=float(h100e), deposit=float(deposit))
     return g
 
 
@@ -129,10 +124,10 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     m = model
     month = m.month
     loans = m.loans.outstanding()
-    stakes = m.equity.stakes
-    holder = [l.lender for l in loans] + [st.holder for st in stakes]
-    obligor = [l.borrower for l in loans] + [st.issuer for st in stakes]
-    value = [l.principal for l in loans] + [st.value for st in stakes]
+    stakes = m.equity
+    holder = [l.lender for l in loans] + stakes.column("holder").tolist()
+    obligor = [l.borrower for l in loans] + stakes.column("issuer").tolist()
+    value = [l.principal for l in loans] + stakes.column("value").tolist()
     parts_h, parts_o, parts_v = [np.array(holder, dtype=int)], [np.array(obligor, dtype=int)], [np.array(value, dtype=float)]
     provider, customer, qty, price, start, end = m.contracts.active().columns("provider", "customer", "qty", "price", "start", "end")
     if len(provider):

@@ -75,11 +75,11 @@ class SeriesRecorder:
         out["nvidia_stake_value"] = m.equity.value_held_by(nv.eid)
         out["nvidia_capacity"] = nv.capacity
         out["nvidia_markup"] = nv.markup
-        out["nvidia_order_backlog"] = sum([o.h100e for o in m.chips.order_book[nv.eid]])
+        out["nvidia_order_backlog"] = m.chips.backlog(nv.eid)
         out["nvidia_order_wait"] = out["nvidia_order_backlog"] / nv.supply_h100e if nv.supply_h100e > 0 else 0.0
         out["chip_orders"] = flow["chip_orders"]
         out["chip_orders_cancelled"] = flow["chip_orders_cancelled"]
-        out["chip_deposits"] = sum([o.deposit for o in m.chips.orders()])
+        out["chip_deposits"] = m.chips.deposits_held()
 
         self._circularity(m, out)
         self._credit(m, out, sheets)
