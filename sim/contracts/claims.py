@@ -51,6 +51,18 @@ class ChipOrder:
 STATUSES = ("performing", "breach", "default", "repaid")  # a loan's status, stored as its index
 
 
+def monthly_rate(sofr: float, spread_sum: float, drawn: float) -> float:
+    """A loan's rate per month: SOFR plus its blended spread (``spread_sum`` over ``drawn``, as :attr:`Loan.spread`;
+    worked out here again as a loan's rate is asked for every month)."""
+    return (sofr + (spread_sum / drawn if drawn > 0 else 0.0)) / 12.0
+
+
+def amortisation(principal: float, maturity: int, month: int) -> float:
+    """The principal due in ``month``, US$bn: what is outstanding over the months left to ``maturity``, at least one."""
+    remaining = max(1, maturity - month)
+    return principal / remaining
+
+
 class Loan:
     """A GPU-backed delayed-draw term loan facility: one row of the loan register (:mod:`gpucredit.sim.credit.loans`),
     seen as an object. Its parties, start, maturity, last draw month and covenant are fixed when it is opened; its
@@ -64,8 +76,9 @@ class Loan:
         self.row = row
         self.id = int(register.column("id")[row])
 
-    lender = column_property("lender", "entity id of the lender (it holds the loan)", int)
-    borrower = column_property("borrower", "entity id of the borrower (it owes the loan)", int)
+    # the parties are read-only: a loan changes hands only when the register sells a failed fund's book
+    lender = property(column_property("lender", "", int).fget, doc="entity id of the lender (it holds the loan)")
+    borrower = property(column_property("borrower", "", int).fget, doc="entity id of the borrower (it owes the loan)")
     start = column_property("start", "month opened", int)
     maturity = column_property("maturity", "month index at which the facility is fully repaid", int)
     draw_until = column_property("draw_until", "last month draws are allowed (delayed-draw period)", int)
@@ -89,21 +102,18 @@ class Loan:
 
     @property
     def ltv(self) -> float:
-        """Loan-to-value at the last mark (0 with nothing outstanding); :meth:`LoanRegister.ltvs` for many loans."""
+        """Loan-to-value at the last mark (0 with nothing outstanding; ``LoanRegister.ltvs`` for many loans)."""
         if self.principal <= 0:
             return 0.0
         return self.principal / max(self.collateral_value, 1e-12)
 
     def monthly_rate(self, sofr: float) -> float:
-        """SOFR plus the blended spread, per month (the spread worked out here as :attr:`spread` does: a loan's rate is
-        asked for every month); :meth:`LoanRegister.monthly_rates` for many loans."""
-        drawn = self.drawn
-        return (sofr + (self.spread_sum / drawn if drawn > 0 else 0.0)) / 12.0
+        """SOFR plus the blended spread, per month (:func:`monthly_rate`)."""
+        return monthly_rate(sofr, self.spread_sum, self.drawn)
 
     def amortisation(self, month: int) -> float:
-        """The principal due in ``month`` (US$bn): what is outstanding over the months left, at least one."""
-        remaining = max(1, self.maturity - month)
-        return self.principal / remaining
+        """The principal due in ``month``, US$bn (:func:`amortisation`)."""
+        return amortisation(self.principal, self.maturity, month)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Loan) and other.id == self.id and other._table is self._table

@@ -92,7 +92,7 @@ def seize_collateral(economy, nc, lenders_share: dict, lead) -> tuple[float, dic
     recovery = defaultdict(float)  # seized GPUs at market and cash, by lender
     for r in fleet.rows_of(nc.eid):
         lid = fleet.pledged[r]
-        new_owner = m.loans[lid].lender if lid >= 0 and lid in m.loans and m.loans[lid].lender in lenders_share else lead
+        new_owner = m.loans.lender_of(lid) if lid >= 0 and lid in m.loans and m.loans.lender_of(lid) in lenders_share else lead
         if new_owner is None:
             m.used_gpus.sell_cohort(nc.eid, r, fleet.count[r], forced=True)
             continue

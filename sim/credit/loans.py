@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contracts.claims import STATUSES, Loan
+from ..contracts.claims import STATUSES, Loan, amortisation, monthly_rate
 from ..table import Table
 from ..technology import BN, H
 
@@ -33,27 +33,40 @@ COLUMNS = {  # name -> (dtype, value of an empty row); units as on :class:`Loan`
 NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
-def running_sum(values: np.ndarray):
-    """``values`` added up one by one from 0, in their order, without compensation (0 if there are none). Principal
-    is added up this way: it is what Python's ``sum()`` gives for numpy floats, which a facility's principal was
-    (draws are numpy floats) when facilities were objects, and its compensated sum of plain floats is not."""
-    return np.cumsum(values)[-1] if len(values) else 0
+def running_sum(values):
+    """``values`` (a list or an array) added up one by one from 0, in their order, without compensation: what Python's
+    ``sum()`` gives for numpy floats, a numpy float (0 if there are none). Principal is added up this way: a facility's
+    principal was a numpy float (draws are numpy floats) when facilities were objects, and the compensated ``sum()`` of
+    plain floats differs from it in the last bits."""
+    if not len(values):
+        return 0
+    total = 0.0
+    for x in (values.tolist() if isinstance(values, np.ndarray) else values):
+        total += x
+    return np.float64(total)
 
 
-def sum_of_lower(principal: np.ndarray, other: np.ndarray) -> float:
+def sum_of_lower(principal: list[float], other: list[float]):
     """The lower of ``principal`` and ``other`` (a plain float, e.g. collateral), loan by loan (the principal when they
     are equal), added up in their order as Python's ``sum()`` added the mix of numpy floats (principal) and plain
     floats: compensated over the leading loans that count ``other``, then one by one from the first that counts its
     principal."""
-    lower = other < principal
-    k = len(lower) if lower.all() else int(lower.argmin())  # the first loan counted at principal
-    head = sum(other[:k].tolist())
-    return head if k == len(lower) else running_sum(np.concatenate(([head], np.where(lower, other, principal)[k:])))
+    k, n = 0, len(principal)
+    while k < n and other[k] < principal[k]:
+        k += 1
+    total = sum(other[:k])
+    if k == n:
+        return total
+    for p, o in zip(principal[k:], other[k:]):
+        total += o if o < p else p
+    return np.float64(total)
 
 
 class LoanRegister(Table):
     """Every loan facility of an economy (``economy.loans``): a table with one row per facility, in the order opened
-    (:class:`gpucredit.sim.table.Table`), and the rules that draw, repay, mark and close them."""
+    (:class:`gpucredit.sim.table.Table`), and the rules that draw, repay, mark and close them. A party's facilities are
+    a handful: its queries read their rows of the columns they need (``_values``); the rules over every facility work
+    on whole columns."""
 
     def __init__(self, economy, capacity: int = 64):
         super().__init__(COLUMNS, capacity)
@@ -62,7 +75,10 @@ class LoanRegister(Table):
         self._row: dict[int, int] = {}  # loan id -> row
         self._by_borrower: dict[int, np.ndarray] = {}  # borrower eid -> rows of its facilities, oldest first
         self._by_lender: dict[int, np.ndarray] = {}  # lender eid -> rows it holds, in the order it acquired them
+        self._by_pair: dict[tuple[int, int], list[int]] = {}  # (lender, borrower) -> rows, oldest first
+        self._parties: list[tuple[int, int]] = []  # row -> (lender, borrower), as in the columns (for single loans)
         self.exposures: dict[tuple[int, int], float] = {}  # (lender, borrower) -> principal outstanding, cached
+        self._debts: dict[int, float] = {}  # borrower -> principal owed, cached (dropped when one of its loans changes)
         self.version = 0  # bumped whenever a facility's principal, status or marks change (for callers' caches)
         self._closed: set[int] = set()  # lenders with a facility closed since the last change (changed at the next)
 
@@ -85,6 +101,11 @@ class LoanRegister(Table):
         views = self._views
         return [views[r] for r in (rows.tolist() if isinstance(rows, np.ndarray) else rows)]
 
+    def _values(self, rows: np.ndarray, *names: str) -> list[list]:
+        """Columns ``names`` over ``rows``, as lists of plain Python values."""
+        c = self._columns
+        return [c[name][rows].tolist() for name in names]
+
     def rows_of(self, borrower: int | None = None, lender: int | None = None, excluding: tuple[str, ...] = ()) -> np.ndarray:
         """Rows of ``borrower``'s facilities (oldest first) or of those ``lender`` holds (in the order it acquired them),
         leaving out those whose status is in ``excluding``; with neither party, every facility's row."""
@@ -96,8 +117,8 @@ class LoanRegister(Table):
             rows = np.arange(self.n)
         if excluding and len(rows):
             status = self._columns["status"][rows]
-            keep = status != STATUSES.index(excluding[0])
-            for s in excluding[1:]:
+            keep = np.ones(len(rows), dtype=bool)
+            for s in excluding:
                 keep &= status != STATUSES.index(s)
             rows = rows[keep]
         return rows
@@ -129,10 +150,14 @@ class LoanRegister(Table):
         """The facilities ``eid`` holds, in the order it acquired them (opened, or bought from a failed fund)."""
         return self.views(self._by_lender.get(eid, NO_ROWS))
 
+    def lender_of(self, loan_id: int) -> int:
+        """Entity id of the lender that holds loan ``loan_id``."""
+        return self._parties[self._row[loan_id]][0]
+
     def in_breach(self, borrower: int) -> bool:
         """Whether any of ``borrower``'s facilities is in breach."""
-        rows = self._by_borrower.get(borrower)
-        return rows is not None and bool((self._columns["status"][rows] == BREACH).any())
+        status = self._columns["status"].item
+        return any([status(row) == BREACH for row in self._by_borrower.get(borrower, NO_ROWS).tolist()])
 
     def outstanding_rows(self) -> np.ndarray:
         """Rows of the open loans with principal outstanding, in the order opened."""
@@ -145,20 +170,24 @@ class LoanRegister(Table):
 
     def dues(self, borrower: int, month: int, sofr: float) -> tuple[list[Loan], list[float], list[float]]:
         """``borrower``'s open facilities with principal outstanding (oldest first), and on each the interest due in
-        ``month`` (principal x :meth:`Loan.monthly_rate`) and the principal due (:meth:`Loan.amortisation`), US$bn."""
-        rows = self.rows_of(borrower, excluding=CLOSED)
-        principal = self._columns["principal"][rows]
-        owed = ~(principal <= 0)
-        rows, principal = rows[owed], principal[owed]
-        interest = principal * self.monthly_rates(rows, sofr)
-        amortisation = principal / np.maximum(1, self._columns["maturity"][rows] - month)
-        return self.views(rows), interest.tolist(), amortisation.tolist()
+        ``month`` (principal x :func:`monthly_rate`) and the principal due (:func:`amortisation`), US$bn."""
+        rows = self._by_borrower.get(borrower, NO_ROWS)
+        loans, interests, amortisations = [], [], []
+        views = self._views
+        for row, status, principal, spread_sum, drawn, maturity in zip(rows.tolist(), *self._values(
+                rows, "status", "principal", "spread_sum", "drawn", "maturity")):
+            if status == DEFAULT or status == REPAID or principal <= 0:
+                continue
+            loans.append(views[row])
+            interests.append(principal * monthly_rate(sofr, spread_sum, drawn))
+            amortisations.append(amortisation(principal, maturity, month))
+        return loans, interests, amortisations
 
-    def to_cure(self, borrower: int, month: int) -> np.ndarray:
+    def to_cure(self, borrower: int, month: int) -> list[int]:
         """Rows of ``borrower``'s facilities in breach that it has not yet tried to cure in ``month``, oldest first."""
         rows = self._by_borrower.get(borrower, NO_ROWS)
-        c = self._columns
-        return rows[(c["status"][rows] == BREACH) & (c["cure_tried"][rows] != month)]
+        return [r for r, status, tried in zip(rows.tolist(), *self._values(rows, "status", "cure_tried"))
+                if status == BREACH and tried != month]
 
     def borrowers_to_cure(self, month: int) -> set[int]:
         """The borrowers with a facility in breach not yet tried to cure in ``month``."""
@@ -167,52 +196,61 @@ class LoanRegister(Table):
 
     def newest_facility(self, borrower: int) -> int:
         """Id of ``borrower``'s newest facility not in default (-1 if none): new contracts are assigned to it."""
-        rows = self.rows_of(borrower, excluding=("default",))
-        return self._columns["id"].item(rows[-1]) if len(rows) else -1
+        status, ids = self._columns["status"], self._columns["id"]
+        for row in reversed(self._by_borrower.get(borrower, NO_ROWS).tolist()):
+            if status.item(row) != DEFAULT:
+                return ids.item(row)
+        return -1
 
     def facility(self, lender: int, borrower: int, month: int) -> Loan | None:
         """``borrower``'s oldest performing facility with ``lender`` still in its draw period in ``month`` (None if none)."""
-        rows = self._by_borrower.get(borrower, NO_ROWS)
-        c = self._columns
-        usable = (c["lender"][rows] == lender) & (c["status"][rows] == PERFORMING) & (c["draw_until"][rows] >= month)
-        found = usable.nonzero()[0]
-        return self._views[rows.item(found[0])] if len(found) else None
+        status, draw_until = self._columns["status"].item, self._columns["draw_until"].item
+        for row in self._by_pair.get((lender, borrower), ()):
+            if status(row) == PERFORMING and draw_until(row) >= month:
+                return self._views[row]
+        return None
 
     def exposure(self, lender: int, borrower: int) -> float:
         """Principal ``lender`` has outstanding to ``borrower`` (cached until one of their facilities changes)."""
         key = (lender, borrower)
         exposure = self.exposures.get(key)
         if exposure is None:
-            rows = self._by_borrower.get(borrower, NO_ROWS)  # oldest first (as in the lender's own list)
-            c = self._columns
-            mine = rows[(c["lender"][rows] == lender) & (c["status"][rows] != DEFAULT)]
-            exposure = self.exposures[key] = running_sum(c["principal"][mine])
+            status, principal = self._columns["status"].item, self._columns["principal"].item
+            exposure = self.exposures[key] = running_sum([principal(row) for row in self._by_pair.get(key, ())
+                                                          if status(row) != DEFAULT])  # oldest first
         return exposure
 
     def debt_of(self, borrower: int) -> float:
-        """All principal ``borrower`` owes on its facilities (defaulted ones included until they are written off)."""
-        return running_sum(self._columns["principal"][self._by_borrower.get(borrower, NO_ROWS)])  # oldest first
+        """All principal ``borrower`` owes on its facilities (defaulted ones included until they are written off; cached
+        until one of them changes)."""
+        debt = self._debts.get(borrower)
+        if debt is None:
+            debt = self._debts[borrower] = running_sum(self._columns["principal"][self._by_borrower.get(borrower, NO_ROWS)])
+        return debt
 
     def open_debt_and_collateral(self, borrower: int) -> tuple[float, float]:
         """Principal and collateral value (at the last marks) of ``borrower``'s open facilities, US$bn."""
-        principal, collateral = self.columns_of("principal", "collateral_value", borrower=borrower, excluding=CLOSED)
-        return running_sum(principal), sum(collateral.tolist())
+        rows = self._by_borrower.get(borrower, NO_ROWS)
+        open_loans = [(p, c) for s, p, c in zip(*self._values(rows, "status", "principal", "collateral_value"))
+                      if s != DEFAULT and s != REPAID]
+        return running_sum([p for p, _ in open_loans]), sum([c for _, c in open_loans])
 
     def book_of(self, lender: int) -> float:
         """Principal outstanding on the facilities ``lender`` holds that are not in default, US$bn, in its order."""
-        principal, = self.columns_of("principal", lender=lender, excluding=("default",))
-        return running_sum(principal)
+        rows = self._by_lender.get(lender, NO_ROWS)
+        return running_sum([p for s, p in zip(*self._values(rows, "status", "principal")) if s != DEFAULT])
 
     def marks_of(self, lender: int) -> float:
         """The facilities ``lender`` holds that are open, each at the lower of principal and collateral value, US$bn."""
-        principal, collateral = self.columns_of("principal", "collateral_value", lender=lender, excluding=CLOSED)
-        return sum_of_lower(principal, collateral)
+        rows = self._by_lender.get(lender, NO_ROWS)
+        open_loans = [(p, c) for s, p, c in zip(*self._values(rows, "status", "principal", "collateral_value"))
+                      if s != DEFAULT and s != REPAID]
+        return sum_of_lower([p for p, _ in open_loans], [c for _, c in open_loans])
 
     def has_open_debt(self, borrower: int) -> bool:
         """Whether ``borrower`` owes principal on a facility performing or in breach."""
         rows = self._by_borrower.get(borrower, NO_ROWS)
-        status = self._columns["status"][rows]
-        return bool((((status == PERFORMING) | (status == BREACH)) & (self._columns["principal"][rows] > 0)).any())
+        return any([(s == PERFORMING or s == BREACH) and p > 0 for s, p in zip(*self._values(rows, "status", "principal"))])
 
     def performing_principal(self) -> float:
         """Principal of the performing facilities, US$bn, added up in the order opened."""
@@ -225,9 +263,12 @@ class LoanRegister(Table):
         added up from its own facilities, stay current while it is the same, whatever other lenders' facilities do);
         also that of lenders with a facility closed since the last version (a closing moves no version: it is seen
         with the next change of any facility)."""
-        c, row = self._columns, loan.row
-        lender = c["lender"].item(row)
-        self.exposures.pop((lender, c["borrower"].item(row)), None)
+        self._changed(*self._parties[loan.row])
+
+    def _changed(self, lender: int, borrower: int) -> None:
+        """A facility of ``lender`` to ``borrower`` changed (:meth:`changed`)."""
+        self.exposures.pop((lender, borrower), None)
+        self._debts.pop(borrower, None)
         self._new_version((lender,))
 
     def _new_version(self, lenders) -> None:
@@ -255,6 +296,8 @@ class LoanRegister(Table):
         self._row[loan_id] = row
         for index, party in ((self._by_borrower, borrower.eid), (self._by_lender, lender.eid)):
             index[party] = np.append(index.get(party, NO_ROWS), row)
+        self._by_pair.setdefault((lender.eid, borrower.eid), []).append(row)
+        self._parties.append((lender.eid, borrower.eid))
         m.contracts.assign_unassigned(borrower.eid, loan_id)  # its contracts not yet collateral become this loan's
         return loan
 
@@ -262,12 +305,13 @@ class LoanRegister(Table):
         """The borrower draws ``amount`` US$bn at ``spread`` over SOFR (``ig_share`` of it backed by investment-grade
         contracts); the lender funds it first (:meth:`gpucredit.agents.lender.Lender.fund`)."""
         m = self.economy
-        m.entity[loan.lender].fund(amount)  # cash, its bank facility, or a call on its investors
-        loan.spread_sum += spread * amount
-        loan.drawn += amount
-        loan.principal += amount
-        self.changed(loan)
-        m.ledger.pay(loan.lender, loan.borrower, amount, "loan_draw")
+        c, row = self._columns, loan.row
+        lender, borrower = self._parties[row]
+        m.entity[lender].fund(amount)  # cash, its bank facility, or a call on its investors
+        for name, add in (("spread_sum", spread * amount), ("drawn", amount), ("principal", amount)):
+            c[name][row] = c[name].item(row) + add
+        self._changed(lender, borrower)
+        m.ledger.pay(lender, borrower, amount, "loan_draw")
         # the month's new lending by grade and the spread on each part (the premium applies to both)
         p = m.p
         premium = spread - (ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"])
@@ -278,26 +322,32 @@ class LoanRegister(Table):
         flow["new_lending_non_ig_spread"] += (1.0 - ig_share) * amount * (p["lenders.spread_non_ig"] + premium)
 
     def pay_interest(self, loan: Loan, amount: float) -> None:
-        self.economy.ledger.pay(loan.borrower, loan.lender, amount, "interest")
+        lender, borrower = self._parties[loan.row]
+        self.economy.ledger.pay(borrower, lender, amount, "interest")
 
     def repay(self, loan: Loan, amount: float) -> None:
         """The borrower pays down ``amount`` US$bn of principal (at most what is outstanding)."""
         if amount <= 0:
             return
-        amount = min(amount, loan.principal)
-        self.economy.ledger.pay(loan.borrower, loan.lender, amount, "principal")
-        loan.principal -= amount
-        self.changed(loan)
+        principal, row = self._columns["principal"], loan.row
+        owed = principal.item(row)
+        amount = min(amount, owed)
+        lender, borrower = self._parties[loan.row]
+        self.economy.ledger.pay(borrower, lender, amount, "principal")
+        principal[row] = owed - amount
+        self._changed(lender, borrower)
 
     def capitalise_interest(self, loan: Loan, amount: float) -> None:
         """Unpaid interest is added to the loan: an expense of the borrower, income of the lender."""
         if amount <= 0:
             return
         led = self.economy.ledger
-        loan.principal += amount
-        self.changed(loan)
-        led.book(loan.borrower, -amount, "interest")
-        led.book(loan.lender, amount, "interest")
+        principal, row = self._columns["principal"], loan.row
+        principal[row] = principal.item(row) + amount
+        lender, borrower = self._parties[loan.row]
+        self._changed(lender, borrower)
+        led.book(borrower, -amount, "interest")
+        led.book(lender, amount, "interest")
 
     def close_repaid(self) -> None:
         """Performing facilities fully repaid after their draw period are closed."""
@@ -326,9 +376,12 @@ class LoanRegister(Table):
         if not len(rows):
             return
         c = self._columns
-        for borrower in c["borrower"][rows].tolist():
+        for row, borrower in zip(rows.tolist(), c["borrower"][rows].tolist()):
             self.exposures.pop((seller, borrower), None)
             self.exposures.pop((buyer, borrower), None)
+            self._by_pair[(seller, borrower)].remove(row)
+            self._by_pair[(buyer, borrower)] = sorted(self._by_pair.get((buyer, borrower), []) + [row])
+            self._parties[row] = (buyer, borrower)
         c["lender"][rows] = buyer
         held = self._by_lender.get(seller, NO_ROWS)
         self._by_lender[seller] = held[~np.isin(held, rows)]

@@ -175,7 +175,9 @@ class SeriesRecorder:
         """Over the open loans ``rows`` of ``neoclouds`` (in register order): principal (US$bn), principal x LTV (capped
         at 5) and the month's interest due (US$bn/month), each added up loan by loan (a running sum from 0, as
         ``np.bincount`` adds)."""
-        rows = rows[np.isin(register.column("borrower")[rows], neoclouds)]
+        is_neocloud = np.zeros(int(register.column("borrower").max(initial=0)) + 1, dtype=bool)
+        is_neocloud[[eid for eid in neoclouds if eid < len(is_neocloud)]] = True
+        rows = rows[is_neocloud[register.column("borrower")[rows]]]
         if not len(rows):
             return 0, 0, 0
         principal = register.column("principal")[rows]
