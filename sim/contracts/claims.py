@@ -51,6 +51,18 @@ class ChipOrder:
 STATUSES = ("performing", "breach", "default", "repaid")  # a loan's status, stored as its index
 
 
+def _loan_column(name: str, doc: str, convert=None, encode=None) -> property:
+    """A term of a loan, read and written in its row (:func:`column_property`); a write also tells the register, which
+    drops what it has cached about the loan's parties."""
+    column = column_property(name, doc, convert, encode)
+
+    def write(self, value) -> None:
+        column.fset(self, value)
+        self._table.written(self.row)
+
+    return property(column.fget, write, doc=doc)
+
+
 def monthly_rate(sofr: float, spread_sum: float, drawn: float) -> float:
     """A loan's rate per month: SOFR plus its blended spread (``spread_sum`` over ``drawn``, as :attr:`Loan.spread`;
     worked out here again as a loan's rate is asked for every month)."""
@@ -79,21 +91,21 @@ class Loan:
     # the parties are read-only: a loan changes hands only when the register sells a failed fund's book
     lender = property(column_property("lender", "", int).fget, doc="entity id of the lender (it holds the loan)")
     borrower = property(column_property("borrower", "", int).fget, doc="entity id of the borrower (it owes the loan)")
-    start = column_property("start", "month opened", int)
-    maturity = column_property("maturity", "month index at which the facility is fully repaid", int)
-    draw_until = column_property("draw_until", "last month draws are allowed (delayed-draw period)", int)
-    principal = column_property("principal", "US$bn outstanding", float)
-    drawn = column_property("drawn", "US$bn drawn in total", float)
-    spread_sum = column_property("spread_sum", "sum of spread x draw (US$bn), for the blended spread", float)
-    covenant_ltv = column_property("covenant_ltv", "maximum loan-to-value before a breach (fraction)", float)
-    status = column_property("status", "performing | breach | default | repaid", lambda v: STATUSES[v], STATUSES.index)
-    breach_since = column_property("breach_since", "month the breach opened (-1: none yet)", int)
-    waived_until = column_property("waived_until", "last month of the latest waiver (-1: none)", int)
-    waivers = column_property("waivers", "number of waivers granted", int)
-    cure_tried = column_property("cure_tried", "last month the borrower tried to cure (-1: never)", int)
-    missed = column_property("missed", "payments missed while in breach, US$bn", float)
-    collateral_value = column_property("collateral_value", "collateral at the last mark, US$bn", float)
-    gpu_value = column_property("gpu_value", "pledged GPUs at the last mark, US$bn", float)
+    start = _loan_column("start", "month opened", int)
+    maturity = _loan_column("maturity", "month index at which the facility is fully repaid", int)
+    draw_until = _loan_column("draw_until", "last month draws are allowed (delayed-draw period)", int)
+    principal = _loan_column("principal", "US$bn outstanding", float)
+    drawn = _loan_column("drawn", "US$bn drawn in total", float)
+    spread_sum = _loan_column("spread_sum", "sum of spread x draw (US$bn), for the blended spread", float)
+    covenant_ltv = _loan_column("covenant_ltv", "maximum loan-to-value before a breach (fraction)", float)
+    status = _loan_column("status", "performing | breach | default | repaid", lambda v: STATUSES[v], STATUSES.index)
+    breach_since = _loan_column("breach_since", "month the breach opened (-1: none yet)", int)
+    waived_until = _loan_column("waived_until", "last month of the latest waiver (-1: none)", int)
+    waivers = _loan_column("waivers", "number of waivers granted", int)
+    cure_tried = _loan_column("cure_tried", "last month the borrower tried to cure (-1: never)", int)
+    missed = _loan_column("missed", "payments missed while in breach, US$bn", float)
+    collateral_value = _loan_column("collateral_value", "collateral at the last mark, US$bn", float)
+    gpu_value = _loan_column("gpu_value", "pledged GPUs at the last mark, US$bn", float)
 
     @property
     def spread(self) -> float:

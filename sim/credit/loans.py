@@ -78,7 +78,13 @@ class LoanRegister(Table):
         self._by_pair: dict[tuple[int, int], list[int]] = {}  # (lender, borrower) -> rows, oldest first
         self._parties: list[tuple[int, int]] = []  # row -> (lender, borrower), as in the columns (for single loans)
         self.exposures: dict[tuple[int, int], float] = {}  # (lender, borrower) -> principal outstanding, cached
-        self._debts: dict[int, float] = {}  # borrower -> principal owed, cached (dropped when one of its loans changes)
+        # by borrower, cached until one of its facilities changes (:meth:`_forget`): principal owed, whether one is in
+        # breach, the month's dues (all borrowers' at once at a new month or rate)
+        self._debts: dict[int, float] = {}
+        self._breach: dict[int, bool] = {}
+        self._dues: dict[int, tuple[list, list, list]] = {}
+        self._dues_for = None  # (month, SOFR) of the cached dues
+        self._sums: dict[int, tuple] = {}  # lender -> (its loans_version, book, marks)
         self.version = 0  # bumped whenever a facility's principal, status or marks change (for callers' caches)
         self._closed: set[int] = set()  # lenders with a facility closed since the last change (changed at the next)
 
@@ -156,8 +162,11 @@ class LoanRegister(Table):
 
     def in_breach(self, borrower: int) -> bool:
         """Whether any of ``borrower``'s facilities is in breach."""
-        status = self._columns["status"].item
-        return any([status(row) == BREACH for row in self._by_borrower.get(borrower, NO_ROWS).tolist()])
+        breach = self._breach.get(borrower)
+        if breach is None:
+            status = self._columns["status"].item
+            breach = self._breach[borrower] = any([status(row) == BREACH for row in self._by_borrower.get(borrower, NO_ROWS).tolist()])
+        return breach
 
     def outstanding_rows(self) -> np.ndarray:
         """Rows of the open loans with principal outstanding, in the order opened."""
@@ -170,7 +179,35 @@ class LoanRegister(Table):
 
     def dues(self, borrower: int, month: int, sofr: float) -> tuple[list[Loan], list[float], list[float]]:
         """``borrower``'s open facilities with principal outstanding (oldest first), and on each the interest due in
-        ``month`` (principal x :func:`monthly_rate`) and the principal due (:func:`amortisation`), US$bn."""
+        ``month`` (principal x :func:`monthly_rate`) and the principal due (:func:`amortisation`), US$bn. Worked out for
+        every borrower at once, by columns, at the first call of a month; a borrower's again after one of its facilities
+        changed."""
+        if self._dues_for != (month, sofr):
+            self._all_dues(month, sofr)
+        due = self._dues.get(borrower)
+        if due is None:
+            due = self._dues[borrower] = self._dues_of(borrower, month, sofr)
+        return due
+
+    def _all_dues(self, month: int, sofr: float) -> None:
+        """Every borrower's dues (:meth:`dues`), by columns."""
+        c, n = self._columns, self.n
+        status, principal = c["status"][:n], c["principal"][:n]
+        rows = ((status != DEFAULT) & (status != REPAID) & ~(principal <= 0)).nonzero()[0]
+        principal = principal[rows]
+        interest = (principal * self.monthly_rates(rows, sofr)).tolist()
+        amortisations = (principal / np.maximum(1, c["maturity"][rows] - month)).tolist()
+        self._dues = dues = {borrower: ([], [], []) for borrower in self._by_borrower}
+        views = self._views
+        for row, borrower, i, a in zip(rows.tolist(), c["borrower"][rows].tolist(), interest, amortisations):
+            loans, interests, amortisation_ = dues[borrower]
+            loans.append(views[row])
+            interests.append(i)
+            amortisation_.append(a)
+        self._dues_for = (month, sofr)
+
+    def _dues_of(self, borrower: int, month: int, sofr: float) -> tuple[list[Loan], list[float], list[float]]:
+        """One borrower's dues (:meth:`dues`), loan by loan."""
         rows = self._by_borrower.get(borrower, NO_ROWS)
         loans, interests, amortisations = [], [], []
         views = self._views
@@ -197,7 +234,9 @@ class LoanRegister(Table):
     def newest_facility(self, borrower: int) -> int:
         """Id of ``borrower``'s newest facility not in default (-1 if none): new contracts are assigned to it."""
         status, ids = self._columns["status"], self._columns["id"]
-        for row in reversed(self._by_borrower.get(borrower, NO_ROWS).tolist()):
+        rows = self._by_borrower.get(borrower, NO_ROWS)
+        for i in range(len(rows) - 1, -1, -1):  # newest first: mostly the first one
+            row = rows.item(i)
             if status.item(row) != DEFAULT:
                 return ids.item(row)
         return -1
@@ -237,15 +276,23 @@ class LoanRegister(Table):
 
     def book_of(self, lender: int) -> float:
         """Principal outstanding on the facilities ``lender`` holds that are not in default, US$bn, in its order."""
-        rows = self._by_lender.get(lender, NO_ROWS)
-        return running_sum([p for s, p in zip(*self._values(rows, "status", "principal")) if s != DEFAULT])
+        return self._lender_sums(lender)[1]
 
     def marks_of(self, lender: int) -> float:
         """The facilities ``lender`` holds that are open, each at the lower of principal and collateral value, US$bn."""
-        rows = self._by_lender.get(lender, NO_ROWS)
-        open_loans = [(p, c) for s, p, c in zip(*self._values(rows, "status", "principal", "collateral_value"))
-                      if s != DEFAULT and s != REPAID]
-        return sum_of_lower([p for p, _ in open_loans], [c for _, c in open_loans])
+        return self._lender_sums(lender)[2]
+
+    def _lender_sums(self, lender: int) -> tuple:
+        """(``lender``'s ``loans_version``, book, marks), added up again when that version has moved."""
+        version = self.economy.entity[lender].loans_version
+        sums = self._sums.get(lender)
+        if sums is None or sums[0] != version:
+            rows = self._by_lender.get(lender, NO_ROWS)
+            held = list(zip(*self._values(rows, "status", "principal", "collateral_value")))
+            book = running_sum([p for s, p, _ in held if s != DEFAULT])
+            open_loans = [(p, c) for s, p, c in held if s != DEFAULT and s != REPAID]
+            sums = self._sums[lender] = (version, book, sum_of_lower([p for p, _ in open_loans], [c for _, c in open_loans]))
+        return sums
 
     def has_open_debt(self, borrower: int) -> bool:
         """Whether ``borrower`` owes principal on a facility performing or in breach."""
@@ -267,9 +314,23 @@ class LoanRegister(Table):
 
     def _changed(self, lender: int, borrower: int) -> None:
         """A facility of ``lender`` to ``borrower`` changed (:meth:`changed`)."""
+        self._forget(lender, borrower)
+        if self._closed:
+            self._new_version((lender,))
+        else:
+            self.version += 1
+            self.economy.entity[lender].loans_version = self.version
+
+    def _forget(self, lender: int, borrower: int) -> None:
+        """Drop what is cached about the facilities of ``lender`` to ``borrower``."""
         self.exposures.pop((lender, borrower), None)
         self._debts.pop(borrower, None)
-        self._new_version((lender,))
+        self._breach.pop(borrower, None)
+        self._dues.pop(borrower, None)
+
+    def written(self, row: int) -> None:
+        """A term of facility ``row`` was written through its view: what is cached about its parties is dropped."""
+        self._forget(*self._parties[row])
 
     def _new_version(self, lenders) -> None:
         """A new version, at which the facilities of ``lenders`` (and of lenders with a facility closed since the
@@ -308,8 +369,10 @@ class LoanRegister(Table):
         c, row = self._columns, loan.row
         lender, borrower = self._parties[row]
         m.entity[lender].fund(amount)  # cash, its bank facility, or a call on its investors
-        for name, add in (("spread_sum", spread * amount), ("drawn", amount), ("principal", amount)):
-            c[name][row] = c[name].item(row) + add
+        spread_sum, drawn, principal = c["spread_sum"], c["drawn"], c["principal"]
+        spread_sum[row] = spread_sum.item(row) + spread * amount
+        drawn[row] = drawn.item(row) + amount
+        principal[row] = principal.item(row) + amount
         self._changed(lender, borrower)
         m.ledger.pay(lender, borrower, amount, "loan_draw")
         # the month's new lending by grade and the spread on each part (the premium applies to both)
@@ -356,7 +419,10 @@ class LoanRegister(Table):
                   & (self.economy.month >= self.column("draw_until"))).nonzero()[0]
         if len(repaid):
             status[repaid] = REPAID
-            self._closed.update(self.column("lender")[repaid].tolist())
+            parties = [self._parties[row] for row in repaid.tolist()]
+            for lender, borrower in parties:
+                self._forget(lender, borrower)
+            self._closed.update(lender for lender, _ in parties)
 
     def write_off(self, loans: list[Loan]) -> None:
         """``loans`` are in default (their lenders' exposures and books change)."""
@@ -367,7 +433,7 @@ class LoanRegister(Table):
         c["status"][rows] = DEFAULT
         lenders = c["lender"][rows].tolist()
         for lender, borrower in zip(lenders, c["borrower"][rows].tolist()):
-            self.exposures.pop((lender, borrower), None)
+            self._forget(lender, borrower)
         self._new_version(dict.fromkeys(lenders))
 
     def transfer(self, rows: np.ndarray, seller: int, buyer: int) -> None:
@@ -377,8 +443,8 @@ class LoanRegister(Table):
             return
         c = self._columns
         for row, borrower in zip(rows.tolist(), c["borrower"][rows].tolist()):
-            self.exposures.pop((seller, borrower), None)
-            self.exposures.pop((buyer, borrower), None)
+            self._forget(seller, borrower)
+            self._forget(buyer, borrower)
             self._by_pair[(seller, borrower)].remove(row)
             self._by_pair[(buyer, borrower)] = sorted(self._by_pair.get((buyer, borrower), []) + [row])
             self._parties[row] = (buyer, borrower)
