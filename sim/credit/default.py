@@ -40,7 +40,7 @@ def resolve_default(economy, nc) -> None:
     rows = m.loans.rows_of(nc.eid, excluding=("default", "repaid"))
     rows = rows[m.loans.column("principal")[rows] > 0]  # its open facilities with principal outstanding, oldest first
     loans = m.loans.views(rows)
-    principal = running_sum(m.loans.column("principal")[rows])
+    principal = running_sum(m.loans.column("principal")[rows].tolist())
     lenders_share = claims_by_lender(m.loans, rows, principal)  # an unlevered firm out of cash: none
     lead = max(lenders_share, key=lenders_share.get) if lenders_share else None
     seized_units, seized_rows, recovery = seize_collateral(m, nc, lenders_share, lead)

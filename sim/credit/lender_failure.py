@@ -93,8 +93,8 @@ def sell_loan_book(economy, lender, buyer) -> tuple[float, float]:
     rows = loans.rows_of(lender=lender.eid, excluding=("default", "repaid"))
     sold = rows[loans.column("principal")[rows] > 0]  # its open loans with principal outstanding, in its order
     owed, collateral = loans.column("principal")[sold], loans.column("collateral_value")[sold]
-    principal = running_sum(owed)
-    price = sum_of_lower(owed, np.where(0.0 > collateral, 0.0, collateral))  # loan by loan, collateral at least 0
+    principal = running_sum(owed.tolist())
+    price = sum_of_lower(owed.tolist(), np.where(0.0 > collateral, 0.0, collateral).tolist())  # loan by loan, collateral at least 0
     loans.transfer(sold, lender.eid, buyer.eid)
     if price > 0:
         buyer.fund(price)

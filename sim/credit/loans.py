@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contracts.claims import STATUSES, Loan, amortisation, monthly_rate
+from ..contracts.claims import STATUSES, Loan
 from ..table import Table
 from ..technology import BN, H
+from .loan_books import BREACH, CLOSED, DEFAULT, NO_ROWS, PERFORMING, REPAID, LoanBooks, running_sum, sum_of_lower
 
-CLOSED = ("default", "repaid")
-PERFORMING, BREACH, DEFAULT, REPAID = (STATUSES.index(s) for s in ("performing", "breach", "default", "repaid"))
+__all__ = ["LoanRegister", "running_sum", "sum_of_lower", "CLOSED", "PERFORMING", "BREACH", "DEFAULT", "REPAID"]
 
 COLUMNS = {  # name -> (dtype, value of an empty row); units as on :class:`Loan`
     "id": (np.int64, 0), "lender": (np.int64, -1), "borrower": (np.int64, -1), "start": (np.int64, 0),
@@ -30,43 +30,13 @@ COLUMNS = {  # name -> (dtype, value of an empty row); units as on :class:`Loan`
     "breach_since": (np.int64, -1), "waived_until": (np.int64, -1), "waivers": (np.int64, 0),
     "cure_tried": (np.int64, -1), "missed": (float, 0.0), "collateral_value": (float, 0.0), "gpu_value": (float, 0.0),
 }
-NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
-def running_sum(values):
-    """``values`` (a list or an array) added up one by one from 0, in their order, without compensation: what Python's
-    ``sum()`` gives for numpy floats, a numpy float (0 if there are none). Principal is added up this way: a facility's
-    principal was a numpy float (draws are numpy floats) when facilities were objects, and the compensated ``sum()`` of
-    plain floats differs from it in the last bits."""
-    if not len(values):
-        return 0
-    total = 0.0
-    for x in (values.tolist() if isinstance(values, np.ndarray) else values):
-        total += x
-    return np.float64(total)
-
-
-def sum_of_lower(principal: list[float], other: list[float]):
-    """The lower of ``principal`` and ``other`` (a plain float, e.g. collateral), loan by loan (the principal when they
-    are equal), added up in their order as Python's ``sum()`` added the mix of numpy floats (principal) and plain
-    floats: compensated over the leading loans that count ``other``, then one by one from the first that counts its
-    principal."""
-    k, n = 0, len(principal)
-    while k < n and other[k] < principal[k]:
-        k += 1
-    total = sum(other[:k])
-    if k == n:
-        return total
-    for p, o in zip(principal[k:], other[k:]):
-        total += o if o < p else p
-    return np.float64(total)
-
-
-class LoanRegister(Table):
+class LoanRegister(Table, LoanBooks):
     """Every loan facility of an economy (``economy.loans``): a table with one row per facility, in the order opened
-    (:class:`gpucredit.sim.table.Table`), and the rules that draw, repay, mark and close them. A party's facilities are
-    a handful: its queries read their rows of the columns they need (``_values``); the rules over every facility work
-    on whole columns."""
+    (:class:`gpucredit.sim.table.Table`), and the rules that draw, repay, mark and close them; what a party's facilities
+    add up to is :class:`~gpucredit.sim.credit.loan_books.LoanBooks`. The rules over every facility work on whole
+    columns; a party's queries read its rows only (indexes of rows by borrower, lender and pair)."""
 
     def __init__(self, economy, capacity: int = 64):
         super().__init__(COLUMNS, capacity)
@@ -77,14 +47,7 @@ class LoanRegister(Table):
         self._by_lender: dict[int, np.ndarray] = {}  # lender eid -> rows it holds, in the order it acquired them
         self._by_pair: dict[tuple[int, int], list[int]] = {}  # (lender, borrower) -> rows, oldest first
         self._parties: list[tuple[int, int]] = []  # row -> (lender, borrower), as in the columns (for single loans)
-        self.exposures: dict[tuple[int, int], float] = {}  # (lender, borrower) -> principal outstanding, cached
-        # by borrower, cached until one of its facilities changes (:meth:`_forget`): principal owed, whether one is in
-        # breach, the month's dues (all borrowers' at once at a new month or rate)
-        self._debts: dict[int, float] = {}
-        self._breach: dict[int, bool] = {}
-        self._dues: dict[int, tuple[list, list, list]] = {}
-        self._dues_for = None  # (month, SOFR) of the cached dues
-        self._sums: dict[int, tuple] = {}  # lender -> (its loans_version, book, marks)
+        self._init_books()
         self.version = 0  # bumped whenever a facility's principal, status or marks change (for callers' caches)
         self._closed: set[int] = set()  # lenders with a facility closed since the last change (changed at the next)
 
@@ -106,11 +69,6 @@ class LoanRegister(Table):
         """The facilities in ``rows`` (row numbers), as views, in that order."""
         views = self._views
         return [views[r] for r in (rows.tolist() if isinstance(rows, np.ndarray) else rows)]
-
-    def _values(self, rows: np.ndarray, *names: str) -> list[list]:
-        """Columns ``names`` over ``rows``, as lists of plain Python values."""
-        c = self._columns
-        return [c[name][rows].tolist() for name in names]
 
     def rows_of(self, borrower: int | None = None, lender: int | None = None, excluding: tuple[str, ...] = ()) -> np.ndarray:
         """Rows of ``borrower``'s facilities (oldest first) or of those ``lender`` holds (in the order it acquired them),
@@ -160,14 +118,6 @@ class LoanRegister(Table):
         """Entity id of the lender that holds loan ``loan_id``."""
         return self._parties[self._row[loan_id]][0]
 
-    def in_breach(self, borrower: int) -> bool:
-        """Whether any of ``borrower``'s facilities is in breach."""
-        breach = self._breach.get(borrower)
-        if breach is None:
-            status = self._columns["status"].item
-            breach = self._breach[borrower] = any([status(row) == BREACH for row in self._by_borrower.get(borrower, NO_ROWS).tolist()])
-        return breach
-
     def outstanding_rows(self) -> np.ndarray:
         """Rows of the open loans with principal outstanding, in the order opened."""
         status = self.column("status")
@@ -176,49 +126,6 @@ class LoanRegister(Table):
     def outstanding(self) -> list[Loan]:
         """Open loans with principal outstanding."""
         return self.views(self.outstanding_rows())
-
-    def dues(self, borrower: int, month: int, sofr: float) -> tuple[list[Loan], list[float], list[float]]:
-        """``borrower``'s open facilities with principal outstanding (oldest first), and on each the interest due in
-        ``month`` (principal x :func:`monthly_rate`) and the principal due (:func:`amortisation`), US$bn. Worked out for
-        every borrower at once, by columns, at the first call of a month; a borrower's again after one of its facilities
-        changed."""
-        if self._dues_for != (month, sofr):
-            self._all_dues(month, sofr)
-        due = self._dues.get(borrower)
-        if due is None:
-            due = self._dues[borrower] = self._dues_of(borrower, month, sofr)
-        return due
-
-    def _all_dues(self, month: int, sofr: float) -> None:
-        """Every borrower's dues (:meth:`dues`), by columns."""
-        c, n = self._columns, self.n
-        status, principal = c["status"][:n], c["principal"][:n]
-        rows = ((status != DEFAULT) & (status != REPAID) & ~(principal <= 0)).nonzero()[0]
-        principal = principal[rows]
-        interest = (principal * self.monthly_rates(rows, sofr)).tolist()
-        amortisations = (principal / np.maximum(1, c["maturity"][rows] - month)).tolist()
-        self._dues = dues = {borrower: ([], [], []) for borrower in self._by_borrower}
-        views = self._views
-        for row, borrower, i, a in zip(rows.tolist(), c["borrower"][rows].tolist(), interest, amortisations):
-            loans, interests, amortisation_ = dues[borrower]
-            loans.append(views[row])
-            interests.append(i)
-            amortisation_.append(a)
-        self._dues_for = (month, sofr)
-
-    def _dues_of(self, borrower: int, month: int, sofr: float) -> tuple[list[Loan], list[float], list[float]]:
-        """One borrower's dues (:meth:`dues`), loan by loan."""
-        rows = self._by_borrower.get(borrower, NO_ROWS)
-        loans, interests, amortisations = [], [], []
-        views = self._views
-        for row, status, principal, spread_sum, drawn, maturity in zip(rows.tolist(), *self._values(
-                rows, "status", "principal", "spread_sum", "drawn", "maturity")):
-            if status == DEFAULT or status == REPAID or principal <= 0:
-                continue
-            loans.append(views[row])
-            interests.append(principal * monthly_rate(sofr, spread_sum, drawn))
-            amortisations.append(amortisation(principal, maturity, month))
-        return loans, interests, amortisations
 
     def to_cure(self, borrower: int, month: int) -> list[int]:
         """Rows of ``borrower``'s facilities in breach that it has not yet tried to cure in ``month``, oldest first."""
@@ -249,59 +156,10 @@ class LoanRegister(Table):
                 return self._views[row]
         return None
 
-    def exposure(self, lender: int, borrower: int) -> float:
-        """Principal ``lender`` has outstanding to ``borrower`` (cached until one of their facilities changes)."""
-        key = (lender, borrower)
-        exposure = self.exposures.get(key)
-        if exposure is None:
-            status, principal = self._columns["status"].item, self._columns["principal"].item
-            exposure = self.exposures[key] = running_sum([principal(row) for row in self._by_pair.get(key, ())
-                                                          if status(row) != DEFAULT])  # oldest first
-        return exposure
-
-    def debt_of(self, borrower: int) -> float:
-        """All principal ``borrower`` owes on its facilities (defaulted ones included until they are written off; cached
-        until one of them changes)."""
-        debt = self._debts.get(borrower)
-        if debt is None:
-            debt = self._debts[borrower] = running_sum(self._columns["principal"][self._by_borrower.get(borrower, NO_ROWS)])
-        return debt
-
-    def open_debt_and_collateral(self, borrower: int) -> tuple[float, float]:
-        """Principal and collateral value (at the last marks) of ``borrower``'s open facilities, US$bn."""
-        rows = self._by_borrower.get(borrower, NO_ROWS)
-        open_loans = [(p, c) for s, p, c in zip(*self._values(rows, "status", "principal", "collateral_value"))
-                      if s != DEFAULT and s != REPAID]
-        return running_sum([p for p, _ in open_loans]), sum([c for _, c in open_loans])
-
-    def book_of(self, lender: int) -> float:
-        """Principal outstanding on the facilities ``lender`` holds that are not in default, US$bn, in its order."""
-        return self._lender_sums(lender)[1]
-
-    def marks_of(self, lender: int) -> float:
-        """The facilities ``lender`` holds that are open, each at the lower of principal and collateral value, US$bn."""
-        return self._lender_sums(lender)[2]
-
-    def _lender_sums(self, lender: int) -> tuple:
-        """(``lender``'s ``loans_version``, book, marks), added up again when that version has moved."""
-        version = self.economy.entity[lender].loans_version
-        sums = self._sums.get(lender)
-        if sums is None or sums[0] != version:
-            rows = self._by_lender.get(lender, NO_ROWS)
-            held = list(zip(*self._values(rows, "status", "principal", "collateral_value")))
-            book = running_sum([p for s, p, _ in held if s != DEFAULT])
-            open_loans = [(p, c) for s, p, c in held if s != DEFAULT and s != REPAID]
-            sums = self._sums[lender] = (version, book, sum_of_lower([p for p, _ in open_loans], [c for _, c in open_loans]))
-        return sums
-
     def has_open_debt(self, borrower: int) -> bool:
         """Whether ``borrower`` owes principal on a facility performing or in breach."""
         rows = self._by_borrower.get(borrower, NO_ROWS)
         return any([(s == PERFORMING or s == BREACH) and p > 0 for s, p in zip(*self._values(rows, "status", "principal"))])
-
-    def performing_principal(self) -> float:
-        """Principal of the performing facilities, US$bn, added up in the order opened."""
-        return running_sum(self.column("principal")[self.column("status") == PERFORMING])
 
     # --- the life of a facility ----------------------------------------------------------------------
     def changed(self, loan: Loan) -> None:
@@ -314,23 +172,12 @@ class LoanRegister(Table):
 
     def _changed(self, lender: int, borrower: int) -> None:
         """A facility of ``lender`` to ``borrower`` changed (:meth:`changed`)."""
-        self._forget(lender, borrower)
+        self._forget(lender, borrower, status=False)
         if self._closed:
             self._new_version((lender,))
         else:
             self.version += 1
             self.economy.entity[lender].loans_version = self.version
-
-    def _forget(self, lender: int, borrower: int) -> None:
-        """Drop what is cached about the facilities of ``lender`` to ``borrower``."""
-        self.exposures.pop((lender, borrower), None)
-        self._debts.pop(borrower, None)
-        self._breach.pop(borrower, None)
-        self._dues.pop(borrower, None)
-
-    def written(self, row: int) -> None:
-        """A term of facility ``row`` was written through its view: what is cached about its parties is dropped."""
-        self._forget(*self._parties[row])
 
     def _new_version(self, lenders) -> None:
         """A new version, at which the facilities of ``lenders`` (and of lenders with a facility closed since the
@@ -359,6 +206,8 @@ class LoanRegister(Table):
             index[party] = np.append(index.get(party, NO_ROWS), row)
         self._by_pair.setdefault((lender.eid, borrower.eid), []).append(row)
         self._parties.append((lender.eid, borrower.eid))
+        for cache in (self._debts, self._breach, self._dues):  # the borrower's (a lender's exposure is unchanged: 0 drawn)
+            cache.pop(borrower.eid, None)
         m.contracts.assign_unassigned(borrower.eid, loan_id)  # its contracts not yet collateral become this loan's
         return loan
 

@@ -168,7 +168,7 @@ class SeriesRecorder:
             out[f"avg_spread_{grade}"] = last.get(grade, m.p[f"lenders.spread_{grade}"])
         principal, collateral = m.loans.columns_of("principal", "collateral_value", excluding=("default", "repaid"))
         shortfall = principal - collateral  # loan by loan, never below 0, added up in the order opened
-        out["loan_provisions"] = running_sum(np.where(shortfall > 0.0, shortfall, 0.0))
+        out["loan_provisions"] = running_sum(np.where(shortfall > 0.0, shortfall, 0.0).tolist())
 
     @staticmethod
     def _neocloud_loans(register, rows: np.ndarray, neoclouds: list[int], sofr: float) -> tuple[float, float, float]:
