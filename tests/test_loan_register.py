@@ -36,6 +36,9 @@ def test_a_loan_view_reads_and_writes_its_row_as_plain_python_values():
         m.step()
     loan = next(l for l in m.loans.values() if l.principal > 0)
     row = loan.row
+    borrower = loan.borrower
+    cached = (m.loans.debt_of(borrower), m.loans.in_breach(borrower), m.loans.open_debt_and_collateral(borrower),
+              m.loans.dues(borrower, m.month, m.sofr))  # what the register keeps about the borrower's facilities
     fields = {"id": int, "lender": int, "borrower": int, "start": int, "maturity": int, "draw_until": int,
               "principal": float, "drawn": float, "spread_sum": float, "covenant_ltv": float, "status": str,
               "breach_since": int, "waived_until": int, "waivers": int, "cure_tried": int, "missed": float,
@@ -50,7 +53,16 @@ def test_a_loan_view_reads_and_writes_its_row_as_plain_python_values():
     loan.status = "breach"
     assert m.loans.column("principal")[row] == 1.25 and m.loans.column("waivers")[row] == 3
     assert m.loans.column("status")[row] == STATUSES.index("breach") and loan.status == "breach"
-    assert m.loans.in_breach(loan.borrower)
+    # what the register kept about the borrower follows the writes
+    facilities = m.loans.of_borrower(borrower)
+    assert m.loans.in_breach(borrower) and not cached[1]
+    assert m.loans.debt_of(borrower) == one_by_one([l.principal for l in facilities]) != cached[0]
+    open_ = [l for l in facilities if l.status not in ("default", "repaid")]
+    assert m.loans.open_debt_and_collateral(borrower) == (one_by_one([l.principal for l in open_]),
+                                                          sum([l.collateral_value for l in open_]))
+    due, interest, _ = m.loans.dues(borrower, m.month, m.sofr)
+    assert loan not in cached[3][0] or cached[3][1][cached[3][0].index(loan)] != 1.25 * loan.monthly_rate(m.sofr)
+    assert loan in due and interest[due.index(loan)] == 1.25 * loan.monthly_rate(m.sofr)
     with pytest.raises(ValueError):
         loan.status = "bankrupt"  # not a status
     # the same facility seen twice is one loan: equal, one hash, found by id

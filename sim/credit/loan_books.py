@@ -61,6 +61,7 @@ class LoanBooks:
         self._dues: dict[int, tuple[list, list, list]] = {}  # borrower -> the month's dues
         self._dues_for = None  # (month, SOFR) of the dues
         self._sums: dict[int, tuple] = {}  # lender -> (its loans_version, book, marks)
+        self._open: dict[int, tuple[list, float]] = {}  # borrower -> (rows of its open facilities, their collateral)
 
     def _values(self, rows: np.ndarray, *names: str) -> list[list]:
         """Columns ``names`` over ``rows``, as lists of plain Python values."""
@@ -140,10 +141,14 @@ class LoanBooks:
 
     def open_debt_and_collateral(self, borrower: int) -> tuple[float, float]:
         """Principal and collateral value (at the last marks) of ``borrower``'s open facilities, US$bn."""
-        rows = self._by_borrower.get(borrower, NO_ROWS)
-        open_loans = [(p, c) for s, p, c in zip(*self._values(rows, "status", "principal", "collateral_value"))
-                      if s != DEFAULT and s != REPAID]
-        return running_sum([p for p, _ in open_loans]), sum([c for _, c in open_loans])
+        open_loans = self._open.get(borrower)  # its open rows and their collateral (unchanged by draws and payments)
+        if open_loans is None:
+            rows = self._by_borrower.get(borrower, NO_ROWS)
+            held = [(r, c) for r, s, c in zip(rows.tolist(), *self._values(rows, "status", "collateral_value"))
+                    if s != DEFAULT and s != REPAID]
+            open_loans = self._open[borrower] = ([r for r, _ in held], sum([c for _, c in held]))
+        principal = self._columns["principal"].item
+        return running_sum([principal(row) for row in open_loans[0]]), open_loans[1]
 
     def book_of(self, lender: int) -> float:
         """Principal outstanding on the facilities ``lender`` holds that are not in default, US$bn, in its order."""
@@ -179,6 +184,7 @@ class LoanBooks:
         self._dues.pop(borrower, None)
         if status:
             self._breach.pop(borrower, None)
+            self._open.pop(borrower, None)
 
     def written(self, row: int) -> None:
         """A term of facility ``row`` was written through its view: what is cached about its parties is dropped."""

@@ -206,7 +206,7 @@ class LoanRegister(Table, LoanBooks):
             index[party] = np.append(index.get(party, NO_ROWS), row)
         self._by_pair.setdefault((lender.eid, borrower.eid), []).append(row)
         self._parties.append((lender.eid, borrower.eid))
-        for cache in (self._debts, self._breach, self._dues):  # the borrower's (a lender's exposure is unchanged: 0 drawn)
+        for cache in (self._debts, self._breach, self._dues, self._open):  # the borrower's (an exposure is unchanged: 0 drawn)
             cache.pop(borrower.eid, None)
         m.contracts.assign_unassigned(borrower.eid, loan_id)  # its contracts not yet collateral become this loan's
         return loan
@@ -338,6 +338,7 @@ class LoanRegister(Table, LoanBooks):
         assigned = (loan >= 0) & (end > month)
         remaining = qty[assigned] * price[assigned] * H * (end[assigned] - np.maximum(start[assigned], month))  # remaining value, US$bn
         contracts_by_loan = sum_by_loan(loan[assigned], remaining)
+        self._open.clear()  # every borrower's collateral moved
         self._columns["gpu_value"][open_rows] = gpus_by_loan
         self._columns["collateral_value"][open_rows] = gpus_by_loan + m.p["lenders.contract_collateral_share"] * contracts_by_loan
         self.version += 1
