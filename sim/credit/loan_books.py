@@ -19,6 +19,7 @@ from ..contracts.claims import STATUSES, Loan, amortisation, monthly_rate
 CLOSED = ("default", "repaid")
 PERFORMING, BREACH, DEFAULT, REPAID = (STATUSES.index(s) for s in ("performing", "breach", "default", "repaid"))
 NO_ROWS = np.zeros(0, dtype=np.int64)
+_ZERO = np.float64(0.0)
 
 
 def running_sum(values: list[float]):
@@ -31,7 +32,7 @@ def running_sum(values: list[float]):
     total = 0.0
     for x in values:
         total += x
-    return np.float64(total)
+    return _ZERO + total  # (a numpy float, made more cheaply than by np.float64(); total is never -0.0)
 
 
 def sum_of_lower(principal: list[float], other: list[float]):
@@ -62,6 +63,7 @@ class LoanBooks:
         self._dues_for = None  # (month, SOFR) of the dues
         self._sums: dict[int, tuple] = {}  # lender -> (its loans_version, book, marks)
         self._open: dict[int, tuple[list, float]] = {}  # borrower -> (rows of its open facilities, their collateral)
+        self._held: dict[int, tuple] = {}  # lender -> (rows it holds not in default, rows it holds open)
 
     def _values(self, rows: np.ndarray, *names: str) -> list[list]:
         """Columns ``names`` over ``rows``, as lists of plain Python values."""
@@ -72,8 +74,8 @@ class LoanBooks:
         """Whether any of ``borrower``'s facilities is in breach."""
         breach = self._breach.get(borrower)
         if breach is None:
-            status = self._columns["status"].item
-            breach = self._breach[borrower] = any([status(row) == BREACH for row in self._by_borrower.get(borrower, NO_ROWS).tolist()])
+            status = self._cells["status"]
+            breach = self._breach[borrower] = any([status[row] == BREACH for row in self._by_borrower.get(borrower, NO_ROWS).tolist()])
         return breach
 
 
@@ -126,9 +128,9 @@ class LoanBooks:
         key = (lender, borrower)
         exposure = self.exposures.get(key)
         if exposure is None:
-            status, principal = self._columns["status"].item, self._columns["principal"].item
-            exposure = self.exposures[key] = running_sum([principal(row) for row in self._by_pair.get(key, ())
-                                                          if status(row) != DEFAULT])  # oldest first
+            status, principal = self._cells["status"], self._cells["principal"]
+            exposure = self.exposures[key] = running_sum([principal[row] for row in self._by_pair.get(key, ())
+                                                          if status[row] != DEFAULT])  # oldest first
         return exposure
 
     def debt_of(self, borrower: int) -> float:
@@ -147,8 +149,8 @@ class LoanBooks:
             held = [(r, c) for r, s, c in zip(rows.tolist(), *self._values(rows, "status", "collateral_value"))
                     if s != DEFAULT and s != REPAID]
             open_loans = self._open[borrower] = ([r for r, _ in held], sum([c for _, c in held]))
-        principal = self._columns["principal"].item
-        return running_sum([principal(row) for row in open_loans[0]]), open_loans[1]
+        principal = self._cells["principal"]
+        return running_sum([principal[row] for row in open_loans[0]]), open_loans[1]
 
     def book_of(self, lender: int) -> float:
         """Principal outstanding on the facilities ``lender`` holds that are not in default, US$bn, in its order."""
@@ -163,13 +165,15 @@ class LoanBooks:
         version = self.economy.entity[lender].loans_version
         sums = self._sums.get(lender)
         if sums is None or sums[0] != version:
-            rows = self._by_lender.get(lender, NO_ROWS)
-            held = list(zip(*self._values(rows, "status", "principal", "collateral_value")))
-            book = running_sum([p for s, p, _ in held if s != DEFAULT])
-            open_loans = [(p, c) for s, p, c in held if s != DEFAULT and s != REPAID]
-            sums = self._sums[lender] = (version, book, sum_of_lower([p for p, _ in open_loans], [c for _, c in open_loans]))
+            held = self._held.get(lender)  # its rows not in default, and those open (kept until a status changes)
+            if held is None:
+                rows = self._by_lender.get(lender, NO_ROWS)
+                status = self._columns["status"][rows]
+                held = self._held[lender] = (rows[status != DEFAULT], rows[(status != DEFAULT) & (status != REPAID)])
+            principal, open_rows = self._columns["principal"], held[1]
+            marks = sum_of_lower(principal[open_rows].tolist(), self._columns["collateral_value"][open_rows].tolist())
+            sums = self._sums[lender] = (version, running_sum(principal[held[0]].tolist()), marks)
         return sums
-
 
     def performing_principal(self) -> float:
         """Principal of the performing facilities, US$bn, added up in the order opened."""
@@ -185,6 +189,7 @@ class LoanBooks:
         if status:
             self._breach.pop(borrower, None)
             self._open.pop(borrower, None)
+            self._held.pop(lender, None)
 
     def written(self, row: int) -> None:
         """A term of facility ``row`` was written through its view: what is cached about its parties is dropped."""

@@ -48,6 +48,7 @@ class LoanRegister(Table, LoanBooks):
         self._by_pair: dict[tuple[int, int], list[int]] = {}  # (lender, borrower) -> rows, oldest first
         self._parties: list[tuple[int, int]] = []  # row -> (lender, borrower), as in the columns (for single loans)
         self._init_books()
+        self._refresh_cells()
         self.version = 0  # bumped whenever a facility's principal, status or marks change (for callers' caches)
         self._closed: set[int] = set()  # lenders with a facility closed since the last change (changed at the next)
 
@@ -64,6 +65,11 @@ class LoanRegister(Table, LoanBooks):
     def values(self) -> list[Loan]:
         """Every facility, as views, in the order opened."""
         return self._views
+
+    def _refresh_cells(self) -> None:
+        """``_cells``: a memoryview of each column, through which the rules on one facility read and write single values
+        as plain Python numbers (without numpy's scalars)."""
+        self._cells = {name: memoryview(column) for name, column in self._columns.items()}
 
     def views(self, rows) -> list[Loan]:
         """The facilities in ``rows`` (row numbers), as views, in that order."""
@@ -140,19 +146,17 @@ class LoanRegister(Table, LoanBooks):
 
     def newest_facility(self, borrower: int) -> int:
         """Id of ``borrower``'s newest facility not in default (-1 if none): new contracts are assigned to it."""
-        status, ids = self._columns["status"], self._columns["id"]
-        rows = self._by_borrower.get(borrower, NO_ROWS)
-        for i in range(len(rows) - 1, -1, -1):  # newest first: mostly the first one
-            row = rows.item(i)
-            if status.item(row) != DEFAULT:
-                return ids.item(row)
+        status, ids = self._cells["status"], self._cells["id"]
+        for row in reversed(self._by_borrower.get(borrower, NO_ROWS).tolist()):  # newest first: mostly the first one
+            if status[row] != DEFAULT:
+                return ids[row]
         return -1
 
     def facility(self, lender: int, borrower: int, month: int) -> Loan | None:
         """``borrower``'s oldest performing facility with ``lender`` still in its draw period in ``month`` (None if none)."""
-        status, draw_until = self._columns["status"].item, self._columns["draw_until"].item
+        status, draw_until = self._cells["status"], self._cells["draw_until"]
         for row in self._by_pair.get((lender, borrower), ()):
-            if status(row) == PERFORMING and draw_until(row) >= month:
+            if status[row] == PERFORMING and draw_until[row] >= month:
                 return self._views[row]
         return None
 
@@ -199,6 +203,7 @@ class LoanRegister(Table, LoanBooks):
         row = self.n
         self.append(id=loan_id, lender=lender.eid, borrower=borrower.eid, start=m.month,
                     maturity=m.month + m.p["lenders.maturity_months"], draw_until=m.month + 24, covenant_ltv=covenant)
+        self._refresh_cells()  # (the columns may have grown into new arrays)
         loan = Loan(self, row)
         self._views.append(loan)
         self._row[loan_id] = row
@@ -208,6 +213,7 @@ class LoanRegister(Table, LoanBooks):
         self._parties.append((lender.eid, borrower.eid))
         for cache in (self._debts, self._breach, self._dues, self._open):  # the borrower's (an exposure is unchanged: 0 drawn)
             cache.pop(borrower.eid, None)
+        self._held.pop(lender.eid, None)
         m.contracts.assign_unassigned(borrower.eid, loan_id)  # its contracts not yet collateral become this loan's
         return loan
 
@@ -215,13 +221,13 @@ class LoanRegister(Table, LoanBooks):
         """The borrower draws ``amount`` US$bn at ``spread`` over SOFR (``ig_share`` of it backed by investment-grade
         contracts); the lender funds it first (:meth:`gpucredit.agents.lender.Lender.fund`)."""
         m = self.economy
-        c, row = self._columns, loan.row
+        c, row = self._cells, loan.row
         lender, borrower = self._parties[row]
         m.entity[lender].fund(amount)  # cash, its bank facility, or a call on its investors
         spread_sum, drawn, principal = c["spread_sum"], c["drawn"], c["principal"]
-        spread_sum[row] = spread_sum.item(row) + spread * amount
-        drawn[row] = drawn.item(row) + amount
-        principal[row] = principal.item(row) + amount
+        spread_sum[row] = spread_sum[row] + spread * amount
+        drawn[row] = drawn[row] + amount
+        principal[row] = principal[row] + amount
         self._changed(lender, borrower)
         m.ledger.pay(lender, borrower, amount, "loan_draw")
         # the month's new lending by grade and the spread on each part (the premium applies to both)
@@ -241,8 +247,8 @@ class LoanRegister(Table, LoanBooks):
         """The borrower pays down ``amount`` US$bn of principal (at most what is outstanding)."""
         if amount <= 0:
             return
-        principal, row = self._columns["principal"], loan.row
-        owed = principal.item(row)
+        principal, row = self._cells["principal"], loan.row
+        owed = principal[row]
         amount = min(amount, owed)
         lender, borrower = self._parties[loan.row]
         self.economy.ledger.pay(borrower, lender, amount, "principal")
@@ -254,8 +260,8 @@ class LoanRegister(Table, LoanBooks):
         if amount <= 0:
             return
         led = self.economy.ledger
-        principal, row = self._columns["principal"], loan.row
-        principal[row] = principal.item(row) + amount
+        principal, row = self._cells["principal"], loan.row
+        principal[row] = principal[row] + amount
         lender, borrower = self._parties[loan.row]
         self._changed(lender, borrower)
         led.book(borrower, -amount, "interest")
