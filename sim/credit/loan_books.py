@@ -60,8 +60,8 @@ class LoanBooks:
         self._debts: dict[int, float] = {}  # borrower -> all principal it owes
         self._breach: dict[int, bool] = {}  # borrower -> whether one of its facilities is in breach
         self._dues: dict[int, tuple[list, list, list]] = {}  # borrower -> the month's dues
+        self._dues_stale: set[int] = set()  # borrowers whose dues must be worked out again
         self._dues_for = None  # (month, SOFR) of the dues
-        self._sums: dict[int, tuple] = {}  # lender -> (its loans_version, book, marks)
         self._open: dict[int, tuple[list, float]] = {}  # borrower -> (rows of its open facilities, their collateral)
         self._held: dict[int, tuple] = {}  # lender -> (rows it holds not in default, rows it holds open)
 
@@ -86,10 +86,11 @@ class LoanBooks:
         changed."""
         if self._dues_for != (month, sofr):
             self._all_dues(month, sofr)
+        if borrower in self._dues_stale:
+            self._dues_stale.discard(borrower)
+            self._dues[borrower] = self._dues_of(borrower, month, sofr)
         due = self._dues.get(borrower)
-        if due is None:
-            due = self._dues[borrower] = self._dues_of(borrower, month, sofr)
-        return due
+        return due if due is not None else ([], [], [])
 
     def _all_dues(self, month: int, sofr: float) -> None:
         """Every borrower's dues (:meth:`dues`), by columns."""
@@ -99,10 +100,14 @@ class LoanBooks:
         principal = principal[rows]
         interest = (principal * self.monthly_rates(rows, sofr)).tolist()
         amortisations = (principal / np.maximum(1, c["maturity"][rows] - month)).tolist()
-        self._dues = dues = {borrower: ([], [], []) for borrower in self._by_borrower}
+        self._dues = dues = {}  # (borrowers without dues have none)
+        self._dues_stale = set()
         views = self._views
         for row, borrower, i, a in zip(rows.tolist(), c["borrower"][rows].tolist(), interest, amortisations):
-            loans, interests, amortisation_ = dues[borrower]
+            due = dues.get(borrower)
+            if due is None:
+                due = dues[borrower] = ([], [], [])
+            loans, interests, amortisation_ = due
             loans.append(views[row])
             interests.append(i)
             amortisation_.append(a)
@@ -145,35 +150,37 @@ class LoanBooks:
         """Principal and collateral value (at the last marks) of ``borrower``'s open facilities, US$bn."""
         open_loans = self._open.get(borrower)  # its open rows and their collateral (unchanged by draws and payments)
         if open_loans is None:
-            rows = self._by_borrower.get(borrower, NO_ROWS)
-            held = [(r, c) for r, s, c in zip(rows.tolist(), *self._values(rows, "status", "collateral_value"))
-                    if s != DEFAULT and s != REPAID]
-            open_loans = self._open[borrower] = ([r for r, _ in held], sum([c for _, c in held]))
+            status, collateral = self._cells["status"], self._cells["collateral_value"]
+            rows = [r for r in self._by_borrower.get(borrower, NO_ROWS).tolist() if status[r] != DEFAULT and status[r] != REPAID]
+            open_loans = self._open[borrower] = (rows, sum([collateral[r] for r in rows]))
         principal = self._cells["principal"]
         return running_sum([principal[row] for row in open_loans[0]]), open_loans[1]
 
     def book_of(self, lender: int) -> float:
-        """Principal outstanding on the facilities ``lender`` holds that are not in default, US$bn, in its order."""
-        return self._lender_sums(lender)[1]
+        """Principal outstanding on the facilities ``lender`` holds that are not in default, US$bn, in its order (the
+        lender keeps it until one of its facilities changes: ``loans_version``)."""
+        return running_sum(self._read("principal", self._held_rows(lender)[0]))
 
     def marks_of(self, lender: int) -> float:
         """The facilities ``lender`` holds that are open, each at the lower of principal and collateral value, US$bn."""
-        return self._lender_sums(lender)[2]
+        rows = self._held_rows(lender)[1]
+        return sum_of_lower(self._read("principal", rows), self._read("collateral_value", rows))
 
-    def _lender_sums(self, lender: int) -> tuple:
-        """(``lender``'s ``loans_version``, book, marks), added up again when that version has moved."""
-        version = self.economy.entity[lender].loans_version
-        sums = self._sums.get(lender)
-        if sums is None or sums[0] != version:
-            held = self._held.get(lender)  # its rows not in default, and those open (kept until a status changes)
-            if held is None:
-                rows = self._by_lender.get(lender, NO_ROWS)
-                status = self._columns["status"][rows]
-                held = self._held[lender] = (rows[status != DEFAULT], rows[(status != DEFAULT) & (status != REPAID)])
-            principal, open_rows = self._columns["principal"], held[1]
-            marks = sum_of_lower(principal[open_rows].tolist(), self._columns["collateral_value"][open_rows].tolist())
-            sums = self._sums[lender] = (version, running_sum(principal[held[0]].tolist()), marks)
-        return sums
+    def _read(self, name: str, rows: np.ndarray) -> list:
+        """Column ``name`` over ``rows`` as a list of plain values: value by value for a few rows, else by numpy."""
+        if len(rows) > 12:
+            return self._columns[name][rows].tolist()
+        cells = self._cells[name]
+        return [cells[r] for r in rows.tolist()]
+
+    def _held_rows(self, lender: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``lender`` holds not in default, and those open, in its order (kept until a status changes)."""
+        held = self._held.get(lender)
+        if held is None:
+            rows = self._by_lender.get(lender, NO_ROWS)
+            status = self._columns["status"][rows]
+            held = self._held[lender] = (rows[status != DEFAULT], rows[(status != DEFAULT) & (status != REPAID)])
+        return held
 
     def performing_principal(self) -> float:
         """Principal of the performing facilities, US$bn, added up in the order opened."""
@@ -185,7 +192,7 @@ class LoanBooks:
         have changed, not only principal)."""
         self.exposures.pop((lender, borrower), None)
         self._debts.pop(borrower, None)
-        self._dues.pop(borrower, None)
+        self._dues_stale.add(borrower)
         if status:
             self._breach.pop(borrower, None)
             self._open.pop(borrower, None)

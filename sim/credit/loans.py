@@ -176,7 +176,9 @@ class LoanRegister(Table, LoanBooks):
 
     def _changed(self, lender: int, borrower: int) -> None:
         """A facility of ``lender`` to ``borrower`` changed (:meth:`changed`)."""
-        self._forget(lender, borrower, status=False)
+        self.exposures.pop((lender, borrower), None)  # (what :meth:`_forget` drops when only principal changed)
+        self._debts.pop(borrower, None)
+        self._dues_stale.add(borrower)
         if self._closed:
             self._new_version((lender,))
         else:
@@ -203,7 +205,8 @@ class LoanRegister(Table, LoanBooks):
         row = self.n
         self.append(id=loan_id, lender=lender.eid, borrower=borrower.eid, start=m.month,
                     maturity=m.month + m.p["lenders.maturity_months"], draw_until=m.month + 24, covenant_ltv=covenant)
-        self._refresh_cells()  # (the columns may have grown into new arrays)
+        if self._cells["id"].obj is not self._columns["id"]:  # the columns grew into new arrays
+            self._refresh_cells()
         loan = Loan(self, row)
         self._views.append(loan)
         self._row[loan_id] = row
@@ -211,8 +214,9 @@ class LoanRegister(Table, LoanBooks):
             index[party] = np.append(index.get(party, NO_ROWS), row)
         self._by_pair.setdefault((lender.eid, borrower.eid), []).append(row)
         self._parties.append((lender.eid, borrower.eid))
-        for cache in (self._debts, self._breach, self._dues, self._open):  # the borrower's (an exposure is unchanged: 0 drawn)
+        for cache in (self._debts, self._breach, self._open):  # the borrower's (an exposure is unchanged: 0 drawn)
             cache.pop(borrower.eid, None)
+        self._dues_stale.add(borrower.eid)
         self._held.pop(lender.eid, None)
         m.contracts.assign_unassigned(borrower.eid, loan_id)  # its contracts not yet collateral become this loan's
         return loan
