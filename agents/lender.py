@@ -60,7 +60,6 @@ class Lender(mesa.Agent):
         self.losses = 0.0  # this month, US$bn
         self.realised_losses = 0.0  # cumulative
         self._ltv = None
-        self.loans: list[Loan] = []  # facilities it holds
         self.borrowings = 0.0  # owed on its bank back-leverage facility, US$bn
         self.uncalled = 0.0  # investors' commitments not yet called, US$bn
         self.margin_call = False  # its facility exceeds the advance on its loan marks: no new lending
@@ -70,6 +69,11 @@ class Lender(mesa.Agent):
         self._book = None  # (its loans' version, book) as last added up
         self.unmet_margin_months = 0  # consecutive month-ends with its bank's margin call unmet
         self.waiver_hurdle = model.p["lenders.waiver_hurdle"]  # its forbearance: a behavioural trait, share of principal
+
+    @property
+    def loans(self) -> list[Loan]:
+        """The facilities it holds, in the order it acquired them (views of the loan register's rows)."""
+        return self.model.loans.of_lender(self.eid)
 
     # --- underwriting -------------------------------------------------------------------------------
     def capital(self) -> float:
@@ -97,8 +101,7 @@ class Lender(mesa.Agent):
         added up again only when one of its facilities or marks has changed since (its ``loans_version``)."""
         version = self.loans_version
         if self._marks is None or self._marks[0] != version:
-            marks = sum([min(l.principal, l.collateral_value) for l in self.loans if l.status not in ("default", "repaid")])
-            self._marks = (version, marks)
+            self._marks = (version, self.model.loans.marks_of(self.eid))
         return self._marks[1]
 
     def funding_capacity(self) -> float:
@@ -196,16 +199,16 @@ class Lender(mesa.Agent):
         """Principal outstanding on its loans not in default, US$bn (added up again only after a facility changed)."""
         version = self.loans_version
         if self._book is None or self._book[0] != version:
-            self._book = (version, sum([l.principal for l in self.loans if l.status != "default"]))
+            self._book = (version, self.model.loans.book_of(self.eid))
         return self._book[1]
 
     def facility_for(self, borrower) -> Loan:
         """The borrower's open delayed-draw facility with this lender, or a new one (draws allowed for two
         years, fully amortising by ``lenders.maturity_months`` after signing)."""
         m = self.model
-        for loan in m.loans.of_borrower(borrower.eid):
-            if loan.lender == self.eid and loan.status in ("performing",) and loan.draw_until >= m.month:
-                return loan
+        loan = m.loans.facility(self.eid, borrower.eid, m.month)  # performing, in its draw period
+        if loan is not None:
+            return loan
         covenant = min(m.p["lenders.max_covenant_ltv"], m.p["lenders.max_ltv"] + m.p["lenders.covenant_cushion"])
         return m.loans.open(self, borrower, covenant)
 
@@ -228,10 +231,10 @@ class Lender(mesa.Agent):
     def ltv_after(self, borrower, draw: float) -> float:
         """``borrower``'s loan-to-value after drawing ``draw`` US$bn: all its debt over the collateral of its open loans,
         the GPUs the draw buys counted at the value this lender advances against (draw / origination LTV)."""
-        open_loans = [l for l in self.model.loans.of_borrower(borrower.eid) if l.status not in ("default", "repaid")]
+        debt, collateral = self.model.loans.open_debt_and_collateral(borrower.eid)  # its open loans, at their marks
         ltv = self.origination_ltv()
-        debt = sum([l.principal for l in open_loans]) + draw
-        collateral = sum([l.collateral_value for l in open_loans]) + draw / max(ltv, 1e-9)
+        debt += draw
+        collateral += draw / max(ltv, 1e-9)
         return debt / collateral if collateral > 1e-12 else ltv
 
     def loss_rate(self) -> float:

@@ -352,11 +352,10 @@ class Neocloud(mesa.Agent):
     def service_debt(self) -> None:
         """Interest and amortisation on every facility; what cannot be paid is capitalised and opens a breach."""
         m = self.model
-        for loan in m.loans.of_borrower(self.eid):
-            if loan.status in ("default", "repaid") or loan.principal <= 0:
-                continue
-            interest = loan.principal * loan.monthly_rate(m.sofr)
-            amort = loan.amortisation(m.month)
+        # its open facilities with principal outstanding, oldest first, with the month's interest and amortisation (one
+        # facility's payment leaves the others' terms as they are)
+        loans, interests, amortisations = m.loans.dues(self.eid, m.month, m.sofr)
+        for loan, interest, amort in zip(loans, interests, amortisations):
             due = interest + amort
             cash = m.ledger.cash[self.eid]
             if cash < due:

@@ -36,10 +36,9 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     out["gpus_book"] = by_party(own, fleet.view("book"), n)
     out["gpus_market"] = by_party(None, gpus_market_value(m), n)
     out["gpu_count"] = by_party(own, cnt, n)
-    loans = [loan for loan in m.loans.values() if loan.status != "default"]
-    principal = [loan.principal for loan in loans]
-    out["loans_receivable"] = by_party([loan.lender for loan in loans], principal, n)
-    out["loans_payable"] = by_party([loan.borrower for loan in loans], principal, n)
+    lender, borrower, principal = m.loans.columns_of("lender", "borrower", "principal", excluding=("default",))
+    out["loans_receivable"] = by_party(lender, principal, n)
+    out["loans_payable"] = by_party(borrower, principal, n)
     out["equity_stakes"] = by_party(m.equity.column("holder"), m.equity.column("value"), n)
     customer, provider, prepaid = m.contracts.active().columns("customer", "provider", "prepaid")
     out["prepaid_compute"] = by_party(customer, prepaid, n)

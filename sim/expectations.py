@@ -213,7 +213,7 @@ def full_cost_of_new_capacity(economy, month: int) -> float:
 
 def performing_debt(economy) -> float:
     """GPU-backed principal performing at the month's end, US$bn."""
-    return sum(loan.principal for loan in economy.loans.values() if loan.status == "performing")
+    return economy.loans.performing_principal()
 
 
 def default_rate(economy, performing: float | None = None) -> float:

@@ -4,8 +4,18 @@ another lender's facility leaves them as they are. They must always be what addi
 
 from __future__ import annotations
 
+import pytest
+
 from gpucredit.agents.lender import Lender
 from gpucredit.sim import GPUEconomy
+
+
+def one_by_one(values: list[float]) -> float:
+    """``values`` added up one by one in their order (how principal is added up: :func:`~gpucredit.sim.credit.loans.running_sum`)."""
+    total = 0
+    for x in values:
+        total += x
+    return total
 
 
 def test_a_lenders_book_and_marks_are_always_the_sums_of_its_own_facilities(monkeypatch):
@@ -21,15 +31,15 @@ def test_a_lenders_book_and_marks_are_always_the_sums_of_its_own_facilities(monk
     def checked_book(self):
         value = book(self)
         if settled(self):
-            assert value == sum([l.principal for l in self.loans if l.status != "default"]), self.name
+            assert value == one_by_one([l.principal for l in self.loans if l.status != "default"]), self.name
             checked.append(value)
         return value
 
     def checked_marks(self):
         value = marks(self)
         if settled(self):
-            fresh = sum([min(l.principal, l.collateral_value) for l in self.loans if l.status not in ("default", "repaid")])
-            assert value == fresh, self.name
+            lower = [min(l.principal, l.collateral_value) for l in self.loans if l.status not in ("default", "repaid")]
+            assert value == self.model.loans.marks_of(self.eid) == pytest.approx(sum(lower), rel=1e-12, abs=1e-15), self.name
             checked.append(value)
         return value
 
@@ -49,8 +59,11 @@ def test_marking_one_loan_and_every_loan_moves_its_lenders_marks():
     while m.running:
         m.step()
 
-    def fresh(lender) -> float:
-        return sum([min(l.principal, l.collateral_value) for l in lender.loans if l.status not in ("default", "repaid")])
+    def fresh(lender) -> float:  # added up again from its facilities now, without the lender's cache
+        value = m.loans.marks_of(lender.eid)
+        lower = [min(l.principal, l.collateral_value) for l in lender.loans if l.status not in ("default", "repaid")]
+        assert value == pytest.approx(sum(lower), rel=1e-12, abs=1e-15)
+        return value
 
     pledged = set(m.fleet.view("pledged").tolist())
     loan = next(l for l in m.loans.outstanding() if l.id in pledged and l.collateral_value < l.principal * 2)

@@ -7,7 +7,7 @@ so it appears on two balance sheets by construction.
   one row.
 * :class:`Loan`: a GPU-backed delayed-draw term loan facility (lender holds, borrower owes), secured by the
   fleet cohorts pledged to it and the compute contracts assigned to it, with an LTV covenant, a cure
-  period and possible waivers.
+  period and possible waivers. Loans are rows of a columnar register; this class is a view of one row.
 * :class:`ComputeContract`: a take-or-pay compute contract (provider holds the receivable, customer owes
   the payments); part of it is prepaid at signing (a prepaid asset of the customer and a deferred-revenue
   liability of the provider, released month by month). Rent-backs are compute contracts whose customer is
@@ -104,45 +104,95 @@ class ChipOrder(_RowView):
                 f"month={self.month}, deposit={self.deposit:.6f})")
 
 
-@dataclass(slots=True)
+STATUSES = ("performing", "breach", "default", "repaid")  # a loan's status, stored as its index
+
+
+def _loan_column(name: str, doc: str, convert=None, encode=None) -> property:
+    """A term of a loan, read and written in its row (:func:`column_property`); a write also tells the register, which
+    drops what it has cached about the loan's parties."""
+    column = column_property(name, doc, convert, encode)
+
+    def write(self, value) -> None:
+        column.fset(self, value)
+        self._table.written(self.row)
+
+    return property(column.fget, write, doc=doc)
+
+
+def monthly_rate(sofr: float, spread_sum: float, drawn: float) -> float:
+    """A loan's rate per month: SOFR plus its blended spread (``spread_sum`` over ``drawn``, as :attr:`Loan.spread`;
+    worked out here again as a loan's rate is asked for every month)."""
+    return (sofr + (spread_sum / drawn if drawn > 0 else 0.0)) / 12.0
+
+
+def amortisation(principal: float, maturity: int, month: int) -> float:
+    """The principal due in ``month``, US$bn: what is outstanding over the months left to ``maturity``, at least one."""
+    remaining = max(1, maturity - month)
+    return principal / remaining
+
+
 class Loan:
-    id: int
-    lender: int
-    borrower: int
-    start: int
-    maturity: int  # month index at which the facility is fully repaid
-    draw_until: int  # last month draws are allowed (delayed-draw period)
-    principal: float = 0.0  # US$bn outstanding
-    drawn: float = 0.0  # US$bn drawn in total
-    spread_sum: float = 0.0  # sum of spread x draw, for the blended spread
-    covenant_ltv: float = 0.8
-    status: str = "performing"  # performing | breach | default | repaid
-    breach_since: int = -1
-    waived_until: int = -1
-    waivers: int = 0
-    cure_tried: int = -1  # last month the borrower tried to cure
-    missed: float = 0.0  # payments capitalised while in breach, US$bn
-    collateral_value: float = 0.0  # last mark, US$bn
-    gpu_value: float = 0.0
+    """A GPU-backed delayed-draw term loan facility: one row of the loan register (:mod:`gpucredit.sim.credit.loans`),
+    seen as an object. Its parties, start, maturity, last draw month and covenant are fixed when it is opened; its
+    principal, draws, spread, status, breach and waiver months, arrears and collateral marks change during its life.
+    Loans never leave the register, so a loan's row never moves; two views of the same loan are equal."""
+
+    __slots__ = ("_table", "row", "id")
+
+    def __init__(self, register, row: int):
+        self._table = register
+        self.row = row
+        self.id = int(register.column("id")[row])
+
+    # the parties are read-only: a loan changes hands only when the register sells a failed fund's book
+    lender = property(column_property("lender", "", int).fget, doc="entity id of the lender (it holds the loan)")
+    borrower = property(column_property("borrower", "", int).fget, doc="entity id of the borrower (it owes the loan)")
+    start = _loan_column("start", "month opened", int)
+    maturity = _loan_column("maturity", "month index at which the facility is fully repaid", int)
+    draw_until = _loan_column("draw_until", "last month draws are allowed (delayed-draw period)", int)
+    principal = _loan_column("principal", "US$bn outstanding", float)
+    drawn = _loan_column("drawn", "US$bn drawn in total", float)
+    spread_sum = _loan_column("spread_sum", "sum of spread x draw (US$bn), for the blended spread", float)
+    covenant_ltv = _loan_column("covenant_ltv", "maximum loan-to-value before a breach (fraction)", float)
+    status = _loan_column("status", "performing | breach | default | repaid", lambda v: STATUSES[v], STATUSES.index)
+    breach_since = _loan_column("breach_since", "month the breach opened (-1: none yet)", int)
+    waived_until = _loan_column("waived_until", "last month of the latest waiver (-1: none)", int)
+    waivers = _loan_column("waivers", "number of waivers granted", int)
+    cure_tried = _loan_column("cure_tried", "last month the borrower tried to cure (-1: never)", int)
+    missed = _loan_column("missed", "payments missed while in breach, US$bn", float)
+    collateral_value = _loan_column("collateral_value", "collateral at the last mark, US$bn", float)
+    gpu_value = _loan_column("gpu_value", "pledged GPUs at the last mark, US$bn", float)
 
     @property
     def spread(self) -> float:
+        """The draw-weighted spread over SOFR (0 before the first draw)."""
         return self.spread_sum / self.drawn if self.drawn > 0 else 0.0
 
     @property
     def ltv(self) -> float:
+        """Loan-to-value at the last mark (0 with nothing outstanding; ``LoanRegister.ltvs`` for many loans)."""
         if self.principal <= 0:
             return 0.0
         return self.principal / max(self.collateral_value, 1e-12)
 
     def monthly_rate(self, sofr: float) -> float:
-        """SOFR plus the blended spread, per month (the spread worked out here as :attr:`spread` does: a loan's rate is
-        asked for every month)."""
-        return (sofr + (self.spread_sum / self.drawn if self.drawn > 0 else 0.0)) / 12.0
+        """SOFR plus the blended spread, per month (:func:`monthly_rate`)."""
+        return monthly_rate(sofr, self.spread_sum, self.drawn)
 
     def amortisation(self, month: int) -> float:
-        remaining = max(1, self.maturity - month)
-        return self.principal / remaining
+        """The principal due in ``month``, US$bn (:func:`amortisation`)."""
+        return amortisation(self.principal, self.maturity, month)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Loan) and other.id == self.id and other._table is self._table
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return (f"Loan(id={self.id}, lender={self.lender}, borrower={self.borrower}, start={self.start}, "
+                f"maturity={self.maturity}, draw_until={self.draw_until}, principal={self.principal:.6f}, "
+                f"drawn={self.drawn:.6f}, {self.status}, collateral_value={self.collateral_value:.6f})")
 
 
 KINDS = ("compute", "overflow", "rent_back")  # a contract's kind, stored as its index

@@ -13,6 +13,7 @@ used-GPU price and every other loan's mark, so the rounds repeat (at most ``ENFO
 from __future__ import annotations
 
 from .default import resolve_default
+from .loans import PERFORMING
 
 ENFORCEMENT_ROUNDS = 4  # marks, breaches, cures and defaults are repeated at most this often in a month
 
@@ -47,11 +48,11 @@ def enforce(economy) -> None:
         marks_current = True  # until a cure or a default sells or seizes collateral
         defaults_before = m.flow["defaults_count"]
         breaches_before = m.flow["covenant_breaches"]
-        for loan in list(m.loans.values()):
-            if loan.status == "performing" and loan.waived_until < m.month and loan.ltv > loan.covenant_ltv:
-                open_breach(m, loan, "LTV covenant", loan.principal)
+        for loan in m.loans.views(over_covenant(m.loans, m.month)):  # (a breach changes no other loan)
+            open_breach(m, loan, "LTV covenant", loan.principal)
+        to_cure = m.loans.borrowers_to_cure(m.month)  # (a cure or a default changes no other borrower's loans)
         with m.contracts.books_deferred():  # the books once after the round's defaults, not after each
-            for nc in list(m.neoclouds):
+            for nc in [nc for nc in m.neoclouds if nc.eid in to_cure]:
                 if not cure_or_default(m, nc):
                     marks_current = False
         if m.flow["defaults_count"] == defaults_before and m.flow["covenant_breaches"] == breaches_before:
@@ -60,14 +61,21 @@ def enforce(economy) -> None:
         m.loans.mark_all()
 
 
+def over_covenant(loans, month: int):
+    """Rows of the performing loans, not under a waiver in ``month``, whose LTV exceeds their covenant (in the order
+    opened): the covenant test, column by column."""
+    status = loans.column("status")
+    performing = (status == PERFORMING) & (loans.column("waived_until") < month)
+    rows = performing.nonzero()[0]
+    return rows[loans.ltvs(rows) > loans.column("covenant_ltv")[rows]]
+
+
 def cure_or_default(economy, nc) -> bool:
     """``nc`` tries to cure each of its loans in breach (once a month); an uncured breach past the cure period is a
     default. Returns whether the marks are still current (nothing was tried)."""
     m = economy
     current = True
-    for loan in m.loans.of_borrower(nc.eid):
-        if loan.status != "breach" or not nc.alive or loan.cure_tried == m.month:
-            continue
+    for loan in m.loans.views(m.loans.to_cure(nc.eid, m.month)):  # (a cure changes no other loan's status)
         loan.cure_tried = m.month
         current = False
         if nc.try_to_cure(loan):

@@ -27,6 +27,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..contracts.register import groups
+from .loans import running_sum
 from ..technology import BN
 
 
@@ -36,9 +37,11 @@ def resolve_default(economy, nc) -> None:
     rata to principal) and the contracts; shareholders are wiped out; the firm exits. Seized GPUs serving assigned
     contracts are held and leased out, the rest sold over ``lenders.liquidation_months``."""
     m = economy
-    loans = [l for l in m.loans.of_borrower(nc.eid) if l.status not in ("default", "repaid") and l.principal > 0]
-    principal = sum(l.principal for l in loans)
-    lenders_share = claims_by_lender(loans, principal)  # an unlevered firm out of cash: none
+    rows = m.loans.rows_of(nc.eid, excluding=("default", "repaid"))
+    rows = rows[m.loans.column("principal")[rows] > 0]  # its open facilities with principal outstanding, oldest first
+    loans = m.loans.views(rows)
+    principal = running_sum(m.loans.column("principal")[rows].tolist())
+    lenders_share = claims_by_lender(m.loans, rows, principal)  # an unlevered firm out of cash: none
     lead = max(lenders_share, key=lenders_share.get) if lenders_share else None
     seized_units, seized_rows, recovery = seize_collateral(m, nc, lenders_share, lead)
     assumed = assign_contracts(m, nc, lenders_share, lead)
@@ -66,13 +69,14 @@ def resolve_default(economy, nc) -> None:
     nc.remove()
 
 
-def claims_by_lender(loans: list, principal: float) -> dict[int, float]:
-    """Each lender's share of the defaulted principal."""
-    if not loans:
+def claims_by_lender(register, rows, principal: float) -> dict[int, float]:
+    """Each lender's share of the defaulted ``principal`` (US$bn) of facilities ``rows``, the lenders in the order of
+    their first facility."""
+    if not len(rows):
         return {}
     by_lender = defaultdict(float)
-    for l in loans:
-        by_lender[l.lender] += l.principal
+    for lender, owed in zip(register.column("lender")[rows].tolist(), register.column("principal")[rows].tolist()):
+        by_lender[lender] += owed  # one by one, in the facilities' order
     return {k: v / principal for k, v in by_lender.items()}
 
 
@@ -88,7 +92,7 @@ def seize_collateral(economy, nc, lenders_share: dict, lead) -> tuple[float, dic
     recovery = defaultdict(float)  # seized GPUs at market and cash, by lender
     for r in fleet.rows_of(nc.eid):
         lid = fleet.pledged[r]
-        new_owner = m.loans[lid].lender if lid >= 0 and lid in m.loans and m.loans[lid].lender in lenders_share else lead
+        new_owner = m.loans.lender_of(lid) if lid >= 0 and lid in m.loans and m.loans.lender_of(lid) in lenders_share else lead
         if new_owner is None:
             m.used_gpus.sell_cohort(nc.eid, r, fleet.count[r], forced=True)
             continue
@@ -121,7 +125,8 @@ def assign_contracts(economy, nc, lenders_share: dict, lead) -> dict[int, float]
     if lead is None:
         register.terminate(rows, "provider_exit")
         return assumed
-    loan_lender = {l.id: l.lender for l in m.loans.of_borrower(nc.eid) if l.lender in lenders_share}
+    ids, lenders = m.loans.columns_of("id", "lender", borrower=nc.eid)
+    loan_lender = {i: k for i, k in zip(ids.tolist(), lenders.tolist()) if k in lenders_share}
     new_providers = np.array([loan_lender.get(loan, lead) for loan in register.column("loan")[rows].tolist()], dtype=np.int64)
     prepaid = register.column("prepaid")[rows]
     order, by_lender = groups(new_providers)
@@ -162,8 +167,7 @@ def write_off_loans(economy, nc, loans: list) -> None:
     for l in loans:
         led.book(nc.eid, l.principal, "debt_extinguished")
         led.book(l.lender, -l.principal, "loan_default")
-        l.status = "default"
-        m.loans.changed(l)
+    m.loans.write_off(loans)
 
 
 def apply_absolute_priority(economy, nc, owed: dict[int, float], recovery: dict[int, float], unpaid_bills: float,
@@ -338,6 +342,5 @@ def exits_for_want_of_cash(economy) -> None:
             fail_lab(m, lab)
     with m.contracts.books_deferred():  # the books once after these defaults, not after each
         for nc in list(m.neoclouds):  # an unlevered neocloud that cannot pay its bills exits too
-            if led.cash[nc.eid] < 0 and not any(l.status in ("performing", "breach") and l.principal > 0
-                                                for l in m.loans.of_borrower(nc.eid)):
+            if led.cash[nc.eid] < 0 and not m.loans.has_open_debt(nc.eid):
                 resolve_default(m, nc)

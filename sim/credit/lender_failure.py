@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .loans import running_sum, sum_of_lower
+
 
 def fail_lenders(economy) -> None:
     """Every fund that is failing this month fails (in the funds' order)."""
@@ -87,15 +89,13 @@ def sell_loan_book(economy, lender, buyer) -> tuple[float, float]:
     Returns the principal and the price, US$bn."""
     m = economy
     led = m.ledger
-    sold = [l for l in lender.loans if l.status not in ("default", "repaid") and l.principal > 0]
-    principal = sum([l.principal for l in sold])
-    price = sum([min(l.principal, max(l.collateral_value, 0.0)) for l in sold])
-    for loan in sold:
-        m.loans.changed(loan)  # the seller's exposure to the borrower ...
-        loan.lender = buyer.eid
-        m.loans.changed(loan)  # ... and the buyer's
-        lender.loans.remove(loan)
-        buyer.loans.append(loan)
+    loans = m.loans
+    rows = loans.rows_of(lender=lender.eid, excluding=("default", "repaid"))
+    sold = rows[loans.column("principal")[rows] > 0]  # its open loans with principal outstanding, in its order
+    owed, collateral = loans.column("principal")[sold], loans.column("collateral_value")[sold]
+    principal = running_sum(owed.tolist())
+    price = sum_of_lower(owed.tolist(), np.where(0.0 > collateral, 0.0, collateral).tolist())  # loan by loan, collateral at least 0
+    loans.transfer(sold, lender.eid, buyer.eid)
     if price > 0:
         buyer.fund(price)
         led.pay(buyer.eid, lender.eid, price, "loan_portfolio_sale")

@@ -1,6 +1,12 @@
 """The loan register: GPU-backed delayed-draw term loan facilities, their draws, repayments and capitalised
 interest, each lender's exposure to each borrower, and the collateral marks.
 
+The register is a columnar table (:class:`gpucredit.sim.table.Table`): one row per facility, in the order they were
+opened (ids increase in that order), one numpy array per term (lender, borrower, months, principal, drawn, spread,
+covenant, status as a code, breach and waiver months, arrears, marks). Loans never leave it, so a facility's row never
+moves. A single facility is read and written through its view, :class:`gpucredit.sim.contracts.claims.Loan`; the bulk
+rules (marks, closings, sums by party, the covenant test) work on whole columns.
+
 **Collateral** (:meth:`LoanRegister.mark_all`, the one rule): a loan's collateral is the market value of the GPU
 cohorts pledged to it (at used-GPU prices) plus ``lenders.contract_collateral_share`` of the remaining value of the
 compute contracts assigned to it.
@@ -10,62 +16,154 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contracts.claims import Loan
+from ..contracts.claims import STATUSES, Loan
+from ..table import Table
 from ..technology import BN, H
+from .loan_books import BREACH, CLOSED, DEFAULT, NO_ROWS, PERFORMING, REPAID, LoanBooks, running_sum, sum_of_lower
 
-CLOSED = ("default", "repaid")
+__all__ = ["LoanRegister", "running_sum", "sum_of_lower", "CLOSED", "PERFORMING", "BREACH", "DEFAULT", "REPAID"]
+
+COLUMNS = {  # name -> (dtype, value of an empty row); units as on :class:`Loan`
+    "id": (np.int64, 0), "lender": (np.int64, -1), "borrower": (np.int64, -1), "start": (np.int64, 0),
+    "maturity": (np.int64, 0), "draw_until": (np.int64, 0), "principal": (float, 0.0), "drawn": (float, 0.0),
+    "spread_sum": (float, 0.0), "covenant_ltv": (float, 0.8), "status": (np.int8, PERFORMING),
+    "breach_since": (np.int64, -1), "waived_until": (np.int64, -1), "waivers": (np.int64, 0),
+    "cure_tried": (np.int64, -1), "missed": (float, 0.0), "collateral_value": (float, 0.0), "gpu_value": (float, 0.0),
+}
 
 
-class LoanRegister:
-    """Every loan facility of an economy (``economy.loans``), by id in the order opened."""
+class LoanRegister(Table, LoanBooks):
+    """Every loan facility of an economy (``economy.loans``): a table with one row per facility, in the order opened
+    (:class:`gpucredit.sim.table.Table`), and the rules that draw, repay, mark and close them; what a party's facilities
+    add up to is :class:`~gpucredit.sim.credit.loan_books.LoanBooks`. The rules over every facility work on whole
+    columns; a party's queries read its rows only (indexes of rows by borrower, lender and pair)."""
 
-    def __init__(self, economy):
+    def __init__(self, economy, capacity: int = 64):
+        super().__init__(COLUMNS, capacity)
         self.economy = economy
-        self.loans: dict[int, Loan] = {}
-        self.by_borrower: dict[int, list[Loan]] = {}  # borrower eid -> its facilities, oldest first
-        self.exposures: dict[tuple[int, int], float] = {}  # (lender, borrower) -> principal outstanding, cached
+        self._views: list[Loan] = []  # row -> its view (rows never move)
+        self._row: dict[int, int] = {}  # loan id -> row
+        self._by_borrower: dict[int, np.ndarray] = {}  # borrower eid -> rows of its facilities, oldest first
+        self._by_lender: dict[int, np.ndarray] = {}  # lender eid -> rows it holds, in the order it acquired them
+        self._by_pair: dict[tuple[int, int], list[int]] = {}  # (lender, borrower) -> rows, oldest first
+        self._parties: list[tuple[int, int]] = []  # row -> (lender, borrower), as in the columns (for single loans)
+        self._init_books()
+        self._refresh_cells()
         self.version = 0  # bumped whenever a facility's principal, status or marks change (for callers' caches)
         self._closed: set[int] = set()  # lenders with a facility closed since the last change (changed at the next)
 
+    # --- the table -----------------------------------------------------------------------------------
     def __getitem__(self, loan_id: int) -> Loan:
-        return self.loans[loan_id]
+        return self._views[self._row[loan_id]]
 
     def __contains__(self, loan_id: int) -> bool:
-        return loan_id in self.loans
+        return loan_id in self._row
 
-    def values(self):
-        return self.loans.values()
+    def __iter__(self):
+        return iter(self._views)
+
+    def values(self) -> list[Loan]:
+        """Every facility, as views, in the order opened."""
+        return self._views
+
+    def _refresh_cells(self) -> None:
+        """``_cells``: a memoryview of each column, through which the rules on one facility read and write single values
+        as plain Python numbers (without numpy's scalars)."""
+        self._cells = {name: memoryview(column) for name, column in self._columns.items()}
+
+    def views(self, rows) -> list[Loan]:
+        """The facilities in ``rows`` (row numbers), as views, in that order."""
+        views = self._views
+        return [views[r] for r in (rows.tolist() if isinstance(rows, np.ndarray) else rows)]
+
+    def rows_of(self, borrower: int | None = None, lender: int | None = None, excluding: tuple[str, ...] = ()) -> np.ndarray:
+        """Rows of ``borrower``'s facilities (oldest first) or of those ``lender`` holds (in the order it acquired them),
+        leaving out those whose status is in ``excluding``; with neither party, every facility's row."""
+        if borrower is not None:
+            rows = self._by_borrower.get(borrower, NO_ROWS)
+        elif lender is not None:
+            rows = self._by_lender.get(lender, NO_ROWS)
+        else:
+            rows = np.arange(self.n)
+        if excluding and len(rows):
+            status = self._columns["status"][rows]
+            keep = np.ones(len(rows), dtype=bool)
+            for s in excluding:
+                keep &= status != STATUSES.index(s)
+            rows = rows[keep]
+        return rows
+
+    def columns_of(self, *names: str, borrower: int | None = None, lender: int | None = None,
+                   excluding: tuple[str, ...] = ()) -> list[np.ndarray]:
+        """Columns ``names`` over the rows of :meth:`rows_of` (plain arrays, for callers outside the engine)."""
+        rows = self.rows_of(borrower, lender, excluding)
+        return [self._columns[name][rows] for name in names]
+
+    def ltvs(self, rows: np.ndarray) -> np.ndarray:
+        """Loan-to-value of facilities ``rows`` at their last marks (:attr:`Loan.ltv`, by columns: the same floats)."""
+        principal = self._columns["principal"][rows]
+        collateral = self._columns["collateral_value"][rows]
+        return np.where(principal > 0, principal / np.where(1e-12 > collateral, 1e-12, collateral), 0.0)
+
+    def monthly_rates(self, rows: np.ndarray, sofr: float) -> np.ndarray:
+        """SOFR plus the blended spread, per month, of facilities ``rows`` (:meth:`Loan.monthly_rate`, by columns)."""
+        drawn = self._columns["drawn"][rows]
+        spread = np.divide(self._columns["spread_sum"][rows], drawn, out=np.zeros(len(rows)), where=drawn > 0)
+        return (sofr + spread) / 12.0
 
     # --- queries -------------------------------------------------------------------------------------
     def of_borrower(self, eid: int) -> list[Loan]:
         """``eid``'s facilities, oldest first."""
-        return list(self.by_borrower.get(eid, ()))
+        return self.views(self._by_borrower.get(eid, NO_ROWS))
 
-    def in_breach(self, borrower: int) -> bool:
-        """Whether any of ``borrower``'s facilities is in breach."""
-        return any([l.status == "breach" for l in self.by_borrower.get(borrower, ())])
+    def of_lender(self, eid: int) -> list[Loan]:
+        """The facilities ``eid`` holds, in the order it acquired them (opened, or bought from a failed fund)."""
+        return self.views(self._by_lender.get(eid, NO_ROWS))
+
+    def lender_of(self, loan_id: int) -> int:
+        """Entity id of the lender that holds loan ``loan_id``."""
+        return self._parties[self._row[loan_id]][0]
+
+    def outstanding_rows(self) -> np.ndarray:
+        """Rows of the open loans with principal outstanding, in the order opened."""
+        status = self.column("status")
+        return ((status != DEFAULT) & (status != REPAID) & (self.column("principal") > 0)).nonzero()[0]
 
     def outstanding(self) -> list[Loan]:
         """Open loans with principal outstanding."""
-        return [l for l in self.loans.values() if l.status not in CLOSED and l.principal > 0]
+        return self.views(self.outstanding_rows())
+
+    def to_cure(self, borrower: int, month: int) -> list[int]:
+        """Rows of ``borrower``'s facilities in breach that it has not yet tried to cure in ``month``, oldest first."""
+        rows = self._by_borrower.get(borrower, NO_ROWS)
+        return [r for r, status, tried in zip(rows.tolist(), *self._values(rows, "status", "cure_tried"))
+                if status == BREACH and tried != month]
+
+    def borrowers_to_cure(self, month: int) -> set[int]:
+        """The borrowers with a facility in breach not yet tried to cure in ``month``."""
+        due = (self.column("status") == BREACH) & (self.column("cure_tried") != month)
+        return set(self.column("borrower")[due].tolist())
 
     def newest_facility(self, borrower: int) -> int:
         """Id of ``borrower``'s newest facility not in default (-1 if none): new contracts are assigned to it."""
-        ids = [l.id for l in self.by_borrower.get(borrower, ()) if l.status != "default"]
-        return ids[-1] if ids else -1
+        status, ids = self._cells["status"], self._cells["id"]
+        for row in reversed(self._by_borrower.get(borrower, NO_ROWS).tolist()):  # newest first: mostly the first one
+            if status[row] != DEFAULT:
+                return ids[row]
+        return -1
 
-    def exposure(self, lender: int, borrower: int) -> float:
-        """Principal ``lender`` has outstanding to ``borrower`` (cached until one of their facilities changes)."""
-        key = (lender, borrower)
-        exposure = self.exposures.get(key)
-        if exposure is None:
-            facilities = self.by_borrower.get(borrower, ())  # oldest first (as in the lender's own list)
-            exposure = self.exposures[key] = sum([l.principal for l in facilities if l.lender == lender and l.status != "default"])
-        return exposure
+    def facility(self, lender: int, borrower: int, month: int) -> Loan | None:
+        """``borrower``'s oldest performing facility with ``lender`` still in its draw period in ``month`` (None if none)."""
+        status, draw_until = self._cells["status"], self._cells["draw_until"]
+        for row in self._by_pair.get((lender, borrower), ()):
+            if status[row] == PERFORMING and draw_until[row] >= month:
+                return self._views[row]
+        return None
 
-    def debt_of(self, borrower: int) -> float:
-        """All principal ``borrower`` owes on its facilities (defaulted ones included until they are written off)."""
-        return sum([l.principal for l in self.by_borrower.get(borrower, ())])  # oldest first
+    def has_open_debt(self, borrower: int) -> bool:
+        """Whether ``borrower`` owes principal on a facility performing or in breach."""
+        rows = self._by_borrower.get(borrower, NO_ROWS)
+        return any([(s == PERFORMING or s == BREACH) and p > 0 for s, p in zip(*self._values(rows, "status", "principal"))])
 
     # --- the life of a facility ----------------------------------------------------------------------
     def changed(self, loan: Loan) -> None:
@@ -74,37 +172,68 @@ class LoanRegister:
         added up from its own facilities, stay current while it is the same, whatever other lenders' facilities do);
         also that of lenders with a facility closed since the last version (a closing moves no version: it is seen
         with the next change of any facility)."""
-        self.exposures.pop((loan.lender, loan.borrower), None)
+        self._changed(*self._parties[loan.row])
+
+    def _changed(self, lender: int, borrower: int) -> None:
+        """A facility of ``lender`` to ``borrower`` changed (:meth:`changed`)."""
+        self.exposures.pop((lender, borrower), None)  # (what :meth:`_forget` drops when only principal changed)
+        self._debts.pop(borrower, None)
+        self._dues_stale.add(borrower)
+        if self._closed:
+            self._new_version((lender,))
+        else:
+            self.version += 1
+            self.economy.entity[lender].loans_version = self.version
+
+    def _new_version(self, lenders) -> None:
+        """A new version, at which the facilities of ``lenders`` (and of lenders with a facility closed since the
+        last version) changed."""
         self.version += 1
         entity = self.economy.entity
         if self._closed:
             for eid in self._closed:
                 entity[eid].loans_version = self.version
             self._closed.clear()
-        entity[loan.lender].loans_version = self.version
+        for eid in lenders:
+            entity[eid].loans_version = self.version
 
     def open(self, lender, borrower, covenant: float) -> Loan:
         """A new delayed-draw facility: draws for 24 months, fully amortising by ``lenders.maturity_months``; the
         borrower's contracts not yet assigned to a facility become its collateral."""
         m = self.economy
-        loan = Loan(m.new_id(), lender.eid, borrower.eid, m.month, m.month + m.p["lenders.maturity_months"],
-                    m.month + 24, covenant_ltv=covenant)
-        self.loans[loan.id] = loan
-        self.by_borrower.setdefault(borrower.eid, []).append(loan)
-        lender.loans.append(loan)
-        m.contracts.assign_unassigned(borrower.eid, loan.id)  # its contracts not yet collateral become this loan's
+        loan_id = m.new_id()
+        row = self.n
+        self.append(id=loan_id, lender=lender.eid, borrower=borrower.eid, start=m.month,
+                    maturity=m.month + m.p["lenders.maturity_months"], draw_until=m.month + 24, covenant_ltv=covenant)
+        if self._cells["id"].obj is not self._columns["id"]:  # the columns grew into new arrays
+            self._refresh_cells()
+        loan = Loan(self, row)
+        self._views.append(loan)
+        self._row[loan_id] = row
+        for index, party in ((self._by_borrower, borrower.eid), (self._by_lender, lender.eid)):
+            index[party] = np.append(index.get(party, NO_ROWS), row)
+        self._by_pair.setdefault((lender.eid, borrower.eid), []).append(row)
+        self._parties.append((lender.eid, borrower.eid))
+        for cache in (self._debts, self._breach, self._open):  # the borrower's (an exposure is unchanged: 0 drawn)
+            cache.pop(borrower.eid, None)
+        self._dues_stale.add(borrower.eid)
+        self._held.pop(lender.eid, None)
+        m.contracts.assign_unassigned(borrower.eid, loan_id)  # its contracts not yet collateral become this loan's
         return loan
 
     def draw(self, loan: Loan, amount: float, spread: float, ig_share: float = 0.0) -> None:
         """The borrower draws ``amount`` US$bn at ``spread`` over SOFR (``ig_share`` of it backed by investment-grade
         contracts); the lender funds it first (:meth:`gpucredit.agents.lender.Lender.fund`)."""
         m = self.economy
-        m.entity[loan.lender].fund(amount)  # cash, its bank facility, or a call on its investors
-        loan.spread_sum += spread * amount
-        loan.drawn += amount
-        loan.principal += amount
-        self.changed(loan)
-        m.ledger.pay(loan.lender, loan.borrower, amount, "loan_draw")
+        c, row = self._cells, loan.row
+        lender, borrower = self._parties[row]
+        m.entity[lender].fund(amount)  # cash, its bank facility, or a call on its investors
+        spread_sum, drawn, principal = c["spread_sum"], c["drawn"], c["principal"]
+        spread_sum[row] = spread_sum[row] + spread * amount
+        drawn[row] = drawn[row] + amount
+        principal[row] = principal[row] + amount
+        self._changed(lender, borrower)
+        m.ledger.pay(lender, borrower, amount, "loan_draw")
         # the month's new lending by grade and the spread on each part (the premium applies to both)
         p = m.p
         premium = spread - (ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"])
@@ -115,34 +244,74 @@ class LoanRegister:
         flow["new_lending_non_ig_spread"] += (1.0 - ig_share) * amount * (p["lenders.spread_non_ig"] + premium)
 
     def pay_interest(self, loan: Loan, amount: float) -> None:
-        self.economy.ledger.pay(loan.borrower, loan.lender, amount, "interest")
+        lender, borrower = self._parties[loan.row]
+        self.economy.ledger.pay(borrower, lender, amount, "interest")
 
     def repay(self, loan: Loan, amount: float) -> None:
         """The borrower pays down ``amount`` US$bn of principal (at most what is outstanding)."""
         if amount <= 0:
             return
-        amount = min(amount, loan.principal)
-        self.economy.ledger.pay(loan.borrower, loan.lender, amount, "principal")
-        loan.principal -= amount
-        self.changed(loan)
+        principal, row = self._cells["principal"], loan.row
+        owed = principal[row]
+        amount = min(amount, owed)
+        lender, borrower = self._parties[loan.row]
+        self.economy.ledger.pay(borrower, lender, amount, "principal")
+        principal[row] = owed - amount
+        self._changed(lender, borrower)
 
     def capitalise_interest(self, loan: Loan, amount: float) -> None:
         """Unpaid interest is added to the loan: an expense of the borrower, income of the lender."""
         if amount <= 0:
             return
         led = self.economy.ledger
-        loan.principal += amount
-        self.changed(loan)
-        led.book(loan.borrower, -amount, "interest")
-        led.book(loan.lender, amount, "interest")
+        principal, row = self._cells["principal"], loan.row
+        principal[row] = principal[row] + amount
+        lender, borrower = self._parties[loan.row]
+        self._changed(lender, borrower)
+        led.book(borrower, -amount, "interest")
+        led.book(lender, amount, "interest")
 
     def close_repaid(self) -> None:
         """Performing facilities fully repaid after their draw period are closed."""
-        month = self.economy.month
-        for loan in self.loans.values():
-            if loan.status == "performing" and loan.principal <= 1e-9 and month >= loan.draw_until:
-                loan.status = "repaid"
-                self._closed.add(loan.lender)
+        status = self.column("status")
+        repaid = ((status == PERFORMING) & (self.column("principal") <= 1e-9)
+                  & (self.economy.month >= self.column("draw_until"))).nonzero()[0]
+        if len(repaid):
+            status[repaid] = REPAID
+            parties = [self._parties[row] for row in repaid.tolist()]
+            for lender, borrower in parties:
+                self._forget(lender, borrower)
+            self._closed.update(lender for lender, _ in parties)
+
+    def write_off(self, loans: list[Loan]) -> None:
+        """``loans`` are in default (their lenders' exposures and books change)."""
+        rows = np.array([loan.row for loan in loans], dtype=np.int64)
+        if not len(rows):
+            return
+        c = self._columns
+        c["status"][rows] = DEFAULT
+        lenders = c["lender"][rows].tolist()
+        for lender, borrower in zip(lenders, c["borrower"][rows].tolist()):
+            self._forget(lender, borrower)
+        self._new_version(dict.fromkeys(lenders))
+
+    def transfer(self, rows: np.ndarray, seller: int, buyer: int) -> None:
+        """Facilities ``rows`` (held by ``seller``, in its order) pass to ``buyer``, which adds them to its own in that
+        order; both lenders' exposures to the borrowers change."""
+        if not len(rows):
+            return
+        c = self._columns
+        for row, borrower in zip(rows.tolist(), c["borrower"][rows].tolist()):
+            self._forget(seller, borrower)
+            self._forget(buyer, borrower)
+            self._by_pair[(seller, borrower)].remove(row)
+            self._by_pair[(buyer, borrower)] = sorted(self._by_pair.get((buyer, borrower), []) + [row])
+            self._parties[row] = (buyer, borrower)
+        c["lender"][rows] = buyer
+        held = self._by_lender.get(seller, NO_ROWS)
+        self._by_lender[seller] = held[~np.isin(held, rows)]
+        self._by_lender[buyer] = np.concatenate((self._by_lender.get(buyer, NO_ROWS), rows))
+        self._new_version((seller, buyer))
 
     # --- collateral ----------------------------------------------------------------------------------
     def mark(self, loan: Loan) -> None:
@@ -158,17 +327,18 @@ class LoanRegister:
 
     def mark_all(self) -> None:
         """Every open loan's collateral at market: its pledged GPUs plus ``lenders.contract_collateral_share`` of the
-        remaining value of the contracts assigned to it."""
+        remaining value of the contracts assigned to it (two columns written at once)."""
         m = self.economy
         fleet, month = m.fleet, m.month
-        open_loans = [loan for loan in self.loans.values() if loan.status not in CLOSED]
-        ids = np.array([loan.id for loan in open_loans], dtype=np.int64)  # increasing (issue order)
+        status = self.column("status")
+        open_rows = ((status != DEFAULT) & (status != REPAID)).nonzero()[0]
+        ids = self._columns["id"][open_rows]  # increasing (issue order)
 
-        def sum_by_loan(loan_ids: np.ndarray, values: np.ndarray) -> list[float]:
+        def sum_by_loan(loan_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
             """``values`` summed by the open loan they belong to (in the order given), one total per open loan."""
             k = np.minimum(np.searchsorted(ids, loan_ids), max(len(ids) - 1, 0))
             mine = ids[k] == loan_ids if len(ids) else np.zeros(len(loan_ids), dtype=bool)
-            return np.bincount(k[mine], weights=values[mine], minlength=len(ids)).tolist()
+            return np.bincount(k[mine], weights=values[mine], minlength=len(ids))
 
         pledged = fleet.view("pledged")
         mask = pledged >= 0
@@ -178,10 +348,9 @@ class LoanRegister:
         assigned = (loan >= 0) & (end > month)
         remaining = qty[assigned] * price[assigned] * H * (end[assigned] - np.maximum(start[assigned], month))  # remaining value, US$bn
         contracts_by_loan = sum_by_loan(loan[assigned], remaining)
-        share = m.p["lenders.contract_collateral_share"]
-        for loan, gpu_value, contracts in zip(open_loans, gpus_by_loan, contracts_by_loan):
-            loan.gpu_value = gpu_value
-            loan.collateral_value = gpu_value + share * contracts
+        self._open.clear()  # every borrower's collateral moved
+        self._columns["gpu_value"][open_rows] = gpus_by_loan
+        self._columns["collateral_value"][open_rows] = gpus_by_loan + m.p["lenders.contract_collateral_share"] * contracts_by_loan
         self.version += 1
         for lender in m.lenders + m.failed_lenders:  # every lender's marks changed (and those with a facility closed)
             lender.loans_version = self.version

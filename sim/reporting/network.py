@@ -38,7 +38,7 @@ import networkx as nx
 import numpy as np
 
 from ..accounts import balance_sheets, gpus_market_value
-from ..contracts.claims import KINDS
+from ..contracts.claims import KINDS, STATUSES
 from ..contracts.register import groups
 from ..technology import BN
 
@@ -50,9 +50,12 @@ def exposures(model) -> list[tuple[int, int, str, float, dict]]:
     """All claims in the economy as (holder, obligor, type, US$bn, attributes)."""
     m = model
     out = []
-    for loan in m.loans.outstanding():
-        out.append((loan.lender, loan.borrower, "loan", loan.principal,
-                    {"collateral": loan.collateral_value, "ltv": loan.ltv, "status": loan.status}))
+    loans = m.loans
+    rows = loans.outstanding_rows()
+    for lender, borrower, principal, collateral, ltv, status in zip(
+            *(loans.column(name)[rows].tolist() for name in ("lender", "borrower", "principal", "collateral_value")),
+            loans.ltvs(rows).tolist(), loans.column("status")[rows].tolist()):
+        out.append((lender, borrower, "loan", principal, {"collateral": collateral, "ltv": ltv, "status": STATUSES[status]}))
     for st in m.equity:
         out.append((st.holder, st.issuer, "equity_stake", st.value, {"share": st.share}))
     out.extend(contract_edges(m))
@@ -123,11 +126,11 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The claims of :func:`exposures` as arrays (holder, obligor, US$bn), in the same order."""
     m = model
     month = m.month
-    loans = m.loans.outstanding()
+    rows = m.loans.outstanding_rows()
     stakes = m.equity
-    holder = [l.lender for l in loans] + stakes.column("holder").tolist()
-    obligor = [l.borrower for l in loans] + stakes.column("issuer").tolist()
-    value = [l.principal for l in loans] + stakes.column("value").tolist()
+    holder = m.loans.column("lender")[rows].tolist() + stakes.column("holder").tolist()
+    obligor = m.loans.column("borrower")[rows].tolist() + stakes.column("issuer").tolist()
+    value = m.loans.column("principal")[rows].tolist() + stakes.column("value").tolist()
     parts_h, parts_o, parts_v = [np.array(holder, dtype=int)], [np.array(obligor, dtype=int)], [np.array(value, dtype=float)]
     provider, customer, qty, price, start, end = m.contracts.active().columns("provider", "customer", "qty", "price", "start", "end")
     if len(provider):

@@ -12,6 +12,7 @@ import mesa
 import numpy as np
 
 from ..accounts import balance_sheets
+from ..credit.loans import running_sum
 from ..finance.circular import financed_by_nvidia
 from ..technology import BN
 from .columns import SERIES, generation_column, series_names
@@ -165,29 +166,33 @@ class SeriesRecorder:
             if amount > 1e-12:
                 last[grade] = flow[f"new_lending_{grade}_spread"] / amount
             out[f"avg_spread_{grade}"] = last.get(grade, m.p[f"lenders.spread_{grade}"])
-        out["loan_provisions"] = sum([max(0.0, l.principal - l.collateral_value) for l in m.loans.values()
-                                      if l.status not in ("default", "repaid")])
+        principal, collateral = m.loans.columns_of("principal", "collateral_value", excluding=("default", "repaid"))
+        shortfall = principal - collateral  # loan by loan, never below 0, added up in the order opened
+        out["loan_provisions"] = running_sum(np.where(shortfall > 0.0, shortfall, 0.0).tolist())
 
     @staticmethod
-    def _neocloud_loans(loans: list, neoclouds: set[int], sofr: float) -> tuple[float, float, float]:
-        """Over the open loans of ``neoclouds`` (in register order): principal (US$bn), principal x LTV (capped at 5) and
-        the month's interest due (US$bn/month), each added up loan by loan in one pass."""
-        debt = weighted_ltv = interest = 0
-        for l in loans:
-            if l.borrower in neoclouds:
-                principal = l.principal
-                debt += principal
-                weighted_ltv += principal * min(l.ltv, 5.0)
-                interest += principal * l.monthly_rate(sofr)
-        return debt, weighted_ltv, interest
+    def _neocloud_loans(register, rows: np.ndarray, neoclouds: list[int], sofr: float) -> tuple[float, float, float]:
+        """Over the open loans ``rows`` of ``neoclouds`` (in register order): principal (US$bn), principal x LTV (capped
+        at 5) and the month's interest due (US$bn/month), each added up loan by loan (a running sum from 0, as
+        ``np.bincount`` adds)."""
+        is_neocloud = np.zeros(int(register.column("borrower").max(initial=0)) + 1, dtype=bool)
+        is_neocloud[[eid for eid in neoclouds if eid < len(is_neocloud)]] = True
+        rows = rows[is_neocloud[register.column("borrower")[rows]]]
+        if not len(rows):
+            return 0, 0, 0
+        principal = register.column("principal")[rows]
+        ltv = register.ltvs(rows)
+        terms = (principal, principal * np.where(5.0 < ltv, 5.0, ltv), principal * register.monthly_rates(rows, sofr))
+        one = np.zeros(len(rows), dtype=np.int64)
+        return tuple(np.bincount(one, weights=x).item() for x in terms)
 
     def _credit(self, m, out: dict, sheets: dict) -> None:
         """Neoclouds and GPU-backed credit (``sheets``: as for :meth:`_lenders`)."""
         led, flow = m.ledger, m.flow
         neo = m.neoclouds
         out["neocloud_revenue"] = sum(nc.revenue for nc in neo)
-        loans = m.loans.outstanding()
-        debt, weighted_ltv, interest = self._neocloud_loans(loans, {nc.eid for nc in neo}, m.sofr)
+        loans = m.loans.outstanding_rows()
+        debt, weighted_ltv, interest = self._neocloud_loans(m.loans, loans, [nc.eid for nc in neo], m.sofr)
         out["neocloud_debt"] = debt
         out["neocloud_avg_ltv"] = weighted_ltv / debt if debt > 0 else 0.0
         ebitda = sum(led.incomes_of([nc.eid for nc in neo], *EBITDA_ITEMS))
@@ -195,9 +200,9 @@ class SeriesRecorder:
         out["neocloud_interest_coverage"] = max(-100.0, min(ebitda / interest, 100.0)) if interest > 1e-12 else 0.0
         out["construction_debt"], out["datacentre_mw_building"], out["datacentre_mw_owned"] = m.datacentres.totals()
         lending, by_lender = 0, defaultdict(float)
-        for l in loans:
-            lending += l.principal
-            by_lender[l.lender] += l.principal
+        for lender, principal in zip(m.loans.column("lender")[loans].tolist(), m.loans.column("principal")[loans].tolist()):
+            lending += principal
+            by_lender[lender] += principal
         out["gpu_backed_lending"] = lending
         out["lender_exposure_hhi"] = hhi(by_lender.values())
         live_lenders = [l for l in m.lenders]
