@@ -153,11 +153,12 @@ class UsedGpuMarket:
         newest = m.newest_nvidia_gen
         new_price_per_h100e = m.nvidia.list_price(newest) / m.gens[newest].perf
         replacement = m.perf * new_price_per_h100e
-        unreleased = m.release > m.month
+        released = m.release <= m.month  # only these are appraised (each generation's value is worked out on its own)
         earning = m.perf * m.spot.relative_rents()  # H100e at its own generation's rent (premium assumed to persist)
-        appraisal = appraise(path, earning, m.running_cost + m.facility_cost, remaining,
-                             m.spot.expected_utilisation, m.sofr + p["lenders.spread_ig"], replacement)
-        appraisal[unreleased] = 0.0
+        appraisal = np.zeros(len(m.gens))
+        appraisal[released] = appraise(path, earning[released], (m.running_cost + m.facility_cost)[released],
+                                       remaining[released], m.spot.expected_utilisation, m.sofr + p["lenders.spread_ig"],
+                                       replacement[released])
         self.appraisal_per_gpu = appraisal
         self.appraisal = appraisal
         self.quote = appraisal * ((1.0 - self.liquidity_discount) * math.exp(-self.panic))
