@@ -280,18 +280,20 @@ class UsedGpuMarket:
         return (Bid(book, row), value[row]) if ok[row] else (None, 0.0)
 
     def _scan_for_best_bid(self, book: BidBook, g: int, seller: int) -> tuple[Bid | None, float]:
-        """:meth:`best_bid`, bid by bid."""
-        kw = self.economy.facility_kw[g]
+        """:meth:`best_bid`, bid by bid, compared as plain floats (the same comparisons of the same values); the price
+        is the numpy value the book holds, as the array search gives it."""
+        kw = float(self.economy.facility_kw[g])
         quote = self.quote[g]
+        top = float(quote)
         budget, power, alive = book.budget.tolist(), book.power_mw.tolist(), book.alive().tolist()
         best, price = None, 0.0
-        for row, (eid, bid_value) in enumerate(zip(book.eids.tolist(), book.values[:, g])):
+        for row, (eid, bid_value) in enumerate(zip(book.eids.tolist(), book.values[:, g].tolist())):
             if eid == seller or not alive[row]:
                 continue
-            value = min(bid_value, quote)
+            value = min(bid_value, top)
             if value > price and budget[row] * BN >= value and power[row] * 1000.0 >= kw:  # at least one GPU
                 best, price = row, value
-        return (Bid(book, best), price) if best is not None else (None, 0.0)
+        return (Bid(book, best), min(book.values[best, g], quote)) if best is not None else (None, 0.0)
 
     # --- sales ---------------------------------------------------------------------------------------
     def sell_cohort(self, seller: int, row: int, units: float, forced: bool, remark: bool = True) -> float:
