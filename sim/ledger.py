@@ -322,20 +322,26 @@ class Ledger(MonthFlows):
         customers, providers = np.asarray(customers).tolist(), np.asarray(providers).tolist()
         paid, released = np.asarray(paid, dtype=float).tolist(), np.asarray(released, dtype=float).tolist()  # floats
         cash, equity, is_sector, columns, noncash = self.cash, self.equity, self.is_sector, self._columns, self._noncash
+        self._arrays = None  # the month's flows as arrays are built again when next asked for
+        last_kind = None  # the kind whose columns were last looked up (again after anything goes through pay or book)
         for customer, provider, kind, amount, release in zip(customers, providers, kinds, paid, released):
+            if kind is not last_kind:  # its columns, where each side books income (None: not open or not usual)
+                last_kind, column, entries = kind, columns.get(kind), noncash.get(kind)
+                if column is not None and (column[1] is None or column[2] is None or column[3]):
+                    column = None
+                if entries is not None and entries[1] is None:
+                    entries = None
             usual = not is_sector[customer] and not is_sector[provider]
-            column = columns.get(kind)
-            pair = customer * PAIR + provider
-            if usual and column is not None and column[1] is not None and column[2] is not None and not column[3] \
-                    and 0.0 < amount < _INF:
+            if usual and column is not None and 0.0 < amount < _INF:
                 flows, customer_income, provider_income, _, checked = column  # pay(customer, provider, amount, kind):
-                if pair in flows:
-                    flows[pair] += amount
-                else:
+                pair = customer * PAIR + provider
+                before = flows.get(pair)
+                if before is None:
                     if pair not in checked:
                         self._check_route(customer, provider, amount, kind)
                     flows[pair] = amount
-                self._arrays = None
+                else:
+                    flows[pair] = before + amount
                 cash[customer] -= amount
                 cash[provider] += amount
                 equity[customer] -= amount
@@ -344,10 +350,10 @@ class Ledger(MonthFlows):
                 provider_income[provider] = provider_income.get(provider, 0.0) + amount
             else:
                 self.pay(customer, provider, amount, kind)
+                last_kind = None
             if release == 0.0:
                 continue  # book() enters nothing
-            entries = noncash.get(kind)
-            if usual and entries is not None and entries[1] is not None and -_INF < release < _INF:
+            if usual and entries is not None and -_INF < release < _INF:
                 income, transfer = entries  # book(customer, -release, kind), book(provider, release, kind):
                 equity[customer] += -release
                 income[customer] = income.get(customer, 0.0) + -release
@@ -358,6 +364,7 @@ class Ledger(MonthFlows):
             else:
                 self.book(customer, -release, kind)
                 self.book(provider, release, kind)
+                last_kind = None
 
     def _open_column(self, kind: str) -> tuple:
         """The month's first payment of ``kind``: its column of the transaction-flow matrix and, for a side that books

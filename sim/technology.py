@@ -227,11 +227,15 @@ class Fleet:
 
     def _index_owners(self) -> None:
         """Each owner's rows, ascending (the first time they are asked for after :meth:`compact` renumbers them)."""
-        rows = np.argsort(self.owner[: self.n], kind="stable")  # by owner, each owner's rows in row order
-        owners = self.owner[rows]
+        owner = self.owner[: self.n]
+        # by owner, each owner's rows in row order: a stable sort, by radix on 16 bits when the ids fit (the same order)
+        small = self.n and owner.min() >= 0 and owner.max() < 2**16
+        rows = np.argsort(owner.astype(np.uint16) if small else owner, kind="stable")
+        owners = owner[rows]
         cuts = ((owners[1:] != owners[:-1]).nonzero()[0] + 1).tolist()  # where the next owner's rows begin
-        rows = rows.tolist()
-        self._rows_by_owner = {int(owners[a]): rows[a:b] for a, b in zip([0] + cuts, cuts + [self.n]) if b > a}
+        starts, rows = [0] + cuts, rows.tolist()
+        firsts = owners[starts].tolist() if self.n else []  # each owner, at its first row
+        self._rows_by_owner = {eid: rows[a:b] for eid, a, b in zip(firsts, starts, cuts + [self.n])}
 
     def by_owner(self, values: np.ndarray, n_owners: int) -> np.ndarray:
         return np.bincount(self.owner[: self.n], weights=values, minlength=n_owners)

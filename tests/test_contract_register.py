@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from gpucredit.sim.contracts.register import groups, totals_by_party
+from gpucredit.sim.contracts.register import RADIX_FROM, groups, totals_by_party
 
 
 def test_groups_hold_the_rows_of_each_key_in_their_original_order():
@@ -18,6 +18,20 @@ def test_groups_hold_the_rows_of_each_key_in_their_original_order():
             rows = order[first:end]
             assert rows.tolist() == np.flatnonzero(keys == key).tolist()
             assert values[rows].sum() == values[keys == key].sum()  # the same floats, added in the same order
+
+
+def test_groups_of_many_keys_hold_the_same_rows_whether_sorted_by_radix_or_not():
+    """From RADIX_FROM keys on, keys that fit in 16 bits are sorted by radix: each key's rows are still exactly its
+    rows in row order; keys beyond 16 bits or negative ones (sorted as they are) too."""
+    rng = np.random.default_rng(11)
+    for low, high in [(0, 40), (0, 7_200), (0, 2**16 + 9), (-30, 30)]:
+        for size in (RADIX_FROM - 1, RADIX_FROM, 3_000):
+            keys = rng.integers(low, high, size=size)
+            keys[:3] = high - 1  # the largest key, repeated
+            order, by_key = groups(keys)
+            assert [k for k, _, _ in by_key] == sorted(set(keys.tolist()))
+            for key, first, end in by_key:
+                assert order[first:end].tolist() == np.flatnonzero(keys == key).tolist()
 
 
 def test_totals_by_party_name_the_parties_that_appear_and_only_them():

@@ -455,6 +455,7 @@ def test_the_best_used_gpu_bid_is_the_same_read_bid_by_bid_or_as_arrays(monkeypa
         if by_bid[0] is not None:
             found += 1
             assert (by_bid[0].row, by_bid[1]) == (by_array[0].row, by_array[1])
+            assert type(by_bid[1]) is type(by_array[1]) is np.float64  # the book's value (a numpy float) either way
         else:
             assert by_bid[1] == by_array[1] == 0.0
     assert 30 < found < 270  # both outcomes occur

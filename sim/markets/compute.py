@@ -238,7 +238,8 @@ class SpotMarket:
         m = self.economy
         p, fleet = m.p, m.fleet
         owner, gen, count = fleet.view("owner"), fleet.view("gen"), fleet.view("count")
-        h100e = count * m.perf[gen] * fleet.live_rows(m.month)  # GPUs still being installed serve nothing
+        # (each cohort's H100e per GPU is its generation's performance, kept on the cohort: no gather by generation)
+        h100e = count * fleet.view("h100e_per_gpu") * fleet.live_rows(m.month)  # GPUs being installed serve nothing
         used_contract, shortfall = self.serve_contracts(owner, gen, h100e)
         free = h100e - used_contract
         # spot supply by generation, in two tiers: other owners offer uncommitted capacity at its running cost;
@@ -399,7 +400,8 @@ class SpotMarket:
         led, fleet = m.ledger, m.fleet
         owner, gen, count = fleet.view("owner"), fleet.view("gen"), fleet.view("count")
         util_sector = led.sector("utilities_and_data_centres")
-        running = np.bincount(owner, weights=self.cohort_active / m.perf[gen] * m.running_cost[gen] * H, minlength=len(led.names))
+        gpus_run = self.cohort_active / fleet.view("h100e_per_gpu")  # (its generation's performance, kept on the cohort)
+        running = np.bincount(owner, weights=gpus_run * m.running_cost[gen] * H, minlength=len(led.names))
         facility = np.bincount(owner, weights=count * m.facility_cost[gen] * H, minlength=len(led.names))
         neo = {nc.eid for nc in m.neoclouds}
         running_each, facility_each = running.tolist(), facility.tolist()

@@ -153,11 +153,12 @@ class UsedGpuMarket:
         newest = m.newest_nvidia_gen
         new_price_per_h100e = m.nvidia.list_price(newest) / m.gens[newest].perf
         replacement = m.perf * new_price_per_h100e
-        unreleased = m.release > m.month
+        released = m.release <= m.month  # only these are appraised (each generation's value is worked out on its own)
         earning = m.perf * m.spot.relative_rents()  # H100e at its own generation's rent (premium assumed to persist)
-        appraisal = appraise(path, earning, m.running_cost + m.facility_cost, remaining,
-                             m.spot.expected_utilisation, m.sofr + p["lenders.spread_ig"], replacement)
-        appraisal[unreleased] = 0.0
+        appraisal = np.zeros(len(m.gens))
+        appraisal[released] = appraise(path, earning[released], (m.running_cost + m.facility_cost)[released],
+                                       remaining[released], m.spot.expected_utilisation, m.sofr + p["lenders.spread_ig"],
+                                       replacement[released])
         self.appraisal_per_gpu = appraisal
         self.appraisal = appraisal
         self.quote = appraisal * ((1.0 - self.liquidity_discount) * math.exp(-self.panic))
@@ -279,18 +280,20 @@ class UsedGpuMarket:
         return (Bid(book, row), value[row]) if ok[row] else (None, 0.0)
 
     def _scan_for_best_bid(self, book: BidBook, g: int, seller: int) -> tuple[Bid | None, float]:
-        """:meth:`best_bid`, bid by bid."""
-        kw = self.economy.facility_kw[g]
+        """:meth:`best_bid`, bid by bid, compared as plain floats (the same comparisons of the same values); the price
+        is the numpy value the book holds, as the array search gives it."""
+        kw = float(self.economy.facility_kw[g])
         quote = self.quote[g]
+        top = float(quote)
         budget, power, alive = book.budget.tolist(), book.power_mw.tolist(), book.alive().tolist()
         best, price = None, 0.0
-        for row, (eid, bid_value) in enumerate(zip(book.eids.tolist(), book.values[:, g])):
+        for row, (eid, bid_value) in enumerate(zip(book.eids.tolist(), book.values[:, g].tolist())):
             if eid == seller or not alive[row]:
                 continue
-            value = min(bid_value, quote)
+            value = min(bid_value, top)
             if value > price and budget[row] * BN >= value and power[row] * 1000.0 >= kw:  # at least one GPU
                 best, price = row, value
-        return (Bid(book, best), price) if best is not None else (None, 0.0)
+        return (Bid(book, best), min(book.values[best, g], quote)) if best is not None else (None, 0.0)
 
     # --- sales ---------------------------------------------------------------------------------------
     def sell_cohort(self, seller: int, row: int, units: float, forced: bool, remark: bool = True) -> float:
