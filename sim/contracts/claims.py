@@ -25,8 +25,6 @@ The registers that hold these claims and settle them are :mod:`gpucredit.sim.con
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..table import column_property
 
 
@@ -198,32 +196,15 @@ class Loan:
 KINDS = ("compute", "overflow", "rent_back")  # a contract's kind, stored as its index
 
 
-def _row_of(register, contract_id: int) -> int:
-    """The row of contract ``contract_id`` (ids increase in signing order and rows keep that order)."""
-    ids = register.column("id")
-    row = int(ids.searchsorted(contract_id))
-    if row >= len(ids) or ids[row] != contract_id:
-        raise LookupError(f"contract {contract_id} has ended and left the register")
-    return row
-
-
-class ComputeContract:
+class ComputeContract(_RowView):
     """A take-or-pay compute contract: one row of the contract register (:mod:`.register`), seen as an object. Its
     terms (customer, the start-up ``slot`` if the customer is the start-up population, H100e, price, start, end,
     grade, kind) are fixed once it is signed; the provider, the loan it is assigned to, the unreleased prepayment and
     whether it is active change during its life. A contract that ended stays readable until the register drops it, when
     the next month opens."""
 
-    __slots__ = ("_table", "id")
-
-    def __init__(self, register, row: int):
-        self._table = register
-        self.id = int(register.column("id")[row])
-
-    @property
-    def row(self) -> int:
-        """Its row in the register now (rows move when ended contracts leave, at the start of a month)."""
-        return _row_of(self._table, self.id)
+    __slots__ = ()
+    what = "compute contract"  # (rows move when ended contracts leave, at the start of a month)
 
     customer = column_property("customer", "entity id of the customer", int)
     slot = column_property("slot", "the start-up's slot if the customer is the start-up population, else -1", int)
