@@ -49,6 +49,16 @@ class Table:
         self.n = need
         return rows
 
+    def rows_where(self, **values) -> np.ndarray:
+        """Rows whose columns equal the values given (a value of None leaves its column free), in row order: every row
+        when nothing is asked, e.g. ``rows_where(holder=3, issuer=None)``."""
+        mask = None
+        for name, value in values.items():
+            if value is not None:
+                equal = self.column(name) == value
+                mask = equal if mask is None else mask & equal
+        return np.arange(self.n) if mask is None else mask.nonzero()[0]
+
     def keep(self, rows: np.ndarray) -> None:
         """Keep only ``rows`` (increasing), in their order: the others leave the table and row numbers change."""
         k = len(rows)

@@ -233,3 +233,18 @@ def test_a_backstop_pays_its_beneficiarys_idle_capacity_up_to_the_monthly_cap(fr
     assert backstop.paid == pytest.approx(cap, rel=1e-12) and cap == pytest.approx(0.001)
     assert m.ledger.income_of(nc.eid, "backstop") - before == pytest.approx(cap, rel=1e-12)
     assert backstop.monthly_cap(m.month + 1) == pytest.approx((0.012 - cap) / 11)
+
+
+def test_rows_where_selects_the_rows_whose_columns_equal_the_values_given():
+    """Table.rows_where (behind the order book's and the equity register's rows_of): the rows matching every value
+    given, in row order; a None leaves its column free; nothing asked gives every row."""
+    import numpy as np
+    from gpucredit.sim.table import Table
+    rng = np.random.default_rng(5)
+    t = Table({"id": (np.int64, 0), "a": (np.int64, 0), "b": (np.int64, 0)}, capacity=4)
+    t.append(40, id=np.arange(40), a=rng.integers(0, 3, 40), b=rng.integers(0, 4, 40))
+    a, b = t.column("a").tolist(), t.column("b").tolist()
+    for x in (None, 0, 1, 2):
+        for y in (None, 0, 3):
+            expected = [r for r in range(40) if (x is None or a[r] == x) and (y is None or b[r] == y)]
+            assert t.rows_where(a=x, b=y).tolist() == expected

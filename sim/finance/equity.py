@@ -44,12 +44,7 @@ class EquityRegister(Table):
 
     def rows_of(self, holder: int | None = None, issuer: int | None = None) -> np.ndarray:
         """Rows of the stakes ``holder`` holds and/or of those in ``issuer``, in the order first bought."""
-        if issuer is None:
-            return (self.column("holder") == holder).nonzero()[0] if holder is not None else np.arange(self.n)
-        mask = self.column("issuer") == issuer
-        if holder is not None:
-            mask &= self.column("holder") == holder
-        return mask.nonzero()[0]
+        return self.rows_where(holder=holder, issuer=issuer)
 
     def stakes_in(self, issuer: int) -> list[EquityStake]:
         """The stakes in ``issuer``, as views."""

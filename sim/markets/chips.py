@@ -82,12 +82,7 @@ class OrderBook(Table):
 
     def rows_of(self, seller: int | None = None, buyer: int | None = None) -> np.ndarray:
         """Rows of ``seller``'s and/or ``buyer``'s orders, oldest first."""
-        if buyer is None:
-            return (self.column("seller") == seller).nonzero()[0] if seller is not None else np.arange(self.n)
-        mask = self.column("buyer") == buyer
-        if seller is not None:
-            mask &= self.column("seller") == seller
-        return mask.nonzero()[0]
+        return self.rows_where(seller=seller, buyer=buyer)
 
     def rows_by_seller(self) -> np.ndarray:
         """Every row, chipmaker by chipmaker, oldest first within each."""
