@@ -188,6 +188,12 @@ class GPUEconomy(mesa.Model):
         self._next_id += 1
         return self._next_id
 
+    def new_ids(self, k: int) -> np.ndarray:
+        """``k`` new ids at once: those ``k`` calls of :meth:`new_id` would give, in the same order."""
+        first = self._next_id + 1
+        self._next_id += k
+        return np.arange(first, first + k, dtype=np.int64)
+
     def lenders_by_capital(self) -> list:
         """Live lenders, largest capital first (ties by entity id), as at the first call this month."""
         if self._lenders_ranked_month != self.month:

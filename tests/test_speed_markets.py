@@ -36,3 +36,37 @@ def test_the_active_contracts_columns_are_the_active_rows_values_whether_views_o
             assert as_asked.tolist() == column.tolist()
             assert column.tolist() == register.column(name)[register.column("active")].tolist()
             assert np.shares_memory(column, register.column(name)) == (ended == 0)
+
+
+def test_new_ids_at_once_are_the_ids_one_at_a_time(fresh_24):
+    """Start-ups' contracts take their ids in one call (new_ids): the ids, and the next id after them, are those the
+    same number of new_id calls would give."""
+    m = fresh_24
+    start = m._next_id
+    at_once = m.new_ids(5).tolist()
+    after = m.new_id()
+    m._next_id = start
+    assert at_once == [m.new_id() for _ in range(5)] and after == m.new_id()
+    assert m.new_ids(0).tolist() == [] and m.new_id() == after + 1
+
+
+def test_expired_contracts_log_each_pair_once_with_no_value_left(fresh_24):
+    """At expiry each customer-provider pair is logged once, with a value of 0.0 US$bn (nothing is left to pay) and the
+    H100e of its contracts that expire (summed as the register sums them)."""
+    m = fresh_24
+    register = m.contracts
+    register.open_month()
+    register.expire()  # those due to expire this month first
+    rows = register.active_rows()[:40]
+    register.column("end")[rows] = m.month + 1  # these expire now
+    qty = {}
+    for r in rows.tolist():
+        key = (m.entity[int(register.column("customer")[r])].name, m.entity[int(register.column("provider")[r])].name)
+        qty.setdefault(key, []).append(register.column("qty")[r])
+    before = len(m.events)
+    register.expire()
+    logged = m.events[before:]
+    assert len(qty) > 1 and len(logged) == len(qty)
+    for event in logged:
+        held = np.array(qty[tuple(event["agents"].split(";"))])
+        assert event["event"] == "contract_expiry" and event["amount_bn"] == 0.0 and event["units"] == float(held.sum())

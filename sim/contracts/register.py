@@ -192,6 +192,7 @@ class ContractRegister(Table):
         started = start <= month
         monthly = qty * price * H  # US$bn a month
         customers = parties_in(customer, n)  # (both customers' books below have the same parties)
+        providers = parties_in(provider, n)  # (so have the providers' signed and backlog books)
         # capacity signed (including forward starts) and capacity served and used now (started contracts; the same
         # sums when no contract is still to start) (np.bincount of no rows is an integer array, whatever the weights: cast)
         signed = self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n).astype(float, copy=False)
@@ -203,7 +204,8 @@ class ContractRegister(Table):
             self.contracted_by_customer = totals_by_party(customer[started], qty[started], n)
         self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], n)
         self.contract_payments_by_customer = totals_by_party(customer, monthly, n, customers)
-        self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - np.maximum(start, month)), n)
+        self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - np.maximum(start, month)), n,
+                                                   providers)
         soon = start <= month + m.p["neoclouds.install_months"]
         due_soon = signed if soon.all() else np.bincount(provider[soon], weights=qty[soon], minlength=n).astype(float, copy=False)
         due = due_soon.tolist()
@@ -261,12 +263,12 @@ class ContractRegister(Table):
         s = m.startups
         if not len(slots):
             return
-        loans = {prov: m.loans.newest_facility(prov) for prov in np.unique(providers).tolist()}
-        self._append(len(slots), id=[m.new_id() for _ in range(len(slots))], customer=s.eid, slot=slots,
+        order, by_provider = groups(providers)  # (each provider's contracts, providers in increasing order)
+        loans = {prov: m.loans.newest_facility(prov) for prov, _, _ in by_provider}
+        self._append(len(slots), id=m.new_ids(len(slots)), customer=s.eid, slot=slots,
                      provider=providers, qty=qty, price=price, start=m.month, end=m.month + terms, ig=False,
                      kind=KINDS.index("compute"), prepaid=prepay, loan=[loans[p] for p in providers.tolist()])
         s.cash[slots] -= prepay
-        order, by_provider = groups(providers)
         prepay_sorted = prepay[order]
         for prov, first, last in by_provider:
             m.ledger.pay(s.eid, prov, float(prepay_sorted[first:last].sum()), "contract_prepayment")
@@ -301,7 +303,8 @@ class ContractRegister(Table):
         failing_slots = self._startups_pay(slot, serving & (slot >= 0), due, paid)
         settled = (serving & ~np.isin(customer, short) if short else serving).nonzero()[0]
         c["prepaid"][rows[settled]] -= release[settled]
-        self._settle_grouped(*(x.take(settled) for x in (customer, provider, kind, paid, release)))
+        settling = (customer, provider, kind, paid, release)
+        self._settle_grouped(*(settling if len(settled) == len(rows) else (x.take(settled) for x in settling)))
         for eid in short:  # short of cash: contract by contract, failing on the first it cannot meet
             agent = m.entity.get(eid)
             for i in np.flatnonzero(serving & (customer == eid)).tolist():
@@ -391,7 +394,7 @@ class ContractRegister(Table):
             self._book_prepaid(rows, None)
             c["active"][rows] = False
             m.flow["contracts_expired_h100e"] += float(c["qty"][rows].sum())
-            self._log_by_pair(rows, "contract_expiry", np.zeros(len(rows)), "")
+            self._log_by_pair(rows, "contract_expiry", None, "")  # (nothing left to pay: each pair's value 0)
 
     def open_month(self) -> None:
         """Contracts that ended last month leave the table."""
@@ -416,16 +419,19 @@ class ContractRegister(Table):
         led.book_all(parties, amounts, kinds)
         c["prepaid"][rows] = 0.0
 
-    def _log_by_pair(self, rows: np.ndarray, event: str, amounts: np.ndarray, detail: str) -> None:
-        """One event per customer and provider: the contracts' value (``amounts``, US$bn) and H100e."""
+    def _log_by_pair(self, rows: np.ndarray, event: str, amounts: np.ndarray | None, detail: str) -> None:
+        """One event per customer and provider: the contracts' value (``amounts``, US$bn; None: 0.0 for every pair) and
+        H100e."""
         m = self.economy
         c = self._columns
         n = len(m.ledger.names)
         order, by_pair = groups(c["customer"][rows] * n + c["provider"][rows])
-        amounts, qty = amounts[order], c["qty"][rows][order]
+        qty, log, entity = c["qty"][rows][order], m.events.log, m.entity
+        amounts = None if amounts is None else amounts[order]
         for pair, first, last in by_pair:
-            m.events.log(event, [m.entity[pair // n].name, m.entity[pair % n].name], float(amounts[first:last].sum()),
-                         units=float(qty[first:last].sum()), detail=detail)
+            log(event, [entity[pair // n].name, entity[pair % n].name],
+                0.0 if amounts is None else float(amounts[first:last].sum()), units=float(qty[first:last].sum()),
+                detail=detail)
 
     def _compact(self) -> None:
         """Drop ended contracts (keeps the table short in long runs; row numbers change)."""

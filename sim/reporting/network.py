@@ -132,7 +132,8 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     obligor = m.loans.column("borrower")[rows].tolist() + stakes.column("issuer").tolist()
     value = m.loans.column("principal")[rows].tolist() + stakes.column("value").tolist()
     parts_h, parts_o, parts_v = [np.array(holder, dtype=int)], [np.array(obligor, dtype=int)], [np.array(value, dtype=float)]
-    provider, customer, qty, price, start, end = m.contracts.active().columns("provider", "customer", "qty", "price", "start", "end")
+    _, (provider, customer, qty, price, start, end) = m.contracts.active_columns("provider", "customer", "qty", "price",
+                                                                                "start", "end")
     if len(provider):
         parts_h.append(provider)
         parts_o.append(customer)

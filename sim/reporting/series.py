@@ -62,8 +62,8 @@ class SeriesRecorder:
             out[rent_column] = rents[g]
             out[used_column] = float(sec[g]) if released[g] else 0.0
         out["fire_sale_discount"] = m.used_gpus.discount()
-        cnt, gen = fleet.view("count"), fleet.view("gen")
-        h100e = cnt * m.perf[gen]  # by cohort
+        cnt = fleet.view("count")
+        h100e = cnt * fleet.view("h100e_per_gpu")  # by cohort (its generation's performance, kept on the cohort)
         out["installed_h100e"] = float(h100e.sum())
         out["installing_h100e"] = float((h100e * ~fleet.live_rows(m.month)).sum())
         out["installed_gpus"] = float(cnt.sum())
@@ -86,7 +86,7 @@ class SeriesRecorder:
         self._credit(m, out, sheets)
         self._fundamental(m, out, sheets)
         values = list(map(float, out.values()))
-        if not np.isfinite(values).all():
+        if not all(map(math.isfinite, values)):
             k, v = next((k, v) for k, v in out.items() if not math.isfinite(v))
             raise FloatingPointError(f"step {m.month} ({m.date}): series '{k}' is not finite ({v})")
         out = dict(zip(out, values))
