@@ -70,15 +70,18 @@ class SpotDemandCurve:
 
     def __init__(self, at_reference: np.ndarray, contracted: np.ndarray, elasticity: float, reference_price: float):
         self.elasticity, self.reference_price = elasticity, reference_price
-        buying = at_reference > 0  # the others never buy on spot (as long as their contracts are not negative)
-        a, c = at_reference[buying], contracted[buying]
+        buying = (at_reference > 0).nonzero()[0]  # the others never buy on spot (as long as their contracts are not negative)
+        a, c = at_reference.take(buying), contracted.take(buying)
         threshold = c / a
         order = np.argsort(threshold)
-        self.threshold = threshold[order]  # searched with ndarray.searchsorted: no list of every buyer's threshold
-        # sums over the first k buyers in threshold order (those buying at a factor above all their thresholds)
-        self.a_upto = np.concatenate(([0.0], np.cumsum(a[order])))
-        self.c_upto = np.concatenate(([0.0], np.cumsum(c[order])))
-        exact = not (contracted[~buying] < 0).any()
+        self.threshold = threshold.take(order)  # searched with ndarray.searchsorted: no list of every buyer's threshold
+        # sums over the first k buyers in threshold order (those buying at a factor above all their thresholds), each
+        # a cumulative sum written after a leading zero
+        self.a_upto, self.c_upto = np.zeros(len(a) + 1), np.zeros(len(a) + 1)
+        np.cumsum(a.take(order), out=self.a_upto[1:])
+        np.cumsum(c.take(order), out=self.c_upto[1:])
+        # (no contracts negative at all, or none among those who never buy)
+        exact = contracted.min(initial=0.0) >= 0 or not (contracted[~(at_reference > 0)] < 0).any()
         # rounding of the sorted sums and of the buyer-by-buyer sum: a few units in the last place per buyer
         self.relative_error = 4.0 * (len(contracted) + 8) * sys.float_info.epsilon if exact else math.inf
         self.total_a, self.total_c = float(self.a_upto[-1]), float(self.c_upto[-1])
