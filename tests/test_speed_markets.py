@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from gpucredit.sim.contracts.books import EARLY, LATE, early_books, late_books
 from gpucredit.sim.markets.used_gpus import appraise
 
 
@@ -70,3 +71,30 @@ def test_expired_contracts_log_each_pair_once_with_no_value_left(fresh_24):
     for event in logged:
         held = np.array(qty[tuple(event["agents"].split(";"))])
         assert event["event"] == "contract_expiry" and event["amount_bn"] == 0.0 and event["units"] == float(held.sum())
+
+
+def test_late_books_read_after_the_register_changed_hold_the_numbers_of_their_refresh(fresh_24):
+    """The late books (capacity served by customer, investment-grade capacity, backlog, capacity due soon) are worked
+    out when first read: they hold the numbers of the refresh before, in the same order, although contracts were
+    reassigned, ended, dropped and signed in between (when every contract is active the refresh sees the table's own
+    columns: it must keep copies)."""
+    m = fresh_24
+    register = m.contracts
+    register.open_month()  # every contract active
+    register.refresh_books()
+    early, kept = early_books(register)
+    expected = {**early, **late_books(kept)}
+    assert not any(name in register.__dict__ for name in LATE)  # not worked out yet
+    rows = register.active_rows()
+    register.reassign(rows[:30], np.full(30, m.lenders[0].eid, dtype=np.int64))
+    register.terminate(rows[30:60], "test")
+    register.open_month()  # the ended contracts leave: rows move
+    register.sign(m.labs[0], m.neoclouds[0].eid, 5_000.0, 2.0, "ig", "compute")
+    assert all(np.array_equal(getattr(register, name), expected[name]) if name.endswith("provider") else
+               getattr(register, name) == expected[name] for name in EARLY)
+    register.signed_by_provider[m.neoclouds[0].eid] += 1_000.0  # as the term market notes a deal signed
+    for name in LATE:
+        book = getattr(register, name)
+        assert list(book.items()) == list(expected[name].items()) and book, name
+    register.refresh_books()  # and a refresh sees the changes
+    assert register.backlog_by_provider != expected["backlog_by_provider"]

@@ -27,6 +27,8 @@ import numpy as np
 
 from ..technology import H
 from ..table import Table
+from .books import BOOKS, LATE, early_books, late_books
+from .books import parties_in, totals_by_party  # noqa: F401 (read from here by callers of the register)
 from .claims import KINDS, ComputeContract
 
 RENT_BACK = KINDS.index("rent_back")
@@ -53,32 +55,6 @@ def groups(keys: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     first = np.concatenate(([0], (sorted_keys[1:] != sorted_keys[:-1]).nonzero()[0] + 1))
     ends = first[1:].tolist() + [len(keys)]
     return order, list(zip(sorted_keys[first].tolist(), first.tolist(), ends))
-
-
-def parties_in(parties: np.ndarray, n: int) -> list[int]:
-    """The distinct parties among ``parties`` (entity ids below ``n``), in increasing order."""
-    return np.bincount(parties, minlength=n).nonzero()[0].tolist()
-
-
-def totals_by_party(parties: np.ndarray, values: np.ndarray, n: int, appear: list[int] | None = None) -> dict[int, float]:
-    """Sum of ``values`` by party, for the parties that appear (``appear``: :func:`parties_in` of ``parties``, when
-    already known)."""
-    if appear is None:
-        appear = parties_in(parties, n)
-    totals = np.bincount(parties, weights=values, minlength=n).tolist()
-    return {k: totals[k] for k in appear}
-
-
-BOOKS = {  # name -> what it holds (:meth:`ContractRegister.refresh_books`)
-    "contracted_by_provider": "H100e each provider serves now (array by entity id)",
-    "signed_by_provider": "H100e each provider has signed, forward starts included (array)",
-    "contracted_by_customer": "H100e each customer is served now (dict)",
-    "signed_by_customer": "H100e each customer has signed (dict)",
-    "ig_contracted_by_provider": "H100e each provider sold investment-grade (dict)",
-    "contract_payments_by_customer": "Each customer's monthly payments, US$bn (dict)",
-    "backlog_by_provider": "Each provider's remaining contract value, US$bn (dict)",
-    "contracted_next_by_provider": "H100e each provider serves by the end of its installation time (dict)",
-}
 
 
 class ActiveContracts:
@@ -109,6 +85,7 @@ class ContractRegister(Table):
         super().__init__(COLUMNS, capacity)  # ``n``: rows in use (active contracts and those ended this month)
         self.economy = economy
         self._books_stale = False  # a refresh was asked for while deferred (:meth:`books_deferred`)
+        self._late_kept = None  # what the last refresh kept for the late books not read since (:mod:`.books`)
         self._deferring = 0
 
     # --- the table -----------------------------------------------------------------------------------
@@ -162,10 +139,15 @@ class ContractRegister(Table):
             self._compute_books()
 
     def __getattr__(self, name: str):
-        """A book read while a refresh is due (:meth:`books_deferred`): the books are computed now. (The books are plain
-        attributes otherwise: read many times a month, they cost no more than any attribute.)"""
+        """A book not worked out yet (:mod:`.books`): after a refresh deferred (:meth:`books_deferred`) every book is
+        worked out now; a late book, from what the last refresh kept for it. (The books are plain attributes once worked
+        out: read many times a month, they cost no more than any attribute.)"""
         if name in BOOKS:
-            self._compute_books()
+            if self._books_stale or self._late_kept is None:
+                self._compute_books()
+            if name not in self.__dict__:
+                self.__dict__.update(late_books(self._late_kept))
+                self._late_kept = None
             return self.__dict__[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -182,34 +164,13 @@ class ContractRegister(Table):
                 self._compute_books()
 
     def _compute_books(self) -> None:
-        """The books now (:meth:`refresh_books`)."""
+        """The books now (:meth:`refresh_books`): the early ones at once, the late ones when first read
+        (:mod:`.books`)."""
         self._books_stale = False
-        m = self.economy
-        n = len(m.ledger.names) + 1
-        month = m.month
-        _, (provider, customer, qty, price, start, end, ig) = self.active_columns(
-            "provider", "customer", "qty", "price", "start", "end", "ig")
-        started = start <= month
-        monthly = qty * price * H  # US$bn a month
-        customers = parties_in(customer, n)  # (both customers' books below have the same parties)
-        providers = parties_in(provider, n)  # (so have the providers' signed and backlog books)
-        # capacity signed (including forward starts) and capacity served and used now (started contracts; the same
-        # sums when no contract is still to start) (np.bincount of no rows is an integer array, whatever the weights: cast)
-        signed = self.signed_by_provider = np.bincount(provider, weights=qty, minlength=n).astype(float, copy=False)
-        self.signed_by_customer = totals_by_party(customer, qty, n, customers)
-        if started.all():
-            self.contracted_by_provider, self.contracted_by_customer = signed.copy(), dict(self.signed_by_customer)
-        else:
-            self.contracted_by_provider = np.bincount(provider[started], weights=qty[started], minlength=n).astype(float, copy=False)
-            self.contracted_by_customer = totals_by_party(customer[started], qty[started], n)
-        self.ig_contracted_by_provider = totals_by_party(provider[ig], qty[ig], n)
-        self.contract_payments_by_customer = totals_by_party(customer, monthly, n, customers)
-        self.backlog_by_provider = totals_by_party(provider, monthly * np.maximum(0, end - np.maximum(start, month)), n,
-                                                   providers)
-        soon = start <= month + m.p["neoclouds.install_months"]
-        due_soon = signed if soon.all() else np.bincount(provider[soon], weights=qty[soon], minlength=n).astype(float, copy=False)
-        due = due_soon.tolist()
-        self.contracted_next_by_provider = {i: due[i] for i in (due_soon > 0).nonzero()[0].tolist()}
+        books, self._late_kept = early_books(self)
+        for name in LATE:
+            self.__dict__.pop(name, None)
+        self.__dict__.update(books)
 
     # --- signing -------------------------------------------------------------------------------------
     def term(self) -> int:
