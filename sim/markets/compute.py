@@ -187,7 +187,6 @@ class SpotMarket:
         self.utilisation = 0.0
         self.idle_h100e = 0.0  # live capacity that ran nothing this month
         self.in_use_h100e = 0.0  # live capacity that ran contracts, spot sales or its owner's workloads this month
-        self.utilisation_by_gen = np.zeros(0)
         self.premia = np.zeros(0)  # each generation's posted rent per H100e relative to the price index (0 before release)
         self.cohort_active = np.zeros(0)  # H100e each cohort runs this month (contracts, spot, internal use)
         self.exchange = economy.ledger.register("spot exchange", "spot_exchange")  # all spot payments pass through it
@@ -278,8 +277,6 @@ class SpotMarket:
         # (the rows' sum can pass 1 by rounding)
         self.utilisation = min(1.0, self.in_use_h100e / float(max(h100e.sum(), 1e-9)))
         in_use_by_gen = np.bincount(gen, weights=active, minlength=n_gen)
-        installed_by_gen = np.bincount(gen, weights=h100e, minlength=n_gen)
-        self.utilisation_by_gen = np.divide(in_use_by_gen, np.maximum(installed_by_gen, 1e-9))
         self.expected_utilisation = 0.8 * self.expected_utilisation + 0.2 * min(0.95, max(0.3, self.utilisation))
         self.cohort_active = active
         self.post_generation_rents(in_use_by_gen, np.bincount(gen, weights=sold, minlength=n_gen))

@@ -128,10 +128,10 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     month = m.month
     rows = m.loans.outstanding_rows()
     stakes = m.equity
-    holder = m.loans.column("lender")[rows].tolist() + stakes.column("holder").tolist()
-    obligor = m.loans.column("borrower")[rows].tolist() + stakes.column("issuer").tolist()
-    value = m.loans.column("principal")[rows].tolist() + stakes.column("value").tolist()
-    parts_h, parts_o, parts_v = [np.array(holder, dtype=int)], [np.array(obligor, dtype=int)], [np.array(value, dtype=float)]
+    loans = m.loans.column
+    parts_h = [loans("lender").take(rows), stakes.column("holder")]  # (joined into new arrays below: only read)
+    parts_o = [loans("borrower").take(rows), stakes.column("issuer")]
+    parts_v = [loans("principal").take(rows), stakes.column("value")]
     _, (provider, customer, qty, price, start, end) = m.contracts.active_columns("provider", "customer", "qty", "price",
                                                                                 "start", "end")
     if len(provider):
@@ -143,7 +143,8 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         parts_h.append(np.array([b for b, _, _ in backstops], dtype=int))
         parts_o.append(np.array([g for _, g, _ in backstops], dtype=int))
         parts_v.append(np.array([v for _, _, v in backstops], dtype=float))
-    return np.concatenate(parts_h), np.concatenate(parts_o), np.concatenate(parts_v)
+    return (np.concatenate(parts_h).astype(int, copy=False), np.concatenate(parts_o).astype(int, copy=False),
+            np.concatenate(parts_v).astype(float, copy=False))
 
 
 def sum_by_pair(pair: np.ndarray, value: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
