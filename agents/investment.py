@@ -93,14 +93,22 @@ def used_gpu_values(model, hurdle_rate: float, extrapolator_weights) -> np.ndarr
     paths = m.expectations.price_paths(life, extrapolator_weights)  # (buyers, months)
     released = np.flatnonzero(m.release <= m.month)  # only these are valued: the others are worth nothing yet
     remaining = np.maximum(0, life - (m.month - m.release[released]))  # months of life left, by generation
+    released, remaining = released[remaining > 0], remaining[remaining > 0]  # (a generation past its life is worth 0)
     months = np.arange(1, life + 1)
     cost = (m.running_cost + m.facility_cost)[released]
     earning = (m.perf * m.spot.relative_rents())[released]  # H100e at its own generation's rent relative to the index
-    margin = np.maximum(paths[:, None, :] * earning[None, :, None] - cost[None, :, None], 0.0)
-    margin = margin * (HOURS_PER_MONTH * m.spot.expected_utilisation)
-    alive = months[None, :] <= remaining[:, None]  # (generations, months)
+    # each month's discount factor while a generation's GPUs live, 0 after, by (generation, month): multiplying by it is
+    # multiplying by whether they live (1 or 0) and then by the factor, as the margin is never negative
+    discount = np.where(months[None, :] <= remaining[:, None], discount_factors(hurdle_rate, life)[None, :], 0.0)
+    # (buyers, generations, months): the margin when positive, per GPU-month at the expected utilisation, discounted;
+    # worked out in one array (each step writes over the last: the same numbers as a new array for each)
+    margin = np.multiply(paths[:, None, :], earning[None, :, None])
+    np.subtract(margin, cost[None, :, None], out=margin)
+    np.maximum(margin, 0.0, out=margin)
+    np.multiply(margin, HOURS_PER_MONTH * m.spot.expected_utilisation, out=margin)
+    np.multiply(margin, discount[None, :, :], out=margin)
     values = np.zeros((len(paths), len(m.gens)))
-    values[:, released] = (margin * alive[None, :, :] * discount_factors(hurdle_rate, life)[None, None, :]).sum(axis=2)
+    values[:, released] = margin.sum(axis=2)
     newest = m.newest_nvidia_gen
     replacement = m.perf * (m.nvidia.list_price(newest) / m.gens[newest].perf)
     values = np.minimum(values, replacement[None, :])

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from gpucredit.agents.investment import discount_factors, used_gpu_values
 from gpucredit.sim.contracts.books import EARLY, LATE, early_books, late_books
 from gpucredit.sim.markets.used_gpus import appraise
 
@@ -98,3 +99,37 @@ def test_late_books_read_after_the_register_changed_hold_the_numbers_of_their_re
         assert list(book.items()) == list(expected[name].items()) and book, name
     register.refresh_books()  # and a refresh sees the changes
     assert register.backlog_by_provider != expected["backlog_by_provider"]
+
+
+def _used_gpu_values_plainly(m, hurdle_rate, weights):
+    """What a used GPU of each generation is worth to each buyer, worked out step by step on new arrays: each released
+    generation's positive margin, times whether its GPUs still live, times the discount factor, summed over months."""
+    life = m.p["technology.physical_life_months"]
+    paths = m.expectations.price_paths(life, weights)
+    released = np.flatnonzero(m.release <= m.month)
+    remaining = np.maximum(0, life - (m.month - m.release[released]))
+    months = np.arange(1, life + 1)
+    cost = (m.running_cost + m.facility_cost)[released]
+    earning = (m.perf * m.spot.relative_rents())[released]
+    margin = np.maximum(paths[:, None, :] * earning[None, :, None] - cost[None, :, None], 0.0)
+    margin = margin * (730.0 * m.spot.expected_utilisation)
+    alive = months[None, :] <= remaining[:, None]
+    values = np.zeros((len(paths), len(m.gens)))
+    values[:, released] = (margin * alive[None, :, :] * discount_factors(hurdle_rate, life)[None, None, :]).sum(axis=2)
+    newest = m.newest_nvidia_gen
+    values = np.minimum(values, (m.perf * (m.nvidia.list_price(newest) / m.gens[newest].perf))[None, :])
+    values[:, m.release > m.month] = 0.0
+    return values
+
+
+def test_used_gpu_values_in_one_array_are_those_worked_out_step_by_step(fresh_24):
+    """used_gpu_values works the margins out in one array, folds whether a generation's GPUs live into the discount
+    factors and skips generations past their physical life: the values are those of the plain computation, bit for bit,
+    for generations alive, past their life and not yet released."""
+    m = fresh_24
+    weights = [0.0, 0.3, 1.0]
+    for life in (96, 40):  # (a life of 40 months leaves the oldest generations past it)
+        m.p["technology.physical_life_months"] = life
+        dead = (m.release <= m.month) & (m.month - m.release >= life)
+        assert dead.any() == (life == 40) and (m.release > m.month).any()
+        assert used_gpu_values(m, 0.15, weights).tobytes() == _used_gpu_values_plainly(m, 0.15, weights).tobytes()
