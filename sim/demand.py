@@ -89,8 +89,9 @@ class AIRevenue:
         startups_total = min(total * p["demand.startup_share"] * p["population.scale"], total - labs_total)
         hyperscaler_total = max(0.0, total - labs_total - startups_total)
         live_labs = [l for l in m.labs if l.alive]
+        per_weight = labs_total / max(sum(l.weight for l in live_labs), 1e-9)  # (the same for every lab)
         for lab in live_labs:
-            lab.earn(labs_total / max(sum(l.weight for l in live_labs), 1e-9))
+            lab.earn(per_weight)
         m.startups.earn(startups_total if m.startups.n else 0.0)
         weights = sum(h.weight for h in m.hyperscalers)
         for h in m.hyperscalers:

@@ -56,11 +56,10 @@ class SeriesRecorder:
         out["clearing_price_h100e"] = m.spot.clearing_price
         out["contract_price_h100e"] = m.term.price
         out["fundamental_price_h100e"] = m.fundamental_price
-        sec = m.used_gpus.prices
-        released = m.release <= m.month
+        used_prices, released = m.used_gpus.prices.tolist(), (m.release <= m.month).tolist()
         for g, (rent_column, used_column) in enumerate(self.generation_columns(m)):
             out[rent_column] = rents[g]
-            out[used_column] = float(sec[g]) if released[g] else 0.0
+            out[used_column] = used_prices[g] if released[g] else 0.0
         out["fire_sale_discount"] = m.used_gpus.discount()
         cnt = fleet.view("count")
         h100e = cnt * fleet.view("h100e_per_gpu")  # by cohort (its generation's performance, kept on the cohort)
