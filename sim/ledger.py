@@ -36,7 +36,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 import numpy as np
 
-from .ledger_flows import PAIR, MonthFlows
+from .ledger_flows import PAIR, MonthFlows, plain_list
 
 SECTORS = (
     "end_users",
@@ -319,8 +319,8 @@ class Ledger(MonthFlows):
         order as :meth:`pay` followed by :meth:`book` for the customer and then the provider, group by group, without
         a call for each; a payment or an entry out of the ordinary (zero, a kind's first this month, an outside sector,
         a payment for GPUs) goes through those methods."""
-        customers, providers = np.asarray(customers).tolist(), np.asarray(providers).tolist()
-        paid, released = np.asarray(paid, dtype=float).tolist(), np.asarray(released, dtype=float).tolist()  # floats
+        customers, providers = plain_list(customers, int), plain_list(providers, int)
+        paid, released = plain_list(paid, float, float), plain_list(released, float, float)
         cash, equity, is_sector, columns, noncash = self.cash, self.equity, self.is_sector, self._columns, self._noncash
         self._arrays = None  # the month's flows as arrays are built again when next asked for
         last_kind = None  # the kind whose columns were last looked up (again after anything goes through pay or book)

@@ -14,6 +14,16 @@ PAIR = 1 << 20
 _NO_ENTRIES: dict = {}  # an item with no entry this month has no column: this one stands in (read only)
 
 
+def plain_list(values, kind: type, dtype=None) -> list:
+    """``values`` as a list of plain Python numbers of ``kind`` (``int`` or ``float``): a list of them as it is (the
+    contract register passes ``tolist()``s), anything else converted through a numpy array (``dtype``): the same values,
+    never numpy scalars, which would make every later sum of the balances they go into slower and, with Python's
+    compensated ``sum()``, different."""
+    if type(values) is list and all([type(x) is kind for x in values]):
+        return values
+    return np.asarray(values, dtype=dtype).tolist()
+
+
 class MonthFlows:
     """Readers of a ledger's month of income (``income``: item -> {eid: US$bn}) and flows (``flows``: kind ->
     {payer x PAIR + payee: US$bn}; ``names`` and ``roles`` of the parties; ``_arrays``: the arrays once built, None

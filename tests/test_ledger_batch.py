@@ -108,3 +108,20 @@ def test_a_route_is_checked_once_per_pair_and_a_refused_pair_is_refused_every_ti
             with pytest.raises(AccountingError, match="'rent_back' .* from lab 0 \\(lab\\)"):
                 led.pay_contracts([lab0], [nc0], ["rent_back"], [1.0], [0.0])
     assert led.cash[nc0] == 50.0 - 0.75 and led.cash[lender] == 50.0 + 0.75
+
+
+def test_batched_contract_payments_take_arrays_and_numpy_scalars_as_plain_numbers():
+    """Lists of plain numbers are taken as they are; arrays, and lists holding numpy scalars, give the same entries and
+    leave plain Python floats in the balances (a numpy scalar there would change every later compensated sum)."""
+    rng = np.random.default_rng(7)
+    plain, parties = _ledger()
+    groups = _groups(rng, parties, 25)
+    plain.pay_contracts(*(list(x) for x in zip(*groups)))
+    customers, providers, kinds, paid, released = (list(x) for x in zip(*groups))
+    for as_given in ((np.array(customers), np.array(providers), kinds, np.array(paid), np.array(released)),
+                     ([np.int64(c) for c in customers], providers, kinds, [np.float64(x) for x in paid],
+                      [np.float64(x) for x in released])):
+        batched, _ = _ledger()
+        batched.pay_contracts(*as_given)
+        assert _state(batched) == _state(plain)
+        assert {type(x) for x in batched.cash + batched.equity} == {float}
