@@ -459,7 +459,7 @@ class Ledger(MonthFlows):
         additions in the same order), without a call for each; an entry out of the ordinary (its item's first this
         month, an outside sector, an amount not finite) goes through :meth:`book`."""
         equity, is_sector, noncash = self.equity, self.is_sector, self._noncash
-        for eid, amount, item in zip(np.asarray(eids).tolist(), np.asarray(amounts, dtype=float).tolist(), items):
+        for eid, amount, item in zip(plain_list(eids, int), plain_list(amounts, float, float), items):
             column = noncash.get(item)
             if column is None or is_sector[eid] or not -_INF < amount < _INF:
                 self.book(eid, amount, item)
