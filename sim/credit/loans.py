@@ -43,6 +43,7 @@ class LoanRegister(Table, LoanBooks):
         self.economy = economy
         self._views: list[Loan] = []  # row -> its view (rows never move)
         self._row: dict[int, int] = {}  # loan id -> row
+        self._slot_of_id = np.zeros(capacity, dtype=np.intp)  # loan id -> row + 1, 0 for other ids (mark_all's bins)
         self._by_borrower: dict[int, np.ndarray] = {}  # borrower eid -> rows of its facilities, oldest first
         self._by_lender: dict[int, np.ndarray] = {}  # lender eid -> rows it holds, in the order it acquired them
         self._by_pair: dict[tuple[int, int], list[int]] = {}  # (lender, borrower) -> rows, oldest first
@@ -70,6 +71,15 @@ class LoanRegister(Table, LoanBooks):
         """``_cells``: a memoryview of each column, through which the rules on one facility read and write single values
         as plain Python numbers (without numpy's scalars)."""
         self._cells = {name: memoryview(column) for name, column in self._columns.items()}
+
+    def _note_slot(self, loan_id: int, row: int) -> None:
+        """Loan ``loan_id`` is in ``row``: its entry of ``_slot_of_id``, which grows (by doubling) to keep a last entry
+        of 0 beyond every loan id (where an id of -1, nothing pledged or assigned, is looked up)."""
+        if loan_id + 1 >= len(self._slot_of_id):
+            grown = np.zeros(2 * (loan_id + 1), dtype=np.intp)
+            grown[: len(self._slot_of_id)] = self._slot_of_id
+            self._slot_of_id = grown
+        self._slot_of_id[loan_id] = row + 1
 
     def views(self, rows) -> list[Loan]:
         """The facilities in ``rows`` (row numbers), as views, in that order."""
@@ -210,6 +220,7 @@ class LoanRegister(Table, LoanBooks):
         loan = Loan(self, row)
         self._views.append(loan)
         self._row[loan_id] = row
+        self._note_slot(loan_id, row)
         for index, party in ((self._by_borrower, borrower.eid), (self._by_lender, lender.eid)):
             index[party] = np.append(index.get(party, NO_ROWS), row)
         self._by_pair.setdefault((lender.eid, borrower.eid), []).append(row)
@@ -327,27 +338,21 @@ class LoanRegister(Table, LoanBooks):
 
     def mark_all(self) -> None:
         """Every open loan's collateral at market: its pledged GPUs plus ``lenders.contract_collateral_share`` of the
-        remaining value of the contracts assigned to it (two columns written at once)."""
+        remaining value of the contracts assigned to it (two columns written at once). Each cohort's market value and
+        each active contract's remaining value is added to its loan's bin in row order (np.bincount: one by one, from
+        0.0); unpledged cohorts, unassigned or ended contracts fall in bin 0, which nothing reads."""
         m = self.economy
-        fleet, month = m.fleet, m.month
-        status = self.column("status")
+        fleet, month, n = m.fleet, m.month, self.n
+        status = self._columns["status"][:n]
         open_rows = ((status != DEFAULT) & (status != REPAID)).nonzero()[0]
-        ids = self._columns["id"][open_rows]  # increasing (issue order)
-
-        def sum_by_loan(loan_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-            """``values`` summed by the open loan they belong to (in the order given), one total per open loan."""
-            k = np.minimum(np.searchsorted(ids, loan_ids), max(len(ids) - 1, 0))
-            mine = ids[k] == loan_ids if len(ids) else np.zeros(len(loan_ids), dtype=bool)
-            return np.bincount(k[mine], weights=values[mine], minlength=len(ids))
-
-        pledged = fleet.view("pledged")
-        mask = pledged >= 0
-        value = fleet.view("count")[mask] * m.used_gpus.prices[fleet.view("gen")[mask]] / BN
-        gpus_by_loan = sum_by_loan(pledged[mask], value)
-        loan, qty, price, start, end = m.contracts.active().columns("loan", "qty", "price", "start", "end")
-        assigned = (loan >= 0) & (end > month)
-        remaining = qty[assigned] * price[assigned] * H * (end[assigned] - np.maximum(start[assigned], month))  # remaining value, US$bn
-        contracts_by_loan = sum_by_loan(loan[assigned], remaining)
+        slot = self._slot_of_id  # loan id -> its row + 1 (0: not a loan, and for -1, the last entry)
+        value = fleet.view("count") * m.used_gpus.prices[fleet.view("gen")] / BN
+        gpus_by_loan = np.bincount(slot[fleet.view("pledged")], weights=value, minlength=n + 1)[open_rows + 1]
+        contracts = m.contracts
+        loan, qty, price, start, end = (contracts.column(name) for name in ("loan", "qty", "price", "start", "end"))
+        counts = contracts.column("active") & (end > month)  # contracts that still have payments to come
+        remaining = qty * price * H * (end - np.maximum(start, month))  # remaining value, US$bn (where it counts)
+        contracts_by_loan = np.bincount(slot[loan] * counts, weights=remaining, minlength=n + 1)[open_rows + 1]
         self._open.clear()  # every borrower's collateral moved
         self._columns["gpu_value"][open_rows] = gpus_by_loan
         self._columns["collateral_value"][open_rows] = gpus_by_loan + m.p["lenders.contract_collateral_share"] * contracts_by_loan
