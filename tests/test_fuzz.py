@@ -456,6 +456,18 @@ def test_the_best_used_gpu_bid_is_the_same_read_bid_by_bid_or_as_arrays(monkeypa
             found += 1
             assert (by_bid[0].row, by_bid[1]) == (by_array[0].row, by_array[1])
             assert type(by_bid[1]) is type(by_array[1]) is np.float64  # the book's value (a numpy float) either way
+            bid = by_bid[0]  # a sale draws its budget and power down: the search's lists follow the book's arrays
+            bid.budget -= float(rng.choice([0.0, 0.25, bid.budget]))
+            bid.power_mw -= rng.choice([0.0, 0.0005, bid.power_mw]) * np.float64(1.0)
+            assert book.budget_list == book.budget.tolist() and book.power_list == book.power_mw.tolist()
+            assert type(bid.budget) is type(bid.power_mw) is float
+            monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 10**9)
+            again = market.best_bid(g, seller)
+            monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 0)
+            again_by_array = market.best_bid(g, seller)
+            assert (again[0] is None) == (again_by_array[0] is None)
+            if again[0] is not None:
+                assert (again[0].row, again[1]) == (again_by_array[0].row, again_by_array[1])
         else:
             assert by_bid[1] == by_array[1] == 0.0
     assert 30 < found < 270  # both outcomes occur

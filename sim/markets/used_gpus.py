@@ -36,21 +36,29 @@ from ..technology import BN, HOURS_PER_MONTH
 
 
 def appraise(expected_path: np.ndarray, perf: np.ndarray, running_cost: np.ndarray, remaining_life: np.ndarray,
-             utilisation: float, annual_rate: float, replacement_cost: np.ndarray) -> np.ndarray:
+             utilisation: float, annual_rate: float, replacement_cost: np.ndarray,
+             discount: np.ndarray | None = None) -> np.ndarray:
     """Appraised value of one used GPU per generation, US$: the present value of its expected rental
     margin (expected H100e price x performance - running cost, when positive) over its remaining life (``perf``: the
     H100e a GPU earns the price index for, its performance times its generation's rent relative to the index),
     at the expected utilisation, capped at the replacement cost of the same performance new.
 
-    ``expected_path`` is the expected spot price for months 1..H ahead."""
-    horizon = len(expected_path)
-    months = np.arange(1, horizon + 1)
-    discount = (1.0 + annual_rate / 12.0) ** -months
+    ``expected_path`` is the expected spot price for months 1..H ahead; ``discount``, if given, is
+    :func:`life_discount` of the same horizon, remaining lives and rate (worked out once for several appraisals)."""
+    if discount is None:
+        discount = life_discount(len(expected_path), remaining_life, annual_rate)
     # np.outer's products, broadcast (without its Python wrapper)
     margin = np.maximum(perf[:, None] * expected_path - running_cost[:, None], 0.0) * HOURS_PER_MONTH * utilisation
-    alive = months[None, :] <= remaining_life[:, None]
-    value = (margin * alive * discount).sum(axis=1)
+    value = (margin * discount).sum(axis=1)
     return np.minimum(value, replacement_cost)
+
+
+def life_discount(horizon: int, remaining_life: np.ndarray, annual_rate: float) -> np.ndarray:
+    """The discount factor of months 1..``horizon`` ahead at ``annual_rate`` for a GPU of each remaining life (months),
+    0 from the month it is dead: one row per GPU. (A margin times this is, bit for bit, the margin times whether the GPU
+    is alive times the discount: the factor 1 or 0 is exact.)"""
+    months = np.arange(1, horizon + 1)
+    return (months[None, :] <= remaining_life[:, None]) * (1.0 + annual_rate / 12.0) ** -months
 
 
 SCAN_BIDS_BELOW = 64  # bids: below, the best bid is found bid by bid; from there on, with array operations
@@ -59,7 +67,9 @@ SCAN_BIDS_BELOW = 64  # bids: below, the best bid is found bid by bid; from ther
 class BidBook:
     """The month's standing bids of neoclouds, columnar: one row per bidder (in the order asked) with what a GPU of
     each generation is worth to it (US$), the US$bn it has left to spend and the MW of power it has left to run what
-    it buys. Sales draw the budget and power down; the values stay as formed."""
+    it buys. Sales draw the budget and power down; the values stay as formed. The bid-by-bid search reads the same
+    figures as plain Python lists (``budget_list``, ``power_list``, kept equal to the arrays by :class:`Bid`'s writes,
+    and each generation's values, listed when first searched)."""
 
     def __init__(self, buyers: list, values: list[np.ndarray], budget: list[float], power_mw: list[float], n_gens: int,
                  exits: list | None = None):
@@ -71,6 +81,10 @@ class BidBook:
         self.values = np.array(values, dtype=float).reshape(len(buyers), n_gens)
         self.budget = np.array(budget, dtype=float)
         self.power_mw = np.array(power_mw, dtype=float)
+        self.eid_list = self.eids.tolist()
+        self.budget_list = self.budget.tolist()
+        self.power_list = self.power_mw.tolist()
+        self._values_of_gen: dict[int, list[float]] = {}
 
     def __len__(self) -> int:
         return len(self.buyers)
@@ -81,6 +95,13 @@ class BidBook:
         if len(self._exits) == self._exits_seen:
             return self._all_alive
         return np.fromiter((b.alive for b in self.buyers), dtype=bool, count=len(self.buyers))
+
+    def values_of_gen(self, g: int) -> list[float]:
+        """What a GPU of generation ``g`` is worth to each bidder, US$, as a list (the values never change)."""
+        values = self._values_of_gen.get(g)
+        if values is None:
+            values = self._values_of_gen[g] = self.values[:, g].tolist()
+        return values
 
 
 class Bid:
@@ -98,19 +119,21 @@ class Bid:
 
     @property
     def budget(self) -> float:
-        return float(self.book.budget[self.row])  # a plain float, as the neocloud bid it
+        return self.book.budget_list[self.row]  # a plain float, as the neocloud bid it
 
     @budget.setter
     def budget(self, value: float) -> None:
         self.book.budget[self.row] = value
+        self.book.budget_list[self.row] = float(value)  # (the value stored: a float64 either way)
 
     @property
     def power_mw(self) -> float:
-        return float(self.book.power_mw[self.row])
+        return self.book.power_list[self.row]
 
     @power_mw.setter
     def power_mw(self, value: float) -> None:
         self.book.power_mw[self.row] = value
+        self.book.power_list[self.row] = float(value)
 
 
 class UsedGpuMarket:
@@ -132,6 +155,7 @@ class UsedGpuMarket:
         self.prices = np.zeros(n)
         self._bids = BidBook([], [], [], [], len(economy.gens))
         self._bids_month = None  # the month the bid book was formed
+        self._terms = None  # (month, life, horizon, rate) and the appraisal's terms then (:meth:`_appraisal_terms`)
 
     # --- prices --------------------------------------------------------------------------------------
     def depth(self) -> float:
@@ -148,21 +172,32 @@ class UsedGpuMarket:
         m = self.economy
         p = m.p
         life = p["technology.physical_life_months"]
-        remaining = np.maximum(0, life - (m.month - m.release))
         path = m.expectations.price_path(m.horizons[:life])
         newest = m.newest_nvidia_gen
         new_price_per_h100e = m.nvidia.list_price(newest) / m.gens[newest].perf
-        replacement = m.perf * new_price_per_h100e
-        released = m.release <= m.month  # only these are appraised (each generation's value is worked out on its own)
-        earning = m.perf * m.spot.relative_rents()  # H100e at its own generation's rent (premium assumed to persist)
-        appraisal = np.zeros(len(m.gens))
-        appraisal[released] = appraise(path, earning[released], (m.running_cost + m.facility_cost)[released],
-                                       remaining[released], m.spot.expected_utilisation, m.sofr + p["lenders.spread_ig"],
-                                       replacement[released])
+        rate = m.sofr + p["lenders.spread_ig"]
+        released, remaining, cost, discount = self._appraisal_terms(life, len(path), rate)
+        earning = m.perf.take(released) * m.spot.relative_rents().take(released)  # H100e at its own generation's rent
+        appraisal = np.zeros(len(m.gens))  # (only the released generations are appraised, each on its own)
+        appraisal[released] = appraise(path, earning, cost, remaining, m.spot.expected_utilisation, rate,
+                                       m.perf.take(released) * new_price_per_h100e, discount)
         self.appraisal_per_gpu = appraisal
         self.appraisal = appraisal
         self.quote = appraisal * ((1.0 - self.liquidity_discount) * math.exp(-self.panic))
         self.mark()
+
+    def _appraisal_terms(self, life: int, horizon: int, rate: float) -> tuple:
+        """The month's released generations (their indexes), their remaining lives (months), running and facility
+        costs (US$ per GPU-hour) and :func:`life_discount` at ``rate``: the same for the month's appraisals while the
+        rate is (the appraisal is made twice a month)."""
+        m = self.economy
+        key = (m.month, life, horizon, rate)
+        if self._terms is None or self._terms[0] != key:
+            released = (m.release <= m.month).nonzero()[0]
+            remaining = np.maximum(0, life - (m.month - m.release)).take(released)
+            cost = (m.running_cost + m.facility_cost).take(released)
+            self._terms = (key, (released, remaining, cost, life_discount(horizon, remaining, rate)))
+        return self._terms[1]
 
     def forced_sale_value(self, g: int, units: float, price_factor: float = 1.0) -> float:
         """What selling ``units`` GPUs of generation ``g`` to outside buyers at once would fetch, US$bn: the integral of
@@ -203,9 +238,12 @@ class UsedGpuMarket:
         if not live.any():
             self.prices = np.minimum(outside, self.quote)
             return
-        values = book.values[live]  # (bidders, generations)
-        budget = book.budget[live][:, None] * BN
-        power = book.power_mw[live][:, None] * 1000.0
+        if live is book._all_alive:  # every bidder (the rows themselves, not copies of them)
+            values, budget, power = book.values, book.budget[:, None] * BN, book.power_mw[:, None] * 1000.0
+        else:
+            values = book.values[live]  # (bidders, generations)
+            budget = book.budget[live][:, None] * BN
+            power = book.power_mw[live][:, None] * 1000.0
         can_buy = (budget >= values) & (power >= self.economy.facility_kw[None, :])  # at least one GPU
         best = np.maximum(outside, np.where(can_buy, values, 0.0).max(axis=0))
         self.prices = np.minimum(best, self.quote)
@@ -285,10 +323,12 @@ class UsedGpuMarket:
         kw = float(self.economy.facility_kw[g])
         quote = self.quote[g]
         top = float(quote)
-        budget, power, alive = book.budget.tolist(), book.power_mw.tolist(), book.alive().tolist()
+        budget, power = book.budget_list, book.power_list
+        alive = book.alive()
+        alive = None if alive is book._all_alive else alive.tolist()  # (None: every bidder)
         best, price = None, 0.0
-        for row, (eid, bid_value) in enumerate(zip(book.eids.tolist(), book.values[:, g].tolist())):
-            if eid == seller or not alive[row]:
+        for row, (eid, bid_value) in enumerate(zip(book.eid_list, book.values_of_gen(g))):
+            if eid == seller or (alive is not None and not alive[row]):
                 continue
             value = min(bid_value, top)
             if value > price and budget[row] * BN >= value and power[row] * 1000.0 >= kw:  # at least one GPU
