@@ -36,3 +36,20 @@ def test_the_active_contracts_columns_are_the_active_rows_values_whether_views_o
             assert as_asked.tolist() == column.tolist()
             assert column.tolist() == register.column(name)[register.column("active")].tolist()
             assert np.shares_memory(column, register.column(name)) == (ended == 0)
+
+
+def test_the_life_discount_is_alive_times_discount_bit_for_bit():
+    """The appraisal multiplies a margin by one factor (alive x discount, :func:`life_discount`) instead of by whether
+    the GPU is alive and then the discount: the same floats, signs of zero and non-finite values included."""
+    from gpucredit.sim.markets.used_gpus import life_discount
+
+    rng = np.random.default_rng(3)
+    horizon, rate = 72, 0.07
+    remaining = rng.integers(0, 90, size=12)
+    margin = rng.choice([0.0, -0.0, 1e-300, 3.7, 1234.5678, np.inf, np.nan], size=(12, horizon)) * rng.random((12, horizon))
+    months = np.arange(1, horizon + 1)
+    alive, discount = months[None, :] <= remaining[:, None], (1.0 + rate / 12.0) ** -months
+    as_before = (margin * alive * discount)
+    now = margin * life_discount(horizon, remaining, rate)
+    assert as_before.tobytes() == now.tobytes()
+    assert (as_before.sum(axis=1)).tobytes() == now.sum(axis=1).tobytes()
