@@ -354,8 +354,8 @@ class UsedGpuMarket:
                 proceeds += self.resell(seller, row, take, bid, bid_price)
                 resold += take
             else:
-                take = self.outside_quantity(g, left, bid_price)
-                proceeds += self.sell_outside(seller, row, take)
+                take = self.outside_quantity(g, left, bid_price, outside)  # (at the outside price just read)
+                proceeds += self.sell_outside(seller, row, take, outside)
             left -= take
         if remark:
             self.mark()
@@ -365,24 +365,27 @@ class UsedGpuMarket:
             m.events.log("fire_sale", [m.entity[seller].name], proceeds, units=units, detail=m.gens[g].name)
         return proceeds
 
-    def outside_quantity(self, g: int, units: float, floor: float) -> float:
+    def outside_quantity(self, g: int, units: float, floor: float, outside: float | None = None) -> float:
         """GPUs of generation ``g`` (at most ``units``) outside buyers take before their price falls to ``floor``
-        (the next neocloud bid; 0: all of them)."""
-        outside = self.outside_price(g)
+        (the next neocloud bid; 0: all of them). ``outside``: :meth:`outside_price` if the caller has just read it."""
+        if outside is None:
+            outside = self.outside_price(g)
         if floor <= 0 or self.impact <= 0 or outside <= floor:
             return units
         h100e = self.depth() / self.impact * math.log(outside / floor)
         return min(units, max(h100e / self.economy.perf[g], 1e-9))
 
-    def sell_outside(self, seller: int, row: int, units: float) -> float:
+    def sell_outside(self, seller: int, row: int, units: float, outside: float | None = None) -> float:
         """Outside buyers take ``units`` GPUs of a cohort, paying the integral of their demand curve; the GPUs leave
-        the economy and what outside buyers absorbed rises. Returns the proceeds, US$bn."""
+        the economy and what outside buyers absorbed rises. Returns the proceeds, US$bn. ``outside``:
+        :meth:`outside_price` of the cohort's generation if the caller has just read it."""
         m = self.economy
         fleet = m.fleet
         g = int(fleet.gen[row])
         perf = m.perf[g]
         depth = self.depth()
-        outside = self.outside_price(g)
+        if outside is None:
+            outside = self.outside_price(g)
         x = self.impact * units * perf / depth  # how far down their curve the sale takes them, in log points
         # the integral, outside x units x (1 - e^-x) / x, written so that a tiny impact neither overflows nor loses digits
         value = outside * units * (-math.expm1(-x) / x if x > 1e-12 else 1.0)
