@@ -93,15 +93,22 @@ class LoanRegister(Table, LoanBooks):
             rows = self._by_borrower.get(borrower, NO_ROWS)
         elif lender is not None:
             rows = self._by_lender.get(lender, NO_ROWS)
+        elif excluding:  # every facility's row but those excluded: one mask over the column
+            return self._not_in(self.column("status"), excluding).nonzero()[0]
         else:
-            rows = np.arange(self.n)
+            return np.arange(self.n)
         if excluding and len(rows):
-            status = self._columns["status"][rows]
-            keep = np.ones(len(rows), dtype=bool)
-            for s in excluding:
-                keep &= status != STATUSES.index(s)
-            rows = rows[keep]
+            rows = rows[self._not_in(self._columns["status"][rows], excluding)]
         return rows
+
+    @staticmethod
+    def _not_in(status: np.ndarray, excluding: tuple[str, ...]) -> np.ndarray:
+        """Which of the status codes ``status`` are none of the statuses ``excluding``."""
+        codes = [STATUSES.index(s) for s in excluding]
+        keep = status != codes[0]
+        for code in codes[1:]:
+            keep &= status != code
+        return keep
 
     def columns_of(self, *names: str, borrower: int | None = None, lender: int | None = None,
                    excluding: tuple[str, ...] = ()) -> list[np.ndarray]:
