@@ -85,6 +85,8 @@ class BidBook:
         self.budget_list = self.budget.tolist()
         self.power_list = self.power_mw.tolist()
         self._values_of_gen: dict[int, list[float]] = {}
+        self.drawn = 0  # how many times a bid's budget or power was drawn down (for :meth:`top_bids`)
+        self._top = None  # ((drawn, exits), top bids) as last worked out
 
     def __len__(self) -> int:
         return len(self.buyers)
@@ -95,6 +97,27 @@ class BidBook:
         if len(self._exits) == self._exits_seen:
             return self._all_alive
         return np.fromiter((b.alive for b in self.buyers), dtype=bool, count=len(self.buyers))
+
+    def top_bids(self, facility_kw: np.ndarray) -> np.ndarray | None:
+        """The highest bid for one more GPU of each generation (US$; 0 where no bidder has the money and the power,
+        ``facility_kw`` per GPU, for one), over the bidders still in business; None if none is. Worked out again only
+        after a bid was drawn down or a bidder exited (the values never change)."""
+        key = (self.drawn, len(self._exits))
+        if self._top is None or self._top[0] != key:
+            live = self.alive()
+            if not live.any():
+                top = None
+            else:
+                if live is self._all_alive:  # every bidder (the rows themselves, not copies of them)
+                    values, budget, power = self.values, self.budget[:, None] * BN, self.power_mw[:, None] * 1000.0
+                else:
+                    values = self.values[live]  # (bidders, generations)
+                    budget = self.budget[live][:, None] * BN
+                    power = self.power_mw[live][:, None] * 1000.0
+                can_buy = (budget >= values) & (power >= facility_kw[None, :])  # at least one GPU
+                top = np.where(can_buy, values, 0.0).max(axis=0)
+            self._top = (key, top)
+        return self._top[1]
 
     def values_of_gen(self, g: int) -> list[float]:
         """What a GPU of generation ``g`` is worth to each bidder, US$, as a list (the values never change)."""
@@ -123,6 +146,7 @@ class Bid:
 
     @budget.setter
     def budget(self, value: float) -> None:
+        self.book.drawn += 1
         self.book.budget[self.row] = value
         self.book.budget_list[self.row] = float(value)  # (the value stored: a float64 either way)
 
@@ -132,6 +156,7 @@ class Bid:
 
     @power_mw.setter
     def power_mw(self, value: float) -> None:
+        self.book.drawn += 1
         self.book.power_mw[self.row] = value
         self.book.power_list[self.row] = float(value)
 
@@ -233,20 +258,11 @@ class UsedGpuMarket:
         if not (outside < self.quote * (1.0 - 1e-9)).any():  # (the method: without np.any's Python wrappers)
             self.prices = outside
             return
-        book = self.bids()
-        live = book.alive()
-        if not live.any():
+        top = self.bids().top_bids(self.economy.facility_kw)
+        if top is None:  # no bidder in business
             self.prices = np.minimum(outside, self.quote)
             return
-        if live is book._all_alive:  # every bidder (the rows themselves, not copies of them)
-            values, budget, power = book.values, book.budget[:, None] * BN, book.power_mw[:, None] * 1000.0
-        else:
-            values = book.values[live]  # (bidders, generations)
-            budget = book.budget[live][:, None] * BN
-            power = book.power_mw[live][:, None] * 1000.0
-        can_buy = (budget >= values) & (power >= self.economy.facility_kw[None, :])  # at least one GPU
-        best = np.maximum(outside, np.where(can_buy, values, 0.0).max(axis=0))
-        self.prices = np.minimum(best, self.quote)
+        self.prices = np.minimum(np.maximum(outside, top), self.quote)
 
     def discount(self) -> float:
         """How far recent sales have pushed used-GPU prices below outside buyers' quote: 1 - the installed base at
