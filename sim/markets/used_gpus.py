@@ -237,17 +237,17 @@ class UsedGpuMarket:
         :meth:`forced_sale_value` of each cohort sold at once on its own (the same figures, with each generation's
         outside price and the depth worked out once rather than once per cohort). A query: it sells nothing."""
         fleet = self.economy.fleet
-        perf = self.economy.perf
-        depth = self.depth()
-        outside: dict[int, float] = {}  # each generation's outside price, as first needed
+        perf = self.economy.perf.tolist()
+        depth, impact = self.depth(), self.impact
+        outside: dict[int, float] = {}  # each generation's outside price x price_factor, as first needed
         total = 0.0
         for g, units in zip(fleet.gen[rows].tolist(), fleet.count[rows].tolist()):
             price = outside.get(g)
             if price is None:
-                price = outside[g] = float(self.outside_price(g))
-            x = self.impact * units * float(perf[g]) / depth
+                price = outside[g] = float(self.outside_price(g)) * price_factor
+            x = impact * units * perf[g] / depth
             flattening = -math.expm1(-x) / x if x > 1e-12 else 1.0  # the demand curve's (1 - e^-x) / x
-            total = total + price * price_factor * units * flattening / BN  # one by one, as the values were summed
+            total = total + price * units * flattening / BN  # one by one, as the values were summed
         return total
 
     def mark(self) -> None:
