@@ -1,6 +1,7 @@
 """Shortcuts in the markets and the contract register give, bit for bit, what the plain computations give."""
 
 import numpy as np
+import pytest
 
 from gpucredit.sim.markets.used_gpus import appraise
 
@@ -53,3 +54,23 @@ def test_the_life_discount_is_alive_times_discount_bit_for_bit():
     now = margin * life_discount(horizon, remaining, rate)
     assert as_before.tobytes() == now.tobytes()
     assert (as_before.sum(axis=1)).tobytes() == now.sum(axis=1).tobytes()
+
+
+def test_nvidia_ranks_its_customers_only_while_it_has_room_for_another_investee(fresh_24, monkeypatch):
+    """Nvidia's strategic neoclouds are those it holds, then its largest customers until it holds
+    ``nvidia.max_neocloud_investees``: with no room left its customers' purchases are not even added up, and the set is
+    the one the full rule gives (its holdings); with room, the largest customers join in order of purchases."""
+    m = fresh_24
+    equity = m.equity
+    held = equity.investees_of(m.nvidia.eid) & {nc.eid for nc in m.neoclouds}
+    purchases = m.chips.sales_12m()
+    ranked = sorted((e for e in purchases if e in {nc.eid for nc in m.neoclouds} and e not in held),
+                    key=lambda e: (-purchases[e], e))
+    assert ranked, "the test needs customers Nvidia does not hold"
+    for room in (0, 1, 2):
+        monkeypatch.setitem(m.p, "nvidia.max_neocloud_investees", len(held) + room)
+        if room == 0:
+            monkeypatch.setattr(m.chips, "sales_12m", lambda: pytest.fail("purchases added up with no room"))
+        else:
+            monkeypatch.setattr(m.chips, "sales_12m", lambda: purchases)
+        assert equity.strategic_neoclouds() == held | set(ranked[:room])
