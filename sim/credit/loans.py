@@ -246,20 +246,24 @@ class LoanRegister(Table, LoanBooks):
         c, row = self._cells, loan.row
         lender, borrower = self._parties[row]
         m.entity[lender].fund(amount)  # cash, its bank facility, or a call on its investors
+        # in plain floats: the same operations on the same values as on the numpy floats the figures often come as
+        # (only the type of the month's new-lending tallies changes; they are read as a ratio)
+        drawing, spread, ig_share = float(amount), float(spread), float(ig_share)
         spread_sum, drawn, principal = c["spread_sum"], c["drawn"], c["principal"]
-        spread_sum[row] = spread_sum[row] + spread * amount
-        drawn[row] = drawn[row] + amount
-        principal[row] = principal[row] + amount
+        spread_sum[row] = spread_sum[row] + spread * drawing
+        drawn[row] = drawn[row] + drawing
+        principal[row] = principal[row] + drawing
         self._changed(lender, borrower)
         m.ledger.pay(lender, borrower, amount, "loan_draw")
         # the month's new lending by grade and the spread on each part (the premium applies to both)
         p = m.p
-        premium = spread - (ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"])
+        spread_ig, spread_non_ig = p["lenders.spread_ig"], p["lenders.spread_non_ig"]
+        premium = spread - (ig_share * spread_ig + (1.0 - ig_share) * spread_non_ig)
         flow = m.flow
-        flow["new_lending_ig"] += ig_share * amount
-        flow["new_lending_ig_spread"] += ig_share * amount * (p["lenders.spread_ig"] + premium)
-        flow["new_lending_non_ig"] += (1.0 - ig_share) * amount
-        flow["new_lending_non_ig_spread"] += (1.0 - ig_share) * amount * (p["lenders.spread_non_ig"] + premium)
+        flow["new_lending_ig"] += ig_share * drawing
+        flow["new_lending_ig_spread"] += ig_share * drawing * (spread_ig + premium)
+        flow["new_lending_non_ig"] += (1.0 - ig_share) * drawing
+        flow["new_lending_non_ig_spread"] += (1.0 - ig_share) * drawing * (spread_non_ig + premium)
 
     def pay_interest(self, loan: Loan, amount: float) -> None:
         lender, borrower = self._parties[loan.row]
