@@ -63,7 +63,7 @@ class LoanBooks:
         self._dues_stale: set[int] = set()  # borrowers whose dues must be worked out again
         self._dues_for = None  # (month, SOFR) of the dues
         self._open: dict[int, tuple[list, float]] = {}  # borrower -> (rows of its open facilities, their collateral)
-        self._held: dict[int, tuple] = {}  # lender -> (rows it holds not in default, rows it holds open)
+        self._held: dict[int, tuple] = {}  # lender -> (rows it holds not in default, rows open, their collateral)
 
     def _values(self, rows: np.ndarray, *names: str) -> list[list]:
         """Columns ``names`` over ``rows``, as lists of plain Python values."""
@@ -163,8 +163,8 @@ class LoanBooks:
 
     def marks_of(self, lender: int) -> float:
         """The facilities ``lender`` holds that are open, each at the lower of principal and collateral value, US$bn."""
-        rows = self._held_rows(lender)[1]
-        return sum_of_lower(self._read("principal", rows), self._read("collateral_value", rows))
+        _, rows, collateral = self._held_rows(lender)
+        return sum_of_lower(self._read("principal", rows), collateral)
 
     def _read(self, name: str, rows: np.ndarray) -> list:
         """Column ``name`` over ``rows`` as a list of plain values: value by value for a few rows, else by numpy."""
@@ -173,13 +173,15 @@ class LoanBooks:
         cells = self._cells[name]
         return [cells[r] for r in rows.tolist()]
 
-    def _held_rows(self, lender: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ``lender`` holds not in default, and those open, in its order (kept until a status changes)."""
+    def _held_rows(self, lender: int) -> tuple[np.ndarray, np.ndarray, list[float]]:
+        """Rows ``lender`` holds not in default, and those open, in its order, with the open ones' collateral values
+        (kept until a status or a mark changes: the marks write through the views, or :meth:`mark_all` drops them)."""
         held = self._held.get(lender)
         if held is None:
             rows = self._by_lender.get(lender, NO_ROWS)
             status = self._columns["status"][rows]
-            held = self._held[lender] = (rows[status != DEFAULT], rows[(status != DEFAULT) & (status != REPAID)])
+            open_rows = rows[(status != DEFAULT) & (status != REPAID)]
+            held = self._held[lender] = (rows[status != DEFAULT], open_rows, self._read("collateral_value", open_rows))
         return held
 
     def performing_principal(self) -> float:

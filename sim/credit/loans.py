@@ -364,7 +364,8 @@ class LoanRegister(Table, LoanBooks):
         counts = contracts.column("active") & (end > month)  # contracts that still have payments to come
         remaining = qty * price * H * (end - np.maximum(start, month))  # remaining value, US$bn (where it counts)
         contracts_by_loan = np.bincount(slot[loan] * counts, weights=remaining, minlength=n + 1)[open_rows + 1]
-        self._open.clear()  # every borrower's collateral moved
+        self._open.clear()  # every borrower's collateral moved, and every lender's
+        self._held.clear()
         self._columns["gpu_value"][open_rows] = gpus_by_loan
         self._columns["collateral_value"][open_rows] = gpus_by_loan + m.p["lenders.contract_collateral_share"] * contracts_by_loan
         self.version += 1
