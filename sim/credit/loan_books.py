@@ -22,6 +22,11 @@ NO_ROWS = np.zeros(0, dtype=np.int64)
 _ZERO = np.float64(0.0)
 
 
+def few(rows: np.ndarray) -> np.ndarray | list[int]:
+    """``rows`` as a list if they are few enough to be read value by value (:meth:`LoanBooks._read`), else as they are."""
+    return rows.tolist() if len(rows) <= 12 else rows
+
+
 def running_sum(values: list[float]):
     """``values`` added up one by one from 0, in their order, without compensation: what Python's
     ``sum()`` gives for numpy floats, a numpy float (0 if there are none). Principal is added up this way: a facility's
@@ -166,22 +171,27 @@ class LoanBooks:
         _, rows, collateral = self._held_rows(lender)
         return sum_of_lower(self._read("principal", rows), collateral)
 
-    def _read(self, name: str, rows: np.ndarray) -> list:
-        """Column ``name`` over ``rows`` as a list of plain values: value by value for a few rows, else by numpy."""
-        if len(rows) > 12:
-            return self._columns[name][rows].tolist()
+    def _read(self, name: str, rows: np.ndarray | list[int]) -> list:
+        """Column ``name`` over ``rows`` as a list of plain values: value by value for a few rows (or rows given as a
+        list), else by numpy."""
+        if type(rows) is not list:
+            if len(rows) > 12:
+                return self._columns[name][rows].tolist()
+            rows = rows.tolist()
         cells = self._cells[name]
-        return [cells[r] for r in rows.tolist()]
+        return [cells[r] for r in rows]
 
-    def _held_rows(self, lender: int) -> tuple[np.ndarray, np.ndarray, list[float]]:
-        """Rows ``lender`` holds not in default, and those open, in its order, with the open ones' collateral values
-        (kept until a status or a mark changes: the marks write through the views, or :meth:`mark_all` drops them)."""
+    def _held_rows(self, lender: int) -> tuple:
+        """Rows ``lender`` holds not in default, and those open, in its order (a list when they are few: they are read
+        value by value), with the open ones' collateral values (kept until a status or a mark changes: the marks write
+        through the views, or :meth:`mark_all` drops them)."""
         held = self._held.get(lender)
         if held is None:
             rows = self._by_lender.get(lender, NO_ROWS)
             status = self._columns["status"][rows]
-            open_rows = rows[(status != DEFAULT) & (status != REPAID)]
-            held = self._held[lender] = (rows[status != DEFAULT], open_rows, self._read("collateral_value", open_rows))
+            performing_or_closed = status != DEFAULT
+            not_default, open_rows = few(rows[performing_or_closed]), few(rows[performing_or_closed & (status != REPAID)])
+            held = self._held[lender] = (not_default, open_rows, self._read("collateral_value", open_rows))
         return held
 
     def performing_principal(self) -> float:
