@@ -69,6 +69,7 @@ class LoanBooks:
         self._dues_for = None  # (month, SOFR) of the dues
         self._open: dict[int, tuple[list, float]] = {}  # borrower -> (rows of its open facilities, their collateral)
         self._held: dict[int, tuple] = {}  # lender -> (rows it holds not in default, rows open, their collateral)
+        self.marks_made = 0  # how many times every loan was marked (:meth:`LoanRegister.mark_all`)
 
     def _values(self, rows: np.ndarray, *names: str) -> list[list]:
         """Columns ``names`` over ``rows``, as lists of plain Python values."""
@@ -169,7 +170,9 @@ class LoanBooks:
     def marks_of(self, lender: int) -> float:
         """The facilities ``lender`` holds that are open, each at the lower of principal and collateral value, US$bn."""
         _, rows, collateral = self._held_rows(lender)
-        return sum_of_lower(self._read("principal", rows), collateral)
+        if collateral[0] != self.marks_made:  # (the collateral values as of the latest marks)
+            collateral[:] = self.marks_made, self._read("collateral_value", rows)
+        return sum_of_lower(self._read("principal", rows), collateral[1])
 
     def _read(self, name: str, rows: np.ndarray | list[int]) -> list:
         """Column ``name`` over ``rows`` as a list of plain values: value by value for a few rows (or rows given as a
@@ -183,15 +186,15 @@ class LoanBooks:
 
     def _held_rows(self, lender: int) -> tuple:
         """Rows ``lender`` holds not in default, and those open, in its order (a list when they are few: they are read
-        value by value), with the open ones' collateral values (kept until a status or a mark changes: the marks write
-        through the views, or :meth:`mark_all` drops them)."""
+        value by value), kept until a status changes, with ``[marks_made, the open rows' collateral values]`` as
+        :meth:`marks_of` last read them (a loan marked alone writes through its view, which drops all this)."""
         held = self._held.get(lender)
         if held is None:
             rows = self._by_lender.get(lender, NO_ROWS)
             status = self._columns["status"][rows]
             performing_or_closed = status != DEFAULT
             not_default, open_rows = few(rows[performing_or_closed]), few(rows[performing_or_closed & (status != REPAID)])
-            held = self._held[lender] = (not_default, open_rows, self._read("collateral_value", open_rows))
+            held = self._held[lender] = (not_default, open_rows, [None, None])
         return held
 
     def performing_principal(self) -> float:

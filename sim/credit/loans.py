@@ -365,7 +365,7 @@ class LoanRegister(Table, LoanBooks):
         remaining = qty * price * H * (end - np.maximum(start, month))  # remaining value, US$bn (where it counts)
         contracts_by_loan = np.bincount(slot[loan] * counts, weights=remaining, minlength=n + 1)[open_rows + 1]
         self._open.clear()  # every borrower's collateral moved, and every lender's
-        self._held.clear()
+        self.marks_made += 1
         self._columns["gpu_value"][open_rows] = gpus_by_loan
         self._columns["collateral_value"][open_rows] = gpus_by_loan + m.p["lenders.contract_collateral_share"] * contracts_by_loan
         self.version += 1
