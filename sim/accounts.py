@@ -44,7 +44,8 @@ def balance_sheets(economy) -> dict[str, np.ndarray]:
     out["prepaid_compute"] = by_party(customer, prepaid, n)
     out["deferred_revenue"] = by_party(provider, prepaid, n)
     book = m.chips.order_book  # open chip orders, chipmaker by chipmaker
-    buyer, seller, deposit = (book.column(k)[book.rows_by_seller()] for k in ("buyer", "seller", "deposit"))
+    rows = book.rows_by_seller()
+    buyer, seller, deposit = (book.column(k)[rows] for k in ("buyer", "seller", "deposit"))
     out["chip_deposits"] = by_party(buyer, deposit, n)
     out["customer_advances"] = by_party(seller, deposit, n)
     out["bonds"] = np.zeros(n)
@@ -118,7 +119,7 @@ def check_flow_matrix(economy) -> None:
     led = m.ledger
     rows, gross = led.flows_by_party()
     change = np.asarray(led.cash) - np.asarray(led.cash_open)
-    bad = np.flatnonzero(np.abs(change - rows) > 1e-9 * np.maximum(1.0, gross + np.abs(led.cash_open)))
+    bad = (np.abs(change - rows) > 1e-9 * np.maximum(1.0, gross + np.abs(led.cash_open))).nonzero()[0]
     if len(bad):
         i = int(bad[0])
         raise AccountingError(f"step {m.month} ({m.date}): cash of {led.party(i)} changed by {change[i]:.9f} but its "
@@ -149,7 +150,7 @@ def check_balance_sheets(economy) -> dict[str, np.ndarray]:
     agents = ~np.asarray(led.is_sector)
     gap = (bs["assets"] - bs["liabilities"] - bs["equity"]) * agents
     scale = 1e-7 * max(1.0, float(np.abs(bs["assets"]).max()))
-    bad = np.flatnonzero(np.abs(gap) > scale)
+    bad = (np.abs(gap) > scale).nonzero()[0]
     if len(bad):
         i = int(bad[0])
         raise AccountingError(
@@ -181,7 +182,7 @@ def check_gpus(economy) -> None:
         for i, v in flows.items():
             gross[i] += abs(v)
     moved_gross = np.array(gross)
-    bad = np.flatnonzero(np.abs(position - held) > 1e-6 * np.maximum(1.0, np.abs(held)) + 1e-9 * moved_gross)
+    bad = (np.abs(position - held) > 1e-6 * np.maximum(1.0, np.abs(held)) + 1e-9 * moved_gross).nonzero()[0]
     if len(bad):
         i = int(bad[np.argsort(np.asarray(led.is_sector)[bad], kind="stable")][0])  # an agent at fault before a sector
         moved = ", ".join(f"{item} {flows[i]:+.3f}" for item, flows in led.gpu_flows.items() if i in flows) or "none"
@@ -192,7 +193,7 @@ def check_gpus(economy) -> None:
         raise AccountingError(f"step {m.month} ({m.date}): GPUs not conserved: produced {fleet.produced:.3f} != held "
                               f"{agents_hold:.3f} + scrapped {fleet.scrapped:.3f} + sold to outside buyers "
                               f"{fleet.sold_outside:.3f}")
-    installed = float((fleet.view("count") * m.perf[fleet.view("gen")]).sum())
+    installed = float((fleet.view("count") * fleet.view("h100e_per_gpu")).sum())  # (h100e_per_gpu: perf[gen])
     # the running total's rounding is relative to the largest base it was kept on this month (the last check's plus
     # the deliveries since), which may have been scrapped by now
     peak = fleet.installed_checked + (fleet.produced - fleet.produced_checked) * float(m.perf.max())

@@ -24,6 +24,8 @@ class Table:
         self.spec = dict(columns)
         self.n = 0
         self._columns = {name: np.full(capacity, empty, dtype=dtype) for name, (dtype, empty) in self.spec.items()}
+        self._capacity = capacity  # rows the columns hold
+        self._empty = tuple((name, empty) for name, (_, empty) in self.spec.items())
 
     def column(self, name: str) -> np.ndarray:
         """The column ``name`` over the rows in use (a view: writes go to the table)."""
@@ -35,19 +37,28 @@ class Table:
     def append(self, k: int | None = None, **values) -> np.ndarray:
         """Add ``k`` rows with the given column values (scalars or arrays of length ``k``), or (``k`` None) one row of
         scalars set by index; a column not given takes its empty value. Returns the new rows' numbers."""
-        where, need = (self.n, self.n + 1) if k is None else (slice(self.n, self.n + k), self.n + k)
-        size = len(next(iter(self._columns.values())))
-        if need > size:
-            new = max(2 * size, need)
-            for name, (dtype, empty) in self.spec.items():
-                grown = np.full(new, empty, dtype=dtype)
-                grown[: self.n] = self._columns[name][: self.n]
-                self._columns[name] = grown
-        for name, (_, empty) in self.spec.items():  # rows dropped by :meth:`keep` may have left values here
-            self._columns[name][where] = values.get(name, empty)
-        rows = np.arange(self.n, need)
+        row, columns = self.n, self._columns
+        if k is None and row < self._capacity:  # one row, with room for it (most signings: the short way)
+            for name, empty in self._empty:  # rows dropped by :meth:`keep` may have left values here
+                columns[name][row] = values.get(name, empty)
+            self.n = row + 1
+            return np.array((row,))
+        where, need = (row, row + 1) if k is None else (slice(row, row + k), row + k)
+        if need > self._capacity:
+            self._grow(max(2 * self._capacity, need))
+        for name, empty in self._empty:
+            columns[name][where] = values.get(name, empty)
         self.n = need
-        return rows
+        return np.arange(row, need)
+
+    def _grow(self, capacity: int) -> None:
+        """Columns of ``capacity`` rows, the rows in use copied over (new arrays: views of the old ones stay as they
+        were)."""
+        for name, (dtype, empty) in self.spec.items():
+            grown = np.full(capacity, empty, dtype=dtype)
+            grown[: self.n] = self._columns[name][: self.n]
+            self._columns[name] = grown
+        self._capacity = capacity
 
     def rows_where(self, **values) -> np.ndarray:
         """Rows whose columns equal the values given (a value of None leaves its column free), in row order: every row

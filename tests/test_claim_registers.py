@@ -248,3 +248,25 @@ def test_rows_where_selects_the_rows_whose_columns_equal_the_values_given():
         for y in (None, 0, 3):
             expected = [r for r in range(40) if (x is None or a[r] == x) and (y is None or b[r] == y)]
             assert t.rows_where(a=x, b=y).tolist() == expected
+
+
+def test_a_row_appended_alone_is_the_row_a_batch_of_one_adds_through_growth_and_after_rows_left():
+    """Table.append of one row (set by index, the short way while there is room) gives what appending a batch of one
+    gives: the same row numbers, values and dtypes, an empty value in every column not given (also in rows that a
+    :meth:`keep` vacated), through the columns' growth."""
+    from gpucredit.sim.table import Table
+
+    spec = {"id": (np.int64, 0), "owner": (np.int64, -1), "amount": (float, 0.0), "live": (bool, True)}
+    alone, batch = Table(spec, capacity=2), Table(spec, capacity=2)
+    for i in range(7):
+        values = {"id": i, "amount": 0.5 * i} if i % 2 else {"id": i, "owner": 10 + i, "live": False}
+        rows = alone.append(**values)
+        assert rows.tolist() == batch.append(1, **values).tolist() == [alone.n - 1] and rows.dtype == np.intp
+        if i == 4:
+            for table in (alone, batch):
+                table.keep(np.array([0, 2, 3]))  # rows 3 and 4 are vacated with their values left in place
+    assert alone.n == batch.n == 5 and alone._capacity == len(alone._columns["id"]) == 8
+    for name, (dtype, _) in spec.items():
+        assert alone.column(name).dtype == batch.column(name).dtype == np.dtype(dtype)
+        assert alone.column(name).tolist() == batch.column(name).tolist(), name
+    assert alone.column("owner").tolist() == [10, 12, -1, -1, 16] and alone.column("amount").tolist()[3:] == [2.5, 0.0]

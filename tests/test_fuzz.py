@@ -424,6 +424,16 @@ def test_the_fleet_finds_an_owners_gpus_as_a_scan_of_every_cohort_would(ops):
                 assert fleet.rows_of(eid, pledged).tolist() == held.nonzero()[0].tolist()
 
 
+def assert_top_bids_as_a_loop(book, buyers, kw) -> None:
+    """The book's top bid for each generation (kept until a bid is drawn down) is what a loop over the bids gives."""
+    n, n_gens = book.values.shape
+    live = [b.alive for b in buyers] if len(book._exits) != book._exits_seen else [True] * n
+    top = [max([v for v, ok, budget, power in zip(book.values[:, j].tolist(), live, book.budget.tolist(),
+                                                   book.power_mw.tolist())
+                if ok and budget * 1e9 >= v and power * 1000.0 >= kw[j]], default=0.0) for j in range(n_gens)]
+    assert book.top_bids(kw).tolist() == top
+
+
 def test_the_best_used_gpu_bid_is_the_same_read_bid_by_bid_or_as_arrays(monkeypatch):
     """A small bid book is searched bid by bid, a large one with array operations: on random books (ties, bidders out
     of business or without money or power, the seller's own bid) both find the same bid at the same price."""
@@ -456,6 +466,22 @@ def test_the_best_used_gpu_bid_is_the_same_read_bid_by_bid_or_as_arrays(monkeypa
             found += 1
             assert (by_bid[0].row, by_bid[1]) == (by_array[0].row, by_array[1])
             assert type(by_bid[1]) is type(by_array[1]) is np.float64  # the book's value (a numpy float) either way
+            bid = by_bid[0]  # a sale draws its budget and power down: the search's lists and the top bids follow
+            kw = m.facility_kw
+            book.top_bids(kw)
+            bid.budget -= float(rng.choice([0.0, 0.25, bid.budget]))
+            assert_top_bids_as_a_loop(book, buyers, kw)
+            bid.power_mw -= rng.choice([0.0, 0.0005, bid.power_mw]) * np.float64(1.0)
+            assert_top_bids_as_a_loop(book, buyers, kw)
+            assert book.budget_list == book.budget.tolist() and book.power_list == book.power_mw.tolist()
+            assert type(bid.budget) is type(bid.power_mw) is float
+            monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 10**9)
+            again = market.best_bid(g, seller)
+            monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 0)
+            again_by_array = market.best_bid(g, seller)
+            assert (again[0] is None) == (again_by_array[0] is None)
+            if again[0] is not None:
+                assert (again[0].row, again[1]) == (again_by_array[0].row, again_by_array[1])
         else:
             assert by_bid[1] == by_array[1] == 0.0
     assert 30 < found < 270  # both outcomes occur

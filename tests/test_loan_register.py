@@ -168,3 +168,35 @@ def test_a_failed_funds_loans_pass_to_the_buyer_with_its_exposures_and_book():
         assert m.loans.exposure(buyer.eid, b) == pytest.approx(was_buyer + was_seller)
     assert buyer.book() == pytest.approx(book + principal)
     assert seller.book() == pytest.approx(sum(l.principal for l in seller.loans if l.status != "default"))
+
+
+def test_marking_every_loan_adds_each_loans_cohorts_and_contracts_in_row_order():
+    """mark_all's bins: each open loan's pledged cohorts (count x used-GPU price) and its active contracts' remaining
+    value are added one by one in row order, bit for bit; an unpledged cohort, a cohort pledged to a defaulted loan, a
+    contract no longer active or past its end count for no loan."""
+    m = GPUEconomy("demand_disappointment", rng=1, **{"run.months": 40, "population.startups": 300})
+    while m.running:
+        m.step()
+    loans, fleet, contracts = m.loans, m.fleet, m.contracts
+    month, share, hour = m.month, m.p["lenders.contract_collateral_share"], 730.0 / 1e9
+    open_ids = [l.id for l in loans.values() if l.status not in ("default", "repaid")]
+    closed = next(l for l in loans.values() if l.status in ("default", "repaid"))
+    first, second = (contracts.column("loan") >= 0).nonzero()[0][:2]
+    contracts.column("active")[first] = False  # ended this month: its remaining value counts no more
+    contracts.column("end")[second] = month  # at its end
+    fleet.pledged[(fleet.view("pledged") < 0).nonzero()[0][0]] = closed.id
+    loans.mark_all()
+    cohorts = list(zip(*(fleet.view(k).tolist() for k in ("count", "gen", "pledged"))))
+    terms = list(zip(*(contracts.column(k).tolist() for k in ("active", "loan", "qty", "price", "start", "end"))))
+    prices = m.used_gpus.prices.tolist()
+    assert open_ids and any(p in open_ids for _, _, p in cohorts) and any(t[1] in open_ids for t in terms)
+    for loan_id in open_ids:
+        gpus = remaining = 0.0
+        for count, g, pledged in cohorts:
+            if pledged == loan_id:
+                gpus += count * prices[g] / 1e9
+        for active, loan, qty, price, start, end in terms:
+            if active and loan == loan_id and end > month:
+                remaining += qty * price * hour * (end - max(start, month))
+        loan = loans[loan_id]
+        assert (loan.gpu_value, loan.collateral_value) == (gpus, gpus + share * remaining)

@@ -1,6 +1,7 @@
 """Shortcuts in the markets and the contract register give, bit for bit, what the plain computations give."""
 
 import numpy as np
+import pytest
 
 from gpucredit.agents.investment import discount_factors, used_gpu_values
 from gpucredit.sim.contracts.books import EARLY, LATE, early_books, late_books
@@ -133,3 +134,40 @@ def test_used_gpu_values_in_one_array_are_those_worked_out_step_by_step(fresh_24
         dead = (m.release <= m.month) & (m.month - m.release >= life)
         assert dead.any() == (life == 40) and (m.release > m.month).any()
         assert used_gpu_values(m, 0.15, weights).tobytes() == _used_gpu_values_plainly(m, 0.15, weights).tobytes()
+
+
+def test_the_life_discount_is_alive_times_discount_bit_for_bit():
+    """The appraisal multiplies a margin by one factor (alive x discount, :func:`life_discount`) instead of by whether
+    the GPU is alive and then the discount: the same floats, signs of zero and non-finite values included."""
+    from gpucredit.sim.markets.used_gpus import life_discount
+
+    rng = np.random.default_rng(3)
+    horizon, rate = 72, 0.07
+    remaining = rng.integers(0, 90, size=12)
+    margin = rng.choice([0.0, -0.0, 1e-300, 3.7, 1234.5678, np.inf, np.nan], size=(12, horizon)) * rng.random((12, horizon))
+    months = np.arange(1, horizon + 1)
+    alive, discount = months[None, :] <= remaining[:, None], (1.0 + rate / 12.0) ** -months
+    as_before = (margin * alive * discount)
+    now = margin * life_discount(horizon, remaining, rate)
+    assert as_before.tobytes() == now.tobytes()
+    assert (as_before.sum(axis=1)).tobytes() == now.sum(axis=1).tobytes()
+
+
+def test_nvidia_ranks_its_customers_only_while_it_has_room_for_another_investee(fresh_24, monkeypatch):
+    """Nvidia's strategic neoclouds are those it holds, then its largest customers until it holds
+    ``nvidia.max_neocloud_investees``: with no room left its customers' purchases are not even added up, and the set is
+    the one the full rule gives (its holdings); with room, the largest customers join in order of purchases."""
+    m = fresh_24
+    equity = m.equity
+    held = equity.investees_of(m.nvidia.eid) & {nc.eid for nc in m.neoclouds}
+    purchases = m.chips.sales_12m()
+    ranked = sorted((e for e in purchases if e in {nc.eid for nc in m.neoclouds} and e not in held),
+                    key=lambda e: (-purchases[e], e))
+    assert ranked, "the test needs customers Nvidia does not hold"
+    for room in (0, 1, 2):
+        monkeypatch.setitem(m.p, "nvidia.max_neocloud_investees", len(held) + room)
+        if room == 0:
+            monkeypatch.setattr(m.chips, "sales_12m", lambda: pytest.fail("purchases added up with no room"))
+        else:
+            monkeypatch.setattr(m.chips, "sales_12m", lambda: purchases)
+        assert equity.strategic_neoclouds() == held | set(ranked[:room])

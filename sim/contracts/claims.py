@@ -107,14 +107,21 @@ STATUSES = ("performing", "breach", "default", "repaid")  # a loan's status, sto
 
 def _loan_column(name: str, doc: str, convert=None, encode=None) -> property:
     """A term of a loan, read and written in its row (:func:`column_property`); a write also tells the register, which
-    drops what it has cached about the loan's parties."""
+    drops what it has cached about the loan's parties. Read through the register's memoryview of the column
+    (``_cells``), which gives the plain Python number ``float``, ``int`` or ``bool`` would make of the stored value;
+    ``convert`` other than those (a label) is applied to it."""
     column = column_property(name, doc, convert, encode)
+    label = None if convert in (float, int, bool) else convert
+
+    def read(self):
+        value = self._table._cells[name][self.row]
+        return label(value) if label else value
 
     def write(self, value) -> None:
         column.fset(self, value)
         self._table.written(self.row)
 
-    return property(column.fget, write, doc=doc)
+    return property(read, write, doc=doc)
 
 
 def monthly_rate(sofr: float, spread_sum: float, drawn: float) -> float:
@@ -143,8 +150,8 @@ class Loan:
         self.id = int(register.column("id")[row])
 
     # the parties are read-only: a loan changes hands only when the register sells a failed fund's book
-    lender = property(column_property("lender", "", int).fget, doc="entity id of the lender (it holds the loan)")
-    borrower = property(column_property("borrower", "", int).fget, doc="entity id of the borrower (it owes the loan)")
+    lender = property(_loan_column("lender", "", int).fget, doc="entity id of the lender (it holds the loan)")
+    borrower = property(_loan_column("borrower", "", int).fget, doc="entity id of the borrower (it owes the loan)")
     start = _loan_column("start", "month opened", int)
     maturity = _loan_column("maturity", "month index at which the facility is fully repaid", int)
     draw_until = _loan_column("draw_until", "last month draws are allowed (delayed-draw period)", int)

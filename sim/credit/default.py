@@ -314,11 +314,11 @@ def fail_startups(economy, idx: np.ndarray) -> None:
     s = m.startups
     led = m.ledger
     register = m.contracts
-    rows = register.active_rows()
     failing = np.zeros(s.n, dtype=bool)
     failing[idx] = True
-    slot = register.column("slot")[rows]
-    register.terminate(rows[(slot >= 0) & failing[np.maximum(slot, 0)]], "start-up failures")
+    slot = register.column("slot")  # the active contracts of the failing start-ups, in signing order
+    register.terminate((register.column("active") & (slot >= 0) & failing[np.maximum(slot, 0)]).nonzero()[0],
+                       "start-up failures")
     leftover = s.cash[idx]
     led.pay(s.eid, led.sector("venture_and_public_equity"), float(np.maximum(leftover, 0).sum()), "payout")
     s.cash[idx] = 0.0
@@ -336,7 +336,7 @@ def exits_for_want_of_cash(economy) -> None:
     if s.n:
         broke = s.alive & (s.unpaid | ((s.cash <= 0) & (s.revenue * (1 - m.p["startups.opex_share"]) < 1e-6)))
         if broke.any():
-            fail_startups(m, np.flatnonzero(broke))
+            fail_startups(m, broke.nonzero()[0])
     for lab in m.labs:
         if lab.alive and led.cash[lab.eid] < 0:
             fail_lab(m, lab)

@@ -22,6 +22,11 @@ NO_ROWS = np.zeros(0, dtype=np.int64)
 _ZERO = np.float64(0.0)
 
 
+def few(rows: np.ndarray) -> np.ndarray | list[int]:
+    """``rows`` as a list if they are few enough to be read value by value (:meth:`LoanBooks._read`), else as they are."""
+    return rows.tolist() if len(rows) <= 12 else rows
+
+
 def running_sum(values: list[float]):
     """``values`` added up one by one from 0, in their order, without compensation: what Python's
     ``sum()`` gives for numpy floats, a numpy float (0 if there are none). Principal is added up this way: a facility's
@@ -63,7 +68,8 @@ class LoanBooks:
         self._dues_stale: set[int] = set()  # borrowers whose dues must be worked out again
         self._dues_for = None  # (month, SOFR) of the dues
         self._open: dict[int, tuple[list, float]] = {}  # borrower -> (rows of its open facilities, their collateral)
-        self._held: dict[int, tuple] = {}  # lender -> (rows it holds not in default, rows it holds open)
+        self._held: dict[int, tuple] = {}  # lender -> (rows it holds not in default, rows open, their collateral)
+        self.marks_made = 0  # how many times every loan was marked (:meth:`LoanRegister.mark_all`)
 
     def _values(self, rows: np.ndarray, *names: str) -> list[list]:
         """Columns ``names`` over ``rows``, as lists of plain Python values."""
@@ -163,23 +169,32 @@ class LoanBooks:
 
     def marks_of(self, lender: int) -> float:
         """The facilities ``lender`` holds that are open, each at the lower of principal and collateral value, US$bn."""
-        rows = self._held_rows(lender)[1]
-        return sum_of_lower(self._read("principal", rows), self._read("collateral_value", rows))
+        _, rows, collateral = self._held_rows(lender)
+        if collateral[0] != self.marks_made:  # (the collateral values as of the latest marks)
+            collateral[:] = self.marks_made, self._read("collateral_value", rows)
+        return sum_of_lower(self._read("principal", rows), collateral[1])
 
-    def _read(self, name: str, rows: np.ndarray) -> list:
-        """Column ``name`` over ``rows`` as a list of plain values: value by value for a few rows, else by numpy."""
-        if len(rows) > 12:
-            return self._columns[name][rows].tolist()
+    def _read(self, name: str, rows: np.ndarray | list[int]) -> list:
+        """Column ``name`` over ``rows`` as a list of plain values: value by value for a few rows (or rows given as a
+        list), else by numpy."""
+        if type(rows) is not list:
+            if len(rows) > 12:
+                return self._columns[name][rows].tolist()
+            rows = rows.tolist()
         cells = self._cells[name]
-        return [cells[r] for r in rows.tolist()]
+        return [cells[r] for r in rows]
 
-    def _held_rows(self, lender: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ``lender`` holds not in default, and those open, in its order (kept until a status changes)."""
+    def _held_rows(self, lender: int) -> tuple:
+        """Rows ``lender`` holds not in default, and those open, in its order (a list when they are few: they are read
+        value by value), kept until a status changes, with ``[marks_made, the open rows' collateral values]`` as
+        :meth:`marks_of` last read them (a loan marked alone writes through its view, which drops all this)."""
         held = self._held.get(lender)
         if held is None:
             rows = self._by_lender.get(lender, NO_ROWS)
             status = self._columns["status"][rows]
-            held = self._held[lender] = (rows[status != DEFAULT], rows[(status != DEFAULT) & (status != REPAID)])
+            performing_or_closed = status != DEFAULT
+            not_default, open_rows = few(rows[performing_or_closed]), few(rows[performing_or_closed & (status != REPAID)])
+            held = self._held[lender] = (not_default, open_rows, [None, None])
         return held
 
     def performing_principal(self) -> float:

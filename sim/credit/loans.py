@@ -43,6 +43,7 @@ class LoanRegister(Table, LoanBooks):
         self.economy = economy
         self._views: list[Loan] = []  # row -> its view (rows never move)
         self._row: dict[int, int] = {}  # loan id -> row
+        self._slot_of_id = np.zeros(capacity, dtype=np.intp)  # loan id -> row + 1, 0 for other ids (mark_all's bins)
         self._by_borrower: dict[int, np.ndarray] = {}  # borrower eid -> rows of its facilities, oldest first
         self._by_lender: dict[int, np.ndarray] = {}  # lender eid -> rows it holds, in the order it acquired them
         self._by_pair: dict[tuple[int, int], list[int]] = {}  # (lender, borrower) -> rows, oldest first
@@ -71,6 +72,15 @@ class LoanRegister(Table, LoanBooks):
         as plain Python numbers (without numpy's scalars)."""
         self._cells = {name: memoryview(column) for name, column in self._columns.items()}
 
+    def _note_slot(self, loan_id: int, row: int) -> None:
+        """Loan ``loan_id`` is in ``row``: its entry of ``_slot_of_id``, which grows (by doubling) to keep a last entry
+        of 0 beyond every loan id (where an id of -1, nothing pledged or assigned, is looked up)."""
+        if loan_id + 1 >= len(self._slot_of_id):
+            grown = np.zeros(2 * (loan_id + 1), dtype=np.intp)
+            grown[: len(self._slot_of_id)] = self._slot_of_id
+            self._slot_of_id = grown
+        self._slot_of_id[loan_id] = row + 1
+
     def views(self, rows) -> list[Loan]:
         """The facilities in ``rows`` (row numbers), as views, in that order."""
         views = self._views
@@ -83,15 +93,22 @@ class LoanRegister(Table, LoanBooks):
             rows = self._by_borrower.get(borrower, NO_ROWS)
         elif lender is not None:
             rows = self._by_lender.get(lender, NO_ROWS)
+        elif excluding:  # every facility's row but those excluded: one mask over the column
+            return self._not_in(self.column("status"), excluding).nonzero()[0]
         else:
-            rows = np.arange(self.n)
+            return np.arange(self.n)
         if excluding and len(rows):
-            status = self._columns["status"][rows]
-            keep = np.ones(len(rows), dtype=bool)
-            for s in excluding:
-                keep &= status != STATUSES.index(s)
-            rows = rows[keep]
+            rows = rows[self._not_in(self._columns["status"][rows], excluding)]
         return rows
+
+    @staticmethod
+    def _not_in(status: np.ndarray, excluding: tuple[str, ...]) -> np.ndarray:
+        """Which of the status codes ``status`` are none of the statuses ``excluding``."""
+        codes = [STATUSES.index(s) for s in excluding]
+        keep = status != codes[0]
+        for code in codes[1:]:
+            keep &= status != code
+        return keep
 
     def columns_of(self, *names: str, borrower: int | None = None, lender: int | None = None,
                    excluding: tuple[str, ...] = ()) -> list[np.ndarray]:
@@ -210,6 +227,7 @@ class LoanRegister(Table, LoanBooks):
         loan = Loan(self, row)
         self._views.append(loan)
         self._row[loan_id] = row
+        self._note_slot(loan_id, row)
         for index, party in ((self._by_borrower, borrower.eid), (self._by_lender, lender.eid)):
             index[party] = np.append(index.get(party, NO_ROWS), row)
         self._by_pair.setdefault((lender.eid, borrower.eid), []).append(row)
@@ -228,20 +246,24 @@ class LoanRegister(Table, LoanBooks):
         c, row = self._cells, loan.row
         lender, borrower = self._parties[row]
         m.entity[lender].fund(amount)  # cash, its bank facility, or a call on its investors
+        # in plain floats: the same operations on the same values as on the numpy floats the figures often come as
+        # (only the type of the month's new-lending tallies changes; they are read as a ratio)
+        drawing, spread, ig_share = float(amount), float(spread), float(ig_share)
         spread_sum, drawn, principal = c["spread_sum"], c["drawn"], c["principal"]
-        spread_sum[row] = spread_sum[row] + spread * amount
-        drawn[row] = drawn[row] + amount
-        principal[row] = principal[row] + amount
+        spread_sum[row] = spread_sum[row] + spread * drawing
+        drawn[row] = drawn[row] + drawing
+        principal[row] = principal[row] + drawing
         self._changed(lender, borrower)
         m.ledger.pay(lender, borrower, amount, "loan_draw")
         # the month's new lending by grade and the spread on each part (the premium applies to both)
         p = m.p
-        premium = spread - (ig_share * p["lenders.spread_ig"] + (1.0 - ig_share) * p["lenders.spread_non_ig"])
+        spread_ig, spread_non_ig = p["lenders.spread_ig"], p["lenders.spread_non_ig"]
+        premium = spread - (ig_share * spread_ig + (1.0 - ig_share) * spread_non_ig)
         flow = m.flow
-        flow["new_lending_ig"] += ig_share * amount
-        flow["new_lending_ig_spread"] += ig_share * amount * (p["lenders.spread_ig"] + premium)
-        flow["new_lending_non_ig"] += (1.0 - ig_share) * amount
-        flow["new_lending_non_ig_spread"] += (1.0 - ig_share) * amount * (p["lenders.spread_non_ig"] + premium)
+        flow["new_lending_ig"] += ig_share * drawing
+        flow["new_lending_ig_spread"] += ig_share * drawing * (spread_ig + premium)
+        flow["new_lending_non_ig"] += (1.0 - ig_share) * drawing
+        flow["new_lending_non_ig_spread"] += (1.0 - ig_share) * drawing * (spread_non_ig + premium)
 
     def pay_interest(self, loan: Loan, amount: float) -> None:
         lender, borrower = self._parties[loan.row]
@@ -327,28 +349,23 @@ class LoanRegister(Table, LoanBooks):
 
     def mark_all(self) -> None:
         """Every open loan's collateral at market: its pledged GPUs plus ``lenders.contract_collateral_share`` of the
-        remaining value of the contracts assigned to it (two columns written at once)."""
+        remaining value of the contracts assigned to it (two columns written at once). Each cohort's market value and
+        each active contract's remaining value is added to its loan's bin in row order (np.bincount: one by one, from
+        0.0); unpledged cohorts, unassigned or ended contracts fall in bin 0, which nothing reads."""
         m = self.economy
-        fleet, month = m.fleet, m.month
-        status = self.column("status")
+        fleet, month, n = m.fleet, m.month, self.n
+        status = self._columns["status"][:n]
         open_rows = ((status != DEFAULT) & (status != REPAID)).nonzero()[0]
-        ids = self._columns["id"][open_rows]  # increasing (issue order)
-
-        def sum_by_loan(loan_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-            """``values`` summed by the open loan they belong to (in the order given), one total per open loan."""
-            k = np.minimum(np.searchsorted(ids, loan_ids), max(len(ids) - 1, 0))
-            mine = ids[k] == loan_ids if len(ids) else np.zeros(len(loan_ids), dtype=bool)
-            return np.bincount(k[mine], weights=values[mine], minlength=len(ids))
-
-        pledged = fleet.view("pledged")
-        mask = pledged >= 0
-        value = fleet.view("count")[mask] * m.used_gpus.prices[fleet.view("gen")[mask]] / BN
-        gpus_by_loan = sum_by_loan(pledged[mask], value)
-        loan, qty, price, start, end = m.contracts.active().columns("loan", "qty", "price", "start", "end")
-        assigned = (loan >= 0) & (end > month)
-        remaining = qty[assigned] * price[assigned] * H * (end[assigned] - np.maximum(start[assigned], month))  # remaining value, US$bn
-        contracts_by_loan = sum_by_loan(loan[assigned], remaining)
-        self._open.clear()  # every borrower's collateral moved
+        slot = self._slot_of_id  # loan id -> its row + 1 (0: not a loan, and for -1, the last entry)
+        value = fleet.view("count") * m.used_gpus.prices[fleet.view("gen")] / BN
+        gpus_by_loan = np.bincount(slot[fleet.view("pledged")], weights=value, minlength=n + 1)[open_rows + 1]
+        contracts = m.contracts
+        loan, qty, price, start, end = (contracts.column(name) for name in ("loan", "qty", "price", "start", "end"))
+        counts = contracts.column("active") & (end > month)  # contracts that still have payments to come
+        remaining = qty * price * H * (end - np.maximum(start, month))  # remaining value, US$bn (where it counts)
+        contracts_by_loan = np.bincount(slot[loan] * counts, weights=remaining, minlength=n + 1)[open_rows + 1]
+        self._open.clear()  # every borrower's collateral moved, and every lender's
+        self.marks_made += 1
         self._columns["gpu_value"][open_rows] = gpus_by_loan
         self._columns["collateral_value"][open_rows] = gpus_by_loan + m.p["lenders.contract_collateral_share"] * contracts_by_loan
         self.version += 1

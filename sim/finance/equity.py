@@ -143,9 +143,11 @@ class EquityRegister(Table):
         m = self.economy
         neoclouds = {nc.eid for nc in m.neoclouds}
         held = self.investees_of(m.nvidia.eid) & neoclouds
+        room = max(0, m.p["nvidia.max_neocloud_investees"] - len(held))
+        if not room:  # it holds as many as it wants: no customer is ranked
+            return held
         purchases = m.chips.sales_12m()
         ranked = sorted((eid for eid in purchases if eid in neoclouds and eid not in held), key=lambda e: (-purchases[e], e))
-        room = max(0, m.p["nvidia.max_neocloud_investees"] - len(held))
         return held | set(ranked[:room])
 
     def fund_neoclouds(self) -> None:

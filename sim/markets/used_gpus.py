@@ -36,21 +36,29 @@ from ..technology import BN, HOURS_PER_MONTH
 
 
 def appraise(expected_path: np.ndarray, perf: np.ndarray, running_cost: np.ndarray, remaining_life: np.ndarray,
-             utilisation: float, annual_rate: float, replacement_cost: np.ndarray) -> np.ndarray:
+             utilisation: float, annual_rate: float, replacement_cost: np.ndarray,
+             discount: np.ndarray | None = None) -> np.ndarray:
     """Appraised value of one used GPU per generation, US$: the present value of its expected rental
     margin (expected H100e price x performance - running cost, when positive) over its remaining life (``perf``: the
     H100e a GPU earns the price index for, its performance times its generation's rent relative to the index),
     at the expected utilisation, capped at the replacement cost of the same performance new.
 
-    ``expected_path`` is the expected spot price for months 1..H ahead."""
-    horizon = len(expected_path)
-    months = np.arange(1, horizon + 1)
-    discount = (1.0 + annual_rate / 12.0) ** -months
+    ``expected_path`` is the expected spot price for months 1..H ahead; ``discount``, if given, is
+    :func:`life_discount` of the same horizon, remaining lives and rate (worked out once for several appraisals)."""
+    if discount is None:
+        discount = life_discount(len(expected_path), remaining_life, annual_rate)
     # np.outer's products, broadcast (without its Python wrapper)
     margin = np.maximum(perf[:, None] * expected_path - running_cost[:, None], 0.0) * HOURS_PER_MONTH * utilisation
-    alive = months[None, :] <= remaining_life[:, None]
-    value = (margin * alive * discount).sum(axis=1)
+    value = (margin * discount).sum(axis=1)
     return np.minimum(value, replacement_cost)
+
+
+def life_discount(horizon: int, remaining_life: np.ndarray, annual_rate: float) -> np.ndarray:
+    """The discount factor of months 1..``horizon`` ahead at ``annual_rate`` for a GPU of each remaining life (months),
+    0 from the month it is dead: one row per GPU. (A margin times this is, bit for bit, the margin times whether the GPU
+    is alive times the discount: the factor 1 or 0 is exact.)"""
+    months = np.arange(1, horizon + 1)
+    return (months[None, :] <= remaining_life[:, None]) * (1.0 + annual_rate / 12.0) ** -months
 
 
 SCAN_BIDS_BELOW = 64  # bids: below, the best bid is found bid by bid; from there on, with array operations
@@ -59,7 +67,9 @@ SCAN_BIDS_BELOW = 64  # bids: below, the best bid is found bid by bid; from ther
 class BidBook:
     """The month's standing bids of neoclouds, columnar: one row per bidder (in the order asked) with what a GPU of
     each generation is worth to it (US$), the US$bn it has left to spend and the MW of power it has left to run what
-    it buys. Sales draw the budget and power down; the values stay as formed."""
+    it buys. Sales draw the budget and power down; the values stay as formed. The bid-by-bid search reads the same
+    figures as plain Python lists (``budget_list``, ``power_list``, kept equal to the arrays by :class:`Bid`'s writes,
+    and each generation's values, listed when first searched)."""
 
     def __init__(self, buyers: list, values: list[np.ndarray], budget: list[float], power_mw: list[float], n_gens: int,
                  exits: list | None = None):
@@ -71,6 +81,12 @@ class BidBook:
         self.values = np.array(values, dtype=float).reshape(len(buyers), n_gens)
         self.budget = np.array(budget, dtype=float)
         self.power_mw = np.array(power_mw, dtype=float)
+        self.eid_list = self.eids.tolist()
+        self.budget_list = self.budget.tolist()
+        self.power_list = self.power_mw.tolist()
+        self._values_of_gen: dict[int, list[float]] = {}
+        self.drawn = 0  # how many times a bid's budget or power was drawn down (for :meth:`top_bids`)
+        self._top = None  # ((drawn, exits), top bids) as last worked out
 
     def __len__(self) -> int:
         return len(self.buyers)
@@ -81,6 +97,34 @@ class BidBook:
         if len(self._exits) == self._exits_seen:
             return self._all_alive
         return np.fromiter((b.alive for b in self.buyers), dtype=bool, count=len(self.buyers))
+
+    def top_bids(self, facility_kw: np.ndarray) -> np.ndarray | None:
+        """The highest bid for one more GPU of each generation (US$; 0 where no bidder has the money and the power,
+        ``facility_kw`` per GPU, for one), over the bidders still in business; None if none is. Worked out again only
+        after a bid was drawn down or a bidder exited (the values never change)."""
+        key = (self.drawn, len(self._exits))
+        if self._top is None or self._top[0] != key:
+            live = self.alive()
+            if not live.any():
+                top = None
+            else:
+                if live is self._all_alive:  # every bidder (the rows themselves, not copies of them)
+                    values, budget, power = self.values, self.budget[:, None] * BN, self.power_mw[:, None] * 1000.0
+                else:
+                    values = self.values[live]  # (bidders, generations)
+                    budget = self.budget[live][:, None] * BN
+                    power = self.power_mw[live][:, None] * 1000.0
+                can_buy = (budget >= values) & (power >= facility_kw[None, :])  # at least one GPU
+                top = np.where(can_buy, values, 0.0).max(axis=0)
+            self._top = (key, top)
+        return self._top[1]
+
+    def values_of_gen(self, g: int) -> list[float]:
+        """What a GPU of generation ``g`` is worth to each bidder, US$, as a list (the values never change)."""
+        values = self._values_of_gen.get(g)
+        if values is None:
+            values = self._values_of_gen[g] = self.values[:, g].tolist()
+        return values
 
 
 class Bid:
@@ -98,19 +142,23 @@ class Bid:
 
     @property
     def budget(self) -> float:
-        return float(self.book.budget[self.row])  # a plain float, as the neocloud bid it
+        return self.book.budget_list[self.row]  # a plain float, as the neocloud bid it
 
     @budget.setter
     def budget(self, value: float) -> None:
+        self.book.drawn += 1
         self.book.budget[self.row] = value
+        self.book.budget_list[self.row] = float(value)  # (the value stored: a float64 either way)
 
     @property
     def power_mw(self) -> float:
-        return float(self.book.power_mw[self.row])
+        return self.book.power_list[self.row]
 
     @power_mw.setter
     def power_mw(self, value: float) -> None:
+        self.book.drawn += 1
         self.book.power_mw[self.row] = value
+        self.book.power_list[self.row] = float(value)
 
 
 class UsedGpuMarket:
@@ -132,6 +180,7 @@ class UsedGpuMarket:
         self.prices = np.zeros(n)
         self._bids = BidBook([], [], [], [], len(economy.gens))
         self._bids_month = None  # the month the bid book was formed
+        self._terms = None  # (month, life, horizon, rate) and the appraisal's terms then (:meth:`_appraisal_terms`)
 
     # --- prices --------------------------------------------------------------------------------------
     def depth(self) -> float:
@@ -148,21 +197,32 @@ class UsedGpuMarket:
         m = self.economy
         p = m.p
         life = p["technology.physical_life_months"]
-        remaining = np.maximum(0, life - (m.month - m.release))
         path = m.expectations.price_path(m.horizons[:life])
         newest = m.newest_nvidia_gen
         new_price_per_h100e = m.nvidia.list_price(newest) / m.gens[newest].perf
-        replacement = m.perf * new_price_per_h100e
-        released = m.release <= m.month  # only these are appraised (each generation's value is worked out on its own)
-        earning = m.perf * m.spot.relative_rents()  # H100e at its own generation's rent (premium assumed to persist)
-        appraisal = np.zeros(len(m.gens))
-        appraisal[released] = appraise(path, earning[released], (m.running_cost + m.facility_cost)[released],
-                                       remaining[released], m.spot.expected_utilisation, m.sofr + p["lenders.spread_ig"],
-                                       replacement[released])
+        rate = m.sofr + p["lenders.spread_ig"]
+        released, remaining, cost, discount = self._appraisal_terms(life, len(path), rate)
+        earning = m.perf.take(released) * m.spot.relative_rents().take(released)  # H100e at its own generation's rent
+        appraisal = np.zeros(len(m.gens))  # (only the released generations are appraised, each on its own)
+        appraisal[released] = appraise(path, earning, cost, remaining, m.spot.expected_utilisation, rate,
+                                       m.perf.take(released) * new_price_per_h100e, discount)
         self.appraisal_per_gpu = appraisal
         self.appraisal = appraisal
         self.quote = appraisal * ((1.0 - self.liquidity_discount) * math.exp(-self.panic))
         self.mark()
+
+    def _appraisal_terms(self, life: int, horizon: int, rate: float) -> tuple:
+        """The month's released generations (their indexes), their remaining lives (months), running and facility
+        costs (US$ per GPU-hour) and :func:`life_discount` at ``rate``: the same for the month's appraisals while the
+        rate is (the appraisal is made twice a month)."""
+        m = self.economy
+        key = (m.month, life, horizon, rate)
+        if self._terms is None or self._terms[0] != key:
+            released = (m.release <= m.month).nonzero()[0]
+            remaining = np.maximum(0, life - (m.month - m.release)).take(released)
+            cost = (m.running_cost + m.facility_cost).take(released)
+            self._terms = (key, (released, remaining, cost, life_discount(horizon, remaining, rate)))
+        return self._terms[1]
 
     def forced_sale_value(self, g: int, units: float, price_factor: float = 1.0) -> float:
         """What selling ``units`` GPUs of generation ``g`` to outside buyers at once would fetch, US$bn: the integral of
@@ -177,17 +237,17 @@ class UsedGpuMarket:
         :meth:`forced_sale_value` of each cohort sold at once on its own (the same figures, with each generation's
         outside price and the depth worked out once rather than once per cohort). A query: it sells nothing."""
         fleet = self.economy.fleet
-        perf = self.economy.perf
-        depth = self.depth()
-        outside: dict[int, float] = {}  # each generation's outside price, as first needed
+        perf = self.economy.perf.tolist()
+        depth, impact = self.depth(), self.impact
+        outside: dict[int, float] = {}  # each generation's outside price x price_factor, as first needed
         total = 0.0
         for g, units in zip(fleet.gen[rows].tolist(), fleet.count[rows].tolist()):
             price = outside.get(g)
             if price is None:
-                price = outside[g] = float(self.outside_price(g))
-            x = self.impact * units * float(perf[g]) / depth
+                price = outside[g] = float(self.outside_price(g)) * price_factor
+            x = impact * units * perf[g] / depth
             flattening = -math.expm1(-x) / x if x > 1e-12 else 1.0  # the demand curve's (1 - e^-x) / x
-            total = total + price * price_factor * units * flattening / BN  # one by one, as the values were summed
+            total = total + price * units * flattening / BN  # one by one, as the values were summed
         return total
 
     def mark(self) -> None:
@@ -198,17 +258,11 @@ class UsedGpuMarket:
         if not (outside < self.quote * (1.0 - 1e-9)).any():  # (the method: without np.any's Python wrappers)
             self.prices = outside
             return
-        book = self.bids()
-        live = book.alive()
-        if not live.any():
+        top = self.bids().top_bids(self.economy.facility_kw)
+        if top is None:  # no bidder in business
             self.prices = np.minimum(outside, self.quote)
             return
-        values = book.values[live]  # (bidders, generations)
-        budget = book.budget[live][:, None] * BN
-        power = book.power_mw[live][:, None] * 1000.0
-        can_buy = (budget >= values) & (power >= self.economy.facility_kw[None, :])  # at least one GPU
-        best = np.maximum(outside, np.where(can_buy, values, 0.0).max(axis=0))
-        self.prices = np.minimum(best, self.quote)
+        self.prices = np.minimum(np.maximum(outside, top), self.quote)
 
     def discount(self) -> float:
         """How far recent sales have pushed used-GPU prices below outside buyers' quote: 1 - the installed base at
@@ -285,10 +339,12 @@ class UsedGpuMarket:
         kw = float(self.economy.facility_kw[g])
         quote = self.quote[g]
         top = float(quote)
-        budget, power, alive = book.budget.tolist(), book.power_mw.tolist(), book.alive().tolist()
+        budget, power = book.budget_list, book.power_list
+        alive = book.alive()
+        alive = None if alive is book._all_alive else alive.tolist()  # (None: every bidder)
         best, price = None, 0.0
-        for row, (eid, bid_value) in enumerate(zip(book.eids.tolist(), book.values[:, g].tolist())):
-            if eid == seller or not alive[row]:
+        for row, (eid, bid_value) in enumerate(zip(book.eid_list, book.values_of_gen(g))):
+            if eid == seller or (alive is not None and not alive[row]):
                 continue
             value = min(bid_value, top)
             if value > price and budget[row] * BN >= value and power[row] * 1000.0 >= kw:  # at least one GPU
@@ -314,8 +370,8 @@ class UsedGpuMarket:
                 proceeds += self.resell(seller, row, take, bid, bid_price)
                 resold += take
             else:
-                take = self.outside_quantity(g, left, bid_price)
-                proceeds += self.sell_outside(seller, row, take)
+                take = self.outside_quantity(g, left, bid_price, outside)  # (at the outside price just read)
+                proceeds += self.sell_outside(seller, row, take, outside)
             left -= take
         if remark:
             self.mark()
@@ -325,24 +381,27 @@ class UsedGpuMarket:
             m.events.log("fire_sale", [m.entity[seller].name], proceeds, units=units, detail=m.gens[g].name)
         return proceeds
 
-    def outside_quantity(self, g: int, units: float, floor: float) -> float:
+    def outside_quantity(self, g: int, units: float, floor: float, outside: float | None = None) -> float:
         """GPUs of generation ``g`` (at most ``units``) outside buyers take before their price falls to ``floor``
-        (the next neocloud bid; 0: all of them)."""
-        outside = self.outside_price(g)
+        (the next neocloud bid; 0: all of them). ``outside``: :meth:`outside_price` if the caller has just read it."""
+        if outside is None:
+            outside = self.outside_price(g)
         if floor <= 0 or self.impact <= 0 or outside <= floor:
             return units
         h100e = self.depth() / self.impact * math.log(outside / floor)
         return min(units, max(h100e / self.economy.perf[g], 1e-9))
 
-    def sell_outside(self, seller: int, row: int, units: float) -> float:
+    def sell_outside(self, seller: int, row: int, units: float, outside: float | None = None) -> float:
         """Outside buyers take ``units`` GPUs of a cohort, paying the integral of their demand curve; the GPUs leave
-        the economy and what outside buyers absorbed rises. Returns the proceeds, US$bn."""
+        the economy and what outside buyers absorbed rises. Returns the proceeds, US$bn. ``outside``:
+        :meth:`outside_price` of the cohort's generation if the caller has just read it."""
         m = self.economy
         fleet = m.fleet
         g = int(fleet.gen[row])
         perf = m.perf[g]
         depth = self.depth()
-        outside = self.outside_price(g)
+        if outside is None:
+            outside = self.outside_price(g)
         x = self.impact * units * perf / depth  # how far down their curve the sale takes them, in log points
         # the integral, outside x units x (1 - e^-x) / x, written so that a tiny impact neither overflows nor loses digits
         value = outside * units * (-math.expm1(-x) / x if x > 1e-12 else 1.0)
