@@ -336,10 +336,8 @@ class Neocloud(mesa.Agent):
                 break
         drawn = sum([d for _, d in draws])
         tranches = [(loan_id, draw / drawn) for loan_id, draw in draws] if draws else [(-1, 1.0)]
-        ship = m.chips.ship
-        for g, units, price, prepaid in lots:
-            for loan_id, part in tranches:
-                ship(eid, chipmaker, g, share * units * part, price, loan_id, share * prepaid * part)
+        m.chips.ship_lots(eid, chipmaker, [(g, share * units * part, price, loan_id, share * prepaid * part)
+                                           for g, units, price, prepaid in lots for loan_id, part in tranches])
         return share
 
     def ig_share(self) -> float:
