@@ -42,12 +42,13 @@ def units_funded(syndicate: list, borrower: int, advance: float, on_order: float
         return 0.0
     spoken_for = on_order * advance
     bound = enough * (1.0 + 1e-9)
-    rooms = []
+    rooms, room = [], 0  # (room: sum(rooms), the lenders' room added up as sum() adds it)
     for lender in syndicate:
         rooms.append(lender.lending_room(borrower))
-        if (sum(rooms) - spoken_for) / advance > bound:
+        room = sum(rooms)
+        if (room - spoken_for) / advance > bound:
             break  # the room not yet counted would only add to a bound that does not bind
-    return max(0.0, sum(rooms) - spoken_for) / advance
+    return max(0.0, room - spoken_for) / advance
 
 
 class Lender(mesa.Agent):
