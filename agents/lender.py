@@ -104,7 +104,7 @@ class Lender(mesa.Agent):
         commitments less what it owes on its facility (the cash above its buffer is never negative, nor is the advance
         on its marks, nor its facility). A concentration limit below it binds without working the capacity out (after
         a draw that means adding up its book and marks again). The rounded figures keep the order: each is worked out
-        from numbers at least as large."""
+        from numbers at least as large (for marks and cash that are numbers: NaN marks would make the capacity zero)."""
         return self.uncalled - self.borrowings
 
     # --- funding: investors' capital and the bank's back-leverage -----------------------------------------
