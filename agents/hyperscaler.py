@@ -118,8 +118,9 @@ class Hyperscaler(mesa.Agent):
         share = 1.0 if due <= 0 else min(1.0, affordable / due)
         if share < 1e-9:  # (a vanishing share would ship a few 1e-318 GPUs for a payment that rounds to nothing)
             return 0.0
-        for g, units, price, prepaid in lots:
-            m.chips.ship(self.eid, chipmaker, g, units * share, price, pledged=-1, prepaid=prepaid * share)
+        m.chips.ship_lots(self.eid, chipmaker, [(g, units * share, price, -1, prepaid * share)
+                                                for g, units, price, prepaid in lots])
+        for g, units, price, _ in lots:  # (its capex is its own tally: added up after the shipments, in the same order)
             self.capex += units * share * price * 1e-9 + m.datacentre_capex(g, units * share)
         return share
 

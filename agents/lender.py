@@ -42,12 +42,13 @@ def units_funded(syndicate: list, borrower: int, advance: float, on_order: float
         return 0.0
     spoken_for = on_order * advance
     bound = enough * (1.0 + 1e-9)
-    rooms = []
+    rooms, room = [], 0  # (room: sum(rooms), the lenders' room added up as sum() adds it)
     for lender in syndicate:
         rooms.append(lender.lending_room(borrower))
-        if (sum(rooms) - spoken_for) / advance > bound:
+        room = sum(rooms)
+        if (room - spoken_for) / advance > bound:
             break  # the room not yet counted would only add to a bound that does not bind
-    return max(0.0, sum(rooms) - spoken_for) / advance
+    return max(0.0, room - spoken_for) / advance
 
 
 class Lender(mesa.Agent):
@@ -87,13 +88,24 @@ class Lender(mesa.Agent):
         """US$bn it can still lend to ``borrower``: what its cash above its buffer, its facility's headroom (the advance
         on what it lends included) and its investors' uncalled commitments can fund, within the concentration limit;
         nothing while its bank's margin call is unmet."""
-        m = self.model
-        led, eid = m.ledger, self.eid
         if self.margin_call or not self.alive:
             return 0.0
-        capital = max(led.equity[eid], 0.0)  # self.capital(), inlined: asked of every lender for every order
+        m, eid = self.model, self.eid
+        capital = max(m.ledger.equity[eid], 0.0)  # self.capital(), inlined: asked of every lender for every order
         limit = m.p["lenders.concentration_limit"] * capital - m.loans.exposure(eid, borrower)
-        return max(0.0, min(self.funding_capacity(), limit)) if limit > 0 else 0.0
+        if not limit > 0:
+            return 0.0
+        if limit < self.funding_capacity_floor():
+            return limit  # the limit binds: the capacity need not be worked out
+        return max(0.0, min(self.funding_capacity(), limit))
+
+    def funding_capacity_floor(self) -> float:
+        """US$bn its :meth:`funding_capacity` is at least, whatever its cash, cash buffer and loan marks: its uncalled
+        commitments less what it owes on its facility (the cash above its buffer is never negative, nor is the advance
+        on its marks, nor its facility). A concentration limit below it binds without working the capacity out (after
+        a draw that means adding up its book and marks again). The rounded figures keep the order: each is worked out
+        from numbers at least as large (for marks and cash that are numbers: NaN marks would make the capacity zero)."""
+        return self.uncalled - self.borrowings
 
     # --- funding: investors' capital and the bank's back-leverage -----------------------------------------
     def loan_marks(self) -> float:

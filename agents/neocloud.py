@@ -212,21 +212,22 @@ class Neocloud(mesa.Agent):
         growth and the syndicate's room. For capacity sold forward: power counted as of ``by_month`` (see
         :meth:`power_headroom_mw`), ``months`` of growth, and ``prepaid`` US$bn per GPU from the customer."""
         m = self.model
-        eid = self.eid
+        eid, chips, perf = self.eid, m.chips, m.gens[g].perf
         syndicate = self.syndicate()
         advance = self.advance_per_gpu(syndicate, g, unit_price)
         # what it already has on order is paid for first: its loan advances and equity slices are spoken for
-        on_order = m.chips.on_order[eid] / m.gens[g].perf
-        cash_free = m.ledger.cash[eid] - self.cash_buffer() - max(0.0, m.chips.on_order_cost(eid) - on_order * advance)
+        on_order = chips.on_order[eid] / perf
+        cash_free = m.ledger.cash[eid] - self.cash_buffer() - max(0.0, chips.on_order_cost(eid) - on_order * advance)
         equity_slice = unit_price * 1e-9 - advance - prepaid
         if equity_slice <= 0:
             units_cash = units_debt = units_funded(syndicate, eid, advance, on_order)
         else:
             units_cash = max(0.0, cash_free) / equity_slice
             units_debt = units_funded(syndicate, eid, advance, on_order, units_cash)
-        units_loan_limited = min(units_debt, units_cash) + max(0.0, cash_free - min(units_debt, units_cash) * equity_slice) / (unit_price * 1e-9)
+        both = min(units_debt, units_cash)  # GPUs its lenders and its cash both fund; the rest of its cash buys outright
+        units_loan_limited = both + max(0.0, cash_free - both * equity_slice) / (unit_price * 1e-9)
         units_power = self.power_headroom_mw(by_month) * 1000.0 / m.facility_kw[g] - on_order
-        units_growth = months * self.growth_room() / m.gens[g].perf
+        units_growth = months * self.growth_room() / perf
         return max(0.0, min(units_loan_limited, units_power, units_growth))
 
     def cash_buffer(self) -> float:
@@ -336,10 +337,8 @@ class Neocloud(mesa.Agent):
                 break
         drawn = sum([d for _, d in draws])
         tranches = [(loan_id, draw / drawn) for loan_id, draw in draws] if draws else [(-1, 1.0)]
-        ship = m.chips.ship
-        for g, units, price, prepaid in lots:
-            for loan_id, part in tranches:
-                ship(eid, chipmaker, g, share * units * part, price, loan_id, share * prepaid * part)
+        m.chips.ship_lots(eid, chipmaker, [(g, share * units * part, price, loan_id, share * prepaid * part)
+                                           for g, units, price, prepaid in lots for loan_id, part in tranches])
         return share
 
     def ig_share(self) -> float:

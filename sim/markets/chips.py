@@ -315,12 +315,20 @@ class ChipMarket:
         open_h100e, held = columns["h100e"], columns["deposit"]
         buyer_id = int(columns["buyer"][rows[0]])
         buyer = m.entity[buyer_id]
-        lots = [(g, units, price, perf) for g, units, price, perf in
-                [(g, h100e * share / perf, price, perf) for g, share, perf, price in mix] if units > 1e-6]
+        lots = []  # (generation, GPUs, list price per GPU, H100e per GPU): the buyer's share of each generation's lot
+        for g, share, perf, price in mix:
+            units = h100e * share / perf
+            if units > 1e-6:
+                lots.append((g, units, price, perf))
         h100e = sum([units * perf for _, units, _, perf in lots])
         value = sum([units * price for _, units, price, _ in lots]) / BN
         if h100e <= 0:
             return 0.0
+        # the orders filled, oldest first: what each gives and the deposit that goes with it (what is on order changes
+        # as _order_changed changes it, written out: the same additions to the same tallies)
+        seller = chip.eid
+        on_order, on_order_from, deposits_paid = self.on_order, self.on_order_from, self.deposits_paid
+        pair = (buyer_id, seller)
         deposit, left, filled = 0.0, h100e, []
         for r in rows:  # the oldest orders first
             if left <= 1e-12:
@@ -330,7 +338,9 @@ class ChipMarket:
             d = min(deposit_with(dep, h, x), value * x / h100e)  # never more than the GPUs it pays for
             open_h100e[r] = h - x
             held[r] = dep - d
-            self._order_changed(buyer_id, chip.eid, -x, -d)
+            on_order[buyer_id] += -x
+            on_order_from[pair] += -x
+            deposits_paid[buyer_id] += -d
             deposit += d
             left -= x
             filled.append(r)
@@ -341,8 +351,8 @@ class ChipMarket:
             self.cancel(filled[-1], chip, h100e - shipped, forfeit=deposit - applied, reason="unpaid_allocation")
         for r in filled:
             if open_h100e[r] <= 1e-9 and held[r] > 0:  # filled with deposit to spare: the rest goes back
-                m.ledger.pay(chip.eid, buyer_id, held[r], "chip_deposit")
-                self._order_changed(buyer_id, chip.eid, 0.0, -held[r])
+                m.ledger.pay(seller, buyer_id, held[r], "chip_deposit")
+                self._order_changed(buyer_id, seller, 0.0, -held[r])
                 held[r] = 0.0
         return shipped
 
@@ -351,26 +361,35 @@ class ChipMarket:
         US$bn, now applied: an asset of the buyer and a liability of the chipmaker turned into GPUs and revenue); the
         GPUs join its fleet, pledged to loan ``pledged`` (-1: unencumbered), and serve compute after
         ``technology.deploy_months``."""
-        if units <= 0:
-            return
+        self.ship_lots(owner, chip, [(g, units, unit_price, pledged, prepaid)])
+
+    def ship_lots(self, owner: int, chip, lots: list[tuple[int, float, float, int, float]]) -> None:
+        """The lots of one delivery to ``owner``, each (generation, GPUs, list price per GPU, loan pledged to, deposit
+        applied in US$bn) shipped as :meth:`ship` ships one, in turn (the same entries in the same order, with what
+        every lot shares looked up once)."""
         m = self.economy
-        cost = units * unit_price / BN
-        led = m.ledger
-        prepaid = min(prepaid, cost)
-        led.pay(owner, chip.eid, cost - prepaid, "chip_sale", gpus=units)  # the GPUs go to the buyer ...
-        led.book(chip.eid, prepaid, "chip_sale")
-        cogs = units * chip.unit_cost(g) / BN
-        led.pay(chip.eid, self.foundry, cogs, "cost_of_goods", gpus=units)  # ... from the foundry, through the chipmaker
-        month = m.month
-        m.fleet.produce(owner, g, month, units, cost, pledged, live_from=month + self.deploy_months)
-        chip.revenue += cost
-        chip.cogs += cogs
-        flow = m.flow
-        flow["gpu_purchases"] += cost
-        flow["ai_capex"] += cost + m.datacentre_capex(g, units)
-        if chip is m.nvidia:
-            self.sales[owner] += cost
-            self._sales_12m = None
+        led, fleet, flow = m.ledger, m.fleet, m.flow
+        pay, book, produce, datacentre_capex = led.pay, led.book, fleet.produce, m.datacentre_capex
+        seller, foundry, month = chip.eid, self.foundry, m.month
+        live_from = month + self.deploy_months
+        nvidia = chip is m.nvidia
+        for g, units, unit_price, pledged, prepaid in lots:
+            if units <= 0:
+                continue
+            cost = units * unit_price / BN
+            prepaid = min(prepaid, cost)
+            pay(owner, seller, cost - prepaid, "chip_sale", gpus=units)  # the GPUs go to the buyer ...
+            book(seller, prepaid, "chip_sale")
+            cogs = units * chip.unit_cost(g) / BN
+            pay(seller, foundry, cogs, "cost_of_goods", gpus=units)  # ... from the foundry, through the chipmaker
+            produce(owner, g, month, units, cost, pledged, live_from)
+            chip.revenue += cost
+            chip.cogs += cogs
+            flow["gpu_purchases"] += cost
+            flow["ai_capex"] += cost + datacentre_capex(g, units)
+            if nvidia:
+                self.sales[owner] += cost
+                self._sales_12m = None
 
     def cancel(self, row: int, chip, h100e: float, forfeit: float | None = None, reason: str = "buyer_default") -> None:
         """Cancel ``h100e`` of the order in ``row`` of the order book; the buyer forfeits the deposit that goes with it
