@@ -434,10 +434,24 @@ def assert_top_bids_as_a_loop(book, buyers, kw) -> None:
     assert book.top_bids(kw).tolist() == top
 
 
+def best_bid_both_ways(monkeypatch, market, g: int, seller: int) -> tuple:
+    """The best bid for generation ``g`` searched bid by bid and with array operations: the same bid and value, or no
+    bid either way. Returns both answers."""
+    from gpucredit.sim.markets import used_gpus
+
+    monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 10**9)
+    by_bid = market.best_bid(g, seller)
+    monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 0)
+    by_array = market.best_bid(g, seller)
+    assert (by_bid[0] is None) == (by_array[0] is None)
+    if by_bid[0] is not None:
+        assert (by_bid[0].row, by_bid[1]) == (by_array[0].row, by_array[1])
+    return by_bid, by_array
+
+
 def test_the_best_used_gpu_bid_is_the_same_read_bid_by_bid_or_as_arrays(monkeypatch):
     """A small bid book is searched bid by bid, a large one with array operations: on random books (ties, bidders out
     of business or without money or power, the seller's own bid) both find the same bid at the same price."""
-    from gpucredit.sim.markets import used_gpus
     from gpucredit.sim.markets.used_gpus import BidBook
 
     m = GPUEconomy(scenario="baseline", rng=0, **{"run.months": 2})
@@ -457,14 +471,9 @@ def test_the_best_used_gpu_bid_is_the_same_read_bid_by_bid_or_as_arrays(monkeypa
                 monkeypatch.setattr(b, "alive", bool(rng.integers(0, 2)))
         market._bids, market._bids_month = book, m.month
         g, seller = int(rng.integers(0, n_gens)), int(buyers[0].eid) if n and trial % 2 else -1
-        monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 10**9)
-        by_bid = market.best_bid(g, seller)
-        monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 0)
-        by_array = market.best_bid(g, seller)
-        assert (by_bid[0] is None) == (by_array[0] is None)
+        by_bid, by_array = best_bid_both_ways(monkeypatch, market, g, seller)
         if by_bid[0] is not None:
             found += 1
-            assert (by_bid[0].row, by_bid[1]) == (by_array[0].row, by_array[1])
             assert type(by_bid[1]) is type(by_array[1]) is np.float64  # the book's value (a numpy float) either way
             bid = by_bid[0]  # a sale draws its budget and power down: the search's lists and the top bids follow
             kw = m.facility_kw
@@ -475,13 +484,7 @@ def test_the_best_used_gpu_bid_is_the_same_read_bid_by_bid_or_as_arrays(monkeypa
             assert_top_bids_as_a_loop(book, buyers, kw)
             assert book.budget_list == book.budget.tolist() and book.power_list == book.power_mw.tolist()
             assert type(bid.budget) is type(bid.power_mw) is float
-            monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 10**9)
-            again = market.best_bid(g, seller)
-            monkeypatch.setattr(used_gpus, "SCAN_BIDS_BELOW", 0)
-            again_by_array = market.best_bid(g, seller)
-            assert (again[0] is None) == (again_by_array[0] is None)
-            if again[0] is not None:
-                assert (again[0].row, again[1]) == (again_by_array[0].row, again_by_array[1])
+            best_bid_both_ways(monkeypatch, market, g, seller)  # and after the draw, the two searches still agree
         else:
             assert by_bid[1] == by_array[1] == 0.0
     assert 30 < found < 270  # both outcomes occur
