@@ -37,16 +37,12 @@ class Table:
     def append(self, k: int | None = None, **values) -> np.ndarray:
         """Add ``k`` rows with the given column values (scalars or arrays of length ``k``), or (``k`` None) one row of
         scalars set by index; a column not given takes its empty value. Returns the new rows' numbers."""
-        row, columns = self.n, self._columns
-        if k is None and row < self._capacity:  # one row, with room for it (most signings: the short way)
-            for name, empty in self._empty:  # rows dropped by :meth:`keep` may have left values here
-                columns[name][row] = values.get(name, empty)
-            self.n = row + 1
-            return np.array((row,))
+        row = self.n
         where, need = (row, row + 1) if k is None else (slice(row, row + k), row + k)
         if need > self._capacity:
             self._grow(max(2 * self._capacity, need))
-        for name, empty in self._empty:
+        columns = self._columns
+        for name, empty in self._empty:  # rows dropped by :meth:`keep` may have left values here
             columns[name][where] = values.get(name, empty)
         self.n = need
         return np.arange(row, need)

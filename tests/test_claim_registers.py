@@ -251,9 +251,9 @@ def test_rows_where_selects_the_rows_whose_columns_equal_the_values_given():
 
 
 def test_a_row_appended_alone_is_the_row_a_batch_of_one_adds_through_growth_and_after_rows_left():
-    """Table.append of one row (set by index, the short way while there is room) gives what appending a batch of one
-    gives: the same row numbers, values and dtypes, an empty value in every column not given (also in rows that a
-    :meth:`keep` vacated), through the columns' growth."""
+    """Table.append of one row (set by index) gives what appending a batch of one gives: the same row numbers, values
+    and dtypes, an empty value in every column not given (also in rows that a :meth:`keep` vacated), through the
+    columns' growth."""
     from gpucredit.sim.table import Table
 
     spec = {"id": (np.int64, 0), "owner": (np.int64, -1), "amount": (float, 0.0), "live": (bool, True)}
