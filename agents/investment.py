@@ -82,6 +82,15 @@ def discount_factors(annual_rate: float, horizon: int) -> np.ndarray:
     return factors
 
 
+def life_discount(horizon: int, remaining_life: np.ndarray, annual_rate: float) -> np.ndarray:
+    """The discount factor of months 1..``horizon`` ahead at ``annual_rate`` for a GPU of each remaining life (months),
+    0 from the month it is dead: one row per GPU. (A margin, never negative, times this is, bit for bit, the margin
+    times whether the GPU is alive times the discount: the factor 1 or 0 is exact.) Used by a neocloud valuing used
+    GPUs and by the lenders' appraisal (:mod:`gpucredit.sim.markets.used_gpus`)."""
+    alive = np.arange(1, horizon + 1)[None, :] <= remaining_life[:, None]
+    return np.where(alive, discount_factors(annual_rate, horizon)[None, :], 0.0)
+
+
 def used_gpu_values(model, hurdle_rate: float, extrapolator_weights) -> np.ndarray:
     """What one used GPU of each generation is worth to each of several buyers (US$, one row per weight on
     extrapolation, one column per generation): the present value of its expected rental margin (expected spot price x
@@ -94,12 +103,9 @@ def used_gpu_values(model, hurdle_rate: float, extrapolator_weights) -> np.ndarr
     released = np.flatnonzero(m.release <= m.month)  # only these are valued: the others are worth nothing yet
     remaining = np.maximum(0, life - (m.month - m.release[released]))  # months of life left, by generation
     released, remaining = released[remaining > 0], remaining[remaining > 0]  # (a generation past its life is worth 0)
-    months = np.arange(1, life + 1)
     cost = (m.running_cost + m.facility_cost)[released]
     earning = (m.perf * m.spot.relative_rents())[released]  # H100e at its own generation's rent relative to the index
-    # each month's discount factor while a generation's GPUs live, 0 after, by (generation, month): multiplying by it is
-    # multiplying by whether they live (1 or 0) and then by the factor, as the margin is never negative
-    discount = np.where(months[None, :] <= remaining[:, None], discount_factors(hurdle_rate, life)[None, :], 0.0)
+    discount = life_discount(life, remaining, hurdle_rate)  # by (generation, month), 0 once its GPUs are dead
     # (buyers, generations, months): the margin when positive, per GPU-month at the expected utilisation, discounted;
     # worked out in one array (each step writes over the last: the same numbers as a new array for each)
     margin = np.multiply(paths[:, None, :], earning[None, :, None])

@@ -139,7 +139,7 @@ def test_used_gpu_values_in_one_array_are_those_worked_out_step_by_step(fresh_24
 def test_the_life_discount_is_alive_times_discount_bit_for_bit():
     """The appraisal multiplies a margin by one factor (alive x discount, :func:`life_discount`) instead of by whether
     the GPU is alive and then the discount: the same floats, signs of zero and non-finite values included."""
-    from gpucredit.sim.markets.used_gpus import life_discount
+    from gpucredit.agents.investment import life_discount
 
     rng = np.random.default_rng(3)
     horizon, rate = 72, 0.07

@@ -32,6 +32,7 @@ import math
 
 import numpy as np
 
+from ...agents.investment import life_discount
 from ..technology import BN, HOURS_PER_MONTH
 
 
@@ -51,14 +52,6 @@ def appraise(expected_path: np.ndarray, perf: np.ndarray, running_cost: np.ndarr
     margin = np.maximum(perf[:, None] * expected_path - running_cost[:, None], 0.0) * HOURS_PER_MONTH * utilisation
     value = (margin * discount).sum(axis=1)
     return np.minimum(value, replacement_cost)
-
-
-def life_discount(horizon: int, remaining_life: np.ndarray, annual_rate: float) -> np.ndarray:
-    """The discount factor of months 1..``horizon`` ahead at ``annual_rate`` for a GPU of each remaining life (months),
-    0 from the month it is dead: one row per GPU. (A margin times this is, bit for bit, the margin times whether the GPU
-    is alive times the discount: the factor 1 or 0 is exact.)"""
-    months = np.arange(1, horizon + 1)
-    return (months[None, :] <= remaining_life[:, None]) * (1.0 + annual_rate / 12.0) ** -months
 
 
 SCAN_BIDS_BELOW = 64  # bids: below, the best bid is found bid by bid; from there on, with array operations
