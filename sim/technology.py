@@ -89,6 +89,9 @@ def build_roadmap(params, months: int) -> list[Generation]:
     return gens
 
 
+BY_OWNER = ("capacity_by_owner", "installing_by_owner", "power_by_owner")  # :meth:`Fleet.refresh`'s figures
+
+
 class Fleet:
     """All GPUs held by agents, as cohorts in parallel arrays.
 
@@ -118,6 +121,7 @@ class Fleet:
         self.capacity_by_owner = np.zeros(0)  # H100e serving compute
         self.installing_by_owner = np.zeros(0)  # H100e delivered, still being installed
         self.power_by_owner = np.zeros(0)  # MW drawn (GPUs being installed occupy their racks too)
+        self._refresh_due = None  # (month, owners) of a refresh deferred until its figures are read
         self.n = 0
         self.owner = np.zeros(capacity, dtype=np.int64)
         self.gen = np.zeros(capacity, dtype=np.int64)
@@ -268,9 +272,28 @@ class Fleet:
     def refresh(self, month: int, n_owners: int) -> None:
         """Each owner's capacity serving compute (H100e), capacity still being installed, and power drawn (MW:
         GPUs being installed occupy their racks too)."""
+        self._refresh_due = None
         own, cnt = self.view("owner"), self.view("count")
         h100e = cnt * self.view("h100e_per_gpu")
         live = self.live_rows(month)
         self.capacity_by_owner = np.bincount(own, weights=h100e * live, minlength=n_owners)
         self.installing_by_owner = np.bincount(own, weights=h100e * ~live, minlength=n_owners)
         self.power_by_owner = np.bincount(own, weights=cnt * self.view("kw_per_gpu") / 1000.0, minlength=n_owners)
+
+    def refresh_when_read(self, month: int, n_owners: int) -> None:
+        """:meth:`refresh` as of now, worked out when one of its figures (``BY_OWNER``) is next read rather than at
+        once: the month's last refresh (at the end of the ageing), which no rule reads before the next month opens
+        with its own. Until then nothing changes the fleet, so a reader (a test, an analyst after a month) gets the
+        figures the refresh would have given."""
+        self._refresh_due = (month, n_owners)
+        for name in BY_OWNER:
+            self.__dict__.pop(name, None)
+
+    def __getattr__(self, name: str):
+        """An owner's figure (``BY_OWNER``) read after :meth:`refresh_when_read`: the refresh, then the figure (only
+        called for an attribute not found, so reading a current figure costs nothing more)."""
+        due = self.__dict__.get("_refresh_due")
+        if due is None or name not in BY_OWNER:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.refresh(*due)
+        return self.__dict__[name]
