@@ -48,11 +48,14 @@ class Backstops(Table):
         """Rows of the backstops in force in ``month``."""
         return ((self.column("start") <= month) & (month < self.column("end"))).nonzero()[0]
 
+    def live_rows(self, month: int) -> np.ndarray:
+        """Rows of the backstops in force in ``month`` with cap left."""
+        rows = self.in_force_rows(month)
+        return rows[~(self.column("paid")[rows] >= self.column("cap")[rows])]
+
     def live(self, month: int) -> list[Backstop]:
         """Backstops in force in ``month`` with cap left, as views."""
-        rows = self.in_force_rows(month)
-        rows = rows[~(self.column("paid")[rows] >= self.column("cap")[rows])]
-        return [Backstop(self, r) for r in rows.tolist()]
+        return [Backstop(self, r) for r in self.live_rows(month).tolist()]
 
     def beneficiaries(self, month: int) -> set[int]:
         """The firms a backstop in force in ``month`` is in favour of."""

@@ -138,11 +138,12 @@ def claims(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         parts_h.append(provider)
         parts_o.append(customer)
         parts_v.append(qty * price * 730.0 / 1e9 * np.maximum(0, end - np.maximum(start, month)))  # remaining value
-    backstops = [(b.beneficiary, b.guarantor, b.cap - b.paid) for b in m.circular.live()]
-    if backstops:
-        parts_h.append(np.array([b for b, _, _ in backstops], dtype=int))
-        parts_o.append(np.array([g for _, g, _ in backstops], dtype=int))
-        parts_v.append(np.array([v for _, _, v in backstops], dtype=float))
+    backstops = m.circular.backstops
+    live = backstops.live_rows(month)  # cap left (US$bn), beneficiary to guarantor
+    if len(live):
+        parts_h.append(backstops.column("beneficiary").take(live))
+        parts_o.append(backstops.column("guarantor").take(live))
+        parts_v.append(backstops.column("cap").take(live) - backstops.column("paid").take(live))
     return (np.concatenate(parts_h).astype(int, copy=False), np.concatenate(parts_o).astype(int, copy=False),
             np.concatenate(parts_v).astype(float, copy=False))
 
