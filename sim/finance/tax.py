@@ -36,17 +36,25 @@ class CorporateTax:
         self.losses_carried: dict[int, float] = defaultdict(float)  # US$bn
         self.due: dict[int, float] = defaultdict(float)  # assessed, not yet paid, US$bn
         self.paid = 0.0  # this month, all firms, US$bn
+        self._taxpayer: list[bool] = []  # by entity id: its role is one of TAXPAYERS
+
+    def taxpayers(self, roles: list[str]) -> list[bool]:
+        """Whether each entity (by id) pays corporate tax, its role being one of ``TAXPAYERS`` (worked out again only
+        when entities were added: an entity's role never changes)."""
+        if len(self._taxpayer) != len(roles):
+            self._taxpayer = [role in TAXPAYERS for role in roles]
+        return self._taxpayer
 
     def taxable_income(self) -> dict[int, float]:
         """This month's taxable profit (+) or loss (-) of every taxpayer with income, US$bn."""
         led = self.economy.ledger
         income: dict[int, float] = defaultdict(float)
-        roles = led.roles
+        taxpayer = self.taxpayers(led.roles)
         for item, by_entity in led.income.items():
             if item in UNTAXED:
                 continue
             for eid, amount in by_entity.items():
-                if roles[eid] in TAXPAYERS:
+                if taxpayer[eid]:
                     income[eid] += amount
         return income
 
