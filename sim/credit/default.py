@@ -86,25 +86,30 @@ def seize_collateral(economy, nc, lenders_share: dict, lead) -> tuple[float, dic
     seized and each lender's recovery so far (US$bn)."""
     m = economy
     led, fleet = m.ledger, m.fleet
-    prices = m.used_gpus.prices
     seized_units = 0.0
     seized_rows = defaultdict(list)
     recovery = defaultdict(float)  # seized GPUs at market and cash, by lender
-    for r in fleet.rows_of(nc.eid):
-        lid = fleet.pledged[r]
-        new_owner = m.loans.lender_of(lid) if lid >= 0 and lid in m.loans and m.loans.lender_of(lid) in lenders_share else lead
-        if new_owner is None:
+    rows = fleet.rows_of(nc.eid)
+    if lead is None:  # no lender: every cohort is sold
+        for r in rows:
             m.used_gpus.sell_cohort(nc.eid, r, fleet.count[r], forced=True)
-            continue
-        value = fleet.count[r] * prices[fleet.gen[r]] / BN
-        led.book(nc.eid, -fleet.book[r], "gpus_seized")
+        return seized_units, seized_rows, recovery
+    # each cohort's GPUs, book value and used-GPU price read at once (as numpy floats, as read one by one: seizing a
+    # cohort changes no other's)
+    counts, books, prices = fleet.count[rows], fleet.book[rows], m.used_gpus.prices[fleet.gen[rows]]
+    for k, (r, lid) in enumerate(zip(rows.tolist(), fleet.pledged[rows].tolist())):
+        new_owner = lead  # an unencumbered cohort, or one pledged to a loan of another borrower
+        if lid >= 0 and lid in m.loans and m.loans.lender_of(lid) in lenders_share:
+            new_owner = m.loans.lender_of(lid)
+        value = counts[k] * prices[k] / BN
+        led.book(nc.eid, -books[k], "gpus_seized")
         led.book(new_owner, value, "gpus_seized")
-        led.move_gpus(nc.eid, new_owner, fleet.count[r], "gpus_seized")
+        led.move_gpus(nc.eid, new_owner, counts[k], "gpus_seized")
         fleet.transfer(r, new_owner)
         fleet.book[r] = value
         fleet.cost[r] = value  # fair value becomes the lender's cost; the physical age is unchanged
         fleet.pledged[r] = -1
-        seized_units += fleet.count[r]
+        seized_units += counts[k]
         seized_rows[new_owner].append(r)
         recovery[new_owner] += value
     return seized_units, seized_rows, recovery
