@@ -205,16 +205,17 @@ class Fleet:
 
     def remove(self, i: int, count: float) -> float:
         """Take ``count`` GPUs out of cohort ``i`` (sold outside or scrapped); return their book value."""
-        share = min(1.0, count / self.count[i]) if self.count[i] > 0 else 0.0
-        book = self.book[i] * share
-        self.cost[i] -= self.cost[i] * share
-        self.book[i] -= book
-        self.count[i] -= self.count[i] * share
-        if self.count[i] < 1e-9:
-            self.count[i] = 0.0
-            self.book[i] = 0.0
-            self.cost[i] = 0.0
+        held, book_value, cost = self.count[i], self.book[i], self.cost[i]  # (numpy floats, each read once)
+        share = min(1.0, count / held) if held > 0 else 0.0
+        book = book_value * share
+        left = held - held * share
+        if left < 1e-9:  # the cohort is empty
+            self.count[i] = self.book[i] = self.cost[i] = 0.0
             self.pledged[i] = -1
+        else:
+            self.count[i] = left
+            self.book[i] = book_value - book
+            self.cost[i] = cost - cost * share
         return book
 
     def compact(self) -> None:
@@ -256,7 +257,7 @@ class Fleet:
     def take_out(self, i: int, count: float, scrapped: bool) -> float:
         """``count`` GPUs of cohort ``i`` leave the economy, scrapped or sold to outside buyers; returns their book
         value."""
-        self.installed_h100e -= count * self.perf[self.gen[i]]
+        self.installed_h100e -= count * self.h100e_per_gpu[i]  # (perf[gen], kept on the cohort)
         book = self.remove(i, count)
         if scrapped:
             self.scrapped += count
