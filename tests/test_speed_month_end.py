@@ -47,27 +47,3 @@ def test_capacity_by_owner_after_a_month_is_the_fleet_at_its_end(monkeypatch):
         stale_months += any(len(before_ageing[-1][name]) != len(now[name])
                             or not np.array_equal(before_ageing[-1][name], now[name]) for name in BY_OWNER)
     assert stale_months >= 5  # the figures as of the chip trade would have been wrong in these months
-
-
-def test_a_best_bid_kept_from_an_earlier_search_is_the_bid_a_new_search_finds(monkeypatch):
-    """A bid-by-bid search for the best used-GPU bid is kept until a bid is drawn down or a bidder exits: through a run
-    of lenders' liquidations, fire sales and resales (baseline seed 0), every answer given, kept or not, is the row and
-    price (a numpy float, as the book holds it) a new search of the book finds at that moment, and many answers were
-    kept."""
-    from gpucredit.sim.markets.used_gpus import UsedGpuMarket
-
-    scan, kept = UsedGpuMarket._scan_for_best_bid, []
-
-    def scan_and_check(self, book, g, seller):
-        before = len(book.found())
-        bid, price = scan(self, book, g, seller)
-        kept.append(len(book.found()) == before)  # answered from an earlier search
-        row, fresh = self._search(book, g, seller, float(self.quote[g]))
-        assert (None if bid is None else bid.row) == row and price == fresh and type(price) is type(fresh)
-        return bid, price
-
-    monkeypatch.setattr(UsedGpuMarket, "_scan_for_best_bid", scan_and_check)
-    m = GPUEconomy("baseline", rng=0, **{"run.months": 120})
-    while m.running:
-        m.step()
-    assert len(kept) > 3000 and 1000 < sum(kept) < len(kept) - 1000  # (3,307 searches asked for, 1,399 kept)

@@ -80,7 +80,6 @@ class BidBook:
         self._values_of_gen: dict[int, list[float]] = {}
         self.drawn = 0  # how many times a bid's budget or power was drawn down (for :meth:`top_bids`)
         self._top = None  # ((drawn, exits), top bids) as last worked out
-        self._found = (None, {})  # ((drawn, exits), {(generation, seller, quote): (row, price)}): the searches made
 
     def __len__(self) -> int:
         return len(self.buyers)
@@ -112,14 +111,6 @@ class BidBook:
                 top = np.where(can_buy, values, 0.0).max(axis=0)
             self._top = (key, top)
         return self._top[1]
-
-    def found(self) -> dict:
-        """The bid-by-bid searches made since a bid was last drawn down or a bidder exited (each answer stands until
-        then: the values never change), by generation, seller and quote."""
-        state = (self.drawn, len(self._exits))
-        if self._found[0] != state:
-            self._found = (state, {})
-        return self._found[1]
 
     def values_of_gen(self, g: int) -> list[float]:
         """What a GPU of generation ``g`` is worth to each bidder, US$, as a list (the values never change)."""
@@ -337,22 +328,10 @@ class UsedGpuMarket:
 
     def _scan_for_best_bid(self, book: BidBook, g: int, seller: int) -> tuple[Bid | None, float]:
         """:meth:`best_bid`, bid by bid, compared as plain floats (the same comparisons of the same values); the price
-        is the numpy value the book holds, as the array search gives it. A search is made once until a bid is drawn
-        down or a bidder exits (:meth:`BidBook.found`): a lender selling cohort after cohort of a generation to outside
-        buyers asks the same question again."""
+        is the numpy value the book holds, as the array search gives it."""
+        kw = float(self.economy.facility_kw[g])
         quote = self.quote[g]
         top = float(quote)
-        found, key = book.found(), (g, seller, top)
-        answer = found.get(key)
-        if answer is None:
-            answer = found[key] = self._search(book, g, seller, top)
-        row, price = answer
-        return (Bid(book, row), price) if row is not None else (None, 0.0)
-
-    def _search(self, book: BidBook, g: int, seller: int, top: float) -> tuple[int | None, float]:
-        """The row of the best bid for a GPU of generation ``g`` at a quote of ``top`` (US$) and its price, bid by bid
-        (None and 0.0 if none)."""
-        kw = float(self.economy.facility_kw[g])
         budget, power = book.budget_list, book.power_list
         alive = book.alive()
         alive = None if alive is book._all_alive else alive.tolist()  # (None: every bidder)
@@ -363,7 +342,7 @@ class UsedGpuMarket:
             value = min(bid_value, top)
             if value > price and budget[row] * BN >= value and power[row] * 1000.0 >= kw:  # at least one GPU
                 best, price = row, value
-        return (best, min(book.values[best, g], self.quote[g])) if best is not None else (None, 0.0)
+        return (Bid(book, best), min(book.values[best, g], quote)) if best is not None else (None, 0.0)
 
     # --- sales ---------------------------------------------------------------------------------------
     def sell_cohort(self, seller: int, row: int, units: float, forced: bool, remark: bool = True) -> float:
