@@ -47,3 +47,42 @@ def test_capacity_by_owner_after_a_month_is_the_fleet_at_its_end(monkeypatch):
         stale_months += any(len(before_ageing[-1][name]) != len(now[name])
                             or not np.array_equal(before_ageing[-1][name], now[name]) for name in BY_OWNER)
     assert stale_months >= 5  # the figures as of the chip trade would have been wrong in these months
+
+
+def _round_trip_over_every_firm(history) -> float:
+    """The round-trip ratio as defined (sim/reporting/network.py): every firm's 12-month outlays added up, month by
+    month, then each financed firm's Nvidia money times the share of its outlays paid to Nvidia."""
+    from collections import defaultdict
+
+    money, outlays, back = defaultdict(float), defaultdict(float), defaultdict(float)
+    for month in list(history["nvidia_flows_to"])[-12:]:
+        for firm, amount in month.items():
+            money[firm] += amount
+    for month in list(history["financed_outlays"])[-12:]:
+        for firm, (total, nvidia) in month.items():
+            outlays[firm] += total
+            back[firm] += nvidia
+    total_money = sum(money.values())
+    if total_money <= 0:
+        return 0.0
+    return sum(amount * min(1.0, back[f] / outlays[f]) for f, amount in money.items() if outlays[f] > 0) / total_money
+
+
+def test_the_round_trip_ratio_adds_up_only_the_outlays_it_reads(monkeypatch):
+    """The round-trip ratio adds up the 12-month outlays of the firms Nvidia put money into, the only ones it reads:
+    every month of a baseline run it is, bit for bit, the ratio worked out over every financed firm's outlays."""
+    from gpucredit.sim.reporting.series import SeriesRecorder
+
+    round_trip, ratios = SeriesRecorder._round_trip, []
+
+    def both_ways(self, m, financed):
+        ratio = round_trip(self, m, financed)
+        assert ratio == _round_trip_over_every_firm(self.history), f"month {m.month}"
+        ratios.append(ratio)
+        return ratio
+
+    monkeypatch.setattr(SeriesRecorder, "_round_trip", both_ways)
+    m = GPUEconomy("baseline", rng=1, **{"run.months": 48})
+    while m.running:
+        m.step()
+    assert len(ratios) == 48 and len(set(ratios)) > 30 and 0.0 < max(ratios) < 1.0

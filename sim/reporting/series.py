@@ -133,17 +133,21 @@ class SeriesRecorder:
         hist = self.history
         paid, to_nvidia = m.ledger.paid_by_party(m.nvidia.eid)
         hist["financed_outlays"].append({f: (float(paid[f]), float(to_nvidia[f])) for f in financed})
-        money, outlays, back = defaultdict(float), defaultdict(float), defaultdict(float)
+        money = defaultdict(float)
         for month in list(hist["nvidia_flows_to"])[-12:]:
             for firm, amount in month.items():
                 money[firm] += amount
-        for month in list(hist["financed_outlays"])[-12:]:
-            for firm, (total, nvidia) in month.items():
-                outlays[firm] += total
-                back[firm] += nvidia
         total_money = sum(money.values())
         if total_money <= 0:
             return 0.0
+        # the outlays of the firms Nvidia put money into (no other firm's are read), each added up month by month
+        outlays, back = dict.fromkeys(money, 0.0), dict.fromkeys(money, 0.0)
+        for month in list(hist["financed_outlays"])[-12:]:
+            for firm in money:
+                entry = month.get(firm)
+                if entry is not None:
+                    outlays[firm] += entry[0]
+                    back[firm] += entry[1]
         returned = sum(amount * min(1.0, back[f] / outlays[f]) for f, amount in money.items() if outlays[f] > 0)
         return returned / total_money
 
