@@ -1,0 +1,46 @@
+"""Shortcuts in the contract register and the compute markets give, bit for bit, what the plain computations give."""
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from gpucredit.sim.contracts.register import RENT_BACK, EndingContracts, add_up, groups
+
+
+def _register(rng, size: int, parties: int, rent_backs: bool) -> SimpleNamespace:
+    """What EndingContracts reads of a register: its columns and the number of ledger parties."""
+    kinds = rng.integers(0, RENT_BACK + 1, size=size) if rent_backs else np.zeros(size, dtype=np.int64)
+    columns = {"customer": rng.integers(0, parties, size=size), "provider": rng.integers(0, parties, size=size),
+               "kind": kinds.astype(np.int8)}
+    return SimpleNamespace(_columns=columns, economy=SimpleNamespace(ledger=SimpleNamespace(names=[""] * parties)))
+
+
+def test_ending_contracts_grouped_by_pair_are_the_groups_of_their_pairs():
+    """Contracts ending are sorted once for their books (by customer, provider and kind) and their events (by customer
+    and provider): with or without rent-backs among them, the groups by pair are groups() of the pairs themselves, the
+    same keys, rows and order, and each group's H100e sums to the same number."""
+    rng = np.random.default_rng(5)
+    for trial in range(400):
+        size, parties = int(rng.integers(1, 700)), int(rng.integers(2, 70))
+        register = _register(rng, size, parties, rent_backs=trial % 2 == 1)
+        rows = np.sort(rng.choice(size, size=int(rng.integers(1, size + 1)), replace=False))
+        qty = rng.lognormal(0.0, 2.0, size)[rows]
+        c = register._columns
+        pairs = c["customer"][rows] * parties + c["provider"][rows]
+        order, by_pair = EndingContracts(register, rows).by_pair()
+        plain_order, plain_by_pair = groups(pairs)
+        assert by_pair == plain_by_pair
+        for (_, first, last), (_, plain_first, plain_last) in zip(by_pair, plain_by_pair):
+            assert order[first:last].tolist() == plain_order[plain_first:plain_last].tolist()
+            assert add_up(qty[order][first:last]) == qty[plain_order][plain_first:plain_last].sum()
+
+
+def test_add_up_is_ndarray_sum_bit_for_bit():
+    """add_up (np.add.reduce) of a slice is its sum() number for number: the same pairwise reduction, whatever the
+    length (below 8, the unrolled blocks of 8 and 128, beyond) and with both signs, zeros and huge values."""
+    rng = np.random.default_rng(3)
+    for size in list(range(0, 40)) + [127, 128, 129, 255, 256, 257, 1000, 4099]:
+        x = rng.lognormal(0.0, 4.0, size) * rng.choice([-1.0, 1.0, 0.0], size)
+        for first in (0, 1, 3):
+            part = x[first:]
+            assert add_up(part) == part.sum() and type(add_up(part)) is type(part.sum())
