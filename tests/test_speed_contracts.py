@@ -44,3 +44,22 @@ def test_add_up_is_ndarray_sum_bit_for_bit():
         for first in (0, 1, 3):
             part = x[first:]
             assert add_up(part) == part.sum() and type(add_up(part)) is type(part.sum())
+
+
+def test_next_months_forecasts_are_each_rules_path_of_month_one():
+    """observe_price takes next month's forecasts from the first month of both rules' cached 240-month paths: that is,
+    number for number, the path of month 1 alone, through rising, falling and trend-clipped prices and a fundamental
+    that falls (a cost trend) or not."""
+    from gpucredit.sim.expectations import Expectations
+    from gpucredit.sim.parameters import defaults
+
+    rng = np.random.default_rng(9)
+    one = np.array([1.0])
+    for weight in (0.0, 0.7, 1.0):
+        ex = Expectations(dict(defaults(), **{"expectations.cost_trend_weight": weight}), 2.0)
+        price, fundamental = 2.0, 1.5
+        for _ in range(60):
+            price *= float(np.exp(rng.normal(0.0, 0.15)))
+            fundamental *= float(np.exp(rng.normal(-0.02, 0.03)))
+            ex.observe_price(price, fundamental)
+            assert ex.forecasts.tolist() == [ex.fundamentalist_path(one)[0], ex.extrapolator_path(one)[0]]
