@@ -63,3 +63,41 @@ def test_next_months_forecasts_are_each_rules_path_of_month_one():
             fundamental *= float(np.exp(rng.normal(-0.02, 0.03)))
             ex.observe_price(price, fundamental)
             assert ex.forecasts.tolist() == [ex.fundamentalist_path(one)[0], ex.extrapolator_path(one)[0]]
+
+
+def test_start_ups_providers_drawn_as_rng_choice_draws_them():
+    """draw_weighted gives rng.choice's indices with p = weights / weights.sum(), and leaves the generator where
+    rng.choice leaves it (the next draws equal), for few or many providers, tiny and huge weights, no draw at all."""
+    from gpucredit.sim.markets.term import draw_weighted
+
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        weights = rng.lognormal(0.0, 3.0, int(rng.integers(1, 40)))
+        k = int(rng.integers(0, 300))
+        ours, theirs = np.random.default_rng(seed + 1000), np.random.default_rng(seed + 1000)
+        drawn = draw_weighted(ours, weights, k)
+        assert drawn.tolist() == theirs.choice(len(weights), size=k, p=weights / weights.sum()).tolist()
+        assert ours.random() == theirs.random()
+
+
+def test_buyers_counted_at_a_price_are_the_thresholds_below_it_whatever_was_asked_before():
+    """The demand curve remembers how many buyers bought at the last price asked and keeps the count when it still
+    holds: at every price factor, in a bisection's order or at random, at the thresholds themselves and beyond all of
+    them, the count is threshold.searchsorted (buyers with equal thresholds, or none, included)."""
+    from gpucredit.sim.markets.compute import SpotDemandCurve
+
+    rng = np.random.default_rng(8)
+    for trial in range(200):
+        size = int(rng.integers(1, 300))
+        at_reference = rng.random(size) * (rng.random(size) < 0.9)
+        contracted = np.round(rng.random(size) * 5.0, int(rng.integers(0, 3))) * (rng.random(size) < 0.6)
+        curve = SpotDemandCurve(at_reference, contracted, 1.2, 2.0)
+        thresholds = curve.threshold.tolist()
+        lo, hi, asked = np.log(0.01), np.log(500.0), []
+        for _ in range(40):  # a bisection's prices, turning at random
+            mid = 0.5 * (lo + hi)
+            asked.append((np.exp(mid) / 2.0) ** -1.2)
+            lo, hi = (mid, hi) if rng.random() < 0.5 else (lo, mid)
+        asked += thresholds[: 20] + [0.0, 1e300] + rng.choice(thresholds + [1.0], 20).tolist()
+        for f in asked:
+            assert curve.buying(f) == curve.threshold.searchsorted(f)

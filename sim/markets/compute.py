@@ -85,11 +85,22 @@ class SpotDemandCurve:
         # rounding of the sorted sums and of the buyer-by-buyer sum: a few units in the last place per buyer
         self.relative_error = 4.0 * (len(contracted) + 8) * sys.float_info.epsilon if exact else math.inf
         self.total_a, self.total_c = float(self.a_upto[-1]), float(self.c_upto[-1])
+        self.k = 0  # buyers buying at the last price asked (a bisection's later prices mostly share it)
+
+    def buying(self, f: float) -> int:
+        """How many buyers buy at price factor ``f``: the thresholds below it (``threshold.searchsorted(f)``). The count
+        at the last price asked when it is still right (the threshold before it below ``f``, the one at it not; in the
+        sorted thresholds only that count is), else searched."""
+        k, threshold = self.k, self.threshold
+        if (k == 0 or threshold.item(k - 1) < f) and (k == len(threshold) or f <= threshold.item(k)):
+            return k
+        self.k = k = int(threshold.searchsorted(f))
+        return k
 
     def total(self, price: float) -> tuple[float, float]:
         """Total spot demand at ``price`` and a bound on its difference from ``spot_demand(...).sum()``."""
         f = (price / self.reference_price) ** (-self.elasticity)
-        k = self.threshold.searchsorted(f)  # the first k buyers buy on spot (up to rounding at the threshold)
+        k = self.buying(f)  # the first k buyers buy on spot (up to rounding at the threshold)
         return f * self.a_upto.item(k) - self.c_upto.item(k), self.relative_error * (f * self.total_a + self.total_c)
 
 
