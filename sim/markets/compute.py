@@ -172,13 +172,14 @@ def generation_premia(in_use: np.ndarray, released: np.ndarray, substitution: fl
     ``floor_share`` of the average generation's use in use (``markets.generation_floor_share``), which bounds a new
     generation's launch premium and an old one's scarcity premium."""
     premia = np.zeros(len(in_use))
-    total = float(in_use[released].sum())
-    if total <= 0.0 or not released.any():
+    used = in_use[released]  # (the released generations' use, gathered once)
+    total = float(used.sum())
+    if total <= 0.0 or not len(used):
         premia[released] = 1.0
         return premia
-    floor = floor_share * total / int(released.sum())
-    raw = np.maximum(in_use[released], floor) ** (-1.0 / substitution)
-    premia[released] = raw / float((raw * in_use[released]).sum() / total)
+    floor = floor_share * total / len(used)
+    raw = np.maximum(used, floor) ** (-1.0 / substitution)
+    premia[released] = raw / float((raw * used).sum() / total)
     return premia
 
 
@@ -306,9 +307,10 @@ class SpotMarket:
         posted = np.where(previous > 0, np.exp((1.0 - adjustment) * np.log(np.where(previous > 0, previous, 1.0))
                                                + adjustment * np.log(np.where(target > 0, target, 1.0))), target)
         posted[~released] = 0.0
-        weights = sold if sold.sum() > 0 else in_use
-        if weights.sum() > 0:
-            posted = posted / float((posted * weights).sum() / weights.sum())
+        sold_total = sold.sum()
+        weights, weight = (sold, sold_total) if sold_total > 0 else (in_use, in_use.sum())
+        if weight > 0:
+            posted = posted / float((posted * weights).sum() / weight)
         self.premia = posted
 
     def relative_rents(self) -> np.ndarray:
