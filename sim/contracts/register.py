@@ -287,8 +287,11 @@ class ContractRegister(Table):
         short = self._pay_in_full(customer, serving & (slot < 0), due, paid)
         failing_slots = self._startups_pay(slot, serving & (slot >= 0), due, paid)
         settled = (serving & ~np.isin(customer, short) if short else serving).nonzero()[0]
-        c["prepaid"][rows[settled]] -= release[settled]
         settling = (customer, provider, kind, paid, release)
+        if len(settled) == len(rows) == self.n:  # every row active and settled (rows are 0..n-1): no gathers
+            c["prepaid"][: self.n] -= release
+        else:
+            c["prepaid"][rows[settled]] -= release[settled]
         self._settle_grouped(*(settling if len(settled) == len(rows) else (x.take(settled) for x in settling)))
         for eid in short:  # short of cash: contract by contract, failing on the first it cannot meet
             agent = m.entity.get(eid)
@@ -310,12 +313,13 @@ class ContractRegister(Table):
         m = self.economy
         led = m.ledger
         n = len(led.names)
-        total_due = np.bincount(customer[named], weights=due[named], minlength=n)
+        payers = customer[named]
+        total_due = np.bincount(payers, weights=due[named], minlength=n).tolist()
         short = []
-        for eid in np.bincount(customer[named], minlength=n).nonzero()[0].tolist():  # customers being served
+        for eid in np.bincount(payers, minlength=n).nonzero()[0].tolist():  # customers being served
             agent = m.entity.get(eid)
             if agent in m.hyperscalers:
-                agent.ensure_cash(float(total_due[eid]))
+                agent.ensure_cash(total_due[eid])
             if led.cash[eid] < total_due[eid]:
                 short.append(eid)
         paying = named & ~np.isin(customer, short) if short else named
