@@ -162,8 +162,10 @@ class Expectations:
         lf = self.log_fundamentals
         trend = (lf[0] - lf[-1]) / max(len(lf) - 1, 1)
         self.cost_decline = self.cost_trend_weight * max(0.0, trend)
-        one = np.array([1.0])
-        self.forecasts = np.array([self.fundamentalist_path(one)[0], self.extrapolator_path(one)[0]])
+        # next month's forecasts: the first month of both rules' paths, worked out now for the month's readers (an
+        # elementwise path's first element is the path of month 1 alone)
+        fundamentalist, extrapolator = self.rule_paths()
+        self.forecasts = np.array([fundamentalist[0], extrapolator[0]])
 
     def revenue_factor(self, months: float, extrapolator_weight: float | None = None) -> float:
         """Expected AI revenue ``months`` ahead over today's, for the market mix of rules (or a given weight on

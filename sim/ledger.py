@@ -329,11 +329,14 @@ class Ledger(MonthFlows):
                 last_kind, column, entries = kind, columns.get(kind), noncash.get(kind)
                 if column is not None and (column[1] is None or column[2] is None or column[3]):
                     column = None
+                if column is not None:
+                    flows, customer_income, provider_income, _, checked = column
                 if entries is not None and entries[1] is None:
                     entries = None
+                if entries is not None:
+                    income, transfer = entries
             usual = not is_sector[customer] and not is_sector[provider]
-            if usual and column is not None and 0.0 < amount < _INF:
-                flows, customer_income, provider_income, _, checked = column  # pay(customer, provider, amount, kind):
+            if usual and column is not None and 0.0 < amount < _INF:  # pay(customer, provider, amount, kind):
                 pair = customer * PAIR + provider
                 before = flows.get(pair)
                 if before is None:
@@ -354,7 +357,7 @@ class Ledger(MonthFlows):
             if release == 0.0:
                 continue  # book() enters nothing
             if usual and entries is not None and -_INF < release < _INF:
-                income, transfer = entries  # book(customer, -release, kind), book(provider, release, kind):
+                # book(customer, -release, kind), book(provider, release, kind):
                 equity[customer] += -release
                 income[customer] = income.get(customer, 0.0) + -release
                 transfer[customer] = transfer.get(customer, 0.0) + -release

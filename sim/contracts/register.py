@@ -57,6 +57,30 @@ def groups(keys: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     return order, list(zip(sorted_keys[first].tolist(), first.tolist(), ends))
 
 
+add_up = np.add.reduce  # ndarray.sum() of a 1-D array without its Python wrapper: the same reduction, the same sum
+
+
+class EndingContracts:
+    """Contracts about to end (``rows``), grouped for their books and their events: by customer, provider and kind
+    (:func:`groups` of ``(customer x n + provider) x 2 + is_rent_back``) and by customer and provider. With no rent-back
+    among them the two are the same groups in the same order (each pair's key is twice the pair's: the same stable
+    order), so the rows are sorted once; otherwise the pairs are grouped on their own."""
+
+    def __init__(self, register: ContractRegister, rows: np.ndarray):
+        c = register._columns
+        self.rows, self.n = rows, len(register.economy.ledger.names)
+        self.pairs = c["customer"][rows] * self.n + c["provider"][rows]
+        self.rent_back = c["kind"][rows] == RENT_BACK
+        self.by_pair_and_kind = groups(self.pairs * 2 + self.rent_back)
+
+    def by_pair(self) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+        """:func:`groups` of the customer-provider pairs."""
+        if self.rent_back.any():
+            return groups(self.pairs)
+        order, by_key = self.by_pair_and_kind
+        return order, [(key >> 1, first, last) for key, first, last in by_key]
+
+
 class ActiveContracts:
     """The active contracts as columns, in signing order: ``register.active().columns(*fields)`` (for sums by party
     with ``np.bincount``); ``grade`` and ``kind`` come as strings."""
@@ -232,7 +256,7 @@ class ContractRegister(Table):
         s.cash[slots] -= prepay
         prepay_sorted = prepay[order]
         for prov, first, last in by_provider:
-            m.ledger.pay(s.eid, prov, float(prepay_sorted[first:last].sum()), "contract_prepayment")
+            m.ledger.pay(s.eid, prov, float(add_up(prepay_sorted[first:last])), "contract_prepayment")
 
     def assign_unassigned(self, provider: int, loan_id: int) -> None:
         """A new facility of ``provider``: its active contracts not yet collateral of any loan become its collateral."""
@@ -263,8 +287,11 @@ class ContractRegister(Table):
         short = self._pay_in_full(customer, serving & (slot < 0), due, paid)
         failing_slots = self._startups_pay(slot, serving & (slot >= 0), due, paid)
         settled = (serving & ~np.isin(customer, short) if short else serving).nonzero()[0]
-        c["prepaid"][rows[settled]] -= release[settled]
         settling = (customer, provider, kind, paid, release)
+        if len(settled) == len(rows) == self.n:  # every row active and settled (rows are 0..n-1): no gathers
+            c["prepaid"][: self.n] -= release
+        else:
+            c["prepaid"][rows[settled]] -= release[settled]
         self._settle_grouped(*(settling if len(settled) == len(rows) else (x.take(settled) for x in settling)))
         for eid in short:  # short of cash: contract by contract, failing on the first it cannot meet
             agent = m.entity.get(eid)
@@ -286,12 +313,13 @@ class ContractRegister(Table):
         m = self.economy
         led = m.ledger
         n = len(led.names)
-        total_due = np.bincount(customer[named], weights=due[named], minlength=n)
+        payers = customer[named]
+        total_due = np.bincount(payers, weights=due[named], minlength=n).tolist()
         short = []
-        for eid in np.bincount(customer[named], minlength=n).nonzero()[0].tolist():  # customers being served
+        for eid in np.bincount(payers, minlength=n).nonzero()[0].tolist():  # customers being served
             agent = m.entity.get(eid)
             if agent in m.hyperscalers:
-                agent.ensure_cash(float(total_due[eid]))
+                agent.ensure_cash(total_due[eid])
             if led.cash[eid] < total_due[eid]:
                 short.append(eid)
         paying = named & ~np.isin(customer, short) if short else named
@@ -340,10 +368,11 @@ class ContractRegister(Table):
         if not len(rows):
             return
         c = self._columns
-        self._book_prepaid(rows, "contracts_terminated")
+        ending = EndingContracts(self, rows)
+        self._book_prepaid(ending, "contracts_terminated")
         c["active"][rows] = False
         remaining = self.remaining_value(rows)
-        self._log_by_pair(rows, "contract_default" if reason != "expiry" else "contract_expiry", remaining, reason)
+        self._log_by_pair(ending, "contract_default" if reason != "expiry" else "contract_expiry", remaining, reason)
 
     def expire(self) -> None:
         """Contracts that end this month expire (the rest of the prepayment is earned); the capacity returns to the
@@ -352,46 +381,44 @@ class ContractRegister(Table):
         c = self._columns
         rows = (self.column("active") & (self.column("end") <= m.month + 1)).nonzero()[0]
         if len(rows):
-            self._book_prepaid(rows, None)
+            ending = EndingContracts(self, rows)
+            self._book_prepaid(ending, None)
             c["active"][rows] = False
             m.flow["contracts_expired_h100e"] += float(c["qty"][rows].sum())
-            self._log_by_pair(rows, "contract_expiry", None, "")  # (nothing left to pay: each pair's value 0)
+            self._log_by_pair(ending, "contract_expiry", None, "")  # (nothing left to pay: each pair's value 0)
 
     def open_month(self) -> None:
         """Contracts that ended last month leave the table."""
         self._compact()
 
-    def _book_prepaid(self, rows: np.ndarray, item: str | None) -> None:
-        """The unreleased prepayment of ``rows`` moves from the customers' assets to the providers' income (booked
-        under ``item``, or under the contract's payment kind), summed by customer, provider and kind."""
-        c, led = self._columns, self.economy.ledger
-        n = len(led.names)
-        key = (c["customer"][rows] * n + c["provider"][rows]) * 2 + (c["kind"][rows] == RENT_BACK)
-        order, by_key = groups(key)
-        prepaid = c["prepaid"][rows][order]
+    def _book_prepaid(self, ending: EndingContracts, item: str | None) -> None:
+        """The unreleased prepayment of the ending rows moves from the customers' assets to the providers' income
+        (booked under ``item``, or under the contract's payment kind), summed by customer, provider and kind."""
+        c, led, n = self._columns, self.economy.ledger, ending.n
+        order, by_key = ending.by_pair_and_kind
+        prepaid = c["prepaid"][ending.rows][order]
         parties, amounts, kinds = [], [], []  # the customer's entry, then the provider's, group by group
         for k, first, last in by_key:
-            amount = float(prepaid[first:last].sum())
+            amount = float(add_up(prepaid[first:last]))
             if amount:
                 pair, is_rent_back = divmod(k, 2)
                 parties += (pair // n, pair % n)
                 amounts += (-amount, amount)
                 kinds += [item or ("rent_back" if is_rent_back else "compute_contract")] * 2
         led.book_all(parties, amounts, kinds)
-        c["prepaid"][rows] = 0.0
+        c["prepaid"][ending.rows] = 0.0
 
-    def _log_by_pair(self, rows: np.ndarray, event: str, amounts: np.ndarray | None, detail: str) -> None:
+    def _log_by_pair(self, ending: EndingContracts, event: str, amounts: np.ndarray | None, detail: str) -> None:
         """One event per customer and provider: the contracts' value (``amounts``, US$bn; None: 0.0 for every pair) and
         H100e."""
         m = self.economy
-        c = self._columns
-        n = len(m.ledger.names)
-        order, by_pair = groups(c["customer"][rows] * n + c["provider"][rows])
-        qty, log, entity = c["qty"][rows][order], m.events.log, m.entity
+        n = ending.n
+        order, by_pair = ending.by_pair()
+        qty, log, entity = self._columns["qty"][ending.rows][order], m.events.log, m.entity
         amounts = None if amounts is None else amounts[order]
         for pair, first, last in by_pair:
             log(event, [entity[pair // n].name, entity[pair % n].name],
-                0.0 if amounts is None else float(amounts[first:last].sum()), units=float(qty[first:last].sum()),
+                0.0 if amounts is None else float(add_up(amounts[first:last])), units=float(add_up(qty[first:last])),
                 detail=detail)
 
     def _compact(self) -> None:

@@ -85,11 +85,22 @@ class SpotDemandCurve:
         # rounding of the sorted sums and of the buyer-by-buyer sum: a few units in the last place per buyer
         self.relative_error = 4.0 * (len(contracted) + 8) * sys.float_info.epsilon if exact else math.inf
         self.total_a, self.total_c = float(self.a_upto[-1]), float(self.c_upto[-1])
+        self.k = 0  # buyers buying at the last price asked (a bisection's later prices mostly share it)
+
+    def buying(self, f: float) -> int:
+        """How many buyers buy at price factor ``f``: the thresholds below it (``threshold.searchsorted(f)``). The count
+        at the last price asked when it is still right (the threshold before it below ``f``, the one at it not; in the
+        sorted thresholds only that count is), else searched."""
+        k, threshold = self.k, self.threshold
+        if (k == 0 or threshold.item(k - 1) < f) and (k == len(threshold) or f <= threshold.item(k)):
+            return k
+        self.k = k = int(threshold.searchsorted(f))
+        return k
 
     def total(self, price: float) -> tuple[float, float]:
         """Total spot demand at ``price`` and a bound on its difference from ``spot_demand(...).sum()``."""
         f = (price / self.reference_price) ** (-self.elasticity)
-        k = self.threshold.searchsorted(f)  # the first k buyers buy on spot (up to rounding at the threshold)
+        k = self.buying(f)  # the first k buyers buy on spot (up to rounding at the threshold)
         return f * self.a_upto.item(k) - self.c_upto.item(k), self.relative_error * (f * self.total_a + self.total_c)
 
 
@@ -161,13 +172,14 @@ def generation_premia(in_use: np.ndarray, released: np.ndarray, substitution: fl
     ``floor_share`` of the average generation's use in use (``markets.generation_floor_share``), which bounds a new
     generation's launch premium and an old one's scarcity premium."""
     premia = np.zeros(len(in_use))
-    total = float(in_use[released].sum())
-    if total <= 0.0 or not released.any():
+    used = in_use[released]  # (the released generations' use, gathered once)
+    total = float(used.sum())
+    if total <= 0.0 or not len(used):
         premia[released] = 1.0
         return premia
-    floor = floor_share * total / int(released.sum())
-    raw = np.maximum(in_use[released], floor) ** (-1.0 / substitution)
-    premia[released] = raw / float((raw * in_use[released]).sum() / total)
+    floor = floor_share * total / len(used)
+    raw = np.maximum(used, floor) ** (-1.0 / substitution)
+    premia[released] = raw / float((raw * used).sum() / total)
     return premia
 
 
@@ -295,9 +307,10 @@ class SpotMarket:
         posted = np.where(previous > 0, np.exp((1.0 - adjustment) * np.log(np.where(previous > 0, previous, 1.0))
                                                + adjustment * np.log(np.where(target > 0, target, 1.0))), target)
         posted[~released] = 0.0
-        weights = sold if sold.sum() > 0 else in_use
-        if weights.sum() > 0:
-            posted = posted / float((posted * weights).sum() / weights.sum())
+        sold_total = sold.sum()
+        weights, weight = (sold, sold_total) if sold_total > 0 else (in_use, in_use.sum())
+        if weight > 0:
+            posted = posted / float((posted * weights).sum() / weight)
         self.premia = posted
 
     def relative_rents(self) -> np.ndarray:

@@ -30,6 +30,16 @@ def contract_price(expected_path: np.ndarray, sentiment: float, term_premium: fl
     return min(float(np.mean(expected_path)) * max(0.2, 1.0 + premium), cap * fundamental)
 
 
+def draw_weighted(rng: np.random.Generator, weights: np.ndarray, k: int) -> np.ndarray:
+    """``k`` indices of ``weights`` (positive and finite) drawn with probabilities ``weights / weights.sum()``, with
+    replacement: ``rng.choice(len(weights), size=k, p=weights / weights.sum())``'s draw, index for index and leaving the
+    generator in the same state (its inverse-CDF draw: one uniform per index, searched in the normalised cumulative
+    probabilities), without its checks of the probabilities (most of its ~30 us a call)."""
+    cdf = (weights / weights.sum()).cumsum()
+    cdf /= cdf[-1]
+    return cdf.searchsorted(rng.random(k), side="right")
+
+
 class TermMarket:
     """The contract market's state: this month's contract price."""
 
@@ -125,7 +135,7 @@ class TermMarket:
         fill = 1.0 if total_offer >= wanted else total_offer / wanted
         providers = np.array(list(pool.keys()))
         weights = np.array(list(pool.values()))
-        chosen = providers[m.rng.choice(len(providers), size=len(idx), p=weights / weights.sum())]
+        chosen = providers[draw_weighted(m.rng, weights, len(idx))]
         term = m.contracts.terms(len(idx))
         qty = want * fill
         monthly = qty * price * H
