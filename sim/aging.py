@@ -34,7 +34,7 @@ def age(economy) -> None:
         if gen.release == m.month:
             m.events.log("generation_launch", [gen.vendor], gen.launch_price, detail=gen.name)
     m.contracts.refresh_books()
-    m.fleet.refresh_when_read(m.month, len(m.ledger.names) + 1)  # read by no rule before the next month's refresh
+    m.refresh_capacity(when_read=True)  # read by no rule before the next month's refresh
 
 
 def depreciate(economy) -> None:

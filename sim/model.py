@@ -126,7 +126,7 @@ class GPUEconomy(mesa.Model):
         self.used_gpus = UsedGpuMarket(self)
         self.series = SeriesRecorder()
         self.contracts.refresh_books()
-        self.fleet.refresh(self.month, len(self.ledger.names) + 1)
+        self.refresh_capacity()
         # forecasters start out anchored to the full cost of new capacity, not to the opening spot price
         self.expectations.fundamental_price = full_cost_of_new_capacity(self, 0)
         self.expectations.anchor(self.fundamental_price)
@@ -205,9 +205,11 @@ class GPUEconomy(mesa.Model):
         """Construction cost of the powered shell for ``units`` GPUs, US$bn (80 months of lease cost)."""
         return units * self.facility_kw[g] / 1000.0 * self.p["neoclouds.power_cost"] * 80.0 * 1e-3
 
-    def refresh_capacity(self) -> None:
-        """Each owner's live, installing and power capacity (:meth:`~.technology.Fleet.refresh`)."""
-        self.fleet.refresh(self.month, len(self.ledger.names) + 1)
+    def refresh_capacity(self, when_read: bool = False) -> None:
+        """Each owner's live, installing and power capacity (:meth:`~.technology.Fleet.refresh`), or, ``when_read``,
+        as of now but worked out when next read (:meth:`~.technology.Fleet.refresh_when_read`)."""
+        refresh = self.fleet.refresh_when_read if when_read else self.fleet.refresh
+        refresh(self.month, len(self.ledger.names) + 1)
 
     # ================================================================================================
     # the month

@@ -65,7 +65,7 @@ def resolve_default(economy, nc) -> None:
     if seized_units:
         m.events.log("seizure", lender_names + [nc.name], sum(recovery.values()), units=seized_units)
     m.contracts.refresh_books()
-    m.fleet.refresh(m.month, len(m.ledger.names) + 1)
+    m.refresh_capacity()
     nc.remove()
 
 
