@@ -193,7 +193,15 @@ class _DeferredSignals:
 
 def _stop_pool(executor: ProcessPoolExecutor) -> None:
     """Kill the pool's worker processes at once (their runs are abandoned and re-run on resume), then shut the
-    pool down without waiting."""
+    pool down without waiting.
+
+    A worker killed half-way through sending its result (a run's time series goes through the result pipe as a
+    length header, then the bytes) leaves the pool's manager thread waiting for the rest of the message; the
+    driver holds its own copy of the pipe's write end, so the wait never ends, and the interpreter, which joins
+    that thread when it exits, would hang after printing its last line. The driver never writes to that pipe, so
+    its end is closed here: once the killed workers' ends are gone too, the manager reads end-of-file, marks the
+    pool broken and stops."""
+    results = getattr(executor, "_result_queue", None)  # read first: shutdown() forgets it
     terminate = getattr(executor, "kill_workers", None)  # Python >= 3.14
     if terminate is not None:
         terminate()
@@ -204,6 +212,9 @@ def _stop_pool(executor: ProcessPoolExecutor) -> None:
             except (OSError, ValueError, AttributeError):
                 pass
     executor.shutdown(wait=False, cancel_futures=True)
+    writer = getattr(results, "_writer", None)
+    if writer is not None:
+        writer.close()
 
 
 @dataclass

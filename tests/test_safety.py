@@ -304,6 +304,49 @@ def test_sigterm_or_ctrl_c_of_a_sweep_is_one_line_and_stops_its_workers(tmp_path
     assert not temporaries(out)
 
 
+HALF_A_RESULT = """
+import os, struct, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from gpucredit.experiments.engine import _process_context, _stop_pool
+
+
+def half_a_result(flag):
+    # what a worker killed half-way through returning a run leaves in the result pipe: a length header, no body
+    frame = sys._getframe(1)
+    while "result_queue" not in frame.f_locals:  # the pool's worker loop, which called this task
+        frame = frame.f_back
+    frame.f_locals["result_queue"]._writer._send(struct.pack("!i", 1 << 20))
+    open(flag, "w").close()
+    time.sleep(600)
+
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(1, mp_context=_process_context())
+    pool.submit(half_a_result, sys.argv[1])
+    while not os.path.exists(sys.argv[1]):
+        time.sleep(0.02)
+    time.sleep(0.5)  # the pool's manager thread reads the header and waits for the rest
+    _stop_pool(pool)
+    print("stopped", flush=True)
+"""
+
+
+def test_a_driver_stopping_its_pool_exits_even_when_a_worker_was_killed_half_way_through_sending_a_result(tmp_path):
+    """The driver's exit after Ctrl-C or SIGTERM must not wait for ever on the pool's manager thread, which a
+    half-sent result leaves waiting for the rest of the message (the CI hang of a SIGTERM'd sweep, made certain)."""
+    script = tmp_path / "half_a_result.py"
+    script.write_text(HALF_A_RESULT)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "sent")], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver, its forkserver and the sleeping worker
+        proc.communicate()
+        pytest.fail("the driver hung at exit after stopping a pool with a half-sent result")
+    assert proc.returncode == 0 and out.strip() == "stopped", err
+
+
 # ====================================================================================================
 # a full disk
 # ====================================================================================================
