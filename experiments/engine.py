@@ -152,6 +152,7 @@ def _watch_driver(driver_pid: int, parent: int) -> None:
 
 
 POLL_S = 0.2  # how often the driver looks for Ctrl-C or SIGTERM while it waits for runs
+STALL_S = 5.0  # how long a dead pool worker may go unnoticed by its pool before the driver rebuilds the pool
 
 
 class StudyInterrupted(KeyboardInterrupt):
@@ -227,8 +228,10 @@ class ExecutorHandle:
     executor: Executor | None = None
     client: Any = None
     cluster: Any = None
+    dead_since: float | None = field(default=None, repr=False)  # when stalled() first saw a dead worker
 
     def start(self) -> "ExecutorHandle":
+        self.dead_since = None
         if self.kind == "process":
             self.executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_process_context(),
                                                 initializer=_init_worker, initargs=(os.getpid(),))
@@ -250,9 +253,26 @@ class ExecutorHandle:
             return max(1, sum(self.client.nthreads().values()))
         return self.workers
 
+    def stalled(self) -> bool:
+        """True once a worker of the process pool has been dead for :data:`STALL_S` without the pool noticing.
+
+        A worker killed half-way through sending a result (by the out-of-memory killer, say) leaves the pool's
+        manager thread reading a message that never ends, so the pool never reports the death: the runs in flight
+        would neither finish nor fail, and the study would wait for ever. The driver then treats the pool as
+        broken. (The pool itself notices an ordinary death within milliseconds.)"""
+        if self.kind != "process" or self.executor is None:
+            return False
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        if not any(_process_gone(process.pid) for process in processes):
+            self.dead_since = None
+            return False
+        now = time.monotonic()
+        self.dead_since = self.dead_since if self.dead_since is not None else now
+        return now - self.dead_since >= STALL_S
+
     def restart(self) -> None:
         if self.kind == "process":
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            _stop_pool(self.executor)  # a broken pool's workers are gone already; a stalled one's are killed
             self.start()
 
     def close(self, cancel: bool = False) -> None:
@@ -559,6 +579,7 @@ def _execute(todo: list[str], make_task: Callable[[str], dict], store: StudyStor
                 except Exception as exc:  # e.g. distributed.KilledWorker: the run killed its worker repeatedly
                     record, payload = _infrastructure_failure(make_task(run_id), exc), None
                 finish(record, payload)
+            broken = broken or handle.stalled()
             if broken:  # every run in flight on the broken pool is lost with it: rebuild and resubmit
                 lost += [(run_id, None) for run_id in in_flight.values()]
                 in_flight.clear()

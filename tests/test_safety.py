@@ -347,6 +347,53 @@ def test_a_driver_stopping_its_pool_exits_even_when_a_worker_was_killed_half_way
     assert proc.returncode == 0 and out.strip() == "stopped", err
 
 
+HALF_A_RESULT_THEN_DEATH = """
+import os, struct, sys, time
+from gpucredit.experiments.engine import ExecutorHandle
+
+
+def half_a_result_then_death():
+    # a worker killed half-way through returning a run: a length header in the result pipe, then no worker
+    frame = sys._getframe(1)
+    while "result_queue" not in frame.f_locals:  # the pool's worker loop, which called this task
+        frame = frame.f_back
+    frame.f_locals["result_queue"]._writer._send(struct.pack("!i", 1 << 20))
+    os._exit(1)
+
+
+if __name__ == "__main__":
+    handle = ExecutorHandle("process", workers=2).start()
+    lost = handle.executor.submit(half_a_result_then_death)
+    started = time.monotonic()
+    while not handle.stalled():
+        assert not lost.done(), "the pool noticed the death itself: nothing to test"
+        time.sleep(0.2)
+    print(f"stalled after {time.monotonic() - started:.0f} s", flush=True)
+    handle.restart()
+    print(handle.executor.submit(pow, 2, 10).result(timeout=60), flush=True)
+    handle.close()
+"""
+
+
+def test_a_pool_whose_manager_missed_a_workers_death_is_noticed_and_rebuilt(tmp_path):
+    """A worker dying half-way through sending its result leaves the process pool unaware of the death, with the
+    run in flight never finishing nor failing. The driver notices the dead worker (ExecutorHandle.stalled), and a
+    rebuilt pool runs again; the study loop then resubmits the lost runs, as for any broken pool."""
+    script = tmp_path / "half_a_result_then_death.py"
+    script.write_text(HALF_A_RESULT_THEN_DEATH)
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("a pool with a worker that died mid-send was neither noticed nor rebuilt")
+    assert proc.returncode == 0, err
+    stalled, result = out.split("\n")[:2]
+    assert stalled.startswith("stalled after") and result == "1024"
+
+
 # ====================================================================================================
 # a full disk
 # ====================================================================================================
