@@ -304,18 +304,25 @@ def test_sigterm_or_ctrl_c_of_a_sweep_is_one_line_and_stops_its_workers(tmp_path
     assert not temporaries(out)
 
 
-HALF_A_RESULT = """
+SEND_HALF_A_RESULT = """
 import os, struct, sys, time
+
+
+def send_half_a_result():
+    # what a worker killed half-way through returning a run leaves in the result pipe: a length header, no body
+    frame = sys._getframe(1)
+    while "result_queue" not in frame.f_locals:  # the pool's worker loop, which called the task
+        frame = frame.f_back
+    frame.f_locals["result_queue"]._writer._send(struct.pack("!i", 1 << 20))
+"""
+
+HALF_A_RESULT = SEND_HALF_A_RESULT + """
 from concurrent.futures import ProcessPoolExecutor
 from gpucredit.experiments.engine import _process_context, _stop_pool
 
 
 def half_a_result(flag):
-    # what a worker killed half-way through returning a run leaves in the result pipe: a length header, no body
-    frame = sys._getframe(1)
-    while "result_queue" not in frame.f_locals:  # the pool's worker loop, which called this task
-        frame = frame.f_back
-    frame.f_locals["result_queue"]._writer._send(struct.pack("!i", 1 << 20))
+    send_half_a_result()
     open(flag, "w").close()
     time.sleep(600)
 
@@ -330,34 +337,12 @@ if __name__ == "__main__":
     print("stopped", flush=True)
 """
 
-
-def test_a_driver_stopping_its_pool_exits_even_when_a_worker_was_killed_half_way_through_sending_a_result(tmp_path):
-    """The driver's exit after Ctrl-C or SIGTERM must not wait for ever on the pool's manager thread, which a
-    half-sent result leaves waiting for the rest of the message (the CI hang of a SIGTERM'd sweep, made certain)."""
-    script = tmp_path / "half_a_result.py"
-    script.write_text(HALF_A_RESULT)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "sent")], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver, its forkserver and the sleeping worker
-        proc.communicate()
-        pytest.fail("the driver hung at exit after stopping a pool with a half-sent result")
-    assert proc.returncode == 0 and out.strip() == "stopped", err
-
-
-HALF_A_RESULT_THEN_DEATH = """
-import os, struct, sys, time
+HALF_A_RESULT_THEN_DEATH = SEND_HALF_A_RESULT + """
 from gpucredit.experiments.engine import ExecutorHandle
 
 
 def half_a_result_then_death():
-    # a worker killed half-way through returning a run: a length header in the result pipe, then no worker
-    frame = sys._getframe(1)
-    while "result_queue" not in frame.f_locals:  # the pool's worker loop, which called this task
-        frame = frame.f_back
-    frame.f_locals["result_queue"]._writer._send(struct.pack("!i", 1 << 20))
+    send_half_a_result()
     os._exit(1)
 
 
@@ -375,21 +360,37 @@ if __name__ == "__main__":
 """
 
 
-def test_a_pool_whose_manager_missed_a_workers_death_is_noticed_and_rebuilt(tmp_path):
-    """A worker dying half-way through sending its result leaves the process pool unaware of the death, with the
-    run in flight never finishing nor failing. The driver notices the dead worker (ExecutorHandle.stalled), and a
-    rebuilt pool runs again; the study loop then resubmits the lost runs, as for any broken pool."""
-    script = tmp_path / "half_a_result_then_death.py"
-    script.write_text(HALF_A_RESULT_THEN_DEATH)
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, text=True, stdout=subprocess.PIPE,
+def _pool_script(tmp_path: Path, text: str, *args: str, hung: str) -> str:
+    """Run ``text`` as a script in its own process group; its standard output, or the test fails with ``hung`` if it
+    has not exited within 90 s (its forkserver and workers are killed with it)."""
+    script = tmp_path / "pool_script.py"
+    script.write_text(text)
+    proc = subprocess.Popen([sys.executable, str(script), *args], cwd=REPO, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=90)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        pytest.fail("a pool with a worker that died mid-send was neither noticed nor rebuilt")
+        pytest.fail(hung)
     assert proc.returncode == 0, err
+    return out
+
+
+def test_a_driver_stopping_its_pool_exits_even_when_a_worker_was_killed_half_way_through_sending_a_result(tmp_path):
+    """The driver's exit after Ctrl-C or SIGTERM must not wait for ever on the pool's manager thread, which a
+    half-sent result leaves waiting for the rest of the message (the CI hang of a SIGTERM'd sweep, made certain)."""
+    out = _pool_script(tmp_path, HALF_A_RESULT, str(tmp_path / "sent"),
+                       hung="the driver hung at exit after stopping a pool with a half-sent result")
+    assert out.strip() == "stopped"
+
+
+def test_a_pool_whose_manager_missed_a_workers_death_is_noticed_and_rebuilt(tmp_path):
+    """A worker dying half-way through sending its result leaves the process pool unaware of the death, with the
+    run in flight never finishing nor failing. The driver notices the dead worker (ExecutorHandle.stalled), and a
+    rebuilt pool runs again; the study loop then resubmits the lost runs, as for any broken pool."""
+    out = _pool_script(tmp_path, HALF_A_RESULT_THEN_DEATH,
+                       hung="a pool with a worker that died mid-send was neither noticed nor rebuilt")
     stalled, result = out.split("\n")[:2]
     assert stalled.startswith("stalled after") and result == "1024"
 
