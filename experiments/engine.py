@@ -192,6 +192,11 @@ class _DeferredSignals:
         self.previous.clear()
 
 
+def _pool_workers(executor: ProcessPoolExecutor) -> list:
+    """The pool's worker processes (none once it is shut down)."""
+    return list((getattr(executor, "_processes", None) or {}).values())
+
+
 def _stop_pool(executor: ProcessPoolExecutor) -> None:
     """Kill the pool's worker processes at once (their runs are abandoned and re-run on resume), then shut the
     pool down without waiting.
@@ -207,7 +212,7 @@ def _stop_pool(executor: ProcessPoolExecutor) -> None:
     if terminate is not None:
         terminate()
     else:
-        for process in list((getattr(executor, "_processes", None) or {}).values()):
+        for process in _pool_workers(executor):
             try:
                 process.kill()
             except (OSError, ValueError, AttributeError):
@@ -262,13 +267,12 @@ class ExecutorHandle:
         broken. (The pool itself notices an ordinary death within milliseconds.)"""
         if self.kind != "process" or self.executor is None:
             return False
-        processes = list((getattr(self.executor, "_processes", None) or {}).values())
-        if not any(_process_gone(process.pid) for process in processes):
+        if not any(_process_gone(process.pid) for process in _pool_workers(self.executor)):
             self.dead_since = None
             return False
-        now = time.monotonic()
-        self.dead_since = self.dead_since if self.dead_since is not None else now
-        return now - self.dead_since >= STALL_S
+        if self.dead_since is None:
+            self.dead_since = time.monotonic()
+        return time.monotonic() - self.dead_since >= STALL_S
 
     def restart(self) -> None:
         if self.kind == "process":
