@@ -99,8 +99,9 @@ def seize_collateral(economy, nc, lenders_share: dict, lead) -> tuple[float, dic
     counts, books, prices = fleet.count[rows], fleet.book[rows], m.used_gpus.prices[fleet.gen[rows]]
     for k, (r, lid) in enumerate(zip(rows.tolist(), fleet.pledged[rows].tolist())):
         new_owner = lead  # an unencumbered cohort, or one pledged to a loan of another borrower
-        if lid >= 0 and lid in m.loans and m.loans.lender_of(lid) in lenders_share:
-            new_owner = m.loans.lender_of(lid)
+        if lid >= 0 and lid in m.loans:
+            lender = m.loans.lender_of(lid)
+            new_owner = lender if lender in lenders_share else lead
         value = counts[k] * prices[k] / BN
         led.book(nc.eid, -books[k], "gpus_seized")
         led.book(new_owner, value, "gpus_seized")
